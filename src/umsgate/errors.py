@@ -1,0 +1,108 @@
+"""The one exception tree of umsgate.
+
+::
+
+    UmsgateError
+     ├── ConfigError                 settings that cannot be used (names key and value)
+     ├── ValidationError             a client's request breaks a rule; carries `code`, `field`
+     │    └── (raised by domain/ and faces; each face maps `code` to its own vocabulary)
+     ├── StoreError                  the database failed (driver errors converted here)
+     │    └── DuplicateKeyError
+     ├── ProtocolError               a wire protocol was broken; carries `code`, `close_session`
+     │    ├── LocalProtocolError     we misused the protocol (a bug or a bad value of ours)
+     │    └── RemoteProtocolError    the peer sent something off the protocol
+     └── ConnectorError              a provider could not take a message
+          ├── TransientConnectorError  try again later (down, throttled, timed out)
+          └── PermanentConnectorError  never succeeds as sent (auth, bad number)
+
+Foreign exceptions (sqlite3, asyncpg, httpx, OSError) are converted at the layer
+boundary with ``raise ... from exc``. The default message of every class is its
+docstring's first line.
+"""
+
+from __future__ import annotations
+
+
+class UmsgateError(Exception):
+    """umsgate failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        if message is None:
+            doc = type(self).__doc__ or type(self).__name__
+            message = doc.strip().splitlines()[0]
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(UmsgateError):
+    """The configuration cannot be used."""
+
+
+class ValidationError(UmsgateError):
+    """A request breaks a rule of the API.
+
+    Attributes:
+        code: the unified validation code (`umsgate.domain.results.Invalid`), which each
+            face translates into its protocol's own code.
+        field: the name of the offending field, when there is one.
+    """
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+class StoreError(UmsgateError):
+    """The store failed."""
+
+
+class DuplicateKeyError(StoreError):
+    """A row with that key exists already."""
+
+
+class ProtocolError(UmsgateError):
+    """A wire protocol was broken.
+
+    Attributes:
+        code: the error in the protocol's own vocabulary (an SMPP command_status, a
+            UShot RESP_CODE, an API-Gateway resultCode), or None.
+        close_session: whether the session cannot go on after this error.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: int | str | None = None,
+        close_session: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.close_session = close_session
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to do something the protocol does not allow."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow."""
+
+
+class ConnectorError(UmsgateError):
+    """A provider could not take a message."""
+
+    def __init__(
+        self, message: str | None = None, *, raw_code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.raw_code = raw_code
+
+
+class TransientConnectorError(ConnectorError):
+    """The provider cannot take the message now; a later try may succeed."""
+
+
+class PermanentConnectorError(ConnectorError):
+    """The provider will never take the message as it is."""

@@ -1,0 +1,74 @@
+"""From connector settings to a running `Connector`.
+
+Each protocol package exposes ``build(settings, context) -> Connector`` in its
+``connector`` module; the table below names them, so a protocol's code is imported only
+when a connector of that protocol is configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+
+from umsgate.config import ConnectorSettings
+from umsgate.errors import ConfigError
+from umsgate.types import Clock, Connector
+
+#: protocol name → module holding its ``build``.
+PROTOCOLS: dict[str, str] = {
+    "sandbox": "umsgate.sim.carrier",
+    "ushot": "umsgate.protocols.ushot.connector",
+    "smpp": "umsgate.protocols.smpp.connector",
+    "tobetext": "umsgate.protocols.tobetext.connector",
+    "imsms": "umsgate.protocols.imsms.connector",
+    "apigw": "umsgate.protocols.apigw.connector",
+    "aicross": "umsgate.protocols.aicross.connector",
+}
+
+
+class FileSource(Protocol):
+    async def load(self, file_id: str) -> tuple[str, bytes]:
+        """Name and content of a stored file (MMS attachments)."""
+        ...
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectorContext:
+    """What the gateway lends a connector."""
+
+    #: The shared HTTP client (connection pooling, timeouts).
+    http: httpx.AsyncClient
+    #: Reads MMS files from the store.
+    files: FileSource
+    #: Adds an HTTP route to the gateway's server (for provider callbacks).
+    add_route: Callable[[str, Endpoint, Sequence[str]], None]
+    #: This gateway's public base URL (for callback URLs given to providers).
+    public_url: str
+    clock: Clock
+
+
+def build_connector(settings: ConnectorSettings, context: ConnectorContext) -> Connector:
+    """Build the connector a ``[[connectors]]`` table describes.
+
+    Raises:
+        ConfigError: unknown protocol, or options the protocol refuses.
+    """
+    try:
+        module_name = PROTOCOLS[settings.protocol]
+    except KeyError:
+        raise ConfigError(
+            f"connector {settings.name!r}: unknown protocol {settings.protocol!r} "
+            f"(known: {', '.join(sorted(PROTOCOLS))})"
+        ) from None
+    module = importlib.import_module(module_name)
+    connector: Connector = module.build(settings, context)
+    return connector

@@ -1,0 +1,115 @@
+"""Shared seams: the `Connector` protocol every upstream provider implements, the values
+that cross it, and the `ReportSink` reports flow into.
+
+Contract of a connector
+-----------------------
+* ``start(sink)`` opens whatever sessions it needs and keeps them open (reconnecting by
+  itself); it returns when the connector is ready to take ``submit`` calls or has
+  scheduled its own reconnects. ``stop()`` closes everything and returns.
+* ``submit(messages)`` hands a batch to the provider and returns one `SubmitResult` per
+  message, in any order, each naming its message id. It must not raise for a
+  per-message problem; it may raise `TransientConnectorError` when the whole batch
+  could not be tried (not connected), and the dispatcher then retries the batch.
+  ``ACCEPTED`` means the provider acknowledged the message (the gateway records SENT
+  and will not send it again); ``RETRY`` means it was not acknowledged and may be sent
+  again; ``REJECTED`` means it never will be.
+* Delivery reports arrive whenever the provider gives them (a TCP report session, an
+  HTTP callback, polling) and are handed to ``sink.report(...)``; the connector
+  acknowledges a report to its provider only after ``report`` returned, which is after
+  the report was committed.
+* ``resume(messages)`` is called with SENT messages of this connector whose report
+  has not come and whose process died; a connector that can learn their fate (poll,
+  re-query) does so, others may ignore the call.
+* ``health()`` is cheap and synchronous.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from umsgate.domain.message import Message
+from umsgate.domain.results import ResultCode
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "ACCEPTED"  #: the provider acknowledged it; wait for the report
+    REJECTED = "REJECTED"  #: refused for good; the message FAILS with `code`
+    RETRY = "RETRY"  #: not acknowledged; send it again later
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitResult:
+    message_id: int
+    outcome: Outcome
+    provider_msg_id: str | None = None
+    #: Unified code for REJECTED/RETRY (None for ACCEPTED).
+    code: ResultCode | None = None
+    #: The provider's own code, kept raw.
+    raw_code: str | None = None
+    detail: str = ""
+    #: Number of parts the provider will bill or send (SMPP segments).
+    segments: int | None = None
+    #: For RETRY: the earliest the provider wants to see it again (None = policy).
+    retry_after: float | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderReport:
+    """A delivery report from a provider.
+
+    Identifies its message by ``message_id`` when the provider echoes our id, or by
+    ``provider_msg_id`` (looked up with the connector's name) when it only knows its own.
+    ``code`` decides the message's final status: DELIVERED → DELIVERED, EXPIRED →
+    EXPIRED, a transient code → the message is queued again, any other → FAILED.
+    """
+
+    connector: str
+    code: ResultCode
+    message_id: int | None = None
+    provider_msg_id: str | None = None
+    raw_code: str | None = None
+    detail: str = ""
+    #: Mobile carrier that handled it: SKT, KTF, LGT or "".
+    carrier: str = ""
+    done_at: dt.datetime | None = None
+
+
+class ReportSink(Protocol):
+    async def report(self, report: ProviderReport) -> None:
+        """Record a report durably; returns after it is committed."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    up: bool
+    detail: str = ""
+    in_flight: int = 0
+
+
+@runtime_checkable
+class Connector(Protocol):
+    #: Unique name of this connector in the configuration.
+    name: str
+
+    async def start(self, sink: ReportSink) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]: ...
+
+    async def resume(self, messages: Sequence[Message]) -> None: ...
+
+    def health(self) -> Health: ...
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime:
+        """Aware UTC time."""
+        ...
+
+    def monotonic(self) -> float: ...
