@@ -53,6 +53,10 @@ class SubmitResult:
     detail: str = ""
     #: Number of parts the provider will bill or send (SMPP segments).
     segments: int | None = None
+    #: When a message went out in several parts with an id each (SMPP long
+    #: messages): every part's provider id, ``provider_msg_id`` among them. The
+    #: message becomes final when every part has its report (any failure fails it).
+    segment_ids: tuple[str, ...] = ()
     #: For RETRY: the earliest the provider wants to see it again (None = policy).
     retry_after: float | None = None
 
