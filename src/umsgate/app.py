@@ -1,0 +1,281 @@
+"""The composition root: builds the store, engine, faces and connectors from `Settings`
+and runs them for the lifetime of the ASGI app.
+
+`Gateway` owns every long-lived part; `create_app(settings)` wraps it in a Starlette
+app whose lifespan starts it (migrating the store first) and stops it in reverse
+order: the API stops taking messages, the acceptor commits what it holds, the
+dispatcher finishes its submits, the ledger writes their results, the notifier
+records its deliveries, and the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from umsgate import __version__
+from umsgate.clients import Directory
+from umsgate.config import Settings
+from umsgate.domain.ids import IdGenerator
+from umsgate.engine.accept import Acceptor
+from umsgate.engine.clock import SystemClock
+from umsgate.engine.dispatcher import Dispatcher
+from umsgate.engine.ledger import Ledger, Reported
+from umsgate.engine.nodes import Nodes
+from umsgate.engine.router import Router
+from umsgate.engine.throttle import Throttles
+from umsgate.files import FileStore
+from umsgate.metrics import Metrics
+from umsgate.protocols.apigw import face as native
+from umsgate.protocols.apigw import openapi
+from umsgate.protocols.apigw.codec import SendRequest
+from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.reports.notifier import Notifier
+from umsgate.sim.carrier import SandboxCarrier
+from umsgate.store import migrate, queries
+from umsgate.store.database import Database, open_database
+from umsgate.types import Connector, ProviderReport
+
+log = logging.getLogger("umsgate.app")
+
+#: How often expired files and tokens are purged (seconds).
+PURGE_INTERVAL = 3600.0
+
+
+class Gateway:
+    """Every long-lived part of one gateway process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = SystemClock()
+        self.db: Database = open_database(settings)
+        self.metrics = Metrics()
+        self.directory = Directory(
+            self.db, token_ttl=settings.auth.token_ttl, cache_ttl=settings.auth.cache_ttl
+        )
+        self.files = FileStore(self.db)
+        self.throttles = Throttles()
+        self.nodes = Nodes(self.db, timeout=settings.engine.node_timeout, clock=time.time)
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook.timeout),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
+            follow_redirects=False,
+        )
+        self.extra_routes: list[BaseRoute] = []
+        self.connectors: dict[str, Connector] = {}
+        self._started = False
+        self._purger: asyncio.Task[None] | None = None
+        # Built in start(), once the node slot (part of every id) is known.
+        self.ids: IdGenerator
+        self.acceptor: Acceptor
+        self.ledger: Ledger
+        self.dispatcher: Dispatcher
+        self.notifier: Notifier
+
+    def _build_connectors(self) -> None:
+        context = ConnectorContext(
+            http=self.http,
+            files=self.files,
+            add_route=self._add_route,
+            public_url=self.settings.server.public_url
+            or f"http://{self.settings.server.host}:{self.settings.server.port}",
+            clock=self.clock,
+        )
+        self.connectors["sandbox"] = SandboxCarrier(self.settings.sandbox)
+        for cs in self.settings.connectors:
+            self.connectors[cs.name] = build_connector(cs, context)
+
+    def _add_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
+        self.extra_routes.append(Route(path, endpoint, methods=list(methods)))
+
+    async def start(self) -> None:
+        await migrate.upgrade(self.db)
+        slot = await self.nodes.join()
+        await self.nodes.beat()
+        self.throttles.share = 1.0 / max(1, len(self.nodes.live))
+        self.ids = IdGenerator(slot)
+        self.ledger = Ledger(
+            self.db,
+            ids=self.ids,
+            node_id=self.nodes.node_id,
+            clock=time.time,
+            retry_base=self.settings.engine.retry_base,
+            retry_max=self.settings.engine.retry_max,
+            default_ttl=self.settings.engine.default_ttl,
+            on_final=self._on_final,
+            on_queued=self._on_queued,
+        )
+        self._build_connectors()
+        router = Router(self.settings.routes, self.connectors)
+        self.dispatcher = Dispatcher(
+            self.db,
+            ledger=self.ledger,
+            router=router,
+            connectors=self.connectors,
+            nodes=self.nodes,
+            settings=self.settings.engine,
+            clock=time.time,
+            on_submitted=self.metrics.submitted,
+        )
+        self.acceptor = Acceptor(
+            self.db, ids=self.ids, clock=time.time, max_batch=self.settings.store.commit_batch,
+            on_committed=self.dispatcher.wake,
+        )
+        self.notifier = Notifier(
+            self.db, directory=self.directory, http=self.http, settings=self.settings.webhook,
+            clock=time.time, on_result=self.metrics.webhook,
+        )
+        self.ledger.start()
+        for connector in self.connectors.values():
+            await connector.start(self)
+        self.acceptor.start()
+        await self.dispatcher.recover()
+        self.dispatcher.start()
+        self.notifier.start()
+        self._purger = asyncio.create_task(self._purge_loop(), name="purger")
+        self._started = True
+        log.info("gateway started", extra={"event": "start"})
+
+    async def stop(self) -> None:
+        if not self._started:
+            await self.db.close()
+            await self.http.aclose()
+            return
+        self._started = False
+        if self._purger is not None:
+            self._purger.cancel()
+        await self.acceptor.stop()
+        await self.dispatcher.stop()
+        for connector in self.connectors.values():
+            with contextlib.suppress(Exception):
+                await connector.stop()
+        await self.ledger.stop()
+        await self.notifier.stop()
+        with contextlib.suppress(Exception):
+            await self.nodes.leave()
+        await self.http.aclose()
+        await self.db.close()
+        log.info("gateway stopped", extra={"event": "stop"})
+
+    # -- the ReportSink every connector reports into -------------------------------------
+
+    async def report(self, report: ProviderReport) -> None:
+        await self.ledger.apply(Reported(report=report))
+
+    def _on_final(self, message_id: int) -> None:
+        self.metrics.final(message_id)
+        self.notifier.wake()
+
+    def _on_queued(self) -> None:
+        self.dispatcher.wake()
+
+    # -- helpers of the faces -----------------------------------------------------------------
+
+    def message_row(self, client_id: str, req: SendRequest, now: float) -> dict[str, Any]:
+        due = req.reserve_at if req.reserve_at and req.reserve_at > now else now
+        expires = req.expires_at or (due + self.settings.engine.default_ttl)
+        return {
+            "client_id": client_id,
+            "src_msg_id": req.src_msg_id,
+            "kind": 0,
+            "parent_id": None,
+            "cmp_msg_id": req.cmp_msg_id,
+            "channel": req.channel.value,
+            "sender": req.sender,
+            "receiver": req.receiver,
+            "subject": req.subject,
+            "content": req.content,
+            "charset": req.codec,
+            "file_ids": orjson.dumps(list(req.file_ids)).decode(),
+            "extra": orjson.dumps(req.extra).decode(),
+            "fallback": orjson.dumps(req.fallback).decode() if req.fallback else None,
+            "content_hash": req.content_hash(),
+            "due_at": due,
+            "expires_at": expires,
+            "attempts": 0,
+            "segments": 1,
+            "carrier": "",
+        }
+
+    async def take_report_check(self, client_id: str) -> bool:
+        async with self.db.transaction() as conn:
+            return await queries.take_report_check_slot(
+                conn, client_id, time.time(), self.settings.report_check.interval
+            )
+
+    async def reports_for_check(
+        self, client_id: str, ids: Sequence[int], channels: Sequence[str], origins: Sequence[str]
+    ) -> list[str]:
+        async with self.db.transaction() as conn:
+            return await queries.reports_for_check(conn, client_id, ids, channels, origins)
+
+    async def _purge_loop(self) -> None:
+        while True:
+            try:
+                removed = await self.files.purge()
+                async with self.db.transaction() as conn:
+                    await queries.delete_expired_tokens(conn, time.time())
+                if removed:
+                    log.info("purged %d expired files", removed, extra={"event": "purge"})
+                self.throttles.share = 1.0 / max(1, len(self.nodes.live))
+            except Exception:
+                log.exception("purge failed", extra={"event": "purge_error"})
+            await asyncio.sleep(min(PURGE_INTERVAL, self.settings.engine.heartbeat_interval * 12))
+
+
+async def healthz(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    connectors = {name: {"up": c.health().up, "detail": c.health().detail}
+                  for name, c in gw.connectors.items()}
+    return JSONResponse({"status": "ok", "version": __version__, "node": gw.nodes.node_id,
+                         "connectors": connectors})
+
+
+async def metrics(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    return PlainTextResponse(gw.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(openapi.SCHEMA)
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(openapi.DOCS_HTML)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`)."""
+    gateway = Gateway(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        # Routes that connectors asked for (provider callbacks) exist only now.
+        app.router.routes.extend(gateway.extra_routes)
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    routes: list[BaseRoute] = [
+        *native.routes,
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.gateway = gateway
+    return app

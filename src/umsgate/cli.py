@@ -1,0 +1,258 @@
+"""The ``umsgate`` command: serve, migrate, clients, send, simulators.
+
+This is the only module that sets up logging. Every command that touches the store
+takes ``--data-dir``, ``--db`` and ``--config`` like ``serve`` does; each flag has an
+environment twin (``UMSGATE_STORE_DATA_DIR``, ``UMSGATE_STORE_URL``, ``UMSGATE_CONFIG``,
+``UMSGATE_SERVER_HOST`` …).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import httpx
+import orjson
+import typer
+
+from umsgate import __version__, clients, config
+from umsgate.errors import UmsgateError
+from umsgate.store import migrate as store_migrate
+from umsgate.store.database import Database, open_database
+
+app = typer.Typer(help="umsgate: a unified messaging gateway.", no_args_is_help=True, add_completion=False)
+client_app = typer.Typer(help="Manage client accounts.", no_args_is_help=True)
+sim_app = typer.Typer(help="Run a provider simulator.", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+app.add_typer(sim_app, name="sim")
+
+T = TypeVar("T")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="UMSGATE_CONFIG", help="TOML settings file.")]
+DataDirOpt = Annotated[str | None, typer.Option("--data-dir", help="Directory of the embedded SQLite store [UMSGATE_STORE_DATA_DIR].")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL].")]
+
+
+class _Formatter(logging.Formatter):
+    """``time level logger message key=value…`` with the records' ``extra`` fields."""
+
+    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in record.__dict__.items() if k not in self._skip}
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return line
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _settings(config_path: Path | None, data_dir: str | None, db: str | None, **server: Any) -> config.Settings:
+    try:
+        return config.load(
+            config_path,
+            overrides={"store": {"data_dir": data_dir, "url": db}, "server": server},
+        )
+    except UmsgateError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _with_db(settings: config.Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = open_database(settings)
+        try:
+            await store_migrate.upgrade(db)
+            return await work(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except UmsgateError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [UMSGATE_SERVER_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [UMSGATE_SERVER_PORT].")] = None,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+    log_level: Annotated[str, typer.Option(envvar="UMSGATE_LOG_LEVEL")] = "INFO",
+) -> None:
+    """Run the API, the dispatcher and the notifier in one process."""
+    import uvicorn
+
+    from umsgate.app import create_app
+
+    setup_logging(log_level)
+    settings = _settings(config_path, data_dir, db, host=host, port=port)
+    application = create_app(settings)
+    uvicorn.run(
+        application,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_graceful_shutdown=30,
+    )
+
+
+@app.command()
+def migrate(data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None) -> None:
+    """Create or upgrade the store's schema."""
+    settings = _settings(config_path, data_dir, db)
+
+    async def work(_db: Database) -> None:
+        return None
+
+    _with_db(settings, work)
+    typer.echo("schema is up to date")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _tps(sms: int | None, mms: int | None, rcs: int | None, kko: int | None) -> dict[str, int]:
+    return {k: v for k, v in (("SMS", sms), ("MMS", mms), ("RCS", rcs), ("KKO", kko)) if v is not None}
+
+
+@client_app.command("add")
+def client_add(
+    client_id: Annotated[str, typer.Option("--id", help="The new client's id.")],
+    secret: Annotated[str | None, typer.Option(help="Its secret (made up when left out).")] = None,
+    tps_sms: Annotated[int | None, typer.Option(help="SMS per second (default 100).")] = None,
+    tps_mms: Annotated[int | None, typer.Option(help="LMS/MMS per second (default 100).")] = None,
+    tps_rcs: Annotated[int | None, typer.Option(help="RCS per second (unlimited if left out).")] = None,
+    tps_kko: Annotated[int | None, typer.Option(help="KakaoTalk per second (unlimited if left out).")] = None,
+    report_url: Annotated[str, typer.Option(help="Where reports are POSTed.")] = "",
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Create a client and print its credentials as JSON (shown only this once)."""
+    settings = _settings(config_path, data_dir, db)
+    tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
+    creds = _with_db(settings, lambda d: clients.add_client(d, client_id, secret=secret, tps=tps, report_url=report_url))
+    typer.echo(orjson.dumps({"clientId": creds.client_id, "clientSecret": creds.client_secret,
+                             "clientKey": creds.client_key}).decode())
+
+
+@client_app.command("update")
+def client_update(
+    client_id: Annotated[str, typer.Option("--id")],
+    secret: Annotated[str | None, typer.Option(help="A new secret.")] = None,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Issue a new client key.")] = False,
+    tps_sms: Annotated[int | None, typer.Option()] = None,
+    tps_mms: Annotated[int | None, typer.Option()] = None,
+    tps_rcs: Annotated[int | None, typer.Option()] = None,
+    tps_kko: Annotated[int | None, typer.Option()] = None,
+    report_url: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Change a client; every token issued before stops working."""
+    settings = _settings(config_path, data_dir, db)
+    tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
+    key = _with_db(settings, lambda d: clients.update_client(
+        d, client_id, secret=secret, new_key=new_key, tps=tps, report_url=report_url))
+    out: dict[str, str] = {"clientId": client_id}
+    if key:
+        out["clientKey"] = key
+    typer.echo(orjson.dumps(out).decode())
+
+
+@client_app.command("list")
+def client_list(data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None) -> None:
+    """List clients as JSON lines."""
+    settings = _settings(config_path, data_dir, db)
+    for row in _with_db(settings, clients.list_clients):
+        typer.echo(orjson.dumps(row).decode())
+
+
+@app.command()
+def send(
+    to: Annotated[str, typer.Option("--to", help="Receiver number.")],
+    text: Annotated[str, typer.Option("--text", help="Message text.")],
+    client_id: Annotated[str, typer.Option("--client-id", envvar="UMSGATE_CLIENT_ID")],
+    client_secret: Annotated[str, typer.Option("--client-secret", envvar="UMSGATE_CLIENT_SECRET")],
+    client_key: Annotated[str, typer.Option("--client-key", envvar="UMSGATE_CLIENT_KEY")],
+    sender: Annotated[str, typer.Option("--from", help="Sender (callback) number.")] = "0212345678",
+    subject: Annotated[str | None, typer.Option(help="Send as LMS with this subject.")] = None,
+    url: Annotated[str, typer.Option(envvar="UMSGATE_URL", help="The gateway's base URL.")] = "http://127.0.0.1:8080",
+    src_msg_id: Annotated[str | None, typer.Option(help="Your message id (made up if left out).")] = None,
+) -> None:
+    """Send one message through a running gateway and print its answer."""
+    import secrets as _secrets
+
+    body: dict[str, Any] = {"srcMsgId": src_msg_id or _secrets.token_hex(8), "callback": sender,
+                            "receiver": to, "content": text}
+    path = "/v1/message/sms"
+    if subject is not None:
+        body["subject"] = subject
+        path = "/v1/message/mms"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            tok = http.post("/v1/auth/token", json={"clientId": client_id, "clientSecret": client_secret,
+                                                    "clientKey": client_key})
+            if tok.status_code != 200:
+                typer.echo(tok.text, err=True)
+                raise typer.Exit(1)
+            answer = http.post(path, json=body, headers={
+                "Authorization": f"Bearer {tok.json()['accessToken']}", "originCode": "000000000",
+                "billCode": "00000"})
+    except httpx.HTTPError as exc:
+        typer.echo(f"cannot reach the gateway at {url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(answer.text)
+    if answer.status_code != 200:
+        raise typer.Exit(1)
+
+
+#: Simulators: protocol → module exposing ``command``.
+SIMULATORS = {
+    "ushot": "umsgate.protocols.ushot.simulator",
+    "smpp": "umsgate.protocols.smpp.simulator",
+    "tobetext": "umsgate.protocols.tobetext.simulator",
+    "imsms": "umsgate.protocols.imsms.simulator",
+    "aicross": "umsgate.protocols.aicross.simulator",
+    "apigw": "umsgate.sim.apigw",
+}
+
+
+def _register_simulators() -> None:
+    for name, module_name in SIMULATORS.items():
+        try:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+        except ModuleNotFoundError:  # the protocol's package is not installed
+            continue
+        module = importlib.import_module(module_name)
+        sim_app.command(name=name)(module.command)
+
+
+def main() -> None:
+    _register_simulators()
+    app()

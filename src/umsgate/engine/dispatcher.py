@@ -1,0 +1,262 @@
+"""The dispatcher: takes due messages from the store to their connectors.
+
+Theory of operation
+-------------------
+A claim loop takes up to ``batch_size`` due QUEUED messages in one transaction (they
+become SENDING, owned by this node), ends the expired ones, routes the rest, and
+hands them to their connectors in chunks, at most ``connector_concurrency`` chunks in
+flight per connector; every answer goes to the ledger. It claims again as soon as
+there is room, when the acceptor or the ledger signals new work, or every
+``poll_interval`` (reserved messages become due by time alone).
+
+A recovery loop beats the node's heartbeat and takes over the claims of dead nodes:
+their SENDING messages go back to the queue (their submit was never acknowledged, so
+sending again is the at-least-once promise), and their SENT messages are adopted and
+handed to the connector's ``resume`` so their reports are still collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from umsgate.config import EngineSettings
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Message
+from umsgate.domain.results import ResultCode
+from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
+from umsgate.engine.nodes import Nodes
+from umsgate.engine.router import Router
+from umsgate.store import queries
+from umsgate.store.database import Database
+from umsgate.types import Connector, Outcome, SubmitResult
+
+log = logging.getLogger("umsgate.engine.dispatcher")
+
+#: Messages handed to a connector in one ``submit`` call.
+CHUNK = 100
+#: How long a connector may take to answer one ``submit`` before the chunk is retried.
+SUBMIT_TIMEOUT = 120.0
+#: Claimed messages waiting for their connectors, at most, per node.
+MAX_IN_FLIGHT = 5000
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ledger: Ledger,
+        router: Router,
+        connectors: Mapping[str, Connector],
+        nodes: Nodes,
+        settings: EngineSettings,
+        clock: Callable[[], float],
+        on_submitted: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._router = router
+        self._connectors = connectors
+        self._nodes = nodes
+        self._settings = settings
+        self._time = clock
+        self._on_submitted = on_submitted
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._in_flight = 0
+        self._limits = {
+            name: asyncio.Semaphore(settings.connector_concurrency) for name in connectors
+        }
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._idle = asyncio.Event()
+
+    def wake(self, _n: int = 0) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="dispatcher"),
+            asyncio.create_task(self._recovery_loop(), name="recovery"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=30)
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self.claim_once()
+            except Exception:
+                log.exception("claim failed", extra={"event": "claim_error"})
+                claimed = 0
+                await asyncio.sleep(1.0)
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_interval)
+
+    async def claim_once(self) -> int:
+        """Claim and hand out one batch; the number of messages claimed."""
+        room = MAX_IN_FLIGHT - self._in_flight
+        if room <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return 1
+        now = self._time()
+        async with self._db.transaction() as conn:
+            rows = await queries.claim_due(
+                conn, self._nodes.node_id, now, min(room, self._settings.batch_size)
+            )
+            await queries.insert_events(
+                conn,
+                [{"message_id": r.id, "at": now, "status": Status.SENDING.value, "code": None,
+                  "detail": f"attempt {r.attempts}"} for r in rows],
+            )
+        if not rows:
+            return 0
+        expired: list[Op] = []
+        groups: dict[str, list[Message]] = {}
+        unrouted: list[Op] = []
+        for row in rows:
+            if row.expires_at <= now:
+                expired.append(Expire(message_id=row.id))
+                continue
+            message = queries.message_from_row(row._mapping)
+            connector = self._router.pick(message)
+            if connector is None:
+                unrouted.append(
+                    Requeue(message_id=row.id, delay=self._settings.retry_max,
+                            code=ResultCode.PROVIDER_ERROR, detail="no route matches the message")
+                )
+                continue
+            groups.setdefault(connector.name, []).append(message)
+        if expired or unrouted:
+            self._spawn(self._ledger.apply_many(expired + unrouted))
+        for name, messages in groups.items():
+            for start in range(0, len(messages), CHUNK):
+                chunk = messages[start : start + CHUNK]
+                self._in_flight += len(chunk)
+                self._spawn(self._send(self._connectors[name], chunk))
+        return len(rows)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, connector: Connector, messages: Sequence[Message]) -> None:
+        try:
+            async with self._limits[connector.name]:
+                results = await self._submit(connector, messages)
+            ops: list[Op] = [Submitted(message_id=r.message_id, connector=connector.name, result=r) for r in results]
+            for attempt in range(1, 11):
+                try:
+                    await self._ledger.apply_many(ops)
+                    break
+                except Exception:
+                    log.exception("recording submit results failed (try %d)", attempt,
+                                  extra={"event": "ledger_error", "route": connector.name})
+                    await asyncio.sleep(min(30.0, attempt * 1.0))
+            if self._on_submitted is not None:
+                self._on_submitted(connector.name, len(messages))
+        finally:
+            self._in_flight -= len(messages)
+            self._room.set()
+
+    async def _submit(self, connector: Connector, messages: Sequence[Message]) -> list[SubmitResult]:
+        by_id = {m.id: m for m in messages}
+        try:
+            answered = await asyncio.wait_for(connector.submit(messages), timeout=SUBMIT_TIMEOUT)
+        except Exception as exc:  # the whole chunk could not be tried: all of it again
+            code = ResultCode.TIMEOUT if isinstance(exc, TimeoutError) else ResultCode.CONNECTION_ERROR
+            log.warning("submit to %s failed: %s", connector.name, exc,
+                        extra={"event": "submit_error", "route": connector.name})
+            return [
+                SubmitResult(message_id=m.id, outcome=Outcome.RETRY, code=code, detail=str(exc)[:200])
+                for m in messages
+            ]
+        results = [r for r in answered if r.message_id in by_id]
+        missing = set(by_id) - {r.message_id for r in results}
+        results.extend(
+            SubmitResult(message_id=mid, outcome=Outcome.RETRY, code=ResultCode.PROVIDER_ERROR,
+                         detail="connector gave no answer for this message")
+            for mid in missing
+        )
+        return results
+
+    # -- recovery ------------------------------------------------------------------------
+
+    async def _recovery_loop(self) -> None:
+        while not self._stopping:
+            try:
+                if not await self._nodes.beat():
+                    log.error("this node's slot was taken over; joining again",
+                              extra={"event": "node_lost"})
+                    await self._nodes.join()
+                await self.recover()
+            except Exception:
+                log.exception("recovery round failed", extra={"event": "recovery_error"})
+            await asyncio.sleep(self._settings.heartbeat_interval)
+
+    async def recover(self) -> int:
+        """Take over the claims of dead nodes; the number of messages taken over."""
+        async with self._db.transaction() as conn:
+            owners = await queries.owners_in(conn, (Status.SENDING, Status.SENT))
+        dead = self._nodes.dead_among(o for o in owners if o != self._nodes.node_id)
+        if not dead:
+            return 0
+        total = 0
+        async with self._db.transaction() as conn:
+            stalled = await queries.stalled_claims(conn, dead, Status.SENDING, 10_000)
+            orphans = await queries.stalled_claims(conn, dead, Status.SENT, 10_000)
+        if stalled:
+            log.warning("requeueing %d messages claimed by dead nodes", len(stalled),
+                        extra={"event": "recover_claims"})
+            await self._ledger.apply_many(
+                [Requeue(message_id=r["id"], delay=0.0, detail="claim of a dead node recovered") for r in stalled]
+            )
+            total += len(stalled)
+            self._wake.set()
+        if orphans:
+            await self._ledger.apply_many([Adopt(message_id=r["id"], owner=self._nodes.node_id) for r in orphans])
+            by_connector: dict[str, list[Message]] = {}
+            for r in orphans:
+                by_connector.setdefault(r["connector"] or "", []).append(queries.message_from_row(r))
+            for name, msgs in by_connector.items():
+                connector = self._connectors.get(name)
+                if connector is not None:
+                    await connector.resume(msgs)
+            total += len(orphans)
+        return total
+
+    # -- for tests and benchmarks ----------------------------------------------------------
+
+    async def run_until_idle(self, timeout: float = 60.0) -> None:
+        """Wait until nothing is due and nothing is in flight here."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with self._db.transaction() as conn:
+                nxt = await queries.next_due_at(conn)
+            if (nxt is None or nxt > self._time()) and self._in_flight == 0 and not self._tasks:
+                return
+            self._wake.set()
+            await asyncio.sleep(0.05)
+        raise TimeoutError("dispatcher did not become idle")

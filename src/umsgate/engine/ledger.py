@@ -1,0 +1,499 @@
+"""The ledger: every change of a message's status goes through here, in batches.
+
+Theory of operation
+-------------------
+Dispatcher results, provider reports, expiries and recoveries are queued as `Op`\\ s.
+One task takes whatever is queued (up to ``max_batch``) and applies it in a single
+transaction: it reads the current rows (locked on PostgreSQL), replays the ops in
+order against them through the lifecycle table, and writes the changed rows, their
+events, the reports of messages that became final, the parts of multi-part messages,
+and the fallback messages of failed RCS/KakaoTalk messages. Only after the commit is
+each op's future resolved, so a connector acknowledges a report to its provider only
+once it is on disk. An op that the lifecycle refuses (a second report for a final
+message, a late submit answer after a recovery) changes nothing: each message gets
+exactly one final status and one report per final.
+
+A report that names a provider id nobody has recorded yet (a receipt that overtook
+the record of its submit) is parked in ``pending_reports`` and matched again on
+later rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+
+from umsgate.domain import lifecycle
+from umsgate.domain.ids import IdGenerator
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Channel
+from umsgate.domain.results import ResultCode
+from umsgate.engine import retry
+from umsgate.reports import format as report_format
+from umsgate.store import queries
+from umsgate.store.database import Database
+from umsgate.types import Outcome, ProviderReport, SubmitResult
+
+log = logging.getLogger("umsgate.engine.ledger")
+
+#: Most ops applied in one transaction.
+MAX_BATCH = 2000
+#: Pending (unmatched) reports looked at per round, and how long they are kept.
+PENDING_BATCH = 500
+PENDING_MAX_AGE = 7 * 86400.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    """A connector's answer to a submit."""
+
+    message_id: int
+    connector: str
+    result: SubmitResult
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Requeue:
+    """Put a claimed message back in the queue (no answer from any connector)."""
+
+    message_id: int
+    delay: float
+    detail: str
+    code: ResultCode | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Expire:
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Reported:
+    report: ProviderReport
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Adopt:
+    """Take over a SENT message of a dead node (owner becomes this node)."""
+
+    message_id: int
+    owner: str
+
+
+Op = Submitted | Requeue | Expire | Reported | Adopt
+
+
+@dataclasses.dataclass(slots=True)
+class _Batch:
+    now: float
+    rows: dict[int, dict[str, Any]]
+    changed: set[int] = dataclasses.field(default_factory=set)
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    reports: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    new_parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    part_updates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    parts: dict[int, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    finals: int = 0
+
+
+class Ledger:
+    """Applies ops in batches; `apply` returns when the op is committed."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        ids: IdGenerator,
+        node_id: str,
+        clock: Callable[[], float],
+        retry_base: float,
+        retry_max: float,
+        default_ttl: float,
+        on_final: Callable[[int], None] | None = None,
+        on_queued: Callable[[], None] | None = None,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._db = db
+        self._ids = ids
+        self._node_id = node_id
+        self._time = clock
+        self._retry_base = retry_base
+        self._retry_max = retry_max
+        self._default_ttl = default_ttl
+        self._on_final = on_final
+        self._on_queued = on_queued
+        self._max_batch = max_batch
+        self._queue: list[tuple[Op, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._rng = random.Random()
+        self._last_pending = 0.0
+
+    # -- public ---------------------------------------------------------------------
+
+    async def apply(self, op: Op) -> None:
+        await self.apply_many([op])
+
+    async def apply_many(self, ops: Sequence[Op]) -> None:
+        if not ops:
+            return
+        loop = asyncio.get_running_loop()
+        futures = []
+        for op in ops:
+            fut: asyncio.Future[None] = loop.create_future()
+            self._queue.append((op, fut))
+            futures.append(fut)
+        self._wake.set()
+        await asyncio.gather(*futures)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ledger")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    # -- the loop -------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                except TimeoutError:
+                    pass
+            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            try:
+                if batch:
+                    await self._commit([op for op, _ in batch])
+                if self._time() - self._last_pending >= 1.0:
+                    self._last_pending = self._time()
+                    await self._retry_pending()
+            except Exception as exc:  # the store failed: fail the callers, keep running
+                log.exception("ledger batch failed", extra={"event": "ledger_error"})
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                await asyncio.sleep(0.5)
+                continue
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+
+    async def _retry_pending(self) -> None:
+        async with self._db.transaction() as conn:
+            rows = await queries.take_pending_reports(conn, PENDING_BATCH)
+            if not rows:
+                return
+            keys = [(r.connector, r.provider_msg_id) for r in rows]
+            found = await queries.ids_by_provider(conn, keys)
+            now = self._time()
+            done: list[int] = []
+            ops: list[Op] = []
+            for row in rows:
+                if (row.connector, row.provider_msg_id) in found:
+                    ops.append(Reported(report=_report_from_json(row.body)))
+                    done.append(row.id)
+                elif now - row.created_at > PENDING_MAX_AGE:
+                    log.warning(
+                        "dropping a report that matched no message for 7 days",
+                        extra={"event": "report_unmatched", "route": row.connector},
+                    )
+                    done.append(row.id)
+            await queries.delete_pending_reports(conn, done)
+            if ops:
+                await self._apply_in(conn, ops)
+
+    async def _commit(self, ops: Sequence[Op]) -> None:
+        async with self._db.transaction() as conn:
+            await self._apply_in(conn, ops)
+
+    async def _apply_in(self, conn: Any, ops: Sequence[Op]) -> None:
+        now = self._time()
+        # Match provider ids to messages: first the ids this very batch records, then
+        # the store.
+        in_batch: dict[tuple[str, str], tuple[int, int | None]] = {}
+        for op in ops:
+            if isinstance(op, Submitted) and op.result.outcome is Outcome.ACCEPTED:
+                res = op.result
+                if len(res.segment_ids) > 1:
+                    for i, pid in enumerate(res.segment_ids):
+                        in_batch[(op.connector, pid)] = (op.message_id, i + 1)
+                elif res.provider_msg_id:
+                    in_batch[(op.connector, res.provider_msg_id)] = (op.message_id, None)
+        lookup = [
+            (op.report.connector, op.report.provider_msg_id)
+            for op in ops
+            if isinstance(op, Reported) and op.report.message_id is None and op.report.provider_msg_id
+        ]
+        lookup = [k for k in lookup if k not in in_batch]
+        found = await queries.ids_by_provider(conn, lookup) if lookup else {}
+        found.update(in_batch)
+        resolved: list[tuple[Op, int, int | None]] = []
+        parked: list[dict[str, Any]] = []
+        for op in ops:
+            if isinstance(op, Reported):
+                rep = op.report
+                if rep.message_id is not None:
+                    resolved.append((op, rep.message_id, None))
+                elif rep.provider_msg_id and (rep.connector, rep.provider_msg_id) in found:
+                    mid, part = found[(rep.connector, rep.provider_msg_id)]
+                    resolved.append((op, mid, part))
+                else:
+                    parked.append(
+                        {
+                            "connector": rep.connector,
+                            "provider_msg_id": rep.provider_msg_id or "",
+                            "body": _report_to_json(rep),
+                            "created_at": now,
+                        }
+                    )
+            else:
+                resolved.append((op, op.message_id, None))
+        rows = await queries.lock_messages(conn, sorted({mid for _, mid, _ in resolved}))
+        batch = _Batch(now=now, rows=rows)
+        part_mids = [mid for op, mid, part in resolved if part is not None]
+        if part_mids:
+            for mid, plist in (await queries.parts_of(conn, part_mids)).items():
+                batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
+        for op, mid, part in resolved:
+            row = rows.get(mid)
+            if row is None:
+                log.warning("op for an unknown message", extra={"event": "ledger_unknown", "message_id": mid})
+                continue
+            self._replay(batch, op, row, part)
+        await queries.insert_pending_reports(conn, parked)
+        await queries.insert_parts(conn, batch.new_parts)
+        await queries.update_parts(conn, batch.part_updates)
+        await queries.update_messages(conn, [batch.rows[m] for m in sorted(batch.changed)])
+        if batch.fallbacks:
+            await queries.insert_messages(conn, batch.fallbacks)
+        await queries.insert_events(conn, batch.events)
+        await queries.insert_reports(conn, batch.reports)
+        if batch.fallbacks and self._on_queued is not None:
+            self._on_queued()
+
+    # -- the replay -------------------------------------------------------------------
+
+    def _move(
+        self,
+        batch: _Batch,
+        row: dict[str, Any],
+        new: Status,
+        *,
+        code: str | None = None,
+        detail: str = "",
+    ) -> bool:
+        current = Status(row["status"])
+        if not lifecycle.allowed(current, new):
+            log.debug(
+                "transition refused",
+                extra={"event": "transition_refused", "message_id": row["id"],
+                       "from": current.value, "to": new.value},
+            )
+            return False
+        row["status"] = new.value
+        batch.changed.add(row["id"])
+        batch.events.append(
+            {"message_id": row["id"], "at": batch.now, "status": new.value, "code": code,
+             "detail": detail[:500]}
+        )
+        return True
+
+    def _replay(self, batch: _Batch, op: Op, row: dict[str, Any], part: int | None) -> None:
+        if isinstance(op, Submitted):
+            self._submitted(batch, op, row)
+        elif isinstance(op, Requeue):
+            if Status(row["status"]) is Status.SENDING:
+                self._requeue(batch, row, op.delay, op.code, op.detail)
+        elif isinstance(op, Expire):
+            self._finish(batch, row, ResultCode.EXPIRED, raw=None, detail="expired before it was sent")
+        elif isinstance(op, Adopt):
+            if Status(row["status"]) is Status.SENT:
+                row["owner"] = op.owner
+                batch.changed.add(row["id"])
+        else:
+            self._reported(batch, op.report, row, part)
+
+    def _submitted(self, batch: _Batch, op: Submitted, row: dict[str, Any]) -> None:
+        res = op.result
+        if Status(row["status"]) is not Status.SENDING:
+            # A late answer: the claim was recovered and decided meanwhile.
+            return
+        if res.outcome is Outcome.ACCEPTED:
+            if self._move(batch, row, Status.SENT, detail=f"{op.connector} {res.provider_msg_id or ''}".strip()):
+                row["connector"] = op.connector
+                row["provider_msg_id"] = res.provider_msg_id
+                row["sent_at"] = batch.now
+                row["segments"] = res.segments or max(1, len(res.segment_ids))
+                if len(res.segment_ids) > 1:
+                    mine = batch.parts.setdefault(row["id"], {})
+                    for i, pid in enumerate(res.segment_ids):
+                        part = {"connector": op.connector, "provider_msg_id": pid,
+                                "message_id": row["id"], "part": i + 1,
+                                "result_code": None, "raw_code": None}
+                        batch.new_parts.append(part)
+                        mine[pid] = dict(part)
+        elif res.outcome is Outcome.REJECTED:
+            row["connector"] = op.connector
+            self._finish(batch, row, res.code or ResultCode.FAILED, raw=res.raw_code, detail=res.detail)
+        else:
+            delay = res.retry_after
+            if delay is None:
+                delay = retry.backoff(row["attempts"], base=self._retry_base, cap=self._retry_max, rng=self._rng)
+            self._requeue(batch, row, delay, res.code, f"{op.connector}: {res.detail}".strip())
+
+    def _requeue(
+        self, batch: _Batch, row: dict[str, Any], delay: float, code: ResultCode | None, detail: str
+    ) -> None:
+        due = batch.now + delay
+        if due >= row["expires_at"]:
+            self._finish(batch, row, ResultCode.EXPIRED, raw=None, detail=f"no time left to retry: {detail}")
+            return
+        if self._move(batch, row, Status.QUEUED, code=code.value if code else None, detail=detail):
+            row["due_at"] = due
+            row["owner"] = None
+            if self._on_queued is not None and delay <= 0:
+                self._on_queued()
+
+    def _reported(
+        self, batch: _Batch, rep: ProviderReport, row: dict[str, Any], part: int | None
+    ) -> None:
+        if part is not None:
+            parts = batch.parts.get(row["id"], {})
+            pid = rep.provider_msg_id or ""
+            if pid not in parts or parts[pid]["result_code"] is not None:
+                return  # unknown or repeated receipt of a part
+            parts[pid]["result_code"] = rep.code.value
+            parts[pid]["raw_code"] = rep.raw_code
+            batch.part_updates.append(
+                {"connector": rep.connector, "provider_msg_id": pid,
+                 "result_code": rep.code.value, "raw_code": rep.raw_code}
+            )
+            codes = [p["result_code"] for p in parts.values()]
+            if any(c is None for c in codes):
+                return
+            failures = [ResultCode(c) for c in codes if c != ResultCode.DELIVERED.value]
+            code = failures[0] if failures else ResultCode.DELIVERED
+        else:
+            code = rep.code
+        row["carrier"] = rep.carrier or row["carrier"]
+        if code.transient:
+            if Status(row["status"]) in (Status.SENT, Status.SENDING):
+                delay = retry.backoff(row["attempts"], base=self._retry_base, cap=self._retry_max, rng=self._rng)
+                self._requeue(batch, row, delay, code, f"report {rep.raw_code or code.value}: {rep.detail}")
+            return
+        self._finish(batch, row, code, raw=rep.raw_code, detail=rep.detail, from_carrier=True)
+
+    def _finish(
+        self,
+        batch: _Batch,
+        row: dict[str, Any],
+        code: ResultCode,
+        *,
+        raw: str | None,
+        detail: str,
+        from_carrier: bool = False,
+    ) -> None:
+        if code is ResultCode.DELIVERED:
+            status = Status.DELIVERED
+        elif code is ResultCode.EXPIRED:
+            status = Status.EXPIRED
+        else:
+            status = Status.FAILED
+        if not self._move(batch, row, status, code=code.value, detail=detail):
+            return
+        row["done_at"] = batch.now
+        row["result_code"] = code.value
+        row["raw_code"] = raw
+        row["result_message"] = detail[:500] or code.description
+        row["owner"] = None
+        batch.finals += 1
+        batch.reports.append(report_format.report_row(row, code, now=batch.now, from_carrier=from_carrier))
+        if self._on_final is not None:
+            self._on_final(row["id"])
+        if status is not Status.DELIVERED:
+            fallback = self._fallback_row(row, batch.now)
+            if fallback is not None:
+                batch.fallbacks.append(fallback)
+                batch.events.append({"message_id": fallback["id"], "at": batch.now,
+                                     "status": Status.ACCEPTED.value, "code": None,
+                                     "detail": f"fallback of {row['id']}"})
+                batch.events.append({"message_id": fallback["id"], "at": batch.now,
+                                     "status": Status.QUEUED.value, "code": None, "detail": ""})
+
+    def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
+        if row["kind"] != 0 or row["channel"] not in (Channel.RCS.value, Channel.KKO.value):
+            return None
+        if not row["fallback"]:
+            return None
+        spec = orjson.loads(row["fallback"])
+        channel = spec.get("channel")
+        if channel not in (Channel.SMS.value, Channel.LMS.value, Channel.MMS.value):
+            return None
+        return {
+            "id": self._ids.next_id(),
+            "client_id": row["client_id"],
+            "src_msg_id": row["src_msg_id"],
+            "kind": 1,
+            "parent_id": row["id"],
+            "cmp_msg_id": row["cmp_msg_id"],
+            "channel": channel,
+            "status": Status.QUEUED.value,
+            "sender": row["sender"],
+            "receiver": row["receiver"],
+            "subject": spec.get("subject", ""),
+            "content": spec.get("content", ""),
+            "charset": row["charset"],
+            "file_ids": orjson.dumps(spec.get("fileIds", [])).decode(),
+            "extra": orjson.dumps(
+                {"originCode": spec.get("originCode", ""), "originChannel": row["channel"]}
+            ).decode(),
+            "fallback": None,
+            "content_hash": "",
+            "created_at": now,
+            "due_at": now,
+            "expires_at": now + self._default_ttl,
+            "attempts": 0,
+            "segments": 1,
+            "carrier": "",
+        }
+
+
+def _report_to_json(rep: ProviderReport) -> str:
+    data = {
+        "connector": rep.connector,
+        "code": rep.code.value,
+        "message_id": rep.message_id,
+        "provider_msg_id": rep.provider_msg_id,
+        "raw_code": rep.raw_code,
+        "detail": rep.detail,
+        "carrier": rep.carrier,
+    }
+    return orjson.dumps(data).decode()
+
+
+def _report_from_json(body: str) -> ProviderReport:
+    data = orjson.loads(body)
+    return ProviderReport(
+        connector=data["connector"],
+        code=ResultCode(data["code"]),
+        message_id=data["message_id"],
+        provider_msg_id=data["provider_msg_id"],
+        raw_code=data["raw_code"],
+        detail=data["detail"],
+        carrier=data["carrier"],
+    )

@@ -1,0 +1,41 @@
+"""Prometheus metrics of one gateway (a registry per gateway, so several can live in
+one process, as they do in tests)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self._accepted = Counter("umsgate_messages_accepted", "Messages accepted by the API",
+                                 ["channel", "repeat"], registry=r)
+        self._rejected = Counter("umsgate_requests_rejected", "Send requests refused",
+                                 ["channel", "reason"], registry=r)
+        self._submitted = Counter("umsgate_messages_submitted", "Messages handed to connectors",
+                                  ["connector"], registry=r)
+        self._finals = Counter("umsgate_messages_final", "Messages that reached a final status",
+                               registry=r)
+        self._webhooks = Counter("umsgate_webhooks", "Webhook attempts", ["outcome"], registry=r)
+        self.commit_batch = Gauge("umsgate_accept_batch_size", "Size of the last group commit",
+                                  registry=r)
+
+    def accepted(self, channel: str, repeated: bool) -> None:
+        self._accepted.labels(channel, "yes" if repeated else "no").inc()
+
+    def rejected(self, channel: str, reason: str) -> None:
+        self._rejected.labels(channel, reason).inc()
+
+    def submitted(self, connector: str, n: int) -> None:
+        self._submitted.labels(connector).inc(n)
+
+    def final(self, _message_id: int) -> None:
+        self._finals.inc()
+
+    def webhook(self, ok: bool) -> None:
+        self._webhooks.labels("ok" if ok else "error").inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

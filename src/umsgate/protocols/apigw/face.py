@@ -1,0 +1,320 @@
+"""The native API (the API-Gateway of seed 002), as Starlette routes.
+
+Every answer is the spec's JSON with its HTTP status; every refusal names the field.
+Bodies are read with a hard limit before parsing. A send is answered only after the
+message is committed (the acceptor's group commit).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from umsgate.clients import AuthError, ClientInfo
+from umsgate.domain.results import Invalid
+from umsgate.engine.accept import Submission
+from umsgate.errors import ValidationError
+from umsgate.files import MAX_FILE_BYTES, NotJpeg
+from umsgate.protocols.apigw import codec
+from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
+
+if TYPE_CHECKING:
+    from umsgate.app import Gateway
+
+log = logging.getLogger("umsgate.protocols.apigw.face")
+
+#: Multipart overhead allowed on top of the image (boundaries, part headers).
+UPLOAD_OVERHEAD = 64 * 1024
+#: Report-check body: 1000 ids of at most 40 characters plus JSON punctuation.
+REPORT_CHECK_MAX_BODY = 64 * 1024
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def answer(code: Code, message: str | None = None, **extra: Any) -> JSON:
+    body = {"resultCode": code.value, "resultMessage": message or MESSAGES.get(code, code.name)}
+    body.update(extra)
+    return JSON(body, status_code=code.http_status)
+
+
+def invalid(exc: ValidationError) -> JSON:
+    return answer(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise BodyTooLarge
+        except ValueError:
+            raise BodyTooLarge from None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The JSON body.
+
+    Raises:
+        ValidationError: MALFORMED (not JSON) or TOO_LONG (over ``limit``).
+    """
+    try:
+        raw = await read_body(request, limit)
+    except BodyTooLarge:
+        raise ValidationError(Invalid.TOO_LONG, f"the body is larger than {limit} bytes") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(Invalid.MALFORMED, f"the body is not valid JSON: {exc}") from None
+
+
+def bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization")
+    if not value:
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if token and scheme.lower() == "bearer":
+        return token.strip()
+    return value.strip()  # resolution 15: the bare token
+
+
+async def authenticate(request: Request) -> ClientInfo | JSON:
+    token = bearer(request)
+    if not token:
+        return answer(Code.UNAUTHORIZED, "the Authorization header is missing")
+    try:
+        return await _gateway(request).directory.authenticate(token)
+    except AuthError as exc:
+        return answer(Code.UNAUTHORIZED, exc.message)
+
+
+# -- token --------------------------------------------------------------------------------------------
+
+
+async def token(request: Request) -> Response:
+    gw = _gateway(request)
+    try:
+        body = await read_json(request, gw.settings.server.max_body)
+    except ValidationError as exc:
+        return JSON({"error": "invalid_request", "error_description": exc.message}, status_code=400)
+    if not isinstance(body, dict):
+        return JSON({"error": "invalid_request", "error_description": "body must be an object"}, status_code=400)
+    fields = {}
+    for name in ("clientId", "clientSecret", "clientKey"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > 200:
+            return JSON({"error": "invalid_request", "error_description": name}, status_code=400)
+        fields[name] = value
+    try:
+        issued = await gw.directory.issue_token(fields["clientId"], fields["clientSecret"], fields["clientKey"])
+    except AuthError as exc:
+        if exc.kind == "unknown_key":
+            return JSON({"error_description": "ClientKey를 확인해주세요."}, status_code=404)
+        return JSON(
+            {"error": "invalid_client",
+             "error_description": "Client authentication failed (e.g., unknown client, no client "
+             "authentication included, or unsupported authentication method)."},
+            status_code=401,
+        )
+    return JSON(
+        {
+            "accessToken": issued.token,
+            "tokenType": "Bearer",
+            "expiresIn": codec.iso_time(issued.expires_at),
+            "reportUrl": issued.client.report_url,
+            "service": dict(issued.client.tps),
+        }
+    )
+
+
+# -- files ------------------------------------------------------------------------------------------------
+
+
+async def upload(request: Request) -> Response:
+    client = await authenticate(request)
+    if isinstance(client, JSON):
+        return client
+    gw = _gateway(request)
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        if request.method == "GET":  # resolution 1: a GET without a body checks id "file"
+            return JSON({"fileData": {"fileId": "file", "exist": False}})
+        return answer(Code.MISSING, "the body must be multipart/form-data with the field img")
+    try:
+        raw = await read_body(request, MAX_FILE_BYTES + UPLOAD_OVERHEAD)
+    except BodyTooLarge:
+        return answer(Code.FILE_TOO_LARGE, f"img is larger than {MAX_FILE_BYTES} bytes")
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield raw
+
+    try:
+        form = await MultiPartParser(
+            request.headers, stream(), max_files=1, max_fields=10,
+            max_part_size=MAX_FILE_BYTES + UPLOAD_OVERHEAD,
+        ).parse()
+    except MultiPartException as exc:
+        return answer(Code.MALFORMED, f"the multipart body is malformed: {exc.message}")
+    try:
+        item = form.get("img")
+        if not isinstance(item, UploadFile):
+            return answer(Code.MISSING, "the file field img is required")
+        data = await item.read()
+        name = item.filename or "image.jpg"
+    finally:
+        await form.close()
+    try:
+        stored = await gw.files.put(client.id, name, data)
+    except NotJpeg:
+        return answer(Code.NOT_JPEG, "img is not a JPEG image")
+    except ValidationError:
+        return answer(Code.FILE_TOO_LARGE, f"img is larger than {MAX_FILE_BYTES} bytes")
+    code = Code.FILE_EXISTS if stored.duplicate else Code.FILE_OK
+    return answer(code, None, fileId=stored.file_id, expireTime=codec.file_expire_time(stored.expires_at))
+
+
+async def file_check(request: Request) -> Response:
+    client = await authenticate(request)
+    if isinstance(client, JSON):
+        return client
+    file_id = request.path_params["file_id"]
+    meta = await _gateway(request).files.meta(client.id, file_id)
+    if meta is None:
+        return JSON({"fileData": {"fileId": file_id, "exist": False}})
+    name = str(meta["name"])
+    return JSON(
+        {
+            "fileData": {
+                "fileId": meta["fileId"],
+                "fileName": name,
+                "fileExtension": name.rsplit(".", 1)[-1].lower() if "." in name else "jpg",
+                "fileMd5": meta["md5"],
+                "expireTime": codec.file_expire_time(float(meta["expires_at"])),  # type: ignore[arg-type]
+                "exist": True,
+            }
+        }
+    )
+
+
+async def file_route(request: Request) -> Response:
+    if request.method == "POST" or request.path_params["file_id"] == "file" and \
+            request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await upload(request)
+    return await file_check(request)
+
+
+# -- sending ---------------------------------------------------------------------------------------------------
+
+
+async def send(request: Request) -> Response:
+    client = await authenticate(request)
+    if isinstance(client, JSON):
+        return client
+    gw = _gateway(request)
+    kind = request.path_params["channel"]
+    parser = codec.PARSERS.get(kind)
+    if parser is None:
+        return answer(Code.NOT_ALLOWED, f"unknown channel {kind!r}")
+    now = time.time()
+    try:
+        body = await read_json(request, gw.settings.server.max_body)
+        if not isinstance(body, dict):
+            raise ValidationError(Invalid.MALFORMED, "the body must be a JSON object")
+        req = parser(body, request.headers, now=now)
+        if req.file_ids:
+            await gw.files.check_usable(client.id, req.file_ids, field="fileIds", until=now)
+        if req.fallback and req.fallback.get("fileIds"):
+            await gw.files.check_usable(client.id, req.fallback["fileIds"], field="fallback.fileIds", until=now)
+    except ValidationError as exc:
+        gw.metrics.rejected(kind, exc.code)
+        return invalid(exc)
+    if not gw.throttles.allow(client.id, req.channel.tps_key, client.tps_for(req.channel.tps_key)):
+        gw.metrics.rejected(kind, "tps")
+        return answer(Code.TPS_EXCEEDED)
+    submission = Submission(row=gw.message_row(client.id, req, now))
+    try:
+        accepted = await gw.acceptor.accept(submission)
+    except ValidationError as exc:
+        return invalid(exc)
+    except Exception:
+        log.exception("accepting a message failed", extra={"event": "accept_error"})
+        return answer(Code.INTERNAL)
+    gw.metrics.accepted(req.channel.value, accepted.repeated)
+    return JSON(codec.send_answer(accepted.id, req.src_msg_id, accepted.created_at))
+
+
+# -- report check -------------------------------------------------------------------------------------------------
+
+#: Which reports each report-check URL returns: (report channels, original channels).
+CHECK_CHANNELS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sms": (("SMS",), ()),
+    "mms": (("LMS", "MMS"), ()),
+    "rcs": (("RCS",), ("RCS",)),
+    "kko": (("KKO",), ("KKO",)),
+}
+
+
+async def report_check(request: Request) -> Response:
+    client = await authenticate(request)
+    if isinstance(client, JSON):
+        return client
+    gw = _gateway(request)
+    kind = request.path_params["channel"]
+    if kind not in CHECK_CHANNELS:
+        return answer(Code.NOT_ALLOWED, f"unknown channel {kind!r}")
+    limit = gw.settings.report_check.max_ids
+    try:
+        body = await read_json(request, REPORT_CHECK_MAX_BODY)
+    except ValidationError as exc:
+        if exc.code == Invalid.TOO_LONG:
+            return answer(Code.BAD_ID_LIST, f"at most {limit} umsMsgIds per request")
+        return invalid(exc)
+    if not isinstance(body, list) or not all(isinstance(i, str) for i in body):
+        return answer(Code.BAD_ID_LIST, "the body must be a JSON list of umsMsgId strings")
+    if len(body) > limit:
+        return answer(Code.BAD_ID_LIST, f"{len(body)} umsMsgIds; at most {limit} per request")
+    if not await gw.take_report_check(client.id):
+        return answer(Code.TPS_EXCEEDED, f"one report check per {gw.settings.report_check.interval:g} s")
+    ids = [int(i) for i in body if i.isdigit() and len(i) <= 19]
+    channels, origins = CHECK_CHANNELS[kind]
+    bodies = await gw.reports_for_check(client.id, ids, channels, origins)
+    return Response(("[" + ",".join(bodies) + "]").encode(), media_type="application/json")
+
+
+routes = [
+    Route("/v1/auth/token", token, methods=["POST"]),
+    Route("/v1/storage/file", upload, methods=["POST"]),
+    Route("/v1/storage/{file_id}", file_route, methods=["GET", "POST"]),
+    Route("/v1/message/{channel}", send, methods=["POST"]),
+    Route("/v1/agent/rpt/{channel}", report_check, methods=["POST"]),
+]

@@ -1,0 +1,83 @@
+"""The report as clients receive it: the API-Gateway report object (apigw spec §11).
+
+Unified codes are rendered in the native vocabulary (apigw spec §13.2): DELIVERED is
+``-100`` / ``SM_STATE_DELIVERED``, EXPIRED is ``96``, every other final code is the
+unified 4-digit code with its description. Times are Korea Standard Time,
+``yyyyMMddHHmmss``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+
+from umsgate.domain.results import ResultCode
+
+KST = dt.timezone(dt.timedelta(hours=9), "KST")
+
+DELIVERED_CODE = "-100"
+DELIVERED_MESSAGE = "SM_STATE_DELIVERED"
+EXPIRED_CODE = "96"
+EXPIRED_MESSAGE = "Not received SUBMIT_ACK from Mno from 1day"
+
+
+def kst_stamp(epoch: float | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, KST).strftime("%Y%m%d%H%M%S")
+
+
+def native_code(code: ResultCode) -> tuple[str, str]:
+    """(resultCode, resultMessage) of a unified code in the native vocabulary."""
+    if code is ResultCode.DELIVERED:
+        return DELIVERED_CODE, DELIVERED_MESSAGE
+    if code is ResultCode.EXPIRED:
+        return EXPIRED_CODE, EXPIRED_MESSAGE
+    return code.value, code.description
+
+
+def report_body(row: dict[str, Any], code: ResultCode, *, from_carrier: bool) -> dict[str, str]:
+    result_code, result_message = native_code(code)
+    return {
+        "cmpMsgId": row["cmp_msg_id"] or "",
+        "srcMsgId": row["src_msg_id"],
+        "umsMsgId": str(row["parent_id"] if row["kind"] else row["id"]),
+        "channel": row["channel"],
+        "resultCode": result_code,
+        "resultMessage": result_message,
+        "serviceProvider": row["carrier"] or "",
+        "srcSndDttm": kst_stamp(row["created_at"]),
+        "pfmRcvDttm": kst_stamp(row["done_at"]) if from_carrier else "",
+        "pfmSndDttm": kst_stamp(row["sent_at"]),
+    }
+
+
+def report_row(
+    row: dict[str, Any], code: ResultCode, *, now: float, from_carrier: bool
+) -> dict[str, Any]:
+    """A ``reports`` row for a message that just became final."""
+    body = report_body(row, code, from_carrier=from_carrier)
+    origin = row["channel"]
+    if row["kind"]:
+        origin = row.get("origin_channel") or _origin_of_fallback(row)
+    return {
+        "message_id": row["id"],
+        "client_id": row["client_id"],
+        "ums_msg_id": int(body["umsMsgId"]),
+        "channel": row["channel"],
+        "origin_channel": origin,
+        "body": orjson.dumps(body).decode(),
+        "created_at": now,
+        "webhook_state": "pending",
+        "attempts": 0,
+        "next_at": now,
+        "last_error": "",
+    }
+
+
+def _origin_of_fallback(row: dict[str, Any]) -> str:
+    extra = orjson.loads(row["extra"]) if row.get("extra") else {}
+    origin = extra.get("originChannel")
+    return str(origin) if origin else row["channel"]

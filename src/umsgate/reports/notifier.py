@@ -1,0 +1,216 @@
+"""Webhooks: every report is POSTed to its client's report URL until the client
+answers ``OK`` (apigw spec §11).
+
+Theory of operation
+-------------------
+Reports are written with ``webhook_state = pending`` in the same transaction that makes
+their message final, so none can be lost between the two. The notifier claims due
+ones in batches (moving their ``next_at`` forward by a lease, so a node that dies while
+sending leaves them to be claimed again after it), POSTs them concurrently on one
+pooled HTTP client, and records each result: ``done`` on HTTP 200 with body ``OK``;
+otherwise the attempt count rises and the next try is ``retry_interval`` later, until
+``1 + max_retries`` attempts were made (``failed``). Because all of it lives in the
+store, retries go on after a restart. Each request carries
+``X-Umsgate-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` (see docs/api.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from umsgate.clients import Directory, sign
+from umsgate.config import WebhookSettings
+from umsgate.store import queries
+from umsgate.store.database import Database
+
+log = logging.getLogger("umsgate.reports.notifier")
+
+SIGNATURE_HEADER = "X-Umsgate-Signature"
+REPORT_PATH = "/v1/message/report"
+#: Longest answer body read from a receiver.
+MAX_ANSWER_BYTES = 1024
+#: Results are written when this many are waiting, or every FLUSH_EVERY seconds.
+FLUSH_AT = 200
+FLUSH_EVERY = 0.1
+
+
+def target_url(report_url: str) -> str:
+    """The report URL itself when it has a path, else + ``/v1/message/report``
+    (apigw spec §11 resolution)."""
+    path = urlsplit(report_url).path
+    if path and path != "/":
+        return report_url
+    return report_url.rstrip("/") + REPORT_PATH
+
+
+class Notifier:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        directory: Directory,
+        http: httpx.AsyncClient,
+        settings: WebhookSettings,
+        clock: Callable[[], float],
+        on_result: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._directory = directory
+        self._http = http
+        self._settings = settings
+        self._time = clock
+        self._on_result = on_result
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._limit = asyncio.Semaphore(settings.concurrency)
+        self._room = asyncio.Event()
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._results: list[dict[str, Any]] = []
+        self._flushed = asyncio.Event()
+
+    def wake(self, _message_id: int = 0) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self._settings.timeout + 1)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        flusher = asyncio.create_task(self._flush_loop(), name="notifier-flush")
+        try:
+            while not self._stopping:
+                try:
+                    claimed = await self.deliver_once()
+                except Exception:
+                    log.exception("webhook round failed", extra={"event": "webhook_error"})
+                    claimed = 0
+                    await asyncio.sleep(1.0)
+                if claimed:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self._flush()
+
+    async def deliver_once(self) -> int:
+        """Claim one batch of due webhooks and start sending them; the number claimed.
+
+        Deliveries run as tasks (at most ``concurrency`` requests at once, twice that
+        claimed), so one slow receiver never holds up the others; results are written
+        in batches by the flusher.
+        """
+        room = self._settings.concurrency * 2 - self._in_flight
+        if room <= 0:
+            self._room.clear()
+            await self._room.wait()
+            return 1
+        now = self._time()
+        lease = now + self._settings.timeout * 3 + 5
+        async with self._db.transaction() as conn:
+            rows = await queries.claim_webhooks(conn, now, lease, min(room, self._settings.batch_size))
+        for row in rows:
+            self._in_flight += 1
+            task = asyncio.create_task(self._deliver_and_keep(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    async def _deliver_and_keep(self, row: Any) -> None:
+        try:
+            result = await self._deliver(row)
+        except Exception as exc:  # a bug must not lose the delivery: try it again later
+            log.exception("webhook delivery crashed", extra={"event": "webhook_error"})
+            result = {"id": row.id, "state": "pending", "attempts": row.attempts,
+                      "next_at": self._time() + self._settings.retry_interval, "error": repr(exc)[:300]}
+        finally:
+            self._in_flight -= 1
+            self._room.set()
+        self._results.append(result)
+        if len(self._results) >= FLUSH_AT:
+            self._flushed.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            self._flushed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flushed.wait(), timeout=FLUSH_EVERY)
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("recording webhook results failed", extra={"event": "webhook_error"})
+                await asyncio.sleep(1.0)
+
+    async def _flush(self) -> None:
+        if not self._results:
+            return
+        batch, self._results = self._results, []
+        try:
+            async with self._db.transaction() as conn:
+                await queries.webhook_results(conn, batch)
+        except Exception:
+            self._results[:0] = batch
+            raise
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight or self._results)
+
+    async def _deliver(self, row: Any) -> dict[str, Any]:
+        attempts = int(row.attempts) + 1
+        client = await self._directory.client(row.client_id)
+        if client is None or not client.report_url:
+            return {"id": row.id, "state": "none", "attempts": row.attempts, "next_at": 0.0,
+                    "error": "client has no report URL"}
+        body = row.body.encode()
+        headers = {
+            "Content-Type": "application/json; charset=UTF-8",
+            SIGNATURE_HEADER: sign(client.signing_key, int(time.time()), body),
+        }
+        error = ""
+        async with self._limit:
+            try:
+                response = await self._http.post(
+                    target_url(client.report_url), content=body, headers=headers,
+                    timeout=self._settings.timeout,
+                )
+                answer = response.content[:MAX_ANSWER_BYTES].strip()
+                if response.status_code == 200 and answer == b"OK":
+                    if self._on_result is not None:
+                        self._on_result(True)
+                    return {"id": row.id, "state": "done", "attempts": attempts,
+                            "next_at": self._time(), "error": ""}
+                error = f"HTTP {response.status_code}: {answer[:100]!r}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+        if self._on_result is not None:
+            self._on_result(False)
+        if attempts >= 1 + self._settings.max_retries:
+            log.warning("webhook given up after %d attempts", attempts,
+                        extra={"event": "webhook_failed", "message_id": row.id})
+            return {"id": row.id, "state": "failed", "attempts": attempts, "next_at": self._time(),
+                    "error": error}
+        return {"id": row.id, "state": "pending", "attempts": attempts,
+                "next_at": self._time() + self._settings.retry_interval, "error": error}

@@ -1,0 +1,112 @@
+"""Opening the database: one `Database` for SQLite and PostgreSQL.
+
+SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``: a commit is on
+disk before the API answers, and group commit (see ``engine/accept.py``) keeps that
+cheap. All work goes through one connection, whose transactions start with ``BEGIN
+IMMEDIATE`` so that another process on the same file (the CLI editing clients) waits
+for the write lock instead of failing half-way. PostgreSQL gets a pool; each test run
+or tenant can use its own schema (``store.schema``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from umsgate.config import Settings
+from umsgate.errors import ConfigError
+
+#: How long SQLite waits for another process's write lock (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """The engine and how to get a transaction from it."""
+
+    def __init__(self, engine: AsyncEngine, *, schema: str = "") -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.schema = schema
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed on normal exit."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def open_database(settings: Settings) -> Database:
+    """Create the engine for ``settings`` (no connection is made yet).
+
+    Raises:
+        ConfigError: an unsupported URL.
+    """
+    url = make_url(settings.database_url())
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        url = url.set(drivername="sqlite+aiosqlite")
+        engine = create_async_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        _sqlite_events(engine)
+        return Database(engine)
+    if backend in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+asyncpg")
+        connect_args: dict[str, Any] = {}
+        if settings.store.schema:
+            connect_args["server_settings"] = {"search_path": settings.store.schema}
+        engine = create_async_engine(
+            url,
+            pool_size=10,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
+        return Database(engine, schema=settings.store.schema)
+    raise ConfigError(
+        f"store.url: {backend!r} databases are not supported (sqlite, postgresql)"
+    )
+
+
+def _sqlite_events(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of the driver's
+        # implicit deferred BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+async def ensure_schema(db: Database) -> None:
+    """Create the PostgreSQL schema named in the settings if it does not exist."""
+    if db.schema and not db.is_sqlite:
+        async with db.engine.connect() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
+            await conn.commit()

@@ -1,0 +1,602 @@
+"""Named queries. Every function takes an open connection inside a transaction and
+speaks only in plain values (dicts, tuples, domain objects); the engine never builds
+SQL. Claims differ by dialect: PostgreSQL uses ``FOR UPDATE SKIP LOCKED`` so that
+several nodes claim disjoint rows; SQLite relies on its single writer
+(``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Channel, Message
+from umsgate.store.tables import (
+    clients,
+    events,
+    files,
+    message_parts,
+    messages,
+    nodes,
+    pending_reports,
+    reports,
+    tokens,
+)
+
+#: Largest number of bound tuples in one ``IN`` list (SQLite allows 32,766 parameters).
+IN_CHUNK = 5000
+
+
+def _is_pg(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    return (postgresql.insert if _is_pg(conn) else sqlite.insert)(table)
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- nodes -------------------------------------------------------------------------
+
+
+async def node_rows(conn: AsyncConnection) -> list[Row[Any]]:
+    return list((await conn.execute(select(nodes))).all())
+
+
+async def take_free_slot(
+    conn: AsyncConnection, slot: int, node_id: str, now: float
+) -> bool:
+    stmt = _insert(conn, nodes).values(
+        slot=slot, node_id=node_id, heartbeat=now, started_at=now
+    )
+    result = await conn.execute(stmt.on_conflict_do_nothing(index_elements=["slot"]))
+    return bool(result.rowcount)
+
+
+async def take_stale_slot(
+    conn: AsyncConnection, slot: int, node_id: str, old_node_id: str, now: float
+) -> bool:
+    result = await conn.execute(
+        update(nodes)
+        .where(nodes.c.slot == slot, nodes.c.node_id == old_node_id)
+        .values(node_id=node_id, heartbeat=now, started_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def heartbeat(conn: AsyncConnection, slot: int, node_id: str, now: float) -> bool:
+    """Refresh our heartbeat; False when another node took our slot (we were dead)."""
+    result = await conn.execute(
+        update(nodes)
+        .where(nodes.c.slot == slot, nodes.c.node_id == node_id)
+        .values(heartbeat=now)
+    )
+    return bool(result.rowcount)
+
+
+async def release_slot(conn: AsyncConnection, slot: int, node_id: str) -> None:
+    await conn.execute(
+        delete(nodes).where(nodes.c.slot == slot, nodes.c.node_id == node_id)
+    )
+
+
+# -- clients and tokens ---------------------------------------------------------------
+
+
+async def insert_client(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    await conn.execute(insert(clients).values(**row))
+
+
+async def get_client(conn: AsyncConnection, client_id: str) -> Row[Any] | None:
+    return (
+        await conn.execute(select(clients).where(clients.c.id == client_id))
+    ).first()
+
+
+async def list_clients(conn: AsyncConnection, limit: int = 1000) -> list[Row[Any]]:
+    stmt = select(clients).order_by(clients.c.id).limit(limit)
+    return list((await conn.execute(stmt)).all())
+
+
+async def update_client(
+    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
+) -> bool:
+    """Change a client and raise its version (every earlier token stops working)."""
+    result = await conn.execute(
+        update(clients)
+        .where(clients.c.id == client_id)
+        .values(**values, version=clients.c.version + 1)
+    )
+    return bool(result.rowcount)
+
+
+async def take_report_check_slot(
+    conn: AsyncConnection, client_id: str, now: float, interval: float
+) -> bool:
+    """Atomically claim the client's report-check slot (one check per ``interval``)."""
+    result = await conn.execute(
+        update(clients)
+        .where(
+            clients.c.id == client_id,
+            (clients.c.last_report_check.is_(None))
+            | (clients.c.last_report_check <= now - interval),
+        )
+        .values(last_report_check=now)
+    )
+    return bool(result.rowcount)
+
+
+async def insert_token(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    await conn.execute(insert(tokens).values(**row))
+
+
+async def get_token(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
+    return (
+        await conn.execute(select(tokens).where(tokens.c.hash == token_hash))
+    ).first()
+
+
+async def delete_expired_tokens(conn: AsyncConnection, now: float) -> int:
+    result = await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
+    return int(result.rowcount or 0)
+
+
+# -- files -----------------------------------------------------------------------------
+
+
+async def find_file_by_md5(
+    conn: AsyncConnection, client_id: str, md5: str, min_expires_at: float
+) -> Row[Any] | None:
+    stmt = (
+        select(files.c.id, files.c.expires_at)
+        .where(files.c.client_id == client_id, files.c.md5 == md5)
+        .where(files.c.expires_at >= min_expires_at)
+        .order_by(files.c.expires_at.desc())
+        .limit(1)
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def insert_file(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
+    await conn.execute(insert(files).values(**row))
+
+
+async def file_meta(
+    conn: AsyncConnection, file_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    stmt = select(
+        files.c.id,
+        files.c.client_id,
+        files.c.name,
+        files.c.md5,
+        files.c.size,
+        files.c.expires_at,
+    ).where(files.c.id.in_(list(file_ids)))
+    return {row.id: row for row in (await conn.execute(stmt)).all()}
+
+
+async def file_data(conn: AsyncConnection, file_id: str) -> Row[Any] | None:
+    stmt = select(files.c.name, files.c.data).where(files.c.id == file_id)
+    return (await conn.execute(stmt)).first()
+
+
+async def delete_expired_files(conn: AsyncConnection, now: float) -> int:
+    result = await conn.execute(delete(files).where(files.c.expires_at < now))
+    return int(result.rowcount or 0)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+async def insert_messages(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert new messages; a row whose (client, srcMsgId, kind) exists is skipped
+    (callers read the keys back with `message_keys` to tell new from repeated)."""
+    stmt = _insert(conn, messages).on_conflict_do_nothing(
+        index_elements=["client_id", "src_msg_id", "kind"]
+    )
+    await conn.execute(stmt, list(rows))
+
+
+async def message_keys(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Row[Any]]:
+    """(client, srcMsgId) → (id, content_hash, created_at) of clients' own messages."""
+    found: dict[tuple[str, str], Row[Any]] = {}
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        stmt = select(
+            messages.c.client_id,
+            messages.c.src_msg_id,
+            messages.c.id,
+            messages.c.content_hash,
+            messages.c.created_at,
+        ).where(
+            messages.c.kind == 0,
+            tuple_(messages.c.client_id, messages.c.src_msg_id).in_(list(chunk)),
+        )
+        for row in (await conn.execute(stmt)).all():
+            found[(row.client_id, row.src_msg_id)] = row
+    return found
+
+
+async def insert_events(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if rows:
+        await conn.execute(insert(events), list(rows))
+
+
+async def claim_due(
+    conn: AsyncConnection, node_id: str, now: float, limit: int
+) -> list[Row[Any]]:
+    """Claim up to ``limit`` QUEUED messages that are due (or past their expiry):
+    they become SENDING, owned by ``node_id``."""
+    pick = (
+        select(messages.c.id)
+        .where(messages.c.status == Status.QUEUED.value, messages.c.due_at <= now)
+        .order_by(messages.c.due_at)
+        .limit(limit)
+    )
+    if _is_pg(conn):
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(messages)
+        .where(messages.c.id.in_(pick.scalar_subquery()))
+        .values(
+            status=Status.SENDING.value,
+            owner=node_id,
+            claimed_at=now,
+            attempts=messages.c.attempts + 1,
+        )
+        .returning(*messages.c)
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def next_due_at(conn: AsyncConnection) -> float | None:
+    stmt = select(func.min(messages.c.due_at)).where(
+        messages.c.status == Status.QUEUED.value
+    )
+    value = (await conn.execute(stmt)).scalar()
+    return None if value is None else float(value)
+
+
+async def lock_messages(
+    conn: AsyncConnection, ids: Sequence[int]
+) -> dict[int, dict[str, Any]]:
+    """Current rows of ``ids``, locked for update (PostgreSQL) until commit."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(list(ids)):
+        stmt = select(messages).where(messages.c.id.in_(list(chunk)))
+        if _is_pg(conn):
+            stmt = stmt.with_for_update()
+        for row in (await conn.execute(stmt)).all():
+            found[row.id] = dict(row._mapping)
+    return found
+
+
+#: The columns a status change may write.
+MUTABLE = (
+    "status",
+    "owner",
+    "due_at",
+    "connector",
+    "provider_msg_id",
+    "sent_at",
+    "done_at",
+    "result_code",
+    "raw_code",
+    "result_message",
+    "carrier",
+    "segments",
+)
+
+
+async def update_messages(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Write the MUTABLE columns of each row (keyed by ``id``)."""
+    if not rows:
+        return
+    stmt = (
+        update(messages)
+        .where(messages.c.id == bindparam("b_id"))
+        .values({col: bindparam(f"b_{col}") for col in MUTABLE})
+    )
+    params = [{"b_id": r["id"], **{f"b_{c}": r[c] for c in MUTABLE}} for r in rows]
+    await conn.execute(stmt, params)
+
+
+async def ids_by_provider(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(connector, provider id) → (message id, part number or None for whole messages)."""
+    found: dict[tuple[str, str], tuple[int, int | None]] = {}
+    keys = list(dict.fromkeys(keys))
+    for chunk in _chunks(keys):
+        stmt = select(
+            message_parts.c.connector,
+            message_parts.c.provider_msg_id,
+            message_parts.c.message_id,
+            message_parts.c.part,
+        ).where(
+            tuple_(message_parts.c.connector, message_parts.c.provider_msg_id).in_(
+                list(chunk)
+            )
+        )
+        for row in (await conn.execute(stmt)).all():
+            found[(row.connector, row.provider_msg_id)] = (row.message_id, row.part)
+    rest = [k for k in keys if k not in found]
+    for chunk in _chunks(rest):
+        stmt = select(
+            messages.c.connector, messages.c.provider_msg_id, messages.c.id
+        ).where(
+            tuple_(messages.c.connector, messages.c.provider_msg_id).in_(list(chunk))
+        )
+        for row in (await conn.execute(stmt)).all():
+            found[(row.connector, row.provider_msg_id)] = (row.id, None)
+    return found
+
+
+async def insert_parts(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if rows:
+        stmt = _insert(conn, message_parts).on_conflict_do_nothing(
+            index_elements=["connector", "provider_msg_id"]
+        )
+        await conn.execute(stmt, list(rows))
+
+
+async def parts_of(
+    conn: AsyncConnection, message_ids: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    for chunk in _chunks(list(message_ids)):
+        stmt = select(message_parts).where(message_parts.c.message_id.in_(list(chunk)))
+        for row in (await conn.execute(stmt)).all():
+            out.setdefault(row.message_id, []).append(dict(row._mapping))
+    return out
+
+
+async def update_parts(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if not rows:
+        return
+    stmt = (
+        update(message_parts)
+        .where(
+            message_parts.c.connector == bindparam("b_connector"),
+            message_parts.c.provider_msg_id == bindparam("b_pid"),
+        )
+        .values(result_code=bindparam("b_code"), raw_code=bindparam("b_raw"))
+    )
+    await conn.execute(
+        stmt,
+        [
+            {
+                "b_connector": r["connector"],
+                "b_pid": r["provider_msg_id"],
+                "b_code": r["result_code"],
+                "b_raw": r["raw_code"],
+            }
+            for r in rows
+        ],
+    )
+
+
+async def stalled_claims(
+    conn: AsyncConnection, dead_owners: Sequence[str], status: Status, limit: int
+) -> list[dict[str, Any]]:
+    """Messages in ``status`` owned by dead nodes (locked on PostgreSQL)."""
+    if not dead_owners:
+        return []
+    stmt = (
+        select(messages)
+        .where(
+            messages.c.status == status.value, messages.c.owner.in_(list(dead_owners))
+        )
+        .limit(limit)
+    )
+    if _is_pg(conn):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
+
+
+async def owners_in(conn: AsyncConnection, statuses: Sequence[Status]) -> list[str]:
+    stmt = (
+        select(messages.c.owner)
+        .where(
+            messages.c.status.in_([s.value for s in statuses]),
+            messages.c.owner.is_not(None),
+        )
+        .distinct()
+    )
+    return [r[0] for r in (await conn.execute(stmt)).all()]
+
+
+async def get_message(
+    conn: AsyncConnection, client_id: str, message_id: int
+) -> Row[Any] | None:
+    stmt = select(messages).where(
+        messages.c.id == message_id, messages.c.client_id == client_id
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def message_events(conn: AsyncConnection, message_id: int) -> list[Row[Any]]:
+    stmt = select(events).where(events.c.message_id == message_id).order_by(events.c.id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def status_counts(conn: AsyncConnection) -> dict[str, int]:
+    stmt = select(messages.c.status, func.count()).group_by(messages.c.status)
+    return {status: int(n) for status, n in (await conn.execute(stmt)).all()}
+
+
+def message_from_row(row: Mapping[str, Any]) -> Message:
+    utc = dt.UTC
+    return Message(
+        id=int(row["id"]),
+        client_id=row["client_id"],
+        src_msg_id=row["src_msg_id"],
+        channel=Channel(row["channel"]),
+        sender=row["sender"],
+        receiver=row["receiver"],
+        content=row["content"],
+        status=Status(row["status"]),
+        subject=row["subject"],
+        charset=row["charset"],
+        cmp_msg_id=row["cmp_msg_id"],
+        file_ids=tuple(orjson.loads(row["file_ids"])),
+        extra=orjson.loads(row["extra"]),
+        fallback=orjson.loads(row["fallback"]) if row["fallback"] else None,
+        parent_id=row["parent_id"],
+        created_at=dt.datetime.fromtimestamp(row["created_at"], utc),
+        due_at=dt.datetime.fromtimestamp(row["due_at"], utc),
+        expires_at=dt.datetime.fromtimestamp(row["expires_at"], utc),
+        attempts=int(row["attempts"]),
+        connector=row["connector"],
+        provider_msg_id=row["provider_msg_id"],
+        segments=int(row["segments"]),
+    )
+
+
+# -- reports and webhooks ------------------------------------------------------------------
+
+
+async def insert_reports(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if rows:
+        await conn.execute(insert(reports), list(rows))
+
+
+async def insert_pending_reports(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if rows:
+        await conn.execute(insert(pending_reports), list(rows))
+
+
+async def take_pending_reports(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
+    stmt = select(pending_reports).order_by(pending_reports.c.id).limit(limit)
+    if _is_pg(conn):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await conn.execute(stmt)).all())
+
+
+async def delete_pending_reports(conn: AsyncConnection, ids: Sequence[int]) -> None:
+    if ids:
+        await conn.execute(
+            delete(pending_reports).where(pending_reports.c.id.in_(list(ids)))
+        )
+
+
+async def reports_for_check(
+    conn: AsyncConnection,
+    client_id: str,
+    ums_ids: Sequence[int],
+    channels: Sequence[str],
+    origin_channels: Sequence[str],
+) -> list[str]:
+    """Bodies of the client's reports for ``ums_ids`` whose channel, or whose original
+    message's channel, is one of those given."""
+    out: list[str] = []
+    for chunk in _chunks(list(ums_ids)):
+        cond = reports.c.channel.in_(list(channels))
+        if origin_channels:
+            cond = cond | reports.c.origin_channel.in_(list(origin_channels))
+        stmt = (
+            select(reports.c.body)
+            .where(
+                reports.c.client_id == client_id,
+                reports.c.ums_msg_id.in_(list(chunk)),
+                cond,
+            )
+            .order_by(reports.c.id)
+        )
+        out.extend(r[0] for r in (await conn.execute(stmt)).all())
+    return out
+
+
+async def claim_webhooks(
+    conn: AsyncConnection, now: float, lease_until: float, limit: int
+) -> list[Row[Any]]:
+    """Claim due webhook deliveries: their ``next_at`` moves to ``lease_until``, so a
+    node that dies mid-delivery leaves them to be tried again after the lease."""
+    pick = (
+        select(reports.c.id)
+        .where(reports.c.webhook_state == "pending", reports.c.next_at <= now)
+        .order_by(reports.c.next_at)
+        .limit(limit)
+    )
+    if _is_pg(conn):
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = (
+        update(reports)
+        .where(reports.c.id.in_(pick.scalar_subquery()))
+        .values(next_at=lease_until)
+        .returning(
+            reports.c.id, reports.c.client_id, reports.c.body, reports.c.attempts
+        )
+    )
+    return list((await conn.execute(stmt)).all())
+
+
+async def webhook_results(
+    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    if not rows:
+        return
+    stmt = (
+        update(reports)
+        .where(reports.c.id == bindparam("b_id"))
+        .values(
+            webhook_state=bindparam("b_state"),
+            attempts=bindparam("b_attempts"),
+            next_at=bindparam("b_next_at"),
+            last_error=bindparam("b_error"),
+        )
+    )
+    await conn.execute(
+        stmt,
+        [
+            {
+                "b_id": r["id"],
+                "b_state": r["state"],
+                "b_attempts": r["attempts"],
+                "b_next_at": r["next_at"],
+                "b_error": r["error"],
+            }
+            for r in rows
+        ],
+    )
+
+
+async def next_webhook_at(conn: AsyncConnection) -> float | None:
+    stmt = select(func.min(reports.c.next_at)).where(
+        reports.c.webhook_state == "pending"
+    )
+    value = (await conn.execute(stmt)).scalar()
+    return None if value is None else float(value)
+
+
+async def webhook_counts(conn: AsyncConnection) -> dict[str, int]:
+    stmt = select(reports.c.webhook_state, func.count()).group_by(
+        reports.c.webhook_state
+    )
+    return {state: int(n) for state, n in (await conn.execute(stmt)).all()}

@@ -1,0 +1,205 @@
+"""The schema, in SQLAlchemy Core. Times are UTC epoch seconds (double precision):
+portable between SQLite and PostgreSQL, cheap to compare, and free of the two
+dialects' different datetime handling. JSON documents are stored as text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    #: scrypt hash of the client secret: "scrypt$n$r$p$salt$hash".
+    Column("secret_hash", String(200), nullable=False),
+    #: SHA-256 hex of the clientKey.
+    Column("key_hash", String(64), nullable=False),
+    #: HMAC key for webhook signatures, derived from the secret (see docs/api.md).
+    Column("signing_key", String(64), nullable=False),
+    Column("report_url", String(2000), nullable=False, server_default=""),
+    #: JSON object: channel TPS key → messages per second.
+    Column("tps", Text, nullable=False),
+    #: Raised on every change of secret, key, TPS or report URL; tokens carry it.
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("last_report_check", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    #: SHA-256 hex of the token; the token itself is never stored.
+    Column("hash", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(None, "expires_at"),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(20), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "client_id", "md5"),
+    Index(None, "expires_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    #: The umsMsgId.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("client_id", String(64), nullable=False),
+    Column("src_msg_id", String(40), nullable=False),
+    #: 0 for a client's message, 1 for the fallback made from it.
+    Column("kind", Integer, nullable=False, server_default="0"),
+    Column("parent_id", BigInteger, nullable=True),
+    Column("cmp_msg_id", String(40), nullable=False, server_default=""),
+    Column("channel", String(3), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("sender", String(20), nullable=False),
+    Column("receiver", String(20), nullable=False),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("content", Text, nullable=False),
+    Column("charset", String(10), nullable=False),
+    Column("file_ids", Text, nullable=False, server_default="[]"),
+    Column("extra", Text, nullable=False, server_default="{}"),
+    Column("fallback", Text, nullable=True),
+    #: SHA-256 of the validated request: a repeat with another hash is refused.
+    Column("content_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("connector", String(64), nullable=True),
+    Column("provider_msg_id", String(100), nullable=True),
+    #: Node that holds the claim (SENDING) or sent it (SENT).
+    Column("owner", String(40), nullable=True),
+    Column("claimed_at", Float, nullable=True),
+    Column("sent_at", Float, nullable=True),
+    Column("done_at", Float, nullable=True),
+    Column("result_code", String(8), nullable=True),
+    Column("raw_code", String(60), nullable=True),
+    Column("result_message", Text, nullable=True),
+    Column("carrier", String(8), nullable=False, server_default=""),
+    Column("segments", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("client_id", "src_msg_id", "kind"),
+    Index(None, "status", "due_at"),
+    Index(None, "connector", "provider_msg_id"),
+    Index(None, "parent_id"),
+)
+
+#: Provider ids of the parts of a message sent in several parts (SMPP long messages).
+message_parts = Table(
+    "message_parts",
+    metadata,
+    Column("connector", String(64), primary_key=True),
+    Column("provider_msg_id", String(100), primary_key=True),
+    Column("message_id", BigInteger, nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("result_code", String(8), nullable=True),
+    Column("raw_code", String(60), nullable=True),
+    Index(None, "message_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("message_id", BigInteger, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("code", String(8), nullable=True),
+    Column("detail", Text, nullable=False, server_default=""),
+    Index(None, "message_id"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("message_id", BigInteger, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    #: The umsMsgId the client knows (a fallback's report carries its parent's).
+    Column("ums_msg_id", BigInteger, nullable=False),
+    #: Channel of the report, and of the client's own message.
+    Column("channel", String(3), nullable=False),
+    Column("origin_channel", String(3), nullable=False),
+    #: The report as the client receives it (JSON).
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    #: pending → done | failed; none when the client has no report URL.
+    Column("webhook_state", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_at", Float, nullable=False),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Index(None, "webhook_state", "next_at"),
+    Index(None, "client_id", "ums_msg_id"),
+)
+
+#: Reports whose provider id matched no message yet (a receipt that overtook the
+#: record of its submit); matched again until they find their message.
+pending_reports = Table(
+    "pending_reports",
+    metadata,
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("connector", String(64), nullable=False),
+    Column("provider_msg_id", String(100), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+#: Live gateway processes; the slot makes message ids unique across them.
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("slot", Integer, primary_key=True, autoincrement=False),
+    Column("node_id", String(40), nullable=False),
+    Column("heartbeat", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+)
