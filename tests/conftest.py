@@ -1,0 +1,213 @@
+"""Shared fixtures: stores (SQLite per test, PostgreSQL schema per test), a gateway
+served on a loopback port, and a webhook receiver.
+
+PostgreSQL tests run against ``UMSGATE_TEST_PG`` (default the local server,
+``postgresql://postgres@127.0.0.1:5432/test``); each test gets its own schema, dropped
+afterwards. When the server cannot be reached they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from umsgate import clients, config
+from umsgate.app import Gateway, create_app
+from umsgate.testing import running_asgi
+
+PG_URL = os.environ.get("UMSGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    async def probe() -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=3)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        return f"PostgreSQL at {PG_URL} is not reachable: {exc}"
+    return None
+
+
+_PG_SKIP: str | None | bool = False
+
+
+def pg_skip_reason() -> str | None:
+    global _PG_SKIP
+    if _PG_SKIP is False:
+        _PG_SKIP = _pg_available()
+    return _PG_SKIP  # type: ignore[return-value]
+
+
+@dataclasses.dataclass
+class Store:
+    """Where a test's gateway keeps its data."""
+
+    backend: str
+    data_dir: Path
+    url: str = ""
+    schema: str = ""
+
+    def overrides(self) -> dict[str, Any]:
+        return {"data_dir": str(self.data_dir), "url": self.url, "schema": self.schema}
+
+    def cli_args(self) -> list[str]:
+        if self.backend == "sqlite":
+            return ["--data-dir", str(self.data_dir)]
+        return ["--db", self.url]
+
+    def env(self) -> dict[str, str]:
+        return {"UMSGATE_STORE_SCHEMA": self.schema} if self.schema else {}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh store: an SQLite directory, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield Store(backend="sqlite", data_dir=tmp_path / "data")
+        return
+    reason = pg_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + secrets.token_hex(6)
+    yield Store(backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema)
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=10)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Store:
+    return Store(backend="sqlite", data_dir=tmp_path / "data")
+
+
+def make_settings(store: Store, **sections: dict[str, Any]) -> config.Settings:
+    """Settings for a test gateway: fast timings, the given store, then ``sections``."""
+    overrides: dict[str, dict[str, Any]] = {
+        "store": store.overrides(),
+        "engine": {"poll_interval": 0.05, "heartbeat_interval": 0.5, "node_timeout": 5.0,
+                   "retry_base": 0.2, "retry_max": 2.0},
+        "auth": {"cache_ttl": 0.0},
+        "sandbox": {"delay": 0.05},
+        "webhook": {"retry_interval": 0.2, "timeout": 5.0},
+        "report_check": {"interval": 30.0},
+    }
+    for name, values in sections.items():
+        overrides.setdefault(name, {}).update(values)
+    return config.load(None, env={}, overrides=overrides)
+
+
+@dataclasses.dataclass
+class Running:
+    url: str
+    gateway: Gateway
+    http: httpx.AsyncClient
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: config.Settings) -> AsyncIterator[Running]:
+    app = create_app(settings)
+    async with running_asgi(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+        yield Running(url=url, gateway=app.state.gateway, http=http)
+
+
+@dataclasses.dataclass
+class Account:
+    client_id: str
+    secret: str
+    key: str
+    token: str = ""
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "originCode": "123456789", "billCode": "12345", **extra}
+
+    def rcs_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "agencyId": "standard", "agencyKey": "agencyKey",
+                "billCode": "12345"}
+
+
+async def new_account(
+    running: Running, client_id: str = "acme", *, report_url: str = "", tps: dict[str, int] | None = None
+) -> Account:
+    creds = await clients.add_client(running.gateway.db, client_id, tps=tps or {"SMS": 1000, "MMS": 1000},
+                                     report_url=report_url)
+    acct = Account(client_id=creds.client_id, secret=creds.client_secret, key=creds.client_key)
+    acct.token = await get_token(running.http, acct)
+    return acct
+
+
+async def get_token(http: httpx.AsyncClient, acct: Account) -> str:
+    r = await http.post("/v1/auth/token", json={"clientId": acct.client_id, "clientSecret": acct.secret,
+                                                "clientKey": acct.key})
+    assert r.status_code == 200, r.text
+    token: str = r.json()["accessToken"]
+    return token
+
+
+class Receiver:
+    """A client's webhook endpoint: records every POST; answers ``OK`` unless told to
+    fail the first ``fail_first`` requests (answering ``status``/``body`` instead)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.reports: list[dict[str, Any]] = []
+        self.fail_first = 0
+        self.fail_status = 500
+        self.fail_body = b"NO"
+        self.changed = asyncio.Event()
+        self.url = ""
+
+    async def endpoint(self, request: Request) -> Response:
+        body = await request.body()
+        self.requests.append((dict(request.headers), body))
+        self.changed.set()
+        if len(self.requests) <= self.fail_first:
+            return Response(self.fail_body, status_code=self.fail_status)
+        doc = orjson.loads(body)
+        self.reports.extend(doc if isinstance(doc, list) else [doc])
+        return PlainTextResponse("OK")
+
+    def by_id(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for rep in self.reports:
+            out.setdefault(rep["umsMsgId"], []).append(rep)
+        return out
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self.endpoint, methods=["POST"])])
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    async with running_asgi(rec.app()) as url:
+        rec.url = url
+        yield rec
+
+
+def sms_body(src: str, **fields: Any) -> dict[str, Any]:
+    body = {"srcMsgId": src, "callback": "01059120601", "receiver": "01012345678", "content": "hello"}
+    body.update(fields)
+    return body
