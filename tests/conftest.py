@@ -45,7 +45,7 @@ def _pg_available() -> str | None:
     return None
 
 
-_PG_SKIP: str | None | bool = False
+_PG_SKIP: str | bool | None = False
 
 
 def pg_skip_reason() -> str | None:
@@ -86,7 +86,9 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if reason:
         pytest.skip(reason)
     schema = "t_" + secrets.token_hex(6)
-    yield Store(backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema)
+    yield Store(
+        backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema
+    )
 
     async def drop() -> None:
         conn = await asyncpg.connect(PG_URL, timeout=10)
@@ -107,8 +109,13 @@ def make_settings(store: Store, **sections: dict[str, Any]) -> config.Settings:
     """Settings for a test gateway: fast timings, the given store, then ``sections``."""
     overrides: dict[str, dict[str, Any]] = {
         "store": store.overrides(),
-        "engine": {"poll_interval": 0.05, "heartbeat_interval": 0.5, "node_timeout": 5.0,
-                   "retry_base": 0.2, "retry_max": 2.0},
+        "engine": {
+            "poll_interval": 0.05,
+            "heartbeat_interval": 0.5,
+            "node_timeout": 5.0,
+            "retry_base": 0.2,
+            "retry_max": 2.0,
+        },
         "auth": {"cache_ttl": 0.0},
         "sandbox": {"delay": 0.05},
         "webhook": {"retry_interval": 0.2, "timeout": 5.0},
@@ -129,8 +136,11 @@ class Running:
 @contextlib.asynccontextmanager
 async def running_gateway(settings: config.Settings) -> AsyncIterator[Running]:
     app = create_app(settings)
-    async with running_asgi(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
-        yield Running(url=url, gateway=app.state.gateway, http=http)
+    async with (
+        running_asgi(app) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as http,
+    ):
+        yield Running(url=url, gateway=app.gateway, http=http)
 
 
 @dataclasses.dataclass
@@ -141,26 +151,51 @@ class Account:
     token: str = ""
 
     def headers(self, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "originCode": "123456789", "billCode": "12345", **extra}
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "originCode": "123456789",
+            "billCode": "12345",
+            **extra,
+        }
 
     def rcs_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "agencyId": "standard", "agencyKey": "agencyKey",
-                "billCode": "12345"}
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "agencyId": "standard",
+            "agencyKey": "agencyKey",
+            "billCode": "12345",
+        }
 
 
 async def new_account(
-    running: Running, client_id: str = "acme", *, report_url: str = "", tps: dict[str, int] | None = None
+    running: Running,
+    client_id: str = "acme",
+    *,
+    report_url: str = "",
+    tps: dict[str, int] | None = None,
 ) -> Account:
-    creds = await clients.add_client(running.gateway.db, client_id, tps=tps or {"SMS": 1000, "MMS": 1000},
-                                     report_url=report_url)
-    acct = Account(client_id=creds.client_id, secret=creds.client_secret, key=creds.client_key)
+    creds = await clients.add_client(
+        running.gateway.db,
+        client_id,
+        tps=tps or {"SMS": 1000, "MMS": 1000},
+        report_url=report_url,
+    )
+    acct = Account(
+        client_id=creds.client_id, secret=creds.client_secret, key=creds.client_key
+    )
     acct.token = await get_token(running.http, acct)
     return acct
 
 
 async def get_token(http: httpx.AsyncClient, acct: Account) -> str:
-    r = await http.post("/v1/auth/token", json={"clientId": acct.client_id, "clientSecret": acct.secret,
-                                                "clientKey": acct.key})
+    r = await http.post(
+        "/v1/auth/token",
+        json={
+            "clientId": acct.client_id,
+            "clientSecret": acct.secret,
+            "clientKey": acct.key,
+        },
+    )
     assert r.status_code == 200, r.text
     token: str = r.json()["accessToken"]
     return token
@@ -196,7 +231,9 @@ class Receiver:
         return out
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/{path:path}", self.endpoint, methods=["POST"])])
+        return Starlette(
+            routes=[Route("/{path:path}", self.endpoint, methods=["POST"])]
+        )
 
 
 @pytest.fixture
@@ -208,6 +245,11 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def sms_body(src: str, **fields: Any) -> dict[str, Any]:
-    body = {"srcMsgId": src, "callback": "01059120601", "receiver": "01012345678", "content": "hello"}
+    body = {
+        "srcMsgId": src,
+        "callback": "01059120601",
+        "receiver": "01012345678",
+        "content": "hello",
+    }
     body.update(fields)
     return body

@@ -62,11 +62,15 @@ class Gateway:
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
         self.directory = Directory(
-            self.db, token_ttl=settings.auth.token_ttl, cache_ttl=settings.auth.cache_ttl
+            self.db,
+            token_ttl=settings.auth.token_ttl,
+            cache_ttl=settings.auth.cache_ttl,
         )
         self.files = FileStore(self.db)
         self.throttles = Throttles()
-        self.nodes = Nodes(self.db, timeout=settings.engine.node_timeout, clock=time.time)
+        self.nodes = Nodes(
+            self.db, timeout=settings.engine.node_timeout, clock=time.time
+        )
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook.timeout),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
@@ -129,12 +133,19 @@ class Gateway:
             on_submitted=self.metrics.submitted,
         )
         self.acceptor = Acceptor(
-            self.db, ids=self.ids, clock=time.time, max_batch=self.settings.store.commit_batch,
+            self.db,
+            ids=self.ids,
+            clock=time.time,
+            max_batch=self.settings.store.commit_batch,
             on_committed=self.dispatcher.wake,
         )
         self.notifier = Notifier(
-            self.db, directory=self.directory, http=self.http, settings=self.settings.webhook,
-            clock=time.time, on_result=self.metrics.webhook,
+            self.db,
+            directory=self.directory,
+            http=self.http,
+            settings=self.settings.webhook,
+            clock=time.time,
+            on_result=self.metrics.webhook,
         )
         self.ledger.start()
         for connector in self.connectors.values():
@@ -182,7 +193,9 @@ class Gateway:
 
     # -- helpers of the faces -----------------------------------------------------------------
 
-    def message_row(self, client_id: str, req: SendRequest, now: float) -> dict[str, Any]:
+    def message_row(
+        self, client_id: str, req: SendRequest, now: float
+    ) -> dict[str, Any]:
         due = req.reserve_at if req.reserve_at and req.reserve_at > now else now
         expires = req.expires_at or (due + self.settings.engine.default_ttl)
         return {
@@ -215,10 +228,16 @@ class Gateway:
             )
 
     async def reports_for_check(
-        self, client_id: str, ids: Sequence[int], channels: Sequence[str], origins: Sequence[str]
+        self,
+        client_id: str,
+        ids: Sequence[int],
+        channels: Sequence[str],
+        origins: Sequence[str],
     ) -> list[str]:
         async with self.db.transaction() as conn:
-            return await queries.reports_for_check(conn, client_id, ids, channels, origins)
+            return await queries.reports_for_check(
+                conn, client_id, ids, channels, origins
+            )
 
     async def _purge_loop(self) -> None:
         while True:
@@ -227,24 +246,38 @@ class Gateway:
                 async with self.db.transaction() as conn:
                     await queries.delete_expired_tokens(conn, time.time())
                 if removed:
-                    log.info("purged %d expired files", removed, extra={"event": "purge"})
+                    log.info(
+                        "purged %d expired files", removed, extra={"event": "purge"}
+                    )
                 self.throttles.share = 1.0 / max(1, len(self.nodes.live))
             except Exception:
                 log.exception("purge failed", extra={"event": "purge_error"})
-            await asyncio.sleep(min(PURGE_INTERVAL, self.settings.engine.heartbeat_interval * 12))
+            await asyncio.sleep(
+                min(PURGE_INTERVAL, self.settings.engine.heartbeat_interval * 12)
+            )
 
 
 async def healthz(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
-    connectors = {name: {"up": c.health().up, "detail": c.health().detail}
-                  for name, c in gw.connectors.items()}
-    return JSONResponse({"status": "ok", "version": __version__, "node": gw.nodes.node_id,
-                         "connectors": connectors})
+    connectors = {
+        name: {"up": c.health().up, "detail": c.health().detail}
+        for name, c in gw.connectors.items()
+    }
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "node": gw.nodes.node_id,
+            "connectors": connectors,
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
-    return PlainTextResponse(gw.metrics.render(), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(
+        gw.metrics.render(), media_type="text/plain; version=0.0.4"
+    )
 
 
 async def openapi_json(request: Request) -> Response:
@@ -255,8 +288,9 @@ async def docs(request: Request) -> Response:
     return HTMLResponse(openapi.DOCS_HTML)
 
 
-def create_app(settings: Settings) -> Starlette:
-    """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`)."""
+def create_app(settings: Settings) -> native.FastSend:
+    """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`); its
+    ``gateway`` attribute is the `Gateway`."""
     gateway = Gateway(settings)
 
     @contextlib.asynccontextmanager
@@ -278,4 +312,4 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.gateway = gateway
-    return app
+    return native.FastSend(app, gateway)

@@ -26,7 +26,11 @@ from umsgate.errors import UmsgateError
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
-app = typer.Typer(help="umsgate: a unified messaging gateway.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="umsgate: a unified messaging gateway.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 client_app = typer.Typer(help="Manage client accounts.", no_args_is_help=True)
 sim_app = typer.Typer(help="Run a provider simulator.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
@@ -34,15 +38,30 @@ app.add_typer(sim_app, name="sim")
 
 T = TypeVar("T")
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", envvar="UMSGATE_CONFIG", help="TOML settings file.")]
-DataDirOpt = Annotated[str | None, typer.Option("--data-dir", help="Directory of the embedded SQLite store [UMSGATE_STORE_DATA_DIR].")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL].")]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="UMSGATE_CONFIG", help="TOML settings file."),
+]
+DataDirOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--data-dir",
+        help="Directory of the embedded SQLite store [UMSGATE_STORE_DATA_DIR].",
+    ),
+]
+DbOpt = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL]."),
+]
 
 
 class _Formatter(logging.Formatter):
     """``time level logger message key=value…`` with the records' ``extra`` fields."""
 
-    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+        "message",
+        "asctime",
+    }
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
@@ -60,7 +79,9 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
 
 
-def _settings(config_path: Path | None, data_dir: str | None, db: str | None, **server: Any) -> config.Settings:
+def _settings(
+    config_path: Path | None, data_dir: str | None, db: str | None, **server: Any
+) -> config.Settings:
     try:
         return config.load(
             config_path,
@@ -89,8 +110,12 @@ def _with_db(settings: config.Settings, work: Callable[[Database], Awaitable[T]]
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [UMSGATE_SERVER_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [UMSGATE_SERVER_PORT].")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [UMSGATE_SERVER_HOST].")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [UMSGATE_SERVER_PORT].")
+    ] = None,
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
@@ -117,7 +142,9 @@ def serve(
 
 
 @app.command()
-def migrate(data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None) -> None:
+def migrate(
+    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
+) -> None:
     """Create or upgrade the store's schema."""
     settings = _settings(config_path, data_dir, db)
 
@@ -134,18 +161,34 @@ def version() -> None:
     typer.echo(__version__)
 
 
-def _tps(sms: int | None, mms: int | None, rcs: int | None, kko: int | None) -> dict[str, int]:
-    return {k: v for k, v in (("SMS", sms), ("MMS", mms), ("RCS", rcs), ("KKO", kko)) if v is not None}
+def _tps(
+    sms: int | None, mms: int | None, rcs: int | None, kko: int | None
+) -> dict[str, int]:
+    return {
+        k: v
+        for k, v in (("SMS", sms), ("MMS", mms), ("RCS", rcs), ("KKO", kko))
+        if v is not None
+    }
 
 
 @client_app.command("add")
 def client_add(
     client_id: Annotated[str, typer.Option("--id", help="The new client's id.")],
-    secret: Annotated[str | None, typer.Option(help="Its secret (made up when left out).")] = None,
-    tps_sms: Annotated[int | None, typer.Option(help="SMS per second (default 100).")] = None,
-    tps_mms: Annotated[int | None, typer.Option(help="LMS/MMS per second (default 100).")] = None,
-    tps_rcs: Annotated[int | None, typer.Option(help="RCS per second (unlimited if left out).")] = None,
-    tps_kko: Annotated[int | None, typer.Option(help="KakaoTalk per second (unlimited if left out).")] = None,
+    secret: Annotated[
+        str | None, typer.Option(help="Its secret (made up when left out).")
+    ] = None,
+    tps_sms: Annotated[
+        int | None, typer.Option(help="SMS per second (default 100).")
+    ] = None,
+    tps_mms: Annotated[
+        int | None, typer.Option(help="LMS/MMS per second (default 100).")
+    ] = None,
+    tps_rcs: Annotated[
+        int | None, typer.Option(help="RCS per second (unlimited if left out).")
+    ] = None,
+    tps_kko: Annotated[
+        int | None, typer.Option(help="KakaoTalk per second (unlimited if left out).")
+    ] = None,
     report_url: Annotated[str, typer.Option(help="Where reports are POSTed.")] = "",
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
@@ -154,16 +197,30 @@ def client_add(
     """Create a client and print its credentials as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
-    creds = _with_db(settings, lambda d: clients.add_client(d, client_id, secret=secret, tps=tps, report_url=report_url))
-    typer.echo(orjson.dumps({"clientId": creds.client_id, "clientSecret": creds.client_secret,
-                             "clientKey": creds.client_key}).decode())
+    creds = _with_db(
+        settings,
+        lambda d: clients.add_client(
+            d, client_id, secret=secret, tps=tps, report_url=report_url
+        ),
+    )
+    typer.echo(
+        orjson.dumps(
+            {
+                "clientId": creds.client_id,
+                "clientSecret": creds.client_secret,
+                "clientKey": creds.client_key,
+            }
+        ).decode()
+    )
 
 
 @client_app.command("update")
 def client_update(
     client_id: Annotated[str, typer.Option("--id")],
     secret: Annotated[str | None, typer.Option(help="A new secret.")] = None,
-    new_key: Annotated[bool, typer.Option("--new-key", help="Issue a new client key.")] = False,
+    new_key: Annotated[
+        bool, typer.Option("--new-key", help="Issue a new client key.")
+    ] = False,
     tps_sms: Annotated[int | None, typer.Option()] = None,
     tps_mms: Annotated[int | None, typer.Option()] = None,
     tps_rcs: Annotated[int | None, typer.Option()] = None,
@@ -176,8 +233,12 @@ def client_update(
     """Change a client; every token issued before stops working."""
     settings = _settings(config_path, data_dir, db)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
-    key = _with_db(settings, lambda d: clients.update_client(
-        d, client_id, secret=secret, new_key=new_key, tps=tps, report_url=report_url))
+    key = _with_db(
+        settings,
+        lambda d: clients.update_client(
+            d, client_id, secret=secret, new_key=new_key, tps=tps, report_url=report_url
+        ),
+    )
     out: dict[str, str] = {"clientId": client_id}
     if key:
         out["clientKey"] = key
@@ -185,7 +246,9 @@ def client_update(
 
 
 @client_app.command("list")
-def client_list(data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None) -> None:
+def client_list(
+    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
+) -> None:
     """List clients as JSON lines."""
     settings = _settings(config_path, data_dir, db)
     for row in _with_db(settings, clients.list_clients):
@@ -197,32 +260,60 @@ def send(
     to: Annotated[str, typer.Option("--to", help="Receiver number.")],
     text: Annotated[str, typer.Option("--text", help="Message text.")],
     client_id: Annotated[str, typer.Option("--client-id", envvar="UMSGATE_CLIENT_ID")],
-    client_secret: Annotated[str, typer.Option("--client-secret", envvar="UMSGATE_CLIENT_SECRET")],
-    client_key: Annotated[str, typer.Option("--client-key", envvar="UMSGATE_CLIENT_KEY")],
-    sender: Annotated[str, typer.Option("--from", help="Sender (callback) number.")] = "0212345678",
-    subject: Annotated[str | None, typer.Option(help="Send as LMS with this subject.")] = None,
-    url: Annotated[str, typer.Option(envvar="UMSGATE_URL", help="The gateway's base URL.")] = "http://127.0.0.1:8080",
-    src_msg_id: Annotated[str | None, typer.Option(help="Your message id (made up if left out).")] = None,
+    client_secret: Annotated[
+        str, typer.Option("--client-secret", envvar="UMSGATE_CLIENT_SECRET")
+    ],
+    client_key: Annotated[
+        str, typer.Option("--client-key", envvar="UMSGATE_CLIENT_KEY")
+    ],
+    sender: Annotated[
+        str, typer.Option("--from", help="Sender (callback) number.")
+    ] = "0212345678",
+    subject: Annotated[
+        str | None, typer.Option(help="Send as LMS with this subject.")
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="UMSGATE_URL", help="The gateway's base URL.")
+    ] = "http://127.0.0.1:8080",
+    src_msg_id: Annotated[
+        str | None, typer.Option(help="Your message id (made up if left out).")
+    ] = None,
 ) -> None:
     """Send one message through a running gateway and print its answer."""
     import secrets as _secrets
 
-    body: dict[str, Any] = {"srcMsgId": src_msg_id or _secrets.token_hex(8), "callback": sender,
-                            "receiver": to, "content": text}
+    body: dict[str, Any] = {
+        "srcMsgId": src_msg_id or _secrets.token_hex(8),
+        "callback": sender,
+        "receiver": to,
+        "content": text,
+    }
     path = "/v1/message/sms"
     if subject is not None:
         body["subject"] = subject
         path = "/v1/message/mms"
     try:
         with httpx.Client(base_url=url, timeout=30) as http:
-            tok = http.post("/v1/auth/token", json={"clientId": client_id, "clientSecret": client_secret,
-                                                    "clientKey": client_key})
+            tok = http.post(
+                "/v1/auth/token",
+                json={
+                    "clientId": client_id,
+                    "clientSecret": client_secret,
+                    "clientKey": client_key,
+                },
+            )
             if tok.status_code != 200:
                 typer.echo(tok.text, err=True)
                 raise typer.Exit(1)
-            answer = http.post(path, json=body, headers={
-                "Authorization": f"Bearer {tok.json()['accessToken']}", "originCode": "000000000",
-                "billCode": "00000"})
+            answer = http.post(
+                path,
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {tok.json()['accessToken']}",
+                    "originCode": "000000000",
+                    "billCode": "00000",
+                },
+            )
     except httpx.HTTPError as exc:
         typer.echo(f"cannot reach the gateway at {url}: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -48,14 +48,18 @@ class AuthError(UmsgateError):
 
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    digest = hashlib.scrypt(
+        secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P
+    )
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
 def verify_secret(secret: str, stored: str) -> bool:
     try:
         _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p))
+        got = hashlib.scrypt(
+            secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got.hex(), digest)
@@ -72,7 +76,9 @@ def signing_key(secret: str) -> str:
 def sign(key_hex: str, timestamp: int, body: bytes) -> str:
     """The webhook signature header value: ``t=<unix time>,v1=<hex HMAC-SHA256>`` over
     ``b"<t>." + body`` with the signing key's bytes."""
-    mac = hmac.new(bytes.fromhex(key_hex), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    mac = hmac.new(
+        bytes.fromhex(key_hex), str(timestamp).encode() + b"." + body, hashlib.sha256
+    )
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
@@ -112,14 +118,21 @@ class Directory:
     """Clients and tokens, with a per-node cache."""
 
     def __init__(
-        self, db: Database, *, token_ttl: float, cache_ttl: float, clock: Callable[[], float] = time.time
+        self,
+        db: Database,
+        *,
+        token_ttl: float,
+        cache_ttl: float,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
         self._token_ttl = token_ttl
         self._cache_ttl = cache_ttl
         self._time = clock
         self._clients: dict[str, tuple[ClientInfo, float]] = {}
-        self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = collections.OrderedDict()
+        self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (
+            collections.OrderedDict()
+        )
 
     async def client(self, client_id: str) -> ClientInfo | None:
         now = time.monotonic()
@@ -155,8 +168,13 @@ class Directory:
         async with self._db.transaction() as conn:
             await queries.insert_token(
                 conn,
-                {"hash": sha256_hex(token), "client_id": info.id, "version": info.version,
-                 "expires_at": expires, "created_at": now},
+                {
+                    "hash": sha256_hex(token),
+                    "client_id": info.id,
+                    "version": info.version,
+                    "expires_at": expires,
+                    "created_at": now,
+                },
             )
         self._clients[info.id] = (info, time.monotonic())
         return IssuedToken(token=token, expires_at=expires, client=info)
@@ -183,7 +201,9 @@ class Directory:
             raise AuthError("invalid_token", "the token has expired")
         info = await self.client(client_id)
         if info is None or info.version != version:
-            raise AuthError("invalid_token", "the token was superseded by a change of the account")
+            raise AuthError(
+                "invalid_token", "the token was superseded by a change of the account"
+            )
         return info
 
 
@@ -276,6 +296,11 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
         rows = await queries.list_clients(conn)
     return [
-        {"clientId": r.id, "reportUrl": r.report_url, "tps": orjson.loads(r.tps), "version": r.version}
+        {
+            "clientId": r.id,
+            "reportUrl": r.report_url,
+            "tps": orjson.loads(r.tps),
+            "version": r.version,
+        }
         for r in rows
     ]

@@ -194,7 +194,9 @@ def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         if key not in known:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})"
+            )
         kwargs[key] = _cast(value, hints[key], f"{where}.{key}")
     try:
         return cls(**kwargs)
@@ -245,13 +247,22 @@ def load(
                 break
     for name, values in (overrides or {}).items():
         sections[name].update({k: v for k, v in values.items() if v is not None})
-    built = {name: _build(cls, sections[name], f"{where_file} [{name}]") for name, cls in _SECTIONS.items()}
-    connectors = tuple(_connector(c, f"{where_file} [[connectors]] #{i + 1}") for i, c in enumerate(raw.get("connectors", [])))
+    built = {
+        name: _build(cls, sections[name], f"{where_file} [{name}]")
+        for name, cls in _SECTIONS.items()
+    }
+    connectors = tuple(
+        _connector(c, f"{where_file} [[connectors]] #{i + 1}")
+        for i, c in enumerate(raw.get("connectors", []))
+    )
     names = [c.name for c in connectors]
     dupes = {n for n in names if names.count(n) > 1}
     if dupes:
         raise ConfigError(f"{where_file}: connector names repeat: {sorted(dupes)}")
-    routes = tuple(_build(RouteSettings, r, f"{where_file} [[routes]] #{i + 1}") for i, r in enumerate(raw.get("routes", [])))
+    routes = tuple(
+        _build(RouteSettings, r, f"{where_file} [[routes]] #{i + 1}")
+        for i, r in enumerate(raw.get("routes", []))
+    )
     for route in routes:
         for cname in route.connectors:
             if cname not in names and cname != "sandbox":

@@ -80,7 +80,9 @@ class FileStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def put(self, client_id: str, name: str, data: bytes, *, now: float | None = None) -> Stored:
+    async def put(
+        self, client_id: str, name: str, data: bytes, *, now: float | None = None
+    ) -> Stored:
         """Store an upload.
 
         Raises:
@@ -88,36 +90,57 @@ class FileStore:
             NotJpeg: the bytes are not a JPEG.
         """
         if len(data) > MAX_FILE_BYTES:
-            raise ValidationError(Invalid.TOO_LONG, f"img is {len(data)} bytes; at most {MAX_FILE_BYTES}", field="img")
+            raise ValidationError(
+                Invalid.TOO_LONG,
+                f"img is {len(data)} bytes; at most {MAX_FILE_BYTES}",
+                field="img",
+            )
         if not is_jpeg(data):
             raise NotJpeg("img is not a JPEG image")
         t = time.time() if now is None else now
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         async with self._db.transaction() as conn:
-            hit = await queries.find_file_by_md5(conn, client_id, md5, t + DEDUP_MIN_LEFT)
+            hit = await queries.find_file_by_md5(
+                conn, client_id, md5, t + DEDUP_MIN_LEFT
+            )
             if hit is not None:
                 return Stored(file_id=hit.id, expires_at=hit.expires_at, duplicate=True)
             file_id = new_file_id()
             await queries.insert_file(
                 conn,
-                {"id": file_id, "client_id": client_id, "name": name[:MAX_NAME] or "image.jpg",
-                 "md5": md5, "size": len(data), "data": data, "created_at": t,
-                 "expires_at": t + FILE_TTL},
+                {
+                    "id": file_id,
+                    "client_id": client_id,
+                    "name": name[:MAX_NAME] or "image.jpg",
+                    "md5": md5,
+                    "size": len(data),
+                    "data": data,
+                    "created_at": t,
+                    "expires_at": t + FILE_TTL,
+                },
             )
         return Stored(file_id=file_id, expires_at=t + FILE_TTL, duplicate=False)
 
-    async def meta(self, client_id: str, file_id: str, *, now: float | None = None) -> dict[str, object] | None:
+    async def meta(
+        self, client_id: str, file_id: str, *, now: float | None = None
+    ) -> dict[str, object] | None:
         t = time.time() if now is None else now
         async with self._db.transaction() as conn:
             found = await queries.file_meta(conn, [file_id])
         row = found.get(file_id)
         if row is None or row.client_id != client_id or row.expires_at <= t:
             return None
-        return {"fileId": row.id, "name": row.name, "md5": row.md5, "size": row.size,
-                "expires_at": row.expires_at}
+        return {
+            "fileId": row.id,
+            "name": row.name,
+            "md5": row.md5,
+            "size": row.size,
+            "expires_at": row.expires_at,
+        }
 
-    async def check_usable(self, client_id: str, file_ids: Sequence[str], *, field: str,
-                           until: float) -> None:
+    async def check_usable(
+        self, client_id: str, file_ids: Sequence[str], *, field: str, until: float
+    ) -> None:
         """Every id must exist, belong to the client and live until ``until``.
 
         Raises:
@@ -130,7 +153,11 @@ class FileStore:
         for fid in file_ids:
             row = found.get(fid)
             if row is None or row.client_id != client_id or row.expires_at <= until:
-                raise ValidationError(Invalid.BAD_FILE, f"{field}: {fid!r} is unknown or expired", field=field)
+                raise ValidationError(
+                    Invalid.BAD_FILE,
+                    f"{field}: {fid!r} is unknown or expired",
+                    field=field,
+                )
 
     async def load(self, file_id: str) -> tuple[str, bytes]:
         async with self._db.transaction() as conn:
@@ -141,4 +168,6 @@ class FileStore:
 
     async def purge(self, now: float | None = None) -> int:
         async with self._db.transaction() as conn:
-            return await queries.delete_expired_files(conn, time.time() if now is None else now)
+            return await queries.delete_expired_files(
+                conn, time.time() if now is None else now
+            )

@@ -10,17 +10,33 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self._accepted = Counter("umsgate_messages_accepted", "Messages accepted by the API",
-                                 ["channel", "repeat"], registry=r)
-        self._rejected = Counter("umsgate_requests_rejected", "Send requests refused",
-                                 ["channel", "reason"], registry=r)
-        self._submitted = Counter("umsgate_messages_submitted", "Messages handed to connectors",
-                                  ["connector"], registry=r)
-        self._finals = Counter("umsgate_messages_final", "Messages that reached a final status",
-                               registry=r)
-        self._webhooks = Counter("umsgate_webhooks", "Webhook attempts", ["outcome"], registry=r)
-        self.commit_batch = Gauge("umsgate_accept_batch_size", "Size of the last group commit",
-                                  registry=r)
+        self._accepted = Counter(
+            "umsgate_messages_accepted",
+            "Messages accepted by the API",
+            ["channel", "repeat"],
+            registry=r,
+        )
+        self._rejected = Counter(
+            "umsgate_requests_rejected",
+            "Send requests refused",
+            ["channel", "reason"],
+            registry=r,
+        )
+        self._submitted = Counter(
+            "umsgate_messages_submitted",
+            "Messages handed to connectors",
+            ["connector"],
+            registry=r,
+        )
+        self._finals = Counter(
+            "umsgate_messages_final", "Messages that reached a final status", registry=r
+        )
+        self._webhooks = Counter(
+            "umsgate_webhooks", "Webhook attempts", ["outcome"], registry=r
+        )
+        self.commit_batch = Gauge(
+            "umsgate_accept_batch_size", "Size of the last group commit", registry=r
+        )
 
     def accepted(self, channel: str, repeated: bool) -> None:
         self._accepted.labels(channel, "yes" if repeated else "no").inc()

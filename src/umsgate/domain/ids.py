@@ -37,7 +37,9 @@ class IdGenerator:
 
     def next_id(self, now_ms: int | None = None) -> int:
         with self._lock:
-            ms = (now_ms if now_ms is not None else time.time_ns() // 1_000_000) - EPOCH_MS
+            ms = (
+                now_ms if now_ms is not None else time.time_ns() // 1_000_000
+            ) - EPOCH_MS
             if ms <= self._last_ms:
                 ms = self._last_ms
                 self._seq = (self._seq + 1) & _SEQ_MASK
@@ -46,7 +48,9 @@ class IdGenerator:
             else:
                 self._seq = 0
             self._last_ms = ms
-            return OFFSET + ((ms << (SLOT_BITS + SEQ_BITS)) | (self.slot << SEQ_BITS) | self._seq)
+            return OFFSET + (
+                (ms << (SLOT_BITS + SEQ_BITS)) | (self.slot << SEQ_BITS) | self._seq
+            )
 
 
 def timestamp_ms(message_id: int) -> int:

@@ -26,7 +26,7 @@ from umsgate.domain.ids import IdGenerator
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError
-from umsgate.store import queries
+from umsgate.store import fast
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.engine.accept")
@@ -135,21 +135,23 @@ class Acceptor:
             row["created_at"] = now
             row["status"] = Status.QUEUED.value
             rows.append(row)
-        async with self._db.transaction() as conn:
-            await queries.insert_messages(conn, rows)
-            stored = await queries.message_keys(conn, [s.key for s in subs])
+        async with fast.transaction(self._db) as raw:
+            await fast.insert_messages(raw, rows)
+            stored = await fast.message_keys(raw, [s.key for s in subs])
             results: list[Accepted | Exception] = []
-            events = []
+            events: list[tuple[int, float, str, str | None, str]] = []
             for sub, row in zip(subs, rows, strict=True):
-                hit = stored[sub.key]
-                if hit.id == row["id"]:
-                    results.append(Accepted(id=row["id"], created_at=now, repeated=False))
-                    events.append({"message_id": row["id"], "at": now, "status": Status.ACCEPTED.value,
-                                   "code": None, "detail": ""})
-                    events.append({"message_id": row["id"], "at": now, "status": Status.QUEUED.value,
-                                   "code": None, "detail": ""})
-                elif hit.content_hash == row["content_hash"]:
-                    results.append(Accepted(id=hit.id, created_at=hit.created_at, repeated=True))
+                stored_id, digest, created = stored[sub.key]
+                if stored_id == row["id"]:
+                    results.append(
+                        Accepted(id=row["id"], created_at=now, repeated=False)
+                    )
+                    events.append((row["id"], now, Status.ACCEPTED.value, None, ""))
+                    events.append((row["id"], now, Status.QUEUED.value, None, ""))
+                elif digest == row["content_hash"]:
+                    results.append(
+                        Accepted(id=stored_id, created_at=created, repeated=True)
+                    )
                 else:
                     results.append(
                         ValidationError(
@@ -158,5 +160,5 @@ class Acceptor:
                             field="srcMsgId",
                         )
                     )
-            await queries.insert_events(conn, events)
+            await fast.insert_events(raw, events)
         return results

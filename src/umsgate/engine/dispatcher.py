@@ -31,7 +31,7 @@ from umsgate.domain.results import ResultCode
 from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
-from umsgate.store import queries
+from umsgate.store import fast, queries
 from umsgate.store.database import Database
 from umsgate.types import Connector, Outcome, SubmitResult
 
@@ -70,7 +70,8 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._in_flight = 0
         self._limits = {
-            name: asyncio.Semaphore(settings.connector_concurrency) for name in connectors
+            name: asyncio.Semaphore(settings.connector_concurrency)
+            for name in connectors
         }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -111,7 +112,9 @@ class Dispatcher:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._settings.poll_interval)
+                await asyncio.wait_for(
+                    self._wake.wait(), timeout=self._settings.poll_interval
+                )
 
     async def claim_once(self) -> int:
         """Claim and hand out one batch; the number of messages claimed."""
@@ -121,14 +124,22 @@ class Dispatcher:
             await self._room.wait()
             return 1
         now = self._time()
-        async with self._db.transaction() as conn:
-            rows = await queries.claim_due(
-                conn, self._nodes.node_id, now, min(room, self._settings.batch_size)
+        async with fast.transaction(self._db) as raw:
+            rows = await fast.claim_due(
+                raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
             )
-            await queries.insert_events(
-                conn,
-                [{"message_id": r.id, "at": now, "status": Status.SENDING.value, "code": None,
-                  "detail": f"attempt {r.attempts}"} for r in rows],
+            await fast.insert_events(
+                raw,
+                [
+                    (
+                        r["id"],
+                        now,
+                        Status.SENDING.value,
+                        None,
+                        f"attempt {r['attempts']}",
+                    )
+                    for r in rows
+                ],
             )
         if not rows:
             return 0
@@ -136,15 +147,19 @@ class Dispatcher:
         groups: dict[str, list[Message]] = {}
         unrouted: list[Op] = []
         for row in rows:
-            if row.expires_at <= now:
-                expired.append(Expire(message_id=row.id))
+            if row["expires_at"] <= now:
+                expired.append(Expire(message_id=row["id"]))
                 continue
-            message = queries.message_from_row(row._mapping)
+            message = queries.message_from_row(row)
             connector = self._router.pick(message)
             if connector is None:
                 unrouted.append(
-                    Requeue(message_id=row.id, delay=self._settings.retry_max,
-                            code=ResultCode.PROVIDER_ERROR, detail="no route matches the message")
+                    Requeue(
+                        message_id=row["id"],
+                        delay=self._settings.retry_max,
+                        code=ResultCode.PROVIDER_ERROR,
+                        detail="no route matches the message",
+                    )
                 )
                 continue
             groups.setdefault(connector.name, []).append(message)
@@ -166,14 +181,20 @@ class Dispatcher:
         try:
             async with self._limits[connector.name]:
                 results = await self._submit(connector, messages)
-            ops: list[Op] = [Submitted(message_id=r.message_id, connector=connector.name, result=r) for r in results]
+            ops: list[Op] = [
+                Submitted(message_id=r.message_id, connector=connector.name, result=r)
+                for r in results
+            ]
             for attempt in range(1, 11):
                 try:
                     await self._ledger.apply_many(ops)
                     break
                 except Exception:
-                    log.exception("recording submit results failed (try %d)", attempt,
-                                  extra={"event": "ledger_error", "route": connector.name})
+                    log.exception(
+                        "recording submit results failed (try %d)",
+                        attempt,
+                        extra={"event": "ledger_error", "route": connector.name},
+                    )
                     await asyncio.sleep(min(30.0, attempt * 1.0))
             if self._on_submitted is not None:
                 self._on_submitted(connector.name, len(messages))
@@ -181,23 +202,44 @@ class Dispatcher:
             self._in_flight -= len(messages)
             self._room.set()
 
-    async def _submit(self, connector: Connector, messages: Sequence[Message]) -> list[SubmitResult]:
+    async def _submit(
+        self, connector: Connector, messages: Sequence[Message]
+    ) -> list[SubmitResult]:
         by_id = {m.id: m for m in messages}
         try:
-            answered = await asyncio.wait_for(connector.submit(messages), timeout=SUBMIT_TIMEOUT)
+            answered = await asyncio.wait_for(
+                connector.submit(messages), timeout=SUBMIT_TIMEOUT
+            )
         except Exception as exc:  # the whole chunk could not be tried: all of it again
-            code = ResultCode.TIMEOUT if isinstance(exc, TimeoutError) else ResultCode.CONNECTION_ERROR
-            log.warning("submit to %s failed: %s", connector.name, exc,
-                        extra={"event": "submit_error", "route": connector.name})
+            code = (
+                ResultCode.TIMEOUT
+                if isinstance(exc, TimeoutError)
+                else ResultCode.CONNECTION_ERROR
+            )
+            log.warning(
+                "submit to %s failed: %s",
+                connector.name,
+                exc,
+                extra={"event": "submit_error", "route": connector.name},
+            )
             return [
-                SubmitResult(message_id=m.id, outcome=Outcome.RETRY, code=code, detail=str(exc)[:200])
+                SubmitResult(
+                    message_id=m.id,
+                    outcome=Outcome.RETRY,
+                    code=code,
+                    detail=str(exc)[:200],
+                )
                 for m in messages
             ]
         results = [r for r in answered if r.message_id in by_id]
         missing = set(by_id) - {r.message_id for r in results}
         results.extend(
-            SubmitResult(message_id=mid, outcome=Outcome.RETRY, code=ResultCode.PROVIDER_ERROR,
-                         detail="connector gave no answer for this message")
+            SubmitResult(
+                message_id=mid,
+                outcome=Outcome.RETRY,
+                code=ResultCode.PROVIDER_ERROR,
+                detail="connector gave no answer for this message",
+            )
             for mid in missing
         )
         return results
@@ -208,12 +250,16 @@ class Dispatcher:
         while not self._stopping:
             try:
                 if not await self._nodes.beat():
-                    log.error("this node's slot was taken over; joining again",
-                              extra={"event": "node_lost"})
+                    log.error(
+                        "this node's slot was taken over; joining again",
+                        extra={"event": "node_lost"},
+                    )
                     await self._nodes.join()
                 await self.recover()
             except Exception:
-                log.exception("recovery round failed", extra={"event": "recovery_error"})
+                log.exception(
+                    "recovery round failed", extra={"event": "recovery_error"}
+                )
             await asyncio.sleep(self._settings.heartbeat_interval)
 
     async def recover(self) -> int:
@@ -228,18 +274,32 @@ class Dispatcher:
             stalled = await queries.stalled_claims(conn, dead, Status.SENDING, 10_000)
             orphans = await queries.stalled_claims(conn, dead, Status.SENT, 10_000)
         if stalled:
-            log.warning("requeueing %d messages claimed by dead nodes", len(stalled),
-                        extra={"event": "recover_claims"})
+            log.warning(
+                "requeueing %d messages claimed by dead nodes",
+                len(stalled),
+                extra={"event": "recover_claims"},
+            )
             await self._ledger.apply_many(
-                [Requeue(message_id=r["id"], delay=0.0, detail="claim of a dead node recovered") for r in stalled]
+                [
+                    Requeue(
+                        message_id=r["id"],
+                        delay=0.0,
+                        detail="claim of a dead node recovered",
+                    )
+                    for r in stalled
+                ]
             )
             total += len(stalled)
             self._wake.set()
         if orphans:
-            await self._ledger.apply_many([Adopt(message_id=r["id"], owner=self._nodes.node_id) for r in orphans])
+            await self._ledger.apply_many(
+                [Adopt(message_id=r["id"], owner=self._nodes.node_id) for r in orphans]
+            )
             by_connector: dict[str, list[Message]] = {}
             for r in orphans:
-                by_connector.setdefault(r["connector"] or "", []).append(queries.message_from_row(r))
+                by_connector.setdefault(r["connector"] or "", []).append(
+                    queries.message_from_row(r)
+                )
             for name, msgs in by_connector.items():
                 connector = self._connectors.get(name)
                 if connector is not None:
@@ -255,7 +315,11 @@ class Dispatcher:
         while time.monotonic() < deadline:
             async with self._db.transaction() as conn:
                 nxt = await queries.next_due_at(conn)
-            if (nxt is None or nxt > self._time()) and self._in_flight == 0 and not self._tasks:
+            if (
+                (nxt is None or nxt > self._time())
+                and self._in_flight == 0
+                and not self._tasks
+            ):
                 return
             self._wake.set()
             await asyncio.sleep(0.05)

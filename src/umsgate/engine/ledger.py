@@ -36,7 +36,7 @@ from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
 from umsgate.engine import retry
 from umsgate.reports import format as report_format
-from umsgate.store import queries
+from umsgate.store import fast
 from umsgate.store.database import Database
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
@@ -94,11 +94,15 @@ class _Batch:
     now: float
     rows: dict[int, dict[str, Any]]
     changed: set[int] = dataclasses.field(default_factory=set)
-    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    events: list[tuple[int, float, str, str | None, str]] = dataclasses.field(
+        default_factory=list
+    )
     reports: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     new_parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     part_updates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    parts: dict[int, dict[str, dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    parts: dict[int, dict[str, dict[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )
     fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     finals: int = 0
 
@@ -175,7 +179,10 @@ class Ledger:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 except TimeoutError:
                     pass
-            batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            batch, self._queue = (
+                self._queue[: self._max_batch],
+                self._queue[self._max_batch :],
+            )
             try:
                 if batch:
                     await self._commit([op for op, _ in batch])
@@ -194,34 +201,33 @@ class Ledger:
                     fut.set_result(None)
 
     async def _retry_pending(self) -> None:
-        async with self._db.transaction() as conn:
-            rows = await queries.take_pending_reports(conn, PENDING_BATCH)
+        async with fast.transaction(self._db) as raw:
+            rows = await fast.take_pending_reports(raw, PENDING_BATCH)
             if not rows:
                 return
-            keys = [(r.connector, r.provider_msg_id) for r in rows]
-            found = await queries.ids_by_provider(conn, keys)
+            found = await fast.ids_by_provider(raw, [(r[1], r[2]) for r in rows])
             now = self._time()
             done: list[int] = []
             ops: list[Op] = []
-            for row in rows:
-                if (row.connector, row.provider_msg_id) in found:
-                    ops.append(Reported(report=_report_from_json(row.body)))
-                    done.append(row.id)
-                elif now - row.created_at > PENDING_MAX_AGE:
+            for row_id, connector, pid, body, created_at in rows:
+                if (connector, pid) in found:
+                    ops.append(Reported(report=_report_from_json(body)))
+                    done.append(row_id)
+                elif now - created_at > PENDING_MAX_AGE:
                     log.warning(
                         "dropping a report that matched no message for 7 days",
-                        extra={"event": "report_unmatched", "route": row.connector},
+                        extra={"event": "report_unmatched", "route": connector},
                     )
-                    done.append(row.id)
-            await queries.delete_pending_reports(conn, done)
+                    done.append(row_id)
+            await fast.delete_pending_reports(raw, done)
             if ops:
-                await self._apply_in(conn, ops)
+                await self._apply_in(raw, ops)
 
     async def _commit(self, ops: Sequence[Op]) -> None:
-        async with self._db.transaction() as conn:
-            await self._apply_in(conn, ops)
+        async with fast.transaction(self._db) as raw:
+            await self._apply_in(raw, ops)
 
-    async def _apply_in(self, conn: Any, ops: Sequence[Op]) -> None:
+    async def _apply_in(self, raw: fast.Raw, ops: Sequence[Op]) -> None:
         now = self._time()
         # Match provider ids to messages: first the ids this very batch records, then
         # the store.
@@ -233,14 +239,19 @@ class Ledger:
                     for i, pid in enumerate(res.segment_ids):
                         in_batch[(op.connector, pid)] = (op.message_id, i + 1)
                 elif res.provider_msg_id:
-                    in_batch[(op.connector, res.provider_msg_id)] = (op.message_id, None)
+                    in_batch[(op.connector, res.provider_msg_id)] = (
+                        op.message_id,
+                        None,
+                    )
         lookup = [
             (op.report.connector, op.report.provider_msg_id)
             for op in ops
-            if isinstance(op, Reported) and op.report.message_id is None and op.report.provider_msg_id
+            if isinstance(op, Reported)
+            and op.report.message_id is None
+            and op.report.provider_msg_id
         ]
         lookup = [k for k in lookup if k not in in_batch]
-        found = await queries.ids_by_provider(conn, lookup) if lookup else {}
+        found = await fast.ids_by_provider(raw, lookup) if lookup else {}
         found.update(in_batch)
         resolved: list[tuple[Op, int, int | None]] = []
         parked: list[dict[str, Any]] = []
@@ -249,7 +260,10 @@ class Ledger:
                 rep = op.report
                 if rep.message_id is not None:
                     resolved.append((op, rep.message_id, None))
-                elif rep.provider_msg_id and (rep.connector, rep.provider_msg_id) in found:
+                elif (
+                    rep.provider_msg_id
+                    and (rep.connector, rep.provider_msg_id) in found
+                ):
                     mid, part = found[(rep.connector, rep.provider_msg_id)]
                     resolved.append((op, mid, part))
                 else:
@@ -263,26 +277,29 @@ class Ledger:
                     )
             else:
                 resolved.append((op, op.message_id, None))
-        rows = await queries.lock_messages(conn, sorted({mid for _, mid, _ in resolved}))
+        rows = await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved}))
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]
         if part_mids:
-            for mid, plist in (await queries.parts_of(conn, part_mids)).items():
+            for mid, plist in (await fast.parts_of(raw, part_mids)).items():
                 batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
         for op, mid, part in resolved:
             row = rows.get(mid)
             if row is None:
-                log.warning("op for an unknown message", extra={"event": "ledger_unknown", "message_id": mid})
+                log.warning(
+                    "op for an unknown message",
+                    extra={"event": "ledger_unknown", "message_id": mid},
+                )
                 continue
             self._replay(batch, op, row, part)
-        await queries.insert_pending_reports(conn, parked)
-        await queries.insert_parts(conn, batch.new_parts)
-        await queries.update_parts(conn, batch.part_updates)
-        await queries.update_messages(conn, [batch.rows[m] for m in sorted(batch.changed)])
+        await fast.insert_pending_reports(raw, parked)
+        await fast.insert_parts(raw, batch.new_parts)
+        await fast.update_parts(raw, batch.part_updates)
+        await fast.update_messages(raw, [batch.rows[m] for m in sorted(batch.changed)])
         if batch.fallbacks:
-            await queries.insert_messages(conn, batch.fallbacks)
-        await queries.insert_events(conn, batch.events)
-        await queries.insert_reports(conn, batch.reports)
+            await fast.insert_messages(raw, batch.fallbacks)
+        await fast.insert_events(raw, batch.events)
+        await fast.insert_reports(raw, batch.reports)
         if batch.fallbacks and self._on_queued is not None:
             self._on_queued()
 
@@ -301,26 +318,35 @@ class Ledger:
         if not lifecycle.allowed(current, new):
             log.debug(
                 "transition refused",
-                extra={"event": "transition_refused", "message_id": row["id"],
-                       "from": current.value, "to": new.value},
+                extra={
+                    "event": "transition_refused",
+                    "message_id": row["id"],
+                    "from": current.value,
+                    "to": new.value,
+                },
             )
             return False
         row["status"] = new.value
         batch.changed.add(row["id"])
-        batch.events.append(
-            {"message_id": row["id"], "at": batch.now, "status": new.value, "code": code,
-             "detail": detail[:500]}
-        )
+        batch.events.append((row["id"], batch.now, new.value, code, detail[:500]))
         return True
 
-    def _replay(self, batch: _Batch, op: Op, row: dict[str, Any], part: int | None) -> None:
+    def _replay(
+        self, batch: _Batch, op: Op, row: dict[str, Any], part: int | None
+    ) -> None:
         if isinstance(op, Submitted):
             self._submitted(batch, op, row)
         elif isinstance(op, Requeue):
             if Status(row["status"]) is Status.SENDING:
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
-            self._finish(batch, row, ResultCode.EXPIRED, raw=None, detail="expired before it was sent")
+            self._finish(
+                batch,
+                row,
+                ResultCode.EXPIRED,
+                raw=None,
+                detail="expired before it was sent",
+            )
         elif isinstance(op, Adopt):
             if Status(row["status"]) is Status.SENT:
                 row["owner"] = op.owner
@@ -334,7 +360,12 @@ class Ledger:
             # A late answer: the claim was recovered and decided meanwhile.
             return
         if res.outcome is Outcome.ACCEPTED:
-            if self._move(batch, row, Status.SENT, detail=f"{op.connector} {res.provider_msg_id or ''}".strip()):
+            if self._move(
+                batch,
+                row,
+                Status.SENT,
+                detail=f"{op.connector} {res.provider_msg_id or ''}".strip(),
+            ):
                 row["connector"] = op.connector
                 row["provider_msg_id"] = res.provider_msg_id
                 row["sent_at"] = batch.now
@@ -342,28 +373,59 @@ class Ledger:
                 if len(res.segment_ids) > 1:
                     mine = batch.parts.setdefault(row["id"], {})
                     for i, pid in enumerate(res.segment_ids):
-                        part = {"connector": op.connector, "provider_msg_id": pid,
-                                "message_id": row["id"], "part": i + 1,
-                                "result_code": None, "raw_code": None}
+                        part = {
+                            "connector": op.connector,
+                            "provider_msg_id": pid,
+                            "message_id": row["id"],
+                            "part": i + 1,
+                            "result_code": None,
+                            "raw_code": None,
+                        }
                         batch.new_parts.append(part)
                         mine[pid] = dict(part)
         elif res.outcome is Outcome.REJECTED:
             row["connector"] = op.connector
-            self._finish(batch, row, res.code or ResultCode.FAILED, raw=res.raw_code, detail=res.detail)
+            self._finish(
+                batch,
+                row,
+                res.code or ResultCode.FAILED,
+                raw=res.raw_code,
+                detail=res.detail,
+            )
         else:
             delay = res.retry_after
             if delay is None:
-                delay = retry.backoff(row["attempts"], base=self._retry_base, cap=self._retry_max, rng=self._rng)
-            self._requeue(batch, row, delay, res.code, f"{op.connector}: {res.detail}".strip())
+                delay = retry.backoff(
+                    row["attempts"],
+                    base=self._retry_base,
+                    cap=self._retry_max,
+                    rng=self._rng,
+                )
+            self._requeue(
+                batch, row, delay, res.code, f"{op.connector}: {res.detail}".strip()
+            )
 
     def _requeue(
-        self, batch: _Batch, row: dict[str, Any], delay: float, code: ResultCode | None, detail: str
+        self,
+        batch: _Batch,
+        row: dict[str, Any],
+        delay: float,
+        code: ResultCode | None,
+        detail: str,
     ) -> None:
         due = batch.now + delay
         if due >= row["expires_at"]:
-            self._finish(batch, row, ResultCode.EXPIRED, raw=None, detail=f"no time left to retry: {detail}")
+            self._finish(
+                batch,
+                row,
+                ResultCode.EXPIRED,
+                raw=None,
+                detail=f"no time left to retry: {detail}",
+            )
             return
-        if self._move(batch, row, Status.QUEUED, code=code.value if code else None, detail=detail):
+        if self._move(
+            batch, row, Status.QUEUED, code=code.value if code else None, detail=detail
+        ):
             row["due_at"] = due
             row["owner"] = None
             if self._on_queued is not None and delay <= 0:
@@ -380,8 +442,12 @@ class Ledger:
             parts[pid]["result_code"] = rep.code.value
             parts[pid]["raw_code"] = rep.raw_code
             batch.part_updates.append(
-                {"connector": rep.connector, "provider_msg_id": pid,
-                 "result_code": rep.code.value, "raw_code": rep.raw_code}
+                {
+                    "connector": rep.connector,
+                    "provider_msg_id": pid,
+                    "result_code": rep.code.value,
+                    "raw_code": rep.raw_code,
+                }
             )
             codes = [p["result_code"] for p in parts.values()]
             if any(c is None for c in codes):
@@ -393,10 +459,23 @@ class Ledger:
         row["carrier"] = rep.carrier or row["carrier"]
         if code.transient:
             if Status(row["status"]) in (Status.SENT, Status.SENDING):
-                delay = retry.backoff(row["attempts"], base=self._retry_base, cap=self._retry_max, rng=self._rng)
-                self._requeue(batch, row, delay, code, f"report {rep.raw_code or code.value}: {rep.detail}")
+                delay = retry.backoff(
+                    row["attempts"],
+                    base=self._retry_base,
+                    cap=self._retry_max,
+                    rng=self._rng,
+                )
+                self._requeue(
+                    batch,
+                    row,
+                    delay,
+                    code,
+                    f"report {rep.raw_code or code.value}: {rep.detail}",
+                )
             return
-        self._finish(batch, row, code, raw=rep.raw_code, detail=rep.detail, from_carrier=True)
+        self._finish(
+            batch, row, code, raw=rep.raw_code, detail=rep.detail, from_carrier=True
+        )
 
     def _finish(
         self,
@@ -422,21 +501,35 @@ class Ledger:
         row["result_message"] = detail[:500] or code.description
         row["owner"] = None
         batch.finals += 1
-        batch.reports.append(report_format.report_row(row, code, now=batch.now, from_carrier=from_carrier))
+        batch.reports.append(
+            report_format.report_row(
+                row, code, now=batch.now, from_carrier=from_carrier
+            )
+        )
         if self._on_final is not None:
             self._on_final(row["id"])
         if status is not Status.DELIVERED:
             fallback = self._fallback_row(row, batch.now)
             if fallback is not None:
                 batch.fallbacks.append(fallback)
-                batch.events.append({"message_id": fallback["id"], "at": batch.now,
-                                     "status": Status.ACCEPTED.value, "code": None,
-                                     "detail": f"fallback of {row['id']}"})
-                batch.events.append({"message_id": fallback["id"], "at": batch.now,
-                                     "status": Status.QUEUED.value, "code": None, "detail": ""})
+                batch.events.append(
+                    (
+                        fallback["id"],
+                        batch.now,
+                        Status.ACCEPTED.value,
+                        None,
+                        f"fallback of {row['id']}",
+                    )
+                )
+                batch.events.append(
+                    (fallback["id"], batch.now, Status.QUEUED.value, None, "")
+                )
 
     def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
-        if row["kind"] != 0 or row["channel"] not in (Channel.RCS.value, Channel.KKO.value):
+        if row["kind"] != 0 or row["channel"] not in (
+            Channel.RCS.value,
+            Channel.KKO.value,
+        ):
             return None
         if not row["fallback"]:
             return None
@@ -460,7 +553,10 @@ class Ledger:
             "charset": row["charset"],
             "file_ids": orjson.dumps(spec.get("fileIds", [])).decode(),
             "extra": orjson.dumps(
-                {"originCode": spec.get("originCode", ""), "originChannel": row["channel"]}
+                {
+                    "originCode": spec.get("originCode", ""),
+                    "originChannel": row["channel"],
+                }
             ).decode(),
             "fallback": None,
             "content_hash": "",

@@ -38,7 +38,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Nodes:
-    def __init__(self, db: Database, *, timeout: float, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, db: Database, *, timeout: float, clock: Callable[[], float]
+    ) -> None:
         self._db = db
         self._timeout = timeout
         self._time = clock
@@ -72,12 +74,18 @@ class Nodes:
                             self.slot = slot
                             break
                     elif self._dead(row.node_id, row.heartbeat, now):
-                        if await queries.take_stale_slot(conn, slot, self.node_id, row.node_id, now):
+                        if await queries.take_stale_slot(
+                            conn, slot, self.node_id, row.node_id, now
+                        ):
                             self.slot = slot
                             break
             if self.slot >= 0:
-                log.info("joined as node %s in slot %d", self.node_id, self.slot,
-                         extra={"event": "node_join"})
+                log.info(
+                    "joined as node %s in slot %d",
+                    self.node_id,
+                    self.slot,
+                    extra={"event": "node_join"},
+                )
                 return self.slot
         raise StoreError("no free node slot: 256 gateway processes are alive")
 
@@ -87,7 +95,9 @@ class Nodes:
         async with self._db.transaction() as conn:
             ok = await queries.heartbeat(conn, self.slot, self.node_id, now)
             rows = await queries.node_rows(conn)
-        self.live = {r.node_id for r in rows if not self._dead(r.node_id, r.heartbeat, now)}
+        self.live = {
+            r.node_id for r in rows if not self._dead(r.node_id, r.heartbeat, now)
+        }
         self.live.add(self.node_id)
         return ok
 
@@ -98,7 +108,12 @@ class Nodes:
             if owner in self.live:
                 host, _, rest = owner.partition(":")
                 pid_text = rest.partition(":")[0]
-                if host == _host() and pid_text.isdigit() and owner != self.node_id and not _pid_alive(int(pid_text)):
+                if (
+                    host == _host()
+                    and pid_text.isdigit()
+                    and owner != self.node_id
+                    and not _pid_alive(int(pid_text))
+                ):
                     out.append(owner)
             else:
                 out.append(owner)

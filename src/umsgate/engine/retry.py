@@ -9,7 +9,9 @@ from __future__ import annotations
 import random
 
 
-def backoff(attempt: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
+def backoff(
+    attempt: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
     """Seconds to wait after the ``attempt``-th try (1-based) failed transiently."""
     if attempt < 1:
         attempt = 1

@@ -18,7 +18,9 @@ DEFAULT_ROUTE = RouteSettings(name="default", connectors=("sandbox",))
 
 
 class Router:
-    def __init__(self, routes: Sequence[RouteSettings], connectors: Mapping[str, Connector]) -> None:
+    def __init__(
+        self, routes: Sequence[RouteSettings], connectors: Mapping[str, Connector]
+    ) -> None:
         self.routes = tuple(routes) or (DEFAULT_ROUTE,)
         self.connectors = connectors
 
@@ -28,7 +30,9 @@ class Router:
                 continue
             if route.clients and message.client_id not in route.clients:
                 continue
-            if route.prefixes and not any(message.receiver.startswith(p) for p in route.prefixes):
+            if route.prefixes and not any(
+                message.receiver.startswith(p) for p in route.prefixes
+            ):
                 continue
             return route
         return None
@@ -39,7 +43,9 @@ class Router:
         route = self.route_for(message)
         if route is None:
             return None
-        candidates = [self.connectors[n] for n in route.connectors if n in self.connectors]
+        candidates = [
+            self.connectors[n] for n in route.connectors if n in self.connectors
+        ]
         for connector in candidates:
             if connector.health().up:
                 return connector

@@ -56,7 +56,9 @@ class ConnectorContext:
     clock: Clock
 
 
-def build_connector(settings: ConnectorSettings, context: ConnectorContext) -> Connector:
+def build_connector(
+    settings: ConnectorSettings, context: ConnectorContext
+) -> Connector:
     """Build the connector a ``[[connectors]]`` table describes.
 
     Raises:

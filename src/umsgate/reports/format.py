@@ -38,7 +38,9 @@ def native_code(code: ResultCode) -> tuple[str, str]:
     return code.value, code.description
 
 
-def report_body(row: dict[str, Any], code: ResultCode, *, from_carrier: bool) -> dict[str, str]:
+def report_body(
+    row: dict[str, Any], code: ResultCode, *, from_carrier: bool
+) -> dict[str, str]:
     result_code, result_message = native_code(code)
     return {
         "cmpMsgId": row["cmp_msg_id"] or "",

@@ -21,14 +21,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import httpx
 
 from umsgate.clients import Directory, sign
 from umsgate.config import WebhookSettings
-from umsgate.store import queries
+from umsgate.store import fast
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.reports.notifier")
@@ -40,6 +40,13 @@ MAX_ANSWER_BYTES = 1024
 #: Results are written when this many are waiting, or every FLUSH_EVERY seconds.
 FLUSH_AT = 200
 FLUSH_EVERY = 0.1
+
+
+class _Claimed(NamedTuple):
+    id: int
+    client_id: str
+    body: str
+    attempts: int
 
 
 def target_url(report_url: str) -> str:
@@ -101,7 +108,9 @@ class Notifier:
                 try:
                     claimed = await self.deliver_once()
                 except Exception:
-                    log.exception("webhook round failed", extra={"event": "webhook_error"})
+                    log.exception(
+                        "webhook round failed", extra={"event": "webhook_error"}
+                    )
                     claimed = 0
                     await asyncio.sleep(1.0)
                 if claimed:
@@ -129,8 +138,10 @@ class Notifier:
             return 1
         now = self._time()
         lease = now + self._settings.timeout * 3 + 5
-        async with self._db.transaction() as conn:
-            rows = await queries.claim_webhooks(conn, now, lease, min(room, self._settings.batch_size))
+        async with fast.transaction(self._db) as raw:
+            rows = await fast.claim_webhooks(
+                raw, now, lease, min(room, self._settings.batch_size)
+            )
         for row in rows:
             self._in_flight += 1
             task = asyncio.create_task(self._deliver_and_keep(row))
@@ -138,13 +149,19 @@ class Notifier:
             task.add_done_callback(self._tasks.discard)
         return len(rows)
 
-    async def _deliver_and_keep(self, row: Any) -> None:
+    async def _deliver_and_keep(self, claimed: tuple[Any, ...]) -> None:
+        row = _Claimed(*claimed)
         try:
-            result = await self._deliver(row)
+            result = await self._deliver(claimed)
         except Exception as exc:  # a bug must not lose the delivery: try it again later
             log.exception("webhook delivery crashed", extra={"event": "webhook_error"})
-            result = {"id": row.id, "state": "pending", "attempts": row.attempts,
-                      "next_at": self._time() + self._settings.retry_interval, "error": repr(exc)[:300]}
+            result = {
+                "id": row.id,
+                "state": "pending",
+                "attempts": row.attempts,
+                "next_at": self._time() + self._settings.retry_interval,
+                "error": repr(exc)[:300],
+            }
         finally:
             self._in_flight -= 1
             self._room.set()
@@ -160,7 +177,9 @@ class Notifier:
             try:
                 await self._flush()
             except Exception:
-                log.exception("recording webhook results failed", extra={"event": "webhook_error"})
+                log.exception(
+                    "recording webhook results failed", extra={"event": "webhook_error"}
+                )
                 await asyncio.sleep(1.0)
 
     async def _flush(self) -> None:
@@ -168,8 +187,8 @@ class Notifier:
             return
         batch, self._results = self._results, []
         try:
-            async with self._db.transaction() as conn:
-                await queries.webhook_results(conn, batch)
+            async with fast.transaction(self._db) as raw:
+                await fast.webhook_results(raw, batch)
         except Exception:
             self._results[:0] = batch
             raise
@@ -178,12 +197,18 @@ class Notifier:
     def busy(self) -> bool:
         return bool(self._in_flight or self._results)
 
-    async def _deliver(self, row: Any) -> dict[str, Any]:
+    async def _deliver(self, claimed: tuple[Any, ...]) -> dict[str, Any]:
+        row = _Claimed(*claimed)
         attempts = int(row.attempts) + 1
         client = await self._directory.client(row.client_id)
         if client is None or not client.report_url:
-            return {"id": row.id, "state": "none", "attempts": row.attempts, "next_at": 0.0,
-                    "error": "client has no report URL"}
+            return {
+                "id": row.id,
+                "state": "none",
+                "attempts": row.attempts,
+                "next_at": 0.0,
+                "error": "client has no report URL",
+            }
         body = row.body.encode()
         headers = {
             "Content-Type": "application/json; charset=UTF-8",
@@ -193,24 +218,44 @@ class Notifier:
         async with self._limit:
             try:
                 response = await self._http.post(
-                    target_url(client.report_url), content=body, headers=headers,
+                    target_url(client.report_url),
+                    content=body,
+                    headers=headers,
                     timeout=self._settings.timeout,
                 )
                 answer = response.content[:MAX_ANSWER_BYTES].strip()
                 if response.status_code == 200 and answer == b"OK":
                     if self._on_result is not None:
                         self._on_result(True)
-                    return {"id": row.id, "state": "done", "attempts": attempts,
-                            "next_at": self._time(), "error": ""}
+                    return {
+                        "id": row.id,
+                        "state": "done",
+                        "attempts": attempts,
+                        "next_at": self._time(),
+                        "error": "",
+                    }
                 error = f"HTTP {response.status_code}: {answer[:100]!r}"
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"[:300]
         if self._on_result is not None:
             self._on_result(False)
         if attempts >= 1 + self._settings.max_retries:
-            log.warning("webhook given up after %d attempts", attempts,
-                        extra={"event": "webhook_failed", "message_id": row.id})
-            return {"id": row.id, "state": "failed", "attempts": attempts, "next_at": self._time(),
-                    "error": error}
-        return {"id": row.id, "state": "pending", "attempts": attempts,
-                "next_at": self._time() + self._settings.retry_interval, "error": error}
+            log.warning(
+                "webhook given up after %d attempts",
+                attempts,
+                extra={"event": "webhook_failed", "message_id": row.id},
+            )
+            return {
+                "id": row.id,
+                "state": "failed",
+                "attempts": attempts,
+                "next_at": self._time(),
+                "error": error,
+            }
+        return {
+            "id": row.id,
+            "state": "pending",
+            "attempts": attempts,
+            "next_at": self._time() + self._settings.retry_interval,
+            "error": error,
+        }

@@ -43,7 +43,9 @@ class SandboxCarrier:
                     f"sandbox.mix: {code!r} is not a unified result code "
                     f"(see docs/result-codes.md)"
                 ) from None
-        self.mix = OutcomeMix(dict(settings.mix), default=ResultCode.DELIVERED.value, seed=settings.seed)
+        self.mix = OutcomeMix(
+            dict(settings.mix), default=ResultCode.DELIVERED.value, seed=settings.seed
+        )
         self._due: list[tuple[float, int, int, str]] = []
         self._sink: ReportSink | None = None
         self._wake = asyncio.Event()
@@ -52,7 +54,9 @@ class SandboxCarrier:
 
     async def start(self, sink: ReportSink) -> None:
         self._sink = sink
-        self._task = asyncio.create_task(self._report_loop(), name=f"{self.name}-reports")
+        self._task = asyncio.create_task(
+            self._report_loop(), name=f"{self.name}-reports"
+        )
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -70,7 +74,9 @@ class SandboxCarrier:
         self._schedule(messages)
         self.submitted += len(messages)
         return [
-            SubmitResult(message_id=m.id, outcome=Outcome.ACCEPTED, provider_msg_id=f"SB{m.id}")
+            SubmitResult(
+                message_id=m.id, outcome=Outcome.ACCEPTED, provider_msg_id=f"SB{m.id}"
+            )
             for m in messages
         ]
 
@@ -104,11 +110,16 @@ class SandboxCarrier:
                 try:
                     await asyncio.gather(*(self._sink.report(r) for r in batch))
                 except Exception:
-                    log.exception("sandbox reports not recorded; trying again",
-                                  extra={"event": "sandbox_report_error"})
+                    log.exception(
+                        "sandbox reports not recorded; trying again",
+                        extra={"event": "sandbox_report_error"},
+                    )
                     for r in batch:
                         assert r.message_id is not None
-                        heapq.heappush(self._due, (time.monotonic() + 1.0, r.message_id, 0, r.code.value))
+                        heapq.heappush(
+                            self._due,
+                            (time.monotonic() + 1.0, r.message_id, 0, r.code.value),
+                        )
                     await asyncio.sleep(1.0)
                 continue
             self._wake.clear()
@@ -130,5 +141,7 @@ def build(settings: ConnectorSettings, context: object) -> SandboxCarrier:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"connector {settings.name!r}: {exc}") from None
     if opts:
-        raise ConfigError(f"connector {settings.name!r}: unknown option(s) {sorted(opts)}")
+        raise ConfigError(
+            f"connector {settings.name!r}: unknown option(s) {sorted(opts)}"
+        )
     return SandboxCarrier(sandbox, name=settings.name)

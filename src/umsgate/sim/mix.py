@@ -20,10 +20,14 @@ class OutcomeMix:
         seed: changes every draw.
     """
 
-    def __init__(self, weights: Mapping[str, float], *, default: str, seed: int = 0) -> None:
+    def __init__(
+        self, weights: Mapping[str, float], *, default: str, seed: int = 0
+    ) -> None:
         total = sum(weights.values())
         if any(w < 0 for w in weights.values()) or total > 1.0 + 1e-9:
-            raise ValueError(f"outcome shares must be ≥ 0 and add up to ≤ 1, got {dict(weights)}")
+            raise ValueError(
+                f"outcome shares must be ≥ 0 and add up to ≤ 1, got {dict(weights)}"
+            )
         self.default = default
         self.seed = seed
         self._bounds: list[tuple[float, str]] = []

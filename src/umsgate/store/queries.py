@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,10 +22,8 @@ from umsgate.store.tables import (
     clients,
     events,
     files,
-    message_parts,
     messages,
     nodes,
-    pending_reports,
     reports,
     tokens,
 )
@@ -199,203 +197,12 @@ async def delete_expired_files(conn: AsyncConnection, now: float) -> int:
 # -- messages ----------------------------------------------------------------------------
 
 
-async def insert_messages(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert new messages; a row whose (client, srcMsgId, kind) exists is skipped
-    (callers read the keys back with `message_keys` to tell new from repeated)."""
-    stmt = _insert(conn, messages).on_conflict_do_nothing(
-        index_elements=["client_id", "src_msg_id", "kind"]
-    )
-    await conn.execute(stmt, list(rows))
-
-
-async def message_keys(
-    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Row[Any]]:
-    """(client, srcMsgId) → (id, content_hash, created_at) of clients' own messages."""
-    found: dict[tuple[str, str], Row[Any]] = {}
-    for chunk in _chunks(list(dict.fromkeys(keys))):
-        stmt = select(
-            messages.c.client_id,
-            messages.c.src_msg_id,
-            messages.c.id,
-            messages.c.content_hash,
-            messages.c.created_at,
-        ).where(
-            messages.c.kind == 0,
-            tuple_(messages.c.client_id, messages.c.src_msg_id).in_(list(chunk)),
-        )
-        for row in (await conn.execute(stmt)).all():
-            found[(row.client_id, row.src_msg_id)] = row
-    return found
-
-
-async def insert_events(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if rows:
-        await conn.execute(insert(events), list(rows))
-
-
-async def claim_due(
-    conn: AsyncConnection, node_id: str, now: float, limit: int
-) -> list[Row[Any]]:
-    """Claim up to ``limit`` QUEUED messages that are due (or past their expiry):
-    they become SENDING, owned by ``node_id``."""
-    pick = (
-        select(messages.c.id)
-        .where(messages.c.status == Status.QUEUED.value, messages.c.due_at <= now)
-        .order_by(messages.c.due_at)
-        .limit(limit)
-    )
-    if _is_pg(conn):
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        update(messages)
-        .where(messages.c.id.in_(pick.scalar_subquery()))
-        .values(
-            status=Status.SENDING.value,
-            owner=node_id,
-            claimed_at=now,
-            attempts=messages.c.attempts + 1,
-        )
-        .returning(*messages.c)
-    )
-    return list((await conn.execute(stmt)).all())
-
-
 async def next_due_at(conn: AsyncConnection) -> float | None:
     stmt = select(func.min(messages.c.due_at)).where(
         messages.c.status == Status.QUEUED.value
     )
     value = (await conn.execute(stmt)).scalar()
     return None if value is None else float(value)
-
-
-async def lock_messages(
-    conn: AsyncConnection, ids: Sequence[int]
-) -> dict[int, dict[str, Any]]:
-    """Current rows of ``ids``, locked for update (PostgreSQL) until commit."""
-    found: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(list(ids)):
-        stmt = select(messages).where(messages.c.id.in_(list(chunk)))
-        if _is_pg(conn):
-            stmt = stmt.with_for_update()
-        for row in (await conn.execute(stmt)).all():
-            found[row.id] = dict(row._mapping)
-    return found
-
-
-#: The columns a status change may write.
-MUTABLE = (
-    "status",
-    "owner",
-    "due_at",
-    "connector",
-    "provider_msg_id",
-    "sent_at",
-    "done_at",
-    "result_code",
-    "raw_code",
-    "result_message",
-    "carrier",
-    "segments",
-)
-
-
-async def update_messages(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Write the MUTABLE columns of each row (keyed by ``id``)."""
-    if not rows:
-        return
-    stmt = (
-        update(messages)
-        .where(messages.c.id == bindparam("b_id"))
-        .values({col: bindparam(f"b_{col}") for col in MUTABLE})
-    )
-    params = [{"b_id": r["id"], **{f"b_{c}": r[c] for c in MUTABLE}} for r in rows]
-    await conn.execute(stmt, params)
-
-
-async def ids_by_provider(
-    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, int | None]]:
-    """(connector, provider id) → (message id, part number or None for whole messages)."""
-    found: dict[tuple[str, str], tuple[int, int | None]] = {}
-    keys = list(dict.fromkeys(keys))
-    for chunk in _chunks(keys):
-        stmt = select(
-            message_parts.c.connector,
-            message_parts.c.provider_msg_id,
-            message_parts.c.message_id,
-            message_parts.c.part,
-        ).where(
-            tuple_(message_parts.c.connector, message_parts.c.provider_msg_id).in_(
-                list(chunk)
-            )
-        )
-        for row in (await conn.execute(stmt)).all():
-            found[(row.connector, row.provider_msg_id)] = (row.message_id, row.part)
-    rest = [k for k in keys if k not in found]
-    for chunk in _chunks(rest):
-        stmt = select(
-            messages.c.connector, messages.c.provider_msg_id, messages.c.id
-        ).where(
-            tuple_(messages.c.connector, messages.c.provider_msg_id).in_(list(chunk))
-        )
-        for row in (await conn.execute(stmt)).all():
-            found[(row.connector, row.provider_msg_id)] = (row.id, None)
-    return found
-
-
-async def insert_parts(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if rows:
-        stmt = _insert(conn, message_parts).on_conflict_do_nothing(
-            index_elements=["connector", "provider_msg_id"]
-        )
-        await conn.execute(stmt, list(rows))
-
-
-async def parts_of(
-    conn: AsyncConnection, message_ids: Sequence[int]
-) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
-    for chunk in _chunks(list(message_ids)):
-        stmt = select(message_parts).where(message_parts.c.message_id.in_(list(chunk)))
-        for row in (await conn.execute(stmt)).all():
-            out.setdefault(row.message_id, []).append(dict(row._mapping))
-    return out
-
-
-async def update_parts(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if not rows:
-        return
-    stmt = (
-        update(message_parts)
-        .where(
-            message_parts.c.connector == bindparam("b_connector"),
-            message_parts.c.provider_msg_id == bindparam("b_pid"),
-        )
-        .values(result_code=bindparam("b_code"), raw_code=bindparam("b_raw"))
-    )
-    await conn.execute(
-        stmt,
-        [
-            {
-                "b_connector": r["connector"],
-                "b_pid": r["provider_msg_id"],
-                "b_code": r["result_code"],
-                "b_raw": r["raw_code"],
-            }
-            for r in rows
-        ],
-    )
 
 
 async def stalled_claims(
@@ -478,34 +285,6 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
 # -- reports and webhooks ------------------------------------------------------------------
 
 
-async def insert_reports(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if rows:
-        await conn.execute(insert(reports), list(rows))
-
-
-async def insert_pending_reports(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if rows:
-        await conn.execute(insert(pending_reports), list(rows))
-
-
-async def take_pending_reports(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
-    stmt = select(pending_reports).order_by(pending_reports.c.id).limit(limit)
-    if _is_pg(conn):
-        stmt = stmt.with_for_update(skip_locked=True)
-    return list((await conn.execute(stmt)).all())
-
-
-async def delete_pending_reports(conn: AsyncConnection, ids: Sequence[int]) -> None:
-    if ids:
-        await conn.execute(
-            delete(pending_reports).where(pending_reports.c.id.in_(list(ids)))
-        )
-
-
 async def reports_for_check(
     conn: AsyncConnection,
     client_id: str,
@@ -531,60 +310,6 @@ async def reports_for_check(
         )
         out.extend(r[0] for r in (await conn.execute(stmt)).all())
     return out
-
-
-async def claim_webhooks(
-    conn: AsyncConnection, now: float, lease_until: float, limit: int
-) -> list[Row[Any]]:
-    """Claim due webhook deliveries: their ``next_at`` moves to ``lease_until``, so a
-    node that dies mid-delivery leaves them to be tried again after the lease."""
-    pick = (
-        select(reports.c.id)
-        .where(reports.c.webhook_state == "pending", reports.c.next_at <= now)
-        .order_by(reports.c.next_at)
-        .limit(limit)
-    )
-    if _is_pg(conn):
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        update(reports)
-        .where(reports.c.id.in_(pick.scalar_subquery()))
-        .values(next_at=lease_until)
-        .returning(
-            reports.c.id, reports.c.client_id, reports.c.body, reports.c.attempts
-        )
-    )
-    return list((await conn.execute(stmt)).all())
-
-
-async def webhook_results(
-    conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    if not rows:
-        return
-    stmt = (
-        update(reports)
-        .where(reports.c.id == bindparam("b_id"))
-        .values(
-            webhook_state=bindparam("b_state"),
-            attempts=bindparam("b_attempts"),
-            next_at=bindparam("b_next_at"),
-            last_error=bindparam("b_error"),
-        )
-    )
-    await conn.execute(
-        stmt,
-        [
-            {
-                "b_id": r["id"],
-                "b_state": r["state"],
-                "b_attempts": r["attempts"],
-                "b_next_at": r["next_at"],
-                "b_error": r["error"],
-            }
-            for r in rows
-        ],
-    )
 
 
 async def next_webhook_at(conn: AsyncConnection) -> float | None:

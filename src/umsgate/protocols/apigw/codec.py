@@ -83,11 +83,22 @@ class SendRequest:
     def content_hash(self) -> str:
         """Digest of everything that defines the message (idempotency check)."""
         doc = [
-            self.channel.value, self.cmp_msg_id, self.codec, self.sender, self.receiver,
-            self.subject, self.content, list(self.file_ids), self.extra, self.fallback,
-            self.reserve_at, self.expires_at,
+            self.channel.value,
+            self.cmp_msg_id,
+            self.codec,
+            self.sender,
+            self.receiver,
+            self.subject,
+            self.content,
+            list(self.file_ids),
+            self.extra,
+            self.fallback,
+            self.reserve_at,
+            self.expires_at,
         ]
-        return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        return hashlib.sha256(
+            orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
 
 
 # -- field readers -------------------------------------------------------------------------------
@@ -98,8 +109,13 @@ def _bad(code: str, field: str, message: str) -> ValidationError:
 
 
 def _get_str(
-    body: Mapping[str, Any], name: str, *, required: bool, max_chars: int | None = None,
-    id_like: bool = False, default: str = "",
+    body: Mapping[str, Any],
+    name: str,
+    *,
+    required: bool,
+    max_chars: int | None = None,
+    id_like: bool = False,
+    default: str = "",
 ) -> str:
     value = body.get(name)
     if value is None:
@@ -115,11 +131,15 @@ def _get_str(
     if required and not value.strip():
         raise _bad(Invalid.MISSING, name, f"{name} is required")
     if max_chars is not None and len(value) > max_chars:
-        raise _bad(Invalid.TOO_LONG, name, f"{name} is longer than {max_chars} characters")
+        raise _bad(
+            Invalid.TOO_LONG, name, f"{name} is longer than {max_chars} characters"
+        )
     return value
 
 
-def _get_bool(body: Mapping[str, Any], name: str, *, required: bool, default: bool = False) -> bool:
+def _get_bool(
+    body: Mapping[str, Any], name: str, *, required: bool, default: bool = False
+) -> bool:
     value = body.get(name)
     if value is None:
         if required:
@@ -140,7 +160,11 @@ def _nat_code(body: Mapping[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise _bad(Invalid.MALFORMED, name, f"{name} must be a number")
     if str(value).strip() != "82":
-        raise _bad(Invalid.NOT_ALLOWED, name, f"{name} {value!r} is not served: domestic (82) only")
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            name,
+            f"{name} {value!r} is not served: domestic (82) only",
+        )
     return 82
 
 
@@ -151,17 +175,23 @@ def _receiver(body: Mapping[str, Any], nat: int, name: str = "receiver") -> str:
     try:
         return phone.receiver(raw, nat)
     except phone.InvalidNumber:
-        raise _bad(Invalid.BAD_RECEIVER, name, f"{raw}는 잘못된 수신번호 형식입니다.") from None
+        raise _bad(
+            Invalid.BAD_RECEIVER, name, f"{raw}는 잘못된 수신번호 형식입니다."
+        ) from None
 
 
 def _sender(body: Mapping[str, Any], nat: int, name: str) -> str:
     raw = _get_str(body, name, required=True)
     if len(raw) > phone.MAX_NUMBER_CHARS:
-        raise _bad(Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number")
+        raise _bad(
+            Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number"
+        )
     try:
         return phone.sender(raw, nat)
     except phone.InvalidNumber:
-        raise _bad(Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number") from None
+        raise _bad(
+            Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number"
+        ) from None
 
 
 def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
@@ -170,7 +200,9 @@ def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _bad(Invalid.MALFORMED, name, f"{name} must be a list of strings")
     if len(value) > MAX_FILES:
-        raise _bad(Invalid.BAD_FILE, name, f"{name} has {len(value)} ids; at most {MAX_FILES}")
+        raise _bad(
+            Invalid.BAD_FILE, name, f"{name} has {len(value)} ids; at most {MAX_FILES}"
+        )
     for v in value:
         if not _FILE_ID.match(v):
             raise _bad(Invalid.BAD_FILE, name, f"{name}: {v!r} is not a file id")
@@ -192,7 +224,11 @@ def parse_time(value: Any, name: str) -> float | None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=KST)
     except ValueError:
-        raise _bad(Invalid.MALFORMED, name, f"{name} {value!r} is not a time (yyyyMMddHHmm or ISO 8601)") from None
+        raise _bad(
+            Invalid.MALFORMED,
+            name,
+            f"{name} {value!r} is not a time (yyyyMMddHHmm or ISO 8601)",
+        ) from None
     return when.timestamp()
 
 
@@ -200,25 +236,47 @@ def _times(body: Mapping[str, Any], now: float) -> tuple[float | None, float | N
     reserve = parse_time(body.get("reserveTime"), "reserveTime")
     expire = parse_time(body.get("expireTime"), "expireTime")
     if reserve is not None and reserve > now + MAX_RESERVE_AHEAD:
-        raise _bad(Invalid.NOT_ALLOWED, "reserveTime", "reserveTime is more than 90 days ahead")
+        raise _bad(
+            Invalid.NOT_ALLOWED, "reserveTime", "reserveTime is more than 90 days ahead"
+        )
     if expire is not None:
         if expire <= max(now, reserve or now):
-            raise _bad(Invalid.NOT_ALLOWED, "expireTime", "expireTime is not after the sending time")
+            raise _bad(
+                Invalid.NOT_ALLOWED,
+                "expireTime",
+                "expireTime is not after the sending time",
+            )
         if expire > now + MAX_TTL + (reserve - now if reserve else 0):
-            raise _bad(Invalid.NOT_ALLOWED, "expireTime", "expireTime is more than 30 days ahead")
+            raise _bad(
+                Invalid.NOT_ALLOWED,
+                "expireTime",
+                "expireTime is more than 30 days ahead",
+            )
     return reserve, expire
 
 
-def _header(headers: Mapping[str, str], body: Mapping[str, Any], name: str, limit: int,
-            *, from_body: bool = False) -> str:
-    value = headers.get(name)
+def _header(
+    headers: Mapping[str, str],
+    body: Mapping[str, Any],
+    name: str,
+    limit: int,
+    *,
+    from_body: bool = False,
+) -> str:
+    value = headers.get(name.lower())
     if value is None and from_body:
         raw = body.get(name)
-        value = str(raw) if isinstance(raw, str | int) and not isinstance(raw, bool) else None
+        value = (
+            str(raw)
+            if isinstance(raw, str | int) and not isinstance(raw, bool)
+            else None
+        )
     if value is None or not value.strip():
         raise _bad(Invalid.MISSING, name, f"header {name} is required")
     if len(value) > limit:
-        raise _bad(Invalid.TOO_LONG, name, f"header {name} is longer than {limit} characters")
+        raise _bad(
+            Invalid.TOO_LONG, name, f"header {name} is longer than {limit} characters"
+        )
     if not (value.isascii() and value.isprintable()):
         raise _bad(Invalid.NOT_ALLOWED, name, f"header {name} must be printable ASCII")
     return value
@@ -227,13 +285,17 @@ def _header(headers: Mapping[str, str], body: Mapping[str, Any], name: str, limi
 # -- channels ----------------------------------------------------------------------------------------
 
 
-def parse_sms(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float) -> SendRequest:
+def parse_sms(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
     """``POST /v1/message/sms`` (spec §6)."""
     extra = {
         "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
         "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
     }
-    src = _get_str(body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True)
+    src = _get_str(
+        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
+    )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
     sender = _sender(body, nat, "callback")
@@ -242,19 +304,33 @@ def parse_sms(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
     receiver = _receiver(body, nat)
     reserve, expire = _times(body, now)
     return SendRequest(
-        channel=Channel.SMS, src_msg_id=src, cmp_msg_id=_cmp(body), codec=codec, sender=sender,
-        receiver=receiver, subject="", content=content, file_ids=(), extra=extra, fallback=None,
-        reserve_at=reserve, expires_at=expire,
+        channel=Channel.SMS,
+        src_msg_id=src,
+        cmp_msg_id=_cmp(body),
+        codec=codec,
+        sender=sender,
+        receiver=receiver,
+        subject="",
+        content=content,
+        file_ids=(),
+        extra=extra,
+        fallback=None,
+        reserve_at=reserve,
+        expires_at=expire,
     )
 
 
-def parse_mms(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float) -> SendRequest:
+def parse_mms(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
     """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
     extra = {
         "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
         "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
     }
-    src = _get_str(body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True)
+    src = _get_str(
+        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
+    )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
     sender = _sender(body, nat, "callback")
@@ -267,14 +343,26 @@ def parse_mms(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
     receiver = _receiver(body, nat)
     reserve, expire = _times(body, now)
     return SendRequest(
-        channel=channel, src_msg_id=src, cmp_msg_id=_cmp(body), codec=codec, sender=sender,
-        receiver=receiver, subject=subject, content=content, file_ids=files, extra=extra,
-        fallback=None, reserve_at=reserve, expires_at=expire,
+        channel=channel,
+        src_msg_id=src,
+        cmp_msg_id=_cmp(body),
+        codec=codec,
+        sender=sender,
+        receiver=receiver,
+        subject=subject,
+        content=content,
+        file_ids=files,
+        extra=extra,
+        fallback=None,
+        reserve_at=reserve,
+        expires_at=expire,
     )
 
 
 def _cmp(body: Mapping[str, Any]) -> str:
-    return _get_str(body, "cmpMsgId", required=False, max_chars=CMP_MSG_ID_MAX, id_like=True)
+    return _get_str(
+        body, "cmpMsgId", required=False, max_chars=CMP_MSG_ID_MAX, id_like=True
+    )
 
 
 def _agency(headers: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, str]:
@@ -292,59 +380,96 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
     if not used:
         return None
     if not isinstance(raw, dict):
-        raise _bad(Invalid.MISSING, "fallback", "fallback is required when usedFallback is true")
+        raise _bad(
+            Invalid.MISSING,
+            "fallback",
+            "fallback is required when usedFallback is true",
+        )
     kind = _get_str(raw, "type", required=True).upper()
     if kind == "N":
         return None
     if kind not in ("SMS", "LMS", "MMS"):
-        raise _bad(Invalid.NOT_ALLOWED, "fallback.type", f"fallback.type {kind!r} is not SMS, LMS, MMS or N")
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            "fallback.type",
+            f"fallback.type {kind!r} is not SMS, LMS, MMS or N",
+        )
     content = _get_str(raw, "content", required=kind != "MMS")
     limit = text.SMS_MAX_BYTES if kind == "SMS" else text.LMS_MAX_BYTES
     text.check_length(content, codec, limit, field="fallback.content")
     subject = ""
     if kind != "SMS":
         subject = _get_str(raw, "subject", required=False) or NO_SUBJECT
-        text.check_length(subject, codec, text.SUBJECT_MAX_BYTES, field="fallback.subject")
+        text.check_length(
+            subject, codec, text.SUBJECT_MAX_BYTES, field="fallback.subject"
+        )
     files = _file_ids(raw.get("fileIds"), "fallback.fileIds") if kind == "MMS" else ()
     if kind == "MMS" and not files:
         raise _bad(Invalid.MISSING, "fallback.fileIds", "an MMS fallback needs fileIds")
-    origin = _get_str(raw, "originCode", required=False, max_chars=ORIGIN_CODE_MAX, id_like=True)
-    return {"channel": kind, "subject": subject, "content": content, "fileIds": list(files),
-            "originCode": origin}
+    origin = _get_str(
+        raw, "originCode", required=False, max_chars=ORIGIN_CODE_MAX, id_like=True
+    )
+    return {
+        "channel": kind,
+        "subject": subject,
+        "content": content,
+        "fileIds": list(files),
+        "originCode": origin,
+    }
 
 
-def _buttons(value: Any, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]) -> list[Any]:
+def _buttons(
+    value: Any, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]
+) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
         raise _bad(Invalid.MALFORMED, name, f"{name} must be a list of objects")
     if len(value) > max_items:
-        raise _bad(Invalid.TOO_LONG, name, f"{name} has {len(value)} items; at most {max_items}")
+        raise _bad(
+            Invalid.TOO_LONG,
+            name,
+            f"{name} has {len(value)} items; at most {max_items}",
+        )
     if len(orjson.dumps(value)) > max_bytes:
         raise _bad(Invalid.TOO_LONG, name, f"{name} is larger than {max_bytes} bytes")
     for i, button in enumerate(value):
         for key in need:
             if not isinstance(button.get(key), str) or not button[key]:
-                raise _bad(Invalid.MISSING, f"{name}[{i}].{key}", f"{name}[{i}].{key} is required")
+                raise _bad(
+                    Invalid.MISSING,
+                    f"{name}[{i}].{key}",
+                    f"{name}[{i}].{key} is required",
+                )
     return value
 
 
-def parse_rcs(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float) -> SendRequest:
+def parse_rcs(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
     """``POST /v1/message/rcs`` (spec §8)."""
     extra: dict[str, Any] = _agency(headers, body)
-    src = _get_str(body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True)
+    src = _get_str(
+        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
+    )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
     kind = _get_str(body, "type", required=False, default="INFO").upper()
     if kind == "NFO":  # resolution 18
         kind = "INFO"
     if kind not in ("INFO", "ETC"):
-        raise _bad(Invalid.NOT_ALLOWED, "type", f"type {kind!r} is not supported (INFO, ETC)")
+        raise _bad(
+            Invalid.NOT_ALLOWED, "type", f"type {kind!r} is not supported (INFO, ETC)"
+        )
     sender = _sender(body, nat, "chatbotId")
     brand = _get_str(body, "brandKey", required=True, max_chars=KEY_MAX)
     header = _get_str(body, "header", required=True, id_like=True)
     if header not in ("0", "1"):
-        raise _bad(Invalid.NOT_ALLOWED, "header", "header must be 0 (information) or 1 (advertising)")
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            "header",
+            "header must be 0 (information) or 1 (advertising)",
+        )
     footer = _get_str(body, "footer", required=header == "1")
     if footer and not _FOOTER.match(footer):
         raise _bad(Invalid.NOT_ALLOWED, "footer", "footer holds digits and '-' only")
@@ -352,7 +477,9 @@ def parse_rcs(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
     receiver = _receiver(body, nat)
     expiry = _get_str(body, "expiryOption", required=False, id_like=True, default="1")
     if expiry not in RCS_EXPIRY:
-        raise _bad(Invalid.NOT_ALLOWED, "expiryOption", "expiryOption must be 1, 2, 3 or 4")
+        raise _bad(
+            Invalid.NOT_ALLOWED, "expiryOption", "expiryOption must be 1, 2, 3 or 4"
+        )
     template = _get_str(body, "templateId", required=True, max_chars=KEY_MAX)
     param = body.get("templateParam")
     if param is None:
@@ -361,28 +488,58 @@ def parse_rcs(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
         try:
             param = orjson.loads(param)
         except orjson.JSONDecodeError:
-            raise _bad(Invalid.MALFORMED, "templateParam", "templateParam is not JSON") from None
+            raise _bad(
+                Invalid.MALFORMED, "templateParam", "templateParam is not JSON"
+            ) from None
     if not isinstance(param, dict):
-        raise _bad(Invalid.MALFORMED, "templateParam", "templateParam must be an object")
+        raise _bad(
+            Invalid.MALFORMED, "templateParam", "templateParam must be an object"
+        )
     if len(orjson.dumps(param)) > RCS_PARAM_BYTES:
-        raise _bad(Invalid.TOO_LONG, "templateParam", f"templateParam is larger than {RCS_PARAM_BYTES} bytes")
-    buttons = _buttons(body.get("buttons"), name="buttons", max_items=RCS_BUTTONS_MAX,
-                       max_bytes=KKO_BUTTONS_BYTES, need=())
+        raise _bad(
+            Invalid.TOO_LONG,
+            "templateParam",
+            f"templateParam is larger than {RCS_PARAM_BYTES} bytes",
+        )
+    buttons = _buttons(
+        body.get("buttons"),
+        name="buttons",
+        max_items=RCS_BUTTONS_MAX,
+        max_bytes=KKO_BUTTONS_BYTES,
+        need=(),
+    )
     copy_allowed = _get_bool(body, "copyAllowed", required=False, default=False)
     fallback = _fallback(body, codec)
     reserve, expire = _times(body, now)
     rcs_expire = (reserve or now) + RCS_EXPIRY[expiry]
     expire = min(expire, rcs_expire) if expire else rcs_expire
     extra.update(
-        type=kind, brandKey=brand, header=header, footer=footer, rcsType=rcs_type,
-        expiryOption=expiry, templateId=template, templateParam=param, buttons=buttons,
+        type=kind,
+        brandKey=brand,
+        header=header,
+        footer=footer,
+        rcsType=rcs_type,
+        expiryOption=expiry,
+        templateId=template,
+        templateParam=param,
+        buttons=buttons,
         copyAllowed=copy_allowed,
     )
     content = _rcs_text(param)
     return SendRequest(
-        channel=Channel.RCS, src_msg_id=src, cmp_msg_id=_cmp(body), codec=codec, sender=sender,
-        receiver=receiver, subject=str(param.get("title", ""))[:100], content=content, file_ids=(),
-        extra=extra, fallback=fallback, reserve_at=reserve, expires_at=expire,
+        channel=Channel.RCS,
+        src_msg_id=src,
+        cmp_msg_id=_cmp(body),
+        codec=codec,
+        sender=sender,
+        receiver=receiver,
+        subject=str(param.get("title", ""))[:100],
+        content=content,
+        file_ids=(),
+        extra=extra,
+        fallback=fallback,
+        reserve_at=reserve,
+        expires_at=expire,
     )
 
 
@@ -394,30 +551,49 @@ def _rcs_text(param: Mapping[str, Any]) -> str:
     return orjson.dumps(param).decode()
 
 
-def parse_kko(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float) -> SendRequest:
+def parse_kko(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
     """``POST /v1/message/kko`` (spec §9, reconstructed table)."""
     extra: dict[str, Any] = _agency(headers, body)
-    src = _get_str(body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True)
+    src = _get_str(
+        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
+    )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
     msg_type = _get_str(body, "msgType", required=True).upper()
     if msg_type not in ("AT", "FT"):
-        raise _bad(Invalid.NOT_ALLOWED, "msgType", "msgType must be AT (AlimTalk) or FT (FriendTalk)")
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            "msgType",
+            "msgType must be AT (AlimTalk) or FT (FriendTalk)",
+        )
     sender = _sender(body, nat, "callback")
     receiver = _receiver(body, nat)
     title = _get_str(body, "title", required=False, max_chars=KEY_MAX)
     content = _get_str(body, "content", required=True, max_chars=KKO_CONTENT_MAX)
     text.byte_length(content, codec, field="content")
     profile = _get_str(body, "profileKey", required=True, max_chars=KEY_MAX)
-    template = _get_str(body, "templateCode", required=msg_type == "AT", max_chars=KKO_TEMPLATE_MAX)
+    template = _get_str(
+        body, "templateCode", required=msg_type == "AT", max_chars=KKO_TEMPLATE_MAX
+    )
     wide = _get_str(body, "wide", required=False, default="N").upper()
     if wide not in ("Y", "N"):
         raise _bad(Invalid.NOT_ALLOWED, "wide", "wide must be Y or N")
-    buttons = _buttons(body.get("buttons", body.get("button")), name="buttons",
-                       max_items=KKO_BUTTONS_MAX, max_bytes=KKO_BUTTONS_BYTES, need=("name", "type"))
+    buttons = _buttons(
+        body.get("buttons", body.get("button")),
+        name="buttons",
+        max_items=KKO_BUTTONS_MAX,
+        max_bytes=KKO_BUTTONS_BYTES,
+        need=("name", "type"),
+    )
     extra.update(
-        msgType=msg_type, title=title, kplusId=_get_str(body, "kplusId", required=False, max_chars=KEY_MAX),
-        profileKey=profile, templateCode=template, wide=wide,
+        msgType=msg_type,
+        title=title,
+        kplusId=_get_str(body, "kplusId", required=False, max_chars=KEY_MAX),
+        profileKey=profile,
+        templateCode=template,
+        wide=wide,
         imageLink=_get_str(body, "imageLink", required=False, max_chars=KKO_IMAGE_MAX),
         imageUrl=_get_str(body, "imageUrl", required=False, max_chars=KKO_IMAGE_MAX),
         imageFlag=_get_bool(body, "imageFlag", required=False),
@@ -427,9 +603,19 @@ def parse_kko(body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
     fallback = _fallback(body, codec)
     reserve, expire = _times(body, now)
     return SendRequest(
-        channel=Channel.KKO, src_msg_id=src, cmp_msg_id=_cmp(body), codec=codec, sender=sender,
-        receiver=receiver, subject=title, content=content, file_ids=(), extra=extra,
-        fallback=fallback, reserve_at=reserve, expires_at=expire,
+        channel=Channel.KKO,
+        src_msg_id=src,
+        cmp_msg_id=_cmp(body),
+        codec=codec,
+        sender=sender,
+        receiver=receiver,
+        subject=title,
+        content=content,
+        file_ids=(),
+        extra=extra,
+        fallback=fallback,
+        reserve_at=reserve,
+        expires_at=expire,
     )
 
 
@@ -449,7 +635,9 @@ def file_expire_time(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, KST).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def send_answer(ums_msg_id: int, src_msg_id: str, transfer_time: float) -> dict[str, str]:
+def send_answer(
+    ums_msg_id: int, src_msg_id: str, transfer_time: float
+) -> dict[str, str]:
     return {
         "resultCode": "10000",
         "resultMessage": "transfer request successful",

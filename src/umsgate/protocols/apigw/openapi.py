@@ -17,15 +17,35 @@ def _send(summary: str, body_ref: str, headers: list[str]) -> dict[str, Any]:
             "summary": summary,
             "security": [{"bearer": []}],
             "parameters": [
-                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                {
+                    "name": h,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
                 for h in headers
             ],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": body_ref}}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": body_ref}}},
+            },
             "responses": {
-                "200": {"description": "committed (resultCode 10000)", "content": {"application/json": {"schema": _SEND_OK}}},
-                "400": {"description": "invalid field (resultCode 400xx)", "content": {"application/json": {"schema": _ERROR}}},
-                "401": {"description": "bad token (40100)", "content": {"application/json": {"schema": _ERROR}}},
-                "429": {"description": "TPS exceeded (42900)", "content": {"application/json": {"schema": _ERROR}}},
+                "200": {
+                    "description": "committed (resultCode 10000)",
+                    "content": {"application/json": {"schema": _SEND_OK}},
+                },
+                "400": {
+                    "description": "invalid field (resultCode 400xx)",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "401": {
+                    "description": "bad token (40100)",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "429": {
+                    "description": "TPS exceeded (42900)",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
             },
         }
     }
@@ -36,8 +56,14 @@ _common = {
     "cmpMsgId": {"type": "string", "maxLength": 40},
     "dstCharSet": {"type": "string", "default": "euc-kr"},
     "natCode": {"type": "integer", "default": 82},
-    "reserveTime": {"type": "string", "description": "umsgate extension: yyyyMMddHHmm (KST) or ISO 8601"},
-    "expireTime": {"type": "string", "description": "umsgate extension: give up after this time"},
+    "reserveTime": {
+        "type": "string",
+        "description": "umsgate extension: yyyyMMddHHmm (KST) or ISO 8601",
+    },
+    "expireTime": {
+        "type": "string",
+        "description": "umsgate extension: give up after this time",
+    },
 }
 _fallback = {
     "type": "object",
@@ -62,82 +88,270 @@ SCHEMA: dict[str, Any] = {
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
-            "Error": {"type": "object", "properties": {"resultCode": {"type": "string"}, "resultMessage": {"type": "string"}}},
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "resultCode": {"type": "string"},
+                    "resultMessage": {"type": "string"},
+                },
+            },
             "SendAnswer": {
                 "type": "object",
-                "properties": {k: {"type": "string"} for k in ("resultCode", "resultMessage", "transferTime", "umsMsgId", "srcMsgId")},
+                "properties": {
+                    k: {"type": "string"}
+                    for k in (
+                        "resultCode",
+                        "resultMessage",
+                        "transferTime",
+                        "umsMsgId",
+                        "srcMsgId",
+                    )
+                },
             },
-            "Sms": {"type": "object", "required": ["srcMsgId", "callback", "content", "receiver"],
-                    "properties": {**_common, "callback": {"type": "string"}, "receiver": {"type": "string"},
-                                   "content": {"type": "string", "description": "≤ 90 bytes in dstCharSet"}}},
-            "Mms": {"type": "object", "required": ["srcMsgId", "callback", "receiver"],
-                    "properties": {**_common, "callback": {"type": "string"}, "receiver": {"type": "string"},
-                                   "subject": {"type": "string"}, "content": {"type": "string"},
-                                   "fileIds": {"type": "array", "items": {"type": "string"}, "maxItems": 3}}},
-            "Rcs": {"type": "object",
-                    "required": ["srcMsgId", "chatbotId", "brandKey", "header", "rcsType", "receiver",
-                                 "templateId", "templateParam", "usedFallback"],
-                    "properties": {**_common, "type": {"type": "string", "enum": ["INFO", "ETC"]},
-                                   "chatbotId": {"type": "string"}, "brandKey": {"type": "string"},
-                                   "header": {"type": "string", "enum": ["0", "1"]}, "footer": {"type": "string"},
-                                   "rcsType": {"type": "string"}, "receiver": {"type": "string"},
-                                   "expiryOption": {"type": "string", "enum": ["1", "2", "3", "4"]},
-                                   "templateId": {"type": "string"}, "templateParam": {"type": "object"},
-                                   "buttons": {"type": "array", "items": {"type": "object"}},
-                                   "copyAllowed": {"type": "boolean"}, "usedFallback": {"type": "boolean"},
-                                   "fallback": _fallback}},
-            "Kko": {"type": "object",
-                    "required": ["srcMsgId", "msgType", "callback", "receiver", "content", "profileKey",
-                                 "adFlag", "usedFallback"],
-                    "properties": {**_common, "msgType": {"type": "string", "enum": ["AT", "FT"]},
-                                   "callback": {"type": "string"}, "receiver": {"type": "string"},
-                                   "title": {"type": "string"}, "content": {"type": "string"},
-                                   "profileKey": {"type": "string"}, "templateCode": {"type": "string"},
-                                   "buttons": {"type": "array", "items": {"type": "object"}, "maxItems": 5},
-                                   "adFlag": {"type": "boolean"}, "usedFallback": {"type": "boolean"},
-                                   "fallback": _fallback}},
-            "Report": {"type": "object", "properties": {k: {"type": "string"} for k in (
-                "cmpMsgId", "srcMsgId", "umsMsgId", "channel", "resultCode", "resultMessage",
-                "serviceProvider", "srcSndDttm", "pfmRcvDttm", "pfmSndDttm")}},
+            "Sms": {
+                "type": "object",
+                "required": ["srcMsgId", "callback", "content", "receiver"],
+                "properties": {
+                    **_common,
+                    "callback": {"type": "string"},
+                    "receiver": {"type": "string"},
+                    "content": {
+                        "type": "string",
+                        "description": "≤ 90 bytes in dstCharSet",
+                    },
+                },
+            },
+            "Mms": {
+                "type": "object",
+                "required": ["srcMsgId", "callback", "receiver"],
+                "properties": {
+                    **_common,
+                    "callback": {"type": "string"},
+                    "receiver": {"type": "string"},
+                    "subject": {"type": "string"},
+                    "content": {"type": "string"},
+                    "fileIds": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "maxItems": 3,
+                    },
+                },
+            },
+            "Rcs": {
+                "type": "object",
+                "required": [
+                    "srcMsgId",
+                    "chatbotId",
+                    "brandKey",
+                    "header",
+                    "rcsType",
+                    "receiver",
+                    "templateId",
+                    "templateParam",
+                    "usedFallback",
+                ],
+                "properties": {
+                    **_common,
+                    "type": {"type": "string", "enum": ["INFO", "ETC"]},
+                    "chatbotId": {"type": "string"},
+                    "brandKey": {"type": "string"},
+                    "header": {"type": "string", "enum": ["0", "1"]},
+                    "footer": {"type": "string"},
+                    "rcsType": {"type": "string"},
+                    "receiver": {"type": "string"},
+                    "expiryOption": {"type": "string", "enum": ["1", "2", "3", "4"]},
+                    "templateId": {"type": "string"},
+                    "templateParam": {"type": "object"},
+                    "buttons": {"type": "array", "items": {"type": "object"}},
+                    "copyAllowed": {"type": "boolean"},
+                    "usedFallback": {"type": "boolean"},
+                    "fallback": _fallback,
+                },
+            },
+            "Kko": {
+                "type": "object",
+                "required": [
+                    "srcMsgId",
+                    "msgType",
+                    "callback",
+                    "receiver",
+                    "content",
+                    "profileKey",
+                    "adFlag",
+                    "usedFallback",
+                ],
+                "properties": {
+                    **_common,
+                    "msgType": {"type": "string", "enum": ["AT", "FT"]},
+                    "callback": {"type": "string"},
+                    "receiver": {"type": "string"},
+                    "title": {"type": "string"},
+                    "content": {"type": "string"},
+                    "profileKey": {"type": "string"},
+                    "templateCode": {"type": "string"},
+                    "buttons": {
+                        "type": "array",
+                        "items": {"type": "object"},
+                        "maxItems": 5,
+                    },
+                    "adFlag": {"type": "boolean"},
+                    "usedFallback": {"type": "boolean"},
+                    "fallback": _fallback,
+                },
+            },
+            "Report": {
+                "type": "object",
+                "properties": {
+                    k: {"type": "string"}
+                    for k in (
+                        "cmpMsgId",
+                        "srcMsgId",
+                        "umsMsgId",
+                        "channel",
+                        "resultCode",
+                        "resultMessage",
+                        "serviceProvider",
+                        "srcSndDttm",
+                        "pfmRcvDttm",
+                        "pfmSndDttm",
+                    )
+                },
+            },
         },
     },
     "paths": {
-        "/v1/auth/token": {"post": {
-            "summary": "Issue an access token",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["clientId", "clientSecret", "clientKey"],
-                "properties": {"clientId": {"type": "string"}, "clientSecret": {"type": "string"},
-                               "clientKey": {"type": "string"}}}}}},
-            "responses": {"200": {"description": "accessToken, tokenType, expiresIn, reportUrl, service"},
-                          "401": {"description": "invalid_client"}, "404": {"description": "wrong clientKey"}},
-        }},
-        "/v1/storage/file": {"post": {
-            "summary": "Upload a JPEG (≤ 1,048,576 bytes) for MMS",
-            "security": [{"bearer": []}],
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "properties": {"img": {"type": "string", "format": "binary"}}}}}},
-            "responses": {"200": {"description": "10001 registered"}, "400": {"description": "41000 already registered (fileId returned), 41001 not JPEG, 41002 too large"}},
-        }},
-        "/v1/storage/{fileId}": {"get": {
-            "summary": "Check a file", "security": [{"bearer": []}],
-            "parameters": [{"name": "fileId", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "fileData (exist false for unknown ids)"}},
-        }},
-        "/v1/message/sms": _send("Send an SMS", "#/components/schemas/Sms", ["originCode", "billCode"]),
-        "/v1/message/mms": _send("Send an LMS (no files) or MMS (1–3 fileIds)", "#/components/schemas/Mms", ["originCode", "billCode"]),
-        "/v1/message/rcs": _send("Send an RCS message", "#/components/schemas/Rcs", ["agencyId", "agencyKey", "billCode"]),
-        "/v1/message/kko": _send("Send a KakaoTalk message", "#/components/schemas/Kko", ["agencyId", "agencyKey", "billCode"]),
-        "/v1/agent/rpt/{channel}": {"post": {
-            "summary": "Report check: reports of up to 1000 umsMsgIds, once per 30 s",
-            "security": [{"bearer": []}],
-            "parameters": [{"name": "channel", "in": "path", "required": True,
-                            "schema": {"type": "string", "enum": ["sms", "mms", "rcs", "kko"]}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "array", "items": {"type": "string"}, "maxItems": 1000}}}},
-            "responses": {"200": {"description": "reports", "content": {"application/json": {"schema": {
-                "type": "array", "items": {"$ref": "#/components/schemas/Report"}}}}},
-                "400": {"description": "40018"}, "429": {"description": "42900 too frequent"}},
-        }},
+        "/v1/auth/token": {
+            "post": {
+                "summary": "Issue an access token",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["clientId", "clientSecret", "clientKey"],
+                                "properties": {
+                                    "clientId": {"type": "string"},
+                                    "clientSecret": {"type": "string"},
+                                    "clientKey": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "accessToken, tokenType, expiresIn, reportUrl, service"
+                    },
+                    "401": {"description": "invalid_client"},
+                    "404": {"description": "wrong clientKey"},
+                },
+            }
+        },
+        "/v1/storage/file": {
+            "post": {
+                "summary": "Upload a JPEG (≤ 1,048,576 bytes) for MMS",
+                "security": [{"bearer": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "img": {"type": "string", "format": "binary"}
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "10001 registered"},
+                    "400": {
+                        "description": "41000 already registered (fileId returned), 41001 not JPEG, 41002 too large"
+                    },
+                },
+            }
+        },
+        "/v1/storage/{fileId}": {
+            "get": {
+                "summary": "Check a file",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "fileId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "fileData (exist false for unknown ids)"}
+                },
+            }
+        },
+        "/v1/message/sms": _send(
+            "Send an SMS", "#/components/schemas/Sms", ["originCode", "billCode"]
+        ),
+        "/v1/message/mms": _send(
+            "Send an LMS (no files) or MMS (1–3 fileIds)",
+            "#/components/schemas/Mms",
+            ["originCode", "billCode"],
+        ),
+        "/v1/message/rcs": _send(
+            "Send an RCS message",
+            "#/components/schemas/Rcs",
+            ["agencyId", "agencyKey", "billCode"],
+        ),
+        "/v1/message/kko": _send(
+            "Send a KakaoTalk message",
+            "#/components/schemas/Kko",
+            ["agencyId", "agencyKey", "billCode"],
+        ),
+        "/v1/agent/rpt/{channel}": {
+            "post": {
+                "summary": "Report check: reports of up to 1000 umsMsgIds, once per 30 s",
+                "security": [{"bearer": []}],
+                "parameters": [
+                    {
+                        "name": "channel",
+                        "in": "path",
+                        "required": True,
+                        "schema": {
+                            "type": "string",
+                            "enum": ["sms", "mms", "rcs", "kko"],
+                        },
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                                "maxItems": 1000,
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "reports",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Report"},
+                                }
+                            }
+                        },
+                    },
+                    "400": {"description": "40018"},
+                    "429": {"description": "42900 too frequent"},
+                },
+            }
+        },
     },
 }
 

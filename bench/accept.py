@@ -1,0 +1,163 @@
+"""Benchmark: how many SMS per second the native API accepts with durable commit.
+
+Starts ``umsgate serve`` (SQLite in a temporary directory, sandbox carrier) as a
+subprocess, creates a client, then sends N SMS over real HTTP at the given concurrency
+from this process and prints accepted msg/s and p50/p99 latency. Every 200 is a
+committed message; the script checks the store afterwards.
+
+    .venv/bin/python bench/accept.py [--n 20000] [--concurrency 64] [--db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _load
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def umsgate(*args: str, env: dict[str, str] | None = None) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "umsgate", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return out.stdout
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError("gateway did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--db", default="", help="database URL (default: SQLite in a temp dir)"
+    )
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="umsgate-bench-"))
+    store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
+    env = dict(os.environ, UMSGATE_SANDBOX_DELAY="0.5")
+    creds = json.loads(
+        umsgate(
+            "client", "add", "--id", "bench", "--tps-sms", "1000000", *store, env=env
+        )
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "umsgate",
+            "serve",
+            "--port",
+            str(port),
+            *store,
+            "--log-level",
+            "WARNING",
+        ],
+        env=env,
+    )
+    try:
+        wait_ready(url)
+        token = httpx.post(
+            url + "/v1/auth/token",
+            json={
+                "clientId": creds["clientId"],
+                "clientSecret": creds["clientSecret"],
+                "clientKey": creds["clientKey"],
+            },
+        ).json()["accessToken"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "originCode": "123456789",
+            "billCode": "12345",
+        }
+        host = f"127.0.0.1:{port}"
+
+        def make(i: int) -> bytes:
+            body = orjson.dumps(
+                {
+                    "srcMsgId": f"b{i}",
+                    "callback": "0212345678",
+                    "receiver": f"010{10000000 + i % 90000000:08d}",
+                    "content": f"벤치마크 메시지 {i}",
+                }
+            )
+            return _load.post(host, "/v1/message/sms", body, headers)
+
+        result = asyncio.run(
+            _load.run(
+                "127.0.0.1",
+                port,
+                total=args.n,
+                concurrency=args.concurrency,
+                make_request=make,
+            )
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    ok = result.statuses.get(200, 0)
+    stored = None
+    if not args.db:
+        with sqlite3.connect(tmp / "umsgate.db") as conn:
+            stored = conn.execute("select count(*) from messages").fetchone()[0]
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"sent {args.n} SMS at concurrency {args.concurrency} in {result.elapsed:.2f} s"
+    )
+    print(f"statuses: {result.statuses}")
+    print(f"accepted: {ok / result.elapsed:.0f} msg/s")
+    print(
+        f"latency: p50 {result.percentile(50) * 1000:.1f} ms, p99 {result.percentile(99) * 1000:.1f} ms"
+    )
+    if stored is not None:
+        print(f"stored: {stored} messages (200s: {ok})")
+        if stored != ok:
+            raise SystemExit(
+                "a 200 without a stored message, or a stored message without its 200"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""End-to-end helpers: ``umsgate`` as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.conftest import Store
+
+#: Timings that keep end-to-end tests short.
+FAST_ENV = {
+    "UMSGATE_SANDBOX_DELAY": "0.2",
+    "UMSGATE_ENGINE_POLL_INTERVAL": "0.05",
+    "UMSGATE_ENGINE_HEARTBEAT_INTERVAL": "0.5",
+    "UMSGATE_ENGINE_NODE_TIMEOUT": "5",
+    "UMSGATE_ENGINE_RETRY_BASE": "0.2",
+    "UMSGATE_ENGINE_RETRY_MAX": "2",
+    "UMSGATE_WEBHOOK_RETRY_INTERVAL": "0.5",
+    "UMSGATE_WEBHOOK_TIMEOUT": "2",
+    "UMSGATE_AUTH_CACHE_TTL": "0",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(store: Store, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``umsgate ARGS`` against ``store``; its standard output."""
+    full_env = {**os.environ, **FAST_ENV, **store.env(), **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "umsgate", *args, *store.cli_args()],
+        capture_output=True, text=True, env=full_env, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def add_client(store: Store, client_id: str, report_url: str, tps: int = 100_000) -> dict[str, str]:
+    out = cli(store, "client", "add", "--id", client_id, "--report-url", report_url,
+              "--tps-sms", str(tps), "--tps-mms", str(tps))
+    creds: dict[str, str] = orjson.loads(out)
+    return creds
+
+
+class Server:
+    """One ``umsgate serve`` process."""
+
+    def __init__(self, store: Store, port: int, log: Path, env: Mapping[str, str] | None = None) -> None:
+        self.store = store
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.env = {**os.environ, **FAST_ENV, **store.env(), **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    async def start(self, timeout: float = 30.0) -> None:
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "umsgate", "serve", "--port", str(self.port), *self.store.cli_args()],
+                stdout=out, stderr=subprocess.STDOUT, env=self.env,
+            )
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"umsgate serve exited: {self.log.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(self.url + "/healthz", timeout=1)).status_code == 200:
+                        return
+                await asyncio.sleep(0.1)
+        raise TimeoutError("umsgate serve did not become ready")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@contextlib.asynccontextmanager
+async def server(store: Store, tmp_path: Path, name: str = "serve",
+                 env: Mapping[str, str] | None = None) -> AsyncIterator[Server]:
+    srv = Server(store, free_port(), tmp_path / f"{name}.log", env)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+async def token(http: httpx.AsyncClient, url: str, creds: Mapping[str, str]) -> str:
+    r = await http.post(url + "/v1/auth/token", json={
+        "clientId": creds["clientId"], "clientSecret": creds["clientSecret"], "clientKey": creds["clientKey"]})
+    assert r.status_code == 200, r.text
+    return str(r.json()["accessToken"])

@@ -1,0 +1,50 @@
+"""The fast path of phone validation must agree with the phonenumbers library."""
+
+from __future__ import annotations
+
+import phonenumbers
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from umsgate.domain import phone
+
+
+def library(raw: str) -> tuple[str, int] | None:
+    try:
+        number = phonenumbers.parse(raw, "KR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, int(phonenumbers.number_type(number))
+
+
+def fast(raw: str) -> tuple[str, int] | str | None:
+    region = phone._FAST[82]
+    nsn = region.national_number(raw)
+    if nsn is None:
+        return "slow"
+    kind = region.number_type(nsn)
+    return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else (f"+82{nsn}", kind)
+
+
+@settings(max_examples=3000)
+@given(
+    prefix=st.sampled_from(["0", "+82"]),
+    first=st.integers(1, 9),
+    rest=st.text(alphabet="0123456789", min_size=6, max_size=11),
+)
+def test_fast_path_agrees_with_the_library(prefix: str, first: int, rest: str) -> None:
+    raw = f"{prefix}{first}{rest}"
+    got = fast(raw)
+    if got != "slow":
+        assert got == library(raw)
+
+
+def test_common_korean_numbers_take_the_fast_path() -> None:
+    for raw in ("01059120601", "+821012345678", "0212345678", "15881234"):
+        if raw.startswith(("0", "+")):
+            assert fast(raw) not in ("slow", None), raw
+    assert phone.receiver("01059120601") == "+821059120601"
+    assert phone.sender("0212345678") == "+82212345678"
