@@ -101,6 +101,25 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[Store]:
+    """A PostgreSQL schema of its own."""
+    reason = pg_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    schema = "t_" + secrets.token_hex(6)
+    yield Store(backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema)
+    asyncio.run(_drop_schema(schema))
+
+
+async def _drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(PG_URL, timeout=10)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
 def sqlite_store(tmp_path: Path) -> Store:
     return Store(backend="sqlite", data_dir=tmp_path / "data")
 

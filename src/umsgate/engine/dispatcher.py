@@ -136,7 +136,7 @@ class Dispatcher:
                         now,
                         Status.SENDING.value,
                         None,
-                        f"attempt {r['attempts']}",
+                        f"attempt {r['attempts']} on {r['owner']}",
                     )
                     for r in rows
                 ],
