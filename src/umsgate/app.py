@@ -184,6 +184,9 @@ class Gateway:
     async def report(self, report: ProviderReport) -> None:
         await self.ledger.apply(Reported(report=report))
 
+    async def report_many(self, reports: Sequence[ProviderReport]) -> None:
+        await self.ledger.apply_many([Reported(report=r) for r in reports])
+
     def _on_final(self, message_id: int) -> None:
         self.metrics.final(message_id)
         self.notifier.wake()

@@ -87,6 +87,10 @@ class ReportSink(Protocol):
         """Record a report durably; returns after it is committed."""
         ...
 
+    async def report_many(self, reports: Sequence[ProviderReport]) -> None:
+        """Record many reports in one go (cheaper per report); returns after commit."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Health:

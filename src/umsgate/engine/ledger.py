@@ -42,6 +42,8 @@ from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 log = logging.getLogger("umsgate.engine.ledger")
 
+_STATUS = {s.value: s for s in Status}
+
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
 #: Pending (unmatched) reports looked at per round, and how long they are kept.
@@ -134,7 +136,8 @@ class Ledger:
         self._on_final = on_final
         self._on_queued = on_queued
         self._max_batch = max_batch
-        self._queue: list[tuple[Op, asyncio.Future[None]]] = []
+        #: Groups of ops, each with the future its caller awaits.
+        self._queue: list[tuple[Sequence[Op], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -149,14 +152,10 @@ class Ledger:
     async def apply_many(self, ops: Sequence[Op]) -> None:
         if not ops:
             return
-        loop = asyncio.get_running_loop()
-        futures = []
-        for op in ops:
-            fut: asyncio.Future[None] = loop.create_future()
-            self._queue.append((op, fut))
-            futures.append(fut)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((ops, fut))
         self._wake.set()
-        await asyncio.gather(*futures)
+        await fut
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ledger")
@@ -179,13 +178,10 @@ class Ledger:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 except TimeoutError:
                     pass
-            batch, self._queue = (
-                self._queue[: self._max_batch],
-                self._queue[self._max_batch :],
-            )
+            batch = self._take()
             try:
                 if batch:
-                    await self._commit([op for op, _ in batch])
+                    await self._commit([op for ops, _ in batch for op in ops])
                 if self._time() - self._last_pending >= 1.0:
                     self._last_pending = self._time()
                     await self._retry_pending()
@@ -199,6 +195,18 @@ class Ledger:
             for _, fut in batch:
                 if not fut.done():
                     fut.set_result(None)
+
+    def _take(self) -> list[tuple[Sequence[Op], asyncio.Future[None]]]:
+        """Whole groups from the queue, up to ``max_batch`` ops (at least one group)."""
+        taken = 0
+        count = 0
+        for ops, _ in self._queue:
+            if count and taken + len(ops) > self._max_batch:
+                break
+            taken += len(ops)
+            count += 1
+        batch, self._queue = self._queue[:count], self._queue[count:]
+        return batch
 
     async def _retry_pending(self) -> None:
         async with fast.transaction(self._db) as raw:
@@ -314,7 +322,7 @@ class Ledger:
         code: str | None = None,
         detail: str = "",
     ) -> bool:
-        current = Status(row["status"])
+        current = _STATUS[row["status"]]
         if not lifecycle.allowed(current, new):
             log.debug(
                 "transition refused",
@@ -337,7 +345,7 @@ class Ledger:
         if isinstance(op, Submitted):
             self._submitted(batch, op, row)
         elif isinstance(op, Requeue):
-            if Status(row["status"]) is Status.SENDING:
+            if _STATUS[row["status"]] is Status.SENDING:
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
             self._finish(
@@ -348,7 +356,7 @@ class Ledger:
                 detail="expired before it was sent",
             )
         elif isinstance(op, Adopt):
-            if Status(row["status"]) is Status.SENT:
+            if _STATUS[row["status"]] is Status.SENT:
                 row["owner"] = op.owner
                 batch.changed.add(row["id"])
         else:
@@ -356,7 +364,7 @@ class Ledger:
 
     def _submitted(self, batch: _Batch, op: Submitted, row: dict[str, Any]) -> None:
         res = op.result
-        if Status(row["status"]) is not Status.SENDING:
+        if _STATUS[row["status"]] is not Status.SENDING:
             # A late answer: the claim was recovered and decided meanwhile.
             return
         if res.outcome is Outcome.ACCEPTED:
@@ -458,7 +466,7 @@ class Ledger:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
         if code.transient:
-            if Status(row["status"]) in (Status.SENT, Status.SENDING):
+            if _STATUS[row["status"]] in (Status.SENT, Status.SENDING):
                 delay = retry.backoff(
                     row["attempts"],
                     base=self._retry_base,

@@ -9,6 +9,7 @@ unified 4-digit code with its description. Times are Korea Standard Time,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 import orjson
@@ -26,7 +27,13 @@ EXPIRED_MESSAGE = "Not received SUBMIT_ACK from Mno from 1day"
 def kst_stamp(epoch: float | None) -> str:
     if epoch is None:
         return ""
-    return dt.datetime.fromtimestamp(epoch, KST).strftime("%Y%m%d%H%M%S")
+    return _kst_second(int(epoch))
+
+
+@functools.lru_cache(maxsize=4096)
+def _kst_second(second: int) -> str:
+    # Reports of a busy second share their stamps: formatting is cached per second.
+    return dt.datetime.fromtimestamp(second, KST).strftime("%Y%m%d%H%M%S")
 
 
 def native_code(code: ResultCode) -> tuple[str, str]:

@@ -142,11 +142,25 @@ class Notifier:
             rows = await fast.claim_webhooks(
                 raw, now, lease, min(room, self._settings.batch_size)
             )
+        has_url: dict[str, bool] = {}
         for row in rows:
+            client_id = row[1]
+            if client_id not in has_url:
+                client = await self._directory.client(client_id)
+                has_url[client_id] = bool(client and client.report_url)
+            if not has_url[client_id]:
+                # Nothing to push: the report stays available to the report check.
+                self._results.append(
+                    {"id": row[0], "state": "none", "attempts": row[3], "next_at": 0.0,
+                     "error": "client has no report URL"}
+                )
+                continue
             self._in_flight += 1
             task = asyncio.create_task(self._deliver_and_keep(row))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        if len(self._results) >= FLUSH_AT:
+            self._flushed.set()
         return len(rows)
 
     async def _deliver_and_keep(self, claimed: tuple[Any, ...]) -> None:

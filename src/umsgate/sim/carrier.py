@@ -108,7 +108,7 @@ class SandboxCarrier:
                 )
             if batch:
                 try:
-                    await asyncio.gather(*(self._sink.report(r) for r in batch))
+                    await self._sink.report_many(batch)
                 except Exception:
                     log.exception(
                         "sandbox reports not recorded; trying again",
