@@ -107,7 +107,9 @@ def pg_store(tmp_path: Path) -> Iterator[Store]:
     if reason:
         pytest.skip(reason)
     schema = "t_" + secrets.token_hex(6)
-    yield Store(backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema)
+    yield Store(
+        backend="postgres", data_dir=tmp_path / "data", url=PG_URL, schema=schema
+    )
     asyncio.run(_drop_schema(schema))
 
 

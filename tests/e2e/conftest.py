@@ -43,15 +43,32 @@ def cli(store: Store, *args: str, env: Mapping[str, str] | None = None) -> str:
     full_env = {**os.environ, **FAST_ENV, **store.env(), **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "umsgate", *args, *store.cli_args()],
-        capture_output=True, text=True, env=full_env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def add_client(store: Store, client_id: str, report_url: str, tps: int = 100_000) -> dict[str, str]:
-    out = cli(store, "client", "add", "--id", client_id, "--report-url", report_url,
-              "--tps-sms", str(tps), "--tps-mms", str(tps))
+def add_client(
+    store: Store, client_id: str, report_url: str, tps: int = 100_000
+) -> dict[str, str]:
+    out = cli(
+        store,
+        "client",
+        "add",
+        "--id",
+        client_id,
+        "--report-url",
+        report_url,
+        "--tps-sms",
+        str(tps),
+        "--tps-mms",
+        str(tps),
+    )
     creds: dict[str, str] = orjson.loads(out)
     return creds
 
@@ -59,7 +76,9 @@ def add_client(store: Store, client_id: str, report_url: str, tps: int = 100_000
 class Server:
     """One ``umsgate serve`` process."""
 
-    def __init__(self, store: Store, port: int, log: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, store: Store, port: int, log: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.store = store
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -70,16 +89,30 @@ class Server:
     async def start(self, timeout: float = 30.0) -> None:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "umsgate", "serve", "--port", str(self.port), *self.store.cli_args()],
-                stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                [
+                    sys.executable,
+                    "-m",
+                    "umsgate",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    *self.store.cli_args(),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"umsgate serve exited: {self.log.read_text()[-2000:]}")
+                    raise RuntimeError(
+                        f"umsgate serve exited: {self.log.read_text()[-2000:]}"
+                    )
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(self.url + "/healthz", timeout=1)).status_code == 200:
+                    if (
+                        await http.get(self.url + "/healthz", timeout=1)
+                    ).status_code == 200:
                         return
                 await asyncio.sleep(0.1)
         raise TimeoutError("umsgate serve did not become ready")
@@ -100,8 +133,12 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def server(store: Store, tmp_path: Path, name: str = "serve",
-                 env: Mapping[str, str] | None = None) -> AsyncIterator[Server]:
+async def server(
+    store: Store,
+    tmp_path: Path,
+    name: str = "serve",
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Server]:
     srv = Server(store, free_port(), tmp_path / f"{name}.log", env)
     await srv.start()
     try:
@@ -111,7 +148,13 @@ async def server(store: Store, tmp_path: Path, name: str = "serve",
 
 
 async def token(http: httpx.AsyncClient, url: str, creds: Mapping[str, str]) -> str:
-    r = await http.post(url + "/v1/auth/token", json={
-        "clientId": creds["clientId"], "clientSecret": creds["clientSecret"], "clientKey": creds["clientKey"]})
+    r = await http.post(
+        url + "/v1/auth/token",
+        json={
+            "clientId": creds["clientId"],
+            "clientSecret": creds["clientSecret"],
+            "clientKey": creds["clientKey"],
+        },
+    )
     assert r.status_code == 200, r.text
     return str(r.json()["accessToken"])

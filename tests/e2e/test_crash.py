@@ -22,7 +22,9 @@ KILL_AFTER = 1500
 pytestmark = pytest.mark.slow
 
 
-async def test_kill_9_midway_loses_nothing(sqlite_store: Store, receiver: Receiver, tmp_path: Path) -> None:
+async def test_kill_9_midway_loses_nothing(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
     creds = add_client(sqlite_store, "crash", receiver.url)
     srv = Server(sqlite_store, free_port(), tmp_path / "serve.log")
     await srv.start()
@@ -32,19 +34,28 @@ async def test_kill_9_midway_loses_nothing(sqlite_store: Store, receiver: Receiv
     restarted = asyncio.Event()
 
     async with httpx.AsyncClient(base_url=srv.url, timeout=10) as http:
-        headers = {"Authorization": f"Bearer {await token(http, srv.url, creds)}",
-                   "originCode": "123456789", "billCode": "12345"}
+        headers = {
+            "Authorization": f"Bearer {await token(http, srv.url, creds)}",
+            "originCode": "123456789",
+            "billCode": "12345",
+        }
 
         async def sender() -> None:
             for i in next_index:
                 src = f"c{i}"
-                body = {"srcMsgId": src, "callback": "0212345678",
-                        "receiver": f"010{20000000 + i:08d}", "content": f"crash test {i}"}
+                body = {
+                    "srcMsgId": src,
+                    "callback": "0212345678",
+                    "receiver": f"010{20000000 + i:08d}",
+                    "content": f"crash test {i}",
+                }
                 # A client repeats a request that got no answer: same srcMsgId, so a
                 # repeat of a committed message is harmless.
                 for _attempt in range(200):
                     try:
-                        r = await http.post("/v1/message/sms", json=body, headers=headers)
+                        r = await http.post(
+                            "/v1/message/sms", json=body, headers=headers
+                        )
                     except httpx.HTTPError:
                         await restarted.wait()
                         continue
@@ -57,17 +68,27 @@ async def test_kill_9_midway_loses_nothing(sqlite_store: Store, receiver: Receiv
                     await srv.start()  # same port, same data directory
                     restarted.set()
 
-        await asyncio.wait_for(asyncio.gather(*(sender() for _ in range(CONCURRENCY))), timeout=300)
+        await asyncio.wait_for(
+            asyncio.gather(*(sender() for _ in range(CONCURRENCY))), timeout=300
+        )
     assert killed.is_set()
     assert len(acked) == TOTAL
     try:
         wanted = set(acked.values())
-        await wait_for(lambda: wanted <= set(receiver.by_id()), timeout=120, interval=0.2,
-                       what="a report for every acknowledged message")
+        await wait_for(
+            lambda: wanted <= set(receiver.by_id()),
+            timeout=120,
+            interval=0.2,
+            what="a report for every acknowledged message",
+        )
     finally:
         srv.stop()
     with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
-        statuses = dict(db.execute("select status, count(*) from messages group by status").fetchall())
+        statuses = dict(
+            db.execute(
+                "select status, count(*) from messages group by status"
+            ).fetchall()
+        )
         stored = {str(r[0]) for r in db.execute("select id from messages")}
     assert wanted <= stored, "a message that got a 200 is missing from the store"
     assert statuses == {"DELIVERED": len(stored)}

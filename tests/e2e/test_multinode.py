@@ -20,11 +20,19 @@ CONCURRENCY = 32
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-async def test_two_nodes_send_each_message_once(pg_store: Store, receiver: Receiver, tmp_path: Path) -> None:
+async def test_two_nodes_send_each_message_once(
+    pg_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
     creds = add_client(pg_store, "multi", receiver.url)
-    async with server(pg_store, tmp_path, "a") as a, server(pg_store, tmp_path, "b") as b:
+    async with (
+        server(pg_store, tmp_path, "a") as a,
+        server(pg_store, tmp_path, "b") as b,
+    ):
         async with httpx.AsyncClient(timeout=30) as http:
-            tokens = {a.url: await token(http, a.url, creds), b.url: await token(http, b.url, creds)}
+            tokens = {
+                a.url: await token(http, a.url, creds),
+                b.url: await token(http, b.url, creds),
+            }
             acked: list[str] = []
             counter = iter(range(TOTAL))
 
@@ -33,20 +41,35 @@ async def test_two_nodes_send_each_message_once(pg_store: Store, receiver: Recei
                     url = (a.url, b.url)[i % 2]
                     r = await http.post(
                         url + "/v1/message/sms",
-                        json={"srcMsgId": f"n{i}", "callback": "0212345678",
-                              "receiver": f"010{30000000 + i:08d}", "content": f"node test {i}"},
-                        headers={"Authorization": f"Bearer {tokens[url]}", "originCode": "123456789",
-                                 "billCode": "12345"},
+                        json={
+                            "srcMsgId": f"n{i}",
+                            "callback": "0212345678",
+                            "receiver": f"010{30000000 + i:08d}",
+                            "content": f"node test {i}",
+                        },
+                        headers={
+                            "Authorization": f"Bearer {tokens[url]}",
+                            "originCode": "123456789",
+                            "billCode": "12345",
+                        },
                     )
                     assert r.status_code == 200, r.text
                     acked.append(r.json()["umsMsgId"])
 
-            await asyncio.wait_for(asyncio.gather(*(sender() for _ in range(CONCURRENCY))), timeout=240)
+            await asyncio.wait_for(
+                asyncio.gather(*(sender() for _ in range(CONCURRENCY))), timeout=240
+            )
             assert len(set(acked)) == TOTAL
-            await wait_for(lambda: set(acked) <= set(receiver.by_id()), timeout=120, interval=0.2,
-                           what="a report for every message")
+            await wait_for(
+                lambda: set(acked) <= set(receiver.by_id()),
+                timeout=120,
+                interval=0.2,
+                what="a report for every message",
+            )
 
-    conn = await asyncpg.connect(PG_URL, server_settings={"search_path": pg_store.schema})
+    conn = await asyncpg.connect(
+        PG_URL, server_settings={"search_path": pg_store.schema}
+    )
     try:
         rows = await conn.fetch(
             "SELECT m.id, m.status, m.owner, "
@@ -56,53 +79,87 @@ async def test_two_nodes_send_each_message_once(pg_store: Store, receiver: Recei
             "FROM messages m"
         )
         left = await conn.fetchval("SELECT count(*) FROM nodes")
-        claimers = {r["node"] for r in await conn.fetch(
-            "SELECT DISTINCT split_part(detail, ' on ', 2) AS node FROM events WHERE status = 'SENDING'")}
+        claimers = {
+            r["node"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT split_part(detail, ' on ', 2) AS node FROM events WHERE status = 'SENDING'"
+            )
+        }
     finally:
         await conn.close()
     assert len(rows) == TOTAL
     assert all(r["status"] == "DELIVERED" for r in rows)
-    assert all(r["claims"] == 1 and r["sends"] == 1 and r["reports"] == 1 for r in rows), \
-        "a message was claimed or sent more than once"
+    assert all(
+        r["claims"] == 1 and r["sends"] == 1 and r["reports"] == 1 for r in rows
+    ), "a message was claimed or sent more than once"
     # Both nodes claimed messages, and both left the node table on a clean stop.
     assert len(claimers) == 2, claimers
     assert left == 0
 
 
-async def test_a_dead_nodes_claims_are_taken_over(pg_store: Store, receiver: Receiver, tmp_path: Path) -> None:
+async def test_a_dead_nodes_claims_are_taken_over(
+    pg_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
     """Kill -9 one of two nodes while it holds claims: the other node takes them over
     (the dead node's SENDING messages are queued again, its SENT ones resumed)."""
     creds = add_client(pg_store, "takeover", receiver.url)
     # A slow sandbox keeps messages SENT (waiting for their report) on the node that dies.
     slow = {"UMSGATE_SANDBOX_DELAY": "3"}
-    async with server(pg_store, tmp_path, "a", env=slow) as a, server(pg_store, tmp_path, "b", env=slow) as b:
+    async with (
+        server(pg_store, tmp_path, "a", env=slow) as a,
+        server(pg_store, tmp_path, "b", env=slow) as b,
+    ):
         async with httpx.AsyncClient(timeout=30) as http:
             tok = await token(http, a.url, creds)
             acked = []
             for i in range(400):
                 r = await http.post(
                     a.url + "/v1/message/sms",
-                    json={"srcMsgId": f"t{i}", "callback": "0212345678",
-                          "receiver": f"010{40000000 + i:08d}", "content": f"takeover {i}"},
-                    headers={"Authorization": f"Bearer {tok}", "originCode": "123456789", "billCode": "12345"},
+                    json={
+                        "srcMsgId": f"t{i}",
+                        "callback": "0212345678",
+                        "receiver": f"010{40000000 + i:08d}",
+                        "content": f"takeover {i}",
+                    },
+                    headers={
+                        "Authorization": f"Bearer {tok}",
+                        "originCode": "123456789",
+                        "billCode": "12345",
+                    },
                 )
                 assert r.status_code == 200, r.text
                 acked.append(r.json()["umsMsgId"])
-            conn = await asyncpg.connect(PG_URL, server_settings={"search_path": pg_store.schema})
+            conn = await asyncpg.connect(
+                PG_URL, server_settings={"search_path": pg_store.schema}
+            )
             try:
-                owner_a = await conn.fetchval("SELECT node_id FROM nodes WHERE node_id LIKE $1",
-                                              f"%:{a.proc.pid if a.proc else 0}:%")
+                owner_a = await conn.fetchval(
+                    "SELECT node_id FROM nodes WHERE node_id LIKE $1",
+                    f"%:{a.proc.pid if a.proc else 0}:%",
+                )
 
                 async def a_holds_claims() -> bool:
-                    n = await conn.fetchval("SELECT count(*) FROM messages WHERE owner = $1", owner_a)
+                    n = await conn.fetchval(
+                        "SELECT count(*) FROM messages WHERE owner = $1", owner_a
+                    )
                     return bool(n)
 
                 await wait_for(a_holds_claims, timeout=30, what="node a to hold claims")
                 a.kill9()
-                await wait_for(lambda: set(acked) <= set(receiver.by_id()), timeout=120, interval=0.2,
-                               what="a report for every message after the takeover")
-                statuses = dict(await conn.fetch("SELECT status, count(*) FROM messages GROUP BY status"))
-                orphaned = await conn.fetchval("SELECT count(*) FROM messages WHERE owner = $1", owner_a)
+                await wait_for(
+                    lambda: set(acked) <= set(receiver.by_id()),
+                    timeout=120,
+                    interval=0.2,
+                    what="a report for every message after the takeover",
+                )
+                statuses = dict(
+                    await conn.fetch(
+                        "SELECT status, count(*) FROM messages GROUP BY status"
+                    )
+                )
+                orphaned = await conn.fetchval(
+                    "SELECT count(*) FROM messages WHERE owner = $1", owner_a
+                )
             finally:
                 await conn.close()
     assert statuses == {"DELIVERED": 400}

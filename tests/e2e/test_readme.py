@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def walkthrough() -> str:
     text = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- walkthrough:start -->\n```bash\n(.*?)```\n<!-- walkthrough:end -->", text, re.S)
+    match = re.search(
+        r"<!-- walkthrough:start -->\n```bash\n(.*?)```\n<!-- walkthrough:end -->",
+        text,
+        re.S,
+    )
     assert match, "the README has no walk-through block"
     return match.group(1)
 
@@ -30,8 +34,15 @@ async def test_readme_walkthrough(tmp_path: Path) -> None:
     store = Store(backend="sqlite", data_dir=work / "data")
     async with server(store, tmp_path) as srv:
         script = walkthrough().replace("127.0.0.1:8080", f"127.0.0.1:{srv.port}")
-        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, capture_output=True,
-                              text=True, timeout=120, env=dict(os.environ), check=False)
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+            check=False,
+        )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     sent = orjson.loads(lines[0])

@@ -15,6 +15,6 @@ def backoff(
     """Seconds to wait after the ``attempt``-th try (1-based) failed transiently."""
     if attempt < 1:
         attempt = 1
-    delay = min(cap, base * (2 ** min(attempt - 1, 30)))
-    draw = (rng or random).random()
+    delay = float(min(cap, base * (2 ** min(attempt - 1, 30))))
+    draw: float = (rng or random).random()
     return delay / 2 + draw * delay / 2

@@ -151,8 +151,13 @@ class Notifier:
             if not has_url[client_id]:
                 # Nothing to push: the report stays available to the report check.
                 self._results.append(
-                    {"id": row[0], "state": "none", "attempts": row[3], "next_at": 0.0,
-                     "error": "client has no report URL"}
+                    {
+                        "id": row[0],
+                        "state": "none",
+                        "attempts": row[3],
+                        "next_at": 0.0,
+                        "error": "client has no report URL",
+                    }
                 )
                 continue
             self._in_flight += 1

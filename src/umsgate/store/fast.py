@@ -95,6 +95,8 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
     async with db.engine.connect() as conn:
         fairy = await conn.get_raw_connection()
         driver = fairy.driver_connection
+        if driver is None:  # pragma: no cover - a pooled connection always has one
+            raise RuntimeError("the pool handed out a closed connection")
         if db.is_sqlite:
             await driver.execute("BEGIN IMMEDIATE")
             try:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -155,7 +155,7 @@ async def delete_expired_tokens(conn: AsyncConnection, now: float) -> int:
 
 async def find_file_by_md5(
     conn: AsyncConnection, client_id: str, md5: str, min_expires_at: float
-) -> Row[Any] | None:
+) -> Any:
     stmt = (
         select(files.c.id, files.c.expires_at)
         .where(files.c.client_id == client_id, files.c.md5 == md5)
@@ -170,9 +170,7 @@ async def insert_file(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
     await conn.execute(insert(files).values(**row))
 
 
-async def file_meta(
-    conn: AsyncConnection, file_ids: Sequence[str]
-) -> dict[str, Row[Any]]:
+async def file_meta(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str, Any]:
     stmt = select(
         files.c.id,
         files.c.client_id,
@@ -184,7 +182,7 @@ async def file_meta(
     return {row.id: row for row in (await conn.execute(stmt)).all()}
 
 
-async def file_data(conn: AsyncConnection, file_id: str) -> Row[Any] | None:
+async def file_data(conn: AsyncConnection, file_id: str) -> Any:
     stmt = select(files.c.name, files.c.data).where(files.c.id == file_id)
     return (await conn.execute(stmt)).first()
 
@@ -296,7 +294,7 @@ async def reports_for_check(
     message's channel, is one of those given."""
     out: list[str] = []
     for chunk in _chunks(list(ums_ids)):
-        cond = reports.c.channel.in_(list(channels))
+        cond: ColumnElement[bool] = reports.c.channel.in_(list(channels))
         if origin_channels:
             cond = cond | reports.c.origin_channel.in_(list(origin_channels))
         stmt = (

@@ -13,7 +13,11 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "result-codes.md"
 def test_every_unified_code_is_documented() -> None:
     text = DOC.read_text()
     block = text.split("<!-- codes:start -->")[1].split("<!-- codes:end -->")[0]
-    rows = {line.split("|")[1].strip().strip("`"): line for line in block.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in block.splitlines()
+        if line.startswith("| `")
+    }
     assert set(rows) == {c.value for c in ResultCode}
     for code in ResultCode:
         row = rows[code.value]

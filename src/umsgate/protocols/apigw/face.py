@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -204,7 +204,7 @@ async def upload(request: Request) -> Response:
     except BodyTooLarge:
         return answer(Code.FILE_TOO_LARGE, f"img is larger than {MAX_FILE_BYTES} bytes")
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield raw
 
     try:
@@ -266,10 +266,9 @@ async def file_check(request: Request) -> Response:
 
 
 async def file_route(request: Request) -> Response:
-    if (
-        request.method == "POST"
-        or (request.path_params["file_id"] == "file"
-        and request.headers.get("content-type", "").startswith("multipart/form-data"))
+    if request.method == "POST" or (
+        request.path_params["file_id"] == "file"
+        and request.headers.get("content-type", "").startswith("multipart/form-data")
     ):
         return await upload(request)
     return await file_check(request)
