@@ -107,7 +107,7 @@ async def test_a_dead_nodes_claims_are_taken_over(
     slow = {"UMSGATE_SANDBOX_DELAY": "3"}
     async with (
         server(pg_store, tmp_path, "a", env=slow) as a,
-        server(pg_store, tmp_path, "b", env=slow) as b,
+        server(pg_store, tmp_path, "b", env=slow),
     ):
         async with httpx.AsyncClient(timeout=30) as http:
             tok = await token(http, a.url, creds)
