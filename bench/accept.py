@@ -141,7 +141,8 @@ def main() -> None:
         with sqlite3.connect(tmp / "umsgate.db") as conn:
             stored = conn.execute("select count(*) from messages").fetchone()[0]
     print(
-        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+        f"machine: {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
     )
     print(
         f"sent {args.n} SMS at concurrency {args.concurrency} in {result.elapsed:.2f} s"
@@ -149,7 +150,8 @@ def main() -> None:
     print(f"statuses: {result.statuses}")
     print(f"accepted: {ok / result.elapsed:.0f} msg/s")
     print(
-        f"latency: p50 {result.percentile(50) * 1000:.1f} ms, p99 {result.percentile(99) * 1000:.1f} ms"
+        f"latency: p50 {result.percentile(50) * 1000:.1f} ms, "
+        f"p99 {result.percentile(99) * 1000:.1f} ms"
     )
     if stored is not None:
         print(f"stored: {stored} messages (200s: {ok})")

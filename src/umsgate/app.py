@@ -179,7 +179,7 @@ class Gateway:
         await self.db.close()
         log.info("gateway stopped", extra={"event": "stop"})
 
-    # -- the ReportSink every connector reports into -------------------------------------
+    # -- the ReportSink every connector reports into -----------------------------------
 
     async def report(self, report: ProviderReport) -> None:
         await self.ledger.apply(Reported(report=report))
@@ -194,7 +194,7 @@ class Gateway:
     def _on_queued(self) -> None:
         self.dispatcher.wake()
 
-    # -- helpers of the faces -----------------------------------------------------------------
+    # -- helpers of the faces ----------------------------------------------------------
 
     def message_row(
         self, client_id: str, req: SendRequest, now: float

@@ -207,7 +207,7 @@ class Directory:
         return info
 
 
-# -- administration (CLI) ---------------------------------------------------------------------
+# -- administration (CLI) --------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -266,7 +266,8 @@ async def update_client(
     tps: Mapping[str, int] | None = None,
     report_url: str | None = None,
 ) -> str | None:
-    """Change a client (raising its version); returns the new client key if one was made.
+    """Change a client (raising its version); returns the new client key if one was
+    made.
 
     Raises:
         UmsgateError: no such client.

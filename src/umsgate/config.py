@@ -1,6 +1,6 @@
-"""The settings tree: read once at start from a TOML file, then ``UMSGATE_<SECTION>_<KEY>``
-environment variables, validated, and passed explicitly to whatever needs it. Nothing
-else in umsgate reads ``os.environ``.
+"""The settings tree: read once at start from a TOML file, then
+``UMSGATE_<SECTION>_<KEY>`` environment variables, validated, and passed explicitly to
+whatever needs it. Nothing else in umsgate reads ``os.environ``.
 
 Errors name the key, the value and the type expected, and for TOML files the file.
 Connectors and routes are lists of tables (``[[connectors]]``, ``[[routes]]``); a
@@ -184,7 +184,8 @@ def _cast(value: Any, annotation: Any, where: str) -> Any:
     elif origin in (types.UnionType, typing.Union):
         return value
     raise ConfigError(
-        f"{where}: {value!r} is not a valid {getattr(annotation, '__name__', annotation)}"
+        f"{where}: {value!r} is not a valid "
+        f"{getattr(annotation, '__name__', annotation)}"
     )
 
 

@@ -4,12 +4,12 @@
 
     UmsgateError
      ├── ConfigError                 settings that cannot be used (names key and value)
-     ├── ValidationError             a client's request breaks a rule; carries `code`, `field`
+     ├── ValidationError             a request breaks a rule; carries `code`, `field`
      │    └── (raised by domain/ and faces; each face maps `code` to its own vocabulary)
      ├── StoreError                  the database failed (driver errors converted here)
      │    └── DuplicateKeyError
-     ├── ProtocolError               a wire protocol was broken; carries `code`, `close_session`
-     │    ├── LocalProtocolError     we misused the protocol (a bug or a bad value of ours)
+     ├── ProtocolError               a wire protocol was broken: `code`, `close_session`
+     │    ├── LocalProtocolError     we misused the protocol (a bug or a bad value)
      │    └── RemoteProtocolError    the peer sent something off the protocol
      └── ConnectorError              a provider could not take a message
           ├── TransientConnectorError  try again later (down, throttled, timed out)

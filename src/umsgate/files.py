@@ -64,7 +64,8 @@ def is_jpeg(data: bytes) -> bool:
 
 
 def new_file_id() -> str:
-    """13 characters of Crockford base32 (65 random bits), like the seed's ``0GBBSVB5JSAYS``."""
+    """13 characters of Crockford base32 (65 random bits), like the seed's
+    ``0GBBSVB5JSAYS``."""
     n = secrets.randbits(65)
     return "".join(_ALPHABET[(n >> (5 * i)) & 31] for i in range(13))
 

@@ -66,7 +66,8 @@ class ProviderReport:
     """A delivery report from a provider.
 
     Identifies its message by ``message_id`` when the provider echoes our id, or by
-    ``provider_msg_id`` (looked up with the connector's name) when it only knows its own.
+    ``provider_msg_id`` (looked up with the connector's name) when it only knows its
+    own.
     ``code`` decides the message's final status: DELIVERED → DELIVERED, EXPIRED →
     EXPIRED, a transient code → the message is queued again, any other → FAILED.
     """

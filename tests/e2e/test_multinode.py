@@ -73,8 +73,10 @@ async def test_two_nodes_send_each_message_once(
     try:
         rows = await conn.fetch(
             "SELECT m.id, m.status, m.owner, "
-            "  (SELECT count(*) FROM events e WHERE e.message_id = m.id AND e.status = 'SENDING') AS claims, "
-            "  (SELECT count(*) FROM events e WHERE e.message_id = m.id AND e.status = 'SENT') AS sends, "
+            "  (SELECT count(*) FROM events e"
+            "   WHERE e.message_id = m.id AND e.status = 'SENDING') AS claims, "
+            "  (SELECT count(*) FROM events e"
+            "   WHERE e.message_id = m.id AND e.status = 'SENT') AS sends, "
             "  (SELECT count(*) FROM reports r WHERE r.message_id = m.id) AS reports "
             "FROM messages m"
         )
@@ -82,7 +84,8 @@ async def test_two_nodes_send_each_message_once(
         claimers = {
             r["node"]
             for r in await conn.fetch(
-                "SELECT DISTINCT split_part(detail, ' on ', 2) AS node FROM events WHERE status = 'SENDING'"
+                "SELECT DISTINCT split_part(detail, ' on ', 2) AS node "
+                "FROM events WHERE status = 'SENDING'"
             )
         }
     finally:
@@ -103,7 +106,7 @@ async def test_a_dead_nodes_claims_are_taken_over(
     """Kill -9 one of two nodes while it holds claims: the other node takes them over
     (the dead node's SENDING messages are queued again, its SENT ones resumed)."""
     creds = add_client(pg_store, "takeover", receiver.url)
-    # A slow sandbox keeps messages SENT (waiting for their report) on the node that dies.
+    # A slow sandbox keeps messages SENT (awaiting their report) on the node that dies.
     slow = {"UMSGATE_SANDBOX_DELAY": "3"}
     async with (
         server(pg_store, tmp_path, "a", env=slow) as a,

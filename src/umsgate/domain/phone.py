@@ -98,7 +98,7 @@ class _FastRegion:
         if m is None:
             return None
         nsn = m.group(1)
-        # "08x…" is a carrier-selection prefix in Korea; leave such input to the library.
+        # "08x…" is a carrier-selection prefix in Korea: the library handles it.
         if text.startswith("08"):
             return None
         return nsn

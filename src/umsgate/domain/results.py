@@ -30,7 +30,7 @@ class ResultCode(enum.StrEnum):
     UNREACHABLE = "2003"
     #: The handset's message storage was full.
     HANDSET_FULL = "2004"
-    #: The receiver or the carrier blocked the message as spam, or the receiver opted out.
+    #: Blocked as spam by the carrier or the receiver, or the receiver opted out.
     BLOCKED = "2005"
     #: The content was refused (size, format, forbidden words, bad attachment).
     CONTENT_REJECTED = "2006"
@@ -98,7 +98,8 @@ _DESCRIPTIONS: dict[ResultCode, str] = {
 
 
 class Invalid(enum.StrEnum):
-    """Why a request was refused before it was stored (faces map these to their codes)."""
+    """Why a request was refused before it was stored (faces map these to their
+    codes)."""
 
     #: The body is not valid JSON, or a field has the wrong type.
     MALFORMED = "malformed"

@@ -156,7 +156,8 @@ class Acceptor:
                     results.append(
                         ValidationError(
                             Invalid.ID_REUSED,
-                            f"srcMsgId {sub.key[1]!r} was used before with different content",
+                            f"srcMsgId {sub.key[1]!r} was used before "
+                            "with different content",
                             field="srcMsgId",
                         )
                     )

@@ -98,7 +98,7 @@ class Dispatcher:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=30)
 
-    # -- claiming ------------------------------------------------------------------------
+    # -- claiming ----------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         while not self._stopping:
@@ -244,7 +244,7 @@ class Dispatcher:
         )
         return results
 
-    # -- recovery ------------------------------------------------------------------------
+    # -- recovery ----------------------------------------------------------------------
 
     async def _recovery_loop(self) -> None:
         while not self._stopping:
@@ -307,7 +307,7 @@ class Dispatcher:
             total += len(orphans)
         return total
 
-    # -- for tests and benchmarks ----------------------------------------------------------
+    # -- for tests and benchmarks ------------------------------------------------------
 
     async def run_until_idle(self, timeout: float = 60.0) -> None:
         """Wait until nothing is due and nothing is in flight here."""

@@ -90,7 +90,8 @@ class Nodes:
         raise StoreError("no free node slot: 256 gateway processes are alive")
 
     async def beat(self) -> bool:
-        """Refresh the heartbeat and the set of live nodes; False if our slot was lost."""
+        """Refresh the heartbeat and the set of live nodes; False if our slot was
+        lost."""
         now = self._time()
         async with self._db.transaction() as conn:
             ok = await queries.heartbeat(conn, self.slot, self.node_id, now)

@@ -121,14 +121,19 @@ def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any
         yield items[start : start + size]
 
 
-# -- accepting ----------------------------------------------------------------------------
+# -- accepting -------------------------------------------------------------------------
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({_marks(len(columns))})"
+
 
 _INSERT_MESSAGE = (
-    f"INSERT INTO messages ({','.join(MESSAGE_COLUMNS)}) VALUES ({_marks(len(MESSAGE_COLUMNS))}) "
-    "ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING"
+    _insert_sql("messages", MESSAGE_COLUMNS)
+    + " ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING"
 )
-_INSERT_EVENT = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({_marks(len(EVENT_COLUMNS))})"
-_INSERT_REPORT = f"INSERT INTO reports ({','.join(REPORT_COLUMNS)}) VALUES ({_marks(len(REPORT_COLUMNS))})"
+_INSERT_EVENT = _insert_sql("events", EVENT_COLUMNS)
+_INSERT_REPORT = _insert_sql("reports", REPORT_COLUMNS)
 
 
 async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
@@ -150,7 +155,8 @@ async def message_keys(
         for chunk in _chunks(srcs):
             rows = await raw.fetch(
                 "SELECT src_msg_id, id, content_hash, created_at FROM messages "
-                f"WHERE client_id = ? AND kind = 0 AND src_msg_id IN ({_marks(len(chunk))})",
+                "WHERE client_id = ? AND kind = 0 "
+                f"AND src_msg_id IN ({_marks(len(chunk))})",
                 [client, *chunk],
             )
             for src, mid, digest, created in rows:
@@ -165,7 +171,7 @@ async def insert_events(
     await raw.executemany(_INSERT_EVENT, rows)
 
 
-# -- claiming -------------------------------------------------------------------------------
+# -- claiming --------------------------------------------------------------------------
 
 
 async def claim_due(
@@ -175,7 +181,8 @@ async def claim_due(
     ``node_id``); returns their rows."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
     rows = await raw.fetch(
-        f"UPDATE messages SET status = ?, owner = ?, claimed_at = ?, attempts = attempts + 1 "
+        "UPDATE messages "
+        "SET status = ?, owner = ?, claimed_at = ?, attempts = attempts + 1 "
         f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due_at <= ? "
         f"ORDER BY due_at LIMIT ?{lock}) RETURNING {','.join(MESSAGE_COLUMNS)}",
         [Status.SENDING.value, node_id, now, Status.QUEUED.value, now, limit],
@@ -183,7 +190,7 @@ async def claim_due(
     return [dict(zip(MESSAGE_COLUMNS, r, strict=True)) for r in rows]
 
 
-# -- the ledger -------------------------------------------------------------------------------
+# -- the ledger ------------------------------------------------------------------------
 
 
 async def lock_messages(raw: Raw, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -192,7 +199,8 @@ async def lock_messages(raw: Raw, ids: Sequence[int]) -> dict[int, dict[str, Any
     lock = " FOR UPDATE" if raw.postgres else ""
     for chunk in _chunks(list(ids)):
         rows = await raw.fetch(
-            f"SELECT {','.join(STATE_COLUMNS)} FROM messages WHERE id IN ({_marks(len(chunk))}){lock}",
+            f"SELECT {','.join(STATE_COLUMNS)} FROM messages "
+            f"WHERE id IN ({_marks(len(chunk))}){lock}",
             list(chunk),
         )
         for r in rows:
@@ -214,17 +222,19 @@ async def insert_reports(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
-# -- webhooks -----------------------------------------------------------------------------------
+# -- webhooks --------------------------------------------------------------------------
 
 
 async def claim_webhooks(
     raw: Raw, now: float, lease_until: float, limit: int
 ) -> list[tuple[Any, ...]]:
-    """Claim due deliveries (``next_at`` moves to ``lease_until``): (id, client, body, attempts)."""
+    """Claim due deliveries (``next_at`` moves to ``lease_until``); rows of (id,
+    client, body, attempts)."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
     return await raw.fetch(
         "UPDATE reports SET next_at = ? WHERE id IN (SELECT id FROM reports "
-        f"WHERE webhook_state = 'pending' AND next_at <= ? ORDER BY next_at LIMIT ?{lock}) "
+        "WHERE webhook_state = 'pending' AND next_at <= ? "
+        f"ORDER BY next_at LIMIT ?{lock}) "
         "RETURNING id, client_id, body, attempts",
         [lease_until, now, limit],
     )
@@ -232,18 +242,20 @@ async def claim_webhooks(
 
 async def webhook_results(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
     await raw.executemany(
-        "UPDATE reports SET webhook_state = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
+        "UPDATE reports "
+        "SET webhook_state = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
         [(r["state"], r["attempts"], r["next_at"], r["error"], r["id"]) for r in rows],
     )
 
 
-# -- parts of multi-part messages, and reports waiting for their message --------------------------
+# -- parts of multi-part messages, and reports waiting for their message ---------------
 
 
 async def ids_by_provider(
     raw: Raw, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[int, int | None]]:
-    """(connector, provider id) → (message id, part number or None for whole messages)."""
+    """(connector, provider id) → (message id, part number; None for a whole
+    message)."""
     found: dict[tuple[str, str], tuple[int, int | None]] = {}
     by_connector: dict[str, list[str]] = {}
     for connector, pid in dict.fromkeys(keys):
@@ -283,7 +295,8 @@ async def parts_of(
     )
     for chunk in _chunks(list(message_ids)):
         for r in await raw.fetch(
-            f"SELECT {','.join(cols)} FROM message_parts WHERE message_id IN ({_marks(len(chunk))})",
+            f"SELECT {','.join(cols)} FROM message_parts "
+            f"WHERE message_id IN ({_marks(len(chunk))})",
             list(chunk),
         ):
             row = dict(zip(cols, r, strict=True))
@@ -293,7 +306,8 @@ async def parts_of(
 
 async def insert_parts(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
     await raw.executemany(
-        "INSERT INTO message_parts (connector, provider_msg_id, message_id, part) VALUES (?,?,?,?) "
+        "INSERT INTO message_parts (connector, provider_msg_id, message_id, part) "
+        "VALUES (?,?,?,?) "
         "ON CONFLICT (connector, provider_msg_id) DO NOTHING",
         [
             (r["connector"], r["provider_msg_id"], r["message_id"], r["part"])
@@ -304,7 +318,8 @@ async def insert_parts(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
 
 async def update_parts(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
     await raw.executemany(
-        "UPDATE message_parts SET result_code = ?, raw_code = ? WHERE connector = ? AND provider_msg_id = ?",
+        "UPDATE message_parts SET result_code = ?, raw_code = ? "
+        "WHERE connector = ? AND provider_msg_id = ?",
         [
             (r["result_code"], r["raw_code"], r["connector"], r["provider_msg_id"])
             for r in rows
@@ -314,7 +329,8 @@ async def update_parts(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
 
 async def insert_pending_reports(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
     await raw.executemany(
-        "INSERT INTO pending_reports (connector, provider_msg_id, body, created_at) VALUES (?,?,?,?)",
+        "INSERT INTO pending_reports (connector, provider_msg_id, body, created_at) "
+        "VALUES (?,?,?,?)",
         [
             (r["connector"], r["provider_msg_id"], r["body"], r["created_at"])
             for r in rows

@@ -192,7 +192,7 @@ async def delete_expired_files(conn: AsyncConnection, now: float) -> int:
     return int(result.rowcount or 0)
 
 
-# -- messages ----------------------------------------------------------------------------
+# -- messages --------------------------------------------------------------------------
 
 
 async def next_due_at(conn: AsyncConnection) -> float | None:
@@ -280,7 +280,7 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
     )
 
 
-# -- reports and webhooks ------------------------------------------------------------------
+# -- reports and webhooks --------------------------------------------------------------
 
 
 async def reports_for_check(

@@ -101,7 +101,7 @@ class SendRequest:
         ).hexdigest()
 
 
-# -- field readers -------------------------------------------------------------------------------
+# -- field readers ---------------------------------------------------------------------
 
 
 def _bad(code: str, field: str, message: str) -> ValidationError:
@@ -210,7 +210,7 @@ def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
 
 
 def parse_time(value: Any, name: str) -> float | None:
-    """``yyyyMMddHHmm``/``yyyyMMddHHmmss`` (KST) or ISO 8601 (no offset = KST) → epoch."""
+    """``yyyyMMddHHmm[ss]`` (KST) or ISO 8601 (no offset = KST) → epoch seconds."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
@@ -282,7 +282,7 @@ def _header(
     return value
 
 
-# -- channels ----------------------------------------------------------------------------------------
+# -- channels --------------------------------------------------------------------------
 
 
 def parse_sms(
@@ -622,7 +622,7 @@ def parse_kko(
 PARSERS = {"sms": parse_sms, "mms": parse_mms, "rcs": parse_rcs, "kko": parse_kko}
 
 
-# -- answers ----------------------------------------------------------------------------------------------
+# -- answers ---------------------------------------------------------------------------
 
 
 def iso_time(epoch: float) -> str:

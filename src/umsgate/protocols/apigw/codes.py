@@ -40,7 +40,7 @@ class Code(enum.StrEnum):
     FILE_TOO_LARGE = "41002"
     #: Token missing, invalid, expired or superseded (project).
     UNAUTHORIZED = "40100"
-    #: "전송가능한 TPS가 초과되었습니다.", TPS exceeded / report check too frequent (seed).
+    #: "전송가능한 TPS가 초과되었습니다.", TPS exceeded / report check too often (seed).
     TPS_EXCEEDED = "42900"
     #: Internal error; retry (project).
     INTERNAL = "50000"

@@ -129,7 +129,7 @@ async def authenticate(request: Request) -> ClientInfo | JSON:
         return answer(Code.UNAUTHORIZED, exc.message)
 
 
-# -- token --------------------------------------------------------------------------------------------
+# -- token -----------------------------------------------------------------------------
 
 
 async def token(request: Request) -> Response:
@@ -166,7 +166,8 @@ async def token(request: Request) -> Response:
         return JSON(
             {
                 "error": "invalid_client",
-                "error_description": "Client authentication failed (e.g., unknown client, no client "
+                "error_description": "Client authentication failed (e.g., unknown "
+                "client, no client "
                 "authentication included, or unsupported authentication method).",
             },
             status_code=401,
@@ -182,7 +183,7 @@ async def token(request: Request) -> Response:
     )
 
 
-# -- files ------------------------------------------------------------------------------------------------
+# -- files -----------------------------------------------------------------------------
 
 
 async def upload(request: Request) -> Response:
@@ -274,7 +275,7 @@ async def file_route(request: Request) -> Response:
     return await file_check(request)
 
 
-# -- sending ---------------------------------------------------------------------------------------------------
+# -- sending ---------------------------------------------------------------------------
 
 
 async def send(request: Request) -> Response:
@@ -359,7 +360,7 @@ async def handle_send(
     )
 
 
-# -- report check -------------------------------------------------------------------------------------------------
+# -- report check ----------------------------------------------------------------------
 
 #: Which reports each report-check URL returns: (report channels, original channels).
 CHECK_CHANNELS: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -81,7 +81,8 @@ SCHEMA: dict[str, Any] = {
     "info": {
         "title": "umsgate native API",
         "version": __version__,
-        "description": "The API-Gateway protocol (token, files, SMS/LMS/MMS/RCS/KakaoTalk, "
+        "description": "The API-Gateway protocol (token, files, "
+        "SMS/LMS/MMS/RCS/KakaoTalk, "
         "report check). Reports are pushed to the client's report URL, signed with "
         "X-Umsgate-Signature; see docs/api.md.",
     },
@@ -241,7 +242,8 @@ SCHEMA: dict[str, Any] = {
                 },
                 "responses": {
                     "200": {
-                        "description": "accessToken, tokenType, expiresIn, reportUrl, service"
+                        "description": "accessToken, tokenType, expiresIn, "
+                        "reportUrl, service"
                     },
                     "401": {"description": "invalid_client"},
                     "404": {"description": "wrong clientKey"},
@@ -268,7 +270,8 @@ SCHEMA: dict[str, Any] = {
                 "responses": {
                     "200": {"description": "10001 registered"},
                     "400": {
-                        "description": "41000 already registered (fileId returned), 41001 not JPEG, 41002 too large"
+                        "description": "41000 already registered (fileId "
+                        "returned), 41001 not JPEG, 41002 too large"
                     },
                 },
             }
@@ -310,7 +313,7 @@ SCHEMA: dict[str, Any] = {
         ),
         "/v1/agent/rpt/{channel}": {
             "post": {
-                "summary": "Report check: reports of up to 1000 umsMsgIds, once per 30 s",
+                "summary": "Report check: up to 1000 umsMsgIds, once per 30 s",
                 "security": [{"bearer": []}],
                 "parameters": [
                     {
