@@ -77,9 +77,15 @@ class Server:
     """One ``umsgate serve`` process."""
 
     def __init__(
-        self, store: Store, port: int, log: Path, env: Mapping[str, str] | None = None
+        self,
+        store: Store,
+        port: int,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        config: Path | None = None,
     ) -> None:
         self.store = store
+        self.config = config
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -97,6 +103,7 @@ class Server:
                     "--port",
                     str(self.port),
                     *self.store.cli_args(),
+                    *(["--config", str(self.config)] if self.config else []),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -138,8 +145,11 @@ async def server(
     tmp_path: Path,
     name: str = "serve",
     env: Mapping[str, str] | None = None,
+    config: Path | None = None,
 ) -> AsyncIterator[Server]:
-    srv = Server(store, free_port(), tmp_path / f"{name}.log", env)
+    """``umsgate serve`` on a free port (``config``: a TOML settings file, e.g. with
+    ``[[connectors]]`` and ``[[routes]]`` pointing at simulators)."""
+    srv = Server(store, free_port(), tmp_path / f"{name}.log", env, config)
     await srv.start()
     try:
         yield srv
