@@ -13,7 +13,7 @@ import contextlib
 import dataclasses
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from starlette.routing import Route
 from umsgate import clients, config
 from umsgate.app import Gateway, create_app
 from umsgate.testing import running_asgi
+from umsgate.types import Connector
 
 PG_URL = os.environ.get("UMSGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -155,8 +156,10 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(settings: config.Settings) -> AsyncIterator[Running]:
-    app = create_app(settings)
+async def running_gateway(
+    settings: config.Settings, connectors: Mapping[str, Connector] | None = None
+) -> AsyncIterator[Running]:
+    app = create_app(settings, connectors=connectors)
     async with (
         running_asgi(app) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as http,

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -56,8 +56,16 @@ PURGE_INTERVAL = 3600.0
 class Gateway:
     """Every long-lived part of one gateway process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, connectors: Mapping[str, Connector] | None = None
+    ) -> None:
+        """Args:
+        settings: the validated settings tree.
+        connectors: ready-made connectors by name, next to those the settings
+            describe (for embedding umsgate, and for tests' scripted providers).
+        """
         self.settings = settings
+        self._given_connectors = dict(connectors or {})
         self.clock = SystemClock()
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
@@ -99,6 +107,7 @@ class Gateway:
         self.connectors["sandbox"] = SandboxCarrier(self.settings.sandbox)
         for cs in self.settings.connectors:
             self.connectors[cs.name] = build_connector(cs, context)
+        self.connectors.update(self._given_connectors)
 
     def _add_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
         self.extra_routes.append(Route(path, endpoint, methods=list(methods)))
@@ -291,10 +300,12 @@ async def docs(request: Request) -> Response:
     return HTMLResponse(openapi.DOCS_HTML)
 
 
-def create_app(settings: Settings) -> native.FastSend:
+def create_app(
+    settings: Settings, *, connectors: Mapping[str, Connector] | None = None
+) -> native.FastSend:
     """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`); its
     ``gateway`` attribute is the `Gateway`."""
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, connectors=connectors)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
