@@ -3,7 +3,6 @@ store, with a scripted provider behind the ``Connector`` seam."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,8 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.conftest import Receiver, Running, Store, make_settings, new_account
-from tests.conftest import running_gateway, sms_body
+from tests.conftest import (
+    Receiver,
+    Running,
+    Store,
+    make_settings,
+    new_account,
+    running_gateway,
+    sms_body,
+)
 from umsgate.config import RouteSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
