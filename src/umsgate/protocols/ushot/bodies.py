@@ -359,6 +359,29 @@ def encode_event(event: Event, version: str) -> bytes:
     )
 
 
+def command_of(event: Event) -> int:
+    """The command number ``event`` is sent with."""
+    if isinstance(event, UnknownCommand):
+        return event.command
+    return _COMMANDS[type(event)]
+
+
+_COMMANDS: dict[type, Command] = {
+    Login: Command.LOGIN,
+    LoginResult: Command.LOGIN_RESULT,
+    SmsSend: Command.SMS_SEND,
+    FixedSend: Command.FIXED_SEND,
+    LmsSend: Command.LMS_SEND,
+    MmsSend: Command.MMS_SEND,
+    SendAck: Command.SEND_ACK,
+    BatchAck: Command.BATCH_ACK,
+    ResultAck: Command.RESULT_ACK,
+    Results: Command.RESULTS,
+    FileUpload: Command.FILE_UPLOAD,
+    FileResult: Command.FILE_RESULT,
+}
+
+
 # Frames to events. --------------------------------------------------------------------
 
 
