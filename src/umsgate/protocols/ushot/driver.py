@@ -3,6 +3,8 @@ else. Connector and simulator both use it; all protocol decisions stay in the se
 
 Every wait here is bounded: reads by the session's own deadline (there is always one
 while the session lives: the idle timeout), writes and connects by explicit timeouts.
+Timeouts use ``asyncio.timeout``: Python 3.11's ``wait_for`` can swallow a cancellation
+that arrives as its inner await completes, which would leave a stopped lane running.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 from umsgate.protocols.ushot.events import Event
-from umsgate.protocols.ushot.session import NeedData, Session, SessionEvent
+from umsgate.protocols.ushot.session import (
+    ConnectionClosed,
+    NeedData,
+    Session,
+    SessionEvent,
+)
 
 #: Bytes asked of the socket per read (a 300 KB file arrives in a few reads).
 READ_SIZE = 65536
@@ -30,7 +37,8 @@ async def open_stream(
     Raises:
         OSError: refused or unreachable; TimeoutError after ``within`` seconds.
     """
-    return await asyncio.wait_for(asyncio.open_connection(host, port), within)
+    async with asyncio.timeout(within):
+        return await asyncio.open_connection(host, port)
 
 
 class SessionStream:
@@ -80,7 +88,8 @@ class SessionStream:
         if self._writer.is_closing():
             raise ConnectionResetError("the connection is closed")
         self._writer.write(data)
-        await asyncio.wait_for(self._writer.drain(), self._write_timeout)
+        async with asyncio.timeout(self._write_timeout):
+            await self._writer.drain()
 
     async def next_event(
         self, *, wake: asyncio.Event | None = None, until: float | None = None
@@ -97,6 +106,9 @@ class SessionStream:
             event = self.session.next_event()
             if not isinstance(event, NeedData):
                 return event
+            if self.session.ended:
+                # Its last event is out; more reading would only spin on EOF.
+                return ConnectionClosed(reason=f"session {self.session.state.value}")
             if wake is not None and wake.is_set():
                 return None
             now = self._clock()
@@ -137,8 +149,12 @@ class SessionStream:
         if self._read is not None:
             read, self._read = self._read, None
             read.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await read
+            # asyncio.wait, unlike awaiting the read, never swallows a cancellation
+            # of the task that is closing us.
+            await asyncio.wait([read], timeout=CLOSE_TIMEOUT)
+            if read.done() and not read.cancelled():
+                read.exception()  # retrieved: a reset while closing is no news
         self._writer.close()
         with contextlib.suppress(OSError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), CLOSE_TIMEOUT)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._writer.wait_closed()

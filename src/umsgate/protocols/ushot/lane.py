@@ -168,7 +168,8 @@ class Lane:
             self.first_attempt.set()
             self.status = f"reconnecting in {delay:g} s"
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
 
     async def _session(self) -> None:
         opts = self.options

@@ -287,6 +287,7 @@ class Session:
         self._queue: collections.deque[SessionEvent] = collections.deque()
         self._eof = False
         self._eof_reason = "closed by the peer"
+        self._eof_reported = False
         self._error: RemoteProtocolError | None = None
         self._last_sent = now
         self._last_received = now
@@ -303,6 +304,11 @@ class Session:
     @property
     def logged_in(self) -> bool:
         return self.state not in _BEFORE_LOGIN and self.state not in _ENDED
+
+    @property
+    def ended(self) -> bool:
+        """CLOSED or ERROR: nothing more will happen on this session."""
+        return self.state in _ENDED
 
     @property
     def idle(self) -> bool:
@@ -359,7 +365,7 @@ class Session:
         except RemoteProtocolError as exc:
             raise self._fail(exc) from None
         if frame is None:
-            if not self._eof:
+            if not self._eof or self._eof_reported:
                 return NEED_DATA
             if self._decoder.buffered:
                 raise self._fail(
@@ -370,6 +376,7 @@ class Session:
                     )
                 )
             self.close()
+            self._eof_reported = True
             return ConnectionClosed(reason=self._eof_reason)
         self.frames_received += 1
         self._peer_version = frame.version

@@ -107,6 +107,7 @@ class Faults:
             collections.defaultdict(collections.deque)
         )
         self._corrupt: collections.Counter[Port] = collections.Counter()
+        self._drop_on_results: collections.Counter[Port] = collections.Counter()
         #: Seconds to wait before answering each send request.
         self.ack_delay = 0.0
         #: Logins are refused until this monotonic time.
@@ -125,6 +126,17 @@ class Faults:
                 self._drops.remove(rule)
                 return rule
         return None
+
+    def drop_on_results(self, port: Port, count: int = 1) -> None:
+        """Close the next ``count`` sessions on report ``port`` when they are about to
+        be given results, instead of giving them (the results stay pending)."""
+        self._drop_on_results[port] += count
+
+    def take_drop_on_results(self, port: Port) -> bool:
+        if self._drop_on_results[port] > 0:
+            self._drop_on_results[port] -= 1
+            return True
+        return False
 
     def error_next(
         self,

@@ -67,7 +67,6 @@ from umsgate.protocols.ushot.session import (
 from umsgate.protocols.ushot.simbackend import (
     Account,
     Backend,
-    DropRule,
     Faults,
     Mailbox,
     Received,
@@ -81,6 +80,10 @@ log = logging.getLogger("umsgate.protocols.ushot.simulator")
 RESULTS_PER_FRAME = 100
 #: How long `close` waits for the sessions to end.
 CLOSE_TIMEOUT = 10.0
+
+
+class _FaultDrop(Exception):
+    """A fault switch says: close this session now."""
 
 
 def _corrupt(data: bytes) -> bytes:
@@ -195,7 +198,8 @@ class UShotSimulator:
             await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
         for server in self._servers:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await server.wait_closed()
         self._servers.clear()
 
     async def __aenter__(self) -> UShotSimulator:
@@ -236,6 +240,13 @@ class UShotSimulator:
         self._conns.add(conn)
         try:
             await self._loop(conn)
+        except _FaultDrop as exc:
+            log.info(
+                "ushot sim: dropping the %s session (fault: %s)",
+                port.value,
+                exc,
+                extra={"event": "ushot_sim_fault_drop", "port": port.value},
+            )
         except ProtocolError as exc:
             log.warning(
                 "ushot sim %s session from %s closed: %s",
@@ -305,25 +316,15 @@ class UShotSimulator:
             self._note(conn, event)
             rule = self.faults.take_drop(conn.port, conn.frames)
             if rule is not None and not rule.handle:
-                self._log_drop(conn, rule)
-                return
+                raise _FaultDrop(f"frame {rule.after_frames}, not handled")
             answer = await self._answer(conn, event)
             if rule is not None:
-                self._log_drop(conn, rule)
-                return
+                raise _FaultDrop(f"frame {rule.after_frames}, handled, not answered")
             if answer is not None:
                 corrupt = self.faults.take_corrupt(conn.port)
                 await stream.send(answer, transform=_corrupt if corrupt else None)
             if session.state is State.CLOSED:
                 return  # a refused login (spec §6.2: the server closes)
-
-    def _log_drop(self, conn: _Conn, rule: DropRule) -> None:
-        log.info(
-            "ushot sim: dropping the %s session at frame %d (fault)",
-            conn.port.value,
-            rule.after_frames,
-            extra={"event": "ushot_sim_fault_drop", "port": conn.port.value},
-        )
 
     def _note(self, conn: _Conn, event: Event) -> None:
         msg_ids: tuple[str, ...] = ()
@@ -353,7 +354,7 @@ class UShotSimulator:
     async def _push(self, conn: _Conn) -> bool:
         """Push ready results (SAM11); True when something was sent."""
         assert conn.mailbox is not None
-        records = conn.mailbox.take(self._clock(), RESULTS_PER_FRAME)
+        records = self._take(conn, conn.mailbox)
         if not records:
             return False
         conn.inflight = records
@@ -419,6 +420,13 @@ class UShotSimulator:
             conn.mailbox.put_back(missing)
         conn.inflight = []
 
+    def _take(self, conn: _Conn, mailbox: Mailbox) -> list[ResultRecord]:
+        records = mailbox.take(self._clock(), RESULTS_PER_FRAME)
+        if records and self.faults.take_drop_on_results(conn.port):
+            mailbox.put_back(records)
+            raise _FaultDrop(f"{len(records)} results pending")
+        return records
+
     def _poll(self, conn: _Conn) -> Results:
         session = conn.stream.session
         if conn.mailbox is None:
@@ -428,7 +436,7 @@ class UShotSimulator:
             )
         if session.state is State.PUSH_SENT_POLL_RECEIVED:
             return Results()  # a push is outstanding: nothing more until it is acked
-        records = conn.mailbox.take(self._clock(), RESULTS_PER_FRAME)
+        records = self._take(conn, conn.mailbox)
         for r in records:
             self.record.results[r.msg_id] += 1
         if session.version == Version.SAM11 and records:
