@@ -123,107 +123,121 @@ class Lane:
             delay = self.options.reconnect_delay
             try:
                 await self._session()
-            except RemoteProtocolError as exc:
-                log.warning(
-                    "%s: ushot %s session closed, the server broke the protocol: %s",
-                    self.connector,
-                    self.port.value,
-                    exc,
-                    extra=self._extra("ushot_protocol_error"),
-                )
-            except LoginRefused as exc:
-                self._refusals += 1
+            except LoginRefused:
                 delay = min(
                     self.options.reconnect_delay * 2 ** (self._refusals - 1),
                     self.options.login_retry_max,
                 )
-                log.error(
-                    "%s: ushot %s login refused (%s); next try in %g s",
-                    self.connector,
-                    self.port.value,
-                    exc,
-                    delay,
-                    extra=self._extra("ushot_login_refused"),
-                )
-            except (
-                OSError,
-                TimeoutError,
-                ProtocolError,
-                TransientConnectorError,
-            ) as exc:
-                log.warning(
-                    "%s: ushot %s session lost: %s",
-                    self.connector,
-                    self.port.value,
-                    exc or type(exc).__name__,
-                    extra=self._extra("ushot_session_lost"),
-                )
             except Exception:
-                log.exception(
-                    "%s: ushot %s session failed",
-                    self.connector,
-                    self.port.value,
-                    extra=self._extra("ushot_lane_failed"),
-                )
+                pass  # logged by _ended, before anything was settled
             self.first_attempt.set()
             self.status = f"reconnecting in {delay:g} s"
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._stop.wait()
 
+    def _ended(self, exc: Exception) -> None:
+        """The one log line of a session's end, naming the cause."""
+        name, port = self.connector, self.port.value
+        if isinstance(exc, RemoteProtocolError):
+            log.warning(
+                "%s: ushot %s session closed, the server broke the protocol: %s",
+                name,
+                port,
+                exc,
+                extra=self._extra("ushot_protocol_error"),
+            )
+        elif isinstance(exc, LoginRefused):
+            self._refusals += 1
+            log.error(
+                "%s: ushot %s login refused (%s); refusal %d in a row",
+                name,
+                port,
+                exc,
+                self._refusals,
+                extra=self._extra("ushot_login_refused"),
+            )
+        elif isinstance(
+            exc, OSError | TimeoutError | ProtocolError | TransientConnectorError
+        ):
+            log.warning(
+                "%s: ushot %s session lost: %s",
+                name,
+                port,
+                str(exc) or type(exc).__name__,
+                extra=self._extra("ushot_session_lost"),
+            )
+        else:
+            log.error(
+                "%s: ushot %s session failed",
+                name,
+                port,
+                exc_info=exc,
+                extra=self._extra("ushot_lane_failed"),
+            )
+
     async def _session(self) -> None:
         opts = self.options
         self.status = "connecting"
-        reader, writer = await open_stream(
-            opts.host, opts.port(self.port), within=opts.request_timeout
-        )
-        monotonic = self._clock.monotonic
-        session = Session(
-            Role.CLIENT,
-            now=monotonic(),
-            version=opts.version,
-            keepalive=self._keepalive(),
-            answer_timeout=opts.request_timeout,
-            idle_timeout=opts.idle_timeout,
-        )
-        stream = SessionStream(
-            session, reader, writer, clock=monotonic, write_timeout=opts.request_timeout
-        )
+        stream: SessionStream | None = None
         reason = "stopped"
         try:
-            await stream.send(
-                Login(
-                    user_id=opts.user_id, password=opts.password, version=opts.version
-                )
+            reader, writer = await open_stream(
+                opts.host, opts.port(self.port), within=opts.request_timeout
             )
-            answer = await self._answer(stream, LoginResult)
-            if not answer.ok:
-                raise LoginRefused(
-                    f"{answer.resp_code} {answer.resp_mesg}".strip(),
-                    raw_code=answer.resp_code,
-                )
-            self._refusals = 0
-            self.login = answer.options(default_max_count=opts.max_count)
-            self.logged_in = True
-            self.logins += 1
-            self.status = "ready"
-            self.first_attempt.set()
-            log.info(
-                "%s: ushot %s session logged in (%s, max %d per request)",
-                self.connector,
-                self.port.value,
-                opts.version.value,
-                self.login.max_count,
-                extra=self._extra("ushot_logged_in"),
+            monotonic = self._clock.monotonic
+            session = Session(
+                Role.CLIENT,
+                now=monotonic(),
+                version=opts.version,
+                keepalive=self._keepalive(),
+                answer_timeout=opts.request_timeout,
+                idle_timeout=opts.idle_timeout,
             )
+            stream = SessionStream(
+                session,
+                reader,
+                writer,
+                clock=monotonic,
+                write_timeout=opts.request_timeout,
+            )
+            await self._login(stream)
             await self._serve(stream)
-        except BaseException as exc:
+        except Exception as exc:
             reason = str(exc) or type(exc).__name__
+            self._ended(exc)
             raise
         finally:
             self.logged_in = False
             self._down(reason)
-            await stream.close()
+            if stream is not None:
+                await stream.close()
+
+    async def _login(self, stream: SessionStream) -> None:
+        opts = self.options
+        await stream.send(
+            Login(user_id=opts.user_id, password=opts.password, version=opts.version)
+        )
+        answer = await self._answer(stream, LoginResult)
+        if not answer.ok:
+            raise LoginRefused(
+                f"{answer.resp_code} {answer.resp_mesg}".strip(),
+                raw_code=answer.resp_code,
+            )
+        self._refusals = 0
+        self.login = answer.options(default_max_count=opts.max_count)
+        self.logged_in = True
+        self.logins += 1
+        self.status = "ready"
+        self.first_attempt.set()
+        log.info(
+            "%s: ushot %s session logged in (%s, max %d per request)",
+            self.connector,
+            self.port.value,
+            opts.version.value,
+            self.login.max_count,
+            extra=self._extra("ushot_logged_in"),
+        )
 
     # -- events -------------------------------------------------------------------
 

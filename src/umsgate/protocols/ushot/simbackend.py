@@ -183,7 +183,8 @@ class Record:
         self.frames: collections.deque[Received] = collections.deque(
             maxlen=RECORD_FRAMES
         )
-        #: MSG_ID → how many send requests carried it (resends included).
+        #: MSG_ID → how many send requests carried it (resends included, counted on
+        #: arrival, also when a fault drops the session before handling it).
         self.sends: collections.Counter[str] = collections.Counter()
         #: MSG_ID → how many times it was accepted as new (at most once per account).
         self.accepted: collections.Counter[str] = collections.Counter()
@@ -331,9 +332,6 @@ class Backend:
     def send(self, account: Account, port: Port, request: SendRequest) -> SendVerdict:
         """Validate a send request (spec §12), accept its records and schedule their
         results; records seen before are listed again and not sent twice (§11)."""
-        msg_ids = tuple(r.msg_id for r in request.records)
-        for msg_id in msg_ids:
-            self.record.sends[msg_id] += 1
         refusal = self._refusal(account, port, request)
         if refusal:
             return SendVerdict(resp_code=RESP_FRAME_ERROR, resp_mesg=refusal)
