@@ -13,6 +13,7 @@ import time
 import pytest
 from ushot_it import RecordingSink, dispatch, make_connector, message, running
 
+from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.ushot.codes import Command, Port
 from umsgate.protocols.ushot.connector import UShotConnector
@@ -213,6 +214,26 @@ async def test_error_answers_reject_or_retry_by_their_code(version: str) -> None
             assert ok[0].outcome is Outcome.ACCEPTED
         finally:
             await connector.stop()
+
+
+async def test_a_refused_upload_rejects_its_batch_only() -> None:
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http)
+        await connector.start(RecordingSink())
+        try:
+            sim.faults.error_next(Port.MMS, code="11001", mesg="file refused")
+            mms = [message(i, Channel.MMS, file_ids=("photo",)) for i in range(3)]
+            refused = await connector.submit(mms)
+            assert {(r.outcome, r.code, r.raw_code) for r in refused} == {
+                (Outcome.REJECTED, ResultCode.CONTENT_REJECTED, "11001")
+            }
+            again = await connector.submit(
+                [message(9, Channel.MMS, file_ids=("photo",))]
+            )
+            assert again[0].outcome is Outcome.ACCEPTED
+        finally:
+            await connector.stop()
+        assert sim.record.sends == {str(message(9).id): 1}
 
 
 async def test_an_answer_later_than_the_request_timeout_is_a_retry() -> None:

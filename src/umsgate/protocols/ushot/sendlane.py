@@ -28,7 +28,7 @@ from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConnectorError
 from umsgate.protocols.registry import FileSource
-from umsgate.protocols.ushot import bodies, fields
+from umsgate.protocols.ushot import fields
 from umsgate.protocols.ushot.codes import Port, answer_code
 from umsgate.protocols.ushot.driver import SessionStream
 from umsgate.protocols.ushot.events import (
@@ -258,7 +258,7 @@ class SendLane(Lane):
         ready: list[Outgoing] = []
         for item in batch:
             try:
-                self._check(item, login, legacy)
+                self._check(item, login)
             except fields.FieldError as exc:
                 item.settle(
                     Outcome.REJECTED,
@@ -277,12 +277,13 @@ class SendLane(Lane):
         self._settle(ready, answer)
         self._inflight = []
 
-    def _check(self, item: Outgoing, login: LoginOptions, legacy: bool) -> None:
+    @staticmethod
+    def _check(item: Outgoing, login: LoginOptions) -> None:
+        """What ``submit`` could not check: the MSG limit this login sets. (Every other
+        field was encoded once at submit, in the layout with the widest fields.)"""
         record = item.record
         if isinstance(record, SmsRecord):
-            bodies.encode_sms_record(record, legacy=legacy)
             return
-        bodies.encode_lms_record(record, variable=login.variable, legacy=legacy)
         size = len(fields.encode_exact(record.msg, "MSG"))
         limit = login.max_msg_size if login.variable else FIXED_MSG_LEN
         if size > limit:
@@ -371,6 +372,8 @@ class SendLane(Lane):
             answer = await self._answer(stream, FileResult)
             if not answer.ok or not answer.file_name:
                 code = answer_code(answer.resp_code) or ResultCode.PROVIDER_ERROR
+                if code is ResultCode.CARRIER_REJECTED:
+                    code = ResultCode.CONTENT_REJECTED  # 11001 on a file: the file
                 raise _Refused(
                     code,
                     f"file {name!r} refused: {answer.resp_mesg}".strip(),
