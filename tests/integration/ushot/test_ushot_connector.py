@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
 import hashlib
 
 import httpx
@@ -21,7 +22,9 @@ from ushot_it import (
 
 from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
+from umsgate.protocols.ushot import fields
 from umsgate.protocols.ushot.codes import Command, Port
+from umsgate.protocols.ushot.events import LmsRecord, SmsRecord
 from umsgate.protocols.ushot.simbackend import Account
 from umsgate.protocols.ushot.simulator import UShotSimulator
 from umsgate.sim.mix import OutcomeMix
@@ -234,3 +237,79 @@ async def _messages_that_cannot_be_sent_are_rejected_alone(
         assert (result.code, result.raw_code) == (code, raw)
     assert "U+1F600" in results[message(3).id].detail
     assert set(sim.record.sends) == {str(good.id)}
+
+
+async def test_records_carry_numbers_dates_and_ids_as_the_spec_says() -> None:
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http, usercode="CUST-1")
+        sink = RecordingSink()
+        await connector.start(sink)
+        now = dt.datetime.now(dt.UTC)
+        reserved = dataclasses.replace(
+            message(1, content="trailing   "),
+            due_at=now + dt.timedelta(hours=2),
+            expires_at=dt.datetime(2031, 5, 1, 3, 0),  # naive: read as UTC
+            cmp_msg_id="campaign-7",
+            sender="+8215881234",
+        )
+        plain = dataclasses.replace(message(2, Channel.LMS), expires_at=None)
+        try:
+            results = await connector.submit([reserved, plain])
+            assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+            await sink.wait_count(2)
+        finally:
+            await connector.stop()
+    sms = sim.record.records[str(reserved.id)]
+    assert isinstance(sms, SmsRecord)
+    assert (sms.grp_id, sms.msg_id) == ("campaign-7", str(reserved.id))
+    assert (sms.sender, sms.receiver) == ("15881234", "01012345678")
+    assert sms.reserve_dt == fields.format_date(reserved.due_at)
+    assert sms.timeout_dt == "2031-05-01 12:00:00"  # KST
+    assert (sms.msg, sms.usercode) == ("trailing", "CUST-1")
+    lms = sim.record.records[str(plain.id)]
+    assert isinstance(lms, LmsRecord)
+    assert (lms.grp_id, lms.reserve_dt, lms.timeout_dt) == (str(plain.id), "", "")
+    assert (lms.subject, lms.msg) == ("제목", plain.content)
+
+
+async def test_service_type_2_ids_send_only_sms_with_a_url() -> None:
+    account = Account(user_id="ushot", password="secret", service=2)
+    async with running(account) as (sim, http):
+        connector = await make_connector(sim, http)
+        sink = RecordingSink()
+        await connector.start(sink)
+        with_url = message(1)
+        with_url = dataclasses.replace(with_url, extra={"url": "https://example.com/a"})
+        try:
+            results = {
+                r.message_id: r
+                for r in await connector.submit(
+                    [with_url, message(2), message(3, Channel.LMS)]
+                )
+            }
+            await sink.wait_count(1)
+        finally:
+            await connector.stop()
+    assert results[with_url.id].outcome is Outcome.ACCEPTED
+    for n in (2, 3):
+        assert results[message(n).id].outcome is Outcome.REJECTED
+        assert "service type 2" in results[message(n).id].detail
+    sent = sim.record.records[str(with_url.id)]
+    assert isinstance(sent, SmsRecord) and sent.url == "https://example.com/a"
+    assert [r.code for r in sink.reports] == [ResultCode.DELIVERED]
+
+
+async def test_submit_without_a_session_is_a_retry() -> None:
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http)
+        before = await connector.submit([message(1)])
+        await connector.start(RecordingSink())
+        await connector.stop()
+        after = await connector.submit([message(2)])
+    for result in (*before, *after):
+        assert (result.outcome, result.code) == (
+            Outcome.RETRY,
+            ResultCode.CONNECTION_ERROR,
+        )
+    assert not connector.health().up
+    assert sim.record.sends == {}

@@ -6,12 +6,20 @@ shows no message sent more often than the documented at-least-once semantics all
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 import time
 
 import pytest
-from ushot_it import RecordingSink, dispatch, make_connector, message, running
+from ushot_it import (
+    RawClient,
+    RecordingSink,
+    dispatch,
+    make_connector,
+    message,
+    running,
+)
 
 from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
@@ -19,7 +27,7 @@ from umsgate.protocols.ushot.codes import Command, Port
 from umsgate.protocols.ushot.connector import UShotConnector
 from umsgate.protocols.ushot.simulator import UShotSimulator
 from umsgate.testing import wait_for
-from umsgate.types import Outcome
+from umsgate.types import Outcome, ProviderReport
 
 LOGGER = "umsgate.protocols.ushot"
 
@@ -253,3 +261,151 @@ async def test_an_answer_later_than_the_request_timeout_is_a_retry() -> None:
         assert sink.per_message() == {m.id: 1 for m in messages}
         assert set(sim.record.sends.values()) == {2}  # sent twice...
         assert set(sim.record.accepted.values()) == {1}  # ...taken once
+
+
+class GatedSink(RecordingSink):
+    """Holds every report until the test opens the gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def report(self, report: ProviderReport) -> None:
+        self.entered.set()
+        await self.gate.wait()
+        await super().report(report)
+
+
+def acks(sim: UShotSimulator) -> list[tuple[str, ...]]:
+    return [
+        f.msg_ids
+        for f in sim.record.frames
+        if f.port is Port.SMS_REPORT and f.command == Command.RESULT_ACK and f.msg_ids
+    ]
+
+
+async def test_sam11_results_are_acknowledged_only_after_the_sink_returned() -> None:
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http, version="SAM11")
+        sink = GatedSink()
+        await connector.start(sink)
+        try:
+            await dispatch(connector, [message(1), message(2)])
+            async with asyncio.timeout(10):
+                await sink.entered.wait()
+            # The sink holds the first report: the 1030 must not have gone out. Let
+            # the simulator read anything already sent before looking.
+            client = await RawClient.connect(sim, Port.SMS)
+            await client.login()
+            await client.close()
+            assert acks(sim) == []
+            sink.gate.set()
+            await sink.wait_count(2)
+            await wait_for(lambda: bool(acks(sim)), what="the 1030")
+        finally:
+            await connector.stop()
+        assert acks(sim) == [(str(message(1).id), str(message(2).id))]
+
+
+class FailingSink(RecordingSink):
+    """Fails the first report it is given (a store outage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0
+
+    async def report(self, report: ProviderReport) -> None:
+        if self.failures == 0:
+            self.failures += 1
+            raise OSError("database is locked")
+        await super().report(report)
+
+
+async def test_a_failing_sink_leaves_results_unacknowledged_for_the_next_session() -> (
+    None
+):
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http, version="SAM11")
+        sink = FailingSink()
+        await connector.start(sink)
+        messages = [message(i) for i in range(10)]
+        await dispatch(connector, messages)
+        await finish(connector, sink, sim, len(messages))
+        assert sink.failures == 1
+        assert sink.per_message() == {m.id: 1 for m in messages}
+        assert sim.record.logins[Port.SMS_REPORT] == 2
+
+
+@pytest.mark.parametrize("version", ["SAM10", "SAM11"])
+async def test_idle_sessions_send_keepalives(version: str) -> None:
+    async with running() as (sim, http):
+        connector = await make_connector(
+            sim,
+            http,
+            version=version,
+            send_keepalive=0.05,
+            report_keepalive=0.05,
+            poll_interval=0.05,
+        )
+        await connector.start(RecordingSink())
+        try:
+
+            def empty(port: Port, command: int) -> int:
+                return sum(
+                    1
+                    for f in sim.record.frames
+                    if f.port is port and f.command == command and not f.msg_ids
+                )
+
+            await wait_for(
+                lambda: (
+                    empty(Port.SMS, Command.SMS_SEND) >= 2
+                    and empty(Port.MMS, Command.LMS_SEND) >= 2
+                    and empty(Port.SMS_REPORT, Command.RESULT_ACK) >= 2
+                    and empty(Port.MMS_REPORT, Command.RESULT_ACK) >= 2
+                ),
+                what="keepalives on the four sessions",
+            )
+            assert connector.health().up
+        finally:
+            await connector.stop()
+
+
+async def test_a_server_that_never_answers_times_out_and_is_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    connected = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        connected.set()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running() as (sim, http):
+            connector = await make_connector(
+                sim, http, channels="SMS", request_timeout=0.2, sms_port=port
+            )
+            await connector.start(RecordingSink())
+            try:
+                assert connected.is_set()
+                assert not connector.health().up
+                await wait_for(
+                    lambda: bool(events_logged(caplog, "ushot_session_lost")),
+                    what="the timeout",
+                )
+                (line, *_) = events_logged(caplog, "ushot_session_lost")
+                assert "no answer within 0.2 s" in line.getMessage()
+                result = await connector.submit([message(1)])
+                assert result[0].outcome is Outcome.RETRY
+            finally:
+                await connector.stop()
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
 import functools
 from collections.abc import Sequence
 
@@ -36,6 +37,11 @@ from umsgate.types import Clock, Health, Outcome, ReportSink, SubmitResult
 GENERATION_MEMORY = 100_000
 #: Korean mobile prefixes (010, 011, 016-019) without the trunk 0.
 _MOBILE = frozenset({"10", "11", "16", "17", "18", "19"})
+
+
+def _aware(when: dt.datetime) -> dt.datetime:
+    """The gateway's times are UTC; a naive one is read as such."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -158,7 +164,16 @@ class UShotConnector:
             by_lane[port].append(item)
             waiting.append(item.future)
         for port, items in by_lane.items():
-            self._send[port].offer(items)
+            lane = self._send.get(port)
+            if lane is None:
+                for item in items:
+                    item.settle(
+                        Outcome.RETRY,
+                        code=ResultCode.CONNECTION_ERROR,
+                        detail=f"ushot connector {self.name!r} is not started",
+                    )
+            else:
+                lane.offer(items)
         if waiting:
             done.extend(await asyncio.gather(*waiting))
         return done
@@ -227,8 +242,10 @@ class UShotConnector:
                 message, ResultCode.INVALID_NUMBER, f"sender {message.sender!r}"
             )
         now = self._clock.now()
-        reserve = fields.format_date(message.due_at) if message.due_at > now else ""
-        timeout = fields.format_date(message.expires_at) if message.expires_at else ""
+        due = _aware(message.due_at)
+        reserve = fields.format_date(due) if due > now else ""
+        expires = message.expires_at
+        timeout = fields.format_date(_aware(expires)) if expires else ""
         grp_id = message.cmp_msg_id
         if not grp_id or not grp_id.isascii() or len(grp_id) > bodies.ID_LEN:
             grp_id = msg_id

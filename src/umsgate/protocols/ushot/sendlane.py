@@ -57,6 +57,8 @@ MAX_FILE_BYTES = 300_000
 BATCH_SCAN = 2_000
 #: Uploaded names remembered per session (file id → server name).
 NAME_CACHE = 256
+#: The login's service type of IDs that may only send callback-URL messages.
+SERVICE_URL_ONLY = 2
 
 
 @dataclasses.dataclass(slots=True, eq=False, kw_only=True)
@@ -279,9 +281,19 @@ class SendLane(Lane):
 
     @staticmethod
     def _check(item: Outgoing, login: LoginOptions) -> None:
-        """What ``submit`` could not check: the MSG limit this login sets. (Every other
-        field was encoded once at submit, in the layout with the widest fields.)"""
+        """What ``submit`` could not check: the limits this login sets, MSG size and
+        service type. (Every field was encoded once at submit, in the layout with the
+        widest fields.)"""
         record = item.record
+        if login.service == SERVICE_URL_ONLY and not (
+            isinstance(record, SmsRecord) and record.url
+        ):
+            # seed §3-B 1011: service 2 "may only send callback URL" messages.
+            raise fields.FieldError(
+                "this UShot ID may only send callback-URL SMS (service type 2); "
+                "the message has no URL",
+                field="URL",
+            )
         if isinstance(record, SmsRecord):
             return
         size = len(fields.encode_exact(record.msg, "MSG"))

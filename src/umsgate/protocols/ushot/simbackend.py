@@ -196,9 +196,21 @@ class Record:
         self.refused: collections.Counter[Port] = collections.Counter()
         #: Names of the files uploaded, in order.
         self.files: list[str] = []
+        #: MSG_ID → the last record that carried it, as decoded.
+        self.records: collections.OrderedDict[str, SmsRecord | LmsRecord] = (
+            collections.OrderedDict()
+        )
 
     def add(self, item: Received) -> None:
         self.frames.append(item)
+
+    def add_records(self, records: Iterable[SmsRecord | LmsRecord]) -> None:
+        for record in records:
+            self.records[record.msg_id] = record
+            self.records.move_to_end(record.msg_id)
+            self.sends[record.msg_id] += 1
+        while len(self.records) > RECORD_FRAMES:
+            self.records.popitem(last=False)
 
 
 class Mailbox:
@@ -335,7 +347,7 @@ class Backend:
         refusal = self._refusal(account, port, request)
         if refusal:
             return SendVerdict(resp_code=RESP_FRAME_ERROR, resp_mesg=refusal)
-        fault = self.faults.take_error(port)
+        fault = self.faults.take_error(port) if request.records else None
         if fault is not None:
             return SendVerdict(resp_code=fault[0], resp_mesg=fault[1])
         seen = self._accepted.setdefault(account.user_id, collections.OrderedDict())

@@ -331,7 +331,7 @@ class UShotSimulator:
         match event:
             case SmsSend() | FixedSend() | LmsSend() | MmsSend():
                 msg_ids = tuple(r.msg_id for r in event.records)
-                self.record.sends.update(msg_ids)
+                self.record.add_records(event.records)
             case ResultAck():
                 msg_ids = tuple(k.msg_id for k in event.keys)
         self.record.add(
