@@ -54,9 +54,13 @@ class Command(enum.IntEnum):
 class Port(enum.StrEnum):
     """The four sessions of a customer (seed 003 §1-C; KMS ports have no commands)."""
 
+    #: SMS SEND PORT: 33300 (1020).
     SMS = "sms"
+    #: SMS REPORT PORT: 33301 (1030/1031 of SMS).
     SMS_REPORT = "sms_report"
+    #: MMS SEND PORT: 33302 (1024, 1044, 1045, 2030).
     MMS = "mms"
+    #: MMS REPORT PORT: 33303 (1030/1031 of LMS and MMS).
     MMS_REPORT = "mms_report"
 
     @property

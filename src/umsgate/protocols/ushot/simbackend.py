@@ -48,6 +48,8 @@ MAX_FILE_BYTES = 300_000
 RECORD_FRAMES = 100_000
 #: MSG_IDs remembered per account for duplicate detection (oldest forgotten first).
 REMEMBERED_IDS = 1_000_000
+#: Results waiting in one mailbox before send requests are refused (nobody fetches).
+MAILBOX_LIMIT = 1_000_000
 #: Result codes the record checks produce (spec §12).
 BAD_RECEIVER, BAD_SENDER, BAD_FORMAT, EXPIRED, TOO_LARGE, NO_FILE = (
     86,
@@ -347,13 +349,18 @@ class Backend:
         refusal = self._refusal(account, port, request)
         if refusal:
             return SendVerdict(resp_code=RESP_FRAME_ERROR, resp_mesg=refusal)
+        report_port = Port.SMS_REPORT if port is Port.SMS else Port.MMS_REPORT
+        box = self.mailbox(account.user_id, report_port)
+        if len(box) + len(request.records) > MAILBOX_LIMIT:
+            return SendVerdict(
+                resp_code=RESP_FRAME_ERROR,
+                resp_mesg=f"over {MAILBOX_LIMIT} results wait to be fetched",
+            )
         fault = self.faults.take_error(port) if request.records else None
         if fault is not None:
             return SendVerdict(resp_code=fault[0], resp_mesg=fault[1])
         seen = self._accepted.setdefault(account.user_id, collections.OrderedDict())
         names = getattr(request, "file_names", ())
-        report_port = Port.SMS_REPORT if port is Port.SMS else Port.MMS_REPORT
-        box = self.mailbox(account.user_id, report_port)
         ready_at = self._clock() + self.result_delay
         send_dt = fields.format_date(
             self._wall() + dt.timedelta(seconds=self.result_delay)
