@@ -220,3 +220,18 @@ def test_encoding_refuses_header_values_that_do_not_fit() -> None:
         encode_frame(Frame(version="SAM11", command=123456))
     with pytest.raises(FieldError):
         encode_frame(Frame(version="SAM11", command=2030, body=b"x" * (MAX_BODY + 1)))
+
+
+def test_a_short_record_hidden_in_the_other_layouts_usercode_is_not_misread() -> None:
+    # Without USERCODE, record 2 (MSG of 60 bytes) makes the body exactly as long as
+    # the full layout would with record 1's USERCODE swallowing record 2's start and a
+    # blank MSG_LEN: both layouts add up; only the legacy one has real records.
+    first = events.LmsRecord(grp_id="g", msg_id="a", receiver="01012345678", msg="x")
+    second = events.LmsRecord(
+        grp_id="g", msg_id="b", receiver="01012345678", msg="y" * 60
+    )
+    event = events.LmsSend(records=(first, second), legacy=True)
+    data = bodies.encode_event(event, "SAM11")
+    assert bodies.decode_frame(
+        Frame(version="SAM11", command=1044, body=data[76:-1])
+    ) == (event)

@@ -596,15 +596,31 @@ def _variable_records(
     return tuple(records)
 
 
+def _plausible(records: tuple[LmsRecord, ...]) -> bool:
+    return all(r.msg and r.msg_id and r.grp_id and r.receiver for r in records)
+
+
 def _variable(f: Frame, start: int) -> tuple[tuple[LmsRecord, ...], bool]:
+    """Variable records with USERCODE (spec) or without (the seed's totals, §6.9).
+
+    Both layouts can consume the same LENGTH (a short record can hide in the other
+    layout's USERCODE), so a layout whose records all have their required fields wins
+    over one that merely adds up; the full layout wins a tie.
+    """
     count = _read_count(f)
+    parsed: list[tuple[tuple[LmsRecord, ...], bool]] = []
     for legacy in (False, True):
         try:
             records = _variable_records(f, start, count, legacy=legacy)
         except RemoteProtocolError:
-            records = None  # misaligned by the other layout's guess: try the next
+            records = None  # misaligned by the other layout's guess
         if records is not None:
-            return records, legacy and count > 0
+            parsed.append((records, legacy and count > 0))
+    for records, legacy in parsed:
+        if _plausible(records):
+            return records, legacy
+    if parsed:
+        return parsed[0]
     raise _corrupt(
         f.command,
         f"COUNT {count} variable records do not add up to LENGTH {len(f.body)} "
