@@ -137,6 +137,11 @@ class BindResp(Response):
     tlvs: Tlvs = NO_TLVS
 
     def _body(self) -> bytes:
+        # §4.1.2: "The body portion of the SMPP bind_transmitter_resp PDU is not
+        # returned if the command_status field contains a non-zero value."
+        if self.status != CommandStatus.ROK and not self.system_id:
+            if self.tlvs is NO_TLVS:
+                return b""
         return _cstr(
             self.system_id, MAX_SYSTEM_ID, "system_id", _S.RINVSYSID
         ) + tlv.encode(self.tlvs)
@@ -284,11 +289,20 @@ class MessageIdResp(Response):
     #: Not in SMPP 3.4 (5.0 adds some); kept when a peer sends them anyway.
     tlvs: Tlvs = NO_TLVS
 
+    #: Whether an error answer leaves the body out (§4.4.2 says so for submit_sm_resp;
+    #: §4.6.2 keeps deliver_sm_resp's NULL message_id).
+    _bare_on_error: ClassVar[bool] = True
+
     def _body(self) -> bytes:
         # §4.4.2: "The submit_sm_resp PDU Body is not returned if the command_status
         # field contains a non-zero value."
-        if self.status != CommandStatus.ROK and not self.message_id:
-            return tlv.encode(self.tlvs) if self.tlvs is not NO_TLVS else b""
+        if (
+            self._bare_on_error
+            and self.status != CommandStatus.ROK
+            and not self.message_id
+            and self.tlvs is NO_TLVS
+        ):
+            return b""
         return _cstr(
             self.message_id, MAX_MESSAGE_ID, "message_id", _S.RINVMSGID
         ) + tlv.encode(self.tlvs)
@@ -304,6 +318,7 @@ class DeliverSmResp(MessageIdResp):
     """§4.6.2: message_id is unused and NULL."""
 
     command_id: ClassVar[CommandId] = CommandId.DELIVER_SM_RESP
+    _bare_on_error: ClassVar[bool] = False
 
 
 # -------------------------------------------------------------- query (§4.8)
@@ -413,10 +428,14 @@ def error_reply(error: InvalidPdu) -> Response:
     """The answer to a PDU that failed to decode (§2.8, §4.3).
 
     A request whose command is known gets its own response carrying the error;
-    anything else (an unknown command, a response, an unreadable header) gets
+    anything else (an unknown command, a response, a broken header) gets
     generic_nack with the offending sequence_number.
     """
-    cls = RESPONSE_CLASS.get(error.command_id) if error.command_id is not None else None
+    cls = (
+        RESPONSE_CLASS.get(error.command_id)
+        if error.command_id is not None and not error.close_session
+        else None
+    )
     if cls is None:
         return GenericNack(sequence=error.sequence, status=error.code)
     return cls(sequence=error.sequence, status=error.code)

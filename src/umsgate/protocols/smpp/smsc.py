@@ -131,7 +131,10 @@ class Stats:
     receipts_acked: int = 0
     receipts_refused: int = 0
     receipts_dropped: int = 0
+    #: enquire_link received from ESMEs.
     enquire_links: int = 0
+    #: enquire_link the simulator sent after a quiet interval.
+    enquire_links_sent: int = 0
     drops: int = 0
 
 
@@ -589,6 +592,7 @@ class _Peer:
 
     def timer(self, connection: Connection, event: TimerEvent) -> None:
         if isinstance(event, EnquireLinkDue):
+            self.smsc.stats.enquire_links_sent += 1
             connection.send(p.EnquireLink(sequence=connection.session.next_sequence()))
         elif isinstance(event, ResponseTimeout):
             if event.command_id == CommandId.DELIVER_SM:

@@ -137,19 +137,6 @@ def encode(tlvs: Tlvs) -> bytes:
         )
     if tlvs.message_payload is not None:
         parts.append(_tlv(Tag.MESSAGE_PAYLOAD, tlvs.message_payload))
-    if tlvs.receipted_message_id is not None:
-        raw = tlvs.receipted_message_id.encode("latin-1", errors="strict")
-        if len(raw) >= MAX_RECEIPTED_MESSAGE_ID or b"\0" in raw:
-            raise LocalProtocolError(
-                f"receipted_message_id {tlvs.receipted_message_id!r} does not fit a "
-                f"{MAX_RECEIPTED_MESSAGE_ID}-octet C-Octet String",
-                code=CommandStatus.RINVOPTPARAMVAL,
-            )
-        parts.append(_tlv(Tag.RECEIPTED_MESSAGE_ID, raw + b"\0"))
-    if tlvs.message_state is not None:
-        parts.append(
-            _tlv(Tag.MESSAGE_STATE, _u8(int(tlvs.message_state), "message_state"))
-        )
     if tlvs.network_error_code is not None:
         nec = tlvs.network_error_code
         parts.append(
@@ -159,6 +146,19 @@ def encode(tlvs: Tlvs) -> bytes:
                 + _u16(nec.error_code, "network error_code"),
             )
         )
+    if tlvs.message_state is not None:
+        parts.append(
+            _tlv(Tag.MESSAGE_STATE, _u8(int(tlvs.message_state), "message_state"))
+        )
+    if tlvs.receipted_message_id is not None:
+        raw = tlvs.receipted_message_id.encode("latin-1", errors="strict")
+        if len(raw) >= MAX_RECEIPTED_MESSAGE_ID or b"\0" in raw:
+            raise LocalProtocolError(
+                f"receipted_message_id {tlvs.receipted_message_id!r} does not fit a "
+                f"{MAX_RECEIPTED_MESSAGE_ID}-octet C-Octet String",
+                code=CommandStatus.RINVOPTPARAMVAL,
+            )
+        parts.append(_tlv(Tag.RECEIPTED_MESSAGE_ID, raw + b"\0"))
     if tlvs.sc_interface_version is not None:
         parts.append(
             _tlv(
