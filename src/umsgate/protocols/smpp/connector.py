@@ -259,11 +259,8 @@ class SmppConnector:
         limiter = self._limiter
         loop = asyncio.get_running_loop()
         for _ in range(options.throttle_retries + 1):
-            wait = limiter.reserve(loop.time())
-            if wait > 0:
-                await asyncio.sleep(wait)
             try:
-                resp = await link.request(make)
+                resp = await link.request(make, limiter.reserve)
             except LinkDown as exc:
                 return _Part(code=ResultCode.CONNECTION_ERROR, detail=str(exc))
             except TimeoutError as exc:

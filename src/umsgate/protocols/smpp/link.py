@@ -36,6 +36,7 @@ from umsgate.protocols.smpp.session import (
     Session,
     TimerEvent,
 )
+from umsgate.protocols.smpp.throttle import MIN_TPS
 from umsgate.protocols.smpp.transport import Connection
 
 log = logging.getLogger("umsgate.protocols.smpp")
@@ -237,8 +238,18 @@ class EsmeLink:
 
     # ------------------------------------------------------------ requests
 
-    async def request(self, make: Callable[..., pdus.Pdu]) -> pdus.Response:
+    async def request(
+        self,
+        make: Callable[..., pdus.Pdu],
+        pace: Callable[[float], float] | None = None,
+    ) -> pdus.Response:
         """Send the data request ``make(sequence=...)`` builds; its response.
+
+        Args:
+            pace: called with the loop time once a window permit is held; returns
+                the seconds to wait before sending (the route's rate limit). Pacing
+                inside the window keeps at most ``window`` requests holding send
+                slots, so a rate that recovers speeds up the queue at once.
 
         Raises:
             LinkDown: not bound, or the connection ended first.
@@ -250,13 +261,18 @@ class EsmeLink:
             raise LinkDown(self.last_error or "not bound")
         window = current.window
         if window.locked():
-            # Every permit comes back within response_timeout (responses, timeouts
-            # and the end of the connection all settle their futures).
-            async with asyncio.timeout(self.options.response_timeout * 2):
+            # Every permit comes back after its pacing wait (at most window / MIN_TPS
+            # in all) and its response, timeout or the end of the connection.
+            o = self.options
+            async with asyncio.timeout(2 * o.response_timeout + o.window / MIN_TPS):
                 await window.acquire()
         else:
             await window.acquire()
         try:
+            if pace is not None:
+                wait = pace(self._loop.time())
+                if wait > 0:
+                    await asyncio.sleep(wait)
             connection = current.connection
             if not connection.alive:
                 raise LinkDown("the connection ended while waiting for the window")

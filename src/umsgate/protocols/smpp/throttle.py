@@ -8,12 +8,13 @@ rate algorithm: each slot is ``1/rate`` after the previous one, with a burst of
 `BURST_SECONDS` worth of slots allowed to go at once) and returns how long the
 caller must wait for its slot. With no rate at all it returns 0.
 
-`throttled(now)` is called on ESME_RTHROTTLED or ESME_RMSGQFUL: the rate halves
-(from the configured one, or from the rate measured over the last second when none is
-configured), but not below `MIN_TPS` and not more than once per half `hold` — a full
-window of refusals is one signal, not ten. After ``hold`` seconds without a new
-refusal the rate grows by `RECOVERY_FACTOR` each ``hold``, up to the configured TPS;
-with none configured, the limit is lifted once it is twice the measured rate.
+`throttled(now)` is called on ESME_RTHROTTLED or ESME_RMSGQFUL: the rate halves,
+from the configured one or, when none is configured, from the rate measured over the
+last second (or since the first send, when that is more recent). It never falls
+below `MIN_TPS` and is cut at most once per half ``hold``: a full window of refusals
+is one signal, not ten. After ``hold`` seconds without a new refusal the rate grows
+by `RECOVERY_FACTOR` each ``hold``, up to the configured TPS; with none configured,
+the limit is lifted once it is twice the measured rate.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ MIN_TPS = 1.0
 BURST_SECONDS = 0.05
 #: Each recovery step multiplies the rate by this.
 RECOVERY_FACTOR = 1.5
+_BUCKETS = 10
 
 
 class RateLimiter:
@@ -44,10 +46,10 @@ class RateLimiter:
         self._tat = 0.0  # theoretical arrival time of the next slot
         self._slowed_until = 0.0
         self._last_cut = float("-inf")
-        # Sends per whole second, for the measured rate.
-        self._second = 0
-        self._count = 0
-        self._last_count = 0
+        # Sends per tenth of a second over the last second, for the measured rate.
+        self._buckets = [0] * _BUCKETS
+        self._tick = 0
+        self._first: float | None = None
 
     @property
     def slowed(self) -> bool:
@@ -56,18 +58,28 @@ class RateLimiter:
             self.configured is None or self.rate < self.configured
         )
 
-    def measured(self) -> float:
-        """Sends in the last whole second."""
-        return float(self._last_count)
+    def measured(self, now: float) -> float:
+        """Sends per second over the last second (or since the first send)."""
+        if self._first is None:
+            return 0.0
+        self._advance(now)
+        span = min(1.0, max(1.0 / _BUCKETS, now - self._first))
+        return sum(self._buckets) / span
+
+    def _advance(self, now: float) -> None:
+        tick = int(now * _BUCKETS)
+        if tick != self._tick:
+            for i in range(self._tick + 1, min(tick, self._tick + _BUCKETS) + 1):
+                self._buckets[i % _BUCKETS] = 0
+            self._tick = tick
 
     def reserve(self, now: float) -> float:
         """Take the next slot; returns the seconds to wait before sending in it."""
-        second = int(now)
-        if second != self._second:
-            self._last_count = self._count if second == self._second + 1 else 0
-            self._second = second
-            self._count = 0
-        self._count += 1
+        if self._first is None:
+            self._first = now
+            self._tick = int(now * _BUCKETS)
+        self._advance(now)
+        self._buckets[self._tick % _BUCKETS] += 1
         if self.slowed and now >= self._slowed_until:
             self._recover(now)
         rate = self.rate
@@ -86,7 +98,7 @@ class RateLimiter:
         if now - self._last_cut < self.hold / 2:
             return
         self._last_cut = now
-        base = self.rate if self.rate is not None else max(self.measured(), MIN_TPS)
+        base = self.rate if self.rate is not None else max(self.measured(now), MIN_TPS)
         self.rate = max(MIN_TPS, base / 2)
 
     def _recover(self, now: float) -> None:
@@ -94,7 +106,7 @@ class RateLimiter:
         raised = self.rate * RECOVERY_FACTOR
         if self.configured is not None:
             self.rate = min(self.configured, raised)
-        elif raised > 2 * max(self.measured(), MIN_TPS):
+        elif raised > 2 * max(self.measured(now), MIN_TPS):
             self.rate = None
         else:
             self.rate = raised
