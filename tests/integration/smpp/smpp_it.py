@@ -66,14 +66,14 @@ def message(i: int, content: str, **fields: Any) -> Message:
 
 
 def connector(
-    sim: Smsc, name: str = "smsc1", *, system_id: str = "esme", **raw: Any
+    sim: Smsc | int, name: str = "smsc1", *, system_id: str = "esme", **raw: Any
 ) -> SmppConnector:
-    """A connector to ``sim`` with quick timers for tests."""
+    """A connector to ``sim`` (or to a port) with quick timers for tests."""
     options = smpp_options.parse(
         name,
         {
             "host": "127.0.0.1",
-            "port": sim.port,
+            "port": sim if isinstance(sim, int) else sim.port,
             "system_id": system_id,
             "password": "pw",
             "reconnect_initial": 0.02,

@@ -120,3 +120,27 @@ async def test_connector_same_scenario(bind: str) -> None:
         finally:
             await conn.stop()
         assert not conn.health().up
+
+
+def test_connector_and_simulator_on_uvloop() -> None:
+    # `umsgate serve` runs on uvloop (uvicorn[standard]); so does `umsgate sim smpp`.
+    import uvloop
+
+    async def scenario() -> None:
+        async with simulator.running(
+            accounts={"esme": "pw"}, receipt_delay=0.01
+        ) as sim:
+            conn = connector(sim)
+            sink = RecordingSink()
+            await conn.start(sink)
+            try:
+                results = await conn.submit(
+                    [message(i, "안녕하세요 " * 20) for i in range(20)]
+                )
+                assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+                await sink.wait_count(sum(len(r.segment_ids) for r in results))
+            finally:
+                await conn.stop()
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 from smpp_pair import SessionPair
 
@@ -17,6 +19,7 @@ from umsgate.protocols.smpp.session import (
     Session,
     Signal,
     State,
+    mermaid,
 )
 
 ESME, SMSC = Role.ESME, Role.SMSC
@@ -262,3 +265,9 @@ def test_table_is_symmetric_for_link_checks() -> None:
         for role in Role:
             assert (state, role, CommandId.ENQUIRE_LINK) in TRANSITIONS
             assert (state, role, CommandId.ENQUIRE_LINK_RESP) in TRANSITIONS
+
+
+def test_docs_diagram_is_generated_from_the_table() -> None:
+    doc = pathlib.Path(__file__).parents[3] / "docs" / "protocols" / "smpp.md"
+    block = doc.read_text("utf-8").split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+    assert block == mermaid()

@@ -526,3 +526,20 @@ class Session:
             if not any(c == _C.ENQUIRE_LINK for c, _ in sent.values()):
                 events.append(EnquireLinkDue())
         return events
+
+
+def mermaid() -> str:
+    """`TRANSITIONS` as a Mermaid state diagram (the docs embed it; a test checks
+    that they match). Transitions that keep the state are left out."""
+    edges: dict[tuple[State, State], list[str]] = {}
+    for (state, sender, command_id), (ok, error) in TRANSITIONS.items():
+        name = CommandId(command_id).name.lower()
+        if ok is not state:
+            edges.setdefault((state, ok), []).append(f"{sender} {name}")
+        if error is not ok and error is not state:
+            edges.setdefault((state, error), []).append(f"{sender} {name} (error)")
+    lines = ["stateDiagram-v2", "    [*] --> OPEN"]
+    for (src, dst), labels in sorted(edges.items()):
+        lines.append(f"    {src} --> {dst}: {', '.join(sorted(set(labels)))}")
+    lines.append("    CLOSED --> [*]")
+    return "\n".join(lines)

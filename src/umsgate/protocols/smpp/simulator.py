@@ -136,6 +136,12 @@ def command(
             envvar=_env("RECEIPT_RETRY"),
         ),
     ] = 5.0,
+    receipt_window: Annotated[
+        int,
+        typer.Option(
+            help="Unacknowledged receipts per session.", envvar=_env("RECEIPT_WINDOW")
+        ),
+    ] = 50,
     enquire_link_interval: Annotated[
         float,
         typer.Option(
@@ -176,6 +182,7 @@ def command(
             mix=mix,
             seed=seed,
             receipt_retry=receipt_retry,
+            receipt_window=receipt_window,
             enquire_link_interval=enquire_link_interval or None,
         )
         smsc = Smsc(config)

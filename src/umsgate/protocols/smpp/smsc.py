@@ -27,12 +27,14 @@ import asyncio
 import collections
 import dataclasses
 import datetime as dt
+import functools
 import heapq
 import itertools
 import logging
 import os
+import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from umsgate.protocols.smpp import encoding, receipt
 from umsgate.protocols.smpp import pdu as p
@@ -75,6 +77,8 @@ _OUTCOME_ERRORS: dict[str, int] = {
     "REJECTD": 13,  # callBarred
     "UNKNOWN": 0,
 }
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
 #: ``stat:`` words a mix may name (every final state of Appendix B).
 OUTCOMES = frozenset(_OUTCOME_ERRORS)
 
@@ -100,8 +104,8 @@ class SimulatorConfig:
     seed: int = 0
     #: Seconds before a refused or unanswered receipt is sent again.
     receipt_retry: float = 5.0
-    #: Unanswered deliver_sm per session.
-    receipt_window: int = 10
+    #: Unanswered deliver_sm per session (the connector takes up to 100).
+    receipt_window: int = 50
     enquire_link_interval: float | None = 30.0
     response_timeout: float = 10.0
 
@@ -180,7 +184,10 @@ class Submitted:
 class _Receipt:
     message_id: str
     system_id: str
-    deliver: p.DeliverSm  # with sequence 0: each send gets a fresh one
+    #: Builds the deliver_sm once a session gives it a sequence number.
+    make: Callable[..., p.DeliverSm]
+    state: MessageState
+    error: int
     attempts: int = 0
 
 
@@ -407,8 +414,9 @@ class Smsc:
                 sm = encoding.parse_udh(sm)[1]
             except ValueError:
                 sm = b""
+        # Appendix B: the first 20 characters; kept to printable ASCII here.
         preview = (
-            encoding.decode(sm[:20], submit.data_coding)
+            _NOT_PRINTABLE.sub("", sm[:20].decode("latin-1"))
             if submit.data_coding in (0, 1, 3)
             else ""
         )
@@ -423,11 +431,11 @@ class Smsc:
                 done_date=stamp,
                 stat=outcome,
                 err=f"{error:03d}",
-                text="".join(ch for ch in preview if ch.isascii() and ch.isprintable()),
+                text=preview,
             )
         )
-        deliver = p.DeliverSm(
-            sequence=0,
+        make = functools.partial(
+            p.DeliverSm,
             source_addr_ton=submit.dest_addr_ton,
             source_addr_npi=submit.dest_addr_npi,
             source_addr=submit.destination_addr,
@@ -435,7 +443,7 @@ class Smsc:
             dest_addr_npi=submit.source_addr_npi,
             destination_addr=submit.source_addr,
             esm_class=EsmClass.DELIVERY_RECEIPT,
-            short_message=text.encode("ascii", errors="replace"),
+            short_message=text.encode("ascii"),
             tlvs=Tlvs(
                 receipted_message_id=message_id,
                 message_state=state,
@@ -444,7 +452,13 @@ class Smsc:
                 else None,
             ),
         )
-        return _Receipt(message_id=message_id, system_id=system_id, deliver=deliver)
+        return _Receipt(
+            message_id=message_id,
+            system_id=system_id,
+            make=make,
+            state=state,
+            error=error,
+        )
 
     def _track(
         self, message_id: str, state: MessageState, final_date: str, error: int
@@ -483,14 +497,7 @@ class Smsc:
             touched.add(item.system_id)
             if item.attempts == 0:
                 # The message's fate is decided now; query_sm says so from here on.
-                tlvs = item.deliver.tlvs
-                nec = tlvs.network_error_code
-                self._track(
-                    item.message_id,
-                    tlvs.message_state or MessageState.UNKNOWN,
-                    _stamps()[1],
-                    nec.error_code if nec else 0,
-                )
+                self._track(item.message_id, item.state, _stamps()[1], item.error)
         if scheduled:
             self._timer_at = scheduled[0][0]
             self._timer = loop.call_at(self._timer_at, self._release)
@@ -681,7 +688,7 @@ class _Peer:
         if not connection.alive or connection.write_paused or session.window_free <= 0:
             return False
         seq = session.next_sequence()
-        connection.send(dataclasses.replace(item.deliver, sequence=seq))
+        connection.send(item.make(sequence=seq))
         item.attempts += 1
         self.unacked[seq] = item
         self.smsc.stats.receipts_sent += 1
