@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 import time
 
@@ -334,3 +335,55 @@ async def test_resume_asks_query_sm() -> None:
             assert report.raw_code == "UNDELIV/027"
         finally:
             await conn.stop()
+
+
+async def test_a_peer_that_does_not_read_is_not_buffered_without_end() -> None:
+    # An ESME floods enquire_links and never reads the answers: once the socket
+    # buffers fill, the simulator stops reading it instead of queueing answers.
+    loop = asyncio.get_running_loop()
+    async with simulator.running() as sim:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Modest kernel buffers on both sides (still above the loopback MSS, or TCP
+        # would stall on a tiny window), so that the flood stays small.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", sim.port)), 5)
+            bind = pdus.encode(pdus.BindTransceiver(sequence=1, system_id="e"))
+            await asyncio.wait_for(loop.sock_sendall(sock, bind), 5)
+            await bound(sim, 1)
+            [connection] = sim.connections()
+            assert connection.transport is not None
+            sim_sock = connection.transport.get_extra_info("socket")
+            sim_sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            sim_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 131072)
+            sent = 0
+            for _ in range(400):  # at most 6.4 MB of requests
+                batch = b"".join(
+                    pdus.encode(pdus.EnquireLink(sequence=s))
+                    for s in range(sent + 2, sent + 1002)
+                )
+                try:
+                    await asyncio.wait_for(loop.sock_sendall(sock, batch), 0.5)
+                except TimeoutError:
+                    break  # the simulator stopped reading us
+                sent += 1000
+            else:
+                pytest.fail("the simulator kept reading a peer that does not read")
+            assert connection.write_paused
+            assert connection.transport.get_write_buffer_size() < 1_000_000
+            assert sim.stats.enquire_links < sent
+            # Reading again lets everything through: every request is answered.
+            got = 0
+            expected = 16 * (sim.stats.enquire_links + 1)  # and the bind_resp
+            for _ in range(100_000):
+                if got >= expected and not connection.write_paused:
+                    break
+                data = await asyncio.wait_for(loop.sock_recv(sock, 1 << 20), 10)
+                assert data
+                got += len(data)
+                expected = 16 * sim.stats.enquire_links + 24  # bind_resp is 24
+            assert not connection.write_paused
+            assert connection.alive
+        finally:
+            sock.close()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from smpp_it import RecordingSink, connector, message
 from smpplib import client as smpplib_client  # type: ignore[import-untyped]
-from smpplib import exceptions as smpplib_exceptions  # type: ignore[import-untyped]
+from smpplib import exceptions as smpplib_exceptions
 
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.smpp import receipt, simulator

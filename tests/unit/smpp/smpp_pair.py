@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from umsgate.protocols.smpp import pdu as pdus
-from umsgate.protocols.smpp.session import Role, Session, Signal
+from umsgate.protocols.smpp.session import Role, Session, Signal, State
 
 
 class SessionPair:
@@ -14,6 +14,10 @@ class SessionPair:
         self.now = 0.0
         self.esme = Session(Role.ESME, now=self.now, **options)  # type: ignore[arg-type]
         self.smsc = Session(Role.SMSC, now=self.now, **options)  # type: ignore[arg-type]
+
+    def states(self) -> tuple[State, State]:
+        """(ESME state, SMSC state), read fresh (no type narrowing across calls)."""
+        return self.esme.state, self.smsc.state
 
     def side(self, role: Role) -> Session:
         return self.esme if role is Role.ESME else self.smsc

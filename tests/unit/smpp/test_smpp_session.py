@@ -57,9 +57,9 @@ def test_refused_bind_returns_to_open_and_may_bind_again() -> None:
         SMSC, pdus.BindTransceiverResp(sequence=1, status=CommandStatus.RINVPASWD)
     )
     assert isinstance(resp, pdus.Response) and resp.status == CommandStatus.RINVPASWD
-    assert pair.esme.state is pair.smsc.state is State.OPEN
+    assert pair.states() == (State.OPEN, State.OPEN)
     pair.bind()
-    assert pair.esme.state is State.BOUND_TRX
+    assert pair.states() == (State.BOUND_TRX, State.BOUND_TRX)
 
 
 def test_generic_nack_to_a_bind_returns_to_open() -> None:
@@ -216,9 +216,9 @@ def test_unbind_from_either_side() -> None:
         pair = SessionPair()
         pair.bind()
         pair.send(who, pdus.Unbind(sequence=50))
-        assert pair.esme.state is pair.smsc.state is State.UNBINDING
+        assert pair.states() == (State.UNBINDING, State.UNBINDING)
         pair.send(who.peer, pdus.UnbindResp(sequence=50))
-        assert pair.esme.state is pair.smsc.state is State.CLOSED
+        assert pair.states() == (State.CLOSED, State.CLOSED)
 
 
 def test_outstanding_answers_pass_while_unbinding() -> None:
@@ -254,9 +254,9 @@ def test_outbind_then_bind_receiver() -> None:
         SMSC, pdus.Outbind(sequence=1, system_id="smsc", password="pw")
     )
     assert isinstance(outbind, pdus.Outbind)
-    assert pair.esme.state is State.OPEN
+    assert pair.states() == (State.OPEN, State.OPEN)
     pair.bind(pdus.BindReceiver)
-    assert pair.esme.state is State.BOUND_RX
+    assert pair.states() == (State.BOUND_RX, State.BOUND_RX)
 
 
 def test_table_is_symmetric_for_link_checks() -> None:
@@ -271,3 +271,19 @@ def test_docs_diagram_is_generated_from_the_table() -> None:
     doc = pathlib.Path(__file__).parents[3] / "docs" / "protocols" / "smpp.md"
     block = doc.read_text("utf-8").split("```mermaid\n", 1)[1].split("\n```", 1)[0]
     assert block == mermaid()
+
+
+def test_a_repeated_sequence_number_gets_an_answer_each_time() -> None:
+    pair = SessionPair(peer_window=5)
+    pair.bind()
+    pair.send(ESME, submit(2))
+    # A peer that reuses a number still waiting for its answer (§5.1.4 asks it not
+    # to): both requests are answered, and both count in the window meanwhile.
+    pair.smsc.receive_data(pdus.encode(submit(2)), now=0)
+    assert pair.smsc.next_event() == submit(2)
+    assert pair.smsc.peer_in_flight == 2
+    pair.smsc.send(pdus.SubmitSmResp(sequence=2, message_id="a"), now=0)
+    pair.smsc.send(pdus.SubmitSmResp(sequence=2, message_id="b"), now=0)
+    assert pair.smsc.peer_in_flight == 0
+    with pytest.raises(LocalProtocolError):
+        pair.smsc.send(pdus.SubmitSmResp(sequence=2, message_id="c"), now=0)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from smpplib import client as smpplib_client  # type: ignore[import-untyped]
-from smpplib import smpp as smpplib_smpp  # type: ignore[import-untyped]
+from smpplib import smpp as smpplib_smpp
 
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import MessageState

@@ -123,6 +123,9 @@ class EsmeLink:
             except (asyncio.CancelledError, TimeoutError):
                 pass
             self._task = None
+        # A connection still binding when the loop was cancelled.
+        if self._current is not None:
+            self._current.connection.close("connector stopped")
 
     @property
     def bound(self) -> bool:
@@ -342,6 +345,9 @@ class EsmeLink:
                         f"{self.options.response_timeout} s"
                     )
                 )
+
+    def writable(self, connection: Connection) -> None:
+        pass  # submits wait on the window, which the SMSC's answers refill
 
     def closed(self, connection: Connection, reason: str) -> None:
         current = self._current

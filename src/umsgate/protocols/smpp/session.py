@@ -253,6 +253,8 @@ class Session:
         # The peer's requests we have not answered: sequence → (command_id, kind).
         self._received: dict[int, tuple[int, _Kind]] = {}
         self._received_data = 0
+        # Sequence numbers the peer used again while the first was unanswered.
+        self._repeats: dict[int, int] = {}
         self._last_heard = now
         self._enquire_due = (
             now + enquire_link_interval if enquire_link_interval is not None else None
@@ -323,7 +325,7 @@ class Session:
                         close_session=False,
                     )
                 wire = pdus.encode(pdu)
-                del self._received[seq]
+                self._answered(seq)
                 return wire
         rule = TRANSITIONS.get((state, self.role, command_id))
         if rule is None:
@@ -337,9 +339,7 @@ class Session:
             if entry is not None and (
                 entry[0] | RESPONSE_BIT == command_id or command_id == _C.GENERIC_NACK
             ):
-                del self._received[seq]
-                if entry[1] is _DATA:
-                    self._received_data -= 1
+                self._answered(seq)
             elif command_id != _C.GENERIC_NACK:
                 raise LocalProtocolError(
                     f"{command_id.name.lower()} {seq} answers no request of the peer",
@@ -425,7 +425,7 @@ class Session:
                 self.state = State.ERROR
             elif exc.command_id is not None and not exc.command_id & RESPONSE_BIT:
                 # The driver will answer it: let that answer through.
-                self._received[exc.sequence] = (exc.command_id, _REJECTED)
+                self._expect(exc.sequence, exc.command_id, _REJECTED)
             raise
         self._accept(pdu)
         return pdu
@@ -452,7 +452,7 @@ class Session:
             if is_response or command_id is _C.OUTBIND:
                 code = CommandStatus.RINVBNDSTS
             else:
-                self._received[seq] = (command_id, _REJECTED)
+                self._expect(seq, command_id, _REJECTED)
                 code = (
                     CommandStatus.RALYBND
                     if command_id in _BIND_REQUESTS and state in _BOUND
@@ -472,7 +472,7 @@ class Session:
         elif command_id is not _C.OUTBIND:
             data = command_id in _DATA_REQUESTS
             if data and self._received_data >= self.peer_window:
-                self._received[seq] = (command_id, _REJECTED)
+                self._expect(seq, command_id, _REJECTED)
                 raise InvalidPdu(
                     f"the peer has {self._received_data} requests outstanding, over "
                     f"the window of {self.peer_window}",
@@ -490,10 +490,32 @@ class Session:
                     sequence=seq,
                     malformed=False,
                 )
-            self._received[seq] = (command_id, _DATA if data else _CONTROL)
-            if data:
-                self._received_data += 1
+            self._expect(seq, command_id, _DATA if data else _CONTROL)
         self.state = rule[0] if pdu.status == CommandStatus.ROK else rule[1]
+
+    def _expect(self, seq: int, command_id: int, kind: _Kind) -> None:
+        """Note a request of the peer's that we owe an answer."""
+        if seq in self._received:
+            # §5.1.4 wants sequence numbers unique, but a peer that repeats one
+            # still gets an answer for each request.
+            self._repeats[seq] = self._repeats.get(seq, 0) + 1
+        else:
+            self._received[seq] = (command_id, kind)
+        if kind is _DATA:
+            self._received_data += 1
+
+    def _answered(self, seq: int) -> None:
+        entry = self._received[seq]
+        repeats = self._repeats.get(seq)
+        if repeats:
+            if repeats == 1:
+                del self._repeats[seq]
+            else:
+                self._repeats[seq] = repeats - 1
+        else:
+            del self._received[seq]
+        if entry[1] is _DATA:
+            self._received_data -= 1
 
     # ------------------------------------------------------------ timers
 

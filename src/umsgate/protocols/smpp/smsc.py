@@ -609,6 +609,10 @@ class _Peer:
             elif event.command_id == CommandId.ENQUIRE_LINK:
                 connection.close("the ESME did not answer enquire_link")
 
+    def writable(self, connection: Connection) -> None:
+        if self.receives:
+            self.smsc._pump(self.system_id)
+
     def closed(self, connection: Connection, reason: str) -> None:
         log.info(
             "sim-smpp: session of %r from %s ended: %s",

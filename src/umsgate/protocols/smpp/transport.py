@@ -6,6 +6,10 @@ turn thousands of PDUs a second on a small machine: the protocol feeds each read
 the session and drains every PDU in it without a task switch, and everything sent
 while handling one read leaves in one ``write`` at the end of the loop iteration.
 
+Flow control: when the peer stops reading and the socket buffer fills, the connection
+stops reading the peer's requests until it catches up, and tells the handler when it
+may write again.
+
 Faults: a PDU the session refuses without losing the stream is answered with
 `pdu.error_reply` and then either passed over (SMSC behaviour, §2.8) or, with
 ``close_on_invalid``, ends the connection (what the connector wants: a peer that
@@ -38,6 +42,10 @@ class Handler(Protocol):
     def pdu_received(self, connection: Connection, pdu: Pdu) -> None: ...
 
     def timer(self, connection: Connection, event: TimerEvent) -> None: ...
+
+    def writable(self, connection: Connection) -> None:
+        """The peer reads again after the socket buffer filled up."""
+        ...
 
     def closed(self, connection: Connection, reason: str) -> None:
         """The connection is gone; called exactly once."""
@@ -107,10 +115,17 @@ class Connection(asyncio.Protocol):
         self._finish()
 
     def pause_writing(self) -> None:
+        # A peer that does not read gets no more of our answers queued up: stop
+        # reading its requests until it catches up.
         self.write_paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self.transport is not None and not self._closed:
+            self.transport.resume_reading()
+            self.handler.writable(self)
 
     # ------------------------------------------------------------ owner side
 
@@ -191,7 +206,15 @@ class Connection(asyncio.Protocol):
                 self.close("closed by the peer")
                 return
             assert not isinstance(event, Signal)
-            handler.pdu_received(self, event)
+            try:
+                handler.pdu_received(self, event)
+            except ProtocolError as exc:
+                # The handler's answer broke the protocol (a bug on our side, or
+                # a peer that made one unavoidable): end cleanly, with the reason.
+                self._fail(
+                    "smpp.protocol_error", f"while handling {event!r:.120}: {exc}"
+                )
+                return
         self._arm()
 
     def _invalid(self, exc: InvalidPdu) -> None:
