@@ -391,3 +391,18 @@ async def test_a_peer_that_does_not_read_is_not_buffered_without_end() -> None:
             assert connection.alive
         finally:
             sock.close()
+
+
+async def test_smsc_unbind_is_answered_and_the_connector_binds_again() -> None:
+    async with simulator.running(accounts={"esme": "pw"}, receipt_delay=0.01) as sim:
+        conn = connector(sim)
+        sink = RecordingSink()
+        await conn.start(sink)
+        try:
+            assert sim.unbind() == 1
+            await bound(sim, 2)
+            [result] = await conn.submit([message(1, "after the SMSC's unbind")])
+            assert result.outcome is Outcome.ACCEPTED
+            await sink.wait_count(1)
+        finally:
+            await conn.stop()

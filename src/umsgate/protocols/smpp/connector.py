@@ -266,7 +266,14 @@ class SmppConnector:
             except TimeoutError as exc:
                 return _Part(code=ResultCode.TIMEOUT, detail=str(exc))
             except LocalProtocolError as exc:
-                return _Part(code=ResultCode.CONTENT_REJECTED, detail=str(exc))
+                # A field that does not fit SMPP carries its command_status; any
+                # other refusal is the session's state, which a new bind mends.
+                code = (
+                    ResultCode.CONTENT_REJECTED
+                    if exc.code is not None
+                    else ResultCode.CONNECTION_ERROR
+                )
+                return _Part(code=code, detail=str(exc))
             status = resp.status
             if status == CommandStatus.ROK and isinstance(resp, pdus.SubmitSmResp):
                 return _Part(message_id=resp.message_id)
@@ -414,9 +421,11 @@ class SmppConnector:
             provider_msg_id=message_id,
             code=code,
             raw_code=f"{stat}/{err}",
-            detail=f"receipt from {deliver.source_addr}"
-            if deliver.source_addr
-            else "receipt",
+            detail=(
+                f"network error {nec.network_type}/{nec.error_code}"
+                if (nec := tlvs.network_error_code) is not None
+                else ""
+            ),
             done_at=done_at,
         )
 

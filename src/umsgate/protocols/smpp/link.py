@@ -277,8 +277,8 @@ class EsmeLink:
                 if wait > 0:
                     await asyncio.sleep(wait)
             connection = current.connection
-            if not connection.alive:
-                raise LinkDown("the connection ended while waiting for the window")
+            if not connection.alive or not connection.session.bound:
+                raise LinkDown("the session ended while waiting for the window")
             pdu = make(sequence=connection.session.next_sequence())
             future: asyncio.Future[pdus.Response] = self._loop.create_future()
             current.pending[pdu.sequence] = future

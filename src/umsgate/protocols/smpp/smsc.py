@@ -310,6 +310,14 @@ class Smsc:
             connection.abort("dropped by the simulator")
         return len(dropped)
 
+    def unbind(self, system_id: str | None = None) -> int:
+        """Send unbind on the bound connections (of ``system_id``), as an SMSC going
+        down for maintenance does; each closes when its unbind_resp comes back."""
+        targets = self.connections(system_id)
+        for connection in targets:
+            connection.send(p.Unbind(sequence=connection.session.next_sequence()))
+        return len(targets)
+
     def inject(self, raw: bytes, system_id: str | None = None) -> int:
         """Write ``raw`` to every bound connection (of ``system_id``), past the
         session: how a test sends a malformed PDU. Returns how many got it."""
