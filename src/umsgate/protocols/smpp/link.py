@@ -296,6 +296,9 @@ class EsmeLink:
     def pdu_received(self, connection: Connection, pdu: pdus.Pdu) -> None:
         current = self._current
         if isinstance(pdu, pdus.Response):
+            if pdu.command_id == CommandId.UNBIND_RESP:
+                connection.close("unbound")
+                return
             if current is not None and current.connection is connection:
                 future = current.pending.pop(pdu.sequence, None)
                 if future is not None and not future.done():

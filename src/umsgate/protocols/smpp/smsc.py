@@ -59,10 +59,12 @@ from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.smpp")
 
-#: Most submitted messages kept in the record (oldest dropped first).
-MAX_RECORDED = 1_000_000
-#: Most message states kept for query_sm (oldest forgotten first).
-MAX_TRACKED = 1_000_000
+#: Most submitted parts kept in the record, oldest dropped first (about 700 bytes
+#: each: some 70 MB at the limit, half a minute of a 3,000 msg/s benchmark).
+MAX_RECORDED = 100_000
+#: Most message states kept for query_sm, oldest forgotten first (about 250 bytes
+#: each).
+MAX_TRACKED = 200_000
 #: Most receipts queued per system_id (a sink that never answers cannot grow it
 #: without end; further receipts are dropped and counted).
 MAX_QUEUED_RECEIPTS = 1_000_000
