@@ -1,0 +1,222 @@
+"""``umsgate sim smpp``: the fake SMSC in the foreground, and `running` for tests.
+
+The command prints one line as soon as it listens (``listening smpp=HOST:PORT``) and
+runs until Ctrl-C or SIGTERM. Every option has an ``UMSGATE_SIM_SMPP_<NAME>``
+environment twin. Tests use the async API instead::
+
+    async with simulator.running(accounts={"esme": "secret"}) as sim:
+        ... connect to sim.port, read sim.submitted / sim.stats, flip sim.faults ...
+
+The simulator itself is `smsc.Smsc`; see there for what it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import typer
+
+from umsgate.protocols.smpp import pdu as pdus
+from umsgate.protocols.smpp.smsc import Faults, SimulatorConfig, Smsc, Stats, Submitted
+
+__all__ = [
+    "Faults",
+    "SimulatorConfig",
+    "Smsc",
+    "Stats",
+    "Submitted",
+    "command",
+    "parse_account",
+    "running",
+]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    config: SimulatorConfig | None = None, **fields: Any
+) -> AsyncIterator[Smsc]:
+    """A started simulator on 127.0.0.1 and a free port, closed on exit.
+
+    Args:
+        config: the settings; ``fields`` override single ones (``receipt_delay=0``).
+    """
+    base = config or SimulatorConfig(port=0)
+    if fields:
+        base = SimulatorConfig(**{**_as_dict(base), **fields})
+    smsc = Smsc(base)
+    await smsc.start()
+    try:
+        yield smsc
+    finally:
+        await smsc.close()
+
+
+def _as_dict(config: SimulatorConfig) -> dict[str, Any]:
+    return {f: getattr(config, f) for f in SimulatorConfig.__dataclass_fields__}
+
+
+def parse_account(value: str) -> tuple[str, str]:
+    """``SYSTEM_ID:PASSWORD`` → the pair (the password may hold ``:``).
+
+    Raises:
+        ValueError: no ``:``, or a part longer than its SMPP field (§4.1.1).
+    """
+    system_id, sep, password = value.partition(":")
+    if not sep or not system_id:
+        raise ValueError(f"account {value!r} is not SYSTEM_ID:PASSWORD")
+    if len(system_id) >= pdus.MAX_SYSTEM_ID:
+        raise ValueError(
+            f"system_id {system_id!r} is over {pdus.MAX_SYSTEM_ID - 1} characters"
+        )
+    if len(password) >= pdus.MAX_PASSWORD:
+        raise ValueError(
+            f"password of {system_id!r} is over {pdus.MAX_PASSWORD - 1} characters"
+        )
+    return system_id, password
+
+
+def _env(name: str) -> str:
+    return f"UMSGATE_SIM_SMPP_{name}"
+
+
+def command(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on.", envvar=_env("HOST"))
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option(help="Port to listen on (0: any free port).", envvar=_env("PORT")),
+    ] = 2775,
+    account: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SYSTEM_ID:PASSWORD that may bind (repeatable); none: anyone may.",
+            envvar=_env("ACCOUNT"),
+        ),
+    ] = None,
+    tps: Annotated[
+        float | None,
+        typer.Option(
+            help="Submits per second per system_id; beyond: ESME_RTHROTTLED.",
+            envvar=_env("TPS"),
+        ),
+    ] = None,
+    window: Annotated[
+        int,
+        typer.Option(
+            help="Outstanding submits per session; beyond: ESME_RMSGQFUL.",
+            envvar=_env("WINDOW"),
+        ),
+    ] = 100,
+    receipt_delay: Annotated[
+        float,
+        typer.Option(
+            help="Seconds from submit to receipt.", envvar=_env("RECEIPT_DELAY")
+        ),
+    ] = 1.0,
+    mix: Annotated[
+        str,
+        typer.Option(
+            help='Outcome shares, e.g. "UNDELIV=0.05,EXPIRED=0.01"; rest: DELIVRD.',
+            envvar=_env("MIX"),
+        ),
+    ] = "",
+    seed: Annotated[
+        int, typer.Option(help="Seed of the outcome draw.", envvar=_env("SEED"))
+    ] = 0,
+    receipt_retry: Annotated[
+        float,
+        typer.Option(
+            help="Seconds before an unacknowledged receipt is sent again.",
+            envvar=_env("RECEIPT_RETRY"),
+        ),
+    ] = 5.0,
+    receipt_window: Annotated[
+        int,
+        typer.Option(
+            help="Unacknowledged receipts per session.", envvar=_env("RECEIPT_WINDOW")
+        ),
+    ] = 50,
+    enquire_link_interval: Annotated[
+        float,
+        typer.Option(
+            help="Seconds of silence before the SMSC sends enquire_link (0: never).",
+            envvar=_env("ENQUIRE_LINK_INTERVAL"),
+        ),
+    ] = 30.0,
+    drop_after: Annotated[
+        int | None,
+        typer.Option(
+            help="Fault: drop the connection that receives the N-th PDU (once).",
+            envvar=_env("DROP_AFTER"),
+        ),
+    ] = None,
+    ignore_enquire_link: Annotated[
+        bool,
+        typer.Option(
+            help="Fault: never answer enquire_link.", envvar=_env("IGNORE_ENQUIRE_LINK")
+        ),
+    ] = False,
+    resp_delay: Annotated[
+        float,
+        typer.Option(
+            help="Fault: seconds before each submit_sm_resp.", envvar=_env("RESP_DELAY")
+        ),
+    ] = 0.0,
+) -> None:
+    """Run a fake SMPP 3.4 SMSC until Ctrl-C or SIGTERM."""
+    try:
+        accounts = dict(parse_account(a) for a in account or [])
+        config = SimulatorConfig(
+            host=host,
+            port=port,
+            accounts=accounts,
+            tps=tps if tps else None,
+            window=window,
+            receipt_delay=receipt_delay,
+            mix=mix,
+            seed=seed,
+            receipt_retry=receipt_retry,
+            receipt_window=receipt_window,
+            enquire_link_interval=enquire_link_interval or None,
+        )
+        smsc = Smsc(config)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    smsc.faults.drop_after = drop_after
+    smsc.faults.ignore_enquire_link = ignore_enquire_link
+    smsc.faults.resp_delay = resp_delay
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(_serve(smsc))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+async def _serve(smsc: Smsc) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await smsc.start()
+    try:
+        sys.stdout.write(f"listening smpp={smsc.address}\n")
+        sys.stdout.flush()
+        await stop.wait()
+    finally:
+        await smsc.close()
+
+
+if __name__ == "__main__":
+    typer.run(command)

@@ -1,0 +1,741 @@
+"""The fake SMSC behind ``umsgate sim smpp``: accounts, binds, a window, a TPS limit,
+receipts after a delay with a drawn outcome, fault switches, and a record of what it
+received. It runs the same `Session` as the connector, in the SMSC role.
+
+Theory of operation
+-------------------
+Each accepted connection gets a `transport.Connection` whose handler is a
+`_Peer`. A submit_sm is answered at once (or after ``faults.resp_delay``) with a
+new message id, recorded in `Smsc.submitted`, and its receipt is scheduled: after
+``receipt_delay`` seconds the receipt moves to the queue of its system_id. Queued
+receipts go to any receiver or transceiver session of that system_id that has room
+in its receipt window, round robin; so receipts outlive the session that submitted
+the message and reach whichever session binds next.
+
+A receipt leaves the queue only when a deliver_sm_resp with ESME_ROK comes back. A
+refusal (ESME_RX_T_APPN or any other error), a response timeout or a dropped
+connection puts it back, to be sent again ``receipt_retry`` seconds later;
+ESME_RX_P_APPN and ESME_RX_R_APPN drop it for good, as the ESME asked.
+
+Outcomes are drawn with `OutcomeMix` over the ``stat:`` words of Appendix B
+(``DELIVRD`` unless the mix says otherwise), keyed by message id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime as dt
+import functools
+import heapq
+import itertools
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+
+from umsgate.protocols.smpp import encoding, receipt
+from umsgate.protocols.smpp import pdu as p
+from umsgate.protocols.smpp.codes import (
+    INTERFACE_VERSION_34,
+    STATE_BY_STAT,
+    CommandId,
+    CommandStatus,
+    EsmClass,
+    MessageState,
+)
+from umsgate.protocols.smpp.session import (
+    EnquireLinkDue,
+    ResponseTimeout,
+    Role,
+    Session,
+    TimerEvent,
+)
+from umsgate.protocols.smpp.tlv import NetworkErrorCode, Tlvs
+from umsgate.protocols.smpp.transport import Connection
+from umsgate.sim.mix import OutcomeMix
+
+log = logging.getLogger("umsgate.protocols.smpp")
+
+#: Most submitted parts kept in the record, oldest dropped first (about 700 bytes
+#: each: some 70 MB at the limit, half a minute of a 3,000 msg/s benchmark).
+MAX_RECORDED = 100_000
+#: Most message states kept for query_sm, oldest forgotten first (about 250 bytes
+#: each).
+MAX_TRACKED = 200_000
+#: Most receipts queued per system_id (a sink that never answers cannot grow it
+#: without end; further receipts are dropped and counted).
+MAX_QUEUED_RECEIPTS = 1_000_000
+
+#: err: value and GSM network error (3GPP TS 29.002) of each drawn outcome.
+_OUTCOME_ERRORS: dict[str, int] = {
+    "DELIVRD": 0,
+    "ACCEPTD": 0,
+    "EXPIRED": 0,
+    "DELETED": 0,
+    "UNDELIV": 27,  # absentSubscriber
+    "REJECTD": 13,  # callBarred
+    "UNKNOWN": 0,
+}
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+#: ``stat:`` words a mix may name (every final state of Appendix B).
+OUTCOMES = frozenset(_OUTCOME_ERRORS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SimulatorConfig:
+    """How the simulator behaves; every field has a ``umsgate sim smpp`` option."""
+
+    host: str = "127.0.0.1"
+    port: int = 2775
+    #: system_id → password; empty accepts any system_id and password.
+    accounts: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: The system_id the SMSC names in bind responses.
+    system_id: str = "umsgate-sim"
+    #: Submits per second per system_id; beyond it ESME_RTHROTTLED. None: no limit.
+    tps: float | None = None
+    #: Outstanding submits per session; beyond it ESME_RMSGQFUL.
+    window: int = 100
+    #: Seconds from submit to receipt.
+    receipt_delay: float = 1.0
+    #: Outcome shares: ``"UNDELIV=0.05,EXPIRED=0.01"``; the rest is DELIVRD.
+    mix: str = ""
+    seed: int = 0
+    #: Seconds before a refused or unanswered receipt is sent again.
+    receipt_retry: float = 5.0
+    #: Unanswered deliver_sm per session (the connector takes up to 100).
+    receipt_window: int = 50
+    enquire_link_interval: float | None = 30.0
+    response_timeout: float = 10.0
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Faults:
+    """Switches a test or a user flips at run time."""
+
+    #: Drop the connection that receives the N-th PDU from now (once; then None).
+    drop_after: int | None = None
+    #: Do not answer enquire_link.
+    ignore_enquire_link: bool = False
+    #: Seconds to wait before each submit_sm_resp.
+    resp_delay: float = 0.0
+    #: Keep receipts queued instead of sending them.
+    hold_receipts: bool = False
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class Stats:
+    binds: int = 0
+    bind_failures: int = 0
+    submits: int = 0
+    throttled: int = 0
+    queue_full: int = 0
+    receipts_sent: int = 0
+    receipts_acked: int = 0
+    receipts_refused: int = 0
+    receipts_dropped: int = 0
+    #: enquire_link received from ESMEs.
+    enquire_links: int = 0
+    #: enquire_link the simulator sent after a quiet interval.
+    enquire_links_sent: int = 0
+    drops: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Submitted:
+    """One submit_sm the simulator accepted."""
+
+    message_id: str
+    system_id: str
+    pdu: p.SubmitSm
+    outcome: str
+
+    @property
+    def text(self) -> str:
+        """The text of this part (after any concatenation header)."""
+        sm = self.pdu.short_message or self.pdu.tlvs.message_payload or b""
+        if self.pdu.esm_class & EsmClass.UDHI:
+            try:
+                sm = encoding.parse_udh(sm)[1]
+            except ValueError:
+                pass
+        return encoding.decode(sm, self.pdu.data_coding)
+
+    @property
+    def concat(self) -> encoding.Concat | None:
+        """The concatenation header of this part (UDH or SAR), if any."""
+        tlvs = self.pdu.tlvs
+        if tlvs.sar_msg_ref_num is not None:
+            return encoding.Concat(
+                reference=tlvs.sar_msg_ref_num,
+                total=tlvs.sar_total_segments or 0,
+                seqnum=tlvs.sar_segment_seqnum or 0,
+            )
+        if self.pdu.esm_class & EsmClass.UDHI:
+            try:
+                return encoding.parse_udh(self.pdu.short_message)[0]
+            except ValueError:
+                return None
+        return None
+
+
+@dataclasses.dataclass(slots=True, kw_only=True)
+class _Receipt:
+    message_id: str
+    system_id: str
+    #: Builds the deliver_sm once a session gives it a sequence number.
+    make: Callable[..., p.DeliverSm]
+    state: MessageState
+    error: int
+    attempts: int = 0
+
+
+class _Bucket:
+    """Submits per second for one system_id (burst of a tenth of a second)."""
+
+    def __init__(self, tps: float) -> None:
+        self.tps = tps
+        self.capacity = max(1.0, tps / 10)
+        self.tokens = self.capacity
+        self.at = 0.0
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.tps)
+        self.at = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Smsc:
+    """The simulator: start it, point ESMEs at `port`, read `submitted` and
+    `stats`, flip `faults`, and close it.
+
+    Raises (from ``__init__``):
+        ValueError: the mix names a word that is not a final ``stat:``.
+    """
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        self.faults = Faults()
+        self.stats = Stats()
+        self.submitted: collections.deque[Submitted] = collections.deque(
+            maxlen=MAX_RECORDED
+        )
+        self.mix = OutcomeMix.parse(config.mix, default="DELIVRD", seed=config.seed)
+        named = {part.partition("=")[0].strip() for part in config.mix.split(",")}
+        unknown = named - OUTCOMES - {""}
+        if unknown:
+            raise ValueError(
+                f"mix names {sorted(unknown)}; "
+                f"outcomes are {', '.join(sorted(OUTCOMES))}"
+            )
+        self.tps = config.tps
+        self.receipt_delay = config.receipt_delay
+        self._server: asyncio.Server | None = None
+        self._peers: set[_Peer] = set()
+        self._receivers: dict[str, list[_Peer]] = {}
+        self._rr: dict[str, int] = {}
+        self._queues: dict[str, collections.deque[_Receipt]] = {}
+        self._scheduled: list[tuple[float, int, _Receipt]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._buckets: dict[str, _Bucket] = {}
+        self._states: collections.OrderedDict[str, tuple[MessageState, str, int]] = (
+            collections.OrderedDict()
+        )
+        # Ids: a per-run prefix (so a restarted simulator never repeats an id) and
+        # a counter.
+        self._id_prefix = os.urandom(3).hex()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Listen on ``config.host:config.port`` (0 picks a free port)."""
+        self._loop = asyncio.get_running_loop()
+        self._server = await self._loop.create_server(
+            self._new_connection, self.config.host, self.config.port
+        )
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() first"
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        if self._server is not None:
+            self._server.close()
+        for peer in list(self._peers):
+            peer.connection.abort("simulator closed")
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._server is not None:
+            await asyncio.wait_for(self._server.wait_closed(), timeout=5.0)
+            self._server = None
+
+    async def __aenter__(self) -> Smsc:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------ test controls
+
+    def connections(self, system_id: str | None = None) -> list[Connection]:
+        """The bound connections (of ``system_id``)."""
+        return [
+            peer.connection
+            for peer in self._peers
+            if peer.system_id and (system_id is None or peer.system_id == system_id)
+        ]
+
+    def drop_connections(self, system_id: str | None = None) -> int:
+        """Drop the bound connections (of ``system_id``) at once; returns how many."""
+        dropped = self.connections(system_id)
+        for connection in dropped:
+            self.stats.drops += 1
+            connection.abort("dropped by the simulator")
+        return len(dropped)
+
+    def unbind(self, system_id: str | None = None) -> int:
+        """Send unbind on the bound connections (of ``system_id``), as an SMSC going
+        down for maintenance does; each closes when its unbind_resp comes back."""
+        targets = self.connections(system_id)
+        for connection in targets:
+            connection.send(p.Unbind(sequence=connection.session.next_sequence()))
+        return len(targets)
+
+    def inject(self, raw: bytes, system_id: str | None = None) -> int:
+        """Write ``raw`` to every bound connection (of ``system_id``), past the
+        session: how a test sends a malformed PDU. Returns how many got it."""
+        targets = self.connections(system_id)
+        for connection in targets:
+            connection.send_raw(raw)
+        return len(targets)
+
+    def hold_receipts(self, hold: bool) -> None:
+        self.faults.hold_receipts = hold
+        if not hold:
+            for system_id in list(self._queues):
+                self._pump(system_id)
+
+    def queued_receipts(self, system_id: str | None = None) -> int:
+        """Receipts waiting for their time, waiting for a receiver, or sent and not
+        yet acknowledged."""
+        waiting = sum(
+            1
+            for _, _, r in self._scheduled
+            if system_id is None or r.system_id == system_id
+        )
+        queued = sum(
+            len(q)
+            for s, q in self._queues.items()
+            if system_id is None or s == system_id
+        )
+        unacked = sum(
+            len(peer.unacked)
+            for peer in self._peers
+            if system_id is None or peer.system_id == system_id
+        )
+        return waiting + queued + unacked
+
+    def message_state(self, message_id: str) -> MessageState | None:
+        entry = self._states.get(message_id)
+        return entry[0] if entry else None
+
+    # ------------------------------------------------------------ internals
+
+    def _new_connection(self) -> Connection:
+        peer = _Peer(self)
+        session = Session(
+            Role.SMSC,
+            now=asyncio.get_running_loop().time(),
+            window=self.config.receipt_window,
+            peer_window=self.config.window,
+            response_timeout=self.config.response_timeout,
+            enquire_link_interval=self.config.enquire_link_interval,
+        )
+        peer.connection = Connection(
+            session, peer, close_on_invalid=False, name="sim-smpp"
+        )
+        self._peers.add(peer)
+        return peer.connection
+
+    def _authenticate(self, system_id: str, password: str) -> int:
+        accounts = self.config.accounts
+        if not accounts:
+            return CommandStatus.ROK
+        if system_id not in accounts:
+            return CommandStatus.RINVSYSID
+        if accounts[system_id] != password:
+            return CommandStatus.RINVPASWD
+        return CommandStatus.ROK
+
+    def _allow(self, system_id: str, now: float) -> bool:
+        tps = self.tps
+        if tps is None:
+            return True
+        bucket = self._buckets.get(system_id)
+        if bucket is None or bucket.tps != tps:
+            bucket = self._buckets[system_id] = _Bucket(tps)
+            bucket.at = now
+        return bucket.take(now)
+
+    def _accept(self, system_id: str, submit: p.SubmitSm) -> str:
+        message_id = f"{self._id_prefix}{next(self._ids):08x}"
+        outcome = self.mix.draw(message_id)
+        self.stats.submits += 1
+        self.submitted.append(
+            Submitted(
+                message_id=message_id, system_id=system_id, pdu=submit, outcome=outcome
+            )
+        )
+        self._track(message_id, MessageState.ENROUTE, "", 0)
+        if submit.registered_delivery & 0x03:
+            wants = submit.registered_delivery & 0x03
+            if wants == 1 or (wants == 2 and outcome != "DELIVRD"):
+                self._schedule(self._receipt(message_id, system_id, submit, outcome))
+        return message_id
+
+    def _receipt(
+        self, message_id: str, system_id: str, submit: p.SubmitSm, outcome: str
+    ) -> _Receipt:
+        stamp = _stamps()[0]
+        error = _OUTCOME_ERRORS[outcome]
+        state = STATE_BY_STAT[outcome]
+        sm = submit.short_message
+        if submit.esm_class & EsmClass.UDHI:
+            try:
+                sm = encoding.parse_udh(sm)[1]
+            except ValueError:
+                sm = b""
+        # Appendix B: the first 20 characters; kept to printable ASCII here.
+        preview = (
+            _NOT_PRINTABLE.sub("", sm[:20].decode("latin-1"))
+            if submit.data_coding in (0, 1, 3)
+            else ""
+        )
+        text = receipt.render(
+            receipt.Receipt(
+                id=message_id,
+                sub="001",
+                dlvrd="001"
+                if state in (MessageState.DELIVERED, MessageState.ACCEPTED)
+                else "000",
+                submit_date=stamp,
+                done_date=stamp,
+                stat=outcome,
+                err=f"{error:03d}",
+                text=preview,
+            )
+        )
+        make = functools.partial(
+            p.DeliverSm,
+            source_addr_ton=submit.dest_addr_ton,
+            source_addr_npi=submit.dest_addr_npi,
+            source_addr=submit.destination_addr,
+            dest_addr_ton=submit.source_addr_ton,
+            dest_addr_npi=submit.source_addr_npi,
+            destination_addr=submit.source_addr,
+            esm_class=EsmClass.DELIVERY_RECEIPT,
+            short_message=text.encode("ascii"),
+            tlvs=Tlvs(
+                receipted_message_id=message_id,
+                message_state=state,
+                network_error_code=NetworkErrorCode(network_type=3, error_code=error)
+                if error
+                else None,
+            ),
+        )
+        return _Receipt(
+            message_id=message_id,
+            system_id=system_id,
+            make=make,
+            state=state,
+            error=error,
+        )
+
+    def _track(
+        self, message_id: str, state: MessageState, final_date: str, error: int
+    ) -> None:
+        states = self._states
+        states[message_id] = (state, final_date, error)
+        if len(states) > MAX_TRACKED:
+            states.popitem(last=False)
+
+    def _schedule(self, item: _Receipt, delay: float | None = None) -> None:
+        loop = self._loop
+        assert loop is not None
+        due = loop.time() + (self.receipt_delay if delay is None else delay)
+        heapq.heappush(self._scheduled, (due, next(self._order), item))
+        if self._timer is None or due < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = due
+            self._timer = loop.call_at(due, self._release)
+
+    def _release(self) -> None:
+        """Move every receipt whose time came to its system_id's queue."""
+        loop = self._loop
+        assert loop is not None
+        self._timer = None
+        now = loop.time() + 0.001
+        scheduled = self._scheduled
+        touched: set[str] = set()
+        while scheduled and scheduled[0][0] <= now:
+            _, _, item = heapq.heappop(scheduled)
+            queue = self._queues.setdefault(item.system_id, collections.deque())
+            if len(queue) >= MAX_QUEUED_RECEIPTS:
+                self.stats.receipts_dropped += 1
+                continue
+            queue.append(item)
+            touched.add(item.system_id)
+            if item.attempts == 0:
+                # The message's fate is decided now; query_sm says so from here on.
+                self._track(item.message_id, item.state, _stamps()[1], item.error)
+        if scheduled:
+            self._timer_at = scheduled[0][0]
+            self._timer = loop.call_at(self._timer_at, self._release)
+        for system_id in touched:
+            self._pump(system_id)
+
+    def _requeue(self, item: _Receipt) -> None:
+        self._schedule(item, self.config.receipt_retry)
+
+    def _pump(self, system_id: str) -> None:
+        """Send queued receipts of ``system_id`` while a receiver has room."""
+        if self.faults.hold_receipts:
+            return
+        queue = self._queues.get(system_id)
+        receivers = self._receivers.get(system_id)
+        if not queue or not receivers:
+            return
+        start = self._rr.get(system_id, 0)
+        n = len(receivers)
+        idle = 0
+        i = start
+        while queue and idle < n:
+            peer = receivers[i % n]
+            i += 1
+            if peer.send_receipt(queue[0]):
+                queue.popleft()
+                idle = 0
+            else:
+                idle += 1
+        self._rr[system_id] = i % n
+
+    def _bound(self, peer: _Peer, receives: bool) -> None:
+        if receives:
+            self._receivers.setdefault(peer.system_id, []).append(peer)
+            self._pump(peer.system_id)
+
+    def _gone(self, peer: _Peer) -> None:
+        self._peers.discard(peer)
+        receivers = self._receivers.get(peer.system_id)
+        if receivers and peer in receivers:
+            receivers.remove(peer)
+        # Receipts sent on this connection and not acknowledged go back to the front
+        # of the queue for the next receiver.
+        if peer.unacked:
+            queue = self._queues.setdefault(peer.system_id, collections.deque())
+            queue.extendleft(reversed(list(peer.unacked.values())))
+            peer.unacked.clear()
+            self._pump(peer.system_id)
+
+
+class _Peer:
+    """The simulator's side of one ESME connection."""
+
+    connection: Connection
+
+    def __init__(self, smsc: Smsc) -> None:
+        self.smsc = smsc
+        self.system_id = ""
+        self.receives = False
+        #: deliver_sm sequence → the receipt it carries.
+        self.unacked: dict[int, _Receipt] = {}
+
+    # Handler protocol -------------------------------------------------------
+
+    def pdu_received(self, connection: Connection, pdu: p.Pdu) -> None:
+        smsc = self.smsc
+        faults = smsc.faults
+        if faults.drop_after is not None:
+            faults.drop_after -= 1
+            if faults.drop_after <= 0:
+                faults.drop_after = None
+                smsc.stats.drops += 1
+                connection.abort("dropped by fault injection")
+                return
+        command_id = pdu.command_id
+        if command_id == CommandId.SUBMIT_SM:
+            assert isinstance(pdu, p.SubmitSm)
+            self._submit(connection, pdu)
+        elif (
+            command_id == CommandId.DELIVER_SM_RESP
+            or command_id == CommandId.GENERIC_NACK
+        ):
+            assert isinstance(pdu, p.Response)
+            self._receipt_answered(pdu)
+        elif command_id == CommandId.ENQUIRE_LINK:
+            smsc.stats.enquire_links += 1
+            if not faults.ignore_enquire_link:
+                connection.send(p.EnquireLinkResp(sequence=pdu.sequence))
+        elif isinstance(pdu, p.Bind):
+            self._bind(connection, pdu)
+        elif command_id == CommandId.QUERY_SM:
+            assert isinstance(pdu, p.QuerySm)
+            self._query(connection, pdu)
+        elif command_id == CommandId.UNBIND:
+            connection.send(p.UnbindResp(sequence=pdu.sequence))
+            connection.close("unbound by the ESME")
+        elif command_id == CommandId.UNBIND_RESP:
+            connection.close("unbound")
+
+    def timer(self, connection: Connection, event: TimerEvent) -> None:
+        if isinstance(event, EnquireLinkDue):
+            self.smsc.stats.enquire_links_sent += 1
+            connection.send(p.EnquireLink(sequence=connection.session.next_sequence()))
+        elif isinstance(event, ResponseTimeout):
+            if event.command_id == CommandId.DELIVER_SM:
+                item = self.unacked.pop(event.sequence, None)
+                if item is not None:
+                    self.smsc._requeue(item)
+            elif event.command_id == CommandId.ENQUIRE_LINK:
+                connection.close("the ESME did not answer enquire_link")
+
+    def writable(self, connection: Connection) -> None:
+        if self.receives:
+            self.smsc._pump(self.system_id)
+
+    def closed(self, connection: Connection, reason: str) -> None:
+        log.info(
+            "sim-smpp: session of %r from %s ended: %s",
+            self.system_id,
+            connection.peer,
+            reason,
+            extra={"event": "smpp.sim.session_closed"},
+        )
+        self.smsc._gone(self)
+
+    # ------------------------------------------------------------------------
+
+    def _bind(self, connection: Connection, bind: p.Bind) -> None:
+        smsc = self.smsc
+        status = smsc._authenticate(bind.system_id, bind.password)
+        resp_cls = p.RESPONSE_CLASS[bind.command_id]
+        if status != CommandStatus.ROK:
+            smsc.stats.bind_failures += 1
+            connection.send(resp_cls(sequence=bind.sequence, status=status))
+            return
+        connection.send(
+            p.BIND_RESPONSE_CLASS[bind.command_id](
+                sequence=bind.sequence,
+                system_id=smsc.config.system_id,
+                tlvs=Tlvs(sc_interface_version=INTERFACE_VERSION_34),
+            )
+        )
+        smsc.stats.binds += 1
+        self.system_id = bind.system_id
+        self.receives = not isinstance(bind, p.BindTransmitter)
+        smsc._bound(self, self.receives)
+
+    def _submit(self, connection: Connection, submit: p.SubmitSm) -> None:
+        smsc = self.smsc
+        loop = smsc._loop
+        assert loop is not None
+        if not smsc._allow(self.system_id, loop.time()):
+            smsc.stats.throttled += 1
+            resp = p.SubmitSmResp(
+                sequence=submit.sequence, status=CommandStatus.RTHROTTLED
+            )
+        else:
+            message_id = smsc._accept(self.system_id, submit)
+            resp = p.SubmitSmResp(sequence=submit.sequence, message_id=message_id)
+        delay = smsc.faults.resp_delay
+        if delay > 0:
+            loop.call_later(delay, self._send_late, connection, resp)
+        else:
+            connection.send(resp)
+
+    def _send_late(self, connection: Connection, resp: p.Response) -> None:
+        if connection.alive:
+            connection.send(resp)
+
+    def _query(self, connection: Connection, query: p.QuerySm) -> None:
+        entry = self.smsc._states.get(query.message_id)
+        if entry is None:
+            connection.send(
+                p.QuerySmResp(sequence=query.sequence, status=CommandStatus.RQUERYFAIL)
+            )
+            return
+        state, final_date, error = entry
+        connection.send(
+            p.QuerySmResp(
+                sequence=query.sequence,
+                message_id=query.message_id,
+                final_date=final_date,
+                message_state=state,
+                error_code=error & 0xFF,
+            )
+        )
+
+    def send_receipt(self, item: _Receipt) -> bool:
+        """Send ``item`` if this session has room; whether it was sent."""
+        connection = self.connection
+        session = connection.session
+        if not connection.alive or connection.write_paused or session.window_free <= 0:
+            return False
+        seq = session.next_sequence()
+        connection.send(item.make(sequence=seq))
+        item.attempts += 1
+        self.unacked[seq] = item
+        self.smsc.stats.receipts_sent += 1
+        return True
+
+    def _receipt_answered(self, resp: p.Response) -> None:
+        item = self.unacked.pop(resp.sequence, None)
+        if item is None:
+            return
+        smsc = self.smsc
+        status = resp.status
+        if status == CommandStatus.ROK:
+            smsc.stats.receipts_acked += 1
+        elif status in (CommandStatus.RX_P_APPN, CommandStatus.RX_R_APPN):
+            smsc.stats.receipts_dropped += 1
+        else:
+            smsc.stats.receipts_refused += 1
+            smsc._requeue(item)
+        smsc._pump(self.system_id)
+
+
+_stamp_cache: tuple[int, tuple[str, str]] = (-1, ("", ""))
+
+
+def _stamps() -> tuple[str, str]:
+    """Now as a receipt date (YYMMDDhhmm) and in the absolute time format of §7.1.1,
+    in UTC; formatted once a second, not once a message."""
+    global _stamp_cache
+    second = int(time.time())
+    if _stamp_cache[0] != second:
+        now = dt.datetime.fromtimestamp(second, dt.UTC)
+        _stamp_cache = (
+            second,
+            (receipt.date(now), now.strftime("%y%m%d%H%M%S") + "000+"),
+        )
+    return _stamp_cache[1]
