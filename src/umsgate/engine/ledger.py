@@ -46,9 +46,12 @@ _STATUS = {s.value: s for s in Status}
 
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
-#: Pending (unmatched) reports looked at per round, and how long they are kept.
+#: Pending (unmatched) reports looked at per round, and how long they are kept. A
+#: submit is recorded seconds after the provider took it, so a receipt that has not
+#: found its message in ten minutes never will (e.g. a part the SMSC took just
+#: before a dropped session, whose message was then sent again under new ids).
 PENDING_BATCH = 500
-PENDING_MAX_AGE = 7 * 86400.0
+PENDING_MAX_AGE = 600.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,7 +226,7 @@ class Ledger:
                     done.append(row_id)
                 elif now - created_at > PENDING_MAX_AGE:
                     log.warning(
-                        "dropping a report that matched no message for 7 days",
+                        "dropping a report that matched no message in 10 minutes",
                         extra={"event": "report_unmatched", "route": connector},
                     )
                     done.append(row_id)
