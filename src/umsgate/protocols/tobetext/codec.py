@@ -122,7 +122,14 @@ def encode_send_request(request: SendRequest) -> bytes:
     ]
     if request.callback is not None:
         pairs.append(("callback", request.callback))
-    return urllib.parse.urlencode(pairs, encoding="utf-8").encode("ascii")
+    return _urlencode(pairs)
+
+
+def _urlencode(pairs: list[tuple[str, str]]) -> bytes:
+    # %20 for spaces and every reserved character escaped, as in the spec's examples.
+    return urllib.parse.urlencode(
+        pairs, encoding="utf-8", quote_via=urllib.parse.quote
+    ).encode("ascii")
 
 
 def _text(raw: bytes) -> str:
@@ -361,7 +368,7 @@ def _result(values: Mapping[str, str]) -> Result:
 
 def render_callback(result: Result) -> bytes:
     """The status callback as a URL-encoded UTF-8 form (spec §5 resolution)."""
-    return urllib.parse.urlencode(result.fields(), encoding="utf-8").encode("ascii")
+    return _urlencode(result.fields())
 
 
 def parse_callback(body: bytes, content_type: str, query: str = "") -> Result:
