@@ -54,7 +54,7 @@ async def simulator(gateway: ConnectorGateway) -> AsyncIterator[AiCrossSimulator
         mix=parse_mix("60001=0.05,60002=0.03,60003=0.02", seed=11),
         delay=0.1,
         dlr_url=f"{gateway.url}/callbacks/aicross/{NAME}",
-        push=PushPolicy(attempts=5, interval=0.05, timeout=2.0),
+        push=PushPolicy(attempts=5, interval=0.05, timeout=10.0),
     )
     await sim.start()
     try:
@@ -79,7 +79,7 @@ async def make_connector(
                 "url": simulator.url,
                 "token": TOKEN,
                 "poll_schedule": [5.0],
-                "timeout": 2.0,
+                "timeout": 30.0,
                 "connect_timeout": 1.0,
             }
             | options,

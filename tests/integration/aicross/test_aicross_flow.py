@@ -120,3 +120,16 @@ async def test_seed_style_curl_call(simulator: AiCrossSimulator) -> None:
             "/api/p5/result.json", content="token=tok-1&clientTag=zz", headers=form
         )
         assert unknown.status_code == 404
+
+
+async def test_oversized_request_refused(simulator: AiCrossSimulator) -> None:
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    async with httpx.AsyncClient(base_url=simulator.url) as http:
+        answer = await http.post(
+            "/api/p5/send.json",
+            content=b"token=tok-1&text=" + b"x" * 70000,
+            headers=form,
+        )
+    assert answer.status_code == 400
+    assert orjson.loads(answer.content)["errorCode"] == "40001"
+    assert not simulator.taken

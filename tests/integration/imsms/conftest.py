@@ -78,7 +78,7 @@ async def make_connector(
                 "agent_id": AGENT,
                 "url": simulator.url,
                 "poll_schedule": [0.1, 0.1, 0.2],
-                "timeout": 2.0,
+                "timeout": 30.0,
                 "connect_timeout": 1.0,
             }
             | options,

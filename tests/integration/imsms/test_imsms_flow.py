@@ -148,3 +148,26 @@ async def test_seed_sample_client(simulator: ImsSimulator) -> None:
         )
         assert unknown.status_code == 404
         assert orjson.loads(unknown.content)["imsData"] is None
+
+
+async def test_oversized_and_mistyped_requests_refused(simulator: ImsSimulator) -> None:
+    key = {"X-API-KEY": "d49855bc-0da6-4214-baf1-543564b25cfc"}
+    async with httpx.AsyncClient(base_url=simulator.url) as http:
+        big = await http.post(
+            "/api/imsms/send",
+            content=b"{" + b" " * codec.MAX_REQUEST_BYTES,
+            headers=key,
+        )
+        typed = await http.post(
+            "/api/imsms/send",
+            json={
+                "sendTo": 1012345678,
+                "message": "x",
+                "imsAgentId": "ims-demo-web-kr",
+            },
+            headers=key,
+        )
+    for answer in (big, typed):
+        assert answer.status_code == 400
+        assert orjson.loads(answer.content)["resultCd"] == "903"
+    assert simulator.taken == {}

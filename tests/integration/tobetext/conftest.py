@@ -43,7 +43,7 @@ async def simulator() -> AsyncIterator[ToBeTextSimulator]:
         accounts={CID: TOKEN},
         mix=parse_mix("400=0.1,411=0.05,412=0.05", seed=7),
         delay=0.05,
-        push=PushPolicy(attempts=4, interval=0.05, timeout=2.0),
+        push=PushPolicy(attempts=4, interval=0.05, timeout=10.0),
     )
     await sim.start()
     try:
@@ -74,7 +74,7 @@ async def make_rig(
                     "cid": CID,
                     "token": TOKEN,
                     "url": simulator.url,
-                    "timeout": 2.0,
+                    "timeout": 30.0,
                     "connect_timeout": 1.0,
                 }
                 | options,

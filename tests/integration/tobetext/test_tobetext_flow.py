@@ -143,3 +143,16 @@ async def test_repeated_ckey(simulator: ToBeTextSimulator) -> None:
     assert (other.error_code, other.status) == (2001, "FAIL")
     assert wrong.error_code == 410
     assert simulator.accepted == 1
+
+
+async def test_oversized_request_refused(simulator: ToBeTextSimulator) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            simulator.url,
+            content=b"Body=" + b"x" * codec.MAX_REQUEST_BYTES,
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code == 413
+    ack = codec.parse_ack(answer.content)
+    assert (ack.error_code, ack.status) == (2005, "FAIL")
+    assert simulator.accepted == 0

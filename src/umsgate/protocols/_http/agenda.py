@@ -128,8 +128,13 @@ class Agenda(Generic[T]):
             self._wake.clear()
             now = self._clock()
             if self._heap and self._heap[0][0] <= now:
-                _, _, item = heapq.heappop(self._heap)
+                # Take a slot before the item leaves the heap, so that an item is
+                # always either waiting or running (`wait_idle` relies on it).
                 await self._slots.acquire()
+                if not self._heap or self._heap[0][0] > self._clock():
+                    self._slots.release()  # dropped meanwhile
+                    continue
+                _, _, item = heapq.heappop(self._heap)
                 task = asyncio.create_task(self._handle(item))
                 self._running.add(task)
                 task.add_done_callback(self._done)
