@@ -8,6 +8,8 @@ import urllib.parse
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from umsgate.errors import LocalProtocolError, RemoteProtocolError
 from umsgate.protocols.aicross import codec
@@ -211,3 +213,15 @@ def test_path_get() -> None:
     assert codec.path_get(data, "a.5.b") is None
     assert codec.path_get(data, "a.x") is None
     assert codec.path_get([{"s": "x"}], "0.s") == "x"
+
+
+@given(
+    text=st.text(min_size=1, max_size=670),
+    tag=st.from_regex(codec.CLIENT_TAG_PATTERN, fullmatch=True),
+    to=st.from_regex(codec.NUMBER_PATTERN, fullmatch=True),
+)
+def test_send_request_round_trips(text: str, tag: str, to: str) -> None:
+    request = codec.SendRequest(to=to, text=text, client_tag=tag, token="t")
+    body = codec.encode_send_request(request)
+    parsed = codec.parse_send_request(codec.decode_form(body))
+    assert parsed == request

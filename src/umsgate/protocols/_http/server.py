@@ -26,6 +26,8 @@ from starlette.types import ASGIApp
 STARTUP_TIMEOUT = 10.0
 #: How long a stopping server lets running requests finish before cancelling them.
 GRACEFUL_SHUTDOWN = 1.0
+#: How long a request body may take to arrive (the providers' 30 s request timeout).
+BODY_TIMEOUT = 30.0
 
 
 class _Server(uvicorn.Server):
@@ -129,19 +131,26 @@ class Served:
                 sock.close()
 
 
-async def read_body(request: Request, limit: int) -> bytes | None:
+async def read_body(
+    request: Request, limit: int, *, within: float = BODY_TIMEOUT
+) -> bytes | None:
     """The request body, or None when it is longer than ``limit`` bytes (read no
-    further than that, whatever ``Content-Length`` says)."""
+    further than that, whatever ``Content-Length`` says) or has not fully arrived
+    ``within`` seconds (uvicorn sets no deadline on a slow body)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    return None
+                chunks.append(chunk)
+    except TimeoutError:
+        return None
     return b"".join(chunks)
 
 
