@@ -414,3 +414,23 @@ async def test_code_map_accepts_names_and_values(make_rig: Callable[..., Rig]) -
     assert results["60001"] is ResultCode.NO_SERVICE
     assert results["99999"] is ResultCode.BLOCKED
     assert results["60002"] is ResultCode.CARRIER_REJECTED  # placeholder kept
+
+
+async def test_registry_builds_it() -> None:
+    from umsgate.protocols import registry
+
+    async with httpx.AsyncClient() as http:
+        context = ConnectorContext(
+            http=http,
+            files=MemoryFiles(),
+            add_route=lambda *a: None,
+            public_url="",
+            clock=SystemClock(),
+        )
+        built = registry.build_connector(
+            ConnectorSettings(
+                name="a", protocol="aicross", options={"url": BASE, "token": "t"}
+            ),
+            context,
+        )
+    assert isinstance(built, connector.AiCrossConnector)

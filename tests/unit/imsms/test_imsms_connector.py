@@ -395,3 +395,23 @@ async def test_build_refuses_bad_options(options: dict[str, Any], named: str) ->
             connector.build(
                 ConnectorSettings(name="i", protocol="imsms", options=merged), context
             )
+
+
+async def test_registry_builds_it() -> None:
+    from umsgate.protocols import registry
+
+    async with httpx.AsyncClient() as http:
+        context = ConnectorContext(
+            http=http,
+            files=MemoryFiles(),
+            add_route=lambda *a: None,
+            public_url="",
+            clock=SystemClock(),
+        )
+        built = registry.build_connector(
+            ConnectorSettings(
+                name="i", protocol="imsms", options={"api_key": "k", "agent_id": "a"}
+            ),
+            context,
+        )
+    assert isinstance(built, connector.ImsConnector)

@@ -473,3 +473,23 @@ async def test_build_needs_a_callback_url() -> None:
             options={"cid": "C1", "token": "t", "callback_url": "https://h/cb"},
         )
         assert connector.build(with_url, context).config.callback_url == "https://h/cb"
+
+
+async def test_registry_builds_it() -> None:
+    from umsgate.protocols import registry
+
+    async with httpx.AsyncClient() as http:
+        context = ConnectorContext(
+            http=http,
+            files=MemoryFiles(),
+            add_route=lambda *a: None,
+            public_url="http://gw.test",
+            clock=SystemClock(),
+        )
+        built = registry.build_connector(
+            ConnectorSettings(
+                name="t", protocol="tobetext", options={"cid": "C1", "token": "t"}
+            ),
+            context,
+        )
+    assert isinstance(built, connector.ToBeTextConnector)
