@@ -32,7 +32,9 @@ async def running_asgi(app: ASGIApp, host: str = "127.0.0.1") -> AsyncIterator[s
 
     Yields the base URL (``http://127.0.0.1:PORT``); stops the server on exit.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so,
+    # and without it every answer waits for the client's delayed ACK (40 ms).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
