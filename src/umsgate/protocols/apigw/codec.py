@@ -116,23 +116,26 @@ def _get_str(
     max_chars: int | None = None,
     id_like: bool = False,
     default: str = "",
+    within: str = "",
 ) -> str:
     value = body.get(name)
+    # A field of a nested object is named with its path (``fallback.type``).
+    label = f"{within}.{name}" if within else name
     if value is None:
         if required:
-            raise _bad(Invalid.MISSING, name, f"{name} is required")
+            raise _bad(Invalid.MISSING, label, f"{label} is required")
         return default
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
+        raise _bad(Invalid.MALFORMED, label, f"{label} must be a string")
     if isinstance(value, int):
         if not id_like:
-            raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
+            raise _bad(Invalid.MALFORMED, label, f"{label} must be a string")
         value = str(value)
     if required and not value.strip():
-        raise _bad(Invalid.MISSING, name, f"{name} is required")
+        raise _bad(Invalid.MISSING, label, f"{label} is required")
     if max_chars is not None and len(value) > max_chars:
         raise _bad(
-            Invalid.TOO_LONG, name, f"{name} is longer than {max_chars} characters"
+            Invalid.TOO_LONG, label, f"{label} is longer than {max_chars} characters"
         )
     return value
 
@@ -385,7 +388,7 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
             "fallback",
             "fallback is required when usedFallback is true",
         )
-    kind = _get_str(raw, "type", required=True).upper()
+    kind = _get_str(raw, "type", required=True, within="fallback").upper()
     if kind == "N":
         return None
     if kind not in ("SMS", "LMS", "MMS"):
@@ -394,20 +397,31 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
             "fallback.type",
             f"fallback.type {kind!r} is not SMS, LMS, MMS or N",
         )
-    content = _get_str(raw, "content", required=kind != "MMS")
+    content = _get_str(raw, "content", required=kind != "MMS", within="fallback")
     limit = text.SMS_MAX_BYTES if kind == "SMS" else text.LMS_MAX_BYTES
     text.check_length(content, codec, limit, field="fallback.content")
     subject = ""
     if kind != "SMS":
-        subject = _get_str(raw, "subject", required=False) or NO_SUBJECT
+        subject = (
+            _get_str(raw, "subject", required=False, within="fallback") or NO_SUBJECT
+        )
         text.check_length(
             subject, codec, text.SUBJECT_MAX_BYTES, field="fallback.subject"
         )
     files = _file_ids(raw.get("fileIds"), "fallback.fileIds") if kind == "MMS" else ()
     if kind == "MMS" and not files:
-        raise _bad(Invalid.MISSING, "fallback.fileIds", "an MMS fallback needs fileIds")
+        raise _bad(
+            Invalid.MISSING,
+            "fallback.fileIds",
+            "fallback.fileIds is required for an MMS fallback",
+        )
     origin = _get_str(
-        raw, "originCode", required=False, max_chars=ORIGIN_CODE_MAX, id_like=True
+        raw,
+        "originCode",
+        required=False,
+        max_chars=ORIGIN_CODE_MAX,
+        id_like=True,
+        within="fallback",
     )
     return {
         "channel": kind,
