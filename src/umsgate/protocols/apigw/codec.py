@@ -397,14 +397,13 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
             "fallback.type",
             f"fallback.type {kind!r} is not SMS, LMS, MMS or N",
         )
-    content = _get_str(raw, "content", required=kind != "MMS", within="fallback")
+    # Spec §8 fallback table: content is required, subject too for LMS/MMS.
+    content = _get_str(raw, "content", required=True, within="fallback")
     limit = text.SMS_MAX_BYTES if kind == "SMS" else text.LMS_MAX_BYTES
     text.check_length(content, codec, limit, field="fallback.content")
     subject = ""
     if kind != "SMS":
-        subject = (
-            _get_str(raw, "subject", required=False, within="fallback") or NO_SUBJECT
-        )
+        subject = _get_str(raw, "subject", required=True, within="fallback")
         text.check_length(
             subject, codec, text.SUBJECT_MAX_BYTES, field="fallback.subject"
         )
@@ -522,7 +521,7 @@ def parse_rcs(
         max_bytes=KKO_BUTTONS_BYTES,
         need=(),
     )
-    copy_allowed = _get_bool(body, "copyAllowed", required=False, default=False)
+    copy_allowed = _get_bool(body, "copyAllowed", required=True)
     fallback = _fallback(body, codec)
     reserve, expire = _times(body, now)
     rcs_expire = (reserve or now) + RCS_EXPIRY[expiry]
