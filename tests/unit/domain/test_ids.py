@@ -3,6 +3,7 @@ more than 1,024 in one millisecond, and never going back with the clock."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import pytest
@@ -39,14 +40,14 @@ def test_timestamp_round_trip() -> None:
 def test_monotonic_as_time_advances() -> None:
     gen = ids.IdGenerator(1)
     made = [gen.next_id(NOW_MS + t // 3) for t in range(3000)]
-    assert all(a < b for a, b in zip(made, made[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(made))
 
 
 def test_more_than_1024_ids_in_one_millisecond() -> None:
     gen = ids.IdGenerator(9)
     made = [gen.next_id(NOW_MS) for _ in range(5000)]
     assert len(set(made)) == 5000
-    assert all(a < b for a, b in zip(made, made[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(made))
     # The first 1,024 carry the millisecond itself; the rest borrow the next ones.
     assert ids.timestamp_ms(made[1023]) == NOW_MS
     assert ids.timestamp_ms(made[1024]) == NOW_MS + 1

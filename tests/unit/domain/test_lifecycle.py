@@ -102,7 +102,9 @@ def test_check_agrees_with_the_table_everywhere() -> None:
 
 def test_sources_inverts_the_table() -> None:
     for dst in Status:
-        assert lifecycle.sources(dst) == {s for s in Status if dst in lifecycle.TRANSITIONS[s]}
+        assert lifecycle.sources(dst) == {
+            s for s in Status if dst in lifecycle.TRANSITIONS[s]
+        }
     assert lifecycle.sources(Status.ACCEPTED) == frozenset()
     assert Status.SENT in lifecycle.sources(Status.DELIVERED)
 

@@ -61,7 +61,9 @@ def test_only_digits_and_separators_are_numbers(raw: str) -> None:
         phone.sender(raw)
 
 
-@pytest.mark.parametrize("raw", ["010.1234.5678", "(010) 1234-5678", "+82 10-1234-5678"])
+@pytest.mark.parametrize(
+    "raw", ["010.1234.5678", "(010) 1234-5678", "+82 10-1234-5678"]
+)
 def test_usual_separators_are_accepted(raw: str) -> None:
     assert phone.receiver(raw) == "+821012345678"
 

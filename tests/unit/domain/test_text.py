@@ -34,7 +34,9 @@ def test_charset_names_and_aliases(name: str | None, codec: str) -> None:
     assert text.codec_for(name) == codec
 
 
-@pytest.mark.parametrize("name", ["latin-1", "ascii", "utf-16", "shift_jis", "euc-jp", "x"])
+@pytest.mark.parametrize(
+    "name", ["latin-1", "ascii", "utf-16", "shift_jis", "euc-jp", "x"]
+)
 def test_other_charsets_are_not_allowed(name: str) -> None:
     with pytest.raises(ValidationError) as info:
         text.codec_for(name)
@@ -112,7 +114,9 @@ def test_limits_are_the_specs() -> None:
 )
 def test_check_length_at_the_limit(content: str, limit: int, ok: bool) -> None:
     if ok:
-        assert text.check_length(content, "cp949", limit, field="content") == len(content.encode("cp949"))
+        assert text.check_length(content, "cp949", limit, field="content") == len(
+            content.encode("cp949")
+        )
         return
     with pytest.raises(ValidationError) as info:
         text.check_length(content, "cp949", limit, field="content")
@@ -138,9 +142,17 @@ def test_check_length_reports_unencodable_before_length() -> None:
 
 @pytest.mark.parametrize(
     ("sample", "limit", "expected"),
-    [("가나다", 5, "가나"), ("가나다", 6, "가나다"), ("ab가", 3, "ab"), ("abc", 2, "ab"), ("", 0, "")],
+    [
+        ("가나다", 5, "가나"),
+        ("가나다", 6, "가나다"),
+        ("ab가", 3, "ab"),
+        ("abc", 2, "ab"),
+        ("", 0, ""),
+    ],
 )
-def test_fit_bytes_never_splits_a_character(sample: str, limit: int, expected: str) -> None:
+def test_fit_bytes_never_splits_a_character(
+    sample: str, limit: int, expected: str
+) -> None:
     fitted = text.fit_bytes(sample, "cp949", limit)
     assert fitted == expected
     assert len(fitted.encode("cp949")) <= limit
