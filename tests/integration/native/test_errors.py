@@ -77,7 +77,8 @@ async def check(running: Running, acct: Account, cases: list[Case]) -> None:
         )
         if not ok:
             wrong.append(
-                f"{case.name}: expected {case.status}/{case.code} naming {case.says}, got "
+                f"{case.name}: expected {case.status}/{case.code} naming {case.says}, "
+                f"got "
                 f"{r.status_code} {r.text[:300]}"
             )
     assert not wrong, "\n".join(wrong)
@@ -159,7 +160,7 @@ async def test_refusals_of_send_requests(store: Store) -> None:
                 400,
                 "40010",
                 ("srcMsgId",),
-                body=lms_body(None),
+                body={k: v for k, v in lms_body("e").items() if k != "srcMsgId"},
             ),
             Case(
                 "LMS content",

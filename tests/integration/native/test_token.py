@@ -24,8 +24,10 @@ from umsgate.testing import wait_for
 
 INVALID_CLIENT = {
     "error": "invalid_client",
-    "error_description": "Client authentication failed (e.g., unknown client, no client "
-    "authentication included, or unsupported authentication method).",
+    "error_description": (
+        "Client authentication failed (e.g., unknown client, no client authentication "
+        "included, or unsupported authentication method)."
+    ),
 }
 WRONG_KEY = {"error_description": "ClientKey를 확인해주세요."}
 
@@ -174,7 +176,8 @@ async def test_account_changes_end_earlier_tokens(
         async def still_works(token: str) -> bool:
             return (await probe(gw.http, f"Bearer {token}")).status_code == 200
 
-        # A new secret: earlier tokens end, the old secret issues nothing, the new one does.
+        # A new secret: earlier tokens end, the old secret issues nothing, the new
+        # one does.
         old = acct.token
         await clients.update_client(db, acct.client_id, secret="s3cret-2")
         r = await probe(gw.http, f"Bearer {old}")

@@ -6,9 +6,17 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import Store, make_settings, new_account, running_gateway, sms_body
-from tests.integration.native.support import count_messages, lms_body, message_rows, rcs_body
+from tests.integration.native.support import (
+    count_messages,
+    lms_body,
+    message_rows,
+    rcs_body,
+)
 
-TPS_EXCEEDED = {"resultCode": "42900", "resultMessage": "전송가능한 TPS가 초과되었습니다."}
+TPS_EXCEEDED = {
+    "resultCode": "42900",
+    "resultMessage": "전송가능한 TPS가 초과되었습니다.",
+}
 
 
 async def test_sending_over_the_tps(store: Store) -> None:
@@ -16,7 +24,9 @@ async def test_sending_over_the_tps(store: Store) -> None:
         acct = await new_account(gw, tps={"SMS": 5, "MMS": 2})
         answers = await asyncio.gather(
             *(
-                gw.http.post("/v1/message/sms", json=sms_body(f"t-{i}"), headers=acct.headers())
+                gw.http.post(
+                    "/v1/message/sms", json=sms_body(f"t-{i}"), headers=acct.headers()
+                )
                 for i in range(30)
             )
         )
@@ -36,7 +46,9 @@ async def test_sending_over_the_tps(store: Store) -> None:
         # LMS counts against the MMS key (§14).
         answers = await asyncio.gather(
             *(
-                gw.http.post("/v1/message/mms", json=lms_body(f"l-{i}"), headers=acct.headers())
+                gw.http.post(
+                    "/v1/message/mms", json=lms_body(f"l-{i}"), headers=acct.headers()
+                )
                 for i in range(8)
             )
         )
@@ -47,7 +59,11 @@ async def test_sending_over_the_tps(store: Store) -> None:
         # RCS has no key in this account's table: it is not limited.
         answers = await asyncio.gather(
             *(
-                gw.http.post("/v1/message/rcs", json=rcs_body(f"r-{i}"), headers=acct.rcs_headers())
+                gw.http.post(
+                    "/v1/message/rcs",
+                    json=rcs_body(f"r-{i}"),
+                    headers=acct.rcs_headers(),
+                )
                 for i in range(20)
             )
         )
@@ -56,5 +72,7 @@ async def test_sending_over_the_tps(store: Store) -> None:
 
         # Another client has a bucket of its own.
         other = await new_account(gw, "other", tps={"SMS": 5})
-        r = await gw.http.post("/v1/message/sms", json=sms_body("o-1"), headers=other.headers())
+        r = await gw.http.post(
+            "/v1/message/sms", json=sms_body("o-1"), headers=other.headers()
+        )
         assert r.status_code == 200

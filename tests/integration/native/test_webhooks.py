@@ -9,7 +9,14 @@ import hmac
 import time
 from collections import Counter
 
-from tests.conftest import Receiver, Store, make_settings, new_account, running_gateway, sms_body
+from tests.conftest import (
+    Receiver,
+    Store,
+    make_settings,
+    new_account,
+    running_gateway,
+    sms_body,
+)
 from tests.integration.native.support import message, report_rows
 from umsgate.testing import wait_for
 
@@ -17,9 +24,13 @@ from umsgate.testing import wait_for
 def verify(secret: str, headers: dict[str, str], body: bytes) -> int:
     """Check the signature header as a client would; returns its timestamp."""
     key = hmac.new(secret.encode(), b"umsgate-webhook-v1", hashlib.sha256).digest()
-    fields = dict(part.split("=", 1) for part in headers["x-umsgate-signature"].split(","))
+    fields = dict(
+        part.split("=", 1) for part in headers["x-umsgate-signature"].split(",")
+    )
     assert set(fields) == {"t", "v1"}
-    expected = hmac.new(key, fields["t"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        key, fields["t"].encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
     assert hmac.compare_digest(fields["v1"], expected)
     return int(fields["t"])
 
@@ -30,10 +41,15 @@ async def test_webhook_retries_and_signature(store: Store, receiver: Receiver) -
         acct = await new_account(gw, report_url=receiver.url)
 
         async def send_and_wait(src: str, requests: int) -> str:
-            r = await gw.http.post("/v1/message/sms", json=sms_body(src), headers=acct.headers())
+            r = await gw.http.post(
+                "/v1/message/sms", json=sms_body(src), headers=acct.headers()
+            )
             assert r.status_code == 200, r.text
             ums: str = r.json()["umsMsgId"]
-            await wait_for(lambda: len(receiver.requests) >= requests, what=f"{requests} webhook requests")
+            await wait_for(
+                lambda: len(receiver.requests) >= requests,
+                what=f"{requests} webhook requests",
+            )
             return ums
 
         async def state(ums: str) -> tuple[str, int]:
@@ -93,16 +109,23 @@ async def test_sandbox_outcome_mix(store: Store, receiver: Receiver) -> None:
         acct = await new_account(gw, report_url=receiver.url)
         sent = []
         for i in range(24):
-            r = await gw.http.post("/v1/message/sms", json=sms_body(f"mix-{i}"), headers=acct.headers())
+            r = await gw.http.post(
+                "/v1/message/sms", json=sms_body(f"mix-{i}"), headers=acct.headers()
+            )
             assert r.status_code == 200
             sent.append(r.json()["umsMsgId"])
         await wait_for(lambda: len(receiver.by_id()) == 24, what="24 reports")
         codes = Counter((r["resultCode"], r["resultMessage"]) for r in receiver.reports)
-        # Both outcomes appear (the chance that 24 draws of 50 % agree is 1 in 8 million).
-        assert set(codes) == {("-100", "SM_STATE_DELIVERED"), ("2001", "invalid or unknown number")}
+        # Both outcomes appear (24 draws of 50 % all agree once in 8 million runs).
+        assert set(codes) == {
+            ("-100", "SM_STATE_DELIVERED"),
+            ("2001", "invalid or unknown number"),
+        }
         for ums in sent:
             report = receiver.by_id()[ums][0]
             status = (await message(gw, ums))["status"]
-            assert status == ("DELIVERED" if report["resultCode"] == "-100" else "FAILED")
+            assert status == (
+                "DELIVERED" if report["resultCode"] == "-100" else "FAILED"
+            )
             # A failure reported by the carrier has its report time too.
             assert report["pfmRcvDttm"] and report["pfmSndDttm"]
