@@ -92,8 +92,15 @@ async def test_report_check(store: Store) -> None:
             lms["umsMsgId"],
             reserved["umsMsgId"],
             theirs["umsMsgId"],
+            # Ids are opaque strings (resolution 36): none of these matches anything.
             "999",
             "x",
+            "",
+            "-1",
+            "²",
+            "١٢٣",
+            "9" * 19,
+            "9" * 30,
         ]
         first = time.monotonic()
         r = await gw.http.post("/v1/agent/rpt/sms", json=ids, headers=acct.headers())

@@ -1,6 +1,6 @@
 """Sending on every channel through the native API (apigw spec §6–§11): the answer,
-what is stored, and the DELIVERED report at the client's webhook; idempotency on
-``srcMsgId`` (resolution 32)."""
+what is stored, and the DELIVERED report at the client's webhook; unknown fields;
+idempotency on ``srcMsgId`` (resolution 32)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,40 @@ async def test_every_channel_is_delivered(store: Store, receiver: Receiver) -> N
             len(await message_rows(gw, client_id=acct.client_id, src_msg_id="r-1")) == 1
         )
 
+        # Unknown fields are tolerated on every channel.
+        extra = {"futureField": {"nested": [1, 2, 3]}, "priority": 9, "memo": None}
+        for kind, body, headers in (
+            ("sms", sms_body("u-1", **extra), acct.headers()),
+            ("mms", lms_body("u-2", **extra), acct.headers()),
+            ("rcs", rcs_body("u-3", **extra), acct.rcs_headers()),
+            ("kko", kko_body("u-4", **extra), acct.rcs_headers()),
+        ):
+            r = await gw.http.post(f"/v1/message/{kind}", json=body, headers=headers)
+            assert r.status_code == 200, (kind, r.text)
+        # Unknown headers too; and header names in any case (spec §2).
+        r = await gw.http.post(
+            "/v1/message/sms",
+            json=sms_body("u-5"),
+            headers={**acct.headers(), "X-Trace": "1"},
+        )
+        assert r.status_code == 200
+        r = await gw.http.post(
+            "/v1/message/sms",
+            json=sms_body("u-6"),
+            headers={
+                "authorization": f"Bearer {acct.token}",
+                "ORIGINCODE": "123456789",
+                "billcode": "12345",
+            },
+        )
+        assert r.status_code == 200, r.text
+        row = await message(gw, r.json()["umsMsgId"])
+        assert orjson.loads(row["extra"]) == {
+            "originCode": "123456789",
+            "billCode": "12345",
+        }
+        assert await count_messages(gw, acct.client_id) == 5 + 6
+
 
 async def test_the_same_request_twice(store: Store, receiver: Receiver) -> None:
     async with running_gateway(make_settings(store)) as gw:
@@ -145,25 +179,3 @@ async def test_the_same_request_twice(store: Store, receiver: Receiver) -> None:
         late = await gw.http.post("/v1/message/sms", json=body, headers=acct.headers())
         assert late.json() == first.json()
         assert await count_messages(gw, acct.client_id) == 1
-
-
-async def test_unknown_fields_are_tolerated(store: Store) -> None:
-    async with running_gateway(make_settings(store)) as gw:
-        acct = await new_account(gw)
-        extra = {"futureField": {"nested": [1, 2, 3]}, "priority": 9, "memo": None}
-        for kind, body, headers in (
-            ("sms", sms_body("u-1", **extra), acct.headers()),
-            ("mms", lms_body("u-2", **extra), acct.headers()),
-            ("rcs", rcs_body("u-3", **extra), acct.rcs_headers()),
-            ("kko", kko_body("u-4", **extra), acct.rcs_headers()),
-        ):
-            r = await gw.http.post(f"/v1/message/{kind}", json=body, headers=headers)
-            assert r.status_code == 200, (kind, r.text)
-        # Unknown headers too.
-        r = await gw.http.post(
-            "/v1/message/sms",
-            json=sms_body("u-5"),
-            headers={**acct.headers(), "X-Trace": "1"},
-        )
-        assert r.status_code == 200
-        assert await count_messages(gw, acct.client_id) == 5

@@ -10,7 +10,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
-from starlette.datastructures import Headers
 
 from umsgate.errors import ValidationError
 from umsgate.protocols.apigw import codec
@@ -22,17 +21,18 @@ KST = dt.timezone(dt.timedelta(hours=9))
 Parser = Callable[..., codec.SendRequest]
 
 
-def headers(**values: str) -> Headers:
-    return Headers(headers=values)
+def headers(**values: str) -> dict[str, str]:
+    """Request headers as the face hands them to a parser: names lower-cased."""
+    return {name.lower(): value for name, value in values.items()}
 
 
-def sms_headers(**extra: str) -> Headers:
+def sms_headers(**extra: str) -> dict[str, str]:
     return headers(
         authorization="Bearer t", originCode="123456789", billCode="12345", **extra
     )
 
 
-def rcs_headers(**extra: str) -> Headers:
+def rcs_headers(**extra: str) -> dict[str, str]:
     return headers(
         authorization="Bearer t",
         agencyId="standard",
@@ -143,7 +143,7 @@ def kko(**fields: Any) -> dict[str, Any]:
 
 
 CASES: dict[
-    str, tuple[Parser, Callable[..., dict[str, Any]], Callable[..., Headers]]
+    str, tuple[Parser, Callable[..., dict[str, Any]], Callable[..., dict[str, str]]]
 ] = {
     "sms": (codec.parse_sms, sms, sms_headers),
     "mms": (codec.parse_mms, lms, sms_headers),

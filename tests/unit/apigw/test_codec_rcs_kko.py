@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from tests.unit.apigw.samples import (
     CASES,
     NOW,
@@ -17,7 +18,6 @@ from tests.unit.apigw.samples import (
     refused,
     without,
 )
-
 from umsgate.domain.results import Invalid
 from umsgate.protocols.apigw import codec
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from tests.unit.apigw.samples import (
     NOW,
+    headers,
     kst,
     refused,
     sms,
     sms_headers,
 )
-
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError
 from umsgate.protocols.apigw import codec
@@ -98,7 +99,7 @@ def test_content_hash() -> None:
     ):
         other = codec.parse_sms(sms(**change), sms_headers(), now=NOW)
         assert other.content_hash() != a.content_hash(), change
-    billed = codec.parse_sms(sms(), {"originCode": "1", "billCode": "2"}, now=NOW)
+    billed = codec.parse_sms(sms(), headers(originCode="1", billCode="2"), now=NOW)
     assert billed.content_hash() != a.content_hash()
 
 

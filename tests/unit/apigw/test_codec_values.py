@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+
 from tests.unit.apigw.samples import (
     CASES,
     NOW,
@@ -19,7 +20,6 @@ from tests.unit.apigw.samples import (
     sms_headers,
     without,
 )
-
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from tests.unit.apigw.images import jpeg, png
 
+from tests.unit.apigw.images import jpeg, png
 from umsgate import files
 
 
