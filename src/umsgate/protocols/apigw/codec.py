@@ -133,6 +133,8 @@ def _get_str(
         value = str(value)
     if required and not value.strip():
         raise _bad(Invalid.MISSING, label, f"{label} is required")
+    if "\x00" in value:
+        raise _bad(Invalid.NOT_ALLOWED, label, f"{label} contains a NUL character")
     if max_chars is not None and len(value) > max_chars:
         raise _bad(
             Invalid.TOO_LONG, label, f"{label} is longer than {max_chars} characters"
@@ -539,6 +541,14 @@ def parse_rcs(
         copyAllowed=copy_allowed,
     )
     content = _rcs_text(param)
+    subject = str(param.get("title", ""))[:100]
+    if "\x00" in content or "\x00" in subject:
+        # Both become text columns (PostgreSQL cannot store NUL) and carrier fields.
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            "templateParam",
+            "templateParam contains a NUL character",
+        )
     return SendRequest(
         channel=Channel.RCS,
         src_msg_id=src,
@@ -546,7 +556,7 @@ def parse_rcs(
         codec=codec,
         sender=sender,
         receiver=receiver,
-        subject=str(param.get("title", ""))[:100],
+        subject=subject,
         content=content,
         file_ids=(),
         extra=extra,
