@@ -349,6 +349,22 @@ async def test_refusals_of_send_requests(store: Store) -> None:
                 body=sms_body("e", expireTime="202001010000"),
             ),
             Case(
+                "NUL in the content",
+                "/v1/message/sms",
+                400,
+                "40012",
+                ("content", "NUL"),
+                body=sms_body("e", content="a\u0000b"),
+            ),
+            Case(
+                "NUL in the fallback",
+                "/v1/message/rcs",
+                400,
+                "40012",
+                ("fallback.content", "NUL"),
+                body=rcs_body("e", fallback={"type": "SMS", "content": "\u0000"}),
+            ),
+            Case(
                 "unknown channel",
                 "/v1/message/fax",
                 400,

@@ -211,3 +211,51 @@ def test_mms_content_is_optional_lms_content_is_not() -> None:
         Invalid.MISSING,
         "content",
     )
+
+
+# -- NUL characters ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("sms", "srcMsgId"),
+        ("sms", "content"),
+        ("sms", "cmpMsgId"),
+        ("mms", "subject"),
+        ("mms", "content"),
+        ("kko", "content"),
+        ("kko", "title"),
+        ("rcs", "brandKey"),
+    ],
+)
+def test_nul_characters_are_not_allowed(kind: str, field: str) -> None:
+    # Text columns cannot hold NUL on PostgreSQL, and carriers end strings at it.
+    parser, body, hdrs = CASES[kind]
+    refused(parser, body(**{field: "a\x00b"}), hdrs(), Invalid.NOT_ALLOWED, field)
+
+
+def test_nul_in_the_fallback_and_the_rcs_template() -> None:
+    fallback = {"type": "SMS", "content": "대체\x00"}
+    refused(
+        codec.parse_rcs,
+        rcs(fallback=fallback),
+        rcs_headers(),
+        Invalid.NOT_ALLOWED,
+        "fallback.content",
+    )
+    for param in ({"description": "a\x00"}, {"title": "t\x00", "description": "d"}):
+        refused(
+            codec.parse_rcs,
+            rcs(templateParam=param),
+            rcs_headers(),
+            Invalid.NOT_ALLOWED,
+            "templateParam",
+        )
+    # Escaped inside other JSON values (buttons, template params) it is harmless.
+    req = codec.parse_rcs(
+        rcs(templateParam={"description": "d", "extra": "x\x00"}),
+        rcs_headers(),
+        now=NOW,
+    )
+    assert req.extra["templateParam"]["extra"] == "x\x00"
