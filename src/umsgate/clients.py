@@ -171,6 +171,9 @@ class Directory:
             AuthError: ``invalid_client`` for an unknown id or wrong secret,
                 ``unknown_key`` for a wrong client key.
         """
+        # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
+        if not client_id.isprintable():
+            raise AuthError("invalid_client", "Client authentication failed")
         async with self._db.transaction() as conn:
             row = await queries.get_client(conn, client_id)
         if row is None or not verify_secret(secret, row.secret_hash):
