@@ -69,8 +69,14 @@ async def test_upload(store: Store) -> None:
             }
         }
         # Unknown and foreign ids: exist false and nothing else (resolution 5).
-        for file_id in ("0GBBSVB5JSAYS", other_file):
-            r = await gw.http.get(f"/v1/storage/{file_id}", headers=acct.headers())
+        for path, file_id in (
+            ("0GBBSVB5JSAYS", "0GBBSVB5JSAYS"),
+            (other_file, other_file),
+            ("a%00b", "a\u0000b"),
+            ("x" * 300, "x" * 300),
+            ("%EA%B0%80", "가"),
+        ):
+            r = await gw.http.get(f"/v1/storage/{path}", headers=acct.headers())
             assert r.status_code == 200
             assert r.json() == {"fileData": {"fileId": file_id, "exist": False}}
         # An expired own file does not exist either.

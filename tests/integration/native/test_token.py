@@ -89,6 +89,8 @@ async def test_token_issue_and_refusals(store: Store, receiver: Receiver) -> Non
 
         for wrong in (
             creds(acct, clientId="nobody"),
+            creds(acct, clientId="acme\u0000"),  # no client id holds a NUL
+            creds(acct, clientId="acme\n"),
             creds(acct, clientSecret="wrong"),
         ):
             r = await gw.http.post("/v1/auth/token", json=wrong)
