@@ -86,6 +86,17 @@ async def test_upload(store: Store) -> None:
         r = await gw.http.get(f"/v1/storage/{stale.file_id}", headers=acct.headers())
         assert r.json() == {"fileData": {"fileId": stale.file_id, "exist": False}}
 
+        # A stored copy with less than a day left is not reused: a new id (§4).
+        ageing = jpeg(tag=b"ageing")
+        old = await gw.gateway.files.put(
+            acct.client_id, "ageing.jpg", ageing, now=time.time() - 29.5 * 86400
+        )
+        r = await upload(gw.http, acct, ageing)
+        assert (r.status_code, r.json()["resultCode"]) == (200, "10001")
+        assert r.json()["fileId"] != old.file_id
+        r = await upload(gw.http, acct, ageing)
+        assert (r.status_code, r.json()["resultCode"]) == (400, "41000")
+
         # Resolution 1: GET with a multipart body uploads, as the seed documents.
         r = await upload(gw.http, acct, jpeg(tag=b"get"), method="GET")
         assert r.status_code == 200, r.text

@@ -9,6 +9,11 @@ import hmac
 import time
 from collections import Counter
 
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
 from tests.conftest import (
     Receiver,
     Store,
@@ -18,7 +23,7 @@ from tests.conftest import (
     sms_body,
 )
 from tests.integration.native.support import message, report_rows
-from umsgate.testing import wait_for
+from umsgate.testing import running_asgi, wait_for
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes) -> int:
@@ -129,3 +134,27 @@ async def test_sandbox_outcome_mix(store: Store, receiver: Receiver) -> None:
             )
             # A failure reported by the carrier has its report time too.
             assert report["pfmRcvDttm"] and report["pfmSndDttm"]
+
+
+async def test_webhook_target_url(store: Store) -> None:
+    paths: list[str] = []
+
+    async def endpoint(request: Request) -> Response:
+        paths.append(request.url.path)
+        return PlainTextResponse("OK")
+
+    hooks = Starlette(routes=[Route("/{path:path}", endpoint, methods=["POST"])])
+    async with running_asgi(hooks) as url, running_gateway(make_settings(store)) as gw:
+        # §11: the report URL itself when it has a path, else + /v1/message/report.
+        bare = await new_account(gw, "bare", report_url=url)
+        slash = await new_account(gw, "slash", report_url=url + "/")
+        own = await new_account(gw, "own", report_url=url + "/hooks/ums?x=1")
+        for acct in (bare, slash, own):
+            r = await gw.http.post(
+                "/v1/message/sms", json=sms_body("p-1"), headers=acct.headers()
+            )
+            assert r.status_code == 200
+        await wait_for(lambda: len(paths) == 3, what="three webhooks")
+        assert sorted(paths) == sorted(
+            ["/v1/message/report", "/v1/message/report", "/hooks/ums"]
+        )
