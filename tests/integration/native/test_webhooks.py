@@ -4,6 +4,7 @@ sandbox's outcome mix shows up in the reports."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -112,13 +113,16 @@ async def test_sandbox_outcome_mix(store: Store, receiver: Receiver) -> None:
     settings = make_settings(store, sandbox={"mix": {"2001": 0.5}, "seed": 1})
     async with running_gateway(settings) as gw:
         acct = await new_account(gw, report_url=receiver.url)
-        sent = []
-        for i in range(24):
-            r = await gw.http.post(
-                "/v1/message/sms", json=sms_body(f"mix-{i}"), headers=acct.headers()
+        answers = await asyncio.gather(
+            *(
+                gw.http.post(
+                    "/v1/message/sms", json=sms_body(f"mix-{i}"), headers=acct.headers()
+                )
+                for i in range(24)
             )
-            assert r.status_code == 200
-            sent.append(r.json()["umsMsgId"])
+        )
+        assert [a.status_code for a in answers] == [200] * 24
+        sent = [a.json()["umsMsgId"] for a in answers]
         await wait_for(lambda: len(receiver.by_id()) == 24, what="24 reports")
         codes = Counter((r["resultCode"], r["resultMessage"]) for r in receiver.reports)
         # Both outcomes appear (24 draws of 50 % all agree once in 8 million runs).

@@ -127,7 +127,7 @@ def parse_quietly(kind: str, body: dict[str, Any], headers: dict[str, str]) -> N
     orjson.dumps(dict(req.extra))
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(sorted(codec.PARSERS)), body=bodies, headers=header_sets)
 def test_random_documents(
     kind: str, body: dict[str, Any], headers: dict[str, str]
@@ -135,7 +135,7 @@ def test_random_documents(
     parse_quietly(kind, body, headers)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(sorted(codec.PARSERS)), data=st.data())
 def test_samples_with_one_field_replaced(kind: str, data: st.DataObject) -> None:
     _, sample, sample_headers = CASES[kind]
@@ -148,7 +148,7 @@ def test_samples_with_one_field_replaced(kind: str, data: st.DataObject) -> None
     parse_quietly(kind, body, headers)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(kind=st.sampled_from(sorted(codec.PARSERS)), data=st.data())
 def test_fallbacks_with_random_fields(kind: str, data: st.DataObject) -> None:
     if kind not in ("rcs", "kko"):
@@ -166,7 +166,7 @@ def test_fallbacks_with_random_fields(kind: str, data: st.DataObject) -> None:
     parse_quietly(kind, body, dict(sample_headers()))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(value=json_values)
 def test_parse_time_takes_anything(value: Any) -> None:
     try:
