@@ -11,7 +11,6 @@ import time
 from collections import Counter
 
 import pytest
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
