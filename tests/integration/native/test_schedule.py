@@ -29,7 +29,7 @@ from tests.integration.native.support import (
 from umsgate.testing import wait_for
 
 #: The dispatcher looks for due messages this often (or when a message comes in).
-POLL = 1.0
+POLL = 2.0
 
 
 async def test_reserved_and_expiring_messages(store: Store, receiver: Receiver) -> None:
@@ -53,11 +53,11 @@ async def test_reserved_and_expiring_messages(store: Store, receiver: Receiver) 
         soon_at = now + 2.0
         soon = await send("res-iso", reserveTime=iso(soon_at))
         plain = await send("plain")
-        # Sent last, so that only its own arrival wakes the dispatcher: due at 0.4 s
-        # and past its expiry at 0.6 s before the dispatcher looks again at 1 s.
+        # Sent last, so that only its own arrival wakes the dispatcher: due at 0.8 s
+        # and past its expiry at 1 s before the dispatcher looks again at 2 s.
         start = time.time()
         doomed = await send(
-            "exp-1", reserveTime=iso(start + 0.4), expireTime=iso(start + 0.6)
+            "exp-1", reserveTime=iso(start + 0.8), expireTime=iso(start + 1.0)
         )
 
         await wait_for(lambda: plain in receiver.by_id(), what="the unreserved message")
@@ -89,7 +89,7 @@ async def test_reserved_and_expiring_messages(store: Store, receiver: Receiver) 
         row = await message(gw, doomed)
         assert row["status"] == "EXPIRED"
         assert row["sent_at"] is None
-        assert row["done_at"] >= start + 0.6
+        assert row["done_at"] >= start + 1.0
 
         # The message reserved two seconds ahead: delivered, and not before its time.
         await wait_for(lambda: soon in receiver.by_id(), what="the reserved message")

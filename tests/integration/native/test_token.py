@@ -231,12 +231,12 @@ async def test_tokens(store: Store, receiver: Receiver) -> None:
 
 
 async def test_tokens_expire(store: Store) -> None:
-    async with running_gateway(make_settings(store, auth={"token_ttl": 1.0})) as gw:
+    async with running_gateway(make_settings(store, auth={"token_ttl": 2.0})) as gw:
         acct = await new_account(gw)
         issued = time.monotonic()
         r = await gw.http.post("/v1/auth/token", json=creds(acct))
         expires = dt.datetime.fromisoformat(r.json()["expiresIn"]).timestamp()
-        assert expires - time.time() <= 1.0
+        assert expires - time.time() <= 2.0
         token = r.json()["accessToken"]
         assert (await probe(gw.http, f"Bearer {token}")).status_code == 200
 
@@ -244,7 +244,7 @@ async def test_tokens_expire(store: Store) -> None:
             return unauthorized(await probe(gw.http, f"Bearer {token}"))
 
         await wait_for(refused, timeout=10, what="the token to expire")
-        assert time.monotonic() - issued >= 0.9
+        assert time.monotonic() - issued >= 1.9
         r = await probe(gw.http, f"Bearer {token}")
         assert "expired" in r.json()["resultMessage"]
         # A new token works again.

@@ -21,7 +21,9 @@ TPS_EXCEEDED = {
 
 async def test_sending_over_the_tps(store: Store) -> None:
     async with running_gateway(make_settings(store)) as gw:
-        acct = await new_account(gw, tps={"SMS": 5, "MMS": 2})
+        # Rates low enough that no refill lets all requests through, however slowly
+        # a loaded machine serves them.
+        acct = await new_account(gw, tps={"SMS": 2, "MMS": 1})
         answers = await asyncio.gather(
             *(
                 gw.http.post(
@@ -33,9 +35,8 @@ async def test_sending_over_the_tps(store: Store) -> None:
         ok = [a for a in answers if a.status_code == 200]
         refused = [a for a in answers if a.status_code == 429]
         assert len(ok) + len(refused) == 30, [a.text for a in answers]
-        # A full bucket holds one second; 30 requests take far less than the 5 s
-        # that would refill it for all of them.
-        assert 5 <= len(ok) < 30
+        # A full bucket holds one second (2); refilling it for all 30 takes 14 s.
+        assert 2 <= len(ok) < 30
         assert refused
         assert all(a.json() == TPS_EXCEEDED for a in refused)
         # Exactly the answered messages were stored.
@@ -53,7 +54,7 @@ async def test_sending_over_the_tps(store: Store) -> None:
             )
         )
         lms_ok = sum(a.status_code == 200 for a in answers)
-        assert 2 <= lms_ok < 8
+        assert 1 <= lms_ok < 8
         assert all(a.json() == TPS_EXCEEDED for a in answers if a.status_code != 200)
 
         # RCS has no key in this account's table: it is not limited.
@@ -71,7 +72,7 @@ async def test_sending_over_the_tps(store: Store) -> None:
         assert await count_messages(gw, acct.client_id) == len(ok) + lms_ok + 10
 
         # Another client has a bucket of its own.
-        other = await new_account(gw, "other", tps={"SMS": 5})
+        other = await new_account(gw, "other", tps={"SMS": 2})
         r = await gw.http.post(
             "/v1/message/sms", json=sms_body("o-1"), headers=other.headers()
         )
