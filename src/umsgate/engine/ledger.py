@@ -550,9 +550,7 @@ class Ledger:
                         f"fallback of {row['id']}",
                     )
                 )
-                batch.events.append(
-                    (fallback["id"], batch.now, _QUEUED, None, "")
-                )
+                batch.events.append((fallback["id"], batch.now, _QUEUED, None, ""))
 
     def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
         if row["kind"] != 0 or row["channel"] not in (
