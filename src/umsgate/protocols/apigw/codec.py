@@ -290,10 +290,11 @@ def _header(
 # -- channels --------------------------------------------------------------------------
 
 
-def parse_sms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
-) -> SendRequest:
-    """``POST /v1/message/sms`` (spec §6)."""
+def _message_head(
+    body: Mapping[str, Any], headers: Mapping[str, str]
+) -> tuple[dict[str, Any], str, str, int, str]:
+    """What SMS and LMS/MMS requests share, checked in the order the spec lists it:
+    (headers as ``extra``, srcMsgId, codec, natCode, sender)."""
     extra = {
         "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
         "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
@@ -303,7 +304,14 @@ def parse_sms(
     )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
-    sender = _sender(body, nat, "callback")
+    return extra, src, codec, nat, _sender(body, nat, "callback")
+
+
+def parse_sms(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
+    """``POST /v1/message/sms`` (spec §6)."""
+    extra, src, codec, nat, sender = _message_head(body, headers)
     content = _get_str(body, "content", required=True)
     text.check_length(content, codec, text.SMS_MAX_BYTES, field="content")
     receiver = _receiver(body, nat)
@@ -329,16 +337,7 @@ def parse_mms(
     body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
-    extra = {
-        "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
-        "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
-    }
-    src = _get_str(
-        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
-    )
-    codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
-    nat = _nat_code(body)
-    sender = _sender(body, nat, "callback")
+    extra, src, codec, nat, sender = _message_head(body, headers)
     files = _file_ids(body.get("fileIds"))
     channel = Channel.MMS if files else Channel.LMS
     content = _get_str(body, "content", required=channel is Channel.LMS)
