@@ -10,11 +10,13 @@ or tenant can use its own schema (``store.schema``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -24,15 +26,25 @@ from umsgate.errors import ConfigError
 
 #: How long SQLite waits for another process's write lock (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+)
 
 
 class Database:
     """The engine and how to get a transaction from it."""
 
-    def __init__(self, engine: AsyncEngine, *, schema: str = "") -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, schema: str = "", sqlite_path: str = ""
+    ) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.schema = schema
+        self._sqlite_path = sqlite_path
+        self._writer: aiosqlite.Connection | None = None
+        self._writer_lock = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -44,7 +56,28 @@ class Database:
         async with self.engine.begin() as conn:
             yield conn
 
+    @contextlib.asynccontextmanager
+    async def sqlite_writer(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The SQLite connection of the hot path (``store/fast.py``), one user at a
+        time. It has the same settings as the pool's; the two wait for each other
+        through SQLite's own lock (``BEGIN IMMEDIATE`` and the busy timeout)."""
+        async with self._writer_lock:
+            if self._writer is None:
+                writer = await aiosqlite.connect(
+                    self._sqlite_path,
+                    isolation_level=None,
+                    timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                )
+                for pragma in _SQLITE_PRAGMAS:
+                    await writer.execute(pragma)
+                self._writer = writer
+            yield self._writer
+
     async def close(self) -> None:
+        if self._writer is not None:
+            async with self._writer_lock:
+                await self._writer.close()
+                self._writer = None
         await self.engine.dispose()
 
 
@@ -68,7 +101,7 @@ def open_database(settings: Settings) -> Database:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _sqlite_events(engine)
-        return Database(engine)
+        return Database(engine, sqlite_path=url.database or ":memory:")
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+asyncpg")
         connect_args: dict[str, Any] = {}
@@ -94,9 +127,8 @@ def _sqlite_events(engine: AsyncEngine) -> None:
         # implicit deferred BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -13,8 +13,10 @@ Core (`queries`), and the schema stays defined once, in `tables`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -92,28 +94,43 @@ class Raw:
 @contextlib.asynccontextmanager
 async def transaction(db: Database) -> AsyncIterator[Raw]:
     """A driver-level transaction: committed on normal exit, rolled back on error."""
-    async with db.engine.connect() as conn:
-        fairy = await conn.get_raw_connection()
-        driver = fairy.driver_connection
-        if driver is None:  # pragma: no cover - a pooled connection always has one
-            raise RuntimeError("the pool handed out a closed connection")
-        if db.is_sqlite:
-            await driver.execute("BEGIN IMMEDIATE")
+    if db.is_sqlite:
+        # The hot path has a connection of its own (see Database.sqlite_writer): a
+        # pool checkout and its reset cost more than a small transaction.
+        async with db.sqlite_writer() as driver:
             try:
+                await driver.execute("BEGIN IMMEDIATE")
                 yield Raw(driver, postgres=False)
             except BaseException:
-                await driver.execute("ROLLBACK")
+                # Also when cancelled while BEGIN was queued: the driver runs its
+                # statements in order, so this ROLLBACK follows it whatever happens.
+                await asyncio.shield(_end(driver, "ROLLBACK"))
                 raise
-            await driver.execute("COMMIT")
-        else:
-            tx = driver.transaction()
-            await tx.start()
-            try:
-                yield Raw(driver, postgres=True)
-            except BaseException:
-                await tx.rollback()
-                raise
-            await tx.commit()
+            await asyncio.shield(_end(driver, "COMMIT"))
+        return
+    async with db.engine.connect() as conn:
+        fairy = await conn.get_raw_connection()
+        pg: Any = fairy.driver_connection
+        if pg is None:  # pragma: no cover - a pooled connection always has one
+            raise RuntimeError("the pool handed out a closed connection")
+        tx = pg.transaction()
+        await tx.start()
+        try:
+            yield Raw(pg, postgres=True)
+        except BaseException:
+            await tx.rollback()
+            raise
+        await tx.commit()
+
+
+async def _end(driver: Any, sql: str) -> None:
+    """COMMIT or ROLLBACK, run to the end even if the caller is cancelled meanwhile
+    (a transaction left open would hold SQLite's write lock)."""
+    try:
+        await driver.execute(sql)
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
