@@ -83,6 +83,8 @@ def report_row(
         "attempts": 0,
         "next_at": now,
         "last_error": "",
+        "face": "",
+        "target_url": "",
     }
 
 
