@@ -102,6 +102,15 @@ async def get_client(conn: AsyncConnection, client_id: str) -> Row[Any] | None:
     ).first()
 
 
+async def get_client_by_imsms_key(
+    conn: AsyncConnection, key_hash: str
+) -> Row[Any] | None:
+    """The client whose IMS ``X-API-KEY`` has this SHA-256 digest."""
+    return (
+        await conn.execute(select(clients).where(clients.c.imsms_key_hash == key_hash))
+    ).first()
+
+
 async def list_clients(conn: AsyncConnection, limit: int = 1000) -> list[Row[Any]]:
     stmt = select(clients).order_by(clients.c.id).limit(limit)
     return list((await conn.execute(stmt)).all())
@@ -238,6 +247,18 @@ async def get_message(
 ) -> Row[Any] | None:
     stmt = select(messages).where(
         messages.c.id == message_id, messages.c.client_id == client_id
+    )
+    return (await conn.execute(stmt)).first()
+
+
+async def get_message_by_src(
+    conn: AsyncConnection, client_id: str, src_msg_id: str
+) -> Row[Any] | None:
+    """A client's own message (not a fallback) by its client-side id."""
+    stmt = select(messages).where(
+        messages.c.client_id == client_id,
+        messages.c.src_msg_id == src_msg_id,
+        messages.c.kind == 0,
     )
     return (await conn.execute(stmt)).first()
 
