@@ -311,8 +311,9 @@ async def reports_for_check(
     channels: Sequence[str],
     origin_channels: Sequence[str],
 ) -> list[str]:
-    """Bodies of the client's reports for ``ums_ids`` whose channel, or whose original
-    message's channel, is one of those given."""
+    """Bodies of the client's native reports for ``ums_ids`` whose channel, or whose
+    original message's channel, is one of those given (reports of messages that came
+    in by a compatible face are in that face's format, and are not among them)."""
     out: list[str] = []
     for chunk in _chunks(list(ums_ids)):
         cond: ColumnElement[bool] = reports.c.channel.in_(list(channels))
@@ -323,6 +324,7 @@ async def reports_for_check(
             .where(
                 reports.c.client_id == client_id,
                 reports.c.ums_msg_id.in_(list(chunk)),
+                reports.c.face == "",
                 cond,
             )
             .order_by(reports.c.id)
