@@ -15,8 +15,9 @@ The compatible faces authenticate with credentials of their own, set by the oper
 (the ``Cid`` is the client id), stored as an scrypt hash since an operator may carry
 over an application's existing, possibly short, token; and an IMS ``X-API-KEY``,
 which names the client by itself and is therefore stored as its SHA-256 digest, the
-form it is looked up by. A verified ToBeText token is remembered per node (by digest
-and client version), so scrypt runs once per token and change, off the event loop.
+form it is looked up by. A checked ToBeText token is remembered per node (by digest
+and client version, right or wrong), so scrypt runs once per token and change, off
+the event loop.
 """
 
 from __future__ import annotations
@@ -162,10 +163,12 @@ class Directory:
         self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (
             collections.OrderedDict()
         )
-        #: (Cid, token digest) → client version it was verified at.
-        self._tobetext: collections.OrderedDict[tuple[str, str], int] = (
+        #: (Cid, token digest) → (client version, whether the token is the client's).
+        self._tobetext: collections.OrderedDict[tuple[str, str], tuple[int, bool]] = (
             collections.OrderedDict()
         )
+        #: Checks under way, so that a burst with one token runs scrypt once.
+        self._verifying: dict[tuple[str, str, int], asyncio.Task[bool]] = {}
         #: IMS key digest → client id.
         self._imsms: collections.OrderedDict[str, str] = collections.OrderedDict()
 
@@ -252,17 +255,36 @@ class Directory:
         if info is None or not info.tobetext_token_hash:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
         key = (cid, sha256_hex(token))
-        if self._tobetext.get(key) == info.version:
+        hit = self._tobetext.get(key)
+        if hit is not None and hit[0] == info.version:
             self._tobetext.move_to_end(key)
-            return info
-        # scrypt takes ~50 ms of CPU: in a thread, so other requests go on meanwhile.
-        ok = await asyncio.to_thread(verify_secret, token, info.tobetext_token_hash)
+            ok = hit[1]
+        else:
+            ok = await self._verify_tobetext(key, token, info)
         if not ok:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
-        self._tobetext[key] = info.version
+        return info
+
+    async def _verify_tobetext(
+        self, key: tuple[str, str], token: str, info: ClientInfo
+    ) -> bool:
+        """scrypt of one (Cid, token) at one client version, once however many
+        requests ask at the same time; the answer, right or wrong, is remembered
+        until the client changes."""
+        flight = (*key, info.version)
+        task = self._verifying.get(flight)
+        if task is None:
+            # scrypt takes 50-250 ms of CPU: in a thread, so requests go on meanwhile.
+            task = asyncio.create_task(
+                asyncio.to_thread(verify_secret, token, info.tobetext_token_hash)
+            )
+            self._verifying[flight] = task
+            task.add_done_callback(lambda _t: self._verifying.pop(flight, None))
+        ok = await asyncio.shield(task)
+        self._tobetext[key] = (info.version, ok)
         if len(self._tobetext) > FACE_CACHE_SIZE:
             self._tobetext.popitem(last=False)
-        return info
+        return ok
 
     async def authenticate_imsms(self, api_key: str) -> ClientInfo:
         """The client an IMS ``X-API-KEY`` belongs to.
