@@ -4,7 +4,6 @@ gateway whose face push rules are quick."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -19,7 +18,6 @@ from starlette.routing import Route
 from tests.conftest import Running
 from umsgate import clients, config
 from umsgate.app import create_app
-from umsgate.domain.results import ResultCode
 from umsgate.protocols.imsms.face import ImsReports
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.face import PUSH, ToBeTextReports
@@ -195,25 +193,3 @@ async def running_quick_faces(settings: config.Settings) -> AsyncIterator[Runnin
         httpx.AsyncClient(base_url=url, timeout=30) as http,
     ):
         yield Running(url=url, gateway=app.gateway, http=http)
-
-
-async def final_code_of(running: Running, ums_msg_id: int) -> ResultCode | None:
-    """The unified result code the store holds for a message (None until final)."""
-    async with running.gateway.db.transaction() as conn:
-        from umsgate.store import queries
-
-        rows = await queries.message_events(conn, ums_msg_id)
-    for row in rows:
-        if row.status in ("DELIVERED", "FAILED", "EXPIRED") and row.code:
-            return ResultCode(row.code)
-    return None
-
-
-async def gather_limited(*aws: object, limit: int = 16) -> list[object]:
-    sem = asyncio.Semaphore(limit)
-
-    async def one(aw: object) -> object:
-        async with sem:
-            return await aw  # type: ignore[misc]
-
-    return list(await asyncio.gather(*(one(a) for a in aws)))

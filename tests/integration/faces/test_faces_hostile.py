@@ -265,7 +265,7 @@ async def test_imsms_face_refuses_hostile_input(store: Store) -> None:
             r = await gw.http.post(
                 "/api/imsms/send",
                 json={},
-                headers=httpx.Headers({"X-API-KEY": key}),
+                headers=httpx.Headers({b"X-API-KEY": key}),
                 timeout=10,
             )
             assert (r.status_code, r.json()["resultCd"]) == (401, "901")

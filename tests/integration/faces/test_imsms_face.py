@@ -232,9 +232,9 @@ async def test_every_result_code(store: Store) -> None:
             ("imsId with spaces", "a b", IMS_KEY, 400, "903"),
             ("unknown key", ok.ims_id, "nobody", 401, "901"),
         ]:
-            status, answer = await info(gw.http, ims_id, key)
-            assert (status, answer.result_cd) == (http_status, code), what
-            assert answer.ims_data is None, what
+            status, state = await info(gw.http, ims_id, key)
+            assert (status, state.result_cd) == (http_status, code), what
+            assert state.ims_data is None, what
         r = await gw.http.get("/api/imsms/info", headers={"X-API-KEY": IMS_KEY})
         assert (r.status_code, r.json()["resultCd"]) == (400, "903")
         # Over the client's TPS: 429 and nothing taken.
