@@ -293,25 +293,34 @@ class Directory:
             AuthError: ``invalid_client`` when no client has this key.
         """
         digest = sha256_hex(api_key)
-        client_id = self._imsms.get(digest)
-        if client_id is None:
-            async with self._db.transaction() as conn:
-                row = await queries.get_client_by_imsms_key(conn, digest)
-            if row is None:
-                raise AuthError("invalid_client", "unknown X-API-KEY")
-            client_id = str(row.id)
-            self._imsms[digest] = client_id
-            if len(self._imsms) > FACE_CACHE_SIZE:
-                self._imsms.popitem(last=False)
+        cached = self._imsms.get(digest)
+        if cached is not None:
+            info = await self._imsms_holder(cached, digest)
+            if info is not None:
+                return info
+        # Not cached, or withdrawn or moved to another client since: ask the store.
+        async with self._db.transaction() as conn:
+            row = await queries.get_client_by_imsms_key(conn, digest)
+        info = None if row is None else await self._imsms_holder(str(row.id), digest)
+        if info is None:
+            raise AuthError("invalid_client", "unknown X-API-KEY")
+        return info
+
+    async def _imsms_holder(self, client_id: str, digest: str) -> ClientInfo | None:
+        """The client, if its IMS key has ``digest`` (remembered); else None
+        (forgotten)."""
         info = await self.client(client_id)
         if (
             info is None
             or info.imsms_key_hash is None
             or not hmac.compare_digest(info.imsms_key_hash, digest)
         ):
-            # The key was changed or withdrawn since it was cached.
             self._imsms.pop(digest, None)
-            raise AuthError("invalid_client", "unknown X-API-KEY")
+            return None
+        self._imsms[digest] = client_id
+        self._imsms.move_to_end(digest)
+        if len(self._imsms) > FACE_CACHE_SIZE:
+            self._imsms.popitem(last=False)
         return info
 
 
