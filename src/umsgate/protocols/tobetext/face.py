@@ -320,7 +320,8 @@ async def send(request: Request) -> Response:
             codec.Result(
                 status=Status.FAIL,
                 error_code=int(AckCode.BODY),
-                error_msg=f"request larger than {codec.MAX_REQUEST_BYTES} bytes",
+                error_msg=f"request larger than {codec.MAX_REQUEST_BYTES} bytes "
+                "or not received in time",
             ),
             413,
         )
