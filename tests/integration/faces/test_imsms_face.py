@@ -240,9 +240,15 @@ async def test_every_result_code(store: Store) -> None:
         busy = [a for s, a in answers if s == 429]
         assert busy and {a.result_cd for a in busy} == {"905"}
         assert all(a.ims_id is None for a in busy)
-        # A withdrawn key stops working at once.
+        # A withdrawn key stops working at once; given to another client, it is
+        # that client's at once.
         await clients.update_client(gw.gateway.db, "other-app", imsms_key="")
         assert (await send(gw.http, sample(), "other-key"))[0] == 401
+        await ims_client(gw, "third-app", "other-key")
+        status, moved = await send(gw.http, sample(), "other-key")
+        assert status == 200 and moved.ims_id is not None
+        row = await gw.gateway.message_by_src("third-app", SRC_PREFIX + moved.ims_id)
+        assert row is not None
 
 
 def _message(mid: int) -> Message:
