@@ -1,7 +1,8 @@
 """Hostile input to both faces is refused in the face's own vocabulary: bodies over
 the limit (declared or streamed), XML with entity expansion, wrong types, missing
 fields, bytes that are neither UTF-8 nor CP949, floods of fields. Never a 500, never a
-hang (every request here has a 10 s timeout), and nothing is stored."""
+hang (every request here has a 10 s timeout), and nothing is stored. A 500 comes only
+from a store that fails, as a "try again"."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from tests.conftest import Running, Store, make_settings, running_gateway
 from tests.integration.faces.conftest import (
@@ -283,3 +285,39 @@ async def test_imsms_face_refuses_hostile_input(store: Store) -> None:
             assert r.status_code == 405, path
         assert await nothing_stored(gw)
         assert (await gw.http.get("/healthz")).status_code == 200
+
+
+async def test_a_failing_store_gets_a_retryable_answer(store: Store) -> None:
+    """With the messages table out of reach, both faces answer their "try again"
+    (HTTP 500: ToBeText ``FAIL``/500, IMS ``999``), and take messages again once it is
+    back. The failure is real: the table is renamed under the running gateway."""
+    async with running_gateway(make_settings(store)) as gw:
+        await tobetext_client(gw)
+        await ims_client(gw)
+        body = curl_body(send_fields("s-1", body="hi"))
+        ims = {"sendTo": "01012345678", "message": "hi", "imsAgentId": "a"}
+        ims_headers = {"X-API-KEY": IMS_KEY}
+        sent = await gw.http.post("/api/imsms/send", json=ims, headers=ims_headers)
+        ims_id = sent.json()["imsId"]
+        async with gw.gateway.db.transaction() as conn:
+            await conn.execute(text("ALTER TABLE messages RENAME TO messages_away"))
+        try:
+            r = await gw.http.post("/sms", content=body, headers=FORM, timeout=10)
+            assert r.status_code == 500
+            assert (ack(r).error_code, ack(r).status) == (500, "FAIL")
+            r = await gw.http.post(
+                "/api/imsms/send", json=ims, headers=ims_headers, timeout=10
+            )
+            assert (r.status_code, r.json()["resultCd"]) == (500, "999")
+            r = await gw.http.get(
+                "/api/imsms/info",
+                params={"imsId": ims_id},
+                headers=ims_headers,
+                timeout=10,
+            )
+            assert (r.status_code, r.json()["resultCd"]) == (500, "999")
+        finally:
+            async with gw.gateway.db.transaction() as conn:
+                await conn.execute(text("ALTER TABLE messages_away RENAME TO messages"))
+        r = await gw.http.post("/sms", content=body, headers=FORM, timeout=10)
+        assert ack(r).error_code == 200
