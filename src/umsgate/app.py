@@ -40,7 +40,10 @@ from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
 from umsgate.protocols.apigw.codec import SendRequest
+from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.protocols.tobetext import face as tobetext_face
+from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sim.carrier import SandboxCarrier
 from umsgate.store import migrate, queries
@@ -53,19 +56,33 @@ log = logging.getLogger("umsgate.app")
 PURGE_INTERVAL = 3600.0
 
 
+def default_faces() -> tuple[ReportFace, ...]:
+    """The compatible faces' report formats, with the push rules of their specs."""
+    return (tobetext_face.ToBeTextReports(), imsms_face.ImsReports())
+
+
 class Gateway:
     """Every long-lived part of one gateway process."""
 
     def __init__(
-        self, settings: Settings, *, connectors: Mapping[str, Connector] | None = None
+        self,
+        settings: Settings,
+        *,
+        connectors: Mapping[str, Connector] | None = None,
+        faces: Sequence[ReportFace] | None = None,
     ) -> None:
         """Args:
         settings: the validated settings tree.
         connectors: ready-made connectors by name, next to those the settings
             describe (for embedding umsgate, and for tests' scripted providers).
+        faces: the compatible faces' report formats and push rules (default
+            `default_faces`; embedders and tests may change the rules).
         """
         self.settings = settings
         self._given_connectors = dict(connectors or {})
+        self.faces: dict[str, ReportFace] = {
+            f.name: f for f in (default_faces() if faces is None else faces)
+        }
         self.clock = SystemClock()
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
@@ -128,6 +145,7 @@ class Gateway:
             default_ttl=self.settings.engine.default_ttl,
             on_final=self._on_final,
             on_queued=self._on_queued,
+            faces=self.faces,
         )
         self._build_connectors()
         router = Router(self.settings.routes, self.connectors)
@@ -155,6 +173,7 @@ class Gateway:
             settings=self.settings.webhook,
             clock=time.time,
             on_result=self.metrics.webhook,
+            faces={n: f.push for n, f in self.faces.items() if f.push is not None},
         )
         self.ledger.start()
         for connector in self.connectors.values():
@@ -233,6 +252,14 @@ class Gateway:
             "carrier": "",
         }
 
+    async def message_by_src(
+        self, client_id: str, src_msg_id: str
+    ) -> Mapping[str, Any] | None:
+        """A client's own message by its client-side id (the faces' state queries)."""
+        async with self.db.transaction() as conn:
+            row = await queries.get_message_by_src(conn, client_id, src_msg_id)
+        return None if row is None else dict(row._mapping)
+
     async def take_report_check(self, client_id: str) -> bool:
         async with self.db.transaction() as conn:
             return await queries.take_report_check_slot(
@@ -301,11 +328,15 @@ async def docs(request: Request) -> Response:
 
 
 def create_app(
-    settings: Settings, *, connectors: Mapping[str, Connector] | None = None
+    settings: Settings,
+    *,
+    connectors: Mapping[str, Connector] | None = None,
+    faces: Sequence[ReportFace] | None = None,
 ) -> native.FastSend:
     """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`); its
-    ``gateway`` attribute is the `Gateway`."""
-    gateway = Gateway(settings, connectors=connectors)
+    ``gateway`` attribute is the `Gateway`. Besides the native API it serves the
+    compatible faces: ToBeText (``POST /sms``) and IMS (``/api/imsms/*``)."""
+    gateway = Gateway(settings, connectors=connectors, faces=faces)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -319,6 +350,8 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *native.routes,
+        *tobetext_face.routes,
+        *imsms_face.routes,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -172,6 +172,73 @@ def _tps(
     }
 
 
+TobetextTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tobetext-token",
+        help="Open the ToBeText face (POST /sms) with this token; the Cid is the "
+        'client id. "" closes it.',
+    ),
+]
+NewTobetextTokenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--new-tobetext-token",
+        help="Open the ToBeText face with a new token (printed once).",
+    ),
+]
+ImsmsKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--imsms-key",
+        help='Open the IMS face (/api/imsms/*) with this X-API-KEY. "" closes it.',
+    ),
+]
+NewImsmsKeyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--new-imsms-key", help="Open the IMS face with a new key (printed once)."
+    ),
+]
+ImsmsAgentOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--imsms-agent",
+        help="An imsAgentId the client may use, as ID or ID=SENDER (the sender "
+        "number of its messages); repeat for more. Without any, every agent id is "
+        "accepted and messages have no sender.",
+    ),
+]
+
+
+def _face_credentials(
+    tobetext_token: str | None,
+    new_tobetext_token: bool,
+    imsms_key: str | None,
+    new_imsms_key: bool,
+    imsms_agents: list[str] | None,
+) -> tuple[str | None, str | None, dict[str, str] | None, dict[str, str]]:
+    """(ToBeText token, IMS key, IMS agents, what to print) from the options."""
+    shown: dict[str, str] = {}
+    if new_tobetext_token:
+        if tobetext_token is not None:
+            raise typer.BadParameter(
+                "give --tobetext-token or --new-tobetext-token, not both"
+            )
+        tobetext_token = shown["tobetextToken"] = clients.new_tobetext_token()
+    if new_imsms_key:
+        if imsms_key is not None:
+            raise typer.BadParameter("give --imsms-key or --new-imsms-key, not both")
+        imsms_key = shown["imsmsKey"] = clients.new_imsms_key()
+    agents = None
+    if imsms_agents is not None:
+        agents = {}
+        for item in imsms_agents:
+            agent, _, sender = item.partition("=")
+            agents[agent.strip()] = sender.strip()
+    return tobetext_token, imsms_key, agents, shown
+
+
 @client_app.command("add")
 def client_add(
     client_id: Annotated[str, typer.Option("--id", help="The new client's id.")],
@@ -191,6 +258,11 @@ def client_add(
         int | None, typer.Option(help="KakaoTalk per second (unlimited if left out).")
     ] = None,
     report_url: Annotated[str, typer.Option(help="Where reports are POSTed.")] = "",
+    tobetext_token: TobetextTokenOpt = None,
+    new_tobetext_token: NewTobetextTokenOpt = False,
+    imsms_key: ImsmsKeyOpt = None,
+    new_imsms_key: NewImsmsKeyOpt = False,
+    imsms_agent: ImsmsAgentOpt = None,
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
@@ -198,10 +270,20 @@ def client_add(
     """Create a client and print its credentials as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
+    tbt, ims, agents, shown = _face_credentials(
+        tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
+    )
     creds = _with_db(
         settings,
         lambda d: clients.add_client(
-            d, client_id, secret=secret, tps=tps, report_url=report_url
+            d,
+            client_id,
+            secret=secret,
+            tps=tps,
+            report_url=report_url,
+            tobetext_token=tbt,
+            imsms_key=ims,
+            imsms_agents=agents,
         ),
     )
     typer.echo(
@@ -210,6 +292,7 @@ def client_add(
                 "clientId": creds.client_id,
                 "clientSecret": creds.client_secret,
                 "clientKey": creds.client_key,
+                **shown,
             }
         ).decode()
     )
@@ -227,22 +310,50 @@ def client_update(
     tps_rcs: Annotated[int | None, typer.Option()] = None,
     tps_kko: Annotated[int | None, typer.Option()] = None,
     report_url: Annotated[str | None, typer.Option()] = None,
+    tobetext_token: TobetextTokenOpt = None,
+    new_tobetext_token: NewTobetextTokenOpt = False,
+    imsms_key: ImsmsKeyOpt = None,
+    new_imsms_key: NewImsmsKeyOpt = False,
+    imsms_agent: ImsmsAgentOpt = None,
+    imsms_any_agent: Annotated[
+        bool,
+        typer.Option(
+            "--imsms-any-agent", help="Accept every IMS agent id again (no sender)."
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
 ) -> None:
-    """Change a client; every token issued before stops working."""
+    """Change a client; every token issued before stops working. New credentials
+    are printed as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
+    tbt, ims, agents, shown = _face_credentials(
+        tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
+    )
+    if imsms_any_agent:
+        if agents is not None:
+            raise typer.BadParameter("give --imsms-agent or --imsms-any-agent")
+        agents = {}
     key = _with_db(
         settings,
         lambda d: clients.update_client(
-            d, client_id, secret=secret, new_key=new_key, tps=tps, report_url=report_url
+            d,
+            client_id,
+            secret=secret,
+            new_key=new_key,
+            tps=tps,
+            report_url=report_url,
+            tobetext_token=tbt,
+            imsms_key=ims,
+            imsms_agents=agents,
         ),
     )
     out: dict[str, str] = {"clientId": client_id}
     if key:
         out["clientKey"] = key
+    out.update(shown)
     typer.echo(orjson.dumps(out).decode())
 
 

@@ -9,6 +9,15 @@ issued before it stops working (apigw spec §3). Each node caches client rows fo
 Webhook signatures use a key derived from the secret,
 ``HMAC-SHA256(key=clientSecret, msg="umsgate-webhook-v1")``: the client computes it from
 the secret it holds, and the stored key does not reveal the secret.
+
+The compatible faces authenticate with credentials of their own, set by the operator
+(``umsgate client add/update``) and shown only when made up: a ToBeText ``token``
+(the ``Cid`` is the client id), stored as an scrypt hash since an operator may carry
+over an application's existing, possibly short, token; and an IMS ``X-API-KEY``,
+which names the client by itself and is therefore stored as its SHA-256 digest, the
+form it is looked up by. A checked ToBeText token is remembered per node (by digest
+and client version, right or wrong), so scrypt runs once per token and change, off
+the event loop.
 """
 
 from __future__ import annotations
@@ -18,16 +27,22 @@ import collections
 import dataclasses
 import hashlib
 import hmac
+import re
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from umsgate.domain import phone
 from umsgate.errors import UmsgateError
 from umsgate.store import queries
 from umsgate.store.database import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 #: scrypt cost (RFC 7914 interactive parameters: about 50 ms, 16 MiB).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -36,6 +51,11 @@ SIGNING_CONTEXT = b"umsgate-webhook-v1"
 TOKEN_CACHE_SIZE = 100_000
 DEFAULT_TPS: Mapping[str, int] = {"SMS": 100, "MMS": 100}
 MAX_CLIENT_ID = 64
+#: What the faces can carry as a credential, a ToBeText ``Cid`` or an IMS agent id:
+#: 1–64 visible ASCII characters (the ToBeText and IMS codecs' patterns).
+FACE_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,64}")
+#: Verified ToBeText tokens remembered per node.
+FACE_CACHE_SIZE = 100_000
 
 
 class AuthError(UmsgateError):
@@ -90,6 +110,12 @@ class ClientInfo:
     report_url: str
     tps: Mapping[str, int]
     signing_key: str
+    #: scrypt hash of the ToBeText token ("" when that face is closed to the client).
+    tobetext_token_hash: str = ""
+    #: SHA-256 hex of the IMS API key (None when that face is closed).
+    imsms_key_hash: str | None = None
+    #: IMS agent id → sender number (E.164 or ""); empty: any agent, no sender.
+    imsms_agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Any) -> ClientInfo:
@@ -99,6 +125,9 @@ class ClientInfo:
             report_url=row.report_url,
             tps=orjson.loads(row.tps),
             signing_key=row.signing_key,
+            tobetext_token_hash=row.tobetext_token_hash,
+            imsms_key_hash=row.imsms_key_hash,
+            imsms_agents=orjson.loads(row.imsms_agents),
         )
 
     def tps_for(self, key: str) -> float | None:
@@ -135,6 +164,14 @@ class Directory:
         self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (
             collections.OrderedDict()
         )
+        #: (Cid, token digest) → (client version, whether the token is the client's).
+        self._tobetext: collections.OrderedDict[tuple[str, str], tuple[int, bool]] = (
+            collections.OrderedDict()
+        )
+        #: Checks under way, so that a burst with one token runs scrypt once.
+        self._verifying: dict[tuple[str, str, int], asyncio.Task[bool]] = {}
+        #: IMS key digest → client id.
+        self._imsms: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     async def client(self, client_id: str) -> ClientInfo | None:
         """The client's row, at most ``cache_ttl`` seconds old.
@@ -225,8 +262,157 @@ class Directory:
             )
         return info
 
+    async def authenticate_tobetext(self, cid: str, token: str) -> ClientInfo:
+        """The client of a ToBeText ``Cid`` (its client id) and ``token``.
+
+        Raises:
+            AuthError: ``invalid_client`` when the client is unknown, has no ToBeText
+                token, or the token is not its one.
+        """
+        info = await self.client(cid)
+        if info is None or not info.tobetext_token_hash:
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
+        key = (cid, sha256_hex(token))
+        hit = self._tobetext.get(key)
+        if hit is not None and hit[0] == info.version:
+            self._tobetext.move_to_end(key)
+            ok = hit[1]
+        else:
+            ok = await self._verify_tobetext(key, token, info)
+        if not ok:
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
+        return info
+
+    async def _verify_tobetext(
+        self, key: tuple[str, str], token: str, info: ClientInfo
+    ) -> bool:
+        """scrypt of one (Cid, token) at one client version, once however many
+        requests ask at the same time; the answer, right or wrong, is remembered
+        until the client changes."""
+        flight = (*key, info.version)
+        task = self._verifying.get(flight)
+        if task is None:
+            # scrypt takes 50-250 ms of CPU: in a thread, so requests go on meanwhile.
+            task = asyncio.create_task(
+                asyncio.to_thread(verify_secret, token, info.tobetext_token_hash)
+            )
+            self._verifying[flight] = task
+            task.add_done_callback(lambda _t: self._verifying.pop(flight, None))
+        ok = await asyncio.shield(task)
+        self._tobetext[key] = (info.version, ok)
+        if len(self._tobetext) > FACE_CACHE_SIZE:
+            self._tobetext.popitem(last=False)
+        return ok
+
+    async def authenticate_imsms(self, api_key: str) -> ClientInfo:
+        """The client an IMS ``X-API-KEY`` belongs to.
+
+        Raises:
+            AuthError: ``invalid_client`` when no client has this key.
+        """
+        digest = sha256_hex(api_key)
+        cached = self._imsms.get(digest)
+        if cached is not None:
+            info = await self._imsms_holder(cached, digest)
+            if info is not None:
+                return info
+        # Not cached, or withdrawn or moved to another client since: ask the store.
+        async with self._db.transaction() as conn:
+            row = await queries.get_client_by_imsms_key(conn, digest)
+        info = None if row is None else await self._imsms_holder(str(row.id), digest)
+        if info is None:
+            raise AuthError("invalid_client", "unknown X-API-KEY")
+        return info
+
+    async def _imsms_holder(self, client_id: str, digest: str) -> ClientInfo | None:
+        """The client, if its IMS key has ``digest`` (remembered); else None
+        (forgotten)."""
+        info = await self.client(client_id)
+        if (
+            info is None
+            or info.imsms_key_hash is None
+            or not hmac.compare_digest(info.imsms_key_hash, digest)
+        ):
+            self._imsms.pop(digest, None)
+            return None
+        self._imsms[digest] = client_id
+        self._imsms.move_to_end(digest)
+        if len(self._imsms) > FACE_CACHE_SIZE:
+            self._imsms.popitem(last=False)
+        return info
+
 
 # -- administration (CLI) --------------------------------------------------------------
+
+
+def new_tobetext_token() -> str:
+    """A ToBeText token: 32 hex digits (128 random bits)."""
+    return secrets.token_hex(16)
+
+
+def new_imsms_key() -> str:
+    """An IMS API key, shaped like the seed's sample key (a random UUID)."""
+    return str(uuid.uuid4())
+
+
+def _face_values(
+    client_id: str,
+    *,
+    tobetext_token: str | None,
+    imsms_key: str | None,
+    imsms_agents: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Column values for the faces' credentials; "" withdraws one.
+
+    Raises:
+        UmsgateError: a credential or agent the faces could not carry.
+    """
+    values: dict[str, Any] = {}
+    if tobetext_token is not None:
+        if tobetext_token and not FACE_CREDENTIAL.fullmatch(client_id):
+            raise UmsgateError(
+                f"client id {client_id!r} cannot be a ToBeText Cid "
+                "(1-64 visible ASCII characters)"
+            )
+        if tobetext_token and not FACE_CREDENTIAL.fullmatch(tobetext_token):
+            raise UmsgateError(
+                "a ToBeText token is 1-64 visible ASCII characters (no spaces)"
+            )
+        values["tobetext_token_hash"] = (
+            hash_secret(tobetext_token) if tobetext_token else ""
+        )
+    if imsms_key is not None:
+        if imsms_key and not FACE_CREDENTIAL.fullmatch(imsms_key):
+            raise UmsgateError(
+                "an IMS API key is 1-64 visible ASCII characters (no spaces)"
+            )
+        values["imsms_key_hash"] = sha256_hex(imsms_key) if imsms_key else None
+    if imsms_agents is not None:
+        agents: dict[str, str] = {}
+        for agent, sender in imsms_agents.items():
+            if not FACE_CREDENTIAL.fullmatch(agent):
+                raise UmsgateError(
+                    f"IMS agent id {agent!r} is not 1-64 visible ASCII characters"
+                )
+            try:
+                agents[agent] = phone.sender(sender) if sender else ""
+            except phone.InvalidNumber:
+                raise UmsgateError(
+                    f"sender {sender!r} of IMS agent {agent!r} is not a valid number"
+                ) from None
+        values["imsms_agents"] = orjson.dumps(agents).decode()
+    return values
+
+
+async def _check_imsms_key_free(
+    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
+) -> None:
+    digest = values.get("imsms_key_hash")
+    if digest is None:
+        return
+    holder = await queries.get_client_by_imsms_key(conn, digest)
+    if holder is not None and holder.id != client_id:
+        raise UmsgateError("this IMS API key belongs to another client")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,21 +430,37 @@ async def add_client(
     tps: Mapping[str, int] | None = None,
     report_url: str = "",
     now: float | None = None,
+    tobetext_token: str | None = None,
+    imsms_key: str | None = None,
+    imsms_agents: Mapping[str, str] | None = None,
 ) -> Credentials:
     """Create a client; returns its credentials (the only time the secret and key are
     shown).
 
+    Args:
+        tobetext_token: opens the ToBeText face to the client with this token.
+        imsms_key: opens the IMS face to the client with this API key.
+        imsms_agents: IMS agent ids it may use → sender number ("" for none).
+
     Raises:
-        UmsgateError: the id is taken or not acceptable.
+        UmsgateError: the id is taken or not acceptable, a face credential is not
+            acceptable, or the IMS key is another client's.
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
         raise UmsgateError(f"client id must be 1..{MAX_CLIENT_ID} printable characters")
+    faces = _face_values(
+        client_id,
+        tobetext_token=tobetext_token,
+        imsms_key=imsms_key,
+        imsms_agents=imsms_agents,
+    )
     secret = secret or secrets.token_urlsafe(24)
     key = secrets.token_hex(32)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
         if await queries.get_client(conn, client_id) is not None:
             raise UmsgateError(f"client {client_id!r} exists already")
+        await _check_imsms_key_free(conn, client_id, faces)
         await queries.insert_client(
             conn,
             {
@@ -271,6 +473,7 @@ async def add_client(
                 "version": 1,
                 "created_at": t,
                 "updated_at": t,
+                **faces,
             },
         )
     return Credentials(client_id=client_id, client_secret=secret, client_key=key)
@@ -284,14 +487,27 @@ async def update_client(
     new_key: bool = False,
     tps: Mapping[str, int] | None = None,
     report_url: str | None = None,
+    tobetext_token: str | None = None,
+    imsms_key: str | None = None,
+    imsms_agents: Mapping[str, str] | None = None,
 ) -> str | None:
     """Change a client (raising its version); returns the new client key if one was
-    made.
+    made. A face credential given as "" closes that face to the client; an empty
+    ``imsms_agents`` lets it use any agent id.
 
     Raises:
-        UmsgateError: no such client.
+        UmsgateError: no such client, or a face credential that is not acceptable
+            (see `add_client`).
     """
-    values: dict[str, Any] = {"updated_at": time.time()}
+    values: dict[str, Any] = {
+        "updated_at": time.time(),
+        **_face_values(
+            client_id,
+            tobetext_token=tobetext_token,
+            imsms_key=imsms_key,
+            imsms_agents=imsms_agents,
+        ),
+    }
     key = None
     if secret is not None:
         values["secret_hash"] = hash_secret(secret)
@@ -305,6 +521,7 @@ async def update_client(
         row = await queries.get_client(conn, client_id)
         if row is None:
             raise UmsgateError(f"no client {client_id!r}")
+        await _check_imsms_key_free(conn, client_id, values)
         if tps is not None:
             merged = {**orjson.loads(row.tps), **tps}
             values["tps"] = orjson.dumps(merged).decode()
@@ -321,6 +538,9 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
             "reportUrl": r.report_url,
             "tps": orjson.loads(r.tps),
             "version": r.version,
+            "tobetext": bool(r.tobetext_token_hash),
+            "imsms": r.imsms_key_hash is not None,
+            "imsmsAgents": orjson.loads(r.imsms_agents),
         }
         for r in rows
     ]

@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -34,6 +34,7 @@ from umsgate.domain.ids import IdGenerator
 from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
 from umsgate.engine import retry
+from umsgate.reports import faces as report_faces
 from umsgate.reports import format as report_format
 from umsgate.store import fast
 from umsgate.store.database import Database
@@ -137,7 +138,12 @@ class Ledger:
         on_final: Callable[[int], None] | None = None,
         on_queued: Callable[[], None] | None = None,
         max_batch: int = MAX_BATCH,
+        faces: Mapping[str, report_faces.ReportFace] | None = None,
     ) -> None:
+        """Args:
+        faces: the compatible faces by name; their messages' reports are in
+            their format (`umsgate.reports.faces`).
+        """
         self._db = db
         self._ids = ids
         self._node_id = node_id
@@ -148,6 +154,7 @@ class Ledger:
         self._on_final = on_final
         self._on_queued = on_queued
         self._max_batch = max_batch
+        self._faces = dict(faces or {})
         #: Groups of ops, each with the future its caller awaits.
         self._queue: list[tuple[Sequence[Op], asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -533,7 +540,7 @@ class Ledger:
         batch.finals += 1
         batch.reports.append(
             report_format.report_row(
-                row, code, now=batch.now, from_carrier=from_carrier
+                row, code, now=batch.now, from_carrier=from_carrier, faces=self._faces
             )
         )
 

@@ -1,4 +1,5 @@
-"""The report as clients receive it: the API-Gateway report object (apigw spec §11).
+"""The report as clients receive it: the API-Gateway report object (apigw spec §11),
+or, for a message that came in by a compatible face, that face's own report.
 
 Unified codes are rendered in the native vocabulary (apigw spec §13.2): DELIVERED is
 ``-100`` / ``SM_STATE_DELIVERED``, EXPIRED is ``96``, every other final code is the
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from umsgate.domain.results import ResultCode
+from umsgate.reports import faces as report_faces
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
 
@@ -64,25 +67,46 @@ def report_body(
 
 
 def report_row(
-    row: dict[str, Any], code: ResultCode, *, now: float, from_carrier: bool
+    row: dict[str, Any],
+    code: ResultCode,
+    *,
+    now: float,
+    from_carrier: bool,
+    faces: Mapping[str, report_faces.ReportFace] | None = None,
 ) -> dict[str, Any]:
-    """A ``reports`` row for a message that just became final."""
+    """A ``reports`` row for a message that just became final.
+
+    A message of one of ``faces`` gets that face's body and target URL (see
+    `umsgate.reports.faces`); every other message the native report object.
+    """
     body = report_body(row, code, from_carrier=from_carrier)
     origin = row["channel"]
     if row["kind"]:
         origin = row.get("origin_channel") or _origin_of_fallback(row)
+    encoded = orjson.dumps(body).decode()
+    face_name = target = ""
+    state = "pending"
+    found = report_faces.face_of(row) if faces else None
+    if found is not None and faces is not None and found[0] in faces:
+        face = faces[found[0]]
+        rendered = face.render(row, code, extra=found[1], from_carrier=from_carrier)
+        face_name, encoded, target = face.name, rendered.body, rendered.target_url
+        if face.push is None or not target:
+            state = "none"
     return {
         "message_id": row["id"],
         "client_id": row["client_id"],
         "ums_msg_id": int(body["umsMsgId"]),
         "channel": row["channel"],
         "origin_channel": origin,
-        "body": orjson.dumps(body).decode(),
+        "body": encoded,
         "created_at": now,
-        "webhook_state": "pending",
+        "webhook_state": state,
         "attempts": 0,
         "next_at": now,
         "last_error": "",
+        "face": face_name,
+        "target_url": target,
     }
 
 

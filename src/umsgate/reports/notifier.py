@@ -12,6 +12,10 @@ otherwise the attempt count rises and the next try is ``retry_interval`` later, 
 ``1 + max_retries`` attempts were made (``failed``). Because all of it lives in the
 store, retries go on after a restart. Each request carries
 ``X-Umsgate-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` (see docs/api.md).
+
+A report of a compatible face's message (its row names the face) goes to the row's
+own target URL instead, unsigned, in the face's content type, and is judged and
+retried by the face's `PushRule` (`umsgate.reports.faces`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -28,6 +32,7 @@ import httpx
 
 from umsgate.clients import Directory, sign
 from umsgate.config import WebhookSettings
+from umsgate.reports.faces import PushRule
 from umsgate.store import fast, queries
 from umsgate.store.database import Database
 
@@ -50,6 +55,8 @@ class _Claimed(NamedTuple):
     client_id: str
     body: str
     attempts: int
+    face: str
+    target_url: str
 
 
 def target_url(report_url: str) -> str:
@@ -71,13 +78,18 @@ class Notifier:
         settings: WebhookSettings,
         clock: Callable[[], float],
         on_result: Callable[[bool], None] | None = None,
+        faces: Mapping[str, PushRule] | None = None,
     ) -> None:
+        """Args:
+        faces: how each compatible face's reports are pushed, by face name.
+        """
         self._db = db
         self._directory = directory
         self._http = http
         self._settings = settings
         self._time = clock
         self._on_result = on_result
+        self._faces = dict(faces or {})
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -165,6 +177,21 @@ class Notifier:
             )
         has_url: dict[str, bool] = {}
         for row in rows:
+            claimed = _Claimed(*row)
+            if claimed.face:
+                if claimed.face not in self._faces or not claimed.target_url:
+                    self._results.append(
+                        {
+                            "id": claimed.id,
+                            "state": "none",
+                            "attempts": claimed.attempts,
+                            "next_at": 0.0,
+                            "error": f"nothing to push for face {claimed.face!r}",
+                        }
+                    )
+                    continue
+                self._start(row)
+                continue
             client_id = row[1]
             if client_id not in has_url:
                 client = await self._directory.client(client_id)
@@ -181,13 +208,16 @@ class Notifier:
                     }
                 )
                 continue
-            self._in_flight += 1
-            task = asyncio.create_task(self._deliver_and_keep(row))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(row)
         if len(self._results) >= FLUSH_AT:
             self._flushed.set()
         return len(rows)
+
+    def _start(self, row: tuple[Any, ...]) -> None:
+        self._in_flight += 1
+        task = asyncio.create_task(self._deliver_and_keep(row))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _deliver_and_keep(self, claimed: tuple[Any, ...]) -> None:
         row = _Claimed(*claimed)
@@ -241,6 +271,8 @@ class Notifier:
 
     async def _deliver(self, claimed: tuple[Any, ...]) -> dict[str, Any]:
         row = _Claimed(*claimed)
+        if row.face:
+            return await self._deliver_face(row, self._faces[row.face])
         attempts = int(row.attempts) + 1
         client = await self._directory.client(row.client_id)
         if client is None or not client.report_url:
@@ -299,5 +331,58 @@ class Notifier:
             "state": "pending",
             "attempts": attempts,
             "next_at": self._time() + self._settings.retry_interval,
+            "error": error,
+        }
+
+    async def _deliver_face(self, row: _Claimed, rule: PushRule) -> dict[str, Any]:
+        """One attempt at a face's report, judged and scheduled by its rule. The
+        answer is read no further than `MAX_ANSWER_BYTES`, within the rule's
+        timeout (the target is the face client's own URL)."""
+        attempts = int(row.attempts) + 1
+        error = ""
+        ok = False
+        async with self._limit:
+            try:
+                async with (
+                    asyncio.timeout(rule.timeout),
+                    self._http.stream(
+                        "POST",
+                        row.target_url,
+                        content=row.body.encode(),
+                        headers={"Content-Type": rule.content_type},
+                        timeout=rule.timeout,
+                    ) as response,
+                ):
+                    answer = b""
+                    async for chunk in response.aiter_raw():
+                        answer += chunk
+                        if len(answer) >= MAX_ANSWER_BYTES:
+                            break
+                    answer = answer[:MAX_ANSWER_BYTES]
+                    ok = rule.accepts(response.status_code, answer)
+                    if not ok:
+                        error = f"HTTP {response.status_code}: {answer[:100]!r}"
+            except TimeoutError:
+                error = f"no answer within {rule.timeout:g} s"
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+        if self._on_result is not None:
+            self._on_result(ok)
+        if ok:
+            state, next_at = "done", self._time()
+        elif attempts >= rule.attempts:
+            log.warning(
+                "face report given up after %d attempts",
+                attempts,
+                extra={"event": "webhook_failed", "message_id": row.id},
+            )
+            state, next_at = "failed", self._time()
+        else:
+            state, next_at = "pending", self._time() + rule.interval
+        return {
+            "id": row.id,
+            "state": state,
+            "attempts": attempts,
+            "next_at": next_at,
             "error": error,
         }

@@ -246,13 +246,13 @@ async def claim_webhooks(
     raw: Raw, now: float, lease_until: float, limit: int
 ) -> list[tuple[Any, ...]]:
     """Claim due deliveries (``next_at`` moves to ``lease_until``); rows of (id,
-    client, body, attempts)."""
+    client, body, attempts, face, target URL)."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
     return await raw.fetch(
         "UPDATE reports SET next_at = ? WHERE id IN (SELECT id FROM reports "
         "WHERE webhook_state = 'pending' AND next_at <= ? "
         f"ORDER BY next_at LIMIT ?{lock}) "
-        "RETURNING id, client_id, body, attempts",
+        "RETURNING id, client_id, body, attempts, face, target_url",
         [lease_until, now, limit],
     )
 

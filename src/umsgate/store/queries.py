@@ -102,6 +102,15 @@ async def get_client(conn: AsyncConnection, client_id: str) -> Row[Any] | None:
     ).first()
 
 
+async def get_client_by_imsms_key(
+    conn: AsyncConnection, key_hash: str
+) -> Row[Any] | None:
+    """The client whose IMS ``X-API-KEY`` has this SHA-256 digest."""
+    return (
+        await conn.execute(select(clients).where(clients.c.imsms_key_hash == key_hash))
+    ).first()
+
+
 async def list_clients(conn: AsyncConnection, limit: int = 1000) -> list[Row[Any]]:
     stmt = select(clients).order_by(clients.c.id).limit(limit)
     return list((await conn.execute(stmt)).all())
@@ -242,6 +251,18 @@ async def get_message(
     return (await conn.execute(stmt)).first()
 
 
+async def get_message_by_src(
+    conn: AsyncConnection, client_id: str, src_msg_id: str
+) -> Row[Any] | None:
+    """A client's own message (not a fallback) by its client-side id."""
+    stmt = select(messages).where(
+        messages.c.client_id == client_id,
+        messages.c.src_msg_id == src_msg_id,
+        messages.c.kind == 0,
+    )
+    return (await conn.execute(stmt)).first()
+
+
 async def message_events(conn: AsyncConnection, message_id: int) -> list[Row[Any]]:
     stmt = select(events).where(events.c.message_id == message_id).order_by(events.c.id)
     return list((await conn.execute(stmt)).all())
@@ -299,8 +320,9 @@ async def reports_for_check(
     channels: Sequence[str],
     origin_channels: Sequence[str],
 ) -> list[str]:
-    """Bodies of the client's reports for ``ums_ids`` whose channel, or whose original
-    message's channel, is one of those given."""
+    """Bodies of the client's native reports for ``ums_ids`` whose channel, or whose
+    original message's channel, is one of those given (reports of messages that came
+    in by a compatible face are in that face's format, and are not among them)."""
     out: list[str] = []
     for chunk in _chunks(list(ums_ids)):
         cond: ColumnElement[bool] = reports.c.channel.in_(list(channels))
@@ -311,6 +333,7 @@ async def reports_for_check(
             .where(
                 reports.c.client_id == client_id,
                 reports.c.ums_msg_id.in_(list(chunk)),
+                reports.c.face == "",
                 cond,
             )
             .order_by(reports.c.id)

@@ -45,6 +45,16 @@ clients = Table(
     Column("last_report_check", Float, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    #: scrypt hash of the client's ToBeText ``token`` (the ``Cid`` is the client id);
+    #: empty when the ToBeText face is closed to it.
+    Column("tobetext_token_hash", String(200), nullable=False, server_default=""),
+    #: SHA-256 hex of the client's IMS ``X-API-KEY`` (the key alone names the
+    #: client, so it is looked up by its digest); NULL when the IMS face is closed.
+    Column("imsms_key_hash", String(64), nullable=True),
+    #: JSON object: IMS ``imsAgentId`` → sender number (E.164, or "" for none);
+    #: empty means any agent id, with no sender.
+    Column("imsms_agents", Text, nullable=False, server_default="{}"),
+    Index(None, "imsms_key_hash", unique=True),
 )
 
 tokens = Table(
@@ -165,7 +175,7 @@ reports = Table(
     #: Channel of the report, and of the client's own message.
     Column("channel", String(3), nullable=False),
     Column("origin_channel", String(3), nullable=False),
-    #: The report as the client receives it (JSON).
+    #: The report as the client receives it (JSON; a face's own format, see ``face``).
     Column("body", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     #: pending → done | failed; none when the client has no report URL.
@@ -173,6 +183,10 @@ reports = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_at", Float, nullable=False),
     Column("last_error", Text, nullable=False, server_default=""),
+    #: The face the message came in by ("" for the native API); ``body`` is then in
+    #: that face's format and is POSTed to ``target_url`` (no URL: nothing to push).
+    Column("face", String(16), nullable=False, server_default=""),
+    Column("target_url", String(2000), nullable=False, server_default=""),
     Index(None, "webhook_state", "next_at"),
     Index(None, "client_id", "ums_msg_id"),
 )
