@@ -35,6 +35,8 @@ SIGNING_CONTEXT = b"umsgate-webhook-v1"
 TOKEN_CACHE_SIZE = 100_000
 DEFAULT_TPS: Mapping[str, int] = {"SMS": 100, "MMS": 100}
 MAX_CLIENT_ID = 64
+#: Longest client key accepted (the token request takes fields of up to 200).
+MAX_KEY = 200
 
 
 class AuthError(UmsgateError):
@@ -222,20 +224,24 @@ async def add_client(
     client_id: str,
     *,
     secret: str | None = None,
+    key: str | None = None,
     tps: Mapping[str, int] | None = None,
     report_url: str = "",
     now: float | None = None,
 ) -> Credentials:
     """Create a client; returns its credentials (the only time the secret and key are
-    shown).
+    shown). ``secret`` and ``key`` are made up when not given; a simulator gives them,
+    so that a connector configured with known credentials can log in.
 
     Raises:
         UmsgateError: the id is taken or not acceptable.
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
         raise UmsgateError(f"client id must be 1..{MAX_CLIENT_ID} printable characters")
+    if key is not None and (not key or len(key) > MAX_KEY or not key.isprintable()):
+        raise UmsgateError(f"client key must be 1..{MAX_KEY} printable characters")
     secret = secret or secrets.token_urlsafe(24)
-    key = secrets.token_hex(32)
+    key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
         if await queries.get_client(conn, client_id) is not None:
