@@ -78,7 +78,7 @@ MAX_CHECK_ANSWER = 4 * 1024 * 1024
 MAX_WEBHOOK_BODY = 4 * 1024 * 1024
 #: Spec §14: renew the token this long before it expires.
 RENEW_BEFORE = 300.0
-#: A failed token request is not repeated for this long (seconds), so that a batch
+#: A refused token request is not repeated for this long (seconds), so that a batch
 #: of messages does not make one each.
 TOKEN_RETRY = 1.0
 #: An uploaded file is uploaded again when it has less than this left (seconds).
@@ -149,8 +149,9 @@ class ApiGatewayConnector:
         self._meter = HealthMeter()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._token: _Token | None = None
-        self._token_failure: tuple[Failure, float] | None = None
-        self._token_lock = asyncio.Lock()
+        self._fetching: asyncio.Task[_Token | Failure] | None = None
+        #: A refusal of our credentials, and until when it is believed.
+        self._refused: tuple[Failure, float] | None = None
         #: Token requests made.
         self.token_requests = 0
         self._limiters: dict[str, RateLimiter] = {}
@@ -176,11 +177,12 @@ class ApiGatewayConnector:
             )
 
     async def stop(self) -> None:
-        if self._checker is not None:
-            self._checker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checker
-            self._checker = None
+        for task in (self._checker, self._fetching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._checker = self._fetching = None
 
     def health(self) -> Health:
         health = self._meter.health()
@@ -209,21 +211,30 @@ class ApiGatewayConnector:
 
     async def _token_for(self, stale: _Token | None = None) -> _Token | Failure:
         """The token to use: a new one when none is held, the one held is due for
-        renewal, or ``stale`` (just refused with 401) is still the one held."""
-        async with self._token_lock:
-            now = self._context.clock.monotonic()
-            held = self._token
-            if held is not None and held is not stale and now < held.renew_at:
-                return held
-            if self._token_failure is not None and now < self._token_failure[1]:
-                return self._token_failure[0]
+        renewal, or ``stale`` (just refused with 401) is still the one held. Callers
+        that need a new one while it is being fetched share that request."""
+        now = self._context.clock.monotonic()
+        held = self._token
+        if held is not None and held is not stale and now < held.renew_at:
+            return held
+        if self._refused is not None and now < self._refused[1]:
+            return self._refused[0]
+        if self._fetching is None:
+            self._fetching = asyncio.create_task(self._renew())
+        return await asyncio.shield(self._fetching)
+
+    async def _renew(self) -> _Token | Failure:
+        try:
             fetched = await self._fetch_token()
-            if isinstance(fetched, Failure):
-                self._meter.failed(fetched.detail)
-                self._token_failure = (fetched, now + TOKEN_RETRY)
-                return fetched
-            self._token, self._token_failure = fetched, None
+        finally:
+            self._fetching = None
+        if isinstance(fetched, Failure):
+            self._meter.failed(fetched.detail)
+            if fetched.code is ResultCode.AUTH_FAILED:
+                self._refused = (fetched, self._context.clock.monotonic() + TOKEN_RETRY)
             return fetched
+        self._token, self._refused = fetched, None
+        return fetched
 
     async def _fetch_token(self) -> _Token | Failure:
         self.token_requests += 1
