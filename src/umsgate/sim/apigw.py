@@ -196,6 +196,8 @@ class ApiGatewaySimulator:
         await app.gateway.start()
         self._started = True
         for account in self.accounts:
+            if await app.gateway.directory.client(account.client_id) is not None:
+                continue  # a store kept from an earlier run
             await clients.add_client(
                 app.gateway.db,
                 account.client_id,
@@ -412,6 +414,14 @@ def command(
             help="Seconds between attempts of a report webhook.",
         ),
     ] = 90.0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_DATA_DIR",
+            help="Where its store lives, kept across restarts (default: a temporary "
+            "directory, removed at the end).",
+        ),
+    ] = None,
 ) -> None:
     """Run a fake API-Gateway (umsgate's native API on the sandbox) until Ctrl-C."""
     try:
@@ -440,5 +450,6 @@ def command(
         webhook_retry_interval=webhook_retry_interval,
         host=host,
         port=port,
+        data_dir=data_dir,
     )
     run_foreground(simulator)

@@ -541,6 +541,12 @@ class ApiGatewayConnector:
             deadline=now + (self.config.report_timeout if left is None else left),
         )
 
+    @staticmethod
+    def _key(ums_msg_id: str | None, message_id: int | None) -> str:
+        """What repeats of one report share: the upstream's id, which every report
+        carries (spec §11), else ours (a message taken by an earlier attempt)."""
+        return f"u{ums_msg_id}" if ums_msg_id else f"m{message_id}"
+
     def _report(self, fields: upstream.ReportFields) -> tuple[str, ProviderReport]:
         """(key against repeats, report) of a report object."""
         src = fields.src_msg_id
@@ -560,7 +566,7 @@ class ApiGatewayConnector:
             carrier=fields.carrier,
             done_at=fields.done_at or self._context.clock.now(),
         )
-        return (str(message_id) if message_id is not None else f"u{ums}"), report
+        return self._key(ums, message_id), report
 
     async def _deliver(self, key: str, report: ProviderReport) -> None:
         """Hand ``report`` to the sink unless ``key`` was (or is being) reported.
@@ -633,7 +639,7 @@ class ApiGatewayConnector:
         done = 0
         for pending in [p for p in self._pending.values() if p.deadline <= now]:
             await self._deliver(
-                str(pending.message_id),
+                self._key(pending.ums_msg_id, pending.message_id),
                 ProviderReport(
                     connector=self.name,
                     code=ResultCode.EXPIRED,
@@ -665,7 +671,12 @@ class ApiGatewayConnector:
                 self._meter.failed(f"report check: HTTP {answer.status}")
             self._check_pause = retry_after(answer.headers) or 0.0
         else:
-            found = upstream.parse_reports(answer.body) or []
+            asked = {p.ums_msg_id for p in batch}
+            found = [
+                f
+                for f in upstream.parse_reports(answer.body) or []
+                if f.ums_msg_id in asked
+            ]
         for fields in found:
             await self._deliver(*self._report(fields))
             done += 1
