@@ -468,6 +468,13 @@ class Ledger:
         else:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
+        waiting = _STATUS[row["status"]] in (Status.SENDING, Status.QUEUED)
+        if waiting and part is None and rep.provider_msg_id and not code.transient:
+            # The report overtook the answer to its submit, or came for a try whose
+            # answer was lost: keep who took the message, and when.
+            row["connector"] = rep.connector
+            row["provider_msg_id"] = rep.provider_msg_id
+            row["sent_at"] = row["sent_at"] or batch.now
         if code.transient:
             if _STATUS[row["status"]] in (Status.SENT, Status.SENDING):
                 delay = retry.backoff(
