@@ -582,3 +582,20 @@ def test_docs_table_matches_the_code() -> None:
     for raw, unified in upstream.SEND_REFUSALS.items():
         assert rows[raw.value][2:4] == [unified.value, unified.name], raw
     assert rows["other 4xx"][2:4] == ["2000", "FAILED"]
+
+
+async def test_a_resend_after_its_report_awaits_nothing(
+    make_rig: Callable[..., Rig], clock: Clock
+) -> None:
+    up = Upstream(clock)
+    up.check = lambda r: json(200, [REPORT])
+    rig = make_rig(up, check_after=60)
+    await rig.connector.start(rig.sink)
+    await rig.connector.submit([message(7)])
+    assert (await rig.push(REPORT)).text == "OK"
+    await rig.connector.submit([message(7)])  # answered as a repeat upstream
+    assert rig.connector.pending == 1
+    clock.t = 61
+    assert await rig.connector.check_once() == 0
+    assert rig.connector.pending == 0
+    assert len(rig.sink.reports) == 1

@@ -568,11 +568,14 @@ class ApiGatewayConnector:
         )
         return self._key(ums, message_id), report
 
-    async def _deliver(self, key: str, report: ProviderReport) -> None:
-        """Hand ``report`` to the sink unless ``key`` was (or is being) reported.
-        Sink errors propagate."""
-        if key in self._reported or key in self._reporting or self._sink is None:
-            return
+    async def _deliver(self, key: str, report: ProviderReport) -> bool:
+        """Hand ``report`` to the sink unless ``key`` was (or is being) reported;
+        whether it was handed now. Sink errors propagate."""
+        if key in self._reported:
+            self._forget(report)  # e.g. a resend after its report: nothing to await
+            return False
+        if key in self._reporting or self._sink is None:
+            return False
         self._reporting.add(key)
         try:
             await self._sink.report(report)
@@ -581,12 +584,16 @@ class ApiGatewayConnector:
         self._reported[key] = None
         while len(self._reported) > MAX_REMEMBERED:
             self._reported.popitem(last=False)
+        self._forget(report)
+        return True
+
+    def _forget(self, report: ProviderReport) -> None:
         if report.message_id is not None:
             self._pending.pop(report.message_id, None)
-        else:
-            for pending in list(self._pending.values()):
-                if pending.ums_msg_id == report.provider_msg_id:
-                    del self._pending[pending.message_id]
+            return
+        for pending in list(self._pending.values()):
+            if pending.ums_msg_id == report.provider_msg_id:
+                del self._pending[pending.message_id]
 
     async def webhook(self, request: Request) -> Response:
         """The gateway endpoint the upstream pushes reports to (spec §11)."""
@@ -638,7 +645,7 @@ class ApiGatewayConnector:
         now = self._context.clock.monotonic()
         done = 0
         for pending in [p for p in self._pending.values() if p.deadline <= now]:
-            await self._deliver(
+            done += await self._deliver(
                 self._key(pending.ums_msg_id, pending.message_id),
                 ProviderReport(
                     connector=self.name,
@@ -649,7 +656,6 @@ class ApiGatewayConnector:
                     done_at=self._context.clock.now(),
                 ),
             )
-            done += 1
         due = sorted(
             (p for p in self._pending.values() if p.ums_msg_id and p.check_at <= now),
             key=lambda p: p.check_at,
@@ -678,8 +684,7 @@ class ApiGatewayConnector:
                 if f.ums_msg_id in asked
             ]
         for fields in found:
-            await self._deliver(*self._report(fields))
-            done += 1
+            done += await self._deliver(*self._report(fields))
         for pending in batch:
             pending.checks += 1
             gap = self.config.check_after * 2.0**pending.checks
