@@ -155,6 +155,7 @@ class ApiGatewayConnector:
         #: Token requests made.
         self.token_requests = 0
         self._limiters: dict[str, RateLimiter] = {}
+        self._pacing: dict[str, asyncio.Lock] = {}
         self._throttled = 0
         self._files: collections.OrderedDict[str, tuple[str, float]] = (
             collections.OrderedDict()
@@ -383,26 +384,40 @@ class ApiGatewayConnector:
         token = await self._token_for()  # before pacing: it brings the account's TPS
         if isinstance(token, Failure):
             return self._judge(message, token)
-        wait = self._pace(message.channel.tps_key)
-        if wait > MAX_PACE_WAIT:
+        later = await self._pace(message.channel.tps_key)
+        if later is not None:
             return self._result(
                 message,
                 Outcome.RETRY,
                 ResultCode.THROTTLED,
                 "paced below the upstream's TPS",
-                retry_after=wait,
+                retry_after=later,
             )
-        if wait > 0:
-            await asyncio.sleep(wait)
         answer = await self._call(path, body, upstream.JSON_TYPE, headers=headers)
         return self._judge(message, answer)
 
-    def _pace(self, key: str) -> float:
-        """Seconds to wait for a send slot of the channel key ``key``."""
+    async def _pace(self, key: str) -> float | None:
+        """Wait for a send slot of the channel key ``key``; None when it came, or
+        the seconds to come back after when it is more than `MAX_PACE_WAIT` away.
+
+        Sends of one key take their slots one at a time, so a slot is never taken
+        for a send that is then handed back (which would push every later slot
+        further away); what waits too long in the line leaves it without one."""
         limiter = self._limiters.get(key)
         if limiter is None:
-            return 0.0
-        return limiter.reserve(self._context.clock.monotonic())
+            return None
+        line = self._pacing.setdefault(key, asyncio.Lock())
+        entered = self._context.clock.monotonic()
+        async with line:
+            now = self._context.clock.monotonic()
+            if now - entered > MAX_PACE_WAIT:
+                return now - entered
+            wait = limiter.reserve(now)
+            if wait > MAX_PACE_WAIT:  # a rate below 1/10 per second
+                return wait
+            if wait > 0:
+                await asyncio.sleep(wait)
+        return None
 
     def _throttle(self, message: Message, answer: Answer, raw: str) -> SubmitResult:
         self._throttled += 1
