@@ -599,3 +599,17 @@ async def test_a_resend_after_its_report_awaits_nothing(
     assert await rig.connector.check_once() == 0
     assert rig.connector.pending == 0
     assert len(rig.sink.reports) == 1
+
+
+def test_signature() -> None:
+    body = b'{"resultCode": "-100"}'
+    header = clients.sign(clients.signing_key("secret"), 1_700_000_000, body)
+    ok = {"now": 1_700_000_100.0, "tolerance": 300.0}
+    assert connector.signature_ok("secret", header, body, **ok)
+    assert not connector.signature_ok("other", header, body, **ok)
+    assert not connector.signature_ok("secret", header, body + b" ", **ok)
+    assert not connector.signature_ok(
+        "secret", header, body, now=1_700_001_000.0, tolerance=300.0
+    )
+    assert not connector.signature_ok("secret", "", body, **ok)
+    assert not connector.signature_ok("secret", "t=x,v1=y", body, **ok)

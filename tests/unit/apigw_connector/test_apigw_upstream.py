@@ -3,7 +3,9 @@ reports, codes and signatures (pure, no sockets)."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import inspect
 from typing import Any
 
 import orjson
@@ -11,7 +13,6 @@ import pytest
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
-from umsgate import clients
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import RemoteProtocolError
@@ -237,15 +238,30 @@ def test_refusal_codes() -> None:
     assert set(upstream.SEND_REFUSALS) <= set(Code)
 
 
-def test_signature() -> None:
-    body = b'{"resultCode": "-100"}'
-    header = clients.sign(clients.signing_key("secret"), 1_700_000_000, body)
-    ok = {"now": 1_700_000_100.0, "tolerance": 300.0}
-    assert upstream.signature_ok("secret", header, body, **ok)
-    assert not upstream.signature_ok("other", header, body, **ok)
-    assert not upstream.signature_ok("secret", header, body + b" ", **ok)
-    assert not upstream.signature_ok(
-        "secret", header, body, now=1_700_001_000.0, tolerance=300.0
+def test_upstream_is_sans_io() -> None:
+    tree = ast.parse(inspect.getsource(upstream))
+    names = {
+        (getattr(node, "module", None) or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not names & {"asyncio", "socket", "logging", "httpx", "starlette", "time"}
+    modules = {
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    }
+    assert not {"umsgate.store", "umsgate.clients"} & modules
+
+
+def test_upload_name_is_escaped() -> None:
+    body, content_type = upstream.upload_request('a"b\r\n.jpg', b"x", boundary="B")
+    assert content_type == "multipart/form-data; boundary=B"
+    assert body == (
+        b"--B\r\n"
+        b'Content-Disposition: form-data; name="img"; filename="a%22b%0D%0A.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\nx\r\n--B--\r\n"
     )
-    assert not upstream.signature_ok("secret", "", body, **ok)
-    assert not upstream.signature_ok("secret", "t=x,v1=y", body, **ok)

@@ -41,12 +41,14 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import hmac
 import logging
 from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from umsgate import clients
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
@@ -616,7 +618,7 @@ class ApiGatewayConnector:
         if body is None:
             return PlainTextResponse("report too large", status_code=413)
         secret = self.config.signing_secret
-        if secret is not None and not upstream.signature_ok(
+        if secret is not None and not signature_ok(
             secret,
             request.headers.get(SIGNATURE_HEADER, ""),
             body,
@@ -705,6 +707,20 @@ class ApiGatewayConnector:
             gap = self.config.check_after * 2.0**pending.checks
             pending.check_at = now + min(gap, MAX_CHECK_GAP)
         return done
+
+
+def signature_ok(
+    secret: str, header: str, body: bytes, *, now: float, tolerance: float
+) -> bool:
+    """Whether ``X-Umsgate-Signature`` (``t=…,v1=…``) signs ``body`` with the key
+    derived from ``secret``, at most ``tolerance`` seconds from ``now``
+    (docs/api.md, "Verifying the signature")."""
+    parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
+    stamp = parts.get("t", "")
+    if not stamp.isdigit() or abs(now - int(stamp)) > tolerance:
+        return False
+    expected = clients.sign(clients.signing_key(secret), int(stamp), body)
+    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")
 
 
 def build(

@@ -2,21 +2,20 @@
 (token, upload, the four sends, report check) and the answers and reports it reads.
 The face's side is `codec`; both use its constants and the answer codes of `codes`.
 
-No I/O here: bodies in, values out, and the other way round.
+No I/O here: bodies in, values out, and the other way round. (The signature of
+pushed reports is checked in `connector`, with the gateway's own signing code.)
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hmac
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import httpx
 import orjson
 
-from umsgate import clients
 from umsgate.domain import phone
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
@@ -195,15 +194,23 @@ def send_request(
     return SEND_PATHS[channel], headers, orjson.dumps(body)
 
 
-def upload_request(name: str, data: bytes) -> tuple[bytes, str]:
+def upload_request(
+    name: str, data: bytes, *, boundary: str | None = None
+) -> tuple[bytes, str]:
     """(body, content type) of the multipart upload of one JPEG in the field ``img``
-    (spec §4: the name must end in jpg or jpeg)."""
+    (spec §4: the name must end in jpg or jpeg). Quotes and line breaks in the name
+    are escaped as browsers do (HTML's form-data encoding)."""
     if not name.lower().endswith((".jpg", ".jpeg")):
         name = f"{name or 'image'}.jpg"
-    request = httpx.Request(
-        "POST", "http://upload.invalid/", files={"img": (name, data, "image/jpeg")}
+    safe = name.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    boundary = boundary or secrets.token_hex(16)
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="img"; filename="{safe}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
     )
-    return request.read(), request.headers["content-type"]
+    body = head.encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def check_request(kind: str, ums_msg_ids: Sequence[str]) -> tuple[str, bytes]:
@@ -340,17 +347,3 @@ def parse_reports(body: bytes) -> list[ReportFields] | None:
     if any(p is None for p in parsed):
         return None
     return [p for p in parsed if p is not None]
-
-
-def signature_ok(
-    secret: str, header: str, body: bytes, *, now: float, tolerance: float
-) -> bool:
-    """Whether ``X-Umsgate-Signature`` (``t=…,v1=…``) signs ``body`` with the key
-    derived from ``secret``, at most ``tolerance`` seconds from ``now``
-    (docs/api.md, "Verifying the signature")."""
-    parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
-    stamp = parts.get("t", "")
-    if not stamp.isdigit() or abs(now - int(stamp)) > tolerance:
-        return False
-    expected = clients.sign(clients.signing_key(secret), int(stamp), body)
-    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")
