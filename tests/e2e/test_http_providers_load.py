@@ -353,7 +353,7 @@ async def test_thousand_messages_and_a_restart_of_the_provider(
                 headers = await client_headers(sqlite_store, gw, http, receiver)
                 half = TOTAL // 2
                 sent = await send_many(http, headers, range(half))
-                await reported(receiver, sent.values(), within=60)
+                await reported(receiver, sent.values(), within=120)
                 await sim.stop()
                 later = await send_many(http, headers, range(half, TOTAL))
                 waiting = {s.ums for s in later.values()}
@@ -370,7 +370,7 @@ async def test_thousand_messages_and_a_restart_of_the_provider(
                 )
                 await sim.start()
                 sent.update(later)
-                await reported(receiver, sent.values(), within=90)
+                await reported(receiver, sent.values(), within=180)
         finally:
             gw.stop()
     finally:
