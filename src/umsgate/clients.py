@@ -56,6 +56,8 @@ MAX_CLIENT_ID = 64
 FACE_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,64}")
 #: Verified ToBeText tokens remembered per node.
 FACE_CACHE_SIZE = 100_000
+#: Longest client key accepted (the token request takes fields of up to 200).
+MAX_KEY = 200
 
 
 class AuthError(UmsgateError):
@@ -427,6 +429,7 @@ async def add_client(
     client_id: str,
     *,
     secret: str | None = None,
+    key: str | None = None,
     tps: Mapping[str, int] | None = None,
     report_url: str = "",
     now: float | None = None,
@@ -435,7 +438,8 @@ async def add_client(
     imsms_agents: Mapping[str, str] | None = None,
 ) -> Credentials:
     """Create a client; returns its credentials (the only time the secret and key are
-    shown).
+    shown). ``secret`` and ``key`` are made up when not given; a simulator gives them,
+    so that a connector configured with known credentials can log in.
 
     Args:
         tobetext_token: opens the ToBeText face to the client with this token.
@@ -448,6 +452,8 @@ async def add_client(
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
         raise UmsgateError(f"client id must be 1..{MAX_CLIENT_ID} printable characters")
+    if key is not None and (not key or len(key) > MAX_KEY or not key.isprintable()):
+        raise UmsgateError(f"client key must be 1..{MAX_KEY} printable characters")
     faces = _face_values(
         client_id,
         tobetext_token=tobetext_token,
@@ -455,7 +461,7 @@ async def add_client(
         imsms_agents=imsms_agents,
     )
     secret = secret or secrets.token_urlsafe(24)
-    key = secrets.token_hex(32)
+    key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
         if await queries.get_client(conn, client_id) is not None:

@@ -309,3 +309,63 @@ async def test_a_second_report_for_a_final_message_changes_nothing(
             ).scalar()
     assert done["status"] == "DELIVERED"
     assert n == 1
+
+
+async def test_a_report_while_the_message_waits_for_its_retry_ends_it(
+    store: Store, receiver: Receiver
+) -> None:
+    # The answer to the first try was lost (RETRY), but the provider took it and
+    # reports before the retry is due; the resend would only be answered as a repeat.
+    def lost_then_repeat(c: Scripted, m: Message) -> SubmitResult:
+        if len(c.submits) == 1:
+            return SubmitResult(
+                message_id=m.id,
+                outcome=Outcome.RETRY,
+                code=ResultCode.TIMEOUT,
+                retry_after=60.0,
+            )
+        return SubmitResult(
+            message_id=m.id, outcome=Outcome.ACCEPTED, provider_msg_id=f"P{m.id}"
+        )
+
+    provider = Scripted(lost_then_repeat)
+    async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
+        acct = await new_account(gw, report_url=receiver.url)
+        mid = await send(gw, acct, "lost")
+        await wait_for(lambda: _status(gw, mid, "QUEUED"), what="the retry to wait")
+        await provider.deliver(
+            message_id=mid, provider_msg_id=f"P{mid}", code=ResultCode.DELIVERED
+        )
+        done = await final(gw, mid)
+        await wait_for(lambda: str(mid) in receiver.by_id(), what="the report")
+        timeline = await events(gw, mid)
+    assert done["status"] == "DELIVERED"
+    assert (done["connector"], done["provider_msg_id"]) == ("scripted", f"P{mid}")
+    assert timeline[-2:] == ["QUEUED", "DELIVERED"]
+    assert len(provider.submits) == 1
+
+
+async def test_a_report_that_overtakes_its_submit_names_the_provider_id(
+    store: Store,
+) -> None:
+    def report_first(c: Scripted, m: Message) -> SubmitResult:
+        c.early.append(
+            ProviderReport(
+                connector=c.name,
+                message_id=m.id,
+                provider_msg_id=f"P{m.id}",
+                code=ResultCode.DELIVERED,
+            )
+        )
+        return SubmitResult(
+            message_id=m.id, outcome=Outcome.ACCEPTED, provider_msg_id=f"P{m.id}"
+        )
+
+    provider = Scripted(report_first)
+    async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
+        acct = await new_account(gw)
+        mid = await send(gw, acct, "overtaken")
+        done = await final(gw, mid)
+    assert done["status"] == "DELIVERED"
+    assert (done["connector"], done["provider_msg_id"]) == ("scripted", f"P{mid}")
+    assert done["sent_at"] is not None

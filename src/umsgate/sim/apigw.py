@@ -1,0 +1,455 @@
+"""A fake API-Gateway (``umsgate sim apigw``): umsgate's own native face in front of
+the sandbox carrier, for an upstream ``apigw`` connector to talk to.
+
+It is a whole gateway (`umsgate.app.create_app`) on a temporary SQLite data
+directory, with client accounts created with exactly the credentials given, so that
+a connector configured with them can log in. The sandbox carrier ends each message
+``delay`` seconds after it was taken, with the outcome the mix draws (unified codes;
+the rest is DELIVERED); the report goes to the client's report URL, signed, and is
+there for the report check. Everything the native API does is therefore what this
+simulator does: token lifetime, TPS per client (429/42900), idempotent ``srcMsgId``,
+JPEG uploads and their 41000, the report check's 30 s rule.
+
+Fault switches (`Faults`) for tests, on the send calls (``/v1/message/…``) only:
+answer 500 (``50000``) or 429 (``42900``) without taking the request; stall (take
+it, answer late); answer truncated JSON (take it, garble the answer); and
+`ApiGatewaySimulator.go_down` / `come_back`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from umsgate import clients, config
+from umsgate.app import Gateway, create_app
+from umsgate.domain.results import ResultCode
+from umsgate.protocols._http.server import Served, run_foreground
+from umsgate.protocols.apigw.codes import MESSAGES, Code
+
+#: Requests kept in `ApiGatewaySimulator.received` (oldest dropped first).
+MAX_RECORDED = 100_000
+SEND_PREFIX = "/v1/message/"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    """A client account with known credentials."""
+
+    client_id: str
+    secret: str
+    key: str
+
+    @classmethod
+    def parse(cls, text: str) -> Account:
+        """From ``ID:SECRET:KEY`` (the secret may hold colons, the id and key not).
+
+        Raises:
+            ValueError: a part is missing.
+        """
+        client_id, _, rest = text.partition(":")
+        secret, _, key = rest.rpartition(":")
+        if not (client_id and secret and key):
+            raise ValueError(f"{text!r} is not ID:SECRET:KEY")
+        return cls(client_id=client_id, secret=secret, key=key)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Received:
+    """One request and the HTTP status answered."""
+
+    at: float
+    method: str
+    path: str
+    status: int
+
+
+@dataclasses.dataclass(slots=True)
+class Faults:
+    """Switches a test flips; all off by default. They touch the send calls only."""
+
+    #: Answer HTTP 500 (``50000``) without taking the request.
+    status_500: bool = False
+    #: Answer HTTP 429 (``42900``) without taking the request.
+    throttle: bool = False
+    #: Take the request, then hold the answer this many seconds.
+    stall: float = 0.0
+    #: Take the request, then answer a truncated JSON document.
+    malformed: bool = False
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """``--mix`` (``"2001=0.05,3000=0.01"``): unified codes with their shares.
+
+    Raises:
+        ValueError: a part is not CODE=SHARE of a unified code.
+    """
+    mix: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, sep, share = part.partition("=")
+        try:
+            ResultCode(code.strip())
+        except ValueError:
+            raise ValueError(
+                f"mix code {code.strip()!r} is not a unified result code"
+            ) from None
+        if not sep:
+            raise ValueError(f"mix part {part!r} is not CODE=SHARE")
+        mix[code.strip()] = float(share)
+    if any(s < 0 for s in mix.values()) or sum(mix.values()) > 1.0 + 1e-9:
+        raise ValueError(f"shares must be ≥ 0 and add up to ≤ 1, got {mix}")
+    return mix
+
+
+class ApiGatewaySimulator:
+    """The simulator; `start` it, read `url`, flip `faults`, `close` it.
+
+    Args:
+        accounts: clients to create.
+        report_url: every client's report URL ("" for none: report check only).
+        mix: unified code → share (`parse_mix`); the rest is DELIVERED.
+        delay: seconds from a message's acceptance to its report.
+        seed: seed of the mix.
+        token_ttl: lifetime of the tokens issued (seconds).
+        tps: each client's SMS and MMS TPS (RCS and KakaoTalk unlimited).
+        report_check_interval: seconds a client must wait between report checks.
+        webhook_retry_interval: seconds between attempts of a report webhook.
+        host, port: where to listen (port 0: a free one).
+        data_dir: where the store lives (default: a temporary directory, removed on
+            `close`).
+    """
+
+    def __init__(
+        self,
+        *,
+        accounts: Sequence[Account],
+        report_url: str = "",
+        mix: Mapping[str, float] | None = None,
+        delay: float = 0.5,
+        seed: int = 0,
+        token_ttl: float = 86400.0,
+        tps: int = 100,
+        report_check_interval: float = 30.0,
+        webhook_retry_interval: float = 90.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: Path | None = None,
+    ) -> None:
+        self.accounts = list(accounts)
+        self.report_url = report_url
+        self.tps = tps
+        self.faults = Faults()
+        self.received: collections.deque[Received] = collections.deque(
+            maxlen=MAX_RECORDED
+        )
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="umsgate-sim-apigw-"))
+        self.settings = config.load(
+            None,
+            env={},
+            overrides={
+                "store": {"data_dir": str(self.data_dir), "url": ""},
+                "auth": {"token_ttl": token_ttl, "cache_ttl": 0.0},
+                "sandbox": {"delay": delay, "seed": seed, "mix": dict(mix or {})},
+                "report_check": {"interval": report_check_interval},
+                "webhook": {"retry_interval": webhook_retry_interval},
+            },
+        )
+        self._app: ASGIApp | None = None
+        #: The gateway behind the face (built by `start`).
+        self.gateway: Gateway | None = None
+        self._release = asyncio.Event()
+        self.served = Served(_Asgi(self._faulty), host=host, port=port)
+        self._started = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        """The base URL (``http://host:port``)."""
+        return self.served.url
+
+    @property
+    def port(self) -> int:
+        return self.served.port
+
+    def listening(self) -> str:
+        return f"apigw={self.served.address}"
+
+    async def start(self) -> None:
+        # The app's lifespan is not run by `Served`; the gateway is started here. It
+        # has no connectors of its own, so no callback routes are added.
+        app = create_app(self.settings)
+        self._app, self.gateway = app, app.gateway
+        await app.gateway.start()
+        self._started = True
+        for account in self.accounts:
+            if await app.gateway.directory.client(account.client_id) is not None:
+                continue  # a store kept from an earlier run
+            await clients.add_client(
+                app.gateway.db,
+                account.client_id,
+                secret=account.secret,
+                key=account.key,
+                tps={"SMS": self.tps, "MMS": self.tps},
+                report_url=self.report_url,
+            )
+        self._release.clear()
+        await self.served.start()
+
+    async def close(self) -> None:
+        self._release.set()
+        await self.served.stop()
+        if self._started and self.gateway is not None:
+            self._started = False
+            await self.gateway.stop()
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    async def go_down(self) -> None:
+        """Stop listening (connections are refused) until `come_back`; messages
+        taken still end and their reports are still pushed."""
+        self._release.set()
+        await self.served.stop()
+
+    async def come_back(self) -> None:
+        self._release.clear()
+        await self.served.start()
+
+    def count(self, path: str, status: int | None = None) -> int:
+        """Requests received on ``path`` (answered ``status``, when given)."""
+        return sum(
+            1
+            for r in self.received
+            if r.path == path and (status is None or r.status == status)
+        )
+
+    # ------------------------------------------------------------ faults
+
+    async def _faulty(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app
+        assert app is not None, "started before serving"
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        faults = self.faults
+        refusal = None
+        if path.startswith(SEND_PREFIX):
+            if faults.status_500:
+                refusal = Code.INTERNAL
+            elif faults.throttle:
+                refusal = Code.TPS_EXCEEDED
+        if refusal is not None:
+            await _answer(send, refusal)
+            self._record(scope, refusal.http_status)
+            return
+        garble = path.startswith(SEND_PREFIX) and (faults.malformed or faults.stall)
+        if not garble:
+            status = await _forward(app, scope, receive, send)
+            self._record(scope, status)
+            return
+        held: list[Message] = []
+
+        async def hold(message: Message) -> None:
+            held.append(message)
+
+        await app(scope, receive, hold)
+        if faults.stall > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(faults.stall):
+                    await self._release.wait()
+        if faults.malformed:
+            held = _truncated(held)
+        for message in held:
+            await send(message)
+        self._record(scope, held[0]["status"] if held else 500)
+
+    def _record(self, scope: Scope, status: int) -> None:
+        self.received.append(
+            Received(
+                at=time.monotonic(),
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+            )
+        )
+
+
+class _Asgi:
+    """An ASGI 3 app around a coroutine function (uvicorn takes a bound method for
+    an ASGI 2 app)."""
+
+    def __init__(self, handle: ASGIApp) -> None:
+        self._handle = handle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._handle(scope, receive, send)
+
+
+async def _answer(send: Send, code: Code) -> None:
+    body = orjson.dumps({"resultCode": code.value, "resultMessage": MESSAGES[code]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code.http_status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _forward(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> int:
+    status = 500
+
+    async def watch(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+        await send(message)
+
+    await app(scope, receive, watch)
+    return status
+
+
+def _truncated(held: list[Message]) -> list[Message]:
+    """The same answer with its body cut in half."""
+    body = b"".join(
+        m.get("body", b"") for m in held if m["type"] == "http.response.body"
+    )
+    cut = body[: len(body) // 2]
+    out: list[Message] = []
+    for message in held:
+        if message["type"] == "http.response.start":
+            headers: list[Any] = [
+                (k, v) for k, v in message["headers"] if k.lower() != b"content-length"
+            ]
+            headers.append((b"content-length", str(len(cut)).encode()))
+            out.append({**message, "headers": headers})
+    out.append({"type": "http.response.body", "body": cut})
+    return out
+
+
+# ---------------------------------------------------------------- the CLI command
+
+
+def command(
+    host: Annotated[
+        str,
+        typer.Option(envvar="UMSGATE_SIM_APIGW_HOST", help="Address to listen on."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="UMSGATE_SIM_APIGW_PORT", help="Port (0: any free).")
+    ] = 18400,
+    client: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_CLIENT",
+            help="ID:SECRET:KEY of a client account; repeat for more. "
+            "Default sandbox:sandbox:sandbox.",
+        ),
+    ] = None,
+    report_url: Annotated[
+        str,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_REPORT_URL",
+            help="The clients' report URL (reports are pushed there).",
+        ),
+    ] = "",
+    delay: Annotated[
+        float,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_DELAY", help="Seconds from send to report."
+        ),
+    ] = 0.5,
+    mix: Annotated[
+        str,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_MIX",
+            help="Unified codes CODE=SHARE,... (e.g. 2001=0.05,3000=0.01); "
+            "DELIVERED gets the rest.",
+        ),
+    ] = "",
+    seed: Annotated[
+        int, typer.Option(envvar="UMSGATE_SIM_APIGW_SEED", help="Seed of the mix.")
+    ] = 0,
+    token_ttl: Annotated[
+        float,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_TOKEN_TTL", help="Seconds a token lives."
+        ),
+    ] = 86400.0,
+    tps: Annotated[
+        int,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_TPS", help="Each client's SMS and MMS TPS."
+        ),
+    ] = 100,
+    report_check_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_REPORT_CHECK_INTERVAL",
+            help="Seconds between a client's report checks.",
+        ),
+    ] = 30.0,
+    webhook_retry_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_WEBHOOK_RETRY_INTERVAL",
+            help="Seconds between attempts of a report webhook.",
+        ),
+    ] = 90.0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="UMSGATE_SIM_APIGW_DATA_DIR",
+            help="Where its store lives, kept across restarts (default: a temporary "
+            "directory, removed at the end).",
+        ),
+    ] = None,
+) -> None:
+    """Run a fake API-Gateway (umsgate's native API on the sandbox) until Ctrl-C."""
+    try:
+        accounts = [Account.parse(c) for c in client or ["sandbox:sandbox:sandbox"]]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--client") from None
+    try:
+        shares = parse_mix(mix)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--mix") from None
+    if report_url and not report_url.startswith(("http://", "https://")):
+        raise typer.BadParameter(
+            "must be an http:// or https:// URL", param_hint="--report-url"
+        )
+    if delay < 0 or token_ttl <= 0 or tps < 1:
+        raise typer.BadParameter("--delay ≥ 0, --token-ttl > 0 and --tps ≥ 1")
+    simulator = ApiGatewaySimulator(
+        accounts=accounts,
+        report_url=report_url,
+        mix=shares,
+        delay=delay,
+        seed=seed,
+        token_ttl=token_ttl,
+        tps=tps,
+        report_check_interval=report_check_interval,
+        webhook_retry_interval=webhook_retry_interval,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+    )
+    run_foreground(simulator)
