@@ -332,6 +332,8 @@ async def test_a_report_while_the_message_waits_for_its_retry_ends_it(
     async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
         acct = await new_account(gw, report_url=receiver.url)
         mid = await send(gw, acct, "lost")
+        # QUEUED again after the first try (it is QUEUED before that try as well).
+        await wait_for(lambda: len(provider.submits) == 1, what="the first try")
         await wait_for(lambda: _status(gw, mid, "QUEUED"), what="the retry to wait")
         await provider.deliver(
             message_id=mid, provider_msg_id=f"P{mid}", code=ResultCode.DELIVERED

@@ -59,6 +59,9 @@ def test_no_status_moves_to_itself() -> None:
         (Status.SENT, Status.FAILED),
         (Status.SENT, Status.QUEUED),  # a report asking for a resend
         (Status.SENT, Status.EXPIRED),
+        # A report for a try whose answer was lost, arriving while the message
+        # waits for its retry: the provider had taken it.
+        (Status.QUEUED, Status.DELIVERED),
     ],
 )
 def test_the_documented_path(src: Status, dst: Status) -> None:
@@ -72,7 +75,6 @@ def test_the_documented_path(src: Status, dst: Status) -> None:
         (Status.ACCEPTED, Status.SENT),
         (Status.ACCEPTED, Status.DELIVERED),
         (Status.QUEUED, Status.SENT),
-        (Status.QUEUED, Status.DELIVERED),
         (Status.QUEUED, Status.ACCEPTED),
         (Status.SENT, Status.SENDING),
         (Status.SENDING, Status.ACCEPTED),
