@@ -7,8 +7,11 @@ A message is ACCEPTED when the API has validated it and QUEUED in the same commi
 hands it to a connector, and records the connector's answer: SENT when the provider
 acknowledged it, back to QUEUED when the try failed transiently, FAILED when it failed
 permanently. A SENT message ends with the provider's report: DELIVERED or FAILED; a
-report that asks for a resend (UShot 95–99) takes it back to QUEUED. A message whose
-timeout passes before it is delivered ends EXPIRED. DELIVERED, FAILED and EXPIRED are
+report that asks for a resend (UShot 95–99) takes it back to QUEUED. A report can also
+end a message that is QUEUED again because its submit went unanswered: the provider
+took that submit after all, and the report is the only one it will send (a resend
+with the same id is a duplicate to it). A message whose timeout passes before it is
+delivered ends EXPIRED. DELIVERED, FAILED and EXPIRED are
 final: nothing leaves them. Every transition is written as an event with its time.
 """
 
@@ -38,7 +41,9 @@ _FINAL = frozenset({Status.DELIVERED, Status.FAILED, Status.EXPIRED})
 #: (from, to) pairs that are allowed; anything else is an `IllegalTransition`.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.ACCEPTED: frozenset({Status.QUEUED, Status.FAILED, Status.EXPIRED}),
-    Status.QUEUED: frozenset({Status.SENDING, Status.FAILED, Status.EXPIRED}),
+    Status.QUEUED: frozenset(
+        {Status.SENDING, Status.DELIVERED, Status.FAILED, Status.EXPIRED}
+    ),
     Status.SENDING: frozenset(
         {Status.SENT, Status.QUEUED, Status.FAILED, Status.EXPIRED, Status.DELIVERED}
     ),

@@ -465,6 +465,11 @@ class Ledger:
         else:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
+        if row["connector"] is None:
+            # A report for a message whose submit answer was lost (QUEUED again) or
+            # is not recorded yet: the report says who carried it.
+            row["connector"] = rep.connector
+            row["provider_msg_id"] = row["provider_msg_id"] or rep.provider_msg_id
         if code.transient:
             if _STATUS[row["status"]] in (Status.SENT, Status.SENDING):
                 delay = retry.backoff(
