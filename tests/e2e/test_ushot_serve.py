@@ -341,8 +341,12 @@ async def test_sms_lms_mms_through_the_gateway_are_delivered_and_reported(
     rows = all_delivered_once(sqlite_store, receiver, acked)
     channels = collections.Counter(r["channel"] for r in rows.values())
     assert channels == {"SMS": SMS_COUNT, "LMS": LMS_COUNT, "MMS": MMS_COUNT}
-    # Nothing went unanswered on the way: each message was claimed and sent once.
-    assert all(r["claims"] == 1 and r["sent"] == 1 for r in rows.values())
+    # Nothing went unanswered on the way: each message was claimed once and never
+    # queued again. (A result can overtake the answer to its send request, which
+    # comes when the dispatcher's whole batch is settled: such a message goes from
+    # SENDING straight to DELIVERED, without a SENT event.)
+    assert all(r["claims"] == 1 and r["requeued"] == 0 for r in rows.values())
+    assert all(r["sent"] <= 1 for r in rows.values())
     assert not events_logged(srv, "ushot_session_lost")
 
 
