@@ -127,7 +127,7 @@ def settings_file(path: Path, ports: Mapping[Port, int], version: str) -> Path:
         f"mms_report_port = {ports[Port.MMS_REPORT]}\n"
         "reconnect_delay = 0.1\n"
         "poll_interval = 0.05\n"
-        "request_timeout = 5.0\n"
+        "request_timeout = 10.0\n"
         "\n"
         "[[routes]]\n"
         'name = "ushot-only"\n'
