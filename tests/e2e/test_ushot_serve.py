@@ -348,6 +348,7 @@ async def test_sms_lms_mms_through_the_gateway_are_delivered_and_reported(
     assert all(r["claims"] == 1 and r["requeued"] == 0 for r in rows.values())
     assert all(r["sent"] <= 1 for r in rows.values())
     assert not events_logged(srv, "ushot_session_lost")
+    assert receiver.url not in srv.log.read_text()  # no line per webhook, no URLs
 
 
 # -- 2. sessions dropped ---------------------------------------------------------------
