@@ -51,8 +51,10 @@ LMS_TEXT = "장문 메시지 시험입니다. " * 40
 #: fewer webhooks in flight: the HTTP client's pool costs CPU per request that grows
 #: with the square of its connections, and one receiver needs no more than 16.
 SERVE_ENV = {"UMSGATE_AUTH_CACHE_TTL": "2", "UMSGATE_WEBHOOK_CONCURRENCY": "16"}
-#: Seconds from a record's acceptance to its result, in both simulators.
-RESULT_DELAY = 0.05
+#: Seconds from a record's acceptance to its result. The fault tests give the gateway
+#: longer to record a lost answer as RETRY before the result of the copy UShot took
+#: arrives (which would end the message straight from SENDING).
+RESULT_DELAY, FAULT_RESULT_DELAY = 0.05, 0.3
 
 
 # -- the pieces ------------------------------------------------------------------------
@@ -106,7 +108,9 @@ async def simulator_here(version: str) -> AsyncIterator[UShotSimulator]:
     account = Account(
         user_id=USER, password=PASSWORD, versions=frozenset({Version(version)})
     )
-    async with UShotSimulator(accounts=[account], result_delay=RESULT_DELAY) as sim:
+    async with UShotSimulator(
+        accounts=[account], result_delay=FAULT_RESULT_DELAY
+    ) as sim:
         yield sim
 
 
