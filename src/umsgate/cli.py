@@ -77,6 +77,9 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request at INFO with its full URL: a line per webhook, and
+    # report URLs can carry a client's secret in their query.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings(

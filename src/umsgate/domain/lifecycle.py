@@ -9,8 +9,9 @@ acknowledged it, back to QUEUED when the try failed transiently, FAILED when it 
 permanently. A SENT message ends with the provider's report: DELIVERED or FAILED; a
 report that asks for a resend (UShot 95–99) takes it back to QUEUED. A report can also
 end a message that is SENDING or QUEUED: the provider took an earlier try whose answer
-was late or lost. A message whose
-timeout passes before it is delivered ends EXPIRED. DELIVERED, FAILED and EXPIRED are
+was late or lost, and the report is the only one it will send (a resend with the same
+id is a duplicate to it). A message whose timeout passes before it is delivered ends
+EXPIRED. DELIVERED, FAILED and EXPIRED are
 final: nothing leaves them. Every transition is written as an event with its time.
 """
 

@@ -495,11 +495,16 @@ class Ledger:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
         waiting = row["status"] in (_SENDING, _QUEUED)
-        if waiting and part is None and rep.provider_msg_id and not code.transient:
+        if (
+            waiting
+            and part is None
+            and not code.transient
+            and (rep.provider_msg_id or row["connector"] is None)
+        ):
             # The report overtook the answer to its submit, or came for a try whose
             # answer was lost: keep who took the message, and when.
             row["connector"] = rep.connector
-            row["provider_msg_id"] = rep.provider_msg_id
+            row["provider_msg_id"] = rep.provider_msg_id or row["provider_msg_id"]
             row["sent_at"] = row["sent_at"] or batch.now
         if code.transient:
             if row["status"] in (_SENT, _SENDING):

@@ -230,6 +230,35 @@ async def test_transient_report_sends_again_then_delivers(store: Store) -> None:
     ]
 
 
+async def test_a_report_ends_a_message_queued_again_after_an_unanswered_submit(
+    store: Store, receiver: Receiver
+) -> None:
+    # The submit's answer was lost, but the provider took it: its report arrives while
+    # the message waits to be sent again, and is the only report it will send.
+    def unanswered(_c: Scripted, m: Message) -> SubmitResult:
+        return SubmitResult(
+            message_id=m.id,
+            outcome=Outcome.RETRY,
+            code=ResultCode.CONNECTION_ERROR,
+            retry_after=60.0,
+        )
+
+    provider = Scripted(unanswered)
+    async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
+        acct = await new_account(gw, report_url=receiver.url)
+        mid = await send(gw, acct, "lost-answer")
+        await wait_for(lambda: _status(gw, mid, "QUEUED"), what="QUEUED again")
+        await wait_for(lambda: len(provider.submits) == 1, what="the submit")
+        await provider.deliver(message_id=mid, code=ResultCode.DELIVERED, raw_code="6")
+        done = await final(gw, mid)
+        await wait_for(lambda: str(mid) in receiver.by_id(), what="the report")
+        timeline = await events(gw, mid)
+    assert done["status"] == "DELIVERED" and done["raw_code"] == "6"
+    assert done["connector"] == "scripted"
+    assert timeline[-3:] == ["SENDING", "QUEUED", "DELIVERED"]
+    assert len(provider.submits) == 1  # not sent again
+
+
 async def test_rejection_fails_at_once_with_the_raw_code(
     store: Store, receiver: Receiver
 ) -> None:

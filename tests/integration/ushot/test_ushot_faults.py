@@ -308,6 +308,39 @@ async def test_sam11_results_are_acknowledged_only_after_the_sink_returned() -> 
         assert acks(sim) == [(str(message(1).id), str(message(2).id))]
 
 
+class CountingGate(GatedSink):
+    """A GatedSink that counts the reports waiting at its gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+
+    async def report(self, report: ProviderReport) -> None:
+        self.waiting += 1
+        await super().report(report)
+
+
+@pytest.mark.parametrize("version", ["SAM10", "SAM11"])
+async def test_the_results_of_one_1031_are_in_the_sink_together(version: str) -> None:
+    # One at a time, each result would wait for the commit of the one before it: the
+    # gateway's ledger could store only one result per commit.
+    async with running() as (sim, http):
+        connector = await make_connector(sim, http, version=version)
+        sink = CountingGate()
+        await connector.start(sink)
+        messages = [message(i) for i in range(5)]
+        try:
+            await dispatch(connector, messages)  # one request: one result time
+            await wait_for(
+                lambda: sink.waiting == len(messages), what="5 reports at the gate"
+            )
+            sink.gate.set()
+            await sink.wait_count(len(messages))
+        finally:
+            await connector.stop()
+        assert sink.per_message() == {m.id: 1 for m in messages}
+
+
 class FailingSink(RecordingSink):
     """Fails the first report it is given (a store outage)."""
 

@@ -10,15 +10,20 @@ acknowledged before it is stored. The server sends again what was not acknowledg
 (at-least-once), so results are deduplicated here by MSG_ID. A 1030 COUNT 0 keeps the
 idle session alive every ``report_keepalive`` seconds.
 
+Both versions hand the results of one 1031 to the sink together (one ``report`` call
+each, all in flight at once), so the gateway's ledger stores them in one commit; one
+after another, each would wait for the commit of the one before it.
+
 A result with a pending code (0, 1) is logged and produces no report. If the sink fails,
 the session is closed without acknowledging (SAM11: the server sends them again).
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from umsgate.errors import TransientConnectorError
 from umsgate.protocols.ushot import fields, msgid
@@ -134,8 +139,7 @@ class ReportLane(Lane):
                 results.resp_mesg,
                 extra=self._extra("ushot_results_refused"),
             )
-        for record in results.records:
-            await self._deliver(record)
+        await self._deliver_all(results.records)
         if not results.records:
             return
         if self._sam10:
@@ -145,31 +149,62 @@ class ReportLane(Lane):
                 ResultAck.acknowledge(tuple(r.key for r in results.records))
             )
 
-    async def _deliver(self, record: ResultRecord) -> None:
-        if record.msg_id in self._seen:
-            return  # sent again after a lost acknowledgement: reported already
-        report = report_of(self.connector, record)
-        if report is None:
-            log.info(
-                "%s: ushot result %s for MSG_ID %s is not final or not ours; no report",
-                self.connector,
-                record.result,
-                record.msg_id,
-                extra=self._extra("ushot_result_skipped"),
-            )
+    async def _deliver_all(self, records: Sequence[ResultRecord]) -> None:
+        """Hand the new results of one 1031 to the sink, all in flight at once.
+
+        Raises:
+            TransientConnectorError: the sink failed on one of them; the others that
+                it stored count as reported, the frame is not acknowledged.
+        """
+        fresh: dict[str, ProviderReport] = {}
+        for record in records:
+            if record.msg_id in self._seen or record.msg_id in fresh:
+                continue  # sent again after a lost acknowledgement: reported already
+            report = report_of(self.connector, record)
+            if report is None:
+                log.info(
+                    "%s: ushot result %s for MSG_ID %s is not final or not ours; "
+                    "no report",
+                    self.connector,
+                    record.result,
+                    record.msg_id,
+                    extra=self._extra("ushot_result_skipped"),
+                )
+                continue
+            fresh[record.msg_id] = report
+            if report.code.transient and report.message_id is not None:
+                # Noted before the sink sees it: once the report is stored the
+                # message may be sent again at once, and must go with a new MSG_ID.
+                # Noting it twice (the sink failed, the result comes again) is
+                # harmless.
+                self._note_transient(record.msg_id)
+        if not fresh:
             return
-        try:
-            await self._sink.report(report)
-        except Exception as exc:
+        outcomes = await asyncio.gather(
+            *(self._sink.report(r) for r in fresh.values()), return_exceptions=True
+        )
+        failed: tuple[str, BaseException] | None = None
+        for msg_id, outcome in zip(fresh, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed = failed or (msg_id, outcome)
+                continue
+            self._reported(msg_id)
+        if failed is not None:
+            msg_id, exc = failed
+            if not isinstance(exc, Exception):
+                raise exc  # cancellation and the like are not the sink's failure
             # Not acknowledged: the session closes and (SAM11) the server sends again.
             raise TransientConnectorError(
-                f"the report sink failed on MSG_ID {record.msg_id}: {exc!r}"
+                f"the report sink failed on MSG_ID {msg_id}: {exc!r}"
             ) from exc
+
+    def _reported(self, msg_id: str) -> None:
         self.reported += 1
-        self._seen[record.msg_id] = None
+        self._seen[msg_id] = None
         if len(self._seen) > SEEN_LIMIT:
             self._seen.popitem(last=False)
-        if report.code.transient and report.message_id is not None:
-            parsed = msgid.parse(record.msg_id)
-            if parsed is not None:
-                self._on_transient(parsed[0], parsed[1])
+
+    def _note_transient(self, msg_id: str) -> None:
+        parsed = msgid.parse(msg_id)
+        if parsed is not None:
+            self._on_transient(parsed[0], parsed[1])
