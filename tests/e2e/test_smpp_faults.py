@@ -6,6 +6,7 @@ with exactly one final status and one webhook, and nothing is lost.
 
 from __future__ import annotations
 
+import signal
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,16 @@ async def test_receipts_reach_a_restarted_gateway(
     assert len(by_destination(records)) == n
 
 
+async def stop_without_blocking(srv: Server) -> None:
+    """SIGTERM, then wait with the event loop free: the simulator in this process
+    must answer the gateway's unbind while it stops."""
+    proc = srv.proc
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        await wait_for(lambda: proc.poll() is not None, timeout=30, interval=0.05)
+    srv.stop()
+
+
 def _pdu(command_id: int, body: bytes, length: int | None = None) -> bytes:
     size = 16 + len(body) if length is None else length
     return struct.pack(">IIII", size, command_id, 0, 7) + body
@@ -217,7 +228,9 @@ async def test_malformed_pdu_closes_the_session_not_the_gateway(
     accounts = {KSC[0]: KSC[1], UCS[0]: UCS[1]}
     async with simulator.running(accounts=accounts, receipt_delay=0.05) as sim:
         config = smpp_settings(tmp_path / "umsgate.toml", sim.port)
-        async with server(sqlite_store, tmp_path, config=config) as srv:
+        srv = Server(sqlite_store, free_port(), tmp_path / "serve.log", config=config)
+        await srv.start()
+        try:
             tok = await client_token(sqlite_store, srv, receiver)
             before = await send_all(
                 srv.url, tok, [sample(i, "a") for i in range(40)], 8
@@ -236,6 +249,8 @@ async def test_malformed_pdu_closes_the_session_not_the_gateway(
             )
             await wait_for(webhooks_for(receiver, after), timeout=30)
             assert srv.proc is not None and srv.proc.poll() is None
+        finally:
+            await stop_without_blocking(srv)
     lines = log_events(srv.log, "smpp.malformed_pdu")
     assert all("malformed PDU from the peer" in line for line in lines), lines
     assert {line.split("route=")[1] for line in lines} == {
