@@ -265,8 +265,13 @@ async def send_all(
 ) -> dict[str, str]:
     """POST every sample over ``concurrency`` keep-alive connections; srcMsgId →
     umsMsgId of each 200 (every answer must be 200). ``after(n)`` runs after the
-    n-th answer."""
+    n-th answer.
+
+    A request that got no answer (the connection failed) is sent again with the same
+    srcMsgId, as the API tells clients to; a few such repeats are allowed, and the
+    repeat must answer the same way."""
     acked: dict[str, str] = {}
+    repeats: list[str] = []
     todo = iter(samples)
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
@@ -274,7 +279,14 @@ async def send_all(
 
         async def sender() -> None:
             for s in todo:
-                r = await http.post(s.path, json=s.body, headers=hdrs)
+                for attempt in range(3):
+                    try:
+                        r = await http.post(s.path, json=s.body, headers=hdrs)
+                        break
+                    except httpx.TransportError as exc:
+                        repeats.append(f"{s.src}: {exc!r}")
+                        if attempt == 2:
+                            raise
                 assert r.status_code == 200, r.text
                 acked[s.src] = r.json()["umsMsgId"]
                 if after is not None:
@@ -283,6 +295,7 @@ async def send_all(
         await asyncio.wait_for(
             asyncio.gather(*(sender() for _ in range(concurrency))), timeout
         )
+    assert len(repeats) <= 5, repeats
     return acked
 
 
