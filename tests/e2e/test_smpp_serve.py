@@ -84,6 +84,7 @@ class SimProcess:
             line = ""
         if not line.startswith("listening smpp="):
             self.kill()
+            await self.proc.wait()
             raise RuntimeError(
                 f"umsgate sim smpp did not start: {line!r} {self.log.read_text()}"
             )
