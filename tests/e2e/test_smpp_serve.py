@@ -475,7 +475,7 @@ async def test_smpp_through_serve(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 async def test_ten_thousand_through_serve(
     sqlite_store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:
