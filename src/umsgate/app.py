@@ -196,8 +196,8 @@ class Gateway:
     async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         await self.ledger.apply_many([Reported(report=r) for r in reports])
 
-    def _on_final(self, message_id: int) -> None:
-        self.metrics.final(message_id)
+    def _on_final(self, count: int) -> None:
+        self.metrics.final(count)
         self.notifier.wake()
 
     def _on_queued(self) -> None:

@@ -138,6 +138,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         timeout_graceful_shutdown=30,
+        proxy_headers=False,
     )
 
 

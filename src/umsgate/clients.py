@@ -13,6 +13,7 @@ the secret it holds, and the stored key does not reveal the secret.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import dataclasses
 import hashlib
@@ -130,15 +131,30 @@ class Directory:
         self._cache_ttl = cache_ttl
         self._time = clock
         self._clients: dict[str, tuple[ClientInfo, float]] = {}
+        self._loading: dict[str, asyncio.Future[ClientInfo | None]] = {}
         self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (
             collections.OrderedDict()
         )
 
     async def client(self, client_id: str) -> ClientInfo | None:
+        """The client's row, at most ``cache_ttl`` seconds old.
+
+        When the cached row is too old, one query refreshes it and every request that
+        needs it meanwhile waits for that one query (a busy client would otherwise
+        send one query per request in flight at the moment the row expires).
+        """
         now = time.monotonic()
         hit = self._clients.get(client_id)
         if hit is not None and now - hit[1] < self._cache_ttl:
             return hit[0]
+        pending = self._loading.get(client_id)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(client_id, now))
+            self._loading[client_id] = pending
+            pending.add_done_callback(lambda _f: self._loading.pop(client_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, client_id: str, now: float) -> ClientInfo | None:
         async with self._db.transaction() as conn:
             row = await queries.get_client(conn, client_id)
         if row is None:
@@ -155,6 +171,9 @@ class Directory:
             AuthError: ``invalid_client`` for an unknown id or wrong secret,
                 ``unknown_key`` for a wrong client key.
         """
+        # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
+        if not client_id.isprintable():
+            raise AuthError("invalid_client", "Client authentication failed")
         async with self._db.transaction() as conn:
             row = await queries.get_client(conn, client_id)
         if row is None or not verify_secret(secret, row.secret_hash):

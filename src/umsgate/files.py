@@ -126,6 +126,8 @@ class FileStore:
         self, client_id: str, file_id: str, *, now: float | None = None
     ) -> dict[str, object] | None:
         t = time.time() if now is None else now
+        if not (file_id.isascii() and file_id.isalnum()):
+            return None  # never a stored id (and NUL cannot reach PostgreSQL)
         async with self._db.transaction() as conn:
             found = await queries.file_meta(conn, [file_id])
         row = found.get(file_id)

@@ -47,8 +47,8 @@ class Metrics:
     def submitted(self, connector: str, n: int) -> None:
         self._submitted.labels(connector).inc(n)
 
-    def final(self, _message_id: int) -> None:
-        self._finals.inc()
+    def final(self, count: int) -> None:
+        self._finals.inc(count)
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()

@@ -35,6 +35,12 @@ _RECEIVER_TYPES: frozenset[int] = frozenset(
 )
 
 
+#: What a client may write: ASCII digits, a leading ``+``, and the usual separators.
+#: The library alone would read letters as keypad digits (``010CALLME12``) and drop
+#: extensions (``01012345678;ext=1``), sending to a number nobody wrote.
+_WRITTEN = re.compile(r"^\+?[0-9 ().-]+$")
+
+
 class InvalidNumber(ValueError):
     """The text is not a valid number for that use."""
 
@@ -124,7 +130,7 @@ _FAST: dict[int, _FastRegion] = {82: _FastRegion(82, "KR")}
 @functools.lru_cache(maxsize=131072)
 def _parse(raw: str, nat_code: int) -> tuple[str, int]:
     text = raw.strip()
-    if not text or len(text) > MAX_NUMBER_CHARS + 4:
+    if not text or len(text) > MAX_NUMBER_CHARS + 4 or not _WRITTEN.match(text):
         raise InvalidNumber(raw)
     fast = _FAST.get(nat_code)
     if fast is not None:

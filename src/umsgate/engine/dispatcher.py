@@ -124,6 +124,7 @@ class Dispatcher:
             await self._room.wait()
             return 1
         now = self._time()
+        sending = Status.SENDING.value
         async with fast.transaction(self._db) as raw:
             rows = await fast.claim_due(
                 raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
@@ -134,7 +135,7 @@ class Dispatcher:
                     (
                         r["id"],
                         now,
-                        Status.SENDING.value,
+                        sending,
                         None,
                         f"attempt {r['attempts']} on {r['owner']}",
                     )

@@ -31,7 +31,6 @@ import orjson
 
 from umsgate.domain import lifecycle
 from umsgate.domain.ids import IdGenerator
-from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
 from umsgate.engine import retry
@@ -42,7 +41,15 @@ from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 log = logging.getLogger("umsgate.engine.ledger")
 
-_STATUS = {s.value: s for s in Status}
+# Plain strings on the hot path: enum member access costs more than the work here.
+_ACCEPTED, _QUEUED, _SENDING, _SENT = "ACCEPTED", "QUEUED", "SENDING", "SENT"
+_DELIVERED, _FAILED, _EXPIRED = "DELIVERED", "FAILED", "EXPIRED"
+_ALLOWED = frozenset(
+    (src.value, dst.value)
+    for src, targets in lifecycle.TRANSITIONS.items()
+    for dst in targets
+)
+_DELIVERED_CODE = ResultCode.DELIVERED.value
 
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
@@ -110,6 +117,8 @@ class _Batch:
     )
     fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     finals: int = 0
+    #: Messages were queued to be sent at once.
+    wake: bool = False
 
 
 class Ledger:
@@ -231,14 +240,24 @@ class Ledger:
                     )
                     done.append(row_id)
             await fast.delete_pending_reports(raw, done)
-            if ops:
-                await self._apply_in(raw, ops)
+            outcome = await self._apply_in(raw, ops) if ops else (0, False)
+        self._committed(*outcome)
 
     async def _commit(self, ops: Sequence[Op]) -> None:
         async with fast.transaction(self._db) as raw:
-            await self._apply_in(raw, ops)
+            outcome = await self._apply_in(raw, ops)
+        self._committed(*outcome)
 
-    async def _apply_in(self, raw: fast.Raw, ops: Sequence[Op]) -> None:
+    def _committed(self, finals: int, queued: bool) -> None:
+        """Tell the notifier and the dispatcher, once the batch is on disk."""
+        if finals and self._on_final is not None:
+            self._on_final(finals)
+        if queued and self._on_queued is not None:
+            self._on_queued()
+
+    async def _apply_in(self, raw: fast.Raw, ops: Sequence[Op]) -> tuple[int, bool]:
+        """Apply ``ops`` in the open transaction; (messages made final, whether new
+        messages were queued)."""
         now = self._time()
         # Match provider ids to messages: first the ids this very batch records, then
         # the store.
@@ -314,8 +333,7 @@ class Ledger:
             await fast.insert_messages(raw, batch.fallbacks)
         await fast.insert_events(raw, batch.events)
         await fast.insert_reports(raw, batch.reports)
-        if batch.fallbacks and self._on_queued is not None:
-            self._on_queued()
+        return batch.finals, bool(batch.fallbacks) or batch.wake
 
     # -- the replay -------------------------------------------------------------------
 
@@ -323,26 +341,27 @@ class Ledger:
         self,
         batch: _Batch,
         row: dict[str, Any],
-        new: Status,
+        new: str,
         *,
         code: str | None = None,
         detail: str = "",
     ) -> bool:
-        current = _STATUS[row["status"]]
-        if not lifecycle.allowed(current, new):
+        """Move ``row`` to status ``new`` if the lifecycle table allows it."""
+        current = row["status"]
+        if (current, new) not in _ALLOWED:
             log.debug(
                 "transition refused",
                 extra={
                     "event": "transition_refused",
                     "message_id": row["id"],
-                    "from": current.value,
-                    "to": new.value,
+                    "from": current,
+                    "to": new,
                 },
             )
             return False
-        row["status"] = new.value
+        row["status"] = new
         batch.changed.add(row["id"])
-        batch.events.append((row["id"], batch.now, new.value, code, detail[:500]))
+        batch.events.append((row["id"], batch.now, new, code, detail[:500]))
         return True
 
     def _replay(
@@ -351,7 +370,7 @@ class Ledger:
         if isinstance(op, Submitted):
             self._submitted(batch, op, row)
         elif isinstance(op, Requeue):
-            if _STATUS[row["status"]] is Status.SENDING:
+            if row["status"] == _SENDING:
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
             self._finish(
@@ -362,7 +381,7 @@ class Ledger:
                 detail="expired before it was sent",
             )
         elif isinstance(op, Adopt):
-            if _STATUS[row["status"]] is Status.SENT:
+            if row["status"] == _SENT:
                 row["owner"] = op.owner
                 batch.changed.add(row["id"])
         else:
@@ -370,14 +389,14 @@ class Ledger:
 
     def _submitted(self, batch: _Batch, op: Submitted, row: dict[str, Any]) -> None:
         res = op.result
-        if _STATUS[row["status"]] is not Status.SENDING:
+        if row["status"] != _SENDING:
             # A late answer: the claim was recovered and decided meanwhile.
             return
         if res.outcome is Outcome.ACCEPTED:
             if self._move(
                 batch,
                 row,
-                Status.SENT,
+                _SENT,
                 detail=f"{op.connector} {res.provider_msg_id or ''}".strip(),
             ):
                 row["connector"] = op.connector
@@ -438,12 +457,12 @@ class Ledger:
             )
             return
         if self._move(
-            batch, row, Status.QUEUED, code=code.value if code else None, detail=detail
+            batch, row, _QUEUED, code=code.value if code else None, detail=detail
         ):
             row["due_at"] = due
             row["owner"] = None
-            if self._on_queued is not None and delay <= 0:
-                self._on_queued()
+            if delay <= 0:
+                batch.wake = True
 
     def _reported(
         self, batch: _Batch, rep: ProviderReport, row: dict[str, Any], part: int | None
@@ -466,13 +485,13 @@ class Ledger:
             codes = [p["result_code"] for p in parts.values()]
             if any(c is None for c in codes):
                 return
-            failures = [ResultCode(c) for c in codes if c != ResultCode.DELIVERED.value]
+            failures = [ResultCode(c) for c in codes if c != _DELIVERED_CODE]
             code = failures[0] if failures else ResultCode.DELIVERED
         else:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
         if code.transient:
-            if _STATUS[row["status"]] in (Status.SENT, Status.SENDING):
+            if row["status"] in (_SENT, _SENDING):
                 delay = retry.backoff(
                     row["attempts"],
                     base=self._retry_base,
@@ -502,11 +521,11 @@ class Ledger:
         from_carrier: bool = False,
     ) -> None:
         if code is ResultCode.DELIVERED:
-            status = Status.DELIVERED
+            status = _DELIVERED
         elif code is ResultCode.EXPIRED:
-            status = Status.EXPIRED
+            status = _EXPIRED
         else:
-            status = Status.FAILED
+            status = _FAILED
         if not self._move(batch, row, status, code=code.value, detail=detail):
             return
         row["done_at"] = batch.now
@@ -520,9 +539,8 @@ class Ledger:
                 row, code, now=batch.now, from_carrier=from_carrier
             )
         )
-        if self._on_final is not None:
-            self._on_final(row["id"])
-        if status is not Status.DELIVERED:
+
+        if status != _DELIVERED:
             fallback = self._fallback_row(row, batch.now)
             if fallback is not None:
                 batch.fallbacks.append(fallback)
@@ -530,14 +548,12 @@ class Ledger:
                     (
                         fallback["id"],
                         batch.now,
-                        Status.ACCEPTED.value,
+                        _ACCEPTED,
                         None,
                         f"fallback of {row['id']}",
                     )
                 )
-                batch.events.append(
-                    (fallback["id"], batch.now, Status.QUEUED.value, None, "")
-                )
+                batch.events.append((fallback["id"], batch.now, _QUEUED, None, ""))
 
     def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
         if row["kind"] != 0 or row["channel"] not in (
@@ -559,7 +575,7 @@ class Ledger:
             "parent_id": row["id"],
             "cmp_msg_id": row["cmp_msg_id"],
             "channel": channel,
-            "status": Status.QUEUED.value,
+            "status": _QUEUED,
             "sender": row["sender"],
             "receiver": row["receiver"],
             "subject": spec.get("subject", ""),

@@ -28,7 +28,7 @@ import httpx
 
 from umsgate.clients import Directory, sign
 from umsgate.config import WebhookSettings
-from umsgate.store import fast
+from umsgate.store import fast, queries
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.reports.notifier")
@@ -40,6 +40,9 @@ MAX_ANSWER_BYTES = 1024
 #: Results are written when this many are waiting, or every FLUSH_EVERY seconds.
 FLUSH_AT = 200
 FLUSH_EVERY = 0.1
+#: Longest idle wait between claims, and the shortest (so no round spins).
+IDLE_WAIT = 1.0
+MIN_WAIT = 0.01
 
 
 class _Claimed(NamedTuple):
@@ -116,13 +119,31 @@ class Notifier:
                 if claimed:
                     continue
                 self._wake.clear()
+                # Read first: the wait's coroutine must not exist while this awaits
+                # (a cancel here would leave it never awaited).
+                timeout = await self._idle_wait()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
             await self._flush()
+
+    async def _idle_wait(self) -> float:
+        """Seconds until the next webhook is due, at most IDLE_WAIT (so a retry
+        interval shorter than the idle wait is kept)."""
+        try:
+            async with self._db.transaction() as conn:
+                due = await queries.next_webhook_at(conn)
+        except Exception:
+            log.exception(
+                "reading the next webhook time failed", extra={"event": "webhook_error"}
+            )
+            return IDLE_WAIT
+        if due is None:
+            return IDLE_WAIT
+        return min(IDLE_WAIT, max(MIN_WAIT, due - self._time()))
 
     async def deliver_once(self) -> int:
         """Claim one batch of due webhooks and start sending them; the number claimed.
@@ -211,6 +232,8 @@ class Notifier:
         except Exception:
             self._results[:0] = batch
             raise
+        if any(r["state"] == "pending" for r in batch):
+            self._wake.set()  # a retry is due: the idle wait may now be shorter
 
     @property
     def busy(self) -> bool:

@@ -252,22 +252,31 @@ async def status_counts(conn: AsyncConnection) -> dict[str, int]:
     return {status: int(n) for status, n in (await conn.execute(stmt)).all()}
 
 
+_CHANNELS = {c.value: c for c in Channel}
+_STATUSES = {s.value: s for s in Status}
+
+
+def _json(text: str, empty: Any) -> Any:
+    # Most messages have no files and an empty extra: skip the parser for those.
+    return empty if text in ("[]", "{}") else orjson.loads(text)
+
+
 def message_from_row(row: Mapping[str, Any]) -> Message:
     utc = dt.UTC
     return Message(
         id=int(row["id"]),
         client_id=row["client_id"],
         src_msg_id=row["src_msg_id"],
-        channel=Channel(row["channel"]),
+        channel=_CHANNELS[row["channel"]],
         sender=row["sender"],
         receiver=row["receiver"],
         content=row["content"],
-        status=Status(row["status"]),
+        status=_STATUSES[row["status"]],
         subject=row["subject"],
         charset=row["charset"],
         cmp_msg_id=row["cmp_msg_id"],
-        file_ids=tuple(orjson.loads(row["file_ids"])),
-        extra=orjson.loads(row["extra"]),
+        file_ids=tuple(_json(row["file_ids"], ())),
+        extra=_json(row["extra"], {}),
         fallback=orjson.loads(row["fallback"]) if row["fallback"] else None,
         parent_id=row["parent_id"],
         created_at=dt.datetime.fromtimestamp(row["created_at"], utc),

@@ -116,23 +116,28 @@ def _get_str(
     max_chars: int | None = None,
     id_like: bool = False,
     default: str = "",
+    within: str = "",
 ) -> str:
     value = body.get(name)
+    # A field of a nested object is named with its path (``fallback.type``).
+    label = f"{within}.{name}" if within else name
     if value is None:
         if required:
-            raise _bad(Invalid.MISSING, name, f"{name} is required")
+            raise _bad(Invalid.MISSING, label, f"{label} is required")
         return default
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
+        raise _bad(Invalid.MALFORMED, label, f"{label} must be a string")
     if isinstance(value, int):
         if not id_like:
-            raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
+            raise _bad(Invalid.MALFORMED, label, f"{label} must be a string")
         value = str(value)
     if required and not value.strip():
-        raise _bad(Invalid.MISSING, name, f"{name} is required")
+        raise _bad(Invalid.MISSING, label, f"{label} is required")
+    if "\x00" in value:
+        raise _bad(Invalid.NOT_ALLOWED, label, f"{label} contains a NUL character")
     if max_chars is not None and len(value) > max_chars:
         raise _bad(
-            Invalid.TOO_LONG, name, f"{name} is longer than {max_chars} characters"
+            Invalid.TOO_LONG, label, f"{label} is longer than {max_chars} characters"
         )
     return value
 
@@ -285,10 +290,11 @@ def _header(
 # -- channels --------------------------------------------------------------------------
 
 
-def parse_sms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
-) -> SendRequest:
-    """``POST /v1/message/sms`` (spec §6)."""
+def _message_head(
+    body: Mapping[str, Any], headers: Mapping[str, str]
+) -> tuple[dict[str, Any], str, str, int, str]:
+    """What SMS and LMS/MMS requests share, checked in the order the spec lists it:
+    (headers as ``extra``, srcMsgId, codec, natCode, sender)."""
     extra = {
         "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
         "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
@@ -298,7 +304,14 @@ def parse_sms(
     )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
     nat = _nat_code(body)
-    sender = _sender(body, nat, "callback")
+    return extra, src, codec, nat, _sender(body, nat, "callback")
+
+
+def parse_sms(
+    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
+    """``POST /v1/message/sms`` (spec §6)."""
+    extra, src, codec, nat, sender = _message_head(body, headers)
     content = _get_str(body, "content", required=True)
     text.check_length(content, codec, text.SMS_MAX_BYTES, field="content")
     receiver = _receiver(body, nat)
@@ -324,16 +337,7 @@ def parse_mms(
     body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
-    extra = {
-        "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
-        "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
-    }
-    src = _get_str(
-        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
-    )
-    codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
-    nat = _nat_code(body)
-    sender = _sender(body, nat, "callback")
+    extra, src, codec, nat, sender = _message_head(body, headers)
     files = _file_ids(body.get("fileIds"))
     channel = Channel.MMS if files else Channel.LMS
     content = _get_str(body, "content", required=channel is Channel.LMS)
@@ -385,7 +389,7 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
             "fallback",
             "fallback is required when usedFallback is true",
         )
-    kind = _get_str(raw, "type", required=True).upper()
+    kind = _get_str(raw, "type", required=True, within="fallback").upper()
     if kind == "N":
         return None
     if kind not in ("SMS", "LMS", "MMS"):
@@ -394,20 +398,30 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
             "fallback.type",
             f"fallback.type {kind!r} is not SMS, LMS, MMS or N",
         )
-    content = _get_str(raw, "content", required=kind != "MMS")
+    # Spec §8 fallback table: content is required, subject too for LMS/MMS.
+    content = _get_str(raw, "content", required=True, within="fallback")
     limit = text.SMS_MAX_BYTES if kind == "SMS" else text.LMS_MAX_BYTES
     text.check_length(content, codec, limit, field="fallback.content")
     subject = ""
     if kind != "SMS":
-        subject = _get_str(raw, "subject", required=False) or NO_SUBJECT
+        subject = _get_str(raw, "subject", required=True, within="fallback")
         text.check_length(
             subject, codec, text.SUBJECT_MAX_BYTES, field="fallback.subject"
         )
     files = _file_ids(raw.get("fileIds"), "fallback.fileIds") if kind == "MMS" else ()
     if kind == "MMS" and not files:
-        raise _bad(Invalid.MISSING, "fallback.fileIds", "an MMS fallback needs fileIds")
+        raise _bad(
+            Invalid.MISSING,
+            "fallback.fileIds",
+            "fallback.fileIds is required for an MMS fallback",
+        )
     origin = _get_str(
-        raw, "originCode", required=False, max_chars=ORIGIN_CODE_MAX, id_like=True
+        raw,
+        "originCode",
+        required=False,
+        max_chars=ORIGIN_CODE_MAX,
+        id_like=True,
+        within="fallback",
     )
     return {
         "channel": kind,
@@ -508,7 +522,7 @@ def parse_rcs(
         max_bytes=KKO_BUTTONS_BYTES,
         need=(),
     )
-    copy_allowed = _get_bool(body, "copyAllowed", required=False, default=False)
+    copy_allowed = _get_bool(body, "copyAllowed", required=True)
     fallback = _fallback(body, codec)
     reserve, expire = _times(body, now)
     rcs_expire = (reserve or now) + RCS_EXPIRY[expiry]
@@ -526,6 +540,14 @@ def parse_rcs(
         copyAllowed=copy_allowed,
     )
     content = _rcs_text(param)
+    subject = str(param.get("title", ""))[:100]
+    if "\x00" in content or "\x00" in subject:
+        # Both become text columns (PostgreSQL cannot store NUL) and carrier fields.
+        raise _bad(
+            Invalid.NOT_ALLOWED,
+            "templateParam",
+            "templateParam contains a NUL character",
+        )
     return SendRequest(
         channel=Channel.RCS,
         src_msg_id=src,
@@ -533,7 +555,7 @@ def parse_rcs(
         codec=codec,
         sender=sender,
         receiver=receiver,
-        subject=str(param.get("title", ""))[:100],
+        subject=subject,
         content=content,
         file_ids=(),
         extra=extra,

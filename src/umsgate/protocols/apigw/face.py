@@ -35,6 +35,8 @@ log = logging.getLogger("umsgate.protocols.apigw.face")
 
 #: Multipart overhead allowed on top of the image (boundaries, part headers).
 UPLOAD_OVERHEAD = 64 * 1024
+#: Largest id the store can hold (a signed 64-bit integer column).
+MAX_STORED_ID = 2**63 - 1
 #: Report-check body: 1000 ids of at most 40 characters plus JSON punctuation.
 REPORT_CHECK_MAX_BODY = 64 * 1024
 
@@ -399,7 +401,12 @@ async def report_check(request: Request) -> Response:
             Code.TPS_EXCEEDED,
             f"one report check per {gw.settings.report_check.interval:g} s",
         )
-    ids = [int(i) for i in body if i.isdigit() and len(i) <= 19]
+    # Ids are opaque (resolution 36): one that cannot be a stored id matches nothing.
+    ids = [
+        int(i)
+        for i in body
+        if i.isascii() and i.isdigit() and len(i) <= 19 and int(i) <= MAX_STORED_ID
+    ]
     channels, origins = CHECK_CHANNELS[kind]
     bodies = await gw.reports_for_check(client.id, ids, channels, origins)
     return Response(

@@ -67,6 +67,8 @@ _common = {
 }
 _fallback = {
     "type": "object",
+    "required": ["type", "content"],
+    "description": "subject is required too when type is LMS or MMS, fileIds when MMS",
     "properties": {
         "type": {"type": "string", "enum": ["SMS", "LMS", "MMS", "N"]},
         "subject": {"type": "string"},
@@ -149,6 +151,7 @@ SCHEMA: dict[str, Any] = {
                     "receiver",
                     "templateId",
                     "templateParam",
+                    "copyAllowed",
                     "usedFallback",
                 ],
                 "properties": {

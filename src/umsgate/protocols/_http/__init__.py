@@ -1,0 +1,18 @@
+"""Machinery shared by the HTTP providers (ToBeText, IMS SMS, AI CROSS).
+
+Nothing here knows a provider's wire format; the codecs do. These modules own what
+every HTTP connector and simulator does the same way:
+
+* `exchange`: one request through the shared ``httpx.AsyncClient`` with a total
+  deadline and a bounded answer, and the classification of what went wrong (could
+  the request have reached the provider? is a retry useful?).
+* `health`: a connector's health from its recent exchanges.
+* `agenda`: timed jobs (polls, expiry of missing reports, simulator callbacks) run
+  by one loop with bounded concurrency.
+* `options`: reading a connector's ``options`` table with errors that name the key.
+* `server`: a simulator's HTTP server that can go down and come back on its port,
+  bounded request bodies, and the foreground loop of ``umsgate sim``.
+* `pusher`: a simulator's callbacks to a customer URL, retried on a schedule.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,421 @@
+"""The AI CROSS upstream connector, for the documented shape only.
+
+Theory of operation
+-------------------
+Every name the seed leaves open is an option (aicross spec §4, §7): paths, form
+field names, the token's transport, JSON paths into answers, status literals and
+the code table. ``clientTag`` is always the gateway's message id (S7/S8), so:
+
+* ``submit`` posts the form; an accepted answer → ACCEPTED (``provider_msg_id`` =
+  clientTag). A refused connection, a timeout, 429, 5xx or an unreadable answer →
+  RETRY, safe because a repeat carries the same clientTag and a "duplicate
+  clientTag" answer (``duplicate_codes``) then means the first attempt was taken →
+  ACCEPTED (spec §6). Any other error code → REJECTED with the raw code, unless the
+  code maps to a transient unified code (RETRY).
+* results come by DLR to ``dlr_path`` (registered with the gateway; the provider is
+  told the URL at sign-up, S15) and, as a safety net, by polling the result API at
+  10 s, 30 s, 60 s, then every 5 min while ``delivering`` (spec §6); whichever
+  comes first is reported, once. 24 h without a final result ends it EXPIRED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from umsgate.config import ConnectorSettings
+from umsgate.domain.message import Channel, Message
+from umsgate.domain.results import ResultCode
+from umsgate.errors import RemoteProtocolError
+from umsgate.protocols._http.agenda import Agenda, AgendaFull
+from umsgate.protocols._http.exchange import (
+    Answer,
+    Failure,
+    exchange,
+    status_failure,
+)
+from umsgate.protocols._http.health import HealthMeter
+from umsgate.protocols._http.server import read_body
+from umsgate.protocols.aicross import codec, codes, config
+from umsgate.protocols.aicross.config import Config
+from umsgate.protocols.registry import ConnectorContext
+from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+
+logger = logging.getLogger(__name__)
+
+FORM_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
+#: Reported clientTags remembered to answer repeated DLRs without a second report.
+MAX_REMEMBERED = 100_000
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Poll:
+    message_id: int
+    client_tag: str
+    polls: int
+    deadline: dt.datetime
+
+
+class AiCrossConnector:
+    """Implements `umsgate.types.Connector` for AI CROSS."""
+
+    def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
+        self.name = name
+        self.config = config
+        self._context = context
+        self._sink: ReportSink | None = None
+        self._meter = HealthMeter()
+        self._slots = asyncio.Semaphore(config.concurrency)
+        #: clientTag → message id, for every message awaiting its result.
+        self._pending: dict[str, int] = {}
+        self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._reporting: set[str] = set()
+        self._poller: Agenda[_Poll] = Agenda(
+            self._poll,
+            concurrency=config.poll_concurrency,
+            clock=context.clock.monotonic,
+            name=f"aicross {name} poller",
+        )
+        self._base = config.url.rstrip("/")
+        if config.dlr_path is not None:
+            context.add_route(config.dlr_path, self.dlr, ["POST"])
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self, sink: ReportSink) -> None:
+        self._sink = sink
+        self._poller.start()
+
+    async def stop(self) -> None:
+        await self._poller.stop()
+
+    def health(self) -> Health:
+        health = self._meter.health()
+        return dataclasses.replace(
+            health, in_flight=health.in_flight + len(self._pending)
+        )
+
+    @property
+    def pending(self) -> int:
+        """Messages whose final result is awaited."""
+        return len(self._pending)
+
+    async def resume(self, messages: Sequence[Message]) -> None:
+        """Await the results of SENT messages of a previous run again (DLR or poll);
+        they expire ``poll_give_up`` after their due time."""
+        for message in messages:
+            deadline = message.due_at + dt.timedelta(seconds=self.config.poll_give_up)
+            self._track(message.id, str(message.id), deadline, delay=0.0)
+
+    # ------------------------------------------------------------ sending
+
+    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers = {"accept": "application/json"}
+        if content_type:
+            headers["content-type"] = content_type
+        if self.config.token_header is not None:
+            headers[self.config.token_header] = self.config.token
+        return headers
+
+    def _form_token(self) -> str | None:
+        return None if self.config.token_header is not None else self.config.token
+
+    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
+        return await asyncio.gather(*(self._submit_one(m) for m in messages))
+
+    async def _submit_one(self, message: Message) -> SubmitResult:
+        if message.channel not in (Channel.SMS, Channel.LMS):
+            return SubmitResult(
+                message_id=message.id,
+                outcome=Outcome.REJECTED,
+                code=ResultCode.UNSUPPORTED,
+                detail="AI CROSS sends SMS text only",
+            )
+        if not message.content or len(message.content) > self.config.max_text_chars:
+            return SubmitResult(
+                message_id=message.id,
+                outcome=Outcome.REJECTED,
+                code=ResultCode.CONTENT_REJECTED,
+                detail=f"text of {len(message.content)} characters; "
+                f"1-{self.config.max_text_chars} allowed",
+            )
+        extra = dict(self.config.extra_fields)
+        if self.config.sender_field is not None:
+            extra[self.config.sender_field] = message.sender
+        body = codec.encode_send_request(
+            codec.SendRequest(
+                to=message.receiver,
+                text=message.content,
+                client_tag=str(message.id),
+                token=self._form_token(),
+            ),
+            self.config.shape,
+            extra,
+        )
+        async with self._slots:
+            self._meter.in_flight += 1
+            try:
+                result = await exchange(
+                    self._context.http,
+                    "POST",
+                    self._base + self.config.send_path,
+                    limits=self.config.limits,
+                    content=body,
+                    headers=self._headers(FORM_TYPE),
+                )
+            finally:
+                self._meter.in_flight -= 1
+        return self._judge(message, result)
+
+    def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
+        if isinstance(result, Answer):
+            failure = status_failure(result)
+            if failure is None:
+                try:
+                    answer = codec.parse_send_answer(result.body, self.config.shape)
+                except RemoteProtocolError as exc:
+                    failure = Failure(
+                        code=ResultCode.PROVIDER_ERROR,
+                        detail=f"HTTP {result.status}, answer unreadable: {exc}",
+                        reached=True,
+                    )
+                else:
+                    self._meter.succeeded()
+                    return self._answered(message, result.status, answer)
+            result = failure
+        self._meter.failed(result.detail)
+        return SubmitResult(
+            message_id=message.id,
+            outcome=Outcome.RETRY,
+            code=result.code,
+            detail=result.detail,
+            retry_after=result.retry_after,
+        )
+
+    def _answered(
+        self, message: Message, status: int, answer: codec.SendAnswer
+    ) -> SubmitResult:
+        tag = str(message.id)
+        duplicate = answer.error_code in self.config.duplicate_codes
+        if answer.kind is codec.AnswerKind.ACCEPTED or duplicate:
+            deadline = self._context.clock.now() + dt.timedelta(
+                seconds=self.config.poll_give_up
+            )
+            self._track(message.id, tag, deadline, delay=self.config.poll_schedule[0])
+            return SubmitResult(
+                message_id=message.id,
+                outcome=Outcome.ACCEPTED,
+                provider_msg_id=tag,
+                raw_code=answer.error_code,
+                detail="duplicate clientTag: taken by an earlier attempt"
+                if duplicate
+                else answer.message,
+            )
+        raw = answer.error_code or f"HTTP {status}"
+        code = codes.unified(answer.error_code, dict(self.config.results))
+        return SubmitResult(
+            message_id=message.id,
+            outcome=Outcome.RETRY if code.transient else Outcome.REJECTED,
+            code=code,
+            raw_code=raw,
+            detail=answer.message,
+        )
+
+    # ------------------------------------------------------------ results
+
+    def _track(
+        self, message_id: int, tag: str, deadline: dt.datetime, *, delay: float
+    ) -> None:
+        if tag in self._pending or tag in self._reported:
+            return
+        self._pending[tag] = message_id
+        if not self.config.poll:
+            return
+        try:
+            self._poller.add(
+                _Poll(
+                    message_id=message_id, client_tag=tag, polls=0, deadline=deadline
+                ),
+                delay=delay,
+            )
+        except AgendaFull:
+            logger.warning(
+                "poll agenda full; the result is left to the DLR",
+                extra={"event": "aicross_poller_full", "message_id": message_id},
+            )
+
+    def _report(
+        self, message_id: int, tag: str, result: codec.Result
+    ) -> ProviderReport:
+        if result.state is codec.State.DELIVERED:
+            code = ResultCode.DELIVERED
+        else:
+            code = codes.unified(result.error_code, dict(self.config.results))
+        done_at = self._context.clock.now()
+        if result.done_at:
+            try:
+                parsed = dt.datetime.fromisoformat(
+                    result.done_at.replace("Z", "+00:00")
+                )
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                done_at = parsed
+        detail = result.message or result.status
+        if result.carrier:
+            detail = f"{detail} (carrier {result.carrier})"
+        return ProviderReport(
+            connector=self.name,
+            code=code,
+            message_id=message_id,
+            provider_msg_id=tag,
+            raw_code=result.error_code,
+            detail=detail,
+            carrier=result.carrier,
+            done_at=done_at,
+        )
+
+    async def _deliver(self, tag: str, report: ProviderReport) -> bool:
+        """Hand ``report`` to the sink unless ``tag`` was (or is being) reported;
+        True when it is now reported. Sink errors propagate."""
+        if tag in self._reported or tag in self._reporting or self._sink is None:
+            return tag in self._reported
+        self._reporting.add(tag)
+        try:
+            await self._sink.report(report)
+        finally:
+            self._reporting.discard(tag)
+        self._reported[tag] = None
+        while len(self._reported) > MAX_REMEMBERED:
+            self._reported.popitem(last=False)
+        self._pending.pop(tag, None)
+        return True
+
+    async def dlr(self, request: Request) -> Response:
+        """The gateway endpoint for DLRs (spec S14, §6)."""
+        body = await read_body(request, codec.MAX_REQUEST_BYTES)
+        if body is None:
+            return PlainTextResponse("DLR too large", status_code=413)
+        try:
+            result = codec.parse_dlr(
+                body, request.headers.get("content-type", ""), self.config.shape
+            )
+        except RemoteProtocolError as exc:
+            return PlainTextResponse(f"malformed DLR: {exc}", status_code=400)
+        tag = result.client_tag or ""
+        if not result.state.final:
+            return PlainTextResponse("OK")
+        message_id = self._pending.get(tag)
+        if message_id is None:
+            if tag in self._reported:
+                return PlainTextResponse("OK")
+            if not (tag.isdigit() and len(tag) <= 19):
+                return PlainTextResponse("unknown clientTag", status_code=404)
+            message_id = int(tag)  # sent before a restart: the store decides
+        if self._sink is None:
+            return PlainTextResponse("not ready", status_code=503)
+        try:
+            done = await self._deliver(tag, self._report(message_id, tag, result))
+        except Exception:
+            logger.exception(
+                "report not recorded",
+                extra={"event": "aicross_report_failed", "message_id": message_id},
+            )
+            return PlainTextResponse("report not recorded", status_code=500)
+        if not done:
+            return PlainTextResponse("being recorded", status_code=503)
+        return PlainTextResponse("OK")
+
+    def _next_delay(self, polls: int) -> float:
+        schedule = self.config.poll_schedule
+        return schedule[min(polls, len(schedule) - 1)]
+
+    async def _poll(self, item: _Poll) -> None:
+        if item.client_tag not in self._pending:
+            return
+        polled = dataclasses.replace(item, polls=item.polls + 1)
+        report = await self._ask(polled)
+        if report is None and self._context.clock.now() >= item.deadline:
+            report = ProviderReport(
+                connector=self.name,
+                code=ResultCode.EXPIRED,
+                message_id=item.message_id,
+                provider_msg_id=item.client_tag,
+                detail=f"no final result within {self.config.poll_give_up:g} s "
+                "(aicross spec §6)",
+                done_at=self._context.clock.now(),
+            )
+        if report is not None:
+            try:
+                if await self._deliver(item.client_tag, report):
+                    return
+            except Exception:
+                logger.exception(
+                    "report not recorded; polling again",
+                    extra={
+                        "event": "aicross_report_failed",
+                        "message_id": item.message_id,
+                    },
+                )
+        if item.client_tag in self._pending:
+            self._poller.add(polled, delay=self._next_delay(polled.polls))
+
+    async def _ask(self, item: _Poll) -> ProviderReport | None:
+        """One result request; a report when the result is final, else None."""
+        result = await exchange(
+            self._context.http,
+            "POST",
+            self._base + self.config.result_path,
+            limits=self.config.limits,
+            content=codec.encode_result_request(
+                item.client_tag, self._form_token(), self.config.shape
+            ),
+            headers=self._headers(FORM_TYPE),
+        )
+        if isinstance(result, Failure):
+            self._meter.failed(f"result of {item.client_tag}: {result.detail}")
+            return None
+        failure = status_failure(result)
+        if failure is not None:
+            self._meter.failed(f"result of {item.client_tag}: {failure.detail}")
+            return None
+        try:
+            answer = codec.parse_result(result.body, self.config.shape)
+        except RemoteProtocolError as exc:
+            self._meter.failed(f"result of {item.client_tag} unreadable: {exc}")
+            return None
+        self._meter.succeeded()
+        if answer.state is codec.State.ERROR:
+            if answer.error_code in self.config.unknown_codes:
+                return ProviderReport(
+                    connector=self.name,
+                    code=ResultCode.FAILED,
+                    message_id=item.message_id,
+                    provider_msg_id=item.client_tag,
+                    raw_code=answer.error_code,
+                    detail="the provider does not know this clientTag",
+                    done_at=self._context.clock.now(),
+                )
+            self._meter.failed(
+                f"result of {item.client_tag}: error {answer.error_code}"
+            )
+            return None
+        if not answer.state.final:
+            return None
+        return self._report(item.message_id, item.client_tag, answer)
+
+
+def build(settings: ConnectorSettings, context: ConnectorContext) -> AiCrossConnector:
+    """Build the connector from its ``[[connectors]]`` options (`config.read`).
+
+    Raises:
+        ConfigError: naming the option that cannot be used.
+    """
+    return AiCrossConnector(settings.name, config.read(settings), context)

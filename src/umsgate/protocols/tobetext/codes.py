@@ -1,0 +1,122 @@
+"""ToBeText's code registries and their mapping to unified result codes.
+
+Two tables, chosen by where a code arrives (tobetext spec §10.17): `AckCode` in the
+instant XML acknowledgement of a send, `CallbackCode` in the status callback. The
+same number 200 means "accepted for sending" in the first and "delivered" in the
+second. Every raw code is kept beside its unified one; a code missing from a table
+maps to the table's failure default and is still kept raw.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from umsgate.domain.results import ResultCode
+
+
+class Status(enum.StrEnum):
+    """The ``Status`` element (spec §4, §10.13)."""
+
+    #: "SUCCESS" — the only value in the seed's sample.
+    SUCCESS = "SUCCESS"
+    #: Resolution: every failure, in acknowledgements and callbacks.
+    FAIL = "FAIL"
+
+
+class AckCode(enum.IntEnum):
+    """``ErrorCode`` of the instant acknowledgement (spec §6)."""
+
+    #: "200 Success 전송성공" — accepted for sending, not yet delivered.
+    SUCCESS = 200
+    #: "410 Authentication Failed, 인증 실패, Cid 및 token 값 확인".
+    AUTH_FAILED = 410
+    #: "2001 Ckey 값 오류" — also a repeated Ckey with other parameters (spec §9).
+    CKEY = 2001
+    #: "2002 CCode 값 오류" — read as the country code of RecvNum (spec §10.6).
+    COUNTRY_CODE = 2002
+    #: Project (spec §10.6): RecvNum value error, the gap in the seed's numbering.
+    RECV_NUM = 2003
+    #: "2004 SendNum 값 오류".
+    SEND_NUM = 2004
+    #: "2005 Body field 값 오류" — also text over 160 bytes (spec §10.8).
+    BODY = 2005
+    #: "2006 Cid (고객사 ID) 값 오류" — missing or malformed (spec §6).
+    CID = 2006
+    #: "2007 token 값 오류" — missing or malformed (spec §6).
+    TOKEN = 2007
+
+
+class CallbackCode(enum.IntEnum):
+    """``ErrorCode`` of the status callback (spec §7)."""
+
+    #: "200 Success 전송성공".
+    SUCCESS = 200
+    #: "400 Failed 전송실패".
+    FAILED = 400
+    #: "411 내부 오류 (internal error) 전송실패".
+    INTERNAL = 411
+    #: "412 기타 (other) 전송실패".
+    OTHER = 412
+
+
+#: Messages the simulator and the compatible face put in ``ErrorMsg``.
+ACK_MESSAGES: dict[AckCode, str] = {
+    AckCode.SUCCESS: "Message successfully sent",
+    AckCode.AUTH_FAILED: "Authentication Failed",
+    AckCode.CKEY: "Ckey value error",
+    AckCode.COUNTRY_CODE: "CCode value error",
+    AckCode.RECV_NUM: "RecvNum value error",
+    AckCode.SEND_NUM: "SendNum value error",
+    AckCode.BODY: "Body field value error",
+    AckCode.CID: "Cid value error",
+    AckCode.TOKEN: "token value error",
+}
+
+CALLBACK_MESSAGES: dict[CallbackCode, str] = {
+    CallbackCode.SUCCESS: "Success",
+    CallbackCode.FAILED: "Failed",
+    CallbackCode.INTERNAL: "Internal error",
+    CallbackCode.OTHER: "Other",
+}
+
+#: Acknowledgement refusals → unified code (all permanent: the message is REJECTED).
+#: docs/protocols/tobetext.md renders this table.
+ACK_RESULTS: dict[AckCode, ResultCode] = {
+    AckCode.AUTH_FAILED: ResultCode.AUTH_FAILED,
+    # Our Ckey is the gateway's message id, always well-formed: a 2001 is the
+    # provider refusing a repeat it cannot match (see the connector's handling).
+    AckCode.CKEY: ResultCode.FAILED,
+    AckCode.COUNTRY_CODE: ResultCode.INVALID_NUMBER,
+    AckCode.RECV_NUM: ResultCode.INVALID_NUMBER,
+    # "SendNum value error": the sender number is not one this account may use.
+    AckCode.SEND_NUM: ResultCode.SENDER_NOT_REGISTERED,
+    AckCode.BODY: ResultCode.CONTENT_REJECTED,
+    AckCode.CID: ResultCode.AUTH_FAILED,
+    AckCode.TOKEN: ResultCode.AUTH_FAILED,
+}
+
+#: Callback codes → unified code. All failures are final as the seed says
+#: ("전송실패"); 411 is not made transient because a resend reuses the Ckey, which
+#: the provider treats as a repeat and would never call back for.
+CALLBACK_RESULTS: dict[CallbackCode, ResultCode] = {
+    CallbackCode.SUCCESS: ResultCode.DELIVERED,
+    CallbackCode.FAILED: ResultCode.FAILED,
+    CallbackCode.INTERNAL: ResultCode.FAILED,
+    CallbackCode.OTHER: ResultCode.FAILED,
+}
+
+
+def ack_result(code: int) -> ResultCode:
+    """Unified code of a refusing acknowledgement (unknown codes: FAILED)."""
+    try:
+        return ACK_RESULTS[AckCode(code)]
+    except (ValueError, KeyError):
+        return ResultCode.FAILED
+
+
+def callback_result(code: int) -> ResultCode:
+    """Unified code of a callback ``ErrorCode`` (unknown codes: FAILED)."""
+    try:
+        return CALLBACK_RESULTS[CallbackCode(code)]
+    except ValueError:
+        return ResultCode.FAILED
