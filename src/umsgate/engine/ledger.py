@@ -291,18 +291,20 @@ class Ledger:
         found = await fast.ids_by_provider(raw, lookup) if lookup else {}
         found.update(in_batch)
         resolved: list[tuple[Op, int, int | None]] = []
+        # Reports of ids that this batch records are replayed after every other op:
+        # a receipt can overtake its submit answer and land in the same batch ahead
+        # of it, and the message (and its parts) must be SENT before it is final.
+        after: list[tuple[Op, int, int | None]] = []
         parked: list[dict[str, Any]] = []
         for op in ops:
             if isinstance(op, Reported):
                 rep = op.report
+                key = (rep.connector, rep.provider_msg_id or "")
                 if rep.message_id is not None:
                     resolved.append((op, rep.message_id, None))
-                elif (
-                    rep.provider_msg_id
-                    and (rep.connector, rep.provider_msg_id) in found
-                ):
-                    mid, part = found[(rep.connector, rep.provider_msg_id)]
-                    resolved.append((op, mid, part))
+                elif rep.provider_msg_id and key in found:
+                    mid, part = found[key]
+                    (after if key in in_batch else resolved).append((op, mid, part))
                 else:
                     parked.append(
                         {
@@ -314,6 +316,7 @@ class Ledger:
                     )
             else:
                 resolved.append((op, op.message_id, None))
+        resolved.extend(after)
         rows = await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved}))
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]

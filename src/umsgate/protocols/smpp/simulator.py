@@ -7,6 +7,9 @@ environment twin. Tests use the async API instead::
     async with simulator.running(accounts={"esme": "secret"}) as sim:
         ... connect to sim.port, read sim.submitted / sim.stats, flip sim.faults ...
 
+``--record FILE`` appends one JSON line per accepted submit_sm (see `record_line`),
+so a test or a user driving the command from outside can see what arrived.
+
 The simulator itself is `smsc.Smsc`; see there for what it does.
 """
 
@@ -16,9 +19,12 @@ import asyncio
 import contextlib
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
 
+import orjson
 import typer
 
 from umsgate.protocols.smpp import pdu as pdus
@@ -32,6 +38,7 @@ __all__ = [
     "Submitted",
     "command",
     "parse_account",
+    "record_line",
     "running",
 ]
 
@@ -78,6 +85,42 @@ def parse_account(value: str) -> tuple[str, str]:
             f"password of {system_id!r} is over {pdus.MAX_PASSWORD - 1} characters"
         )
     return system_id, password
+
+
+def record_line(part: Submitted, at: float) -> bytes:
+    """One accepted part as a JSON line: ``at`` (epoch seconds), ``message_id``,
+    ``system_id``, ``source_addr``, ``destination_addr``, ``data_coding``,
+    ``esm_class``, ``concat`` (``[reference, total, seqnum]`` from the UDH or the SAR
+    TLVs, or null), ``payload`` (whether the text came in message_payload),
+    ``text`` (decoded) and the drawn ``outcome``."""
+    pdu = part.pdu
+    concat = part.concat
+    return orjson.dumps(
+        {
+            "at": at,
+            "message_id": part.message_id,
+            "system_id": part.system_id,
+            "source_addr": pdu.source_addr,
+            "destination_addr": pdu.destination_addr,
+            "data_coding": pdu.data_coding,
+            "esm_class": pdu.esm_class,
+            "concat": None
+            if concat is None
+            else [concat.reference, concat.total, concat.seqnum],
+            "payload": pdu.tlvs.message_payload is not None,
+            "text": part.text,
+            "outcome": part.outcome,
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+def _recorder(out: BinaryIO) -> Callable[[Submitted], None]:
+    def write(part: Submitted) -> None:
+        out.write(record_line(part, time.time()))
+        out.flush()  # readers poll the file while the simulator runs
+
+    return write
 
 
 def _env(name: str) -> str:
@@ -168,6 +211,13 @@ def command(
             help="Fault: seconds before each submit_sm_resp.", envvar=_env("RESP_DELAY")
         ),
     ] = 0.0,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append one JSON line per accepted submit_sm to this file.",
+            envvar=_env("RECORD"),
+        ),
+    ] = None,
 ) -> None:
     """Run a fake SMPP 3.4 SMSC until Ctrl-C or SIGTERM."""
     try:
@@ -191,8 +241,15 @@ def command(
     smsc.faults.drop_after = drop_after
     smsc.faults.ignore_enquire_link = ignore_enquire_link
     smsc.faults.resp_delay = resp_delay
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        runner.run(_serve(smsc))
+    with contextlib.ExitStack() as stack:
+        if record is not None:
+            try:
+                out = stack.enter_context(open(record, "ab"))
+            except OSError as exc:
+                raise typer.BadParameter(f"--record {record}: {exc}") from None
+            smsc.on_submit = _recorder(out)
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(_serve(smsc))
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

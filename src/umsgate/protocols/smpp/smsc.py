@@ -226,6 +226,9 @@ class Smsc:
         self.submitted: collections.deque[Submitted] = collections.deque(
             maxlen=MAX_RECORDED
         )
+        #: Called with every accepted part, after it is recorded (the command's
+        #: ``--record`` file).
+        self.on_submit: Callable[[Submitted], None] | None = None
         self.mix = OutcomeMix.parse(config.mix, default="DELIVRD", seed=config.seed)
         named = {part.partition("=")[0].strip() for part in config.mix.split(",")}
         unknown = named - OUTCOMES - {""}
@@ -400,11 +403,12 @@ class Smsc:
         message_id = f"{self._id_prefix}{next(self._ids):08x}"
         outcome = self.mix.draw(message_id)
         self.stats.submits += 1
-        self.submitted.append(
-            Submitted(
-                message_id=message_id, system_id=system_id, pdu=submit, outcome=outcome
-            )
+        record = Submitted(
+            message_id=message_id, system_id=system_id, pdu=submit, outcome=outcome
         )
+        self.submitted.append(record)
+        if self.on_submit is not None:
+            self.on_submit(record)
         self._track(message_id, MessageState.ENROUTE, "", 0)
         if submit.registered_delivery & 0x03:
             wants = submit.registered_delivery & 0x03

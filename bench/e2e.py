@@ -1,0 +1,521 @@
+"""Benchmark: messages per second through the whole gateway over SMPP.
+
+    load generator (this process, native HTTP API, keep-alive, --concurrency)
+      → umsgate serve (SQLite in a temporary directory, or --db)
+      → SMPP connector (one transceiver bind, --window)
+      → umsgate sim smpp (a receipt for every submit after --receipt-delay)
+      → umsgate serve (receipts → final status → webhook)
+      → webhook receiver (bench/e2e_receiver.py, its own process, answers OK)
+
+Every part runs in its own process. The messages are one-part Korean SMS (UCS-2), so
+messages and SMPP submits are the same count. Prints:
+
+* accepted msg/s: 200s over the time from the first request to the last answer;
+* SMPP submits/s: the gateway's ``umsgate_messages_submitted`` counter, from the
+  first submit to the last (sampled every ``--sample`` seconds);
+* webhook reports/s: reports the receiver counted, from its first to its last;
+* end to end: from the first request to the last report, and messages/s over it;
+* losses: umsMsgIds that got a 200 and no report (must be 0);
+* CPU seconds of each process and per message.
+
+``--no-webhook`` gives the client no report URL: the run ends when every message is
+final (``umsgate_messages_final``), which shows what the pipeline does without the
+webhook client (losses are then accepted messages not final).
+
+``--profile FILE`` samples the serve process with py-spy during the run
+(``py-spy record --format raw``: collapsed stacks) and prints where its time went
+(``.venv/bin/pip install py-spy`` first).
+
+    .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
+                                  [--receipt-delay 0.5] [--db URL] [--profile FILE]
+                                  [--no-webhook]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _load
+
+_METRIC = re.compile(
+    rb"^(umsgate_[a-z_]+?)(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$", re.M
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def umsgate(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "umsgate", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return done.stdout
+
+
+def start_listening(
+    cmd: list[str], env: dict[str, str], log: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``cmd``; its process and the first line it prints (``listening …``)."""
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    if not line.startswith("listening"):
+        proc.kill()
+        raise SystemExit(f"{cmd[:4]} did not start: {line!r}; see {log}")
+    return proc, line
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/healthz", timeout=1).json()["connectors"]["smsc"][
+                "up"
+            ]:
+                return
+        time.sleep(0.1)
+    raise SystemExit("the gateway did not start or did not bind")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def metrics(text: bytes) -> dict[str, float]:
+    out: dict[str, float] = collections.defaultdict(float)
+    for name, value in _METRIC.findall(text):
+        out[name.decode()] += float(value)
+    return out
+
+
+def settings_file(path: Path, sim_port: int, window: int) -> Path:
+    path.write_text(
+        f"""[[connectors]]
+name = "smsc"
+protocol = "smpp"
+host = "127.0.0.1"
+port = {sim_port}
+system_id = "bench"
+password = "bench"
+window = {window}
+
+[[routes]]
+name = "sms"
+channels = ["SMS", "LMS"]
+connectors = ["smsc"]
+"""
+    )
+    return path
+
+
+class Sampler:
+    """Samples the gateway's metrics and the receiver's counts while the run goes."""
+
+    def __init__(self, gateway: str, receiver: str, interval: float) -> None:
+        self.gateway = gateway
+        self.receiver = receiver
+        self.interval = interval
+        #: (monotonic time, submitted, reports at the receiver, final messages)
+        self.samples: list[tuple[float, float, int, float]] = []
+        self.first_final = 0.0
+        self.last_final = 0.0
+        self.first_submit = 0.0
+        self.last_submit = 0.0
+
+    async def run(self, until: asyncio.Event) -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            last = -1.0
+            while True:
+                now = time.monotonic()
+                m = metrics((await http.get(self.gateway + "/metrics")).content)
+                stats = (await http.get(self.receiver + "/stats")).json()
+                submitted = m.get("umsgate_messages_submitted", 0.0)
+                final = m.get("umsgate_messages_final", 0.0)
+                if submitted and not self.first_submit:
+                    self.first_submit = now - self.interval / 2
+                if submitted != last:
+                    self.last_submit = now
+                    last = submitted
+                if final and not self.first_final:
+                    self.first_final = now - self.interval / 2
+                if not self.samples or final != self.samples[-1][3]:
+                    self.last_final = now
+                self.samples.append((now, submitted, int(stats["reports"]), final))
+                if until.is_set():
+                    return
+                await asyncio.sleep(self.interval)
+
+    def peak(self, column: int, span: float = 2.0) -> float:
+        """Highest rate of a column over ``span`` seconds."""
+        best = 0.0
+        s = self.samples
+        j = 0
+        for i in range(len(s)):
+            while s[i][0] - s[j][0] > span:
+                j += 1
+            if i > j and s[i][0] - s[j][0] > 0:
+                best = max(best, (s[i][column] - s[j][column]) / (s[i][0] - s[j][0]))
+        return best
+
+
+def summarise_profile(raw: Path, top: int = 20) -> None:
+    """Print where the serve process's samples went, from py-spy's collapsed stacks
+    (``thread;frame;frame;… count``): per thread, then the event loop thread by
+    area (inclusive) and by function (self).
+
+    The aiosqlite worker thread's own frame is mostly its wait for the next
+    statement (py-spy cannot tell that wait from work); SQLite's work shows under
+    ``Connection._execute``. A leaf in ``Runner.run`` is the event loop itself
+    (uvloop, in C: polling and callbacks)."""
+    threads: collections.Counter[str] = collections.Counter()
+    leaf: collections.Counter[str] = collections.Counter()
+    areas: collections.Counter[str] = collections.Counter()
+    main = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        n = int(count)
+        frames = stack.split(";")
+        thread = frames[0].split(": ", 1)[-1]
+        thread = "MainThread" if thread == "MainThread" else "aiosqlite worker"
+        threads[thread] += n
+        if thread != "MainThread":
+            continue
+        main += n
+        leaf[_short(frames[-1])] += n
+        for name in {_group(f) for f in frames[1:]} - {""}:
+            areas[name] += n
+    total = sum(threads.values())
+    if not total:
+        print("profile: no samples")
+        return
+    print(
+        f"profile: {total} samples of the serve process: "
+        + ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in threads.items())
+    )
+    print("  event loop thread by area (inclusive; % of its samples):")
+    for name, n in areas.most_common(top):
+        print(f"    {100 * n / main:5.1f} %  {name}")
+    print("  event loop thread by function (self):")
+    for name, n in leaf.most_common(top):
+        print(f"    {100 * n / main:5.1f} %  {name}")
+
+
+def _short(frame: str) -> str:
+    # py-spy frames: "function (path/to/file.py:line)"
+    m = re.match(r"(.*) \((.*?):?(\d+)?\)$", frame)
+    if not m:
+        return frame
+    func, path = m.group(1), m.group(2)
+    return f"{func} ({_module(path)})"
+
+
+def _module(path: str) -> str:
+    for marker in ("site-packages/", "src/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return path.removesuffix(".py").replace("/", ".")
+
+
+_AREAS = [
+    ("umsgate.protocols.apigw", "native API (umsgate.protocols.apigw)"),
+    ("umsgate.engine.accept", "acceptor (group commit)"),
+    ("umsgate.engine.dispatcher", "dispatcher"),
+    ("umsgate.engine.ledger", "ledger"),
+    ("umsgate.store", "store (umsgate.store, aiosqlite calls)"),
+    ("aiosqlite", "store (umsgate.store, aiosqlite calls)"),
+    ("umsgate.protocols.smpp", "SMPP connector (umsgate.protocols.smpp)"),
+    ("umsgate.reports", "notifier (umsgate.reports)"),
+    ("httpx", "httpx/httpcore/anyio (webhook client)"),
+    ("httpcore", "httpx/httpcore/anyio (webhook client)"),
+    ("anyio", "httpx/httpcore/anyio (webhook client)"),
+    ("h11", "httpx/httpcore/anyio (webhook client)"),
+    ("<frozen importlib", "import machinery (httpcore's failed 'import sniffio')"),
+    ("uvicorn.protocols", "HTTP server (uvicorn, httptools)"),
+    ("uvicorn.middleware", "HTTP server (uvicorn, httptools)"),
+    ("logging", "logging"),
+    ("prometheus_client", "prometheus_client"),
+]
+
+
+def _group(frame: str) -> str:
+    module = _short(frame)
+    if module.startswith("Runner.run (asyncio.runners"):
+        return ""
+    for prefix, name in _AREAS:
+        if f"({prefix}" in module:
+            return name
+    return ""
+
+
+@contextlib.contextmanager
+def profiling(pid: int, out: Path | None) -> Iterator[None]:
+    if out is None:
+        yield
+        return
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    proc = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--format", "raw", "--output", str(out),
+         "--rate", "200", "--nonblocking", "--threads"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        if proc.returncode not in (0, -signal.SIGINT) and not out.exists():
+            print(f"py-spy failed: {err.decode()[-500:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--window", type=int, default=50, help="connector window")
+    parser.add_argument("--receipt-delay", type=float, default=0.5)
+    parser.add_argument("--db", default="", help="database URL (default: SQLite)")
+    parser.add_argument("--sample", type=float, default=0.5)
+    parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--no-webhook", action="store_true", help="the client has no report URL"
+    )
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="umsgate-e2e-"))
+    store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
+    env = dict(os.environ, UMSGATE_LOG_LEVEL="WARNING")
+    if args.db:
+        env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        sim, line = start_listening(
+            [sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
+             "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay)],
+            env,
+            tmp / "sim.log",
+        )  # fmt: skip
+        procs.append(sim)
+        sim_port = int(line.rsplit(":", 1)[1])
+        receiver, line = start_listening(
+            [sys.executable, str(Path(__file__).parent / "e2e_receiver.py")],
+            env,
+            tmp / "receiver.log",
+        )
+        procs.append(receiver)
+        receiver_url = f"http://127.0.0.1:{line.split()[1]}"
+        report_url = "" if args.no_webhook else receiver_url + "/hook"
+        creds = json.loads(
+            umsgate(
+                "client", "add", "--id", "bench", "--tps-sms", "1000000",
+                "--report-url", report_url, *store, env=env,
+            )
+        )  # fmt: skip
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        config = settings_file(tmp / "umsgate.toml", sim_port, args.window)
+        with open(tmp / "serve.log", "ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
+                 *store, "--config", str(config), "--log-level", "WARNING"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )  # fmt: skip
+        procs.append(server)
+        wait_ready(url)
+        token = httpx.post(
+            url + "/v1/auth/token",
+            json={k: creds[k] for k in ("clientId", "clientSecret", "clientKey")},
+        ).json()["accessToken"]
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "originCode": "123456789",
+            "billCode": "12345",
+        }
+        host = f"127.0.0.1:{port}"
+
+        def make(i: int) -> bytes:
+            body = orjson.dumps(
+                {
+                    "srcMsgId": f"e{i}",
+                    "callback": "0212345678",
+                    "receiver": f"010{20000000 + i % 70000000:08d}",
+                    "content": f"벤치마크 메시지 {i}",
+                }
+            )
+            return _load.post(host, "/v1/message/sms", body, headers)
+
+        cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+        self_before = time.process_time()
+        sampler = Sampler(url, receiver_url, args.sample)
+
+        async def run() -> tuple[_load.Result, float]:
+            done = asyncio.Event()
+            sampling = asyncio.create_task(sampler.run(done))
+            start = time.monotonic()
+            result = await _load.run(
+                "127.0.0.1",
+                port,
+                total=args.n,
+                concurrency=args.concurrency,
+                make_request=make,
+                keep_bodies=True,
+                timeout=60,
+            )
+            accepted = result.statuses.get(200, 0)
+            deadline = time.monotonic() + max(120, args.n / 100)
+            async with httpx.AsyncClient(timeout=10) as http:
+                while time.monotonic() < deadline:
+                    if args.no_webhook:
+                        m = metrics((await http.get(url + "/metrics")).content)
+                        done_count = m.get("umsgate_messages_final", 0.0)
+                    else:
+                        stats = (await http.get(receiver_url + "/stats")).json()
+                        done_count = stats["reports"]
+                    if done_count >= accepted:
+                        break
+                    await asyncio.sleep(0.1)
+            done.set()
+            await sampling
+            return result, start
+
+        with profiling(server.pid, args.profile):
+            result, start = asyncio.run(run())
+        cpu_after = {p.pid: cpu_seconds(p.pid) for p in procs}
+        self_cpu = time.process_time() - self_before
+        stats = httpx.get(receiver_url + "/stats").json()
+        got = set(httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n"))
+        final_metrics = metrics(httpx.get(url + "/metrics").content)
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    ok = result.statuses.get(200, 0)
+    acked = {
+        orjson.loads(b)["umsMsgId"].encode()
+        for b in result.bodies
+        if b.startswith(b"{") and b'"umsMsgId"' in b
+    }
+    finals = final_metrics.get("umsgate_messages_final", 0.0)
+    missing = int(ok - finals) if args.no_webhook else len(acked - got)
+    submitted = final_metrics.get("umsgate_messages_submitted", 0.0)
+    submit_span = max(1e-9, sampler.last_submit - sampler.first_submit)
+    report_span = max(1e-9, stats["last"] - stats["first"])
+    end = stats["last"] - (time.time() - time.monotonic()) - start
+    load = os.getloadavg()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, load average before the end "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print(
+        f"store: {'PostgreSQL' if args.db else 'SQLite'}, connector window "
+        f"{args.window}, receipt delay {args.receipt_delay} s"
+    )
+    print(
+        f"sent {args.n} SMS at concurrency {args.concurrency} in "
+        f"{result.elapsed:.2f} s; statuses {result.statuses}"
+    )
+    print(
+        f"accepted:        {ok / result.elapsed:7.0f} msg/s   (p50 "
+        f"{result.percentile(50) * 1000:.1f} ms, p99 "
+        f"{result.percentile(99) * 1000:.1f} ms)"
+    )
+    print(
+        f"SMPP submits:    {submitted / submit_span:7.0f} /s      ({submitted:.0f} in "
+        f"{submit_span:.1f} s; best 2 s: {sampler.peak(1):.0f}/s)"
+    )
+    if args.no_webhook:
+        final_span = max(1e-9, sampler.last_final - sampler.first_final)
+        end = sampler.last_final - start
+        print(
+            f"final statuses:  {finals / final_span:7.0f} /s      ({finals:.0f} in "
+            f"{final_span:.1f} s; best 2 s: {sampler.peak(3):.0f}/s); no webhooks"
+        )
+        print(
+            f"end to end:      {ok / end:7.0f} msg/s   (last final status {end:.1f} s "
+            f"after the first request, ±{args.sample} s)"
+        )
+        print(f"losses: {missing} of {len(acked)} acknowledged messages are not final")
+    else:
+        print(
+            f"webhook reports: {stats['reports'] / report_span:7.0f} /s      "
+            f"({stats['reports']} in {report_span:.1f} s; best 2 s: "
+            f"{sampler.peak(2):.0f}/s)"
+        )
+        print(
+            f"end to end:      {ok / end:7.0f} msg/s   (last report {end:.1f} s after "
+            f"the first request)"
+        )
+        print(f"losses: {missing} of {len(acked)} acknowledged messages have no report")
+    names = ["umsgate sim smpp", "receiver", "umsgate serve"]
+    cpu = {
+        name: cpu_after[p.pid] - cpu_before[p.pid]
+        for name, p in zip(names, procs, strict=True)
+    }
+    cpu["load generator"] = self_cpu
+    print(
+        "CPU: "
+        + ", ".join(
+            f"{name} {sec:.1f} s ({1e6 * sec / max(1, ok):.0f} µs/msg)"
+            for name, sec in cpu.items()
+        )
+    )
+    if args.profile is not None and args.profile.exists():
+        summarise_profile(args.profile)
+    if missing:
+        raise SystemExit(f"{missing} acknowledged messages have no report")
+
+
+if __name__ == "__main__":
+    main()
