@@ -169,7 +169,6 @@ class Gateway:
         self.notifier = Notifier(
             self.db,
             directory=self.directory,
-            http=self.http,
             settings=self.settings.webhook,
             clock=time.time,
             on_result=self.metrics.webhook,
