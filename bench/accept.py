@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import platform
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -35,23 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def umsgate(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "umsgate", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return done.stdout
+from _procs import free_port, umsgate
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> None:

@@ -55,29 +55,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
+from _procs import free_port, umsgate
 
 _METRIC = re.compile(
     rb"^(umsgate_[a-z_]+?)(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$", re.M
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def umsgate(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "umsgate", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return done.stdout
 
 
 def start_listening(
