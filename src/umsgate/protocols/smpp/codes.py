@@ -131,7 +131,7 @@ class CommandStatus(enum.IntEnum):
     RINVEXPIRY = 0x00000062
     #: Predefined Message Invalid or Not Found.
     RINVDFTMSGID = 0x00000063
-    #: ESME Receiver Temporary App Error Code (the brief's ESME_RX_T_APPNACK).
+    #: ESME Receiver Temporary App Error Code (also written ESME_RX_T_APPNACK).
     RX_T_APPN = 0x00000064
     #: ESME Receiver Permanent App Error Code.
     RX_P_APPN = 0x00000065
