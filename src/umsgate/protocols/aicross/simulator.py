@@ -28,7 +28,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Annotated
 
-import httpx
 import typer
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,8 +35,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.pusher import Delivery, Pusher, PushPolicy
-from umsgate.protocols._http.server import Served, read_body, run_foreground
+from umsgate.protocols._http.pusher import Delivery, PushPolicy
+from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.aicross import codec
 from umsgate.protocols.aicross.codes import HTTP_STATUS, MESSAGES, ErrorCode, Status
 from umsgate.sim.mix import OutcomeMix
@@ -141,7 +141,7 @@ def result_of(taken: Taken, now: float, delay: float) -> codec.Result:
     )
 
 
-class AiCrossSimulator:
+class AiCrossSimulator(SimulatorBase):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -180,17 +180,17 @@ class AiCrossSimulator:
         )
         self.taken: collections.OrderedDict[str, Taken] = collections.OrderedDict()
         self._untagged = itertools.count(1)
-        self._release = asyncio.Event()
-        self._push_policy = push or PushPolicy(attempts=5, interval=60.0)
-        self._client: httpx.AsyncClient | None = None
-        self.pusher: Pusher | None = None
-        self.app = Starlette(
-            routes=[
-                Route(SEND_PATH, self._send, methods=["POST"]),
-                Route(RESULT_PATH, self._result, methods=["POST"]),
-            ]
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route(SEND_PATH, self._send, methods=["POST"]),
+                    Route(RESULT_PATH, self._result, methods=["POST"]),
+                ]
+            ),
+            host=host,
+            port=port,
+            push=push or PushPolicy(attempts=5, interval=60.0),
         )
-        self.served = Served(self.app, host=host, port=port)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -199,36 +199,8 @@ class AiCrossSimulator:
         """Base URL (``http://host:port``)."""
         return self.served.url
 
-    @property
-    def port(self) -> int:
-        return self.served.port
-
     def listening(self) -> str:
         return f"aicross={self.served.address}"
-
-    async def start(self) -> None:
-        self._release.clear()
-        self._client = httpx.AsyncClient()
-        self.pusher = Pusher(self._client, self._push_policy)
-        self.pusher.start()
-        await self.served.start()
-
-    async def close(self) -> None:
-        self._release.set()
-        await self.served.stop()
-        if self.pusher is not None:
-            await self.pusher.stop()
-        if self._client is not None:
-            await self._client.aclose()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused) until `come_back`."""
-        self._release.set()
-        await self.served.stop()
-
-    async def come_back(self) -> None:
-        self._release.clear()
-        await self.served.start()
 
     def outcome(self, key: str) -> str:
         """The outcome the mix gives a clientTag (repeatable)."""

@@ -36,7 +36,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.server import Served, read_body, run_foreground
+from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.sim.mix import OutcomeMix
@@ -152,7 +153,7 @@ def state(taken: Taken, now: float, delay: float) -> codec.ImsData:
     )
 
 
-class ImsSimulator:
+class ImsSimulator(SimulatorBase):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -179,14 +180,16 @@ class ImsSimulator:
             maxlen=MAX_RECORDED
         )
         self.taken: collections.OrderedDict[str, Taken] = collections.OrderedDict()
-        self._release = asyncio.Event()
-        self.app = Starlette(
-            routes=[
-                Route(SEND_PATH, self._send, methods=["POST"]),
-                Route(INFO_PATH, self._info, methods=["GET"]),
-            ]
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route(SEND_PATH, self._send, methods=["POST"]),
+                    Route(INFO_PATH, self._info, methods=["GET"]),
+                ]
+            ),
+            host=host,
+            port=port,
         )
-        self.served = Served(self.app, host=host, port=port)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -195,29 +198,8 @@ class ImsSimulator:
         """Base URL (``http://host:port``)."""
         return self.served.url
 
-    @property
-    def port(self) -> int:
-        return self.served.port
-
     def listening(self) -> str:
         return f"imsms={self.served.address}"
-
-    async def start(self) -> None:
-        self._release.clear()
-        await self.served.start()
-
-    async def close(self) -> None:
-        self._release.set()
-        await self.served.stop()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused) until `come_back`."""
-        self._release.set()
-        await self.served.stop()
-
-    async def come_back(self) -> None:
-        self._release.clear()
-        await self.served.start()
 
     def outcome(self, send_to: str, message: str) -> str:
         """The outcome the mix gives a message (repeatable)."""

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated
 
-import httpx
 import typer
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,8 +33,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.pusher import Delivery, Pusher, PushPolicy
-from umsgate.protocols._http.server import Served, read_body, run_foreground
+from umsgate.protocols._http.pusher import Delivery, PushPolicy
+from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.tobetext import codec, codes
 from umsgate.sim.mix import OutcomeMix
 
@@ -89,7 +89,7 @@ def parse_mix(text: str, *, seed: int = 0) -> OutcomeMix:
     )
 
 
-class ToBeTextSimulator:
+class ToBeTextSimulator(SimulatorBase):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -124,12 +124,12 @@ class ToBeTextSimulator:
         self._sent: collections.OrderedDict[
             tuple[str, str], tuple[codec.SendRequest, codec.Result]
         ] = collections.OrderedDict()
-        self._release = asyncio.Event()
-        self._client: httpx.AsyncClient | None = None
-        self._push_policy = push or PushPolicy()
-        self.pusher: Pusher | None = None
-        self.app = Starlette(routes=[Route("/sms", self._send, methods=["POST"])])
-        self.served = Served(self.app, host=host, port=port)
+        super().__init__(
+            Starlette(routes=[Route("/sms", self._send, methods=["POST"])]),
+            host=host,
+            port=port,
+            push=push or PushPolicy(),
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -138,36 +138,8 @@ class ToBeTextSimulator:
         """The send URL (``http://host:port/sms``)."""
         return f"{self.served.url}/sms"
 
-    @property
-    def port(self) -> int:
-        return self.served.port
-
     def listening(self) -> str:
         return f"tobetext={self.served.address}"
-
-    async def start(self) -> None:
-        self._release.clear()
-        self._client = httpx.AsyncClient()
-        self.pusher = Pusher(self._client, self._push_policy)
-        self.pusher.start()
-        await self.served.start()
-
-    async def close(self) -> None:
-        self._release.set()
-        await self.served.stop()
-        if self.pusher is not None:
-            await self.pusher.stop()
-        if self._client is not None:
-            await self._client.aclose()
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused) until `come_back`."""
-        self._release.set()
-        await self.served.stop()
-
-    async def come_back(self) -> None:
-        self._release.clear()
-        await self.served.start()
 
     @property
     def accepted(self) -> int:
