@@ -76,6 +76,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._stopped = asyncio.Event()
         self._idle = asyncio.Event()
 
     def wake(self, _n: int = 0) -> None:
@@ -88,10 +89,17 @@ class Dispatcher:
         ]
 
     async def stop(self) -> None:
+        """Let the loops end by themselves (a task cancelled inside a store
+        transaction could leave SQLite's write lock taken); cancel only loops that
+        have not ended after a while."""
         self._stopping = True
         self._wake.set()
-        for task in self._loops:
-            task.cancel()
+        self._room.set()
+        self._stopped.set()
+        if self._loops:
+            _, pending = await asyncio.wait(self._loops, timeout=30)
+            for task in pending:
+                task.cancel()
         for task in self._loops:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -261,7 +269,10 @@ class Dispatcher:
                 log.exception(
                     "recovery round failed", extra={"event": "recovery_error"}
                 )
-            await asyncio.sleep(self._settings.heartbeat_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopped.wait(), timeout=self._settings.heartbeat_interval
+                )
 
     async def recover(self) -> int:
         """Take over the claims of dead nodes; the number of messages taken over."""

@@ -119,16 +119,26 @@ class Notifier:
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
+        """Let the loop end by itself (a task cancelled inside a store transaction
+        could leave SQLite's write lock taken), cancelling it only if it does not
+        end within the webhook timeout."""
         self._stopping = True
         self._wake.set()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self._settings.timeout + 1)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._http is not None:
-            await self._http.close()
+        self._room.set()
+        try:
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self._settings.timeout + 1)
+            if self._task is not None:
+                done, _ = await asyncio.wait(
+                    {self._task}, timeout=self._settings.timeout + 5
+                )
+                if not done:
+                    self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+        finally:
+            if self._http is not None:
+                await self._http.close()
 
     async def _run(self) -> None:
         flusher = asyncio.create_task(self._flush_loop(), name="notifier-flush")
