@@ -4,7 +4,8 @@ whatever needs it. Nothing else in umsgate reads ``os.environ``.
 
 Errors name the key, the value and the type expected, and for TOML files the file.
 Connectors and routes are lists of tables (``[[connectors]]``, ``[[routes]]``); a
-connector's protocol-specific keys are kept in ``options`` and validated by the
+connector's ``tps`` and ``window`` are the gateway's own throttles of it (see
+`umsgate.engine.pacing`), its other keys are kept in ``options`` and validated by the
 protocol's own ``build`` function.
 """
 
@@ -103,7 +104,21 @@ class SandboxSettings:
 class ConnectorSettings:
     name: str
     protocol: str
+    #: Most messages per second handed to this connector (None: no limit). A burst
+    #: above it waits in the queue and drains at this rate; it is never refused.
+    tps: float | None = None
+    #: Most messages in flight to it at once: handed to ``submit`` and not yet
+    #: answered (None: only ``engine.connector_concurrency`` chunks).
+    window: int | None = None
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def options_with_limits(self, *keys: str) -> Mapping[str, Any]:
+        """``options`` plus those of ``tps`` and ``window`` (``keys``) that are set,
+        for protocols whose own sessions enforce them as well (SMPP's window and
+        rate limiter)."""
+        limits = {"tps": self.tps, "window": self.window}
+        extra = {k: limits[k] for k in keys if limits[k] is not None}
+        return {**self.options, **extra}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -284,4 +299,26 @@ def _connector(data: Any, where: str) -> ConnectorSettings:
         raise ConfigError(f"{where}: 'name' is required (a string)")
     if not isinstance(protocol, str) or not protocol:
         raise ConfigError(f"{where}: 'protocol' is required (a string)")
-    return ConnectorSettings(name=name, protocol=protocol, options=data)
+    tps = data.pop("tps", None)
+    if tps is not None and (
+        isinstance(tps, bool) or not isinstance(tps, int | float) or not tps > 0
+    ):
+        raise ConfigError(
+            f"{where}.tps: {tps!r} is not a valid rate (a number above 0, "
+            "messages per second)"
+        )
+    window = data.pop("window", None)
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int) or window < 1
+    ):
+        raise ConfigError(
+            f"{where}.window: {window!r} is not a valid window (an integer of at "
+            "least 1, messages in flight)"
+        )
+    return ConnectorSettings(
+        name=name,
+        protocol=protocol,
+        tps=None if tps is None else float(tps),
+        window=window,
+        options=data,
+    )
