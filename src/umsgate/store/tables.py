@@ -217,3 +217,12 @@ nodes = Table(
     Column("heartbeat", Float, nullable=False),
     Column("started_at", Float, nullable=False),
 )
+
+#: The send schedule of each paced connector, shared by every node (see
+#: `umsgate.engine.pacing`): the start of its next free send slot.
+connector_pace = Table(
+    "connector_pace",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tat", Float, nullable=False),
+)
