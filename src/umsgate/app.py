@@ -28,6 +28,7 @@ from umsgate import __version__
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.domain.ids import IdGenerator
+from umsgate.engine import duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.clock import SystemClock
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
@@ -176,6 +177,7 @@ class Gateway:
             clock=time.time,
             max_batch=self.settings.store.commit_batch,
             on_committed=self.dispatcher.wake,
+            screen=duplicates.screen,
         )
         self.notifier = Notifier(
             self.db,
@@ -294,6 +296,7 @@ class Gateway:
                 removed = await self.files.purge()
                 async with self.db.transaction() as conn:
                     await queries.delete_expired_tokens(conn, time.time())
+                    await queries.delete_expired_send_guards(conn, time.time())
                 if removed:
                     log.info(
                         "purged %d expired files", removed, extra={"event": "purge"}

@@ -26,6 +26,7 @@ from umsgate.store.tables import (
     messages,
     nodes,
     reports,
+    send_guards,
     tokens,
 )
 
@@ -185,6 +186,14 @@ async def get_token(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
 
 async def delete_expired_tokens(conn: AsyncConnection, now: float) -> int:
     result = await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
+    return int(result.rowcount or 0)
+
+
+async def delete_expired_send_guards(conn: AsyncConnection, now: float) -> int:
+    """Forget duplicate-send guards whose window has passed."""
+    result = await conn.execute(
+        delete(send_guards).where(send_guards.c.expires_at < now)
+    )
     return int(result.rowcount or 0)
 
 
