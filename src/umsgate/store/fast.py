@@ -159,11 +159,18 @@ _INSERT_EVENT = _insert_sql("events", EVENT_COLUMNS)
 _INSERT_REPORT = _insert_sql("reports", REPORT_COLUMNS)
 
 
-async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert messages; a (client, srcMsgId, kind) that exists is skipped."""
-    await raw.executemany(
-        _INSERT_MESSAGE, [tuple(r.get(c) for c in MESSAGE_COLUMNS) for r in rows]
-    )
+async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert messages; a (client, srcMsgId, kind) that exists is skipped. True when
+    every row is known to be inserted (SQLite counts the rows it changed), so that
+    nobody needs to read the keys back; False when some were skipped or the count
+    is not known (asyncpg's executemany gives none)."""
+    params = [tuple(r.get(c) for c in MESSAGE_COLUMNS) for r in rows]
+    if raw.postgres:
+        await raw.executemany(_INSERT_MESSAGE, params)
+        return False
+    before = raw.driver.total_changes
+    await raw.executemany(_INSERT_MESSAGE, params)
+    return bool(raw.driver.total_changes - before == len(rows))
 
 
 async def message_keys(
