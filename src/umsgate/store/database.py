@@ -45,10 +45,12 @@ class SqliteWriter:
     aiosqlite makes) cost far more than that. A hop needs the GIL on both sides,
     and on a busy loop each wait for it can take a whole switch interval, so a
     transaction of seven statements spent tens of milliseconds waiting (profiled:
-    the accept path's p50 latency was mostly those waits). Only the calls that can
-    wait long run on the writer's own thread: ``BEGIN IMMEDIATE`` (which may wait
-    for another connection's write lock, up to the busy timeout) and ``COMMIT``
-    (the fsync); SQLite releases the GIL while it waits or syncs.
+    the accept path's p50 latency was mostly those waits). Only what can wait long
+    leaves the loop, for the writer's own thread: ``COMMIT`` (the fsync), and
+    ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
+    connection's busy timeout is therefore 0: a BEGIN on the loop either takes the
+    lock at once or fails, and is then repeated on the thread with the real timeout
+    (SQLite releases the GIL while it waits or syncs).
     """
 
     def __init__(self, path: str) -> None:
@@ -79,12 +81,33 @@ class SqliteWriter:
             )
             for pragma in _SQLITE_PRAGMAS:
                 conn.execute(pragma)
+            conn.execute("PRAGMA busy_timeout=0")
             return conn
 
         self._conn = await self._off_loop(connect)
 
+    async def begin(self) -> None:
+        """``BEGIN IMMEDIATE``: on the loop when the write lock is free, else on the
+        writer's thread, waiting up to the busy timeout."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+
+        def wait_for_lock() -> None:
+            conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                conn.execute("PRAGMA busy_timeout=0")
+
+        await self._off_loop(wait_for_lock)
+
     async def run(self, sql: str) -> None:
-        """A statement that may wait (BEGIN, COMMIT, ROLLBACK), off the loop."""
+        """A statement that may take long (COMMIT, ROLLBACK), off the loop."""
         conn = self.conn
         await self._off_loop(conn.execute, sql)
 

@@ -104,7 +104,7 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
         # pool checkout and its reset cost more than a small transaction.
         async with db.sqlite_writer() as writer:
             try:
-                await writer.run("BEGIN IMMEDIATE")
+                await writer.begin()
                 yield Raw(writer.conn, postgres=False)
             except BaseException:
                 # Also when cancelled while BEGIN was queued: the writer's thread
