@@ -12,6 +12,7 @@ protocol's own ``build`` function.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -104,8 +105,9 @@ class SandboxSettings:
 class ConnectorSettings:
     name: str
     protocol: str
-    #: Most messages per second handed to this connector (None: no limit). A burst
-    #: above it waits in the queue and drains at this rate; it is never refused.
+    #: Most messages per second handed to this connector (None, or 0 in the file:
+    #: no limit). A burst above it waits in the queue and drains at this rate; it is
+    #: never refused.
     tps: float | None = None
     #: Most messages in flight to it at once: handed to ``submit`` and not yet
     #: answered (None: only ``engine.connector_concurrency`` chunks).
@@ -301,11 +303,13 @@ def _connector(data: Any, where: str) -> ConnectorSettings:
         raise ConfigError(f"{where}: 'protocol' is required (a string)")
     tps = data.pop("tps", None)
     if tps is not None and (
-        isinstance(tps, bool) or not isinstance(tps, int | float) or not tps > 0
+        isinstance(tps, bool)
+        or not isinstance(tps, int | float)
+        or not 0 <= tps < math.inf
     ):
         raise ConfigError(
-            f"{where}.tps: {tps!r} is not a valid rate (a number above 0, "
-            "messages per second)"
+            f"{where}.tps: {tps!r} is not a valid rate (messages per second, "
+            "0 for no limit)"
         )
     window = data.pop("window", None)
     if window is not None and (
@@ -318,7 +322,7 @@ def _connector(data: Any, where: str) -> ConnectorSettings:
     return ConnectorSettings(
         name=name,
         protocol=protocol,
-        tps=None if tps is None else float(tps),
+        tps=float(tps) if tps else None,
         window=window,
         options=data,
     )

@@ -21,11 +21,13 @@ def test_tps_and_window_are_read_and_kept_out_of_the_options(tmp_path: Path) -> 
         tmp_path,
         '[[connectors]]\nname = "a"\nprotocol = "sandbox"\n'
         "tps = 100\nwindow = 20\ndelay = 0.1\n"
-        '[[connectors]]\nname = "b"\nprotocol = "sandbox"\n',
+        '[[connectors]]\nname = "b"\nprotocol = "sandbox"\n'
+        '[[connectors]]\nname = "c"\nprotocol = "sandbox"\ntps = 0\n',
     )
-    a, b = settings.connectors
+    a, b, c = settings.connectors
     assert (a.tps, a.window, dict(a.options)) == (100.0, 20, {"delay": 0.1})
     assert (b.tps, b.window) == (None, None)
+    assert c.tps is None  # 0: no limit, as the SMPP and API-Gateway options had it
     assert a.options_with_limits("tps", "window") == {
         "delay": 0.1,
         "tps": 100.0,
@@ -38,8 +40,9 @@ def test_tps_and_window_are_read_and_kept_out_of_the_options(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("line", "named"),
     [
-        ("tps = 0", "tps"),
         ("tps = -5", "tps"),
+        ("tps = nan", "tps"),
+        ("tps = inf", "tps"),
         ('tps = "fast"', "tps"),
         ("tps = true", "tps"),
         ("window = 0", "window"),
