@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,8 +41,8 @@ LEAD = 25.0
 LATENESS = 5.0
 
 
-def db_rows(store: Store, sql: str) -> list[tuple[float | None, ...]]:
-    with sqlite3.connect(store.data_dir / "umsgate.db") as db:
+def db_rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
+    with contextlib.closing(sqlite3.connect(store.data_dir / "umsgate.db")) as db:
         return list(db.execute(sql).fetchall())
 
 
