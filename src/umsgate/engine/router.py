@@ -390,7 +390,5 @@ def _first_miss(route: RouteSettings, message: Message) -> str:
         return f"receiver {message.receiver} starts with none of {list(route.prefixes)}"
     if route.clients and message.client_id not in route.clients:
         return f"client {message.client_id!r} not in {list(route.clients)}"
-    return (
-        f"sender {message.sender} is not in {list(route.senders)} and starts with "
-        f"none of {list(route.sender_prefixes)}"
-    )
+    wanted = [*route.senders, *(f"{p}…" for p in route.sender_prefixes)]
+    return f"sender {message.sender or '(none)'} not in {wanted}"
