@@ -53,6 +53,27 @@ def ranks(route: RouteSettings) -> tuple[Rank, ...]:
     return tuple(tuple(rank) for rank in out)
 
 
+def accepts(route: RouteSettings, message: Message) -> bool:
+    """Whether ``message`` meets every rule of ``route`` (the hot path of
+    `matches`, without the words)."""
+    if route.channels and message.channel.value not in route.channels:
+        return False
+    if route.countries and phone.country(message.receiver) not in route.countries:
+        return False
+    receiver = message.receiver
+    if route.prefixes and not any(receiver.startswith(p) for p in route.prefixes):
+        return False
+    if route.clients and message.client_id not in route.clients:
+        return False
+    if route.senders or route.sender_prefixes:
+        sender = message.sender
+        if sender not in route.senders and not any(
+            sender.startswith(p) for p in route.sender_prefixes
+        ):
+            return False
+    return True
+
+
 def matches(route: RouteSettings, message: Message) -> list[str] | None:
     """The rules of ``route`` that ``message`` meets, in words; None when one of
     them fails."""
@@ -176,7 +197,7 @@ class Router:
 
     def route_for(self, message: Message) -> RouteSettings | None:
         for route in self.routes:
-            if matches(route, message) is not None:
+            if accepts(route, message):
                 return route
         return None
 

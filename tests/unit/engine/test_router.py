@@ -15,7 +15,7 @@ from umsgate.config import RouteSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.engine.breaker import Policy, State, Transition
-from umsgate.engine.router import Router, ranks
+from umsgate.engine.router import Router, accepts, matches, ranks
 from umsgate.types import Health, Outcome, ReportSink, SubmitResult
 
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -395,3 +395,30 @@ def test_explain_without_a_match() -> None:
     d = r.explain(message())
     assert d.route is None and d.chosen is None
     assert d.passed_over == (("lms", "channel SMS not in ['LMS']"),)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"channel": Channel.LMS},
+        {"receiver": "+819012345678"},
+        {"receiver": "+821112345678"},
+        {"client_id": "vip"},
+        {"sender": "+8216001234"},
+        {"sender": "+82212345678"},
+        {"sender": ""},
+    ],
+)
+def test_the_words_and_the_hot_path_agree(fields: dict[str, Any]) -> None:
+    rules = [
+        route("a", channels=("SMS",)),
+        route("b", countries=("KR", "JP")),
+        route("c", prefixes=("+8210",)),
+        route("d", clients=("vip",)),
+        route("e", senders=("+82212345678",), sender_prefixes=("+8216",)),
+        route("f"),
+    ]
+    m = message(**fields)
+    for rs in rules:
+        assert accepts(rs, m) == (matches(rs, m) is not None), rs.name
