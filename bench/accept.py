@@ -34,7 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import free_port, umsgate
+from _procs import cpu_seconds, free_port, umsgate
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> None:
@@ -114,6 +114,9 @@ def main() -> None:
             )
             return _load.post(host, "/v1/message/sms", body, headers)
 
+        load_before = os.getloadavg()[0]
+        serve_before = cpu_seconds(server.pid)
+        self_before = time.process_time()
         result = asyncio.run(
             _load.run(
                 "127.0.0.1",
@@ -123,6 +126,8 @@ def main() -> None:
                 make_request=make,
             )
         )
+        serve_cpu = cpu_seconds(server.pid) - serve_before
+        self_cpu = time.process_time() - self_before
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -131,6 +136,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
+    print(f"load average before the run: {load_before:.2f}")
     print(f"workload: {args.workload}, store: {'PostgreSQL' if args.db else 'SQLite'}")
     print(
         f"sent {args.n} SMS at concurrency {args.concurrency} in {result.elapsed:.2f} s"
@@ -139,6 +145,11 @@ def main() -> None:
     print(f"accepted: {ok / result.elapsed:.0f} msg/s")
     p50, p99 = result.percentile(50) * 1000, result.percentile(99) * 1000
     print(f"latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"CPU: umsgate serve {serve_cpu:.1f} s ({serve_cpu / args.n * 1e6:.0f} µs/msg, "
+        f"{serve_cpu / result.elapsed * 100:.0f} % of a core), load generator "
+        f"{self_cpu:.1f} s ({self_cpu / args.n * 1e6:.0f} µs/msg)"
+    )
     if not args.db:
         with sqlite3.connect(tmp / "umsgate.db") as conn:
             stored = conn.execute("select count(*) from messages").fetchone()[0]

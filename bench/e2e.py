@@ -55,7 +55,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import free_port, umsgate
+from _procs import cpu_seconds, free_port, umsgate
 
 _METRIC = re.compile(
     rb"^(umsgate_[a-z_]+?)(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$", re.M
@@ -86,12 +86,6 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
                 return
         time.sleep(0.1)
     raise SystemExit("the gateway did not start or did not bind")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def metrics(text: bytes) -> dict[str, float]:

@@ -136,8 +136,14 @@ class Acceptor:
             row["status"] = Status.QUEUED.value
             rows.append(row)
         async with fast.transaction(self._db) as raw:
-            await fast.insert_messages(raw, rows)
-            stored = await fast.message_keys(raw, [s.key for s in subs])
+            if await fast.insert_messages(raw, rows):
+                # Every row went in: each key holds the id just given.
+                stored = {
+                    s.key: (r["id"], r["content_hash"], now)
+                    for s, r in zip(subs, rows, strict=True)
+                }
+            else:
+                stored = await fast.message_keys(raw, [s.key for s in subs])
             results: list[Accepted | Exception] = []
             events: list[tuple[int, float, str, str | None, str]] = []
             for sub, row in zip(subs, rows, strict=True):

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from umsgate.domain.lifecycle import Status
-from umsgate.store.database import Database
+from umsgate.store.database import Database, SqliteWriter
 from umsgate.store.tables import events, messages, reports
 
 #: Largest IN list in one statement (SQLite allows 32,766 parameters).
@@ -65,7 +65,9 @@ def _marks(n: int) -> str:
 
 
 class Raw:
-    """A driver connection inside a transaction, with the dialect's calling style."""
+    """A driver connection inside a transaction, with the dialect's calling style:
+    an asyncpg connection, or SQLite's `sqlite3.Connection` whose statements run
+    on the loop's thread (see `SqliteWriter`)."""
 
     def __init__(self, driver: Any, *, postgres: bool) -> None:
         self.driver = driver
@@ -77,18 +79,21 @@ class Raw:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        await self.driver.executemany(self._sql(sql), rows)
+        if self.postgres:
+            await self.driver.executemany(self._sql(sql), rows)
+        else:
+            self.driver.executemany(sql, rows)
 
     async def fetch(
         self, sql: str, params: Sequence[Any] = ()
     ) -> list[tuple[Any, ...]]:
         if self.postgres:
             return [tuple(r) for r in await self.driver.fetch(self._sql(sql), *params)]
-        cursor = await self.driver.execute(sql, params)
+        cursor = self.driver.execute(sql, params)
         try:
-            return list(await cursor.fetchall())
+            return cursor.fetchall()  # type: ignore[no-any-return]
         finally:
-            await cursor.close()
+            cursor.close()
 
 
 @contextlib.asynccontextmanager
@@ -97,16 +102,17 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
     if db.is_sqlite:
         # The hot path has a connection of its own (see Database.sqlite_writer): a
         # pool checkout and its reset cost more than a small transaction.
-        async with db.sqlite_writer() as driver:
+        async with db.sqlite_writer() as writer:
             try:
-                await driver.execute("BEGIN IMMEDIATE")
-                yield Raw(driver, postgres=False)
+                await writer.begin()
+                yield Raw(writer.conn, postgres=False)
             except BaseException:
-                # Also when cancelled while BEGIN was queued: the driver runs its
-                # statements in order, so this ROLLBACK follows it whatever happens.
-                await asyncio.shield(_end(driver, "ROLLBACK"))
+                # Also when cancelled while BEGIN was queued: the writer's thread
+                # runs its calls in order, so this ROLLBACK follows it whatever
+                # happens.
+                await asyncio.shield(_end(writer, "ROLLBACK"))
                 raise
-            await asyncio.shield(_end(driver, "COMMIT"))
+            await asyncio.shield(_end(writer, "COMMIT"))
         return
     async with db.engine.connect() as conn:
         fairy = await conn.get_raw_connection()
@@ -123,11 +129,11 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
         await tx.commit()
 
 
-async def _end(driver: Any, sql: str) -> None:
+async def _end(writer: SqliteWriter, sql: str) -> None:
     """COMMIT or ROLLBACK, run to the end even if the caller is cancelled meanwhile
     (a transaction left open would hold SQLite's write lock)."""
     try:
-        await driver.execute(sql)
+        await writer.run(sql)
     except sqlite3.OperationalError as exc:
         if "no transaction is active" not in str(exc):
             raise
@@ -153,11 +159,18 @@ _INSERT_EVENT = _insert_sql("events", EVENT_COLUMNS)
 _INSERT_REPORT = _insert_sql("reports", REPORT_COLUMNS)
 
 
-async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert messages; a (client, srcMsgId, kind) that exists is skipped."""
-    await raw.executemany(
-        _INSERT_MESSAGE, [tuple(r.get(c) for c in MESSAGE_COLUMNS) for r in rows]
-    )
+async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> bool:
+    """Insert messages; a (client, srcMsgId, kind) that exists is skipped. True when
+    every row is known to be inserted (SQLite counts the rows it changed), so that
+    nobody needs to read the keys back; False when some were skipped or the count
+    is not known (asyncpg's executemany gives none)."""
+    params = [tuple(r.get(c) for c in MESSAGE_COLUMNS) for r in rows]
+    if raw.postgres:
+        await raw.executemany(_INSERT_MESSAGE, params)
+        return False
+    before = raw.driver.total_changes
+    await raw.executemany(_INSERT_MESSAGE, params)
+    return bool(raw.driver.total_changes - before == len(rows))
 
 
 async def message_keys(

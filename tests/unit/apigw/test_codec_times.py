@@ -3,9 +3,12 @@ used for idempotency, and the formats of the answers (apigw spec §10, §15.3)."
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.unit.apigw.samples import (
     NOW,
@@ -50,6 +53,18 @@ def test_parse_time_refuses(value: Any) -> None:
     with pytest.raises(ValidationError) as info:
         codec.parse_time(value, "reserveTime")
     assert info.value.code == Invalid.MALFORMED and info.value.field == "reserveTime"
+
+
+@given(st.from_regex(r"\A[0-9]{12}([0-9]{2})?\Z"))
+def test_digit_times_agree_with_strptime(value: str) -> None:
+    fmt = "%Y%m%d%H%M%S" if len(value) == 14 else "%Y%m%d%H%M"
+    try:
+        expected = dt.datetime.strptime(value, fmt).replace(tzinfo=codec.KST)
+    except ValueError:
+        with pytest.raises(ValidationError):
+            codec.parse_time(value, "reserveTime")
+        return
+    assert codec.parse_time(value, "reserveTime") == expected.timestamp()
 
 
 def test_reserve_and_expire() -> None:

@@ -221,9 +221,18 @@ def parse_time(value: Any, name: str) -> float | None:
     if not isinstance(value, str):
         raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
     try:
-        if value.isdigit() and len(value) in (12, 14):
-            fmt = "%Y%m%d%H%M%S" if len(value) == 14 else "%Y%m%d%H%M"
-            when = dt.datetime.strptime(value, fmt).replace(tzinfo=KST)
+        if value.isascii() and value.isdigit() and len(value) in (12, 14):
+            # The fields by position: strptime costs ten times as much, and the
+            # constructor checks every range as it does.
+            when = dt.datetime(
+                int(value[0:4]),
+                int(value[4:6]),
+                int(value[6:8]),
+                int(value[8:10]),
+                int(value[10:12]),
+                int(value[12:14] or 0),
+                tzinfo=KST,
+            )
         else:
             when = dt.datetime.fromisoformat(value)
             if when.tzinfo is None:
