@@ -81,6 +81,9 @@ class Policy:
     cooldown_max: float = 60.0
     #: Probe messages that must succeed to close it (and most in flight at once).
     probes: int = 3
+    #: Seconds a probe may stay unanswered before its slot goes to another message
+    #: (a probe that never went out must not keep the breaker half-open).
+    probe_timeout: float = 150.0
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
@@ -93,6 +96,8 @@ class Policy:
             raise ValueError("cooldown_max must be at least cooldown")
         if self.probes < 1:
             raise ValueError("probes must be at least 1")
+        if self.probe_timeout <= 0:
+            raise ValueError("probe_timeout must be positive")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -151,7 +156,8 @@ class Breaker:
         #: (bucket number, failures, answers), oldest first.
         self._buckets: collections.deque[list[int]] = collections.deque()
         self._width = policy.window / BUCKETS
-        self._probes: set[Hashable] = set()
+        #: Probes in flight: key → when it was taken.
+        self._probes: dict[Hashable, float] = {}
         self._passed = 0
 
     # -- questions (no change) ---------------------------------------------------------
@@ -199,6 +205,10 @@ class Breaker:
 
     def observe(self, now: float, up: bool, detail: str = "") -> Transition | None:
         """The connector's own health, seen at ``now``."""
+        if self._probes:
+            stale = now - self.policy.probe_timeout
+            for key in [k for k, at in self._probes.items() if at <= stale]:
+                del self._probes[key]
         if not up and self.state is not State.OPEN:
             return self._open(now, Event.DOWN, self.policy.cooldown, detail)
         if self.state is State.OPEN and now >= self._retry_at:
@@ -209,14 +219,14 @@ class Breaker:
             self._retry_at = now + self._cooldown
         return None
 
-    def acquire(self, key: Hashable) -> None:
+    def acquire(self, key: Hashable, now: float) -> None:
         """A message (``key``) goes to the connector: in HALF_OPEN it is a probe."""
         if self.state is State.HALF_OPEN:
-            self._probes.add(key)
+            self._probes[key] = now
 
     def release(self, key: Hashable) -> None:
         """A message acquired with ``key`` did not go after all."""
-        self._probes.discard(key)
+        self._probes.pop(key, None)
 
     def record(
         self, now: float, key: Hashable, ok: bool, detail: str = ""
@@ -239,7 +249,7 @@ class Breaker:
                 )
             return None
         if self.state is State.HALF_OPEN and key in self._probes:
-            self._probes.discard(key)
+            del self._probes[key]
             if not ok:
                 cooldown = min(self._cooldown * 2, self.policy.cooldown_max)
                 return self._open(now, Event.PROBE_FAILED, cooldown, detail)

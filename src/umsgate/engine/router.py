@@ -309,7 +309,7 @@ class Router:
         return best
 
     def _take(self, route: RouteSettings, name: str, message: Message) -> Pick:
-        self._breakers[name].acquire(message.id)
+        self._breakers[name].acquire(message.id, self._clock())
         return Pick(route=route, connector=self.connectors[name])
 
     def _wait(self, route: RouteSettings, now: float) -> float:

@@ -97,7 +97,7 @@ def test_cooldown_then_probes_close_it() -> None:
     # Three probe slots (policy.probes), then none until answers come.
     for key in ("p1", "p2", "p3"):
         assert b.available(2.0, up=True)
-        b.acquire(key)
+        b.acquire(key, 2.0)
     assert not b.available(2.0, up=True)
     assert b.record(2.1, "p1", ok=True) is None
     assert b.record(2.1, "p2", ok=True) is None
@@ -117,7 +117,7 @@ def test_a_failed_probe_reopens_it_with_a_doubled_cooldown() -> None:
     b = Breaker("a", POLICY)
     tripped(b, now=0.0)
     probing(b, 2.0)
-    b.acquire("p1")
+    b.acquire("p1", 0.0)
     change = b.record(2.5, "p1", ok=False, detail="4000 ESME_RSYSERR")
     assert change is not None
     assert (change.new, change.event, change.retry_in) == (
@@ -126,11 +126,11 @@ def test_a_failed_probe_reopens_it_with_a_doubled_cooldown() -> None:
         4.0,
     )
     probing(b, 6.5)
-    b.acquire("p2")
+    b.acquire("p2", 0.0)
     change = b.record(6.6, "p2", ok=False)
     assert change is not None and change.retry_in == 8.0
     probing(b, 14.6)
-    b.acquire("p3")
+    b.acquire("p3", 0.0)
     change = b.record(14.7, "p3", ok=False)
     assert change is not None and change.retry_in == 8.0  # cooldown_max
 
@@ -139,10 +139,10 @@ def test_closing_resets_the_cooldown() -> None:
     b = Breaker("a", Policy(threshold=1, cooldown=1.0, cooldown_max=30.0, probes=1))
     b.record(0.0, 1, ok=False)
     probing(b, 1.0)
-    b.acquire("p")
+    b.acquire("p", 0.0)
     b.record(1.0, "p", ok=False)  # cooldown 2
     probing(b, 3.0)
-    b.acquire("q")
+    b.acquire("q", 0.0)
     assert b.record(3.0, "q", ok=True) is not None  # closed
     change = b.record(4.0, 2, ok=False)
     assert change is not None and change.retry_in == 1.0
@@ -163,7 +163,7 @@ def test_going_down_while_probing_opens_it_again() -> None:
     b = Breaker("a", POLICY)
     tripped(b)
     probing(b, 2.0)
-    b.acquire("p1")
+    b.acquire("p1", 0.0)
     change = b.observe(2.1, up=False, detail="unbound")
     assert change is not None and (change.old, change.new) == (
         State.HALF_OPEN,
@@ -181,7 +181,7 @@ def test_answers_of_messages_sent_before_it_opened_are_ignored() -> None:
     assert b.record(0.5, 98, ok=True) is None
     assert b.state is State.OPEN
     probing(b, 2.0)
-    b.acquire("probe")
+    b.acquire("probe", 0.0)
     # An old message's answer while probing is not a probe's answer.
     assert b.record(2.1, 97, ok=False) is None
     assert b.state is State.HALF_OPEN
@@ -191,7 +191,7 @@ def test_a_released_probe_frees_its_slot() -> None:
     b = Breaker("a", Policy(probes=1, cooldown=1.0))
     b.observe(0.0, up=False)
     probing(b, 1.0)
-    b.acquire(7)
+    b.acquire(7, 0.0)
     assert not b.available(1.0, up=True)
     b.release(7)
     assert b.available(1.0, up=True)
@@ -229,10 +229,10 @@ def test_every_transition_of_the_table_happens() -> None:
     note(b.observe(1.0, up=True))  # OPEN, COOLED
     note(b.observe(1.0, up=False))  # HALF_OPEN, DOWN
     note(b.observe(2.0, up=True))
-    b.acquire("p")
+    b.acquire("p", 0.0)
     note(b.record(2.0, "p", ok=False))  # HALF_OPEN, PROBE_FAILED
     note(b.observe(4.0, up=True))
-    b.acquire("q")
+    b.acquire("q", 0.0)
     note(b.record(4.0, "q", ok=True))  # HALF_OPEN, PROBES_PASSED
     note(b.record(4.0, 1, ok=False))  # CLOSED, TRIP
     assert seen == set(TRANSITIONS)
@@ -248,8 +248,22 @@ def test_every_transition_of_the_table_happens() -> None:
         {"cooldown": 0.0},
         {"cooldown": 10.0, "cooldown_max": 5.0},
         {"probes": 0},
+        {"probe_timeout": 0.0},
     ],
 )
 def test_bad_policies_are_refused(fields: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         Policy(**fields)  # type: ignore[arg-type]
+
+
+def test_a_probe_that_never_answers_gives_its_slot_back_in_time() -> None:
+    b = Breaker("a", Policy(probes=1, cooldown=1.0, probe_timeout=30.0))
+    b.observe(0.0, up=False)
+    probing(b, 1.0)
+    b.acquire("lost", 1.0)
+    b.observe(30.9, up=True)
+    assert not b.available(30.9, up=True)
+    b.observe(31.0, up=True)
+    assert b.available(31.0, up=True)
+    assert b.record(31.5, "lost", ok=True) is None  # too late to count
+    assert b.state is State.HALF_OPEN
