@@ -9,13 +9,12 @@ the window reach ``threshold`` and make up at least ``ratio`` of its answers, or
 when the connector reports itself down, the breaker OPENs: the router offers the
 connector no message, and its traffic goes to the next connector of the route.
 
-After ``cooldown`` seconds, and only once the connector reports itself up again,
-the breaker is HALF_OPEN: it lets up to ``probes`` messages through as probes. When
-``probes`` of them succeed it CLOSEs; one transient failure (or the connector
-reporting itself down) OPENs it again with the cool-down doubled, up to
-``cooldown_max``. A connector that is still down when its cool-down ends keeps the
-breaker OPEN for another, doubled, cool-down, so messages waiting for it are not
-taken from the queue over and over.
+After ``cooldown`` seconds the breaker is HALF_OPEN: it lets up to ``probes``
+messages through as probes, or one at a time while the connector still reports
+itself down (an HTTP connector learns that it is up again only from an exchange
+with its provider; an SMPP connector's probe waits for its bind). When ``probes`` of
+them succeed it CLOSEs; one transient failure OPENs it again with the cool-down
+doubled, up to ``cooldown_max``.
 
 An answer counts as a success when the provider took or refused the message
 (ACCEPTED, REJECTED: it answered), as a failure when it came back RETRY (a transient
@@ -43,7 +42,7 @@ class State(enum.StrEnum):
 class Event(enum.Enum):
     DOWN = "the connector reports itself down"
     TRIP = "too many transient failures in the window"
-    COOLED = "the cool-down ended and the connector is up"
+    COOLED = "the cool-down ended"
     PROBES_PASSED = "the probes succeeded"
     PROBE_FAILED = "a probe failed"
 
@@ -56,7 +55,6 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.OPEN, Event.COOLED): State.HALF_OPEN,
     (State.HALF_OPEN, Event.PROBES_PASSED): State.CLOSED,
     (State.HALF_OPEN, Event.PROBE_FAILED): State.OPEN,
-    (State.HALF_OPEN, Event.DOWN): State.OPEN,
 }
 
 #: Buckets of the sliding window.
@@ -167,7 +165,9 @@ class Breaker:
         if self.state is State.CLOSED:
             return up
         if self.state is State.HALF_OPEN:
-            return up and len(self._probes) + self._passed < self.policy.probes
+            if not up:
+                return not self._probes
+            return len(self._probes) + self._passed < self.policy.probes
         return False
 
     def retry_in(self, now: float) -> float:
@@ -209,14 +209,10 @@ class Breaker:
             stale = now - self.policy.probe_timeout
             for key in [k for k, at in self._probes.items() if at <= stale]:
                 del self._probes[key]
-        if not up and self.state is not State.OPEN:
+        if not up and self.state is State.CLOSED:
             return self._open(now, Event.DOWN, self.policy.cooldown, detail)
         if self.state is State.OPEN and now >= self._retry_at:
-            if up:
-                return self._fire(now, Event.COOLED, "")
-            # Still down: wait another, longer, cool-down before looking again.
-            self._cooldown = min(self._cooldown * 2, self.policy.cooldown_max)
-            self._retry_at = now + self._cooldown
+            return self._fire(now, Event.COOLED, "" if up else f"still down: {detail}")
         return None
 
     def acquire(self, key: Hashable, now: float) -> None:

@@ -148,30 +148,44 @@ def test_closing_resets_the_cooldown() -> None:
     assert change is not None and change.retry_in == 1.0
 
 
-def test_a_connector_still_down_after_the_cooldown_stays_open_longer() -> None:
+def test_a_connector_still_down_after_the_cooldown_gets_one_probe_at_a_time() -> None:
+    """An HTTP connector is up again only after an exchange succeeds, so a breaker
+    cannot wait for it to say so: one probe at a time goes to it meanwhile."""
     b = Breaker("a", POLICY)
-    b.observe(0.0, up=False)
-    assert b.observe(2.0, up=False) is None
-    assert b.state is State.OPEN
-    assert b.retry_in(2.0) == pytest.approx(4.0)  # doubled: messages wait longer
-    assert b.observe(6.0, up=False) is None
-    assert b.retry_in(6.0) == pytest.approx(8.0)  # up to cooldown_max
-    probing(b, 14.0)  # up again once the (last) cool-down is over
+    b.observe(0.0, up=False, detail="3 failure(s) in a row")
+    change = b.observe(2.0, up=False, detail="3 failure(s) in a row")
+    assert change is not None and (change.new, change.event) == (
+        State.HALF_OPEN,
+        Event.COOLED,
+    )
+    assert change.detail == "still down: 3 failure(s) in a row"
+    assert b.available(2.0, up=False)
+    b.acquire("p1", 2.0)
+    assert not b.available(2.0, up=False)  # one at a time while it is down
+    change = b.record(2.5, "p1", ok=False)
+    assert change is not None and change.new is State.OPEN and change.retry_in == 4.0
+    assert b.observe(6.5, up=True) is not None
+    for key in ("p2", "p3", "p4"):  # up again: the full number of probes
+        assert b.available(6.0, up=True)
+        b.acquire(key, 6.0)
+    assert not b.available(6.0, up=True)
 
 
-def test_going_down_while_probing_opens_it_again() -> None:
+def test_going_down_while_probing_lets_the_probes_decide() -> None:
     b = Breaker("a", POLICY)
     tripped(b)
     probing(b, 2.0)
-    b.acquire("p1", 0.0)
-    change = b.observe(2.1, up=False, detail="unbound")
+    b.acquire("p1", 2.0)
+    b.acquire("p2", 2.0)
+    assert b.observe(2.1, up=False, detail="unbound") is None
+    assert b.state is State.HALF_OPEN
+    assert not b.available(2.1, up=False)  # probes are out: no more while down
+    assert b.record(2.2, "p1", ok=True) is None
+    change = b.record(2.3, "p2", ok=False)
     assert change is not None and (change.old, change.new) == (
         State.HALF_OPEN,
         State.OPEN,
     )
-    # The probe's late answer changes nothing.
-    assert b.record(2.2, "p1", ok=True) is None
-    assert b.state is State.OPEN
 
 
 def test_answers_of_messages_sent_before_it_opened_are_ignored() -> None:
@@ -227,8 +241,6 @@ def test_every_transition_of_the_table_happens() -> None:
     b = Breaker("a", Policy(threshold=1, cooldown=1.0, probes=1))
     note(b.observe(0.0, up=False))  # CLOSED, DOWN
     note(b.observe(1.0, up=True))  # OPEN, COOLED
-    note(b.observe(1.0, up=False))  # HALF_OPEN, DOWN
-    note(b.observe(2.0, up=True))
     b.acquire("p", 0.0)
     note(b.record(2.0, "p", ok=False))  # HALF_OPEN, PROBE_FAILED
     note(b.observe(4.0, up=True))

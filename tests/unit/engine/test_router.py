@@ -422,3 +422,20 @@ def test_the_words_and_the_hot_path_agree(fields: dict[str, Any]) -> None:
     m = message(**fields)
     for rs in rules:
         assert accepts(rs, m) == (matches(rs, m) is not None), rs.name
+
+
+def test_a_connector_down_until_it_is_used_gets_a_probe() -> None:
+    """HTTP connectors report themselves down after failures in a row and up only
+    after an exchange succeeds: after the cool-down one probe goes to it, alone,
+    and its success brings it back."""
+    policy = Policy(cooldown=1.0, probes=1)
+    r, fakes, clock = router([route(connectors=("a", "b"))], policy=policy)
+    fakes["a"].up = False
+    assert picked(r, message(1)) == "b"
+    clock.now += 1.0
+    assert picked(r, message(2)) == "a"  # the probe, though a says it is down
+    assert picked(r, message(3)) == "b"  # one at a time
+    fakes["a"].up = True  # the exchange succeeded
+    r.record("a", [accepted(2)])
+    assert r.breakers()["a"].state is State.CLOSED
+    assert picked(r, message(4)) == "a"
