@@ -18,7 +18,6 @@ Two workloads:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -117,15 +116,16 @@ def main() -> None:
         load_before = os.getloadavg()[0]
         serve_before = cpu_seconds(server.pid)
         self_before = time.process_time()
-        result = asyncio.run(
-            _load.run(
-                "127.0.0.1",
-                port,
-                total=args.n,
-                concurrency=args.concurrency,
-                make_request=make,
+        with _load.runner() as load_runner:
+            result = load_runner.run(
+                _load.run(
+                    "127.0.0.1",
+                    port,
+                    total=args.n,
+                    concurrency=args.concurrency,
+                    make_request=make,
+                )
             )
-        )
         serve_cpu = cpu_seconds(server.pid) - serve_before
         self_cpu = time.process_time() - self_before
     finally:

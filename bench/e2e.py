@@ -397,7 +397,8 @@ def main() -> None:
             return result, start
 
         with profiling(server.pid, args.profile):
-            result, start = asyncio.run(run())
+            with _load.runner() as load_runner:
+                result, start = load_runner.run(run())
         cpu_after = {p.pid: cpu_seconds(p.pid) for p in procs}
         self_cpu = time.process_time() - self_before
         stats = httpx.get(receiver_url + "/stats").json()

@@ -61,3 +61,29 @@ async def test_a_failed_statement_rolls_back(tmp_path: Path) -> None:
             assert await raw.fetch("SELECT 1") == [(1,)]
     finally:
         await db.close()
+
+
+async def test_the_wal_is_checkpointed_while_writing(tmp_path: Path) -> None:
+    # The writer's automatic checkpoint is off; its own checkpoints must still move
+    # the WAL's pages into the database file as it writes.
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    main_file = tmp_path / "umsgate.db"
+    try:
+        await store_migrate.upgrade(db)
+        async with fast.transaction(db) as raw:
+            await raw.executemany("CREATE TABLE pad (x TEXT)", [()])
+        await asyncio.sleep(0.1)
+        before = main_file.stat().st_size
+        deadline = time.monotonic() + 10
+        while main_file.stat().st_size <= before + 100_000:
+            assert time.monotonic() < deadline, "nothing was checkpointed"
+            async with fast.transaction(db) as raw:
+                await raw.executemany(
+                    "INSERT INTO pad VALUES (?)", [("x" * 1000,)] * 50
+                )
+            await asyncio.sleep(0.01)
+    finally:
+        await db.close()
+    # Closing leaves the WAL empty.
+    wal = tmp_path / "umsgate.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,30 +37,45 @@ _SQLITE_PRAGMAS = (
 
 
 _T = TypeVar("_T")
+log = logging.getLogger("umsgate.store")
+
+
+#: Seconds between WAL checkpoints of the hot path's writes (see `SqliteWriter`).
+CHECKPOINT_EVERY = 1.0
 
 
 class SqliteWriter:
     """The SQLite connection of the hot path (``store/fast.py``).
 
-    Its statements run on the event loop's own thread: each takes micro- to
-    milliseconds in SQLite's C code, and a worker-thread hop per statement (as
-    aiosqlite makes) cost far more than that. A hop needs the GIL on both sides,
-    and on a busy loop each wait for it can take a whole switch interval, so a
-    transaction of seven statements spent tens of milliseconds waiting (profiled:
-    the accept path's p50 latency was mostly those waits). Only what can wait long
-    leaves the loop, for the writer's own thread: ``COMMIT`` (the fsync), and
-    ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
-    connection's busy timeout is therefore 0: a BEGIN on the loop either takes the
-    lock at once or fails, and is then repeated on the thread with the real timeout
-    (SQLite releases the GIL while it waits or syncs).
+    Its statements, COMMIT included, run on the event loop's own thread. Each takes
+    micro- to milliseconds in SQLite's C code (a COMMIT appends to the WAL and
+    fsyncs it: 0.2-1 ms here), and a hop to a worker thread costs more than that:
+    it needs the GIL on both sides and a wake-up of the busy loop for the answer
+    (profiled: a COMMIT on a worker thread took 4-9 ms at the median under load,
+    0.4 ms on the loop; with aiosqlite's hop per statement a group commit spent
+    tens of milliseconds waiting). Only what can wait long leaves the loop, for the
+    writer's own thread:
+
+    * ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
+      connection's busy timeout is 0: a BEGIN on the loop takes the lock at once or
+      fails, and is then repeated on the thread with the real timeout (SQLite
+      releases the GIL while it waits);
+    * WAL checkpoints. The writer's automatic checkpoint is off (it would copy up
+      to a thousand pages into the database inside some COMMIT, on the loop); a
+      PASSIVE checkpoint runs on the thread on a connection of its own at most
+      every `CHECKPOINT_EVERY` seconds after a commit, and never blocks a writer.
     """
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="sqlite-writer"
         )
+        self._begin_off_loop: asyncio.Future[None] | None = None
+        self._last_checkpoint = time.monotonic()
+        self._checkpoint: asyncio.Future[None] | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -70,21 +87,26 @@ class SqliteWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, fn, *args)
 
-    async def open(self) -> None:
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(
-                self._path,
-                isolation_level=None,
-                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
-                check_same_thread=False,
-                cached_statements=256,
-            )
-            for pragma in _SQLITE_PRAGMAS:
-                conn.execute(pragma)
-            conn.execute("PRAGMA busy_timeout=0")
-            return conn
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path,
+            isolation_level=None,
+            timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        for pragma in _SQLITE_PRAGMAS:
+            conn.execute(pragma)
+        return conn
 
-        self._conn = await self._off_loop(connect)
+    async def open(self) -> None:
+        def connect() -> tuple[sqlite3.Connection, sqlite3.Connection]:
+            writer = self._connect()
+            writer.execute("PRAGMA busy_timeout=0")
+            writer.execute("PRAGMA wal_autocheckpoint=0")
+            return writer, self._connect()
+
+        self._conn, self._checkpointer = await self._off_loop(connect)
 
     async def begin(self) -> None:
         """``BEGIN IMMEDIATE``: on the loop when the write lock is free, else on the
@@ -104,17 +126,67 @@ class SqliteWriter:
             finally:
                 conn.execute("PRAGMA busy_timeout=0")
 
-        await self._off_loop(wait_for_lock)
+        loop = asyncio.get_running_loop()
+        self._begin_off_loop = loop.run_in_executor(self._thread, wait_for_lock)
+        await self._begin_off_loop
+        self._begin_off_loop = None
 
-    async def run(self, sql: str) -> None:
-        """A statement that may take long (COMMIT, ROLLBACK), off the loop."""
+    def commit(self) -> None:
         conn = self.conn
-        await self._off_loop(conn.execute, sql)
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        if (
+            time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY
+            and self._checkpoint is None
+        ):
+            self._last_checkpoint = time.monotonic()
+            self._checkpoint = asyncio.ensure_future(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            await self._off_loop(self._checkpoint_now, "PASSIVE")
+        except sqlite3.Error:
+            log.exception("WAL checkpoint failed", extra={"event": "store_error"})
+        finally:
+            self._checkpoint = None
+
+    def _checkpoint_now(self, mode: str) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
+    async def rollback(self) -> None:
+        """ROLLBACK whatever state the transaction is in; after a BEGIN that is
+        still waiting on the thread (its caller was cancelled), it follows it
+        there."""
+        conn = self.conn
+        pending = self._begin_off_loop
+        if pending is not None:
+            self._begin_off_loop = None
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(pending)
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
     async def close(self) -> None:
+        if self._checkpoint is not None:
+            with contextlib.suppress(BaseException):
+                await self._checkpoint
         if self._conn is not None:
-            await self._off_loop(self._conn.close)
-            self._conn = None
+            conn, self._conn = self._conn, None
+            checkpointer, self._checkpointer = self._checkpointer, None
+
+            def shut() -> None:
+                if checkpointer is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    checkpointer.close()
+                conn.close()
+
+            await self._off_loop(shut)
         self._thread.shutdown(wait=True)
 
 

@@ -13,15 +13,13 @@ Core (`queries`), and the schema stays defined once, in `tables`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
-import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from umsgate.domain.lifecycle import Status
-from umsgate.store.database import Database, SqliteWriter
+from umsgate.store.database import Database
 from umsgate.store.tables import events, messages, reports
 
 #: Largest IN list in one statement (SQLite allows 32,766 parameters).
@@ -107,12 +105,9 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
                 await writer.begin()
                 yield Raw(writer.conn, postgres=False)
             except BaseException:
-                # Also when cancelled while BEGIN was queued: the writer's thread
-                # runs its calls in order, so this ROLLBACK follows it whatever
-                # happens.
-                await asyncio.shield(_end(writer, "ROLLBACK"))
+                await writer.rollback()
                 raise
-            await asyncio.shield(_end(writer, "COMMIT"))
+            writer.commit()
         return
     async with db.engine.connect() as conn:
         fairy = await conn.get_raw_connection()
@@ -127,16 +122,6 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
             await tx.rollback()
             raise
         await tx.commit()
-
-
-async def _end(writer: SqliteWriter, sql: str) -> None:
-    """COMMIT or ROLLBACK, run to the end even if the caller is cancelled meanwhile
-    (a transaction left open would hold SQLite's write lock)."""
-    try:
-        await writer.run(sql)
-    except sqlite3.OperationalError as exc:
-        if "no transaction is active" not in str(exc):
-            raise
 
 
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
