@@ -234,7 +234,12 @@ class Gateway:
                 extra=extra,
             )
         elif change.new is breaker.State.HALF_OPEN:
-            log.info("connector %s: probing", change.connector, extra=extra)
+            log.info(
+                "connector %s: probing%s",
+                change.connector,
+                f" ({change.detail})" if change.detail else "",
+                extra=extra,
+            )
         else:
             log.info("connector %s back in rotation", change.connector, extra=extra)
 
