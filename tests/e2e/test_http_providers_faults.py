@@ -63,14 +63,8 @@ PHASES = (
     ("stall", "4003", 5.0),
     ("malformed", "4000", 0.2),
 )
-#: Retries wait 1–2 s, well past the providers' 0.2 s report delay; a breaker that
-#: opened probes again within a second.
-ENV = {
-    **FAST_ENV,
-    "UMSGATE_ENGINE_RETRY_BASE": "2",
-    "UMSGATE_BREAKER_COOLDOWN": "0.5",
-    "UMSGATE_BREAKER_COOLDOWN_MAX": "1",
-}
+#: Retries wait 1–2 s, well past the providers' 0.2 s report delay.
+ENV = {**FAST_ENV, "UMSGATE_ENGINE_RETRY_BASE": "2"}
 
 
 def _simulator(name: str, gw_url: str) -> Any:
