@@ -28,10 +28,11 @@ from umsgate import __version__
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.domain.ids import IdGenerator
-from umsgate.engine import breaker
+from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.clock import SystemClock
-from umsgate.engine.dispatcher import Dispatcher
+from umsgate.engine.dispatcher import CHUNK, Dispatcher
+from umsgate.engine.gate import Gate
 from umsgate.engine.ledger import Ledger, Reported
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
@@ -128,6 +129,15 @@ class Gateway:
             self.connectors[cs.name] = build_connector(cs, context)
         self.connectors.update(self._given_connectors)
 
+    def _gates(self) -> dict[str, Gate]:
+        """The gates of the connectors with ``tps`` or ``window``."""
+        gates = {}
+        for cs in self.settings.connectors:
+            gate = Gate.for_connector(cs, max_chunk=CHUNK, db=self.db, clock=time.time)
+            if gate is not None:
+                gates[cs.name] = gate
+        return gates
+
     def _add_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
         self.extra_routes.append(Route(path, endpoint, methods=list(methods)))
 
@@ -165,6 +175,7 @@ class Gateway:
             settings=self.settings.engine,
             clock=time.time,
             on_submitted=self.metrics.submitted,
+            gates=self._gates(),
         )
         self.acceptor = Acceptor(
             self.db,
@@ -172,6 +183,7 @@ class Gateway:
             clock=time.time,
             max_batch=self.settings.store.commit_batch,
             on_committed=self.dispatcher.wake,
+            screen=duplicates.screen,
         )
         self.notifier = Notifier(
             self.db,
@@ -312,6 +324,7 @@ class Gateway:
                 removed = await self.files.purge()
                 async with self.db.transaction() as conn:
                     await queries.delete_expired_tokens(conn, time.time())
+                    await queries.delete_expired_send_guards(conn, time.time())
                 if removed:
                     log.info(
                         "purged %d expired files", removed, extra={"event": "purge"}

@@ -221,6 +221,16 @@ ImsmsAgentOpt = Annotated[
 ]
 
 
+DupWindowOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--dup-window",
+        help="Refuse a message whose receiver and content the client sent within "
+        "this many seconds (duplicate-send blocking; 0: off).",
+    ),
+]
+
+
 def _face_credentials(
     tobetext_token: str | None,
     new_tobetext_token: bool,
@@ -273,6 +283,7 @@ def client_add(
     imsms_key: ImsmsKeyOpt = None,
     new_imsms_key: NewImsmsKeyOpt = False,
     imsms_agent: ImsmsAgentOpt = None,
+    dup_window: DupWindowOpt = None,
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
@@ -294,6 +305,7 @@ def client_add(
             tobetext_token=tbt,
             imsms_key=ims,
             imsms_agents=agents,
+            dup_window=dup_window or 0.0,
         ),
     )
     typer.echo(
@@ -331,6 +343,7 @@ def client_update(
             "--imsms-any-agent", help="Accept every IMS agent id again (no sender)."
         ),
     ] = False,
+    dup_window: DupWindowOpt = None,
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
@@ -358,6 +371,7 @@ def client_update(
             tobetext_token=tbt,
             imsms_key=ims,
             imsms_agents=agents,
+            dup_window=dup_window,
         ),
     )
     out: dict[str, str] = {"clientId": client_id}

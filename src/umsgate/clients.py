@@ -58,6 +58,8 @@ FACE_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,64}")
 FACE_CACHE_SIZE = 100_000
 #: Longest client key accepted (the token request takes fields of up to 200).
 MAX_KEY = 200
+#: Longest duplicate window: 30 days, the longest a message may wait (api.md).
+MAX_DUP_WINDOW = 30 * 86400.0
 
 
 class AuthError(UmsgateError):
@@ -118,6 +120,8 @@ class ClientInfo:
     imsms_key_hash: str | None = None
     #: IMS agent id → sender number (E.164 or ""); empty: any agent, no sender.
     imsms_agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Seconds within which the same receiver and content is refused (0: off).
+    dup_window: float = 0.0
 
     @classmethod
     def from_row(cls, row: Any) -> ClientInfo:
@@ -130,6 +134,7 @@ class ClientInfo:
             tobetext_token_hash=row.tobetext_token_hash,
             imsms_key_hash=row.imsms_key_hash,
             imsms_agents=orjson.loads(row.imsms_agents),
+            dup_window=float(row.dup_window),
         )
 
     def tps_for(self, key: str) -> float | None:
@@ -406,6 +411,14 @@ def _face_values(
     return values
 
 
+def _check_dup_window(window: float) -> None:
+    if not 0 <= window <= MAX_DUP_WINDOW:
+        raise UmsgateError(
+            f"the duplicate window is seconds in 0..{MAX_DUP_WINDOW:g} (0: off), "
+            f"not {window!r}"
+        )
+
+
 async def _check_imsms_key_free(
     conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
 ) -> None:
@@ -436,6 +449,7 @@ async def add_client(
     tobetext_token: str | None = None,
     imsms_key: str | None = None,
     imsms_agents: Mapping[str, str] | None = None,
+    dup_window: float = 0.0,
 ) -> Credentials:
     """Create a client; returns its credentials (the only time the secret and key are
     shown). ``secret`` and ``key`` are made up when not given; a simulator gives them,
@@ -445,6 +459,8 @@ async def add_client(
         tobetext_token: opens the ToBeText face to the client with this token.
         imsms_key: opens the IMS face to the client with this API key.
         imsms_agents: IMS agent ids it may use → sender number ("" for none).
+        dup_window: seconds within which the same receiver and content is refused
+            as a duplicate send (0: not blocked).
 
     Raises:
         UmsgateError: the id is taken or not acceptable, a face credential is not
@@ -460,6 +476,7 @@ async def add_client(
         imsms_key=imsms_key,
         imsms_agents=imsms_agents,
     )
+    _check_dup_window(dup_window)
     secret = secret or secrets.token_urlsafe(24)
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
@@ -479,6 +496,7 @@ async def add_client(
                 "version": 1,
                 "created_at": t,
                 "updated_at": t,
+                "dup_window": dup_window,
                 **faces,
             },
         )
@@ -496,6 +514,7 @@ async def update_client(
     tobetext_token: str | None = None,
     imsms_key: str | None = None,
     imsms_agents: Mapping[str, str] | None = None,
+    dup_window: float | None = None,
 ) -> str | None:
     """Change a client (raising its version); returns the new client key if one was
     made. A face credential given as "" closes that face to the client; an empty
@@ -523,6 +542,9 @@ async def update_client(
         values["key_hash"] = sha256_hex(key)
     if report_url is not None:
         values["report_url"] = report_url
+    if dup_window is not None:
+        _check_dup_window(dup_window)
+        values["dup_window"] = dup_window
     async with db.transaction() as conn:
         row = await queries.get_client(conn, client_id)
         if row is None:
@@ -547,6 +569,7 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
             "tobetext": bool(r.tobetext_token_hash),
             "imsms": r.imsms_key_hash is not None,
             "imsmsAgents": orjson.loads(r.imsms_agents),
+            "dupWindow": float(r.dup_window),
         }
         for r in rows
     ]

@@ -4,9 +4,10 @@ whatever needs it. Nothing else in umsgate reads ``os.environ``.
 
 Errors name the key, the value and the type expected, and for TOML files the file
 and the line (`umsgate.tomllines`). Connectors and routes are lists of tables
-(``[[connectors]]``, ``[[routes]]``, see ``docs/routing.md``); a connector's
-protocol-specific keys are kept in ``options`` and validated by the protocol's own
-``build`` function. A connector option ``X_env = "VAR"`` or ``X_file = "PATH"``
+(``[[connectors]]``, ``[[routes]]``, see ``docs/routing.md``); a connector's ``tps``
+and ``window`` are the gateway's own throttles of it (see `umsgate.engine.pacing`),
+its other keys are kept in ``options`` and validated by the protocol's own ``build``
+function. A connector option ``X_env = "VAR"`` or ``X_file = "PATH"``
 takes the value of ``X`` from that environment variable or file, at start; such
 values (and those of options named like a password, secret, token or key) are
 secrets: `ConnectorSettings.redact` takes them out of any text shown.
@@ -15,6 +16,7 @@ secrets: `ConnectorSettings.redact` takes them out of any text shown.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -131,11 +133,26 @@ _SECRET_WORDS = ("password", "secret", "token", "key")
 class ConnectorSettings:
     name: str
     protocol: str
+    #: Most messages per second handed to this connector (None, or 0 in the file:
+    #: no limit). A burst above it waits in the queue and drains at this rate; it is
+    #: never refused.
+    tps: float | None = None
+    #: Most messages in flight to it at once: handed to ``submit`` and not yet
+    #: answered (None: only ``engine.connector_concurrency`` chunks).
+    window: int | None = None
     #: The protocol's own keys; never shown (they hold credentials).
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     #: Options whose values are secrets: from ``X_env``/``X_file``, or named so.
     secrets: frozenset[str] = frozenset()
     origin: Origin | None = dataclasses.field(default=None, compare=False)
+
+    def options_with_limits(self, *keys: str) -> Mapping[str, Any]:
+        """``options`` plus those of ``tps`` and ``window`` (``keys``) that are set,
+        for protocols whose own sessions enforce them as well (SMPP's window and
+        rate limiter)."""
+        limits = {"tps": self.tps, "window": self.window}
+        extra = {k: limits[k] for k in keys if limits[k] is not None}
+        return {**self.options, **extra}
 
     def secret_values(self) -> list[str]:
         """The secret option values, longest first."""
@@ -439,6 +456,24 @@ def _connector(
         raise ConfigError(
             f"{origin.at('protocol')}: {where}: 'protocol' is required (a string)"
         )
+    tps = data.pop("tps", None)
+    if tps is not None and (
+        isinstance(tps, bool)
+        or not isinstance(tps, int | float)
+        or not 0 <= tps < math.inf
+    ):
+        raise ConfigError(
+            f"{origin.at('tps')}: {where}: tps = {tps!r} is not a valid rate "
+            "(messages per second, 0 for no limit)"
+        )
+    window = data.pop("window", None)
+    if window is not None and (
+        isinstance(window, bool) or not isinstance(window, int) or window < 1
+    ):
+        raise ConfigError(
+            f"{origin.at('window')}: {where}: window = {window!r} is not a valid "
+            "window (an integer of at least 1, messages in flight)"
+        )
     secrets: set[str] = set()
     options = {k: v for k, v in data.items() if not k.endswith(("_env", "_file"))}
     for key, value in data.items():
@@ -475,6 +510,8 @@ def _connector(
     return ConnectorSettings(
         name=name,
         protocol=protocol,
+        tps=float(tps) if tps else None,
+        window=window,
         options=options,
         secrets=frozenset(secrets),
         origin=origin,

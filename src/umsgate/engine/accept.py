@@ -8,7 +8,9 @@ them in one transaction: ids are assigned, rows inserted with "on conflict do
 nothing" on (client, srcMsgId), and the keys read back. A row whose stored id is the
 one just assigned is new; otherwise the key existed (from an earlier request, another
 node, or earlier in the same batch): the same content hash makes it a harmless repeat
-answered with the original id, another hash is refused (`Invalid.ID_REUSED`). The
+answered with the original id, another hash is refused (`Invalid.ID_REUSED`). When
+a submission carries a duplicate window, the ``screen`` hook then sees the new rows in
+the same transaction and may refuse some (`umsgate.engine.duplicates`). The
 futures are resolved only after the commit, so an answer means the message is on
 disk. While one batch commits the next one gathers, so a busy gateway pays one
 commit (one fsync on SQLite) for hundreds of messages.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from umsgate.domain.ids import IdGenerator
@@ -31,12 +33,22 @@ from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.engine.accept")
 
+#: Called in the transaction with the messages it inserted (not the repeats); the
+#: ids it returns are refused with their error, their rows deleted by it
+#: (`umsgate.engine.duplicates.screen`).
+Screen = Callable[
+    [fast.Raw, Sequence[tuple["Submission", Mapping[str, Any]]], float],
+    Awaitable[Mapping[int, Exception]],
+]
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Submission:
     """A validated message: every ``messages`` column but id, created_at and status."""
 
     row: dict[str, Any]
+    #: The client's duplicate window in seconds (0: duplicates are not blocked).
+    dup_window: float = 0.0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -59,8 +71,10 @@ class Acceptor:
         clock: Callable[[], float],
         max_batch: int = 1000,
         on_committed: Callable[[int], None] | None = None,
+        screen: Screen | None = None,
     ) -> None:
         self._db = db
+        self._screen = screen
         self._ids = ids
         self._time = clock
         self._max_batch = max_batch
@@ -144,11 +158,21 @@ class Acceptor:
                 }
             else:
                 stored = await fast.message_keys(raw, [s.key for s in subs])
+            refused: Mapping[int, Exception] = {}
+            if self._screen is not None and any(s.dup_window for s in subs):
+                fresh = [
+                    (sub, row)
+                    for sub, row in zip(subs, rows, strict=True)
+                    if stored[sub.key][0] == row["id"]
+                ]
+                refused = await self._screen(raw, fresh, now)
             results: list[Accepted | Exception] = []
             events: list[tuple[int, float, str, str | None, str]] = []
             for sub, row in zip(subs, rows, strict=True):
                 stored_id, digest, created = stored[sub.key]
-                if stored_id == row["id"]:
+                if stored_id in refused and digest == row["content_hash"]:
+                    results.append(refused[stored_id])
+                elif stored_id == row["id"]:
                     results.append(
                         Accepted(id=row["id"], created_at=now, repeated=False)
                     )

@@ -9,6 +9,12 @@ flight per connector; every answer goes to the ledger. It claims again as soon a
 there is room, when the acceptor or the ledger signals new work, or every
 ``poll_interval`` (reserved messages become due by time alone).
 
+A connector with ``tps`` or ``window`` has a `Gate` (`umsgate.engine.gate`): its
+messages go in chunks of the gate's size, each waiting for its slots of the rate and
+for room in the window before ``submit``; of a claimed burst, only a couple of
+seconds of the rate are kept waiting here, the rest is queued again with delays that
+follow the rate (`umsgate.engine.pacing`).
+
 A recovery loop beats the node's heartbeat and takes over the claims of dead nodes:
 their SENDING messages go back to the queue (their submit was never acknowledged, so
 sending again is the at-least-once promise), and their SENT messages are adopted and
@@ -21,6 +27,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -29,6 +36,7 @@ from umsgate.config import EngineSettings
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
+from umsgate.engine.gate import Gate
 from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
@@ -70,7 +78,11 @@ class Dispatcher:
         settings: EngineSettings,
         clock: Callable[[], float],
         on_submitted: Callable[[str, int], None] | None = None,
+        gates: Mapping[str, Gate] | None = None,
     ) -> None:
+        """Args:
+        gates: the paced connectors' gates by connector name.
+        """
         self._db = db
         self._ledger = ledger
         self._router = router
@@ -82,15 +94,24 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._in_flight = 0
+        self._gates = dict(gates or {})
         self._limits = {
-            name: asyncio.Semaphore(settings.connector_concurrency)
-            for name in connectors
+            name: asyncio.Semaphore(self._chunks_in_flight(name)) for name in connectors
         }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
         self._idle = asyncio.Event()
+
+    def _chunks_in_flight(self, name: str) -> int:
+        """``connector_concurrency`` chunks, or for a gate's smaller chunks as many
+        messages as those would hold (its window, if any, is the cap)."""
+        chunks = self._settings.connector_concurrency
+        gate = self._gates.get(name)
+        if gate is None:
+            return chunks
+        return max(chunks, math.ceil(chunks * CHUNK / gate.chunk))
 
     def wake(self, _n: int = 0) -> None:
         self._wake.set()
@@ -167,8 +188,13 @@ class Dispatcher:
         if plan.ops:
             self._spawn(self._ledger.apply_many(plan.ops))
         for name, messages in plan.groups.items():
-            for start in range(0, len(messages), CHUNK):
-                chunk = messages[start : start + CHUNK]
+            gate = self._gates.get(name)
+            size = CHUNK
+            if gate is not None:
+                messages = self._hold_back(gate, messages)
+                size = gate.chunk
+            for start in range(0, len(messages), size):
+                chunk = messages[start : start + size]
                 self._in_flight += len(chunk)
                 self._spawn(self._send(self._connectors[name], chunk))
         return len(rows)
@@ -210,10 +236,49 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _hold_back(self, gate: Gate, messages: list[Message]) -> list[Message]:
+        """The messages to send now; the rest of a burst too large for the gate's
+        rate is queued again, due when its turn comes near."""
+        keep, delays = gate.admit(len(messages))
+        for m in messages[keep:]:  # not sent now: a probe slot goes back
+            self._router.release(gate.name, m.id)
+        if delays:
+            rate = gate.pace.rate if gate.pace is not None else 0.0
+            self._spawn(
+                self._ledger.apply_many(
+                    [
+                        Requeue(
+                            message_id=m.id,
+                            delay=delay,
+                            detail=f"waiting for {gate.name} ({rate:g}/s)",
+                        )
+                        for m, delay in zip(messages[keep:], delays, strict=True)
+                    ]
+                )
+            )
+        return messages[:keep]
+
+    async def _paced_submit(
+        self, gate: Gate, connector: Connector, messages: Sequence[Message]
+    ) -> list[SubmitResult]:
+        try:
+            await gate.turn(len(messages))
+        finally:
+            gate.done(len(messages))
+        await gate.enter(len(messages))
+        try:
+            return await self._submit(connector, messages)
+        finally:
+            gate.leave(len(messages))
+
     async def _send(self, connector: Connector, messages: Sequence[Message]) -> None:
+        gate = self._gates.get(connector.name)
         try:
             async with self._limits[connector.name]:
-                results = await self._submit(connector, messages)
+                if gate is None:
+                    results = await self._submit(connector, messages)
+                else:
+                    results = await self._paced_submit(gate, connector, messages)
             self._router.record(connector.name, results)
             ops: list[Op] = [
                 Submitted(message_id=r.message_id, connector=connector.name, result=r)

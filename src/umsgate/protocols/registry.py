@@ -35,6 +35,11 @@ PROTOCOLS: dict[str, str] = {
     "aicross": "umsgate.protocols.aicross.connector",
 }
 
+#: Protocols whose sessions hold a connector's ``window`` themselves, per PDU (an
+#: SMPP window counts outstanding submit_sm of a session): the dispatcher does not
+#: count it again in whole chunks.
+OWN_WINDOW: frozenset[str] = frozenset({"smpp"})
+
 
 class FileSource(Protocol):
     async def load(self, file_id: str) -> tuple[str, bytes]:

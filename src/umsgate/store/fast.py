@@ -186,6 +186,43 @@ async def insert_events(
     await raw.executemany(_INSERT_EVENT, rows)
 
 
+# -- duplicate sends -------------------------------------------------------------------
+
+#: Guard rows in one statement (6 parameters each).
+GUARD_CHUNK = 1000
+_GUARD_COLUMNS = ("client_id", "receiver", "digest", "src_msg_id", "at", "expires_at")
+
+
+async def take_send_guards(
+    raw: Raw, rows: Sequence[tuple[str, str, str, str, float, float]]
+) -> set[tuple[str, str, str]]:
+    """Take the guards of (client, receiver, digest, srcMsgId, at, expires_at), at
+    most one row per key, sorted by key (so that concurrent transactions lock in
+    one order): a key without a guard, or whose guard is older than the new row's
+    window (``expires_at - at``), is taken and returned; one taken within that window
+    is not (a duplicate). The row lock of the upsert makes concurrent takers of one
+    key wait, so only one of them wins, across nodes too."""
+    taken: set[tuple[str, str, str]] = set()
+    for chunk in _chunks(rows, GUARD_CHUNK):
+        values = ",".join(f"({_marks(len(_GUARD_COLUMNS))})" for _ in chunk)
+        found = await raw.fetch(
+            f"INSERT INTO send_guards ({','.join(_GUARD_COLUMNS)}) VALUES {values} "
+            "ON CONFLICT (client_id, receiver, digest) DO UPDATE SET "
+            "src_msg_id = excluded.src_msg_id, at = excluded.at, "
+            "expires_at = excluded.expires_at "
+            "WHERE send_guards.at <= excluded.at - (excluded.expires_at - excluded.at) "
+            "RETURNING client_id, receiver, digest",
+            [value for row in chunk for value in row],
+        )
+        taken.update((c, r, d) for c, r, d in found)
+    return taken
+
+
+async def delete_messages(raw: Raw, ids: Sequence[int]) -> None:
+    """Remove messages inserted in this transaction (refused before the commit)."""
+    await raw.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
+
+
 # -- claiming --------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,11 +20,13 @@ from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.store.tables import (
     clients,
+    connector_pace,
     events,
     files,
     messages,
     nodes,
     reports,
+    send_guards,
     tokens,
 )
 
@@ -43,6 +45,34 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
 def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# -- connector pacing ----------------------------------------------------------------
+
+
+async def reserve_pace(
+    conn: AsyncConnection, name: str, floor: float, step: float
+) -> float:
+    """Move the shared schedule of connector ``name`` to ``max(tat, floor) + step``
+    in one statement (atomic across nodes) and return the new ``tat``."""
+    tat = connector_pace.c.tat
+    stmt = (
+        update(connector_pace)
+        .where(connector_pace.c.name == name)
+        .values(tat=case((tat > floor, tat), else_=floor) + step)
+        .returning(tat)
+    )
+    value = (await conn.execute(stmt)).scalar()
+    if value is None:
+        # The connector's first chunk: create the row (another node may do so at
+        # the same moment), then move it.
+        await conn.execute(
+            _insert(conn, connector_pace)
+            .values(name=name, tat=floor)
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        value = (await conn.execute(stmt)).scalar_one()
+    return float(value)
 
 
 # -- nodes -------------------------------------------------------------------------
@@ -156,6 +186,14 @@ async def get_token(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
 
 async def delete_expired_tokens(conn: AsyncConnection, now: float) -> int:
     result = await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
+    return int(result.rowcount or 0)
+
+
+async def delete_expired_send_guards(conn: AsyncConnection, now: float) -> int:
+    """Forget duplicate-send guards whose window has passed."""
+    result = await conn.execute(
+        delete(send_guards).where(send_guards.c.expires_at < now)
+    )
     return int(result.rowcount or 0)
 
 

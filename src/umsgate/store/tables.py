@@ -54,6 +54,9 @@ clients = Table(
     #: JSON object: IMS ``imsAgentId`` → sender number (E.164, or "" for none);
     #: empty means any agent id, with no sender.
     Column("imsms_agents", Text, nullable=False, server_default="{}"),
+    #: Seconds within which the same receiver and content is refused as a duplicate
+    #: send (the seeds' codes 74/84); 0: not blocked.
+    Column("dup_window", Float, nullable=False, server_default="0"),
     Index(None, "imsms_key_hash", unique=True),
 )
 
@@ -216,4 +219,29 @@ nodes = Table(
     Column("node_id", String(40), nullable=False),
     Column("heartbeat", Float, nullable=False),
     Column("started_at", Float, nullable=False),
+)
+
+#: The send schedule of each paced connector, shared by every node (see
+#: `umsgate.engine.pacing`): the start of its next free send slot.
+connector_pace = Table(
+    "connector_pace",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("tat", Float, nullable=False),
+)
+
+#: The last accepted message of each (client, receiver, content digest) of clients
+#: that block duplicate sends (see `umsgate.engine.duplicates`); rows past
+#: ``expires_at`` block nothing and are purged.
+send_guards = Table(
+    "send_guards",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("receiver", String(20), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("src_msg_id", String(40), nullable=False),
+    #: When the message was accepted, and the end of its window then.
+    Column("at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "expires_at"),
 )

@@ -733,7 +733,7 @@ def build(
         ConfigError: naming the option that cannot be used.
     """
     where = f"connector {settings.name!r} (apigw)"
-    options = Options(where, settings.options)
+    options = Options(where, settings.options_with_limits("tps"))
     defaults = upstream.Defaults(
         origin_code=options.optional_string("origin_code"),
         bill_code=options.optional_string("bill_code"),

@@ -349,7 +349,9 @@ async def handle_send(
         return _encoded(Code.TPS_EXCEEDED)
     try:
         accepted = await gw.acceptor.accept(
-            Submission(row=gw.message_row(client.id, req, now))
+            Submission(
+                row=gw.message_row(client.id, req, now), dup_window=client.dup_window
+            )
         )
     except ValidationError as exc:
         return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)

@@ -51,7 +51,7 @@ from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain import phone, text
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
-from umsgate.domain.results import ResultCode
+from umsgate.domain.results import Invalid, ResultCode
 from umsgate.engine.accept import Submission
 from umsgate.errors import RemoteProtocolError, ValidationError
 from umsgate.files import NotJpeg
@@ -289,14 +289,23 @@ async def _take(
         )
         now = time.time()
         accepted = await gw.acceptor.accept(
-            Submission(row=gw.message_row(client.id, native, now))
+            Submission(
+                row=gw.message_row(client.id, native, now),
+                dup_window=client.dup_window,
+            )
         )
     except NotJpeg:
         raise codec.refusal(
             ResultCd.INVALID_REQUEST, "an MMS image must be a JPEG"
         ) from None
     except ValidationError as exc:
-        raise codec.refusal(ResultCd.INVALID_REQUEST, exc.message) from None
+        # A blocked duplicate is a refused send (130), not a malformed request.
+        refused = (
+            ResultCd.SEND_FAILED
+            if exc.code == Invalid.DUPLICATE
+            else ResultCd.INVALID_REQUEST
+        )
+        raise codec.refusal(refused, exc.message) from None
     except Exception:
         log.exception("accepting a message failed", extra={"event": "accept_error"})
         gw.metrics.rejected(NAME, ResultCd.INTERNAL)

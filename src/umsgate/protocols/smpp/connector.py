@@ -78,7 +78,9 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> SmppConnect
     """
     return SmppConnector(
         settings.name,
-        smpp_options.parse(settings.name, settings.options),
+        smpp_options.parse(
+            settings.name, settings.options_with_limits("tps", "window")
+        ),
         clock=context.clock,
     )
 

@@ -286,13 +286,26 @@ async def _accept(gw: Gateway, fields: Mapping[str, str]) -> tuple[codec.Result,
     now = time.time()
     try:
         accepted = await gw.acceptor.accept(
-            Submission(row=gw.message_row(client.id, native, now))
+            Submission(
+                row=gw.message_row(client.id, native, now),
+                dup_window=client.dup_window,
+            )
         )
     except ValidationError as exc:
         if exc.code == Invalid.ID_REUSED:
             raise codec.refusal(
                 AckCode.CKEY, "Ckey already used with other values"
             ) from None
+        if exc.code == Invalid.DUPLICATE:
+            # ToBeText has no code for it: the Body error, saying why.
+            return codec.Result(
+                ckey=req.ckey,
+                status=Status.FAIL,
+                send_num=send_echo,
+                recv_num=recv_digits,
+                error_code=int(AckCode.BODY),
+                error_msg=f"{ACK_MESSAGES[AckCode.BODY]}: {exc.message}",
+            ), 200
         raise codec.refusal(AckCode.BODY, exc.message) from None
     except Exception:
         log.exception("accepting a message failed", extra={"event": "accept_error"})
