@@ -142,6 +142,7 @@ def make_settings(store: Store, **sections: dict[str, Any]) -> config.Settings:
         "sandbox": {"delay": 0.05},
         "webhook": {"retry_interval": 0.2, "timeout": 5.0},
         "report_check": {"interval": 30.0},
+        "breaker": {"cooldown": 0.2, "cooldown_max": 1.0},
     }
     for name, values in sections.items():
         overrides.setdefault(name, {}).update(values)

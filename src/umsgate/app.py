@@ -28,7 +28,7 @@ from umsgate import __version__
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.domain.ids import IdGenerator
-from umsgate.engine import duplicates
+from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.clock import SystemClock
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
@@ -113,6 +113,7 @@ class Gateway:
         self.ledger: Ledger
         self.dispatcher: Dispatcher
         self.notifier: Notifier
+        self.router: Router
 
     def _build_connectors(self) -> None:
         context = ConnectorContext(
@@ -159,11 +160,16 @@ class Gateway:
             faces=self.faces,
         )
         self._build_connectors()
-        router = Router(self.settings.routes, self.connectors)
+        self.router = Router(
+            self.settings.routes,
+            self.connectors,
+            policy=self.settings.breaker,
+            on_transition=self._on_breaker,
+        )
         self.dispatcher = Dispatcher(
             self.db,
             ledger=self.ledger,
-            router=router,
+            router=self.router,
             connectors=self.connectors,
             nodes=self.nodes,
             settings=self.settings.engine,
@@ -226,6 +232,28 @@ class Gateway:
 
     async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         await self.ledger.apply_many([Reported(report=r) for r in reports])
+
+    def _on_breaker(self, change: breaker.Transition) -> None:
+        """Log and count each breaker transition once."""
+        self.metrics.breaker(change.connector, change.new.value)
+        extra = {"event": f"breaker.{change.new.value}", "route": change.connector}
+        if change.new is breaker.State.OPEN:
+            log.warning(
+                "connector %s out of rotation for %.1f s: %s",
+                change.connector,
+                change.retry_in or 0.0,
+                change.event.value + (f" ({change.detail})" if change.detail else ""),
+                extra=extra,
+            )
+        elif change.new is breaker.State.HALF_OPEN:
+            log.info(
+                "connector %s: probing%s",
+                change.connector,
+                f" ({change.detail})" if change.detail else "",
+                extra=extra,
+            )
+        else:
+            log.info("connector %s back in rotation", change.connector, extra=extra)
 
     def _on_final(self, count: int) -> None:
         self.metrics.final(count)
@@ -311,10 +339,13 @@ class Gateway:
 
 async def healthz(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
-    connectors = {
-        name: {"up": c.health().up, "detail": c.health().detail}
-        for name, c in gw.connectors.items()
-    }
+    breakers = gw.router.breakers()
+    connectors = {}
+    for name, c in gw.connectors.items():
+        health = c.health()
+        connectors[name] = {"up": health.up, "detail": health.detail}
+        if name in breakers:
+            connectors[name]["breaker"] = breakers[name].as_json()
     return JSONResponse(
         {
             "status": "ok",
@@ -327,6 +358,9 @@ async def healthz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
+    gw.metrics.breaker_states(
+        {n: b.state.value for n, b in gw.router.breakers().items()}
+    )
     return PlainTextResponse(
         gw.metrics.render(), media_type="text/plain; version=0.0.4"
     )

@@ -1,4 +1,4 @@
-"""The ``umsgate`` command: serve, migrate, clients, send, simulators.
+"""The ``umsgate`` command: serve, migrate, clients, send, simulators, routes.
 
 This is the only module that sets up logging. Every command that touches the store
 takes ``--data-dir``, ``--db`` and ``--config`` like ``serve`` does; each flag has an
@@ -21,8 +21,9 @@ import httpx
 import orjson
 import typer
 
-from umsgate import __version__, clients, config
+from umsgate import __version__, clients, config, routecmd
 from umsgate.errors import UmsgateError
+from umsgate.protocols import registry
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
@@ -35,6 +36,7 @@ client_app = typer.Typer(help="Manage client accounts.", no_args_is_help=True)
 sim_app = typer.Typer(help="Run a provider simulator.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
 app.add_typer(sim_app, name="sim")
+app.add_typer(routecmd.app, name="routes")
 
 T = TypeVar("T")
 
@@ -131,6 +133,11 @@ def serve(
 
     setup_logging(log_level)
     settings = _settings(config_path, data_dir, db, host=host, port=port)
+    try:
+        registry.check_connectors(settings)
+    except UmsgateError as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     application = create_app(settings)
     uvicorn.run(
         application,

@@ -2,11 +2,15 @@
 ``UMSGATE_<SECTION>_<KEY>`` environment variables, validated, and passed explicitly to
 whatever needs it. Nothing else in umsgate reads ``os.environ``.
 
-Errors name the key, the value and the type expected, and for TOML files the file.
-Connectors and routes are lists of tables (``[[connectors]]``, ``[[routes]]``); a
-connector's ``tps`` and ``window`` are the gateway's own throttles of it (see
-`umsgate.engine.pacing`), its other keys are kept in ``options`` and validated by the
-protocol's own ``build`` function.
+Errors name the key, the value and the type expected, and for TOML files the file
+and the line (`umsgate.tomllines`). Connectors and routes are lists of tables
+(``[[connectors]]``, ``[[routes]]``, see ``docs/routing.md``); a connector's ``tps``
+and ``window`` are the gateway's own throttles of it (see `umsgate.engine.pacing`),
+its other keys are kept in ``options`` and validated by the protocol's own ``build``
+function. A connector option ``X_env = "VAR"`` or ``X_file = "PATH"``
+takes the value of ``X`` from that environment variable or file, at start; such
+values (and those of options named like a password, secret, token or key) are
+secrets: `ConnectorSettings.redact` takes them out of any text shown.
 """
 
 from __future__ import annotations
@@ -14,14 +18,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from umsgate.domain import phone
+from umsgate.domain.message import Channel
+from umsgate.engine.breaker import Policy as BreakerSettings
 from umsgate.errors import ConfigError
+from umsgate.tomllines import Lines
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +111,25 @@ class SandboxSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Origin:
+    """Where a table of the settings file is: the file, the line of its header and
+    the lines of its keys."""
+
+    file: str
+    line: int | None = None
+    keys: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def at(self, key: str | None = None) -> str:
+        """``FILE, line N`` of ``key`` (or of the table when the key has no line)."""
+        line = self.keys.get(key, self.line) if key is not None else self.line
+        return f"{self.file}, line {line}" if line else self.file
+
+
+#: Option names whose values are secrets even when written in the file.
+_SECRET_WORDS = ("password", "secret", "token", "key")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectorSettings:
     name: str
     protocol: str
@@ -112,7 +140,11 @@ class ConnectorSettings:
     #: Most messages in flight to it at once: handed to ``submit`` and not yet
     #: answered (None: only ``engine.connector_concurrency`` chunks).
     window: int | None = None
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    #: The protocol's own keys; never shown (they hold credentials).
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    #: Options whose values are secrets: from ``X_env``/``X_file``, or named so.
+    secrets: frozenset[str] = frozenset()
+    origin: Origin | None = dataclasses.field(default=None, compare=False)
 
     def options_with_limits(self, *keys: str) -> Mapping[str, Any]:
         """``options`` plus those of ``tps`` and ``window`` (``keys``) that are set,
@@ -122,14 +154,56 @@ class ConnectorSettings:
         extra = {k: limits[k] for k in keys if limits[k] is not None}
         return {**self.options, **extra}
 
+    def secret_values(self) -> list[str]:
+        """The secret option values, longest first."""
+        names = set(self.secrets) | {
+            k for k in self.options if any(w in k.lower() for w in _SECRET_WORDS)
+        }
+        values = {
+            v for k, v in self.options.items() if k in names and isinstance(v, str)
+        }
+        return sorted((v for v in values if v), key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value (as written or as repr'd) replaced."""
+        for value in self.secret_values():
+            text = text.replace(value, "***")
+            escaped = repr(value)[1:-1]
+            if escaped != value:
+                text = text.replace(escaped, "***")
+        return text
+
+    def at(self, key: str | None = None) -> str:
+        """Where this connector (or its option ``key``) is written."""
+        if self.origin is None:
+            return f"connector {self.name!r}"
+        return f"{self.origin.at(key)}: connector {self.name!r}"
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RouteSettings:
+    """One ``[[routes]]`` table (see ``docs/routing.md``); every rule given must
+    match, an empty rule matches anything."""
+
     name: str
+    #: Failover order; adjacent connectors with a weight share one rank.
     connectors: tuple[str, ...]
+    #: Weight of each connector in order (missing or 0: a rank of its own).
+    weights: tuple[int, ...] = ()
     channels: tuple[str, ...] = ()
+    #: ISO 3166-1 alpha-2 regions of the receiver (``KR``, ``JP``).
+    countries: tuple[str, ...] = ()
+    #: E.164 prefixes of the receiver (``+8210``).
     prefixes: tuple[str, ...] = ()
     clients: tuple[str, ...] = ()
+    #: Exact sender (callback) numbers, E.164.
+    senders: tuple[str, ...] = ()
+    #: E.164 prefixes of the sender (``+8215``).
+    sender_prefixes: tuple[str, ...] = ()
+    origin: Origin | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def weight(self, index: int) -> int:
+        return self.weights[index] if index < len(self.weights) else 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -141,6 +215,7 @@ class Settings:
     webhook: WebhookSettings = WebhookSettings()
     report_check: ReportCheckSettings = ReportCheckSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    breaker: BreakerSettings = dataclasses.field(default_factory=BreakerSettings)
     connectors: tuple[ConnectorSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
 
@@ -159,6 +234,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "webhook": WebhookSettings,
     "report_check": ReportCheckSettings,
     "sandbox": SandboxSettings,
+    "breaker": BreakerSettings,
 }
 
 
@@ -206,20 +282,49 @@ def _cast(value: Any, annotation: Any, where: str) -> Any:
     )
 
 
-def _build(cls: type[Any], data: Mapping[str, Any], where: str) -> Any:
+def _build(
+    cls: type[Any], data: Mapping[str, Any], where: Callable[[str | None], str]
+) -> Any:
+    """``cls`` from ``data``; ``where(key)`` names a key's place (None: the table)."""
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
         if key not in known:
             raise ConfigError(
-                f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})"
+                f"{where(key)}: unknown key {key!r} (known: {', '.join(sorted(known))})"
             )
-        kwargs[key] = _cast(value, hints[key], f"{where}.{key}")
+        kwargs[key] = _cast(value, hints[key], where(key))
     try:
         return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where(None)}: {exc}") from None
+
+
+@dataclasses.dataclass(slots=True)
+class _Source:
+    """The settings file being read, for error messages."""
+
+    file: str
+    lines: Lines
+    directory: Path
+
+    def origin(self, table: str, index: int, data: Mapping[str, Any]) -> Origin:
+        line = self.lines.table(table, index) or self.lines.key(None, table)
+        keys = {
+            k: n for k in data if (n := self.lines.key(table, k, index)) is not None
+        }
+        return Origin(file=self.file, line=line, keys=keys)
+
+    def at(self, table: str | None, key: str | None = None) -> str:
+        if table is None:
+            line = self.lines.key(None, key) if key is not None else None
+            return f"{self.file}, line {line}" if line else self.file
+        if key is None:
+            line = self.lines.table(table) or self.lines.key(None, table)
+        else:
+            line = self.lines.key(table, key)
+        return f"{self.file}, line {line}" if line else self.file
 
 
 def load(
@@ -232,29 +337,46 @@ def load(
     ``overrides`` (the command line's flags).
 
     Raises:
-        ConfigError: naming the file, key, value and the expected type.
+        ConfigError: naming the file and line (or the variable), the key, the value
+            and what was expected.
     """
     raw: dict[str, Any] = {}
-    where_file = "defaults"
+    source = _Source(file="defaults", lines=Lines(""), directory=Path.cwd())
     if path is not None:
-        where_file = str(path)
         try:
             with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
+                data = fh.read()
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such configuration file") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+        try:
+            text = data.decode("utf-8")
+            raw = tomllib.loads(text)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text (TOML must be)") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+        source = _Source(
+            file=str(path),
+            lines=Lines(text),
+            directory=Path(path).expanduser().resolve().parent,
+        )
     environ = os.environ if env is None else env
     sections: dict[str, dict[str, Any]] = {}
+    #: (section, key) → where a value that did not come from the file came from.
+    elsewhere: dict[tuple[str, str], str] = {}
     for name in _SECTIONS:
         table = raw.get(name, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{where_file}: [{name}] must be a table")
+            raise ConfigError(f"{source.at(None, name)}: [{name}] must be a table")
         sections[name] = dict(table)
-    unknown = set(raw) - set(_SECTIONS) - {"connectors", "routes"}
-    if unknown:
-        raise ConfigError(f"{where_file}: unknown section(s) {sorted(unknown)}")
+    for name in raw:
+        if name not in _SECTIONS and name not in ("connectors", "routes"):
+            raise ConfigError(
+                f"{source.at(name)}: unknown section [{name}] "
+                f"(known: {', '.join([*_SECTIONS, 'connectors', 'routes'])})"
+            )
     for key, value in environ.items():
         if not key.startswith("UMSGATE_"):
             continue
@@ -262,45 +384,78 @@ def load(
         for name in _SECTIONS:
             if rest.startswith(name + "_"):
                 sections[name][rest[len(name) + 1 :]] = value
+                elsewhere[(name, rest[len(name) + 1 :])] = key
                 break
     for name, values in (overrides or {}).items():
-        sections[name].update({k: v for k, v in values.items() if v is not None})
+        given = {k: v for k, v in values.items() if v is not None}
+        sections[name].update(given)
+        elsewhere.update({(name, k): f"[{name}] {k} (command line)" for k in given})
+
+    def where_in(name: str) -> Callable[[str | None], str]:
+        def where(key: str | None) -> str:
+            if key is None:
+                return f"{source.at(name)}: [{name}]"
+            if (name, key) in elsewhere:
+                return elsewhere[(name, key)]
+            return f"{source.at(name, key)}: [{name}] {key}"
+
+        return where
+
     built = {
-        name: _build(cls, sections[name], f"{where_file} [{name}]")
+        name: _build(cls, sections[name], where_in(name))
         for name, cls in _SECTIONS.items()
     }
     connectors = tuple(
-        _connector(c, f"{where_file} [[connectors]] #{i + 1}")
-        for i, c in enumerate(raw.get("connectors", []))
+        _connector(c, source, i, environ)
+        for i, c in enumerate(_tables(raw, "connectors", source))
     )
-    names = [c.name for c in connectors]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise ConfigError(f"{where_file}: connector names repeat: {sorted(dupes)}")
+    seen: set[str] = set()
+    for c in connectors:
+        if c.name in seen:
+            raise ConfigError(f"{c.at('name')}: the name is used twice")
+        seen.add(c.name)
     routes = tuple(
-        _build(RouteSettings, r, f"{where_file} [[routes]] #{i + 1}")
-        for i, r in enumerate(raw.get("routes", []))
+        _route(r, source, i, seen | {"sandbox"})
+        for i, r in enumerate(_tables(raw, "routes", source))
     )
+    names: set[str] = set()
     for route in routes:
-        for cname in route.connectors:
-            if cname not in names and cname != "sandbox":
-                raise ConfigError(
-                    f"{where_file}: route {route.name!r} names connector {cname!r}, "
-                    f"which is not defined"
-                )
+        if route.name in names:
+            where = route.origin.at("name") if route.origin else source.file
+            raise ConfigError(f"{where}: route {route.name!r}: the name is used twice")
+        names.add(route.name)
     return Settings(connectors=connectors, routes=routes, **built)
 
 
-def _connector(data: Any, where: str) -> ConnectorSettings:
+def _tables(raw: Mapping[str, Any], name: str, source: _Source) -> list[Any]:
+    tables = raw.get(name, [])
+    if not isinstance(tables, list):
+        raise ConfigError(
+            f"{source.at(None, name)}: {name} must be tables ([[{name}]])"
+        )
+    return tables
+
+
+def _connector(
+    data: Any, source: _Source, index: int, environ: Mapping[str, str]
+) -> ConnectorSettings:
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: must be a table")
+        line = source.at(None, "connectors")
+        raise ConfigError(f"{line}: [[connectors]] #{index + 1} must be a table")
+    origin = source.origin("connectors", index, data)
     data = dict(data)
     name = data.pop("name", None)
     protocol = data.pop("protocol", None)
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}: 'name' is required (a string)")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(
+            f"{origin.at('name')}: [[connectors]] #{index + 1}: "
+            f"'name' is required (a non-empty string)"
+        )
+    where = f"connector {name!r}"
     if not isinstance(protocol, str) or not protocol:
-        raise ConfigError(f"{where}: 'protocol' is required (a string)")
+        raise ConfigError(
+            f"{origin.at('protocol')}: {where}: 'protocol' is required (a string)"
+        )
     tps = data.pop("tps", None)
     if tps is not None and (
         isinstance(tps, bool)
@@ -308,21 +463,158 @@ def _connector(data: Any, where: str) -> ConnectorSettings:
         or not 0 <= tps < math.inf
     ):
         raise ConfigError(
-            f"{where}.tps: {tps!r} is not a valid rate (messages per second, "
-            "0 for no limit)"
+            f"{origin.at('tps')}: {where}: tps = {tps!r} is not a valid rate "
+            "(messages per second, 0 for no limit)"
         )
     window = data.pop("window", None)
     if window is not None and (
         isinstance(window, bool) or not isinstance(window, int) or window < 1
     ):
         raise ConfigError(
-            f"{where}.window: {window!r} is not a valid window (an integer of at "
-            "least 1, messages in flight)"
+            f"{origin.at('window')}: {where}: window = {window!r} is not a valid "
+            "window (an integer of at least 1, messages in flight)"
         )
+    secrets: set[str] = set()
+    options = {k: v for k, v in data.items() if not k.endswith(("_env", "_file"))}
+    for key, value in data.items():
+        base, kind = _secret_source(key)
+        if kind is None:
+            continue
+        at = f"{origin.at(key)}: {where}"
+        if base in options or base in secrets:
+            raise ConfigError(
+                f"{at}: give {base!r} once: as a value, {base}_env or {base}_file"
+            )
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{at}: {key!r} must be a non-empty string")
+        if kind == "env":
+            if value not in environ:
+                raise ConfigError(
+                    f"{at}: the environment variable {value!r} ({key}) is not set"
+                )
+            options[base] = environ[value]
+        else:
+            file = Path(value).expanduser()
+            if not file.is_absolute():
+                file = source.directory / file
+            try:
+                secret = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+                raise ConfigError(f"{at}: {key} {str(file)!r}: {reason}") from None
+            options[base] = secret.removesuffix("\n").removesuffix("\r")
+        secrets.add(base)
+    # An option taken from X_env / X_file is written on that key's line.
+    lines = {_secret_source(k)[0]: n for k, n in origin.keys.items()}
+    origin = dataclasses.replace(origin, keys={**lines, **origin.keys})
     return ConnectorSettings(
         name=name,
         protocol=protocol,
         tps=float(tps) if tps else None,
         window=window,
-        options=data,
+        options=options,
+        secrets=frozenset(secrets),
+        origin=origin,
+    )
+
+
+def _secret_source(key: str) -> tuple[str, str | None]:
+    """``password_env`` → (``password``, ``env``); other keys → (key, None)."""
+    for suffix in ("env", "file"):
+        if key.endswith("_" + suffix) and len(key) > len(suffix) + 1:
+            return key[: -len(suffix) - 1], suffix
+    return key, None
+
+
+_ROUTE_KEYS = (
+    "name",
+    "connectors",
+    "weights",
+    "channels",
+    "countries",
+    "prefixes",
+    "clients",
+    "senders",
+    "sender_prefixes",
+)
+#: An E.164 prefix: ``+`` and 1 to 15 digits.
+_PREFIX = re.compile(r"\+[0-9]{1,15}")
+
+
+def _route(data: Any, source: _Source, index: int, defined: set[str]) -> RouteSettings:
+    if not isinstance(data, dict):
+        line = source.at(None, "routes")
+        raise ConfigError(f"{line}: [[routes]] #{index + 1} must be a table")
+    origin = source.origin("routes", index, data)
+    name = data.get("name")
+    label = f"route {name!r}" if isinstance(name, str) else f"[[routes]] #{index + 1}"
+
+    def bad(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{origin.at(key)}: {label}: {key!r} {problem}")
+
+    for key in data:
+        if key not in _ROUTE_KEYS:
+            raise bad(key, f"is not a route key (known: {', '.join(_ROUTE_KEYS)})")
+    if not isinstance(name, str) or not name.strip():
+        raise bad("name", "is required (a non-empty string)")
+
+    def strings(key: str) -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, str) and v.strip() for v in value
+        ):
+            raise bad(key, f"must be a list of non-empty strings, not {value!r}")
+        return [v.strip() for v in value]
+
+    if "connectors" not in data:
+        raise bad("connectors", "is required (the connectors in failover order)")
+    connectors = strings("connectors")
+    if not connectors:
+        raise bad("connectors", "must name at least one connector")
+    for cname in connectors:
+        if cname not in defined:
+            raise bad("connectors", f"names {cname!r}, which is not defined")
+        if connectors.count(cname) > 1:
+            raise bad("connectors", f"names {cname!r} twice")
+    weights = data.get("weights", [])
+    if not isinstance(weights, list) or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 0 for w in weights
+    ):
+        raise bad("weights", f"must be a list of integers ≥ 0, not {weights!r}")
+    if len(weights) > len(connectors):
+        raise bad(
+            "weights",
+            f"has {len(weights)} weights for {len(connectors)} connectors",
+        )
+    channels = [c.upper() for c in strings("channels")]
+    for channel in channels:
+        if channel not in Channel.__members__:
+            raise bad("channels", f"names {channel!r} (channels: {', '.join(Channel)})")
+    countries = [c.upper() for c in strings("countries")]
+    for code in countries:
+        if not phone.is_region(code):
+            raise bad("countries", f"names {code!r}, not an ISO 3166 region code")
+    prefixes = strings("prefixes")
+    sender_prefixes = strings("sender_prefixes")
+    for key, values in (("prefixes", prefixes), ("sender_prefixes", sender_prefixes)):
+        for prefix in values:
+            if not _PREFIX.fullmatch(prefix):
+                raise bad(key, f"has {prefix!r}: an E.164 prefix is + and digits")
+    senders: list[str] = []
+    for number in strings("senders"):
+        try:
+            senders.append(phone.sender(number))
+        except phone.InvalidNumber:
+            raise bad("senders", f"has {number!r}, not a valid number") from None
+    return RouteSettings(
+        name=name.strip(),
+        connectors=tuple(connectors),
+        weights=tuple(weights),
+        channels=tuple(channels),
+        countries=tuple(countries),
+        prefixes=tuple(prefixes),
+        clients=tuple(strings("clients")),
+        senders=tuple(senders),
+        sender_prefixes=tuple(sender_prefixes),
+        origin=origin,
     )

@@ -36,6 +36,18 @@ class Metrics:
         self._webhooks = Counter(
             "umsgate_webhooks", "Webhook attempts", ["outcome"], registry=r
         )
+        self._breaker_state = Gauge(
+            "umsgate_breaker_state",
+            "Circuit breaker of each connector: 0 closed, 1 half-open, 2 open",
+            ["connector"],
+            registry=r,
+        )
+        self._breaker_changes = Counter(
+            "umsgate_breaker_transitions",
+            "Circuit breaker transitions",
+            ["connector", "state"],
+            registry=r,
+        )
         self.commit_batch = Gauge(
             "umsgate_accept_batch_size", "Size of the last group commit", registry=r
         )
@@ -62,5 +74,17 @@ class Metrics:
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()
 
+    def breaker(self, connector: str, state: str) -> None:
+        """A breaker moved to ``state`` (closed, half-open, open)."""
+        self._breaker_changes.labels(connector, state).inc()
+        self._breaker_state.labels(connector).set(_BREAKER_LEVELS.get(state, 0))
+
+    def breaker_states(self, states: dict[str, str]) -> None:
+        for connector, state in states.items():
+            self._breaker_state.labels(connector).set(_BREAKER_LEVELS.get(state, 0))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+_BREAKER_LEVELS = {"closed": 0, "half-open": 1, "open": 2}

@@ -50,8 +50,11 @@ def test_tps_and_window_are_read_and_kept_out_of_the_options(tmp_path: Path) -> 
         ('window = "10"', "window"),
     ],
 )
-def test_bad_values_are_refused_naming_the_key(
+def test_bad_values_are_refused_naming_the_line_and_key(
     tmp_path: Path, line: str, named: str
 ) -> None:
-    with pytest.raises(ConfigError, match=rf"#1\.{named}: .* is not a valid"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"umsgate.toml, line 4: connector 'a': {named} = .* is not a valid",
+    ):
         _load(tmp_path, f'[[connectors]]\nname = "a"\nprotocol = "sandbox"\n{line}\n')

@@ -182,3 +182,33 @@ def national(e164: str) -> str:
         number, phonenumbers.PhoneNumberFormat.NATIONAL
     )
     return "".join(ch for ch in formatted if ch.isdigit())
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` is an ISO 3166-1 alpha-2 region the library has numbers
+    for (``KR``, ``JP``, ``US`` …)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
+@functools.lru_cache(maxsize=131072)
+def country(e164: str) -> str:
+    """The region (ISO 3166-1 alpha-2) of an E.164 number, ``ZZ`` when unknown.
+
+    A country calling code of one region (``+82`` is only ``KR``) needs no parsing;
+    shared codes (``+1``, ``+7``, ``+44`` …) are told apart by the library's
+    number plans.
+    """
+    digits = e164[1:] if e164.startswith("+") else e164
+    if not digits.isdigit():
+        return "ZZ"
+    for size in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
+        if regions:
+            if len(regions) == 1:
+                return str(regions[0])
+            break
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+    return phonenumbers.region_code_for_number(number) or "ZZ"

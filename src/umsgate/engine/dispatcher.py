@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -51,6 +52,18 @@ CHUNK = 100
 SUBMIT_TIMEOUT = 120.0
 #: Claimed messages waiting for their connectors, at most, per node.
 MAX_IN_FLIGHT = 5000
+
+
+@dataclasses.dataclass(slots=True)
+class _Plan:
+    """What one claim does: ledger ops (expiries, requeues), messages per
+    connector, and the SENDING events."""
+
+    ops: list[Op] = dataclasses.field(default_factory=list)
+    groups: dict[str, list[Message]] = dataclasses.field(default_factory=dict)
+    events: list[tuple[int, float, str, str | None, str]] = dataclasses.field(
+        default_factory=list
+    )
 
 
 class Dispatcher:
@@ -153,49 +166,28 @@ class Dispatcher:
             await self._room.wait()
             return 1
         now = self._time()
-        sending = Status.SENDING.value
-        async with fast.transaction(self._db) as raw:
-            rows = await fast.claim_due(
-                raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
-            )
-            await fast.insert_events(
-                raw,
-                [
-                    (
-                        r["id"],
-                        now,
-                        sending,
-                        None,
-                        f"attempt {r['attempts']} on {r['owner']}",
-                    )
-                    for r in rows
-                ],
-            )
+        plan: _Plan | None = None
+        try:
+            async with fast.transaction(self._db) as raw:
+                rows = await fast.claim_due(
+                    raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
+                )
+                # Routed before the SENDING events are written, so that each
+                # attempt's event names the connector it is tried on.
+                plan = self._plan(rows, now)
+                await fast.insert_events(raw, plan.events)
+        except BaseException:
+            if plan is not None:  # the claim did not happen: give the probes back
+                for name, messages in plan.groups.items():
+                    for m in messages:
+                        self._router.release(name, m.id)
+            raise
         if not rows:
             return 0
-        expired: list[Op] = []
-        groups: dict[str, list[Message]] = {}
-        unrouted: list[Op] = []
-        for row in rows:
-            if row["expires_at"] <= now:
-                expired.append(Expire(message_id=row["id"]))
-                continue
-            message = queries.message_from_row(row)
-            connector = self._router.pick(message)
-            if connector is None:
-                unrouted.append(
-                    Requeue(
-                        message_id=row["id"],
-                        delay=self._settings.retry_max,
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail="no route matches the message",
-                    )
-                )
-                continue
-            groups.setdefault(connector.name, []).append(message)
-        if expired or unrouted:
-            self._spawn(self._ledger.apply_many(expired + unrouted))
-        for name, messages in groups.items():
+        assert plan is not None
+        if plan.ops:
+            self._spawn(self._ledger.apply_many(plan.ops))
+        for name, messages in plan.groups.items():
             gate = self._gates.get(name)
             size = CHUNK
             if gate is not None:
@@ -207,6 +199,38 @@ class Dispatcher:
                 self._spawn(self._send(self._connectors[name], chunk))
         return len(rows)
 
+    def _plan(self, rows: Sequence[dict[str, Any]], now: float) -> _Plan:
+        """Expire, route and group claimed rows; the SENDING event of each."""
+        plan = _Plan()
+        sending = Status.SENDING.value
+        for row in rows:
+            attempt = f"attempt {row['attempts']} on {row['owner']}"
+            if row["expires_at"] <= now:
+                plan.ops.append(Expire(message_id=row["id"]))
+                plan.events.append((row["id"], now, sending, None, attempt))
+                continue
+            message = queries.message_from_row(row)
+            pick = self._router.pick(message)
+            if pick.connector is None:
+                plan.ops.append(
+                    Requeue(
+                        message_id=row["id"],
+                        delay=self._settings.retry_max
+                        if pick.route is None
+                        else pick.wait,
+                        code=ResultCode.PROVIDER_ERROR
+                        if pick.route is None
+                        else ResultCode.CONNECTION_ERROR,
+                        detail=pick.detail,
+                    )
+                )
+                plan.events.append((row["id"], now, sending, None, attempt))
+                continue
+            name = pick.connector.name
+            plan.events.append((row["id"], now, sending, None, f"{attempt} via {name}"))
+            plan.groups.setdefault(name, []).append(message)
+        return plan
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
@@ -216,6 +240,8 @@ class Dispatcher:
         """The messages to send now; the rest of a burst too large for the gate's
         rate is queued again, due when its turn comes near."""
         keep, delays = gate.admit(len(messages))
+        for m in messages[keep:]:  # not sent now: a probe slot goes back
+            self._router.release(gate.name, m.id)
         if delays:
             rate = gate.pace.rate if gate.pace is not None else 0.0
             self._spawn(
@@ -253,6 +279,7 @@ class Dispatcher:
                     results = await self._submit(connector, messages)
                 else:
                     results = await self._paced_submit(gate, connector, messages)
+            self._router.record(connector.name, results)
             ops: list[Op] = [
                 Submitted(message_id=r.message_id, connector=connector.name, result=r)
                 for r in results

@@ -433,6 +433,8 @@ class Ledger:
                 detail=res.detail,
             )
         else:
+            # The connector tried last: the router tries another one next time.
+            row["connector"] = op.connector
             delay = res.retry_after
             if delay is None:
                 delay = retry.backoff(

@@ -7,8 +7,12 @@ when a connector of that protocol is configured.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime as dt
 import importlib
+import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -16,7 +20,7 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
-from umsgate.config import ConnectorSettings
+from umsgate.config import ConnectorSettings, Settings
 from umsgate.errors import ConfigError
 from umsgate.types import Clock, Connector
 
@@ -73,9 +77,63 @@ def build_connector(
         module_name = PROTOCOLS[settings.protocol]
     except KeyError:
         raise ConfigError(
-            f"connector {settings.name!r}: unknown protocol {settings.protocol!r} "
+            f"{settings.at('protocol')}: unknown protocol {settings.protocol!r} "
             f"(known: {', '.join(sorted(PROTOCOLS))})"
         ) from None
     module = importlib.import_module(module_name)
-    connector: Connector = module.build(settings, context)
+    try:
+        connector: Connector = module.build(settings, context)
+    except ConfigError as exc:
+        raise ConfigError(_placed(settings, exc.message)) from None
     return connector
+
+
+#: How the protocols' option errors name the option.
+_OPTION = re.compile(r"option(?:\(s\))? \[?'([^']+)'")
+
+
+def _placed(settings: ConnectorSettings, message: str) -> str:
+    """A protocol's error about ``settings``, with the file and line of the option
+    it names and without any secret value."""
+    if settings.origin is None:
+        return settings.redact(message)
+    found = _OPTION.search(message)
+    where = settings.origin.at(found.group(1) if found else None)
+    return settings.redact(f"{where}: {message}")
+
+
+def check_connectors(settings: Settings) -> list[str]:
+    """Build every configured connector without starting it (no connection is
+    made), so that a bad option stops ``serve`` or ``routes check`` before
+    anything runs; the names of the connectors built.
+
+    Raises:
+        ConfigError: the first connector that cannot be built, with its line.
+    """
+
+    async def build_all() -> list[str]:
+        async with httpx.AsyncClient() as http:
+            context = ConnectorContext(
+                http=http,
+                files=_NoFiles(),
+                add_route=lambda _path, _endpoint, _methods: None,
+                public_url=settings.server.public_url
+                or f"http://{settings.server.host}:{settings.server.port}",
+                clock=_WallClock(),
+            )
+            return [build_connector(cs, context).name for cs in settings.connectors]
+
+    return asyncio.run(build_all())
+
+
+class _NoFiles:
+    async def load(self, file_id: str) -> tuple[str, bytes]:
+        raise LookupError(file_id)  # never called: nothing is sent while checking
+
+
+class _WallClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()

@@ -16,7 +16,7 @@ from umsgate.domain.results import ResultCode
 from umsgate.errors import TransientConnectorError
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp import simulator
-from umsgate.protocols.smpp.codes import CommandId
+from umsgate.protocols.smpp.codes import CommandId, CommandStatus
 from umsgate.protocols.smpp.smsc import Smsc
 from umsgate.protocols.smpp.transport import Connection
 from umsgate.testing import wait_for
@@ -421,5 +421,75 @@ async def test_configured_tps_paces_the_route() -> None:
             # simulator's 250/s, so it never had to refuse one.
             assert elapsed >= 0.5
             assert sim.stats.throttled == 0
+        finally:
+            await conn.stop()
+
+
+async def test_refusals_for_the_first_submits_then_acceptance() -> None:
+    """``faults.refuse_status`` with a count: ESME_RSYSERR (transient) for the next
+    three submits, then the SMSC takes them."""
+    async with simulator.running(accounts={"esme": "pw"}, receipt_delay=0.05) as sim:
+        conn = connector(sim)
+        await conn.start(RecordingSink())
+        try:
+            sim.faults.refuse_status = CommandStatus.RSYSERR
+            sim.faults.refuse_count = 3
+            first = await conn.submit([message(i, f"m{i}") for i in range(5)])
+            retried = [r for r in first if r.outcome is Outcome.RETRY]
+            assert len(retried) == 3 and sim.stats.refused == 3
+            assert {(r.code, r.raw_code) for r in retried} == {
+                (ResultCode.PROVIDER_ERROR, "ESME_RSYSERR")
+            }
+            again = await conn.submit([message(i, f"m{i}") for i in range(5, 10)])
+            assert {r.outcome for r in again} == {Outcome.ACCEPTED}
+            assert sim.faults.refuse_status is None  # the switch turned itself off
+        finally:
+            await conn.stop()
+
+
+async def test_refusals_for_a_while_with_a_permanent_status() -> None:
+    """``faults.refuse_until``: ESME_RINVDSTADR (permanent: INVALID_NUMBER) until a
+    time of the simulator's loop, then the SMSC takes them."""
+    async with simulator.running(accounts={"esme": "pw"}, receipt_delay=0.05) as sim:
+        conn = connector(sim)
+        await conn.start(RecordingSink())
+        try:
+            loop = asyncio.get_running_loop()
+            sim.faults.refuse_status = CommandStatus.RINVDSTADR
+            sim.faults.refuse_until = loop.time() + 0.3
+            refused = await conn.submit([message(1, "m1")])
+            assert [(r.outcome, r.code) for r in refused] == [
+                (Outcome.REJECTED, ResultCode.INVALID_NUMBER)
+            ]
+            await wait_for(lambda: loop.time() > sim.faults.refuse_until, timeout=5)
+            taken = await conn.submit([message(2, "m2")])
+            assert [r.outcome for r in taken] == [Outcome.ACCEPTED]
+        finally:
+            await conn.stop()
+
+
+async def test_a_closed_simulator_starts_again_with_its_receipts() -> None:
+    """Closing drops every session for real; started again on the same port, the
+    SMSC sends the receipts it held to the ESME that binds again."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with simulator.running(
+        accounts={"esme": "pw"}, port=port, receipt_delay=0.5
+    ) as sim:
+        conn = connector(sim, reconnect_initial=0.05, reconnect_max=0.1)
+        sink = RecordingSink()
+        await conn.start(sink)
+        try:
+            results = await conn.submit([message(i, f"m{i}") for i in range(5)])
+            assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+            await sim.close()
+            await wait_for(lambda: not conn.health().up, what="the connector down")
+            assert not sink.reports
+            await sim.start()
+            assert sim.port == port
+            await sink.wait_count(5, within=10)
+            ids = {r.provider_msg_id for r in results}
+            assert set(sink.by_id()) == ids
         finally:
             await conn.stop()

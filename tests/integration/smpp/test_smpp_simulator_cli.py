@@ -79,3 +79,28 @@ def test_parse_account(value: str, pair: tuple[str, str]) -> None:
 def test_mix_names_only_final_states() -> None:
     with pytest.raises(ValueError, match="ENROUTE"):
         Smsc(SimulatorConfig(mix="ENROUTE=0.5"))
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [("RSYSERR", 0x08), ("esme_rinvdstadr", 0x0B), ("0x58", 0x58), ("20", 20)],
+)
+def test_parse_status(value: str, status: int) -> None:
+    assert simulator.parse_status(value) == status
+
+
+@pytest.mark.parametrize("value", ["NOPE", "0x100000000", "-1"])
+def test_parse_status_refuses(value: str) -> None:
+    with pytest.raises(ValueError):
+        simulator.parse_status(value)
+
+
+def test_refuse_options_need_a_status() -> None:
+    app = typer.Typer()
+    app.command()(simulator.command)
+    result = CliRunner().invoke(app, ["--refuse-first", "3", "--port", "0"])
+    assert result.exit_code == 2
+    assert "--refuse-status" in result.output
+    result = CliRunner().invoke(app, ["--refuse-status", "BOGUS", "--port", "0"])
+    assert result.exit_code == 2
+    assert "BOGUS" in result.output

@@ -28,6 +28,7 @@ import orjson
 import typer
 
 from umsgate.protocols.smpp import pdu as pdus
+from umsgate.protocols.smpp.codes import CommandStatus
 from umsgate.protocols.smpp.smsc import Faults, SimulatorConfig, Smsc, Stats, Submitted
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Submitted",
     "command",
     "parse_account",
+    "parse_status",
     "record_line",
     "running",
 ]
@@ -85,6 +87,26 @@ def parse_account(value: str) -> tuple[str, str]:
             f"password of {system_id!r} is over {pdus.MAX_PASSWORD - 1} characters"
         )
     return system_id, password
+
+
+def parse_status(value: str) -> int:
+    """A command_status from its name (``RSYSERR``, ``ESME_RSYSERR``) or number
+    (``8``, ``0x08``).
+
+    Raises:
+        ValueError: neither a known name nor a number in 0..0xFFFFFFFF.
+    """
+    text = value.strip()
+    name = text.upper().removeprefix("ESME_")
+    if name in CommandStatus.__members__:
+        return int(CommandStatus[name])
+    try:
+        number = int(text, 0)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a command_status name or number") from None
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise ValueError(f"command_status {value!r} is out of range")
+    return number
 
 
 def record_line(part: Submitted, at: float) -> bytes:
@@ -211,6 +233,29 @@ def command(
             help="Fault: seconds before each submit_sm_resp.", envvar=_env("RESP_DELAY")
         ),
     ] = 0.0,
+    refuse_status: Annotated[
+        str | None,
+        typer.Option(
+            help="Fault: answer submit_sm with this command_status (a name such as "
+            "RSYSERR or ESME_RSYSERR, or a number such as 0x08) instead of taking it.",
+            envvar=_env("REFUSE_STATUS"),
+        ),
+    ] = None,
+    refuse_first: Annotated[
+        int | None,
+        typer.Option(
+            help="Fault: refuse only the first N submits (with --refuse-status).",
+            envvar=_env("REFUSE_FIRST"),
+        ),
+    ] = None,
+    refuse_for: Annotated[
+        float | None,
+        typer.Option(
+            help="Fault: refuse submits only for the first SECONDS after start "
+            "(with --refuse-status).",
+            envvar=_env("REFUSE_FOR"),
+        ),
+    ] = None,
     record: Annotated[
         Path | None,
         typer.Option(
@@ -241,6 +286,16 @@ def command(
     smsc.faults.drop_after = drop_after
     smsc.faults.ignore_enquire_link = ignore_enquire_link
     smsc.faults.resp_delay = resp_delay
+    if refuse_status is not None:
+        try:
+            smsc.faults.refuse_status = parse_status(refuse_status)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        smsc.faults.refuse_count = refuse_first
+        # Counted from when the simulator listens (see _serve).
+        smsc.faults.refuse_until = refuse_for
+    elif refuse_first is not None or refuse_for is not None:
+        raise typer.BadParameter("--refuse-first and --refuse-for need --refuse-status")
     with contextlib.ExitStack() as stack:
         if record is not None:
             try:
@@ -267,6 +322,8 @@ async def _serve(smsc: Smsc) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await smsc.start()
+    if smsc.faults.refuse_until is not None:
+        smsc.faults.refuse_until += loop.time()
     try:
         sys.stdout.write(f"listening smpp={smsc.address}\n")
         sys.stdout.flush()

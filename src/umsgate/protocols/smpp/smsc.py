@@ -124,6 +124,27 @@ class Faults:
     resp_delay: float = 0.0
     #: Keep receipts queued instead of sending them.
     hold_receipts: bool = False
+    #: Answer submit_sm with this command_status instead of taking it (e.g.
+    #: ESME_RSYSERR, transient; ESME_RINVDSTADR, permanent)...
+    refuse_status: int | None = None
+    #: ...for the next N submits only (None: every one)...
+    refuse_count: int | None = None
+    #: ...and only until this time of the simulator's loop (None: no end).
+    refuse_until: float | None = None
+
+    def refusal(self, now: float) -> int | None:
+        """The status to refuse a submit with now, if any (counts it)."""
+        status = self.refuse_status
+        if status is None:
+            return None
+        if (self.refuse_until is not None and now >= self.refuse_until) or (
+            self.refuse_count is not None and self.refuse_count <= 0
+        ):
+            self.refuse_status = self.refuse_count = self.refuse_until = None
+            return None
+        if self.refuse_count is not None:
+            self.refuse_count -= 1
+        return status
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -133,6 +154,8 @@ class Stats:
     submits: int = 0
     throttled: int = 0
     queue_full: int = 0
+    #: submit_sm answered with `Faults.refuse_status`.
+    refused: int = 0
     receipts_sent: int = 0
     receipts_acked: int = 0
     receipts_refused: int = 0
@@ -261,11 +284,16 @@ class Smsc:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Listen on ``config.host:config.port`` (0 picks a free port)."""
+        """Listen on ``config.host:config.port`` (0 picks a free port). A closed
+        simulator may start again: the receipts it held are sent once ESMEs bind
+        again, as a real SMSC's are after a restart."""
         self._loop = asyncio.get_running_loop()
         self._server = await self._loop.create_server(
             self._new_connection, self.config.host, self.config.port
         )
+        if self._scheduled and self._timer is None:
+            self._timer_at = self._scheduled[0][0]
+            self._timer = self._loop.call_at(self._timer_at, self._release)
 
     @property
     def port(self) -> int:
@@ -663,7 +691,11 @@ class _Peer:
         smsc = self.smsc
         loop = smsc._loop
         assert loop is not None
-        if not smsc._allow(self.system_id, loop.time()):
+        refusal = smsc.faults.refusal(loop.time())
+        if refusal is not None:
+            smsc.stats.refused += 1
+            resp = p.SubmitSmResp(sequence=submit.sequence, status=refusal)
+        elif not smsc._allow(self.system_id, loop.time()):
             smsc.stats.throttled += 1
             resp = p.SubmitSmResp(
                 sequence=submit.sequence, status=CommandStatus.RTHROTTLED
