@@ -41,6 +41,12 @@ async def test_kill_9_midway_loses_nothing(
         }
 
         async def sender() -> None:
+            # A client per sender: one httpx pool shared by many requests in flight
+            # costs the test's process more CPU than the gateway spends on them.
+            async with httpx.AsyncClient(base_url=srv.url, timeout=10) as own:
+                await send_from(own)
+
+        async def send_from(http: httpx.AsyncClient) -> None:
             for i in next_index:
                 src = f"c{i}"
                 body = {

@@ -262,9 +262,15 @@ async def send_many(
     sent: dict[str, Sent] = {}
 
     async def worker() -> None:
+        # A client per worker: one httpx pool shared by many requests in flight
+        # costs the test's process more CPU than the gateway spends on them.
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as own:
+            await work(own)
+
+    async def work(own: httpx.AsyncClient) -> None:
         for index in todo:
             doc = body(index)
-            answer = await http.post("/v1/message/sms", json=doc, headers=headers)
+            answer = await own.post("/v1/message/sms", json=doc, headers=headers)
             assert answer.status_code == 200, answer.text
             sent[doc["srcMsgId"]] = Sent(
                 ums=answer.json()["umsMsgId"],

@@ -37,6 +37,12 @@ async def test_two_nodes_send_each_message_once(
             counter = iter(range(TOTAL))
 
             async def sender() -> None:
+                # A client per sender (one shared httpx pool costs more CPU than
+                # the gateways spend on the requests).
+                async with httpx.AsyncClient(timeout=30) as own:
+                    await send_from(own)
+
+            async def send_from(http: httpx.AsyncClient) -> None:
                 for i in counter:
                     url = (a.url, b.url)[i % 2]
                     r = await http.post(

@@ -274,11 +274,20 @@ async def send_all(
     acked: dict[str, str] = {}
     repeats: list[str] = []
     todo = iter(samples)
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
-        hdrs = headers(tok)
+    hdrs = headers(tok)
+    # A client per sender, each with one connection: httpx's pool scans all of its
+    # connections at every request, which at 48 of them cost the test's process
+    # more CPU than the gateway spent on the message.
+    one = httpx.Limits(max_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, timeout=30, limits=one)
+            )
+            for _ in range(concurrency)
+        ]
 
-        async def sender() -> None:
+        async def sender(http: httpx.AsyncClient) -> None:
             for s in todo:
                 for attempt in range(3):
                     try:
@@ -294,7 +303,7 @@ async def send_all(
                     await after(len(acked))
 
         await asyncio.wait_for(
-            asyncio.gather(*(sender() for _ in range(concurrency))), timeout
+            asyncio.gather(*(sender(http) for http in clients)), timeout
         )
     assert len(repeats) <= 5, repeats
     return acked
