@@ -149,6 +149,7 @@ def serve(
         http="httptools",
         timeout_graceful_shutdown=30,
         proxy_headers=False,
+        server_header=False,
     )
 
 

@@ -3,6 +3,8 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 
@@ -50,8 +52,15 @@ class Metrics:
             "umsgate_accept_batch_size", "Size of the last group commit", registry=r
         )
 
+        # Children by label values: `labels()` costs more than the increment.
+        self._accepted_by: dict[tuple[str, bool], Any] = {}
+
     def accepted(self, channel: str, repeated: bool) -> None:
-        self._accepted.labels(channel, "yes" if repeated else "no").inc()
+        child = self._accepted_by.get((channel, repeated))
+        if child is None:
+            child = self._accepted.labels(channel, "yes" if repeated else "no")
+            self._accepted_by[(channel, repeated)] = child
+        child.inc()
 
     def rejected(self, channel: str, reason: str) -> None:
         self._rejected.labels(channel, reason).inc()

@@ -149,7 +149,7 @@ async def insert_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> bool:
     every row is known to be inserted (SQLite counts the rows it changed), so that
     nobody needs to read the keys back; False when some were skipped or the count
     is not known (asyncpg's executemany gives none)."""
-    params = [tuple(r.get(c) for c in MESSAGE_COLUMNS) for r in rows]
+    params = [tuple(map(r.get, MESSAGE_COLUMNS)) for r in rows]
     if raw.postgres:
         await raw.executemany(_INSERT_MESSAGE, params)
         return False

@@ -437,9 +437,9 @@ class FastSend:
             await self.app(scope, receive, send)
             return
         kind = scope["path"][len(self.PREFIX) :]
+        # ASGI servers give header names lower-cased.
         headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1")
-            for k, v in scope["headers"]
+            k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
         }
         limit = self.gateway.settings.server.max_body
         body: bytes | None = b""
