@@ -212,19 +212,26 @@ class Dispatcher:
             message = queries.message_from_row(row)
             pick = self._router.pick(message)
             if pick.connector is None:
+                plan.events.append((row["id"], now, sending, None, attempt))
+                if pick.route is None:
+                    plan.ops.append(
+                        Requeue(
+                            message_id=row["id"],
+                            delay=self._settings.retry_max,
+                            code=ResultCode.PROVIDER_ERROR,
+                            detail=pick.detail,
+                        )
+                    )
+                    continue
+                # Waiting for a breaker (the ledger keeps it until its expiry).
                 plan.ops.append(
                     Requeue(
                         message_id=row["id"],
-                        delay=self._settings.retry_max
-                        if pick.route is None
-                        else pick.wait,
-                        code=ResultCode.PROVIDER_ERROR
-                        if pick.route is None
-                        else ResultCode.CONNECTION_ERROR,
+                        delay=pick.wait,
+                        code=ResultCode.CONNECTION_ERROR,
                         detail=pick.detail,
                     )
                 )
-                plan.events.append((row["id"], now, sending, None, attempt))
                 continue
             name = pick.connector.name
             plan.events.append((row["id"], now, sending, None, f"{attempt} via {name}"))

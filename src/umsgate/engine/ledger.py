@@ -52,6 +52,8 @@ _ALLOWED = frozenset(
 )
 _DELIVERED_CODE = ResultCode.DELIVERED.value
 
+#: A retry that would come after the message's expiry comes this long before it.
+LAST_TRY_MARGIN = 0.001
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
 #: Pending (unmatched) reports looked at per round, and how long they are kept. A
@@ -457,14 +459,18 @@ class Ledger:
     ) -> None:
         due = batch.now + delay
         if due >= row["expires_at"]:
-            self._finish(
-                batch,
-                row,
-                ResultCode.EXPIRED,
-                raw=None,
-                detail=f"no time left to retry: {detail}",
-            )
-            return
+            # A retry past the expiry becomes a last try just before it: the
+            # message has until its expiry, and ends EXPIRED then, not earlier.
+            due = row["expires_at"] - LAST_TRY_MARGIN
+            if due <= batch.now:
+                self._finish(
+                    batch,
+                    row,
+                    ResultCode.EXPIRED,
+                    raw=None,
+                    detail=f"no time left to retry: {detail}",
+                )
+                return
         if self._move(
             batch, row, _QUEUED, code=code.value if code else None, detail=detail
         ):
