@@ -1,4 +1,5 @@
-"""Process helpers the benchmarks share: free ports and the ``umsgate`` command."""
+"""Process helpers the benchmarks share: free ports, the ``umsgate`` command, a
+gateway serving in its own process, and a client's send headers."""
 
 from __future__ import annotations
 
@@ -31,3 +32,32 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve(
+    port: int, store: list[str], config: Path, env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """``umsgate serve`` on ``port`` with ``config``, its output appended to ``log``."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
+             *store, "--config", str(config), "--log-level", "WARNING"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )  # fmt: skip
+
+
+def send_headers(url: str, creds: dict[str, str]) -> dict[str, str]:
+    """A token for ``creds`` and the headers every send request carries."""
+    import httpx
+
+    token = httpx.post(
+        url + "/v1/auth/token",
+        json={k: creds[k] for k in ("clientId", "clientSecret", "clientKey")},
+    ).json()["accessToken"]
+    return {
+        "Authorization": f"Bearer {token}",
+        "originCode": "123456789",
+        "billCode": "12345",
+    }

@@ -44,7 +44,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import free_port, umsgate
+from _procs import free_port, send_headers, serve, umsgate
 
 from e2e import metrics, start_listening, wait_ready
 
@@ -114,25 +114,10 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         config = settings_file(tmp / "umsgate.toml", sim_port, args.tps)
-        with open(tmp / "serve.log", "ab") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
-                 *store, "--config", str(config), "--log-level", "WARNING"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )  # fmt: skip
+        server = serve(port, store, config, env, tmp / "serve.log")
         procs.append(server)
         wait_ready(url)
-        token = httpx.post(
-            url + "/v1/auth/token",
-            json={k: creds[k] for k in ("clientId", "clientSecret", "clientKey")},
-        ).json()["accessToken"]
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "originCode": "123456789",
-            "billCode": "12345",
-        }
+        headers = send_headers(url, creds)
         host = f"127.0.0.1:{port}"
 
         def make(i: int) -> bytes:

@@ -55,7 +55,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import cpu_seconds, free_port, umsgate
+from _procs import cpu_seconds, free_port, send_headers, serve, umsgate
 
 _METRIC = re.compile(
     rb"^(umsgate_[a-z_]+?)(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$", re.M
@@ -330,25 +330,10 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         config = settings_file(tmp / "umsgate.toml", sim_port, args.window)
-        with open(tmp / "serve.log", "ab") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
-                 *store, "--config", str(config), "--log-level", "WARNING"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-            )  # fmt: skip
+        server = serve(port, store, config, env, tmp / "serve.log")
         procs.append(server)
         wait_ready(url)
-        token = httpx.post(
-            url + "/v1/auth/token",
-            json={k: creds[k] for k in ("clientId", "clientSecret", "clientKey")},
-        ).json()["accessToken"]
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "originCode": "123456789",
-            "billCode": "12345",
-        }
+        headers = send_headers(url, creds)
         host = f"127.0.0.1:{port}"
 
         def make(i: int) -> bytes:

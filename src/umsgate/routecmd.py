@@ -175,7 +175,7 @@ def test(
     )
     names = ["sandbox", *(c.name for c in settings.connectors)]
     router = Router(
-        settings.routes, {n: _Offline(n) for n in names}, policy=settings.breaker
+        settings.routes, {n: Offline(n) for n in names}, policy=settings.breaker
     )
     for line in describe(router, message):
         typer.echo(line)
@@ -240,7 +240,7 @@ def describe(router: Router, message: Message) -> list[str]:
     return out
 
 
-class _Offline:
+class Offline:
     """A connector as `routes test` sees it: configured, never connected."""
 
     def __init__(self, name: str) -> None:

@@ -8,7 +8,6 @@ import collections
 import datetime as dt
 import re
 import shlex
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,6 @@ from umsgate.domain.message import Channel, Message
 from umsgate.engine.router import Router
 from umsgate.errors import ConfigError
 from umsgate.protocols import registry
-from umsgate.types import Health, ReportSink, SubmitResult
 
 DOC = Path(__file__).parents[2] / "docs" / "routing.md"
 ENV = {
@@ -48,26 +46,6 @@ def example(tmp_path: Path) -> Path:
     (tmp_path / "secrets" / "ushot-password").write_text("pw-ushot\n")
     (tmp_path / "secrets" / "aicross-token").write_text("tok-ai\n")
     return path
-
-
-class Offline:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    async def start(self, sink: ReportSink) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return []
-
-    async def resume(self, messages: Sequence[Message]) -> None:
-        return None
-
-    def health(self) -> Health:
-        return Health(up=True)
 
 
 def test_the_example_loads_and_every_connector_builds(example: Path) -> None:
@@ -111,7 +89,7 @@ def message(i: int, **fields: Any) -> Message:
 def test_the_example_routes_as_the_document_says(example: Path) -> None:
     settings = config.load(example, env=ENV)
     names = ["sandbox", *(c.name for c in settings.connectors)]
-    router = Router(settings.routes, {n: Offline(n) for n in names})
+    router = Router(settings.routes, {n: routecmd.Offline(n) for n in names})
 
     def goes(m: Message) -> tuple[str | None, str | None]:
         pick = router.pick(m)
