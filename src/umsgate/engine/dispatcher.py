@@ -187,16 +187,22 @@ class Dispatcher:
         assert plan is not None
         if plan.ops:
             self._spawn(self._ledger.apply_many(plan.ops))
+        held: list[Op] = []
         for name, messages in plan.groups.items():
             gate = self._gates.get(name)
             size = CHUNK
             if gate is not None:
-                messages = self._hold_back(gate, messages)
+                messages = self._hold_back(gate, messages, held)
                 size = gate.chunk
             for start in range(0, len(messages), size):
                 chunk = messages[start : start + size]
                 self._in_flight += len(chunk)
                 self._spawn(self._send(self._connectors[name], chunk))
+        if held:
+            # Put back before the next claim: were it spawned, the claims of a
+            # burst would outrun the ledger and hold far more than the gate's rate
+            # in SENDING at once.
+            await self._ledger.apply_many(held)
         return len(rows)
 
     def _plan(self, rows: Sequence[dict[str, Any]], now: float) -> _Plan:
@@ -243,25 +249,23 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _hold_back(self, gate: Gate, messages: list[Message]) -> list[Message]:
+    def _hold_back(
+        self, gate: Gate, messages: list[Message], held: list[Op]
+    ) -> list[Message]:
         """The messages to send now; the rest of a burst too large for the gate's
-        rate is queued again, due when its turn comes near."""
+        rate goes into ``held``, to be queued again, due when its turn comes near."""
         keep, delays = gate.admit(len(messages))
         for m in messages[keep:]:  # not sent now: a probe slot goes back
             self._router.release(gate.name, m.id)
         if delays:
             rate = gate.pace.rate if gate.pace is not None else 0.0
-            self._spawn(
-                self._ledger.apply_many(
-                    [
-                        Requeue(
-                            message_id=m.id,
-                            delay=delay,
-                            detail=f"waiting for {gate.name} ({rate:g}/s)",
-                        )
-                        for m, delay in zip(messages[keep:], delays, strict=True)
-                    ]
+            held.extend(
+                Requeue(
+                    message_id=m.id,
+                    delay=delay,
+                    detail=f"waiting for {gate.name} ({rate:g}/s)",
                 )
+                for m, delay in zip(messages[keep:], delays, strict=True)
             )
         return messages[:keep]
 
