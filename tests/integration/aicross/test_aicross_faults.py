@@ -28,8 +28,11 @@ async def _fault_then_resend(
     code: ResultCode,
     *,
     taken: bool,
+    timeout: float = 5.0,
 ) -> None:
-    conn = await make_connector(timeout=0.3, connect_timeout=0.3)
+    # Short timeouts only where the fault is a stall: elsewhere a busy machine
+    # would turn the fault under test into a timeout.
+    conn = await make_connector(timeout=timeout, connect_timeout=timeout)
     first = await conn.submit(messages)
     assert {(r.outcome, r.code) for r in first} == {(Outcome.RETRY, code)}
     assert len(simulator.taken) == (len(messages) if taken else 0)
@@ -74,7 +77,13 @@ async def test_stall(
     simulator.faults.stall = 30.0
     messages = [new_message(i) for i in range(10, 15)]
     await _fault_then_resend(
-        simulator, gateway, make_connector, messages, ResultCode.TIMEOUT, taken=True
+        simulator,
+        gateway,
+        make_connector,
+        messages,
+        ResultCode.TIMEOUT,
+        taken=True,
+        timeout=0.3,
     )
 
 
