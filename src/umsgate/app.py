@@ -281,7 +281,7 @@ class Gateway:
             "subject": req.subject,
             "content": req.content,
             "charset": req.codec,
-            "file_ids": orjson.dumps(list(req.file_ids)).decode(),
+            "file_ids": orjson.dumps(req.file_ids).decode() if req.file_ids else "[]",
             "extra": orjson.dumps(req.extra).decode(),
             "fallback": orjson.dumps(req.fallback).decode() if req.fallback else None,
             "content_hash": req.content_hash(),

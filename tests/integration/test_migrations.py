@@ -39,3 +39,41 @@ def test_every_revision_says_its_phase() -> None:
     for path in revisions:
         text = path.read_text()
         assert "Phase: pre-deploy" in text or "Phase: post-deploy" in text, path.name
+
+
+async def test_provider_id_and_parent_indexes_leave_out_the_rows_without(
+    store: Store,
+) -> None:
+    """A new message has no provider id and no parent: its insert skips those two
+    indexes, and the provider-id lookup of the ledger still uses its index."""
+    db = open_database(make_settings(store))
+    try:
+        await migrate.upgrade(db)
+        async with db.transaction() as conn:
+            if db.is_sqlite:
+                rows = await conn.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = 'messages'"
+                )
+            else:
+                rows = await conn.exec_driver_sql(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE tablename = 'messages' AND schemaname = current_schema()"
+                )
+            found = {name: (sql or "") for name, sql in rows}
+            for name, column in (
+                ("ix_messages_connector_provider_msg_id", "provider_msg_id"),
+                ("ix_messages_parent_id", "parent_id"),
+            ):
+                assert f"{column} IS NOT NULL" in found[name], found[name]
+            assert "WHERE" not in found["ix_messages_status_due_at"].upper()
+            if db.is_sqlite:
+                plan = await conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT provider_msg_id, id FROM messages "
+                    "WHERE connector = ? AND provider_msg_id IN (?, ?)",
+                    ("smpp", "a", "b"),
+                )
+                details = " ".join(str(r[-1]) for r in plan)
+                assert "ix_messages_connector_provider_msg_id" in details, details
+    finally:
+        await db.close()

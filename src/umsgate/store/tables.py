@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData(
@@ -128,8 +129,22 @@ messages = Table(
     Column("segments", Integer, nullable=False, server_default="1"),
     UniqueConstraint("client_id", "src_msg_id", "kind"),
     Index(None, "status", "due_at"),
-    Index(None, "connector", "provider_msg_id"),
-    Index(None, "parent_id"),
+    # Partial: a message has no provider id until it is sent, and only fallbacks
+    # have a parent, so accepting a message does not touch these two (the lookups
+    # compare the column, which implies the condition for both databases' planners).
+    Index(
+        None,
+        "connector",
+        "provider_msg_id",
+        sqlite_where=text("provider_msg_id IS NOT NULL"),
+        postgresql_where=text("provider_msg_id IS NOT NULL"),
+    ),
+    Index(
+        None,
+        "parent_id",
+        sqlite_where=text("parent_id IS NOT NULL"),
+        postgresql_where=text("parent_id IS NOT NULL"),
+    ),
 )
 
 #: Provider ids of the parts of a message sent in several parts (SMPP long messages).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -221,28 +222,35 @@ def parse_time(value: Any, name: str) -> float | None:
     if not isinstance(value, str):
         raise _bad(Invalid.MALFORMED, name, f"{name} must be a string")
     try:
-        if value.isascii() and value.isdigit() and len(value) in (12, 14):
-            # The fields by position: strptime costs ten times as much, and the
-            # constructor checks every range as it does.
-            when = dt.datetime(
-                int(value[0:4]),
-                int(value[4:6]),
-                int(value[6:8]),
-                int(value[8:10]),
-                int(value[10:12]),
-                int(value[12:14] or 0),
-                tzinfo=KST,
-            )
-        else:
-            when = dt.datetime.fromisoformat(value)
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=KST)
+        return _epoch(value)
     except ValueError:
         raise _bad(
             Invalid.MALFORMED,
             name,
             f"{name} {value!r} is not a time (yyyyMMddHHmm or ISO 8601)",
         ) from None
+
+
+# A campaign's messages carry the same few times: the cache answers most of them.
+@functools.lru_cache(maxsize=1024)
+def _epoch(value: str) -> float:
+    """Raises ValueError (not cached) for what is not a time."""
+    if value.isascii() and value.isdigit() and len(value) in (12, 14):
+        # The fields by position: strptime costs ten times as much, and the
+        # constructor checks every range as it does.
+        when = dt.datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12]),
+            int(value[12:14] or 0),
+            tzinfo=KST,
+        )
+    else:
+        when = dt.datetime.fromisoformat(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=KST)
     return when.timestamp()
 
 
@@ -656,6 +664,8 @@ PARSERS = {"sms": parse_sms, "mms": parse_mms, "rcs": parse_rcs, "kko": parse_kk
 # -- answers ---------------------------------------------------------------------------
 
 
+# The answers of one group commit share their transfer time.
+@functools.lru_cache(maxsize=64)
 def iso_time(epoch: float) -> str:
     """``2024-06-14T10:52:06.053+00:00`` (spec §10)."""
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
