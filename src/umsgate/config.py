@@ -79,6 +79,9 @@ class EngineSettings:
     default_ttl: float = 86400.0
     #: Submits in flight to one connector at once.
     connector_concurrency: int = 8
+    #: A SENT message with no report this many seconds after its submit ends
+    #: EXPIRED (reported); a report that comes later changes nothing.
+    report_timeout: float = 86400.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,10 @@ follow the rate (`umsgate.engine.pacing`).
 A recovery loop beats the node's heartbeat and takes over the claims of dead nodes:
 their SENDING messages go back to the queue (their submit was never acknowledged, so
 sending again is the at-least-once promise), and their SENT messages are adopted and
-handed to the connector's ``resume`` so their reports are still collected.
+handed to the connector's ``resume`` so their reports are still collected. The same
+loop ends EXPIRED, with their reports, the SENT messages whose provider has sent no
+report within ``report_timeout`` of the submit (a receipt lost at the provider would
+otherwise leave them SENT for ever).
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ CHUNK = 100
 SUBMIT_TIMEOUT = 120.0
 #: Claimed messages waiting for their connectors, at most, per node.
 MAX_IN_FLIGHT = 5000
+#: Most seconds between looks for SENT messages past their report timeout, and
+#: what one look ends at most (in rounds of a batch).
+REPORT_SWEEP_EVERY = 60.0
+REPORT_SWEEP_BATCH = 1000
+REPORT_SWEEP_ROUNDS = 20
 
 
 @dataclasses.dataclass(slots=True)
@@ -102,6 +110,7 @@ class Dispatcher:
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._next_report_sweep = 0.0
         self._idle = asyncio.Event()
 
     def _chunks_in_flight(self, name: str) -> int:
@@ -366,6 +375,11 @@ class Dispatcher:
                     )
                     await self._nodes.join()
                 await self.recover()
+                if time.monotonic() >= self._next_report_sweep:
+                    self._next_report_sweep = time.monotonic() + min(
+                        REPORT_SWEEP_EVERY, self._settings.report_timeout / 2
+                    )
+                    await self.expire_unreported()
             except Exception:
                 log.exception(
                     "recovery round failed", extra={"event": "recovery_error"}
@@ -374,6 +388,31 @@ class Dispatcher:
                 await asyncio.wait_for(
                     self._stopped.wait(), timeout=self._settings.heartbeat_interval
                 )
+
+    async def expire_unreported(self) -> int:
+        """End EXPIRED the SENT messages still without a report ``report_timeout``
+        after their submit; how many. Any node may do it: the ledger ends each
+        message once (a report that comes first wins, so does a second sweeper)."""
+        cutoff = self._time() - self._settings.report_timeout
+        total = 0
+        for _ in range(REPORT_SWEEP_ROUNDS):  # the rest waits for the next sweep
+            async with self._db.transaction() as conn:
+                ids = await queries.sent_before(conn, cutoff, REPORT_SWEEP_BATCH)
+            if not ids:
+                return total
+            if not total:
+                log.warning(
+                    "messages without a report %g s after their submit end EXPIRED",
+                    self._settings.report_timeout,
+                    extra={"event": "report_timeout"},
+                )
+            await self._ledger.apply_many(
+                [Expire(message_id=i, sent_before=cutoff) for i in ids]
+            )
+            total += len(ids)
+            if len(ids) < REPORT_SWEEP_BATCH:
+                return total
+        return total
 
     async def recover(self) -> int:
         """Take over the claims of dead nodes; the number of messages taken over."""

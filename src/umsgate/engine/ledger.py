@@ -85,7 +85,12 @@ class Requeue:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Expire:
+    """End a message EXPIRED: a claimed one whose time ran out before it was sent,
+    or (``sent_before`` given) a SENT one still without a report, sent at or before
+    that time."""
+
     message_id: int
+    sent_before: float | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -382,13 +387,24 @@ class Ledger:
             if row["status"] == _SENDING:
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
-            self._finish(
-                batch,
-                row,
-                ResultCode.EXPIRED,
-                raw=None,
-                detail="expired before it was sent",
-            )
+            if op.sent_before is None:
+                self._finish(
+                    batch,
+                    row,
+                    ResultCode.EXPIRED,
+                    raw=None,
+                    detail="expired before it was sent",
+                )
+            elif row["status"] == _SENT and (row["sent_at"] or 0.0) <= op.sent_before:
+                # The provider may have delivered it: no fallback is sent.
+                self._finish(
+                    batch,
+                    row,
+                    ResultCode.EXPIRED,
+                    raw=None,
+                    detail="no report from the provider in time",
+                    fallback=False,
+                )
         elif isinstance(op, Adopt):
             if row["status"] == _SENT:
                 row["owner"] = op.owner
@@ -546,6 +562,7 @@ class Ledger:
         raw: str | None,
         detail: str,
         from_carrier: bool = False,
+        fallback: bool = True,
     ) -> None:
         if code is ResultCode.DELIVERED:
             status = _DELIVERED
@@ -567,20 +584,20 @@ class Ledger:
             )
         )
 
-        if status != _DELIVERED:
-            fallback = self._fallback_row(row, batch.now)
-            if fallback is not None:
-                batch.fallbacks.append(fallback)
+        if status != _DELIVERED and fallback:
+            replacement = self._fallback_row(row, batch.now)
+            if replacement is not None:
+                batch.fallbacks.append(replacement)
                 batch.events.append(
                     (
-                        fallback["id"],
+                        replacement["id"],
                         batch.now,
                         _ACCEPTED,
                         None,
                         f"fallback of {row['id']}",
                     )
                 )
-                batch.events.append((fallback["id"], batch.now, _QUEUED, None, ""))
+                batch.events.append((replacement["id"], batch.now, _QUEUED, None, ""))
 
     def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
         if row["kind"] != 0 or row["channel"] not in (

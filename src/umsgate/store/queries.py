@@ -268,6 +268,17 @@ async def stalled_claims(
     return [dict(r._mapping) for r in (await conn.execute(stmt)).all()]
 
 
+async def sent_before(conn: AsyncConnection, cutoff: float, limit: int) -> list[int]:
+    """Ids of SENT messages submitted at or before ``cutoff`` (oldest first)."""
+    stmt = (
+        select(messages.c.id)
+        .where(messages.c.status == Status.SENT.value, messages.c.sent_at <= cutoff)
+        .order_by(messages.c.sent_at)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in (await conn.execute(stmt)).all()]
+
+
 async def owners_in(conn: AsyncConnection, statuses: Sequence[Status]) -> list[str]:
     stmt = (
         select(messages.c.owner)

@@ -22,6 +22,7 @@ from tests.conftest import (
 from umsgate.config import RouteSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
+from umsgate.reports import format as report_format
 from umsgate.testing import wait_for
 from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
 
@@ -400,3 +401,41 @@ async def test_a_report_that_overtakes_its_submit_names_the_provider_id(
     assert done["status"] == "DELIVERED"
     assert (done["connector"], done["provider_msg_id"]) == ("scripted", f"P{mid}")
     assert done["sent_at"] is not None
+
+
+async def test_a_sent_message_without_a_report_ends_expired_after_the_timeout(
+    store: Store, receiver: Receiver
+) -> None:
+    provider = Scripted(accepted())
+    settings = settings_for(
+        store, engine={"report_timeout": 1.5, "heartbeat_interval": 0.2}
+    )
+    async with running_gateway(settings, {"scripted": provider}) as gw:
+        acct = await new_account(gw, report_url=receiver.url)
+        silent = await send(gw, acct, "silent")
+        answered = await send(gw, acct, "answered")
+        for mid in (silent, answered):
+            await wait_for(lambda mid=mid: _status(gw, mid, "SENT"), what="SENT")
+        await provider.deliver(message_id=answered, code=ResultCode.DELIVERED)
+        done = await final(gw, silent)
+        await wait_for(lambda: str(silent) in receiver.by_id(), what="its report")
+        # The provider's report comes after all: the message stays as it ended.
+        await provider.deliver(message_id=silent, code=ResultCode.DELIVERED)
+        after = await row(gw, silent)
+        timeline = await events(gw, silent)
+        async with gw.gateway.db.transaction() as conn:
+            n = (
+                await conn.execute(
+                    text("SELECT count(*) FROM reports WHERE message_id = :m"),
+                    {"m": silent},
+                )
+            ).scalar()
+        other = await row(gw, answered)
+    assert done["status"] == after["status"] == "EXPIRED"
+    assert done["result_code"] == ResultCode.EXPIRED.value
+    assert done["done_at"] - done["sent_at"] >= 1.5
+    assert timeline[-2:] == ["SENT", "EXPIRED"]
+    assert n == 1
+    pushed = receiver.by_id()[str(silent)][0]
+    assert pushed["resultCode"] == report_format.EXPIRED_CODE
+    assert other["status"] == "DELIVERED"
