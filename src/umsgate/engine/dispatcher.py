@@ -235,6 +235,7 @@ class Dispatcher:
                             delay=self._settings.retry_max,
                             code=ResultCode.PROVIDER_ERROR,
                             detail=pick.detail,
+                            tried=False,
                         )
                     )
                     continue
@@ -245,6 +246,7 @@ class Dispatcher:
                         delay=pick.wait,
                         code=ResultCode.CONNECTION_ERROR,
                         detail=pick.detail,
+                        tried=False,
                     )
                 )
                 continue
@@ -273,6 +275,7 @@ class Dispatcher:
                     message_id=m.id,
                     delay=delay,
                     detail=f"waiting for {gate.name} ({rate:g}/s)",
+                    tried=False,
                 )
                 for m, delay in zip(messages[keep:], delays, strict=True)
             )

@@ -81,6 +81,10 @@ class Requeue:
     delay: float
     detail: str
     code: ResultCode | None = None
+    #: False when no connector was tried (held back for a throttle or a breaker, no
+    #: route): the claim does not count as an attempt, so it does not lengthen the
+    #: backoff of later failures.
+    tried: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -385,6 +389,8 @@ class Ledger:
             self._submitted(batch, op, row)
         elif isinstance(op, Requeue):
             if row["status"] == _SENDING:
+                if not op.tried and row["attempts"] > 0:
+                    row["attempts"] -= 1
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
             if op.sent_before is None:

@@ -48,6 +48,7 @@ MUTABLE = (
     "result_message",
     "carrier",
     "segments",
+    "attempts",
 )
 
 _QMARK = re.compile(r"\?")

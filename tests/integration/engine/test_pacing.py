@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
+from sqlalchemy import text
 
 from tests.conftest import (
     Running,
@@ -136,7 +137,13 @@ async def test_a_burst_drains_at_the_connector_rate(sqlite_store: Store) -> None
             return await all_delivered(gw, total)
 
         await wait_for(done, timeout=30, what="every message delivered")
+        async with gw.gateway.db.transaction() as conn:
+            attempts = {
+                r[0] for r in await conn.execute(text("SELECT attempts FROM messages"))
+            }
     assert len(carrier.times) == total
+    # Waiting for the rate is no attempt: each message was tried once.
+    assert attempts == {1}
     rate = steady_rate(carrier.times)
     assert tps * 0.9 <= rate <= tps * 1.1, rate
     assert busiest_second(carrier.times) <= tps * 1.1 + carrier_burst(tps)
