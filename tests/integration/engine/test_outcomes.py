@@ -113,6 +113,15 @@ async def events(gw: Running, message_id: int) -> list[str]:
         return [r[0] for r in result]
 
 
+async def report_count(gw: Running, message_id: int) -> int:
+    async with gw.gateway.db.transaction() as conn:
+        result = await conn.execute(
+            text("SELECT count(*) FROM reports WHERE message_id = :m"),
+            {"m": message_id},
+        )
+        return int(result.scalar_one())
+
+
 async def final(gw: Running, message_id: int) -> dict[str, Any]:
     async def done() -> bool:
         return (await row(gw, message_id))["status"] in (
@@ -330,13 +339,7 @@ async def test_a_second_report_for_a_final_message_changes_nothing(
         await provider.deliver(message_id=mid, code=ResultCode.UNREACHABLE)
         done = await final(gw, mid)
         await wait_for(lambda: str(mid) in receiver.by_id(), what="the report")
-        async with gw.gateway.db.transaction() as conn:
-            n = (
-                await conn.execute(
-                    text("SELECT count(*) FROM reports WHERE message_id = :m"),
-                    {"m": mid},
-                )
-            ).scalar()
+        n = await report_count(gw, mid)
     assert done["status"] == "DELIVERED"
     assert n == 1
 
@@ -423,13 +426,7 @@ async def test_a_sent_message_without_a_report_ends_expired_after_the_timeout(
         await provider.deliver(message_id=silent, code=ResultCode.DELIVERED)
         after = await row(gw, silent)
         timeline = await events(gw, silent)
-        async with gw.gateway.db.transaction() as conn:
-            n = (
-                await conn.execute(
-                    text("SELECT count(*) FROM reports WHERE message_id = :m"),
-                    {"m": silent},
-                )
-            ).scalar()
+        n = await report_count(gw, silent)
         other = await row(gw, answered)
     assert done["status"] == after["status"] == "EXPIRED"
     assert done["result_code"] == ResultCode.EXPIRED.value
