@@ -257,8 +257,13 @@ async def test_a_report_ends_a_message_queued_again_after_an_unanswered_submit(
     async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
         acct = await new_account(gw, report_url=receiver.url)
         mid = await send(gw, acct, "lost-answer")
-        await wait_for(lambda: _status(gw, mid, "QUEUED"), what="QUEUED again")
-        await wait_for(lambda: len(provider.submits) == 1, what="the submit")
+
+        async def queued_again() -> bool:
+            # Not merely QUEUED: it is that before its first claim too.
+            return (await events(gw, mid))[-2:] == ["SENDING", "QUEUED"]
+
+        await wait_for(queued_again, what="QUEUED again")
+        assert len(provider.submits) == 1
         await provider.deliver(message_id=mid, code=ResultCode.DELIVERED, raw_code="6")
         done = await final(gw, mid)
         await wait_for(lambda: str(mid) in receiver.by_id(), what="the report")
