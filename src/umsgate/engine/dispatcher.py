@@ -219,6 +219,7 @@ class Dispatcher:
         plan = _Plan()
         sending = Status.SENDING.value
         for row in rows:
+            row["attempts"] += 1  # the number of the attempt this claim makes
             attempt = f"attempt {row['attempts']} on {row['owner']}"
             if row["expires_at"] <= now:
                 plan.ops.append(Expire(message_id=row["id"]))
@@ -235,7 +236,6 @@ class Dispatcher:
                             delay=self._settings.retry_max,
                             code=ResultCode.PROVIDER_ERROR,
                             detail=pick.detail,
-                            tried=False,
                         )
                     )
                     continue
@@ -246,7 +246,6 @@ class Dispatcher:
                         delay=pick.wait,
                         code=ResultCode.CONNECTION_ERROR,
                         detail=pick.detail,
-                        tried=False,
                     )
                 )
                 continue
@@ -275,7 +274,6 @@ class Dispatcher:
                     message_id=m.id,
                     delay=delay,
                     detail=f"waiting for {gate.name} ({rate:g}/s)",
-                    tried=False,
                 )
                 for m, delay in zip(messages[keep:], delays, strict=True)
             )

@@ -81,10 +81,6 @@ class Requeue:
     delay: float
     detail: str
     code: ResultCode | None = None
-    #: False when no connector was tried (held back for a throttle or a breaker, no
-    #: route): the claim does not count as an attempt, so it does not lengthen the
-    #: backoff of later failures.
-    tried: bool = True
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -389,8 +385,6 @@ class Ledger:
             self._submitted(batch, op, row)
         elif isinstance(op, Requeue):
             if row["status"] == _SENDING:
-                if not op.tried and row["attempts"] > 0:
-                    row["attempts"] -= 1
                 self._requeue(batch, row, op.delay, op.code, op.detail)
         elif isinstance(op, Expire):
             if op.sent_before is None:
@@ -423,6 +417,9 @@ class Ledger:
         if row["status"] != _SENDING:
             # A late answer: the claim was recovered and decided meanwhile.
             return
+        # An attempt is a connector's answer: claims held back for a throttle or a
+        # breaker, or without a route, do not lengthen the backoff of later failures.
+        row["attempts"] += 1
         if res.outcome is Outcome.ACCEPTED:
             if self._move(
                 batch,
@@ -527,6 +524,8 @@ class Ledger:
         else:
             code = rep.code
         row["carrier"] = rep.carrier or row["carrier"]
+        if row["status"] == _SENDING:
+            row["attempts"] += 1  # the report answers this claim's try
         waiting = row["status"] in (_SENDING, _QUEUED)
         if (
             waiting

@@ -231,11 +231,12 @@ async def claim_due(
     raw: Raw, node_id: str, now: float, limit: int
 ) -> list[dict[str, Any]]:
     """Claim up to ``limit`` due QUEUED messages (they become SENDING, owned by
-    ``node_id``); returns their rows."""
+    ``node_id``); returns their rows. A claim is not an attempt: the ledger counts
+    one when a connector answers (`umsgate.engine.ledger`)."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
     rows = await raw.fetch(
         "UPDATE messages "
-        "SET status = ?, owner = ?, claimed_at = ?, attempts = attempts + 1 "
+        "SET status = ?, owner = ?, claimed_at = ? "
         f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due_at <= ? "
         f"ORDER BY due_at LIMIT ?{lock}) RETURNING {','.join(MESSAGE_COLUMNS)}",
         [Status.SENDING.value, node_id, now, Status.QUEUED.value, now, limit],
