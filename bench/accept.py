@@ -13,6 +13,7 @@ Two workloads:
 
     .venv/bin/python bench/accept.py [--n 20000] [--concurrency 64]
                                      [--workload deliver|reserve] [--db URL]
+                                     [--workers N]
 """
 
 from __future__ import annotations
@@ -33,14 +34,18 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import cpu_seconds, free_port, umsgate
+from _procs import free_port, tree_cpu_seconds, umsgate
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
+def wait_ready(url: str, workers: int = 0, timeout: float = 30.0) -> None:
+    """Until /healthz answers (and, with fronts, every front listens)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(url + "/healthz", timeout=1)
+            if answer.status_code == 200 and (
+                not workers or answer.json()["fronts"]["ready"] == workers
+            ):
                 return
         except httpx.HTTPError:
             pass
@@ -56,6 +61,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workload", choices=["deliver", "reserve"], default="deliver")
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="serve --workers (HTTP front processes)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-bench-"))
@@ -79,13 +87,15 @@ def main() -> None:
             "--port",
             str(port),
             *store,
+            "--workers",
+            str(args.workers),
             "--log-level",
             "WARNING",
         ],
         env=env,
     )
     try:
-        wait_ready(url)
+        wait_ready(url, args.workers)
         token = httpx.post(
             url + "/v1/auth/token",
             json={k: creds[k] for k in ("clientId", "clientSecret", "clientKey")},
@@ -114,7 +124,7 @@ def main() -> None:
             return _load.post(host, "/v1/message/sms", body, headers)
 
         load_before = os.getloadavg()[0]
-        serve_before = cpu_seconds(server.pid)
+        serve_before = tree_cpu_seconds(server.pid)
         self_before = time.process_time()
         with _load.runner() as load_runner:
             result = load_runner.run(
@@ -126,7 +136,7 @@ def main() -> None:
                     make_request=make,
                 )
             )
-        serve_cpu = cpu_seconds(server.pid) - serve_before
+        serve_cpu = tree_cpu_seconds(server.pid) - serve_before
         self_cpu = time.process_time() - self_before
     finally:
         server.terminate()
@@ -137,7 +147,10 @@ def main() -> None:
         f"Python {platform.python_version()}"
     )
     print(f"load average before the run: {load_before:.2f}")
-    print(f"workload: {args.workload}, store: {'PostgreSQL' if args.db else 'SQLite'}")
+    print(
+        f"workload: {args.workload}, store: {'PostgreSQL' if args.db else 'SQLite'}, "
+        f"fronts: {args.workers}"
+    )
     print(
         f"sent {args.n} SMS at concurrency {args.concurrency} in {result.elapsed:.2f} s"
     )

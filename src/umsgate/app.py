@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -33,11 +34,14 @@ from umsgate.engine.accept import Acceptor
 from umsgate.engine.clock import SystemClock
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
 from umsgate.engine.gate import Gate
+from umsgate.engine.intake import LocalIntake
 from umsgate.engine.ledger import Ledger, Reported
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
 from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
+from umsgate.front.server import IntakeServer
+from umsgate.front.supervisor import Fronts
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
@@ -53,6 +57,18 @@ from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport
 
 log = logging.getLogger("umsgate.app")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FrontPlan:
+    """The HTTP front processes of a gateway process (`umsgate.front`)."""
+
+    count: int
+    #: argv of one front.
+    command: Sequence[str]
+    #: The Unix socket the fronts hand their messages to.
+    intake: str
+
 
 #: How often expired files and tokens are purged (seconds).
 PURGE_INTERVAL = 3600.0
@@ -105,11 +121,15 @@ class Gateway:
         )
         self.extra_routes: list[BaseRoute] = []
         self.connectors: dict[str, Connector] = {}
+        #: The HTTP front processes, when this process has them.
+        self.fronts: Fronts | None = None
+        self.intake_server: IntakeServer | None = None
         self._started = False
         self._purger: asyncio.Task[None] | None = None
         # Built in start(), once the node slot (part of every id) is known.
         self.ids: IdGenerator
         self.acceptor: Acceptor
+        self.intake: LocalIntake
         self.ledger: Ledger
         self.dispatcher: Dispatcher
         self.notifier: Notifier
@@ -185,6 +205,7 @@ class Gateway:
             on_committed=self.dispatcher.wake,
             screen=duplicates.screen,
         )
+        self.intake = LocalIntake(self.throttles, self.acceptor)
         self.notifier = Notifier(
             self.db,
             directory=self.directory,
@@ -267,30 +288,7 @@ class Gateway:
     def message_row(
         self, client_id: str, req: SendRequest, now: float
     ) -> dict[str, Any]:
-        due = req.reserve_at if req.reserve_at and req.reserve_at > now else now
-        expires = req.expires_at or (due + self.settings.engine.default_ttl)
-        return {
-            "client_id": client_id,
-            "src_msg_id": req.src_msg_id,
-            "kind": 0,
-            "parent_id": None,
-            "cmp_msg_id": req.cmp_msg_id,
-            "channel": req.channel.value,
-            "sender": req.sender,
-            "receiver": req.receiver,
-            "subject": req.subject,
-            "content": req.content,
-            "charset": req.codec,
-            "file_ids": orjson.dumps(req.file_ids).decode() if req.file_ids else "[]",
-            "extra": orjson.dumps(req.extra).decode(),
-            "fallback": orjson.dumps(req.fallback).decode() if req.fallback else None,
-            "content_hash": req.content_hash(),
-            "due_at": due,
-            "expires_at": expires,
-            "attempts": 0,
-            "segments": 1,
-            "carrier": "",
-        }
+        return message_row(self.settings, client_id, req, now)
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str
@@ -337,6 +335,48 @@ class Gateway:
             )
 
 
+def message_row(
+    settings: Settings, client_id: str, req: SendRequest, now: float
+) -> dict[str, Any]:
+    """The ``messages`` row of a native send request (without id, created_at and
+    status, which the acceptor gives it)."""
+    due = req.reserve_at if req.reserve_at and req.reserve_at > now else now
+    expires = req.expires_at or (due + settings.engine.default_ttl)
+    return {
+        "client_id": client_id,
+        "src_msg_id": req.src_msg_id,
+        "kind": 0,
+        "parent_id": None,
+        "cmp_msg_id": req.cmp_msg_id,
+        "channel": req.channel.value,
+        "sender": req.sender,
+        "receiver": req.receiver,
+        "subject": req.subject,
+        "content": req.content,
+        "charset": req.codec,
+        "file_ids": orjson.dumps(req.file_ids).decode() if req.file_ids else "[]",
+        "extra": orjson.dumps(req.extra).decode(),
+        "fallback": orjson.dumps(req.fallback).decode() if req.fallback else None,
+        "content_hash": req.content_hash(),
+        "due_at": due,
+        "expires_at": expires,
+        "attempts": 0,
+        "segments": 1,
+        "carrier": "",
+    }
+
+
+def _fronts_health(gw: Gateway) -> dict[str, Any]:
+    assert gw.fronts is not None
+    server = gw.intake_server
+    return {
+        "pids": gw.fronts.pids,
+        "ready": server.ready if server else 0,
+        "restarts": gw.fronts.restarts,
+        "messages": server.received if server else 0,
+    }
+
+
 async def healthz(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     breakers = gw.router.breakers()
@@ -352,6 +392,7 @@ async def healthz(request: Request) -> Response:
             "version": __version__,
             "node": gw.nodes.node_id,
             "connectors": connectors,
+            **({"fronts": _fronts_health(gw)} if gw.fronts is not None else {}),
         }
     )
 
@@ -379,10 +420,13 @@ def create_app(
     *,
     connectors: Mapping[str, Connector] | None = None,
     faces: Sequence[ReportFace] | None = None,
-) -> native.FastSend:
+    fronts: FrontPlan | None = None,
+) -> native.FastSend[Gateway]:
     """The ASGI app of one gateway (the lifespan starts and stops the `Gateway`); its
     ``gateway`` attribute is the `Gateway`. Besides the native API it serves the
-    compatible faces: ToBeText (``POST /sms``) and IMS (``/api/imsms/*``)."""
+    compatible faces: ToBeText (``POST /sms``) and IMS (``/api/imsms/*``). With
+    ``fronts``, the lifespan also runs the HTTP front processes and the socket
+    they hand their messages to (`umsgate.front`)."""
     gateway = Gateway(settings, connectors=connectors, faces=faces)
 
     @contextlib.asynccontextmanager
@@ -390,9 +434,22 @@ def create_app(
         await gateway.start()
         # Routes that connectors asked for (provider callbacks) exist only now.
         app.router.routes.extend(gateway.extra_routes)
+        intake: IntakeServer | None = None
         try:
+            if fronts is not None:
+                intake = gateway.intake_server = IntakeServer(
+                    gateway.intake, on_counts=gateway.metrics.add_counts
+                )
+                await intake.start(fronts.intake)
+                gateway.fronts = Fronts(fronts.count, fronts.command)
+                gateway.fronts.start()
             yield
         finally:
+            # The fronts finish their requests while the intake still commits.
+            if gateway.fronts is not None:
+                await gateway.fronts.stop()
+            if intake is not None:
+                await intake.stop()
             await gateway.stop()
 
     routes: list[BaseRoute] = [

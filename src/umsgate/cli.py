@@ -22,7 +22,7 @@ import orjson
 import typer
 
 from umsgate import __version__, clients, config, routecmd
-from umsgate.errors import UmsgateError
+from umsgate.errors import ConfigError, UmsgateError
 from umsgate.protocols import registry
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
@@ -125,19 +125,44 @@ def serve(
     db: DbOpt = None,
     config_path: ConfigOpt = None,
     log_level: Annotated[str, typer.Option(envvar="UMSGATE_LOG_LEVEL")] = "INFO",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="HTTP front processes that take the native sends to this one "
+            "(0: none, this process serves HTTP) [UMSGATE_SERVER_WORKERS].",
+        ),
+    ] = None,
 ) -> None:
-    """Run the API, the dispatcher and the notifier in one process."""
+    """Run the API, the dispatcher and the notifier in one process (and, with
+    --workers, HTTP front processes in front of it)."""
     import uvicorn
 
     from umsgate.app import create_app
 
     setup_logging(log_level)
-    settings = _settings(config_path, data_dir, db, host=host, port=port)
+    settings = _settings(
+        config_path, data_dir, db, host=host, port=port, workers=workers
+    )
     try:
         registry.check_connectors(settings)
+        if settings.server.workers < 0:
+            raise ConfigError(
+                f"server.workers must be 0 or more, not {settings.server.workers}"
+            )
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+    if settings.server.workers:
+        _serve_with_fronts(
+            settings,
+            log_level=log_level,
+            passed=[
+                *(["--config", str(config_path)] if config_path else []),
+                *(["--data-dir", data_dir] if data_dir else []),
+                *(["--db", db] if db else []),
+            ],
+        )
+        return
     application = create_app(settings)
     uvicorn.run(
         application,
@@ -150,6 +175,92 @@ def serve(
         timeout_graceful_shutdown=30,
         proxy_headers=False,
         server_header=False,
+    )
+
+
+def _serve_with_fronts(
+    settings: config.Settings, *, log_level: str, passed: list[str]
+) -> None:
+    """This process on a private Unix socket, and ``server.workers`` fronts on the
+    public port (`umsgate.front`)."""
+    import errno
+    import shutil
+    import socket
+    import tempfile
+
+    import uvicorn
+
+    from umsgate.app import FrontPlan, create_app
+    from umsgate.front.app import listening_socket
+
+    host, port = settings.server.host, settings.server.port
+    if port:
+        # The fronts share the port (SO_REUSEPORT), and so would a gateway that
+        # runs there already: refuse the port if anything holds it.
+        probe = socket.socket(socket.getaddrinfo(host, port)[0][0], socket.SOCK_STREAM)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            typer.echo(f"error: cannot listen on {host}:{port}: {reason}", err=True)
+            raise typer.Exit(1) from None
+        finally:
+            probe.close()
+    # Bound, not listening: holds the port (and resolves port 0) for the fronts.
+    reserved = listening_socket(host, port)
+    port = reserved.getsockname()[1]
+    run_dir = tempfile.mkdtemp(prefix="umsgate-")  # mode 0700
+    intake = f"{run_dir}/intake.sock"
+    gateway_http = f"{run_dir}/gateway.sock"
+    command = [
+        sys.executable, "-m", "umsgate", "front",
+        "--intake", intake,
+        "--gateway-http", gateway_http,
+        "--host", host,
+        "--port", str(port),
+        "--log-level", log_level,
+        *passed,
+    ]  # fmt: skip
+    application = create_app(
+        settings,
+        fronts=FrontPlan(count=settings.server.workers, command=command, intake=intake),
+    )
+    try:
+        uvicorn.run(
+            application,
+            uds=gateway_http,
+            log_level="warning",
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=30,
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        reserved.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@app.command(hidden=True)
+def front(
+    intake: Annotated[str, typer.Option(help="The gateway's message socket.")],
+    gateway_http: Annotated[str, typer.Option(help="The gateway's HTTP socket.")],
+    host: Annotated[str, typer.Option()],
+    port: Annotated[int, typer.Option()],
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+    log_level: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """One HTTP front process of ``serve --workers`` (started by it)."""
+    from umsgate.front.app import run_front
+
+    setup_logging(log_level)
+    settings = _settings(config_path, data_dir, db, host=host)
+    raise typer.Exit(
+        run_front(settings, intake=intake, gateway_http=gateway_http, port=port)
     )
 
 

@@ -41,6 +41,10 @@ class ServerSettings:
     max_body: int = 65536
     #: Public base URL of this gateway, for callbacks given to providers.
     public_url: str = ""
+    #: HTTP front processes (0: this process serves HTTP itself). Fronts parse,
+    #: authenticate and validate the native sends, and hand them to this process,
+    #: which keeps the store's writes, the TPS buckets and the connectors.
+    workers: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

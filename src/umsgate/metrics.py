@@ -3,6 +3,7 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -55,15 +56,22 @@ class Metrics:
         # Children by label values: `labels()` costs more than the increment.
         self._accepted_by: dict[tuple[str, bool], Any] = {}
 
-    def accepted(self, channel: str, repeated: bool) -> None:
+    def accepted(self, channel: str, repeated: bool, n: int = 1) -> None:
         child = self._accepted_by.get((channel, repeated))
         if child is None:
             child = self._accepted.labels(channel, "yes" if repeated else "no")
             self._accepted_by[(channel, repeated)] = child
-        child.inc()
+        child.inc(n)
 
-    def rejected(self, channel: str, reason: str) -> None:
-        self._rejected.labels(channel, reason).inc()
+    def rejected(self, channel: str, reason: str, n: int = 1) -> None:
+        self._rejected.labels(channel, reason).inc(n)
+
+    def add_counts(self, counts: Mapping[str, Any]) -> None:
+        """Add a front process's counts (`umsgate.front.app.Counts.take`)."""
+        for channel, repeated, n in counts.get("a", ()):
+            self.accepted(str(channel), bool(repeated), int(n))
+        for channel, reason, n in counts.get("r", ()):
+            self.rejected(str(channel), str(reason), int(n))
 
     def submitted(self, connector: str, n: int) -> None:
         self._submitted.labels(connector).inc(n)

@@ -85,9 +85,11 @@ class Server:
         log: Path,
         env: Mapping[str, str] | None = None,
         config: Path | None = None,
+        workers: int = 0,
     ) -> None:
         self.store = store
         self.config = config
+        self.workers = workers
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
@@ -106,6 +108,7 @@ class Server:
                     str(self.port),
                     *self.store.cli_args(),
                     *(["--config", str(self.config)] if self.config else []),
+                    *(["--workers", str(self.workers)] if self.workers else []),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -119,9 +122,11 @@ class Server:
                         f"umsgate serve exited: {self.log.read_text()[-2000:]}"
                     )
                 with contextlib.suppress(httpx.HTTPError):
-                    if (
-                        await http.get(self.url + "/healthz", timeout=1)
-                    ).status_code == 200:
+                    health = await http.get(self.url + "/healthz", timeout=1)
+                    if health.status_code == 200 and (
+                        not self.workers
+                        or health.json()["fronts"]["ready"] == self.workers
+                    ):
                         return
                 await asyncio.sleep(0.1)
         raise TimeoutError("umsgate serve did not become ready")
@@ -148,10 +153,12 @@ async def server(
     name: str = "serve",
     env: Mapping[str, str] | None = None,
     config: Path | None = None,
+    workers: int = 0,
 ) -> AsyncIterator[Server]:
     """``umsgate serve`` on a free port (``config``: a TOML settings file, e.g. with
-    ``[[connectors]]`` and ``[[routes]]`` pointing at simulators)."""
-    srv = Server(store, free_port(), tmp_path / f"{name}.log", env, config)
+    ``[[connectors]]`` and ``[[routes]]`` pointing at simulators; ``workers``: its
+    HTTP front processes)."""
+    srv = Server(store, free_port(), tmp_path / f"{name}.log", env, config, workers)
     await srv.start()
     try:
         yield srv

@@ -102,12 +102,16 @@ class Acceptor:
             ValidationError: ID_REUSED when the client's id holds other content.
             StoreError: the store failed (nothing was stored).
         """
+        return await self.enqueue(submission)
+
+    def enqueue(self, submission: Submission) -> asyncio.Future[Accepted]:
+        """`accept` without the coroutine: the future of the message's commit."""
         if self._closing:
             raise RuntimeError("acceptor is stopping")
         fut: asyncio.Future[Accepted] = asyncio.get_running_loop().create_future()
         self._pending.append((submission, fut))
         self._wake.set()
-        return await fut
+        return fut
 
     async def _run(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import orjson
 from starlette.datastructures import UploadFile
@@ -20,11 +20,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from umsgate.clients import AuthError, ClientInfo
+from umsgate.clients import AuthError, ClientInfo, Directory
+from umsgate.config import Settings
 from umsgate.domain.results import Invalid
 from umsgate.engine.accept import Submission
+from umsgate.engine.intake import Intake, Throttled
 from umsgate.errors import ValidationError
-from umsgate.files import MAX_FILE_BYTES, NotJpeg
+from umsgate.files import MAX_FILE_BYTES, FileStore, NotJpeg
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
 
@@ -300,8 +302,32 @@ def _encoded(code: Code, message: str | None = None) -> tuple[int, bytes]:
     return code.http_status, orjson.dumps(body)
 
 
+class Counts(Protocol):
+    def accepted(self, channel: str, repeated: bool) -> None: ...
+    def rejected(self, channel: str, reason: str) -> None: ...
+
+
+class SendHost(Protocol):
+    """What a send needs of its process: the `Gateway`, or a front
+    (`umsgate.front.app.Front`) that hands its messages to the gateway's process."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def directory(self) -> Directory: ...
+    @property
+    def files(self) -> FileStore: ...
+    @property
+    def metrics(self) -> Counts: ...
+    @property
+    def intake(self) -> Intake: ...
+    def message_row(
+        self, client_id: str, req: codec.SendRequest, now: float
+    ) -> dict[str, Any]: ...
+
+
 async def handle_send(
-    gw: Gateway, kind: str, headers: Mapping[str, str], raw: bytes | None
+    gw: SendHost, kind: str, headers: Mapping[str, str], raw: bytes | None
 ) -> tuple[int, bytes]:
     """One send request, from its headers (names lower-cased) and body (None when over
     the size limit) to (HTTP status, JSON answer)."""
@@ -342,17 +368,18 @@ async def handle_send(
     except ValidationError as exc:
         gw.metrics.rejected(kind, exc.code)
         return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
-    if not gw.throttles.allow(
-        client.id, req.channel.tps_key, client.tps_for(req.channel.tps_key)
-    ):
-        gw.metrics.rejected(kind, "tps")
-        return _encoded(Code.TPS_EXCEEDED)
+    tps_key = req.channel.tps_key
     try:
-        accepted = await gw.acceptor.accept(
+        accepted = await gw.intake.submit(
             Submission(
                 row=gw.message_row(client.id, req, now), dup_window=client.dup_window
-            )
+            ),
+            tps_key,
+            client.tps_for(tps_key),
         )
+    except Throttled:
+        gw.metrics.rejected(kind, "tps")
+        return _encoded(Code.TPS_EXCEEDED)
     except ValidationError as exc:
         return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
     except Exception:
@@ -416,7 +443,10 @@ async def report_check(request: Request) -> Response:
     )
 
 
-class FastSend:
+H = TypeVar("H", bound=SendHost)
+
+
+class FastSend(Generic[H]):
     """ASGI middleware that serves ``POST /v1/message/{channel}`` without the router and
     middleware stack (the hot path: a third of a request's CPU went there); every other
     request passes to the wrapped app. Bodies are read with the same limit, answers are
@@ -424,7 +454,7 @@ class FastSend:
 
     PREFIX = "/v1/message/"
 
-    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+    def __init__(self, app: ASGIApp, gateway: H) -> None:
         self.app = app
         self.gateway = gateway
 

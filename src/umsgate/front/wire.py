@@ -1,0 +1,57 @@
+"""The frames between a front process and its gateway process (a Unix socket).
+
+Every frame is a 4-byte big-endian length and that many bytes of JSON (orjson). A
+front sends ``{"s": [[tag, row, dup_window, tps_key, tps], ...], "m": counts}``: the
+messages its requests are waiting on (all of one event-loop turn in one frame), and
+the counts of what it refused since its last frame (`umsgate.front.app.Counts`).
+The gateway answers each message once, by tag, in frames of lists:
+
+* ``[tag, 0, umsMsgId, created_at, repeated]``: committed;
+* ``[tag, 1]``: over the client's TPS, nothing stored;
+* ``[tag, 2, code, message, field]``: refused (`ValidationError`);
+* ``[tag, 3, message]``: the store failed, nothing stored.
+
+The socket lives in a directory only the gateway's user can open: whoever can
+write to it can store messages for any client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+
+#: Largest frame either side accepts (a front's turn rarely holds more than a few
+#: hundred messages of at most 64 KiB each).
+MAX_FRAME = 256 * 1024 * 1024
+
+OK, THROTTLED, REFUSED, FAILED = 0, 1, 2, 3
+
+
+class FrameError(Exception):
+    """The peer sent something that is not a frame."""
+
+
+def frame(payload: Any) -> bytes:
+    body = orjson.dumps(payload)
+    return len(body).to_bytes(4, "big") + body
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next frame's payload.
+
+    Raises:
+        asyncio.IncompleteReadError: the peer closed the socket (at a frame
+            boundary when ``partial`` is empty).
+        FrameError: a length over `MAX_FRAME`, or a body that is not JSON.
+    """
+    header = await reader.readexactly(4)
+    size = int.from_bytes(header, "big")
+    if size > MAX_FRAME:
+        raise FrameError(f"a frame of {size} bytes (at most {MAX_FRAME})")
+    body = await reader.readexactly(size)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"a frame that is not JSON: {exc}") from None

@@ -1,0 +1,274 @@
+"""``umsgate serve --workers N``: HTTP front processes on the public port hand their
+sends to the gateway process, which alone writes, throttles and delivers; every other
+request is passed to it. Killing a front or the gateway process loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Receiver, Store
+from tests.e2e.conftest import Server, add_client, free_port, server, token
+from tests.unit.apigw.images import jpeg
+from umsgate.testing import wait_for
+
+HEADERS = {"originCode": "123456789", "billCode": "12345"}
+
+
+def sms(src: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "srcMsgId": src,
+        "callback": "0212345678",
+        "receiver": "01012345678",
+        "content": "안녕하세요",
+        **fields,
+    }
+
+
+async def health(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        r = await http.get(url + "/healthz", timeout=5)
+    assert r.status_code == 200
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie counts: it no longer runs)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+async def test_fronts_serve_the_api_and_one_process_writes(
+    store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    creds = add_client(store, "fronted", receiver.url)
+    async with (
+        server(store, tmp_path, workers=2) as srv,
+        httpx.AsyncClient(base_url=srv.url, timeout=10) as http,
+    ):
+        fronts = (await health(srv.url))["fronts"]
+        assert len(fronts["pids"]) == 2 and fronts["ready"] == 2
+        assert all(not gone(p) for p in fronts["pids"])
+        auth = {"Authorization": f"Bearer {await token(http, srv.url, creds)}"}
+        headers = {**auth, **HEADERS}
+
+        # Passed on to the gateway process: the upload (multipart), its checks.
+        r = await http.post(
+            "/v1/storage/file", files={"img": ("a.jpg", jpeg(tag=b"f1"), "image/jpeg")},
+            headers=auth,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        file_id = r.json()["fileId"]
+        r = await http.post(
+            "/v1/storage/file", files={"img": ("a.jpg", b"GIF89a....", "image/jpeg")},
+            headers=auth,
+        )  # fmt: skip
+        assert r.status_code == 400 and r.json()["resultCode"] != "10000"
+
+        # Served by the fronts: sends, their refusals, the acceptor's answers.
+        r = await http.post("/v1/message/sms", json=sms("s1"), headers=headers)
+        assert r.status_code == 200, r.text
+        first = r.json()["umsMsgId"]
+        r = await http.post("/v1/message/sms", json=sms("s1"), headers=headers)
+        assert r.status_code == 200 and r.json()["umsMsgId"] == first
+        r = await http.post(
+            "/v1/message/sms", json=sms("s1", content="other"), headers=headers
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["resultCode"] == "40017" and "srcMsgId" in r.text
+        r = await http.post(
+            "/v1/message/sms", json=sms("s2", receiver="12"), headers=headers
+        )
+        assert (r.status_code, r.json()["resultCode"]) == (400, "40015")
+        r = await http.post(
+            "/v1/message/sms", content=b"{not json", headers=headers
+        )
+        assert r.status_code == 400
+        r = await http.post(
+            "/v1/message/sms", json=sms("s3"), headers={**HEADERS,
+            "Authorization": "Bearer wrong"},
+        )  # fmt: skip
+        assert r.status_code == 401
+        mms = {
+            **sms("m1", content="사진", subject="제목"),
+            "fileIds": [file_id],
+        }
+        r = await http.post("/v1/message/mms", json=mms, headers=headers)
+        assert r.status_code == 200, r.text
+        second = r.json()["umsMsgId"]
+        r = await http.post(
+            "/v1/message/mms", json={**mms, "srcMsgId": "m2", "fileIds": ["nope"]},
+            headers=headers,
+        )  # fmt: skip
+        assert r.status_code == 400 and "fileIds" in r.text
+
+        fronts = (await health(srv.url))["fronts"]
+        # Two stored, one repeat, one reused id: four reached the gateway process.
+        assert fronts["messages"] == 4
+
+        await wait_for(
+            lambda: {first, second} <= set(receiver.by_id()),
+            timeout=30,
+            what="both reports at the webhook",
+        )
+        r = await http.post("/v1/agent/rpt/sms", json=[first], headers=auth)
+        assert r.status_code == 200, r.text
+        assert [rep["umsMsgId"] for rep in r.json()] == [first]
+
+        async def counted() -> bool:
+            text = (await http.get("/metrics")).text
+            return (
+                'umsgate_messages_accepted_total{channel="SMS",repeat="yes"} 1.0'
+                in text
+                and 'umsgate_messages_accepted_total{channel="MMS",repeat="no"} 1.0'
+                in text
+                and 'reason="bad_receiver"} 1.0' in text
+            )
+
+        await wait_for(counted, timeout=10, what="the fronts' counts in /metrics")
+
+
+async def test_a_clients_tps_holds_across_the_fronts(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    creds = add_client(sqlite_store, "slow", receiver.url, tps=10)
+    async with server(sqlite_store, tmp_path, workers=2) as srv:
+        async with httpx.AsyncClient(base_url=srv.url) as http:
+            headers = {
+                "Authorization": f"Bearer {await token(http, srv.url, creds)}",
+                **HEADERS,
+            }
+
+        async def one(i: int) -> int:
+            # A connection per request: they land on both fronts.
+            async with httpx.AsyncClient(base_url=srv.url, timeout=10) as own:
+                r = await own.post(
+                    "/v1/message/sms", json=sms(f"t{i}"), headers=headers
+                )
+                return r.status_code
+
+        started = asyncio.get_running_loop().time()
+        codes = await asyncio.gather(*(one(i) for i in range(60)))
+        elapsed = asyncio.get_running_loop().time() - started
+    assert set(codes) <= {200, 429}
+    # One bucket of 10 for the client, refilled at 10/s: two buckets (one per
+    # front) would let up to twice as many through.
+    assert 10 <= codes.count(200) <= 10 + int(10 * elapsed) + 1
+    with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
+        (stored,) = db.execute("select count(*) from messages").fetchone()
+    assert stored == codes.count(200)
+
+
+TOTAL = 3000
+CONCURRENCY = 24
+
+
+@pytest.mark.slow
+async def test_killing_a_front_or_the_gateway_process_loses_nothing(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    creds = add_client(sqlite_store, "crash", receiver.url)
+    srv = Server(sqlite_store, free_port(), tmp_path / "serve.log", workers=2)
+    await srv.start()
+    acked: dict[str, str] = {}
+    next_index = iter(range(TOTAL))
+    up = asyncio.Event()
+    up.set()
+    events: list[str] = []
+
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as http:
+        headers = {
+            "Authorization": f"Bearer {await token(http, srv.url, creds)}",
+            **HEADERS,
+        }
+
+    async def chaos() -> None:
+        """A front killed at a third of the load, the gateway process at two."""
+        await wait_for(lambda: len(acked) >= TOTAL // 3, timeout=120, interval=0.01)
+        fronts = (await health(srv.url))["fronts"]
+        os.kill(fronts["pids"][0], signal.SIGKILL)
+        events.append("front killed")
+
+        async def replaced() -> bool:
+            f = (await health(srv.url))["fronts"]
+            return bool(f["restarts"] == 1 and f["ready"] == 2)
+
+        await wait_for(replaced, timeout=30, what="a new front")
+        events.append("front replaced")
+        await wait_for(lambda: len(acked) >= 2 * TOTAL // 3, timeout=120)
+        pids = (await health(srv.url))["fronts"]["pids"]
+        up.clear()
+        srv.kill9()
+        # Its fronts notice and exit.
+        await wait_for(
+            lambda: all(gone(p) for p in pids), timeout=30, what="fronts to exit"
+        )
+        events.append("gateway killed, fronts gone")
+        await srv.start()
+        up.set()
+
+    async def sender() -> None:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=10) as own:
+            for i in next_index:
+                src = f"c{i}"
+                body = sms(src, receiver=f"010{20000000 + i:08d}", content=f"c {i}")
+                # No answer, or a 5xx: the client repeats (same srcMsgId).
+                for _attempt in range(200):
+                    try:
+                        r = await own.post(
+                            "/v1/message/sms", json=body, headers=headers
+                        )
+                    except httpx.HTTPError:
+                        await asyncio.sleep(0.05)
+                        await up.wait()
+                        continue
+                    if r.status_code >= 500:
+                        await asyncio.sleep(0.05)
+                        await up.wait()
+                        continue
+                    assert r.status_code == 200, r.text
+                    acked[src] = r.json()["umsMsgId"]
+                    break
+
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(chaos(), *(sender() for _ in range(CONCURRENCY))),
+            timeout=300,
+        )
+        assert events == [
+            "front killed",
+            "front replaced",
+            "gateway killed, fronts gone",
+        ]
+        assert len(acked) == TOTAL
+        wanted = set(acked.values())
+        assert len(wanted) == TOTAL
+        await wait_for(
+            lambda: wanted <= set(receiver.by_id()),
+            timeout=120,
+            interval=0.2,
+            what="a report for every acknowledged message",
+        )
+    finally:
+        srv.stop()
+    with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
+        statuses = dict(
+            db.execute(
+                "select status, count(*) from messages group by status"
+            ).fetchall()
+        )
+        stored = {str(r[0]) for r in db.execute("select id from messages")}
+    # Every 200 is stored, and nothing twice (the repeats were answered by id).
+    assert stored == wanted
+    assert statuses == {"DELIVERED": TOTAL}
