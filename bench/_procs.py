@@ -51,13 +51,20 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def serve(
-    port: int, store: list[str], config: Path, env: dict[str, str], log: Path
+    port: int,
+    store: list[str],
+    config: Path,
+    env: dict[str, str],
+    log: Path,
+    workers: int = 0,
 ) -> subprocess.Popen[bytes]:
-    """``umsgate serve`` on ``port`` with ``config``, its output appended to ``log``."""
+    """``umsgate serve`` on ``port`` with ``config`` (and ``workers`` HTTP fronts), its
+    output appended to ``log``."""
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
-             *store, "--config", str(config), "--log-level", "WARNING"],
+             *store, "--config", str(config), "--log-level", "WARNING",
+             "--workers", str(workers)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

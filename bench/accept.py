@@ -34,7 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import free_port, tree_cpu_seconds, umsgate
+from _procs import cpu_seconds, free_port, tree_cpu_seconds, umsgate
 
 
 def wait_ready(url: str, workers: int = 0, timeout: float = 30.0) -> None:
@@ -125,6 +125,7 @@ def main() -> None:
 
         load_before = os.getloadavg()[0]
         serve_before = tree_cpu_seconds(server.pid)
+        owner_before = cpu_seconds(server.pid)
         self_before = time.process_time()
         with _load.runner() as load_runner:
             result = load_runner.run(
@@ -137,6 +138,7 @@ def main() -> None:
                 )
             )
         serve_cpu = tree_cpu_seconds(server.pid) - serve_before
+        owner_cpu = cpu_seconds(server.pid) - owner_before
         self_cpu = time.process_time() - self_before
     finally:
         server.terminate()
@@ -163,6 +165,13 @@ def main() -> None:
         f"{serve_cpu / result.elapsed * 100:.0f} % of a core), load generator "
         f"{self_cpu:.1f} s ({self_cpu / args.n * 1e6:.0f} µs/msg)"
     )
+    if args.workers:
+        print(
+            f"of which the gateway process {owner_cpu:.1f} s "
+            f"({owner_cpu / args.n * 1e6:.0f} µs/msg), its {args.workers} fronts "
+            f"{serve_cpu - owner_cpu:.1f} s "
+            f"({(serve_cpu - owner_cpu) / args.n * 1e6:.0f} µs/msg)"
+        )
     if not args.db:
         with sqlite3.connect(tmp / "umsgate.db") as conn:
             stored = conn.execute("select count(*) from messages").fetchone()[0]

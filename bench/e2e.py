@@ -28,6 +28,10 @@ webhook client (losses are then accepted messages not final).
 
     .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
                                   [--receipt-delay 0.5] [--db URL] [--profile FILE]
+                                  [--workers N]
+
+``--workers N`` runs ``serve --workers N``: N HTTP front processes take the sends
+and hand them to the gateway process (whose CPU then includes theirs).
                                   [--no-webhook]
 """
 
@@ -55,7 +59,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import cpu_seconds, free_port, send_headers, serve, umsgate
+from _procs import free_port, send_headers, serve, tree_cpu_seconds, umsgate
 
 _METRIC = re.compile(
     rb"^(umsgate_[a-z_]+?)(?:_total)?(?:\{[^}]*\})? ([0-9.e+]+)$", re.M
@@ -76,13 +80,14 @@ def start_listening(
     return proc, line
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
+def wait_ready(url: str, workers: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url + "/healthz", timeout=1).json()["connectors"]["smsc"][
-                "up"
-            ]:
+            health = httpx.get(url + "/healthz", timeout=1).json()
+            if health["connectors"]["smsc"]["up"] and (
+                not workers or health["fronts"]["ready"] == workers
+            ):
                 return
         time.sleep(0.1)
     raise SystemExit("the gateway did not start or did not bind")
@@ -292,6 +297,9 @@ def main() -> None:
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
     parser.add_argument("--sample", type=float, default=0.5)
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="serve --workers (HTTP front processes)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
@@ -330,9 +338,9 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         config = settings_file(tmp / "umsgate.toml", sim_port, args.window)
-        server = serve(port, store, config, env, tmp / "serve.log")
+        server = serve(port, store, config, env, tmp / "serve.log", args.workers)
         procs.append(server)
-        wait_ready(url)
+        wait_ready(url, args.workers)
         headers = send_headers(url, creds)
         host = f"127.0.0.1:{port}"
 
@@ -347,7 +355,7 @@ def main() -> None:
             )
             return _load.post(host, "/v1/message/sms", body, headers)
 
-        cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+        cpu_before = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
         self_before = time.process_time()
         sampler = Sampler(url, receiver_url, args.sample)
 
@@ -384,7 +392,7 @@ def main() -> None:
         with profiling(server.pid, args.profile):
             with _load.runner() as load_runner:
                 result, start = load_runner.run(run())
-        cpu_after = {p.pid: cpu_seconds(p.pid) for p in procs}
+        cpu_after = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
         self_cpu = time.process_time() - self_before
         stats = httpx.get(receiver_url + "/stats").json()
         got = set(httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n"))
