@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +171,24 @@ async def test_a_clients_tps_holds_across_the_fronts(
     with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
         (stored,) = db.execute("select count(*) from messages").fetchone()
     assert stored == codes.count(200)
+
+
+def test_a_port_in_use_is_refused(sqlite_store: Store) -> None:
+    """The fronts bind with SO_REUSEPORT, which would share a port with another
+    gateway's fronts: a held port is refused instead."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "umsgate", "serve", "--workers", "1",
+             "--port", str(port), *sqlite_store.cli_args()],
+            capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, **sqlite_store.env()},
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: in use" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 TOTAL = 3000

@@ -89,7 +89,8 @@ class Front:
 
     def __init__(self, settings: Settings, *, intake: str, gateway_http: str) -> None:
         self.settings = settings
-        self.db: Database = open_database(settings)
+        # The fronts only read (tokens, clients, files); the gateway process writes.
+        self.db: Database = open_database(settings, reads_only=True)
         self.directory = Directory(
             self.db,
             token_ttl=settings.auth.token_ttl,

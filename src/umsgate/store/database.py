@@ -233,8 +233,10 @@ class Database:
         await self.engine.dispose()
 
 
-def open_database(settings: Settings) -> Database:
-    """Create the engine for ``settings`` (no connection is made yet).
+def open_database(settings: Settings, *, reads_only: bool = False) -> Database:
+    """Create the engine for ``settings`` (no connection is made yet). With
+    ``reads_only`` (the HTTP fronts) SQLite transactions begin deferred: a reader
+    never takes the write lock the gateway process's commits need.
 
     Raises:
         ConfigError: an unsupported URL.
@@ -252,7 +254,7 @@ def open_database(settings: Settings) -> Database:
             pool_timeout=60,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _sqlite_events(engine)
+        _sqlite_events(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE")
         return Database(engine, sqlite_path=url.database or ":memory:")
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+asyncpg")
@@ -272,11 +274,11 @@ def open_database(settings: Settings) -> Database:
     )
 
 
-def _sqlite_events(engine: AsyncEngine) -> None:
+def _sqlite_events(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE instead of the driver's
-        # implicit deferred BEGIN.
+        # Let SQLAlchemy's "begin" event issue ``begin`` (BEGIN IMMEDIATE for a
+        # writer) instead of the driver's implicit BEGIN.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         for pragma in _SQLITE_PRAGMAS:
@@ -285,7 +287,7 @@ def _sqlite_events(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 async def ensure_schema(db: Database) -> None:
