@@ -50,7 +50,12 @@ class Fronts:
         backoff = 1.0
         while not self._stopping.is_set():
             started = time.monotonic()
-            proc = await asyncio.create_subprocess_exec(*self._command)
+            # A session of its own: a terminal's Ctrl-C reaches this process only,
+            # which stops the fronts in order (they would exit first otherwise, and
+            # be started again).
+            proc = await asyncio.create_subprocess_exec(
+                *self._command, start_new_session=True
+            )
             self._procs[index] = proc
             if self._stopping.is_set():  # stop() came while it was starting
                 proc.send_signal(signal.SIGTERM)
