@@ -25,7 +25,7 @@ from umsgate.config import Settings
 from umsgate.domain.results import Invalid
 from umsgate.engine.accept import Submission
 from umsgate.engine.intake import Intake, Throttled
-from umsgate.errors import ValidationError
+from umsgate.errors import StoreError, ValidationError
 from umsgate.files import MAX_FILE_BYTES, FileStore, NotJpeg
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
@@ -382,6 +382,11 @@ async def handle_send(
         return _encoded(Code.TPS_EXCEEDED)
     except ValidationError as exc:
         return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
+    except StoreError as exc:  # the acceptor or the front logged the cause
+        log.error(
+            "accepting a message failed: %s", exc, extra={"event": "accept_error"}
+        )
+        return _encoded(Code.INTERNAL)
     except Exception:
         log.exception("accepting a message failed", extra={"event": "accept_error"})
         return _encoded(Code.INTERNAL)
