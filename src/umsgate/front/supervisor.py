@@ -53,9 +53,21 @@ class Fronts:
             # A session of its own: a terminal's Ctrl-C reaches this process only,
             # which stops the fronts in order (they would exit first otherwise, and
             # be started again).
-            proc = await asyncio.create_subprocess_exec(
-                *self._command, start_new_session=True
-            )
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self._command, start_new_session=True
+                )
+            except OSError as exc:
+                backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))
+                log.error(
+                    "front %d cannot be started (%s); trying again in %.0f s",
+                    index,
+                    exc,
+                    backoff,
+                    extra={"event": "front_died"},
+                )
+                await asyncio.sleep(backoff)
+                continue
             self._procs[index] = proc
             if self._stopping.is_set():  # stop() came while it was starting
                 proc.send_signal(signal.SIGTERM)
