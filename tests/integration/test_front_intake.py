@@ -111,6 +111,13 @@ async def test_a_broken_frame_closes_that_connection_only(
                     assert await asyncio.wait_for(reader.read(), 5) == b""
                 writer.close()
             assert "closing a front's connection" in caplog.text
+            # A frame whose message has the wrong shape: that message is failed.
+            reader, writer = await asyncio.open_unix_connection(path)
+            writer.write(wire.frame({"s": [[7, "not a row", 0, "SMS", None]]}))
+            assert await asyncio.wait_for(wire.read_frame(reader), 5) == [
+                [7, wire.FAILED, "malformed message"]
+            ]
+            writer.close()
             # The server still serves.
             intake = RemoteIntake(path)
             await intake.connect()

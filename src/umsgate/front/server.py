@@ -104,7 +104,20 @@ class IntakeServer:
     ) -> None:
         answers: list[list[Any]] = []
         waiting: list[tuple[Any, asyncio.Future[Accepted]]] = []
-        for tag, row, dup_window, tps_key, tps in items:
+        for item in items:
+            try:
+                tag, row, dup_window, tps_key, tps = item
+                if not isinstance(row, dict):
+                    raise TypeError("the row is not an object")
+            except (TypeError, ValueError) as exc:
+                log.error(
+                    "a front sent a message that is not one: %s",
+                    exc,
+                    extra={"event": "front_protocol_error"},
+                )
+                if isinstance(item, list) and item:
+                    answers.append([item[0], wire.FAILED, "malformed message"])
+                continue
             try:
                 fut = self._intake.submit_nowait(
                     Submission(row=row, dup_window=dup_window), tps_key, tps
