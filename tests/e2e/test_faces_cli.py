@@ -11,6 +11,7 @@ import shutil
 import string
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from starlette.applications import Starlette
@@ -87,9 +88,12 @@ class Callbacks:
         return PlainTextResponse("OK")
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["one process", "two fronts"])
 async def test_seed_samples_against_umsgate_serve(
-    sqlite_store: Store, tmp_path: Path
+    sqlite_store: Store, tmp_path: Path, workers: int
 ) -> None:
+    """The seeds' samples; with fronts, ToBeText's sends are served by the fronts
+    and IMS's passed on to the gateway process."""
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     made = orjson.loads(
@@ -112,7 +116,7 @@ async def test_seed_samples_against_umsgate_serve(
     receiver = Starlette(routes=[Route("/recv/", callbacks.endpoint, methods=["POST"])])
     async with (
         running_asgi(receiver) as recv_url,
-        server(sqlite_store, tmp_path) as srv,
+        server(sqlite_store, tmp_path, workers=workers) as srv,
     ):
         callback = recv_url + "/recv/"
         sms = srv.url + "/sms"
@@ -207,3 +211,8 @@ async def test_seed_samples_against_umsgate_serve(
 
         assert await answer_with(TOKEN) == 410
         assert await answer_with(new_token) == 200
+        if workers:
+            async with httpx.AsyncClient() as http:
+                health = (await http.get(srv.url + "/healthz")).json()
+            # Every accepted ToBeText send, and nothing of IMS's, came through.
+            assert health["fronts"]["messages"] == len(acks) + 1

@@ -1,12 +1,13 @@
 """A front process: the public HTTP port, shared with the other fronts.
 
-It serves the native sends (``POST /v1/message/{channel}``) itself: it reads the
-body, authenticates the token, parses and validates the message, checks its files,
-and hands the row to the gateway process (`RemoteIntake`), which applies the
-client's TPS and commits it; the 200 goes out only after that commit, as in one
-process. Every other request (tokens, uploads, report checks, the compatible faces,
-provider callbacks, /healthz, /metrics) is passed as it is to the gateway process's
-own HTTP server on a Unix socket, so those keep one owner.
+It serves the native sends (``POST /v1/message/{channel}``) and ToBeText's
+(``POST /sms``) itself: it reads the body, authenticates the client, parses and
+validates the message, checks its files, and hands the row to the gateway process
+(`RemoteIntake`), which applies the client's TPS and commits it; the answer goes out
+only after that commit, as in one process. Every other request (tokens, uploads,
+report checks, the IMS face, which stores attachments, provider callbacks,
+/healthz, /metrics) is passed as it is to the gateway process's own HTTP server on
+a Unix socket, so those keep one owner.
 
 Theory: the send path is most of a gateway's CPU (HTTP, JSON, validation), and it
 needs nothing that only the owner has but the commit; a front's row costs the
@@ -20,10 +21,11 @@ import collections
 import contextlib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
 from umsgate.app import message_row
@@ -33,6 +35,7 @@ from umsgate.files import FileStore
 from umsgate.front.intake import RemoteIntake
 from umsgate.protocols.apigw.codec import SendRequest
 from umsgate.protocols.apigw.face import FastSend
+from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.store.database import Database, open_database
 
 log = logging.getLogger("umsgate.front")
@@ -135,39 +138,16 @@ class Front:
 
 
 class PassOn:
-    """ASGI app: the lifespan of the `Front`, and every request passed on to the
-    gateway process."""
+    """ASGI app: every request passed on, as it is, to the gateway process."""
 
     def __init__(self, front: Front) -> None:
         self.front = front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-        elif scope["type"] == "http":
+        if scope["type"] == "http":
             await self._pass(scope, receive, send)
         else:  # websockets: not served
             await send({"type": "websocket.close", "code": 1003})
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.front.start()
-                except Exception as exc:
-                    log.error(
-                        "cannot reach the gateway process: %s",
-                        exc,
-                        extra={"event": "front_start_error"},
-                    )
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.front.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _pass(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(k, v) for k, v in scope["headers"] if k not in HOP_BY_HOP]
@@ -242,8 +222,32 @@ class PassOn:
 def create_front_app(
     settings: Settings, *, intake: str, gateway_http: str
 ) -> tuple[FastSend[Front], Front]:
+    """The native sends (`FastSend`) and ToBeText's ``POST /sms`` are served here;
+    every other request goes to `PassOn`."""
     front = Front(settings, intake=intake, gateway_http=gateway_http)
-    return FastSend(PassOn(front), front), front
+    pass_on = PassOn(front)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            await front.start()
+        except Exception as exc:
+            log.error(
+                "cannot reach the gateway process: %s",
+                exc,
+                extra={"event": "front_start_error"},
+            )
+            raise
+        try:
+            yield
+        finally:
+            await front.stop()
+
+    faces = Starlette(routes=tobetext_face.routes, lifespan=lifespan)
+    faces.state.gateway = front
+    # Anything the routes do not match is the gateway process's to answer.
+    faces.router.default = pass_on
+    return FastSend(faces, front), front
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

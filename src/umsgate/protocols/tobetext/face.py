@@ -54,6 +54,7 @@ from umsgate.domain import phone, text
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid, ResultCode
 from umsgate.engine.accept import Submission
+from umsgate.engine.intake import Throttled
 from umsgate.errors import RemoteProtocolError, ValidationError
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec as native_codec
@@ -68,7 +69,7 @@ from umsgate.protocols.tobetext.codes import (
 from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
 
 if TYPE_CHECKING:
-    from umsgate.app import Gateway
+    from umsgate.protocols.apigw.face import SendHost
 
 log = logging.getLogger("umsgate.protocols.tobetext.face")
 
@@ -229,7 +230,9 @@ def _channel(body: str) -> tuple[Channel, str]:
     return (Channel.SMS if size <= text.SMS_MAX_BYTES else Channel.LMS), charset
 
 
-async def _accept(gw: Gateway, fields: Mapping[str, str]) -> tuple[codec.Result, int]:
+async def _accept(
+    gw: SendHost, fields: Mapping[str, str]
+) -> tuple[codec.Result, int]:
     """(acknowledgement, HTTP status) of one decoded request.
 
     Raises:
@@ -278,19 +281,19 @@ async def _accept(gw: Gateway, fields: Mapping[str, str]) -> tuple[codec.Result,
         )
         return result, int(reason)
 
-    if not gw.throttles.allow(
-        client.id, channel.tps_key, client.tps_for(channel.tps_key)
-    ):
-        gw.metrics.rejected(NAME, "tps")
-        return refused(Refusal.TOO_MANY_REQUESTS)
     now = time.time()
     try:
-        accepted = await gw.acceptor.accept(
+        accepted = await gw.intake.submit(
             Submission(
                 row=gw.message_row(client.id, native, now),
                 dup_window=client.dup_window,
-            )
+            ),
+            channel.tps_key,
+            client.tps_for(channel.tps_key),
         )
+    except Throttled:
+        gw.metrics.rejected(NAME, "tps")
+        return refused(Refusal.TOO_MANY_REQUESTS)
     except ValidationError as exc:
         if exc.code == Invalid.ID_REUSED:
             raise codec.refusal(
@@ -325,7 +328,8 @@ async def _accept(gw: Gateway, fields: Mapping[str, str]) -> tuple[codec.Result,
 async def send(request: Request) -> Response:
     """``POST /sms``: the XML acknowledgement of spec §4 (business errors are HTTP
     200 with their ``ErrorCode``, spec §10.12)."""
-    gw: Gateway = request.app.state.gateway
+    # The Gateway, or a front (`umsgate.front.app`), which serves this route too.
+    gw: SendHost = request.app.state.gateway
     body = await read_body(request, codec.MAX_REQUEST_BYTES)
     if body is None:
         gw.metrics.rejected(NAME, "too_large")
