@@ -137,7 +137,7 @@ def serve(
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
-    from umsgate.app import create_app
+    from umsgate.app import SERVER_OPTIONS, create_app
 
     setup_logging(log_level)
     settings = _settings(
@@ -168,13 +168,7 @@ def serve(
         application,
         host=settings.server.host,
         port=settings.server.port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=30,
-        proxy_headers=False,
-        server_header=False,
+        **SERVER_OPTIONS,
     )
 
 
@@ -190,7 +184,7 @@ def _serve_with_fronts(
 
     import uvicorn
 
-    from umsgate.app import FrontPlan, create_app
+    from umsgate.app import SERVER_OPTIONS, FrontPlan, create_app
     from umsgate.front.app import listening_socket
 
     host, port = settings.server.host, settings.server.port
@@ -227,17 +221,7 @@ def _serve_with_fronts(
         fronts=FrontPlan(count=settings.server.workers, command=command, intake=intake),
     )
     try:
-        uvicorn.run(
-            application,
-            uds=gateway_http,
-            log_level="warning",
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-            timeout_graceful_shutdown=30,
-            proxy_headers=False,
-            server_header=False,
-        )
+        uvicorn.run(application, uds=gateway_http, **SERVER_OPTIONS)
     finally:
         reserved.close()
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -7,11 +7,13 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -38,6 +40,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def db_rows(store: Store, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on a SQLite store's database (read while or after it runs)."""
+    with contextlib.closing(sqlite3.connect(store.data_dir / "umsgate.db")) as db:
+        return list(db.execute(sql, args).fetchall())
+
+
+def status_counts(store: Store) -> dict[str, int]:
+    """Messages by status in a SQLite store."""
+    return dict(db_rows(store, "select status, count(*) from messages group by status"))
 
 
 def cli(store: Store, *args: str, env: Mapping[str, str] | None = None) -> str:

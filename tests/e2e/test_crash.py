@@ -5,14 +5,20 @@ its report reaches the client's webhook."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import Receiver, Store
-from tests.e2e.conftest import Server, add_client, free_port, token
+from tests.e2e.conftest import (
+    Server,
+    add_client,
+    db_rows,
+    free_port,
+    status_counts,
+    token,
+)
 from umsgate.testing import wait_for
 
 TOTAL = 5000
@@ -89,13 +95,8 @@ async def test_kill_9_midway_loses_nothing(
         )
     finally:
         srv.stop()
-    with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
-        statuses = dict(
-            db.execute(
-                "select status, count(*) from messages group by status"
-            ).fetchall()
-        )
-        stored = {str(r[0]) for r in db.execute("select id from messages")}
+    statuses = status_counts(sqlite_store)
+    stored = {str(r[0]) for r in db_rows(sqlite_store, "select id from messages")}
     assert wanted <= stored, "a message that got a 200 is missing from the store"
     assert statuses == {"DELIVERED": len(stored)}
     # Reports are delivered at least once: a webhook answered OK just before the kill,

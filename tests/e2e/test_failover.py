@@ -23,14 +23,12 @@ from typing import Any
 import httpx
 
 from tests.conftest import Receiver, Store, make_settings
-from tests.e2e.conftest import Server, free_port, token
+from tests.e2e.conftest import Server, db_rows, free_port, status_counts, token
 from tests.e2e.test_smpp_faults import stop_without_blocking
 from tests.e2e.test_smpp_serve import (
     check_final_once,
-    db_rows,
     headers,
     log_events,
-    status_counts,
 )
 from umsgate import clients
 from umsgate.protocols.smpp import simulator

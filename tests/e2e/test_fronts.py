@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,15 @@ import httpx
 import pytest
 
 from tests.conftest import Receiver, Store
-from tests.e2e.conftest import Server, add_client, free_port, server, token
+from tests.e2e.conftest import (
+    Server,
+    add_client,
+    db_rows,
+    free_port,
+    server,
+    status_counts,
+    token,
+)
 from tests.unit.apigw.images import jpeg
 from umsgate.testing import wait_for
 
@@ -94,9 +101,7 @@ async def test_fronts_serve_the_api_and_one_process_writes(
             "/v1/message/sms", json=sms("s2", receiver="12"), headers=headers
         )
         assert (r.status_code, r.json()["resultCode"]) == (400, "40015")
-        r = await http.post(
-            "/v1/message/sms", content=b"{not json", headers=headers
-        )
+        r = await http.post("/v1/message/sms", content=b"{not json", headers=headers)
         assert r.status_code == 400
         r = await http.post(
             "/v1/message/sms", json=sms("s3"), headers={**HEADERS,
@@ -168,9 +173,9 @@ async def test_a_clients_tps_holds_across_the_fronts(
     # One bucket of 10 for the client, refilled at 10/s: two buckets (one per
     # front) would let up to twice as many through.
     assert 10 <= codes.count(200) <= 10 + int(10 * elapsed) + 1
-    with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
-        (stored,) = db.execute("select count(*) from messages").fetchone()
-    assert stored == codes.count(200)
+    assert db_rows(sqlite_store, "select count(*) from messages") == [
+        (codes.count(200),)
+    ]
 
 
 def test_a_port_in_use_is_refused(sqlite_store: Store) -> None:
@@ -283,13 +288,8 @@ async def test_killing_a_front_or_the_gateway_process_loses_nothing(
         )
     finally:
         srv.stop()
-    with sqlite3.connect(sqlite_store.data_dir / "umsgate.db") as db:
-        statuses = dict(
-            db.execute(
-                "select status, count(*) from messages group by status"
-            ).fetchall()
-        )
-        stored = {str(r[0]) for r in db.execute("select id from messages")}
+    statuses = status_counts(sqlite_store)
+    stored = {str(r[0]) for r in db_rows(sqlite_store, "select id from messages")}
     # Every 200 is stored, and nothing twice (the repeats were answered by id).
     assert stored == wanted
     assert statuses == {"DELIVERED": TOTAL}

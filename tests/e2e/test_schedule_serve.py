@@ -10,19 +10,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import math
-import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import Receiver, Store
-from tests.e2e.conftest import Server, add_client, free_port, token
+from tests.e2e.conftest import Server, add_client, db_rows, free_port, token
 from tests.e2e.test_smpp_serve import (
     client_token,
     sample,
@@ -39,11 +36,6 @@ RESERVED = 1000
 LEAD = 25.0
 #: How late after its minute a reserved message may go out.
 LATENESS = 5.0
-
-
-def db_rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(store.data_dir / "umsgate.db")) as db:
-        return list(db.execute(sql).fetchall())
 
 
 @pytest.mark.slow

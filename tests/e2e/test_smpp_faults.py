@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import Receiver, Store
-from tests.e2e.conftest import Server, free_port, server
+from tests.e2e.conftest import Server, db_rows, free_port, server, status_counts
 from tests.e2e.test_smpp_serve import (
     KSC,
     OUTSTANDING,
@@ -25,13 +25,11 @@ from tests.e2e.test_smpp_serve import (
     check_parts,
     check_wire,
     client_token,
-    db_rows,
     log_events,
     sample,
     send_all,
     sim_process,
     smpp_settings,
-    status_counts,
 )
 from umsgate.protocols.smpp import simulator
 from umsgate.testing import wait_for

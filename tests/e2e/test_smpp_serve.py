@@ -19,7 +19,6 @@ import dataclasses
 import os
 import re
 import signal
-import sqlite3
 import sys
 from collections.abc import (
     AsyncIterator,
@@ -37,7 +36,13 @@ import orjson
 import pytest
 
 from tests.conftest import Receiver, Store
-from tests.e2e.conftest import Server, add_client, free_port, token
+from tests.e2e.conftest import (
+    Server,
+    add_client,
+    db_rows,
+    free_port,
+    token,
+)
 from umsgate.testing import wait_for
 
 #: Bind credentials of the two connectors (one account each on the simulator).
@@ -316,15 +321,6 @@ async def client_token(store: Store, server: Server, receiver: Receiver) -> str:
 
 
 # ------------------------------------------------------------------ the checks
-
-
-def db_rows(store: Store, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    with contextlib.closing(sqlite3.connect(store.data_dir / "umsgate.db")) as db:
-        return list(db.execute(sql, args).fetchall())
-
-
-def status_counts(store: Store) -> dict[str, int]:
-    return dict(db_rows(store, "select status, count(*) from messages group by status"))
 
 
 def check_final_once(

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import Store, make_settings, new_account, running_gateway
-from umsgate.app import message_row
 from umsgate.domain.results import Invalid
 from umsgate.engine.accept import Submission
 from umsgate.engine.intake import Throttled
@@ -35,7 +34,7 @@ def submission(settings: Any, client: str, src: str, content: str = "hi") -> Sub
         "content": content,
     }
     req = codec.PARSERS["sms"](body, HEADERS, now=time.time())
-    return Submission(row=message_row(settings, client, req, time.time()))
+    return Submission(row=req.row(client, time.time(), settings.engine.default_ttl))
 
 
 async def test_the_socket_answers_like_the_acceptor(

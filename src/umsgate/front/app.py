@@ -28,12 +28,10 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import Message, Receive, Scope, Send
 
-from umsgate.app import message_row
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.files import FileStore
 from umsgate.front.intake import RemoteIntake
-from umsgate.protocols.apigw.codec import SendRequest
 from umsgate.protocols.apigw.face import FastSend
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.store.database import Database, open_database
@@ -111,11 +109,6 @@ class Front:
         #: Called once when the gateway process is gone (the front then exits).
         self.on_lost: Callable[[], None] = _nothing
         self._counts_task: asyncio.Task[None] | None = None
-
-    def message_row(
-        self, client_id: str, req: SendRequest, now: float
-    ) -> dict[str, Any]:
-        return message_row(self.settings, client_id, req, now)
 
     def lost(self) -> None:
         self.on_lost()
@@ -268,21 +261,13 @@ def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) 
     import uvicorn
     import uvloop
 
+    from umsgate.app import SERVER_OPTIONS
+
     application, front = create_front_app(
         settings, intake=intake, gateway_http=gateway_http
     )
     sock = listening_socket(settings.server.host, port)
-    config = uvicorn.Config(
-        application,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        timeout_graceful_shutdown=30,
-        proxy_headers=False,
-        server_header=False,
-    )
+    config = uvicorn.Config(application, lifespan="on", **SERVER_OPTIONS)
     server = uvicorn.Server(config)
     lost = False
 

@@ -65,17 +65,20 @@ class RemoteIntake:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader_task
 
+    def _send(self, payload: dict[str, Any]) -> None:
+        """One frame to the gateway, unless it is gone."""
+        if self._writer is not None and not self._lost:
+            self._writer.write(wire.frame(payload))
+
     def send_counts(self) -> None:
         """Send the refusal counts now (they ride on the next frame otherwise)."""
-        if self._writer is not None and not self._lost:
-            counts = self._counts()
-            if counts:
-                self._writer.write(wire.frame({"m": counts}))
+        counts = self._counts()
+        if counts:
+            self._send({"m": counts})
 
     def send_ready(self) -> None:
         """Tell the gateway that this front is listening."""
-        if self._writer is not None and not self._lost:
-            self._writer.write(wire.frame({"r": 1}))
+        self._send({"r": 1})
 
     async def submit(
         self, submission: Submission, tps_key: str, tps: float | None
@@ -93,14 +96,14 @@ class RemoteIntake:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if not self._out or self._writer is None or self._lost:
+        if not self._out:
             return
-        items, self._out = self._out, []
-        payload: dict[str, Any] = {"s": items}
+        payload: dict[str, Any] = {"s": self._out}
+        self._out = []
         counts = self._counts()
         if counts:
             payload["m"] = counts
-        self._writer.write(wire.frame(payload))
+        self._send(payload)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:

@@ -101,6 +101,34 @@ class SendRequest:
             orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
 
+    def row(self, client_id: str, now: float, default_ttl: float) -> dict[str, Any]:
+        """The ``messages`` row of this request for ``client_id`` (without id,
+        created_at and status, which the acceptor gives it); a message without an
+        expiry lives ``default_ttl`` seconds from when it is due."""
+        due = self.reserve_at if self.reserve_at and self.reserve_at > now else now
+        return {
+            "client_id": client_id,
+            "src_msg_id": self.src_msg_id,
+            "kind": 0,
+            "parent_id": None,
+            "cmp_msg_id": self.cmp_msg_id,
+            "channel": self.channel.value,
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "subject": self.subject,
+            "content": self.content,
+            "charset": self.codec,
+            "file_ids": orjson.dumps(self.file_ids).decode() if self.file_ids else "[]",
+            "extra": orjson.dumps(self.extra).decode(),
+            "fallback": orjson.dumps(self.fallback).decode() if self.fallback else None,
+            "content_hash": self.content_hash(),
+            "due_at": due,
+            "expires_at": self.expires_at or (due + default_ttl),
+            "attempts": 0,
+            "segments": 1,
+            "carrier": "",
+        }
+
 
 # -- field readers ---------------------------------------------------------------------
 

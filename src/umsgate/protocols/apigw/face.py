@@ -321,9 +321,6 @@ class SendHost(Protocol):
     def metrics(self) -> Counts: ...
     @property
     def intake(self) -> Intake: ...
-    def message_row(
-        self, client_id: str, req: codec.SendRequest, now: float
-    ) -> dict[str, Any]: ...
 
 
 async def handle_send(
@@ -372,7 +369,8 @@ async def handle_send(
     try:
         accepted = await gw.intake.submit(
             Submission(
-                row=gw.message_row(client.id, req, now), dup_window=client.dup_window
+                row=req.row(client.id, now, gw.settings.engine.default_ttl),
+                dup_window=client.dup_window,
             ),
             tps_key,
             client.tps_for(tps_key),

@@ -290,7 +290,7 @@ async def _take(
         now = time.time()
         accepted = await gw.acceptor.accept(
             Submission(
-                row=gw.message_row(client.id, native, now),
+                row=native.row(client.id, now, gw.settings.engine.default_ttl),
                 dup_window=client.dup_window,
             )
         )

@@ -230,9 +230,7 @@ def _channel(body: str) -> tuple[Channel, str]:
     return (Channel.SMS if size <= text.SMS_MAX_BYTES else Channel.LMS), charset
 
 
-async def _accept(
-    gw: SendHost, fields: Mapping[str, str]
-) -> tuple[codec.Result, int]:
+async def _accept(gw: SendHost, fields: Mapping[str, str]) -> tuple[codec.Result, int]:
     """(acknowledgement, HTTP status) of one decoded request.
 
     Raises:
@@ -285,7 +283,7 @@ async def _accept(
     try:
         accepted = await gw.intake.submit(
             Submission(
-                row=gw.message_row(client.id, native, now),
+                row=native.row(client.id, now, gw.settings.engine.default_ttl),
                 dup_window=client.dup_window,
             ),
             channel.tps_key,
