@@ -88,6 +88,10 @@ class EngineSettings:
     report_timeout: float = 86400.0
 
 
+#: Most reports in one webhook POST (the report check's own limit, apigw spec §12).
+MAX_REPORTS_PER_POST = 1000
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookSettings:
     #: Seconds between attempts (apigw spec §11: 90 s).
@@ -97,6 +101,16 @@ class WebhookSettings:
     timeout: float = 10.0
     concurrency: int = 64
     batch_size: int = 500
+    #: Most native reports of one client in one POST, as a JSON array (apigw spec
+    #: §11: receivers accept an array); 1 sends every report as its own object.
+    reports_per_post: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.reports_per_post <= MAX_REPORTS_PER_POST:
+            raise ValueError(
+                f"reports_per_post must be 1 to {MAX_REPORTS_PER_POST}, "
+                f"not {self.reports_per_post}"
+            )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

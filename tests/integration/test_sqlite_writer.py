@@ -13,7 +13,7 @@ import pytest
 from umsgate import config
 from umsgate.store import fast
 from umsgate.store import migrate as store_migrate
-from umsgate.store.database import open_database
+from umsgate.store.database import Database, open_database
 
 
 async def test_begin_waits_for_another_connections_write_lock(tmp_path: Path) -> None:
@@ -87,3 +87,169 @@ async def test_the_wal_is_checkpointed_while_writing(tmp_path: Path) -> None:
     # Closing leaves the WAL empty.
     wal = tmp_path / "umsgate.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+async def _pad_table(db: Database, *extra: str) -> None:
+    async with fast.transaction(db) as raw:
+        await raw.executemany("CREATE TABLE pad (x INTEGER PRIMARY KEY)", [()])
+        for sql in extra:
+            await raw.executemany(sql, [()])
+
+
+def _stored(path: Path, table: str = "pad") -> list[int]:
+    """What another connection reads: only what was committed."""
+    other = sqlite3.connect(path)
+    try:
+        return [x for (x,) in other.execute(f"SELECT x FROM {table} ORDER BY x")]
+    finally:
+        other.close()
+
+
+async def _count_commits(db: Database) -> list[str]:
+    statements: list[str] = []
+    async with db.sqlite_writer() as writer:
+        writer.conn.set_trace_callback(statements.append)
+    return statements
+
+
+async def test_concurrent_transactions_share_one_commit(tmp_path: Path) -> None:
+    # Ten tasks' transactions, written in the same loop turns, are parts of one
+    # transaction: one COMMIT (one fsync), and each caller goes on only after it.
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(db)
+        statements = await _count_commits(db)
+        seen_after: dict[int, list[int]] = {}
+
+        async def write(x: int) -> None:
+            async with fast.transaction(db) as raw:
+                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
+            seen_after[x] = _stored(tmp_path / "umsgate.db")
+
+        await asyncio.gather(*(write(x) for x in range(10)))
+        assert statements.count("COMMIT") == 1
+        assert statements.count("BEGIN IMMEDIATE") == 1
+        for x in range(10):
+            assert x in seen_after[x]  # committed before its caller went on
+        assert _stored(tmp_path / "umsgate.db") == list(range(10))
+    finally:
+        await db.close()
+
+
+async def test_a_failed_part_is_undone_alone(tmp_path: Path) -> None:
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(db)
+        statements = await _count_commits(db)
+
+        async def write(x: int) -> None:
+            async with fast.transaction(db) as raw:
+                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
+                if x == 2:
+                    await raw.executemany("INSERT INTO pad VALUES (?)", [(1,)])
+
+        results = await asyncio.gather(
+            *(write(x) for x in range(4)), return_exceptions=True
+        )
+        assert [type(r) for r in results] == [
+            type(None),
+            type(None),
+            sqlite3.IntegrityError,
+            type(None),
+        ]
+        assert statements.count("COMMIT") == 1
+        assert _stored(tmp_path / "umsgate.db") == [0, 1, 3]  # not 2, nor its 1
+    finally:
+        await db.close()
+
+
+async def test_a_failed_commit_fails_every_part(tmp_path: Path) -> None:
+    # A deferred foreign key fails at COMMIT: the parts that shared it are all
+    # lost, and every caller is told so; the writer goes on afterwards.
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(
+            db,
+            "CREATE TABLE child (x INTEGER REFERENCES pad (x) "
+            "DEFERRABLE INITIALLY DEFERRED)",
+        )
+        async with db.sqlite_writer() as writer:
+            writer.conn.execute("PRAGMA foreign_keys=ON")
+
+        async def write(sql: str, x: int) -> None:
+            async with fast.transaction(db) as raw:
+                await raw.executemany(sql, [(x,)])
+
+        results = await asyncio.gather(
+            write("INSERT INTO pad VALUES (?)", 1),
+            write("INSERT INTO child VALUES (?)", 99),  # no such parent
+            write("INSERT INTO pad VALUES (?)", 2),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+        assert _stored(tmp_path / "umsgate.db") == []
+        await write("INSERT INTO pad VALUES (?)", 3)
+        assert _stored(tmp_path / "umsgate.db") == [3]
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_sqlite_ended_fails_the_parts_before(
+    tmp_path: Path,
+) -> None:
+    # RAISE(ROLLBACK) in a trigger ends the whole transaction, so the parts kept
+    # before the failing one are gone: their callers must not be told "committed".
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(
+            db,
+            "CREATE TABLE trap (x INTEGER)",
+            "CREATE TRIGGER trapped BEFORE INSERT ON trap "
+            "BEGIN SELECT RAISE(ROLLBACK, 'trapped'); END",
+        )
+
+        async def write(sql: str, x: int) -> None:
+            async with fast.transaction(db) as raw:
+                await raw.executemany(sql, [(x,)])
+
+        results = await asyncio.gather(
+            write("INSERT INTO pad VALUES (?)", 1),
+            write("INSERT INTO trap VALUES (?)", 1),
+            return_exceptions=True,
+        )
+        assert [type(r) for r in results] == [
+            sqlite3.OperationalError,
+            sqlite3.IntegrityError,
+        ], results
+        assert "rolled back" in str(results[0])
+        assert _stored(tmp_path / "umsgate.db") == []
+        await write("INSERT INTO pad VALUES (?)", 3)
+        assert _stored(tmp_path / "umsgate.db") == [3]
+    finally:
+        await db.close()
+
+
+async def test_a_cancelled_caller_does_not_cancel_the_commit(tmp_path: Path) -> None:
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(db)
+
+        async def write(x: int) -> None:
+            async with fast.transaction(db) as raw:
+                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
+
+        first = asyncio.create_task(write(1))
+        second = asyncio.create_task(write(2))
+        await asyncio.sleep(0)  # both parts written, the COMMIT not yet run
+        first.cancel()
+        await second
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        assert _stored(tmp_path / "umsgate.db") == [1, 2]
+    finally:
+        await db.close()

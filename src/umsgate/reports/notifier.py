@@ -7,7 +7,8 @@ Reports are written with ``webhook_state = pending`` in the same transaction tha
 their message final, so none can be lost between the two. The notifier claims due
 ones in batches (moving their ``next_at`` forward by a lease, so a node that dies while
 sending leaves them to be claimed again after it), POSTs them concurrently on one
-pooled HTTP client, and records each result: ``done`` on HTTP 200 with body ``OK``;
+pooled HTTP client (a client's reports up to ``reports_per_post`` to a POST, as a
+JSON array, when several are due at once), and records each result: ``done`` on HTTP 200 with body ``OK``;
 otherwise the attempt count rises and the next try is ``retry_interval`` later, until
 ``1 + max_retries`` attempts were made (``failed``). Because all of it lives in the
 store, retries go on after a restart. Each request carries
@@ -185,11 +186,14 @@ class Notifier:
             return 1
         now = self._time()
         lease = now + self._settings.timeout * 3 + 5
+        per_post = self._settings.reports_per_post
         async with fast.transaction(self._db) as raw:
             rows = await fast.claim_webhooks(
-                raw, now, lease, min(room, self._settings.batch_size)
+                raw, now, lease, min(room * per_post, self._settings.batch_size)
             )
         has_url: dict[str, bool] = {}
+        #: Native reports by client, sent ``per_post`` to a request.
+        native: dict[str, list[_Claimed]] = {}
         for row in rows:
             claimed = _Claimed(*row)
             if claimed.face:
@@ -204,9 +208,9 @@ class Notifier:
                         }
                     )
                     continue
-                self._start(row)
+                self._start([claimed])
                 continue
-            client_id = row[1]
+            client_id = claimed.client_id
             if client_id not in has_url:
                 client = await self._directory.client(client_id)
                 has_url[client_id] = bool(client and client.report_url)
@@ -214,42 +218,51 @@ class Notifier:
                 # Nothing to push: the report stays available to the report check.
                 self._results.append(
                     {
-                        "id": row[0],
+                        "id": claimed.id,
                         "state": "none",
-                        "attempts": row[3],
+                        "attempts": claimed.attempts,
                         "next_at": 0.0,
                         "error": "client has no report URL",
                     }
                 )
                 continue
-            self._start(row)
+            native.setdefault(client_id, []).append(claimed)
+        for reports in native.values():
+            for start in range(0, len(reports), per_post):
+                self._start(reports[start : start + per_post])
         if len(self._results) >= FLUSH_AT:
             self._flushed.set()
         return len(rows)
 
-    def _start(self, row: tuple[Any, ...]) -> None:
+    def _start(self, rows: list[_Claimed]) -> None:
+        """One POST's task: a face's report, or native reports of one client."""
         self._in_flight += 1
-        task = asyncio.create_task(self._deliver_and_keep(row))
+        task = asyncio.create_task(self._deliver_and_keep(rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver_and_keep(self, claimed: tuple[Any, ...]) -> None:
-        row = _Claimed(*claimed)
+    async def _deliver_and_keep(self, rows: list[_Claimed]) -> None:
         try:
-            result = await self._deliver(claimed)
+            if rows[0].face:
+                results = [await self._deliver_face(rows[0], self._faces[rows[0].face])]
+            else:
+                results = await self._deliver(rows)
         except Exception as exc:  # a bug must not lose the delivery: try it again later
             log.exception("webhook delivery crashed", extra={"event": "webhook_error"})
-            result = {
-                "id": row.id,
-                "state": "pending",
-                "attempts": row.attempts,
-                "next_at": self._time() + self._settings.retry_interval,
-                "error": repr(exc)[:300],
-            }
+            results = [
+                {
+                    "id": row.id,
+                    "state": "pending",
+                    "attempts": row.attempts,
+                    "next_at": self._time() + self._settings.retry_interval,
+                    "error": repr(exc)[:300],
+                }
+                for row in rows
+            ]
         finally:
             self._in_flight -= 1
             self._room.set()
-        self._results.append(result)
+        self._results.extend(results)
         if len(self._results) >= FLUSH_AT:
             self._flushed.set()
 
@@ -283,21 +296,26 @@ class Notifier:
     def busy(self) -> bool:
         return bool(self._in_flight or self._results)
 
-    async def _deliver(self, claimed: tuple[Any, ...]) -> dict[str, Any]:
-        row = _Claimed(*claimed)
-        if row.face:
-            return await self._deliver_face(row, self._faces[row.face])
-        attempts = int(row.attempts) + 1
-        client = await self._directory.client(row.client_id)
+    async def _deliver(self, rows: list[_Claimed]) -> list[dict[str, Any]]:
+        """One POST of one client's native reports: the report's own object, or a
+        JSON array of several (apigw spec §11: receivers accept both). The answer
+        decides for all of them; each keeps its own count of attempts."""
+        client = await self._directory.client(rows[0].client_id)
         if client is None or not client.report_url:
-            return {
-                "id": row.id,
-                "state": "none",
-                "attempts": row.attempts,
-                "next_at": 0.0,
-                "error": "client has no report URL",
-            }
-        body = row.body.encode()
+            return [
+                {
+                    "id": row.id,
+                    "state": "none",
+                    "attempts": row.attempts,
+                    "next_at": 0.0,
+                    "error": "client has no report URL",
+                }
+                for row in rows
+            ]
+        if len(rows) == 1:
+            body = rows[0].body.encode()
+        else:
+            body = ("[" + ",".join(row.body for row in rows) + "]").encode()
         headers = {
             "Content-Type": "application/json; charset=UTF-8",
             SIGNATURE_HEADER: sign(client.signing_key, int(time.time()), body),
@@ -306,19 +324,29 @@ class Notifier:
             status, answer, error = await self._post(
                 target_url(client.report_url), body, headers, self._settings.timeout
             )
-        if status == 200 and answer.strip() == b"OK":
-            if self._on_result is not None:
-                self._on_result(True)
-            return {
-                "id": row.id,
-                "state": "done",
-                "attempts": attempts,
-                "next_at": self._time(),
-                "error": "",
-            }
-        error = error or f"HTTP {status}: {answer[:100]!r}"
+        ok = status == 200 and answer.strip() == b"OK"
         if self._on_result is not None:
-            self._on_result(False)
+            for _ in rows:
+                self._on_result(ok)
+        if ok:
+            now = self._time()
+            return [
+                {
+                    "id": row.id,
+                    "state": "done",
+                    "attempts": int(row.attempts) + 1,
+                    "next_at": now,
+                    "error": "",
+                }
+                for row in rows
+            ]
+        error = error or f"HTTP {status}: {answer[:100]!r}"
+        return [self._failed_attempt(row, error) for row in rows]
+
+    def _failed_attempt(self, row: _Claimed, error: str) -> dict[str, Any]:
+        """The result of an attempt at a native report that was not answered OK:
+        retried later, or given up after ``1 + max_retries`` attempts."""
+        attempts = int(row.attempts) + 1
         if attempts >= 1 + self._settings.max_retries:
             log.warning(
                 "webhook given up after %d attempts",

@@ -4,15 +4,17 @@ Accepting, claiming and recording outcomes touch every message several times, an
 SQLAlchemy's per-row parameter processing and per-call overhead cost more than the
 database work itself (profiled: about 60 % of the store's share of a message). These
 statements are therefore written once here, in the SQL both dialects share, and run on
-the driver connection (aiosqlite or asyncpg) inside a transaction this module opens:
-``BEGIN IMMEDIATE`` on SQLite (one writer at a time, waiting for the lock rather than
-failing half-way), an asyncpg transaction on PostgreSQL. Placeholders are written
+the driver connection (SQLite's own, or asyncpg) inside a transaction this module
+opens: on SQLite a part of the writer's shared transaction (``BEGIN IMMEDIATE``, one
+writer at a time, waiting for the lock rather than failing half-way; see
+`SqliteWriter`), an asyncpg transaction on PostgreSQL. Placeholders are written
 ``?`` and numbered ``$n`` for asyncpg. Everything else in the store uses SQLAlchemy
 Core (`queries`), and the schema stays defined once, in `tables`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -101,14 +103,19 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
     if db.is_sqlite:
         # The hot path has a connection of its own (see Database.sqlite_writer): a
         # pool checkout and its reset cost more than a small transaction.
+        # Its transactions are shared: each caller's statements are a part of the
+        # one open transaction (a savepoint), and the parts written within a
+        # couple of loop turns commit together (`SqliteWriter.join`).
         async with db.sqlite_writer() as writer:
             try:
-                await writer.begin()
+                await writer.join()
                 yield Raw(writer.conn, postgres=False)
             except BaseException:
-                await writer.rollback()
+                await writer.rollback_part()
                 raise
-            writer.commit()
+            committed = writer.keep()
+        # Shielded: the COMMIT is the other parts' too.
+        await asyncio.shield(committed)
         return
     async with db.engine.connect() as conn:
         fairy = await conn.get_raw_connection()

@@ -10,7 +10,9 @@ import hmac
 import time
 from collections import Counter
 
+import orjson
 import pytest
+from sqlalchemy import update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -25,6 +27,9 @@ from tests.conftest import (
     sms_body,
 )
 from tests.integration.native.support import message, report_rows
+from umsgate import config
+from umsgate.errors import ConfigError
+from umsgate.store import tables
 from umsgate.testing import running_asgi, wait_for
 
 
@@ -159,3 +164,69 @@ async def test_webhook_target_url(store: Store) -> None:
         assert sorted(paths) == sorted(
             ["/v1/message/report", "/v1/message/report", "/hooks/ums"]
         )
+
+
+async def test_reports_per_post_sends_arrays(store: Store, receiver: Receiver) -> None:
+    # webhook.reports_per_post = 3: the due reports of one client go three to a POST,
+    # as a JSON array (§11: receivers accept an array), signed over the array; the
+    # answer counts as an attempt for each report in it.
+    settings = make_settings(
+        store, webhook={"reports_per_post": 3, "retry_interval": 3600.0}
+    )
+    async with running_gateway(settings) as gw:
+        acct = await new_account(gw, report_url=receiver.url)
+        receiver.fail_first = 10**6  # every POST fails until the reports are all in
+        answers = await asyncio.gather(
+            *(
+                gw.http.post(
+                    "/v1/message/sms", json=sms_body(f"arr-{i}"), headers=acct.headers()
+                )
+                for i in range(7)
+            )
+        )
+        assert [a.status_code for a in answers] == [200] * 7
+        sent = [a.json()["umsMsgId"] for a in answers]
+
+        async def attempts() -> list[tuple[str, int]]:
+            return [
+                (row["webhook_state"], row["attempts"])
+                for ums in sent
+                for row in await report_rows(gw, ums)
+            ]
+
+        async def all_tried_once() -> bool:
+            return await attempts() == [("pending", 1)] * 7
+
+        await wait_for(all_tried_once, what="one failed attempt at each report")
+        failed_posts = len(receiver.requests)
+        assert 3 <= failed_posts <= 7  # at most three reports went in one POST
+        for _, body in receiver.requests:
+            doc = orjson.loads(body)
+            assert isinstance(doc, dict) or 2 <= len(doc) <= 3
+
+        # Make all seven due at once (the retry interval is an hour), and let the
+        # receiver answer OK: one claim takes them, three to a POST.
+        receiver.fail_first = 0
+        r = tables.reports
+        async with gw.gateway.db.transaction() as conn:
+            await conn.execute(update(r).values(next_at=0.0))
+        gw.gateway.notifier.wake()
+        await wait_for(lambda: len(receiver.by_id()) == 7, what="seven reports")
+        later = receiver.requests[failed_posts:]
+        sizes = sorted(len(orjson.loads(body)) for _, body in later if body[:1] == b"[")
+        singles = [body for _, body in later if body[:1] == b"{"]
+        assert (sizes, len(singles)) == ([3, 3], 1)
+        for headers, body in later:
+            verify(acct.secret, headers, body)
+        assert sorted(receiver.by_id()) == sorted(sent)
+
+        async def all_done() -> bool:
+            return await attempts() == [("done", 2)] * 7
+
+        await wait_for(all_done, what="each report done at its second attempt")
+
+
+@pytest.mark.parametrize("value", [0, 1001])
+def test_reports_per_post_is_bounded(value: int) -> None:
+    with pytest.raises(ConfigError, match="reports_per_post must be 1 to 1000"):
+        config.load(None, env={}, overrides={"webhook": {"reports_per_post": value}})
