@@ -161,9 +161,7 @@ async def test_a_clients_tps_holds_across_the_fronts(
 
         # A connection per sender, opened first (the kernel spreads them over both
         # fronts), so that the burst itself is short and the bucket refills little.
-        clients = [
-            httpx.AsyncClient(base_url=srv.url, timeout=10) for _ in range(60)
-        ]
+        clients = [httpx.AsyncClient(base_url=srv.url, timeout=10) for _ in range(60)]
         try:
             for c in clients:
                 assert (await c.get("/healthz")).status_code == 200

@@ -8,10 +8,11 @@ their message final, so none can be lost between the two. The notifier claims du
 ones in batches (moving their ``next_at`` forward by a lease, so a node that dies while
 sending leaves them to be claimed again after it), POSTs them concurrently on one
 pooled HTTP client (a client's reports up to ``reports_per_post`` to a POST, as a
-JSON array, when several are due at once), and records each result: ``done`` on HTTP 200 with body ``OK``;
-otherwise the attempt count rises and the next try is ``retry_interval`` later, until
-``1 + max_retries`` attempts were made (``failed``). Because all of it lives in the
-store, retries go on after a restart. Each request carries
+JSON array, when several are due at once), and records each result: ``done`` on
+HTTP 200 with body ``OK``; otherwise the attempt count rises and the next try is
+``retry_interval`` later, until ``1 + max_retries`` attempts were made
+(``failed``). Because all of it lives in the store, retries go on after a restart.
+Each request carries
 ``X-Umsgate-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` (see docs/api.md).
 
 A report of a compatible face's message (its row names the face) goes to the row's
