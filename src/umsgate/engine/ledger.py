@@ -325,6 +325,7 @@ class Ledger:
                 resolved.append((op, op.message_id, None))
         resolved.extend(after)
         rows = await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved}))
+        before = {mid: fast.mutable_values(row) for mid, row in rows.items()}
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]
         if part_mids:
@@ -342,7 +343,9 @@ class Ledger:
         await fast.insert_pending_reports(raw, parked)
         await fast.insert_parts(raw, batch.new_parts)
         await fast.update_parts(raw, batch.part_updates)
-        await fast.update_messages(raw, [batch.rows[m] for m in sorted(batch.changed)])
+        await fast.update_messages(
+            raw, [batch.rows[m] for m in sorted(batch.changed)], before
+        )
         if batch.fallbacks:
             await fast.insert_messages(raw, batch.fallbacks)
         await fast.insert_events(raw, batch.events)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from umsgate.domain.lifecycle import Status
@@ -270,11 +270,38 @@ async def lock_messages(raw: Raw, ids: Sequence[int]) -> dict[int, dict[str, Any
     return found
 
 
-_UPDATE = f"UPDATE messages SET {', '.join(f'{c} = ?' for c in MUTABLE)} WHERE id = ?"
+def mutable_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The `MUTABLE` columns of a state row, to compare with after a change."""
+    return tuple(row[c] for c in MUTABLE)
 
 
-async def update_messages(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
-    await raw.executemany(_UPDATE, [(*(r[c] for c in MUTABLE), r["id"]) for r in rows])
+def _update_sql(columns: tuple[int, ...]) -> str:
+    sets = ", ".join(f"{MUTABLE[i]} = ?" for i in columns)
+    return f"UPDATE messages SET {sets} WHERE id = ?"
+
+
+async def update_messages(
+    raw: Raw,
+    rows: Sequence[dict[str, Any]],
+    before: Mapping[int, tuple[Any, ...]],
+) -> None:
+    """Write the columns of each row that differ from ``before`` (its
+    `mutable_values` when it was read), one statement per set of columns. A
+    column left out of the SET list leaves its indexes alone: a final status does
+    not rewrite the provider id's index entry, for one."""
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        now = mutable_values(row)
+        was = before.get(row["id"])
+        changed = tuple(
+            i for i, value in enumerate(now) if was is None or value != was[i]
+        )
+        if changed:
+            groups.setdefault(changed, []).append(
+                (*(now[i] for i in changed), row["id"])
+            )
+    for columns, params in groups.items():
+        await raw.executemany(_update_sql(columns), params)
 
 
 async def insert_reports(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
