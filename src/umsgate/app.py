@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -80,6 +81,22 @@ SERVER_OPTIONS: Mapping[str, Any] = {
     "proxy_headers": False,
     "server_header": False,
 }
+
+#: Objects allocated (net) between two young-generation collections of a server
+#: process (CPython's default is 700). Every message allocates hundreds of short-lived
+#: objects, and on `bench/e2e.py` the default made the gateway process collect over
+#: 500 times for 20,000 messages, 0.2 s of its 7 s; few of them are cycles.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """For a server process, once it is set up: what was loaded so far (modules,
+    settings, the application) is moved out of the collector's sight, and young
+    collections run less often (`GC_YOUNG_THRESHOLD`)."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
 
 #: How often expired files and tokens are purged (seconds).
 PURGE_INTERVAL = 3600.0

@@ -137,7 +137,7 @@ def serve(
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
-    from umsgate.app import SERVER_OPTIONS, create_app
+    from umsgate.app import SERVER_OPTIONS, create_app, tune_gc
 
     setup_logging(log_level)
     settings = _settings(
@@ -164,6 +164,7 @@ def serve(
         )
         return
     application = create_app(settings)
+    tune_gc()
     uvicorn.run(
         application,
         host=settings.server.host,
@@ -184,7 +185,7 @@ def _serve_with_fronts(
 
     import uvicorn
 
-    from umsgate.app import SERVER_OPTIONS, FrontPlan, create_app
+    from umsgate.app import SERVER_OPTIONS, FrontPlan, create_app, tune_gc
     from umsgate.front.app import listening_socket
 
     host, port = settings.server.host, settings.server.port
@@ -220,6 +221,7 @@ def _serve_with_fronts(
         settings,
         fronts=FrontPlan(count=settings.server.workers, command=command, intake=intake),
     )
+    tune_gc()
     try:
         uvicorn.run(application, uds=gateway_http, **SERVER_OPTIONS)
     finally:

@@ -261,11 +261,12 @@ def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) 
     import uvicorn
     import uvloop
 
-    from umsgate.app import SERVER_OPTIONS
+    from umsgate.app import SERVER_OPTIONS, tune_gc
 
     application, front = create_front_app(
         settings, intake=intake, gateway_http=gateway_http
     )
+    tune_gc()
     sock = listening_socket(settings.server.host, port)
     config = uvicorn.Config(application, lifespan="on", **SERVER_OPTIONS)
     server = uvicorn.Server(config)
