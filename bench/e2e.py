@@ -28,11 +28,12 @@ webhook client (losses are then accepted messages not final).
 
     .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
                                   [--receipt-delay 0.5] [--db URL] [--profile FILE]
-                                  [--workers N]
+                                  [--workers N] [--reports-per-post N] [--no-webhook]
 
 ``--workers N`` runs ``serve --workers N``: N HTTP front processes take the sends
-and hand them to the gateway process (whose CPU then includes theirs).
-                                  [--no-webhook]
+and hand them to the gateway process (whose CPU then includes theirs; the split is
+printed). ``--reports-per-post N`` sets ``webhook.reports_per_post``: the client's
+due reports go up to N to a POST, as a JSON array.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,51 +17,52 @@ from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
 
-async def test_begin_waits_for_another_connections_write_lock(tmp_path: Path) -> None:
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated SQLite store in ``tmp_path`` (``umsgate.db``)."""
+    database = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
     try:
-        await store_migrate.upgrade(db)
-        other = sqlite3.connect(tmp_path / "umsgate.db", isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        ticks = 0
+        await store_migrate.upgrade(database)
+        yield database
+    finally:
+        await database.close()
 
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
 
-        ticker = asyncio.create_task(tick())
-        loop = asyncio.get_running_loop()
-        loop.call_later(0.5, other.execute, "COMMIT")
-        started = time.monotonic()
+async def test_begin_waits_for_another_connections_write_lock(
+    db: Database, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "umsgate.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.5, other.execute, "COMMIT")
+    started = time.monotonic()
+    async with fast.transaction(db) as raw:
+        rows = await raw.fetch("SELECT count(*) FROM messages")
+    waited = time.monotonic() - started
+    ticker.cancel()
+    assert rows == [(0,)]
+    assert waited >= 0.45  # it did wait for the lock …
+    assert ticks >= 20  # … and the loop went on meanwhile
+    other.close()
+
+
+async def test_a_failed_statement_rolls_back(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError):
         async with fast.transaction(db) as raw:
-            rows = await raw.fetch("SELECT count(*) FROM messages")
-        waited = time.monotonic() - started
-        ticker.cancel()
-        assert rows == [(0,)]
-        assert waited >= 0.45  # it did wait for the lock …
-        assert ticks >= 20  # … and the loop went on meanwhile
-        other.close()
-    finally:
-        await db.close()
-
-
-async def test_a_failed_statement_rolls_back(tmp_path: Path) -> None:
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        with pytest.raises(sqlite3.OperationalError):
-            async with fast.transaction(db) as raw:
-                await raw.executemany(
-                    "INSERT INTO nodes_missing_table VALUES (?)", [(1,)]
-                )
-        async with db.sqlite_writer() as writer:
-            assert not writer.conn.in_transaction
-        async with fast.transaction(db) as raw:  # the lock was given back
-            assert await raw.fetch("SELECT 1") == [(1,)]
-    finally:
-        await db.close()
+            await raw.executemany("INSERT INTO nodes_missing_table VALUES (?)", [(1,)])
+    async with db.sqlite_writer() as writer:
+        assert not writer.conn.in_transaction
+    async with fast.transaction(db) as raw:  # the lock was given back
+        assert await raw.fetch("SELECT 1") == [(1,)]
 
 
 async def test_the_wal_is_checkpointed_while_writing(tmp_path: Path) -> None:
@@ -105,151 +107,124 @@ def _stored(path: Path, table: str = "pad") -> list[int]:
         other.close()
 
 
-async def _count_commits(db: Database) -> list[str]:
+async def _insert(db: Database, x: int, table: str = "pad") -> None:
+    """One transaction that inserts ``x`` into ``table``."""
+    async with fast.transaction(db) as raw:
+        await raw.executemany(f"INSERT INTO {table} VALUES (?)", [(x,)])
+
+
+async def _traced(db: Database) -> list[str]:
+    """Every statement the writer's connection runs from now on."""
     statements: list[str] = []
     async with db.sqlite_writer() as writer:
         writer.conn.set_trace_callback(statements.append)
     return statements
 
 
-async def test_concurrent_transactions_share_one_commit(tmp_path: Path) -> None:
+async def test_concurrent_transactions_share_one_commit(
+    db: Database, tmp_path: Path
+) -> None:
     # Ten tasks' transactions, written in the same loop turns, are parts of one
     # transaction: one COMMIT (one fsync), and each caller goes on only after it.
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        await _pad_table(db)
-        statements = await _count_commits(db)
-        seen_after: dict[int, list[int]] = {}
+    await _pad_table(db)
+    statements = await _traced(db)
+    seen_after: dict[int, list[int]] = {}
 
-        async def write(x: int) -> None:
-            async with fast.transaction(db) as raw:
-                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
-            seen_after[x] = _stored(tmp_path / "umsgate.db")
+    async def write(x: int) -> None:
+        await _insert(db, x)
+        seen_after[x] = _stored(tmp_path / "umsgate.db")
 
-        await asyncio.gather(*(write(x) for x in range(10)))
-        assert statements.count("COMMIT") == 1
-        assert statements.count("BEGIN IMMEDIATE") == 1
-        for x in range(10):
-            assert x in seen_after[x]  # committed before its caller went on
-        assert _stored(tmp_path / "umsgate.db") == list(range(10))
-    finally:
-        await db.close()
+    await asyncio.gather(*(write(x) for x in range(10)))
+    assert statements.count("COMMIT") == 1
+    assert statements.count("BEGIN IMMEDIATE") == 1
+    for x in range(10):
+        assert x in seen_after[x]  # committed before its caller went on
+    assert _stored(tmp_path / "umsgate.db") == list(range(10))
 
 
-async def test_a_failed_part_is_undone_alone(tmp_path: Path) -> None:
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        await _pad_table(db)
-        statements = await _count_commits(db)
+async def test_a_failed_part_is_undone_alone(db: Database, tmp_path: Path) -> None:
+    await _pad_table(db)
+    statements = await _traced(db)
 
-        async def write(x: int) -> None:
-            async with fast.transaction(db) as raw:
-                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
-                if x == 2:
-                    await raw.executemany("INSERT INTO pad VALUES (?)", [(1,)])
+    async def write(x: int) -> None:
+        async with fast.transaction(db) as raw:
+            await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
+            if x == 2:
+                await raw.executemany("INSERT INTO pad VALUES (?)", [(1,)])
 
-        results = await asyncio.gather(
-            *(write(x) for x in range(4)), return_exceptions=True
-        )
-        assert [type(r) for r in results] == [
-            type(None),
-            type(None),
-            sqlite3.IntegrityError,
-            type(None),
-        ]
-        assert statements.count("COMMIT") == 1
-        assert _stored(tmp_path / "umsgate.db") == [0, 1, 3]  # not 2, nor its 1
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        *(write(x) for x in range(4)), return_exceptions=True
+    )
+    assert [type(r) for r in results] == [
+        type(None),
+        type(None),
+        sqlite3.IntegrityError,
+        type(None),
+    ]
+    assert statements.count("COMMIT") == 1
+    assert _stored(tmp_path / "umsgate.db") == [0, 1, 3]  # not 2, nor its 1
 
 
-async def test_a_failed_commit_fails_every_part(tmp_path: Path) -> None:
+async def test_a_failed_commit_fails_every_part(db: Database, tmp_path: Path) -> None:
     # A deferred foreign key fails at COMMIT: the parts that shared it are all
     # lost, and every caller is told so; the writer goes on afterwards.
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        await _pad_table(
-            db,
-            "CREATE TABLE child (x INTEGER REFERENCES pad (x) "
-            "DEFERRABLE INITIALLY DEFERRED)",
-        )
-        async with db.sqlite_writer() as writer:
-            writer.conn.execute("PRAGMA foreign_keys=ON")
+    await _pad_table(
+        db,
+        "CREATE TABLE child (x INTEGER REFERENCES pad (x) "
+        "DEFERRABLE INITIALLY DEFERRED)",
+    )
+    async with db.sqlite_writer() as writer:
+        writer.conn.execute("PRAGMA foreign_keys=ON")
 
-        async def write(sql: str, x: int) -> None:
-            async with fast.transaction(db) as raw:
-                await raw.executemany(sql, [(x,)])
-
-        results = await asyncio.gather(
-            write("INSERT INTO pad VALUES (?)", 1),
-            write("INSERT INTO child VALUES (?)", 99),  # no such parent
-            write("INSERT INTO pad VALUES (?)", 2),
-            return_exceptions=True,
-        )
-        assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
-        assert _stored(tmp_path / "umsgate.db") == []
-        await write("INSERT INTO pad VALUES (?)", 3)
-        assert _stored(tmp_path / "umsgate.db") == [3]
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        _insert(db, 1),
+        _insert(db, 99, "child"),  # no such parent
+        _insert(db, 2),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results), results
+    assert _stored(tmp_path / "umsgate.db") == []
+    await _insert(db, 3)
+    assert _stored(tmp_path / "umsgate.db") == [3]
 
 
 async def test_a_transaction_sqlite_ended_fails_the_parts_before(
-    tmp_path: Path,
+    db: Database, tmp_path: Path
 ) -> None:
     # RAISE(ROLLBACK) in a trigger ends the whole transaction, so the parts kept
     # before the failing one are gone: their callers must not be told "committed".
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        await _pad_table(
-            db,
-            "CREATE TABLE trap (x INTEGER)",
-            "CREATE TRIGGER trapped BEFORE INSERT ON trap "
-            "BEGIN SELECT RAISE(ROLLBACK, 'trapped'); END",
-        )
+    await _pad_table(
+        db,
+        "CREATE TABLE trap (x INTEGER)",
+        "CREATE TRIGGER trapped BEFORE INSERT ON trap "
+        "BEGIN SELECT RAISE(ROLLBACK, 'trapped'); END",
+    )
 
-        async def write(sql: str, x: int) -> None:
-            async with fast.transaction(db) as raw:
-                await raw.executemany(sql, [(x,)])
-
-        results = await asyncio.gather(
-            write("INSERT INTO pad VALUES (?)", 1),
-            write("INSERT INTO trap VALUES (?)", 1),
-            return_exceptions=True,
-        )
-        assert [type(r) for r in results] == [
-            sqlite3.OperationalError,
-            sqlite3.IntegrityError,
-        ], results
-        assert "rolled back" in str(results[0])
-        assert _stored(tmp_path / "umsgate.db") == []
-        await write("INSERT INTO pad VALUES (?)", 3)
-        assert _stored(tmp_path / "umsgate.db") == [3]
-    finally:
-        await db.close()
+    results = await asyncio.gather(
+        _insert(db, 1),
+        _insert(db, 1, "trap"),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results] == [
+        sqlite3.OperationalError,
+        sqlite3.IntegrityError,
+    ], results
+    assert "rolled back" in str(results[0])
+    assert _stored(tmp_path / "umsgate.db") == []
+    await _insert(db, 3)
+    assert _stored(tmp_path / "umsgate.db") == [3]
 
 
-async def test_a_cancelled_caller_does_not_cancel_the_commit(tmp_path: Path) -> None:
-    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
-    try:
-        await store_migrate.upgrade(db)
-        await _pad_table(db)
+async def test_a_cancelled_caller_does_not_cancel_the_commit(
+    db: Database, tmp_path: Path
+) -> None:
+    await _pad_table(db)
 
-        async def write(x: int) -> None:
-            async with fast.transaction(db) as raw:
-                await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
-
-        first = asyncio.create_task(write(1))
-        second = asyncio.create_task(write(2))
-        await asyncio.sleep(0)  # both parts written, the COMMIT not yet run
-        first.cancel()
-        await second
-        with pytest.raises(asyncio.CancelledError):
-            await first
-        assert _stored(tmp_path / "umsgate.db") == [1, 2]
-    finally:
-        await db.close()
+    first = asyncio.create_task(_insert(db, 1))
+    second = asyncio.create_task(_insert(db, 2))
+    await asyncio.sleep(0)  # both parts written, the COMMIT not yet run
+    first.cancel()
+    await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert _stored(tmp_path / "umsgate.db") == [1, 2]

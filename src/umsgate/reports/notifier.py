@@ -59,6 +59,18 @@ class _Claimed(NamedTuple):
     target_url: str
 
 
+def _no_report_url(row: _Claimed) -> dict[str, Any]:
+    """The result of a native report whose client has no report URL: nothing is
+    pushed, and the report stays available to the report check."""
+    return {
+        "id": row.id,
+        "state": "none",
+        "attempts": row.attempts,
+        "next_at": 0.0,
+        "error": "client has no report URL",
+    }
+
+
 def target_url(report_url: str) -> str:
     """The report URL itself when it has a path, else + ``/v1/message/report``
     (apigw spec §11 resolution)."""
@@ -217,15 +229,7 @@ class Notifier:
                 has_url[client_id] = bool(client and client.report_url)
             if not has_url[client_id]:
                 # Nothing to push: the report stays available to the report check.
-                self._results.append(
-                    {
-                        "id": claimed.id,
-                        "state": "none",
-                        "attempts": claimed.attempts,
-                        "next_at": 0.0,
-                        "error": "client has no report URL",
-                    }
-                )
+                self._results.append(_no_report_url(claimed))
                 continue
             native.setdefault(client_id, []).append(claimed)
         for reports in native.values():
@@ -303,16 +307,7 @@ class Notifier:
         decides for all of them; each keeps its own count of attempts."""
         client = await self._directory.client(rows[0].client_id)
         if client is None or not client.report_url:
-            return [
-                {
-                    "id": row.id,
-                    "state": "none",
-                    "attempts": row.attempts,
-                    "next_at": 0.0,
-                    "error": "client has no report URL",
-                }
-                for row in rows
-            ]
+            return [_no_report_url(row) for row in rows]
         if len(rows) == 1:
             body = rows[0].body.encode()
         else:

@@ -77,7 +77,7 @@ class SqliteWriter:
     `fast.transaction` is a *part* of the one open transaction (`join`: a
     SAVEPOINT, after a BEGIN IMMEDIATE if none is open), and the transaction
     commits `COMMIT_HOPS` loop turns after its first part was kept, with every part
-    written meanwhile (1,200 COMMITs on the same run). A part's caller goes on only
+    written meanwhile (1,300 COMMITs on the same run). A part's caller goes on only
     after that COMMIT, so "committed" still means on disk. A part that fails is
     rolled back to its savepoint alone; a COMMIT that fails fails every part in it,
     and so does an error after which SQLite itself ended the transaction.
@@ -163,7 +163,6 @@ class SqliteWriter:
         if self._shared is None:
             await self.begin()
             self._shared = asyncio.get_running_loop().create_future()
-            self._kept = 0
         self.conn.execute("SAVEPOINT part")
         self._in_part = True
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
@@ -275,6 +276,7 @@ def mutable_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(row[c] for c in MUTABLE)
 
 
+@functools.cache
 def _update_sql(columns: tuple[int, ...]) -> str:
     sets = ", ".join(f"{MUTABLE[i]} = ?" for i in columns)
     return f"UPDATE messages SET {sets} WHERE id = ?"

@@ -19,7 +19,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from tests.conftest import (
+    Account,
     Receiver,
+    Running,
     Store,
     make_settings,
     new_account,
@@ -45,6 +47,22 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> int:
     ).hexdigest()
     assert hmac.compare_digest(fields["v1"], expected)
     return int(fields["t"])
+
+
+async def send_sms(gw: Running, acct: Account, prefix: str, count: int) -> list[str]:
+    """``count`` SMS sent at once; their umsMsgIds (every answer must be a 200)."""
+    answers = await asyncio.gather(
+        *(
+            gw.http.post(
+                "/v1/message/sms",
+                json=sms_body(f"{prefix}-{i}"),
+                headers=acct.headers(),
+            )
+            for i in range(count)
+        )
+    )
+    assert [a.status_code for a in answers] == [200] * count
+    return [a.json()["umsMsgId"] for a in answers]
 
 
 async def test_webhook_retries_and_signature(store: Store, receiver: Receiver) -> None:
@@ -115,16 +133,7 @@ async def test_sandbox_outcome_mix(store: Store, receiver: Receiver) -> None:
     settings = make_settings(store, sandbox={"mix": {"2001": 0.5}, "seed": 1})
     async with running_gateway(settings) as gw:
         acct = await new_account(gw, report_url=receiver.url)
-        answers = await asyncio.gather(
-            *(
-                gw.http.post(
-                    "/v1/message/sms", json=sms_body(f"mix-{i}"), headers=acct.headers()
-                )
-                for i in range(24)
-            )
-        )
-        assert [a.status_code for a in answers] == [200] * 24
-        sent = [a.json()["umsMsgId"] for a in answers]
+        sent = await send_sms(gw, acct, "mix", 24)
         await wait_for(lambda: len(receiver.by_id()) == 24, what="24 reports")
         codes = Counter((r["resultCode"], r["resultMessage"]) for r in receiver.reports)
         # Both outcomes appear (24 draws of 50 % all agree once in 8 million runs).
@@ -176,16 +185,7 @@ async def test_reports_per_post_sends_arrays(store: Store, receiver: Receiver) -
     async with running_gateway(settings) as gw:
         acct = await new_account(gw, report_url=receiver.url)
         receiver.fail_first = 10**6  # every POST fails until the reports are all in
-        answers = await asyncio.gather(
-            *(
-                gw.http.post(
-                    "/v1/message/sms", json=sms_body(f"arr-{i}"), headers=acct.headers()
-                )
-                for i in range(7)
-            )
-        )
-        assert [a.status_code for a in answers] == [200] * 7
-        sent = [a.json()["umsMsgId"] for a in answers]
+        sent = await send_sms(gw, acct, "arr", 7)
 
         async def attempts() -> list[tuple[str, int]]:
             return [
