@@ -50,6 +50,28 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def children_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time of a live process's live children, summed by what they run: the
+    word after ``umsgate`` in their command line (``front``, ``connector-process``)."""
+    out: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) != pid:
+            continue
+        kind = "other"
+        if b"umsgate" in argv and argv.index(b"umsgate") + 1 < len(argv):
+            kind = argv[argv.index(b"umsgate") + 1].decode()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out[kind] = out.get(kind, 0.0) + cpu
+    return out
+
+
 def serve(
     port: int,
     store: list[str],

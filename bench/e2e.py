@@ -61,6 +61,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
 from _procs import (
+    children_cpu_seconds,
     cpu_seconds,
     free_port,
     send_headers,
@@ -109,7 +110,7 @@ def metrics(text: bytes) -> dict[str, float]:
 
 
 def settings_file(
-    path: Path, sim_port: int, window: int, reports_per_post: int
+    path: Path, sim_port: int, window: int, reports_per_post: int, own_process: bool
 ) -> Path:
     path.write_text(
         f"""[webhook]
@@ -123,6 +124,7 @@ port = {sim_port}
 system_id = "bench"
 password = "bench"
 window = {window}
+own_process = {"true" if own_process else "false"}
 
 [[routes]]
 name = "sms"
@@ -319,6 +321,11 @@ def main() -> None:
         default=1,
         help="webhook.reports_per_post: most reports in one webhook POST",
     )
+    parser.add_argument(
+        "--own-process",
+        action="store_true",
+        help="own_process = true: the SMPP connector runs in a process of its own",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
@@ -357,7 +364,11 @@ def main() -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         config = settings_file(
-            tmp / "umsgate.toml", sim_port, args.window, args.reports_per_post
+            tmp / "umsgate.toml",
+            sim_port,
+            args.window,
+            args.reports_per_post,
+            args.own_process,
         )
         server = serve(port, store, config, env, tmp / "serve.log", args.workers)
         procs.append(server)
@@ -378,6 +389,7 @@ def main() -> None:
 
         cpu_before = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
         owner_before = cpu_seconds(server.pid)
+        children_before = children_cpu_seconds(server.pid)
         self_before = time.process_time()
         sampler = Sampler(url, receiver_url, args.sample)
 
@@ -416,6 +428,11 @@ def main() -> None:
                 result, start = load_runner.run(run())
         cpu_after = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
         owner_cpu = cpu_seconds(server.pid) - owner_before
+        children_after = children_cpu_seconds(server.pid)
+        children_cpu = {
+            kind: sec - children_before.get(kind, 0.0)
+            for kind, sec in children_after.items()
+        }
         self_cpu = time.process_time() - self_before
         stats = httpx.get(receiver_url + "/stats").json()
         got = set(httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n"))
@@ -504,12 +521,19 @@ def main() -> None:
             for name, sec in cpu.items()
         )
     )
-    if args.workers:
-        fronts_cpu = cpu["umsgate serve"] - owner_cpu
+    if children_cpu:
+        labels = {
+            "front": f"its {args.workers} fronts",
+            "connector-process": ("its connector process"),
+        }
         print(
             f"     of umsgate serve: the gateway process {owner_cpu:.1f} s "
-            f"({1e6 * owner_cpu / max(1, ok):.0f} µs/msg), its {args.workers} fronts "
-            f"{fronts_cpu:.1f} s ({1e6 * fronts_cpu / max(1, ok):.0f} µs/msg)"
+            f"({1e6 * owner_cpu / max(1, ok):.0f} µs/msg), "
+            + ", ".join(
+                f"{labels.get(kind, kind)} {sec:.1f} s "
+                f"({1e6 * sec / max(1, ok):.0f} µs/msg)"
+                for kind, sec in sorted(children_cpu.items())
+            )
         )
     if args.profile is not None and args.profile.exists():
         summarise_profile(args.profile)

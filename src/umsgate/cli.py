@@ -250,6 +250,19 @@ def front(
     )
 
 
+@app.command("connector-process", hidden=True)
+def connector_process(
+    fd: Annotated[int, typer.Option(help="The socket inherited from the gateway.")],
+    log_level: Annotated[str, typer.Option()] = "INFO",
+) -> None:
+    """One connector in a process of its own (``own_process = true``), started by
+    the gateway process."""
+    from umsgate.hosting.process import run
+
+    setup_logging(log_level)
+    raise typer.Exit(run(fd))
+
+
 @app.command()
 def migrate(
     data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None

@@ -165,6 +165,9 @@ class ConnectorSettings:
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
     #: Options whose values are secrets: from ``X_env``/``X_file``, or named so.
     secrets: frozenset[str] = frozenset()
+    #: Run the connector in a process of its own, next to the gateway process
+    #: (`umsgate.hosting`): its sessions and codec then use another core.
+    own_process: bool = False
     origin: Origin | None = dataclasses.field(default=None, compare=False)
 
     def options_with_limits(self, *keys: str) -> Mapping[str, Any]:
@@ -495,6 +498,12 @@ def _connector(
             f"{origin.at('window')}: {where}: window = {window!r} is not a valid "
             "window (an integer of at least 1, messages in flight)"
         )
+    own_process = data.pop("own_process", False)
+    if not isinstance(own_process, bool):
+        raise ConfigError(
+            f"{origin.at('own_process')}: {where}: own_process = {own_process!r} "
+            "must be true or false"
+        )
     secrets: set[str] = set()
     options = {k: v for k, v in data.items() if not k.endswith(("_env", "_file"))}
     for key, value in data.items():
@@ -535,6 +544,7 @@ def _connector(
         window=window,
         options=options,
         secrets=frozenset(secrets),
+        own_process=own_process,
         origin=origin,
     )
 

@@ -41,6 +41,12 @@ PROTOCOLS: dict[str, str] = {
 OWN_WINDOW: frozenset[str] = frozenset({"smpp"})
 
 
+#: Protocols whose connector may run in a process of its own (``own_process``):
+#: those that need neither the gateway's store (MMS files) nor its HTTP server
+#: (provider callbacks).
+OWN_PROCESS: frozenset[str] = frozenset({"smpp", "ushot", "sandbox"})
+
+
 class FileSource(Protocol):
     async def load(self, file_id: str) -> tuple[str, bytes]:
         """Name and content of a stored file (MMS attachments)."""
@@ -80,11 +86,22 @@ def build_connector(
             f"{settings.at('protocol')}: unknown protocol {settings.protocol!r} "
             f"(known: {', '.join(sorted(PROTOCOLS))})"
         ) from None
+    if settings.own_process and settings.protocol not in OWN_PROCESS:
+        raise ConfigError(
+            f"{settings.at('own_process')}: a {settings.protocol} connector "
+            "cannot run in its own process (only "
+            f"{', '.join(sorted(OWN_PROCESS))})"
+        )
     module = importlib.import_module(module_name)
     try:
         connector: Connector = module.build(settings, context)
     except ConfigError as exc:
         raise ConfigError(_placed(settings, exc.message)) from None
+    if settings.own_process:
+        # Built above only to check its options: it runs in its process.
+        from umsgate.hosting import HostedConnector
+
+        return HostedConnector(settings)
     return connector
 
 

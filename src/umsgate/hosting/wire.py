@@ -1,0 +1,205 @@
+"""The frames between the gateway process and a connector process.
+
+The frames are those of `umsgate.front.wire` (a 4-byte length and that much JSON),
+over a socket pair made for each start of the connector process. Each side sends
+at most one frame per event-loop turn, a dict of lists:
+
+gateway → connector process
+    * ``{"c": settings}``: the first frame, the connector's settings
+      (`settings_to_wire`);
+    * ``"s": [[tag, [message, ...]], ...]``: submit these batches (`message_to_wire`);
+    * ``"a": [[tag, error], ...]``: the reports of ``tag`` are committed (error null)
+      or were not (error a string, and the provider is to send them again);
+    * ``"q": [[tag, [message, ...]], ...]``: resume these messages;
+    * ``"x": 1``: stop (answer the reports in hand, close the sessions, exit).
+
+connector process → gateway
+    * ``"u": 1``: the connector's ``start`` returned;
+    * ``"r": [[tag, [result, ...]], ...]``: a batch's results (`result_to_wire`), or
+      ``[tag, null, detail]`` when the batch could not be tried at all
+      (`TransientConnectorError`);
+    * ``"p": [[tag, [report, ...]], ...]``: reports to commit (`report_to_wire`);
+    * ``"h": [up, detail, in_flight]``: the connector's health, when it changed;
+    * ``"d": [tag, ...]``: these resumes are done.
+
+Values are lists in a fixed order rather than dicts: a message crosses twice per
+send, and lists are what orjson writes and reads fastest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from umsgate.config import ConnectorSettings
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Channel, Message
+from umsgate.domain.results import ResultCode
+from umsgate.front.wire import MAX_FRAME, FrameError, frame, read_frame
+from umsgate.types import Health, Outcome, ProviderReport, SubmitResult
+
+__all__ = [
+    "MAX_FRAME",
+    "FrameError",
+    "frame",
+    "read_frame",
+]
+
+_UTC = dt.UTC
+_CHANNELS = {c.value: c for c in Channel}
+_STATUSES = {s.value: s for s in Status}
+_CODES = {c.value: c for c in ResultCode}
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
+def settings_to_wire(settings: ConnectorSettings) -> dict[str, Any]:
+    return {
+        "name": settings.name,
+        "protocol": settings.protocol,
+        "tps": settings.tps,
+        "window": settings.window,
+        "options": dict(settings.options),
+        "secrets": sorted(settings.secrets),
+    }
+
+
+def settings_from_wire(data: dict[str, Any]) -> ConnectorSettings:
+    """The settings the connector process builds its connector from (never
+    ``own_process``: that connector is the one that runs there)."""
+    return ConnectorSettings(
+        name=data["name"],
+        protocol=data["protocol"],
+        tps=data["tps"],
+        window=data["window"],
+        options=data["options"],
+        secrets=frozenset(data["secrets"]),
+    )
+
+
+def _ts(value: dt.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, _UTC)
+
+
+def message_to_wire(m: Message) -> list[Any]:
+    extra = m.extra if type(m.extra) is dict else dict(m.extra)
+    fallback = m.fallback
+    if fallback is not None and type(fallback) is not dict:
+        fallback = dict(fallback)
+    return [
+        m.id,
+        m.client_id,
+        m.src_msg_id,
+        m.channel.value,
+        m.sender,
+        m.receiver,
+        m.content,
+        m.status.value,
+        m.subject,
+        m.charset,
+        m.cmp_msg_id,
+        m.file_ids,
+        extra,
+        fallback,
+        m.parent_id,
+        m.created_at.timestamp(),
+        m.due_at.timestamp(),
+        _ts(m.expires_at),
+        m.attempts,
+        m.connector,
+        m.provider_msg_id,
+        m.segments,
+    ]
+
+
+def message_from_wire(w: list[Any]) -> Message:
+    """Raises: KeyError, IndexError, TypeError or ValueError on a bad value."""
+    return Message(
+        id=w[0],
+        client_id=w[1],
+        src_msg_id=w[2],
+        channel=_CHANNELS[w[3]],
+        sender=w[4],
+        receiver=w[5],
+        content=w[6],
+        status=_STATUSES[w[7]],
+        subject=w[8],
+        charset=w[9],
+        cmp_msg_id=w[10],
+        file_ids=tuple(w[11]),
+        extra=w[12],
+        fallback=w[13],
+        parent_id=w[14],
+        created_at=dt.datetime.fromtimestamp(w[15], _UTC),
+        due_at=dt.datetime.fromtimestamp(w[16], _UTC),
+        expires_at=_dt(w[17]),
+        attempts=w[18],
+        connector=w[19],
+        provider_msg_id=w[20],
+        segments=w[21],
+    )
+
+
+def result_to_wire(r: SubmitResult) -> list[Any]:
+    return [
+        r.message_id,
+        r.outcome.value,
+        r.provider_msg_id,
+        None if r.code is None else r.code.value,
+        r.raw_code,
+        r.detail,
+        r.segments,
+        r.segment_ids,
+        r.retry_after,
+    ]
+
+
+def result_from_wire(w: list[Any]) -> SubmitResult:
+    return SubmitResult(
+        message_id=w[0],
+        outcome=_OUTCOMES[w[1]],
+        provider_msg_id=w[2],
+        code=None if w[3] is None else _CODES[w[3]],
+        raw_code=w[4],
+        detail=w[5],
+        segments=w[6],
+        segment_ids=tuple(w[7]),
+        retry_after=w[8],
+    )
+
+
+def report_to_wire(r: ProviderReport) -> list[Any]:
+    return [
+        r.connector,
+        r.code.value,
+        r.message_id,
+        r.provider_msg_id,
+        r.raw_code,
+        r.detail,
+        r.carrier,
+        _ts(r.done_at),
+    ]
+
+
+def report_from_wire(w: list[Any]) -> ProviderReport:
+    return ProviderReport(
+        connector=w[0],
+        code=_CODES[w[1]],
+        message_id=w[2],
+        provider_msg_id=w[3],
+        raw_code=w[4],
+        detail=w[5],
+        carrier=w[6],
+        done_at=_dt(w[7]),
+    )
+
+
+def health_to_wire(h: Health) -> list[Any]:
+    return [h.up, h.detail, h.in_flight]
+
+
+def health_from_wire(w: list[Any]) -> Health:
+    return Health(up=bool(w[0]), detail=str(w[1]), in_flight=int(w[2]))
