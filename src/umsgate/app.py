@@ -42,6 +42,7 @@ from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
 from umsgate.front.server import IntakeServer
 from umsgate.front.supervisor import Fronts
+from umsgate.hosting import HostedConnector
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
@@ -376,6 +377,8 @@ async def healthz(request: Request) -> Response:
     for name, c in gw.connectors.items():
         health = c.health()
         connectors[name] = {"up": health.up, "detail": health.detail}
+        if isinstance(c, HostedConnector):
+            connectors[name]["process"] = {"pid": c.pid, "restarts": c.restarts}
         if name in breakers:
             connectors[name]["breaker"] = breakers[name].as_json()
     return JSONResponse(

@@ -6,6 +6,7 @@ with exactly one final status and one webhook, and nothing is lost.
 
 from __future__ import annotations
 
+import os
 import signal
 import struct
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from tests.e2e.test_smpp_serve import (
     check_parts,
     check_wire,
     client_token,
+    connector_pids,
     log_events,
     sample,
     send_all,
@@ -33,6 +35,15 @@ from tests.e2e.test_smpp_serve import (
 )
 from umsgate.protocols.smpp import simulator
 from umsgate.testing import wait_for
+
+
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, exited and not yet waited for, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def webhooks_for(receiver: Receiver, acked: dict[str, str]) -> Callable[[], bool]:
@@ -91,6 +102,61 @@ async def test_connection_dropped_with_submits_in_flight(
     assert claims, "no message was sent again after the drop"
 
 
+async def test_connector_process_killed_with_submits_in_flight(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    """With ``own_process``, the process of a connector is killed (kill -9) in the
+    middle of the load, while the SMSC holds every answer for half a second so that
+    its window is full: the gateway answers that process's submits RETRY and starts
+    it again; every message is delivered, and reported, once."""
+    samples = [sample(i, "k") for i in range(500)]
+    async with sim_process(
+        tmp_path, "--receipt-delay", "0.2", "--resp-delay", "0.5"
+    ) as sim:
+        config = smpp_settings(tmp_path / "umsgate.toml", sim.port, own_process=True)
+        async with server(sqlite_store, tmp_path, config=config) as srv:
+            tok = await client_token(sqlite_store, srv, receiver)
+            pids = await connector_pids(srv)
+            victim = pids["smsc-ksc"]
+            killed: list[int] = []
+
+            async def kill_once(count: int) -> None:
+                if count == 150 and not killed:
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
+
+            acked = await send_all(srv.url, tok, samples, 32, after=kill_once)
+            wanted = set(acked.values())
+            await wait_for(
+                lambda: wanted <= receiver.by_id().keys(),
+                timeout=90,
+                interval=0.2,
+                what="a webhook for every message",
+            )
+            after = await connector_pids(srv)
+            async with httpx.AsyncClient(timeout=10) as http:
+                health = (await http.get(srv.url + "/healthz")).json()
+        records = sim.records()
+    assert killed == [victim]
+    assert after["smsc-ksc"] != victim and after["smsc-ucs"] == pids["smsc-ucs"]
+    ksc = health["connectors"]["smsc-ksc"]
+    assert ksc["up"] and ksc["process"]["restarts"] == 1
+    assert health["connectors"]["smsc-ucs"]["process"]["restarts"] == 0
+    died = log_events(srv.log, "hosting.process_died")
+    assert len(died) == 1 and "smsc-ksc" in died[0], died
+    check_final_once(sqlite_store, receiver, acked, "DELIVERED")
+    smsc_ids = check_wire(records, samples, once=False)
+    check_parts(sqlite_store, acked, samples, smsc_ids)
+    # Submits were in flight in the killed process: their messages were claimed
+    # and sent again.
+    claims = db_rows(
+        sqlite_store,
+        "select message_id, count(*) from events where status = 'SENDING' "
+        "group by message_id having count(*) > 1",
+    )
+    assert claims, "no message was sent again after the kill"
+
+
 async def test_throttling_smsc_costs_time_not_failures(
     sqlite_store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -147,21 +213,34 @@ async def test_throttling_smsc_costs_time_not_failures(
         assert busiest <= 100 * 1.1 + 10, (system_id, busiest)
 
 
-@pytest.mark.parametrize("stop", ["sigterm", "kill9"])
+@pytest.mark.parametrize(
+    ("stop", "own_process"),
+    [("sigterm", False), ("kill9", False), ("kill9", True)],
+    ids=["sigterm", "kill9", "kill9-own-process"],
+)
 async def test_receipts_reach_a_restarted_gateway(
-    sqlite_store: Store, receiver: Receiver, tmp_path: Path, stop: str
+    sqlite_store: Store,
+    receiver: Receiver,
+    tmp_path: Path,
+    stop: str,
+    own_process: bool,
 ) -> None:
     """Every submit is acknowledged, then the gateway stops (SIGTERM) or dies
     (kill -9) before any receipt; a new process on the same data directory gets the
-    receipts the SMSC kept, and every message ends DELIVERED once."""
+    receipts the SMSC kept, and every message ends DELIVERED once. With the
+    connectors in processes of their own, a kill -9 of the gateway ends them too."""
     samples = [sample(i, "r") for i in range(200)]
     n = len(samples)
     async with sim_process(tmp_path, "--receipt-delay", "6") as sim:
-        config = smpp_settings(tmp_path / "umsgate.toml", sim.port)
+        config = smpp_settings(
+            tmp_path / "umsgate.toml", sim.port, own_process=own_process
+        )
         srv = Server(sqlite_store, free_port(), tmp_path / "serve.log", config=config)
         await srv.start()
         try:
             tok = await client_token(sqlite_store, srv, receiver)
+            pids = await connector_pids(srv)
+            assert len(pids) == (2 if own_process else 0)
             acked = await send_all(srv.url, tok, samples, 32)
             await wait_for(
                 lambda: status_counts(sqlite_store).get("SENT") == n,
@@ -170,6 +249,12 @@ async def test_receipts_reach_a_restarted_gateway(
             )
             if stop == "kill9":
                 srv.kill9()
+                # The connector processes saw their socket close and ended.
+                await wait_for(
+                    lambda: not any(alive(p) for p in pids.values()),
+                    timeout=15,
+                    what="the connector processes gone",
+                )
             else:
                 srv.stop()
                 assert log_events(srv.log, "stop"), "no clean stop"

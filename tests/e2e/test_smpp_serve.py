@@ -422,6 +422,17 @@ def check_parts(
         assert all(p[2] == "1000" and p[3] == "DELIVRD/000" for p in stored), stored
 
 
+async def connector_pids(srv: Server) -> dict[str, int]:
+    """Connector name → the pid of its process (``own_process``), from /healthz."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        health = (await http.get(srv.url + "/healthz")).json()
+    return {
+        name: c["process"]["pid"]
+        for name, c in health["connectors"].items()
+        if c.get("process") and c["process"]["pid"]
+    }
+
+
 def log_events(log: Path, event: str) -> list[str]:
     return [line for line in log.read_text().splitlines() if f"event={event}" in line]
 
@@ -438,14 +449,19 @@ async def run_through(
     receiver: Receiver,
     total: int,
     concurrency: int,
+    **options: Any,
 ) -> None:
     samples = [sample(i) for i in range(total)]
     async with sim_process(tmp_path, "--receipt-delay", "0.2") as sim:
-        config = smpp_settings(tmp_path / "umsgate.toml", sim.port)
+        config = smpp_settings(tmp_path / "umsgate.toml", sim.port, **options)
         srv = Server(store, free_port(), tmp_path / "serve.log", config=config)
         await srv.start()
         try:
             tok = await client_token(store, srv, receiver)
+            if options.get("own_process"):
+                pids = await connector_pids(srv)
+                assert len(pids) == 2 and srv.proc is not None
+                assert srv.proc.pid not in pids.values()
             acked = await send_all(srv.url, tok, samples, concurrency)
             assert len(acked) == total
             wanted = set(acked.values())
@@ -472,11 +488,20 @@ async def run_through(
     assert all("(unbound)" in line for line in closed), closed
 
 
+@pytest.mark.parametrize("own_process", [False, True], ids=["in-gateway", "own"])
 async def test_smpp_through_serve(
-    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path, own_process: bool
 ) -> None:
-    """A short run of the same path, for every test run."""
-    await run_through(tmp_path, sqlite_store, receiver, total=400, concurrency=32)
+    """A short run of the same path, for every test run; with the connectors in the
+    gateway process, and each in a process of its own (``own_process``)."""
+    await run_through(
+        tmp_path,
+        sqlite_store,
+        receiver,
+        total=400,
+        concurrency=32,
+        own_process=own_process,
+    )
 
 
 @pytest.mark.slow
@@ -484,4 +509,12 @@ async def test_smpp_through_serve(
 async def test_ten_thousand_through_serve(
     sqlite_store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:
-    await run_through(tmp_path, sqlite_store, receiver, total=10_000, concurrency=48)
+    # The connectors in processes of their own, as a busy SMPP route runs.
+    await run_through(
+        tmp_path,
+        sqlite_store,
+        receiver,
+        total=10_000,
+        concurrency=48,
+        own_process=True,
+    )
