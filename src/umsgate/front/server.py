@@ -32,6 +32,11 @@ class IntakeServer:
         self._answering: set[asyncio.Task[None]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
         self._ready: set[asyncio.StreamWriter] = set()
+        #: Answers not yet written, by front: all those of one loop turn go in one
+        #: frame (one commit answers the frames of many turns at once, and each
+        #: write to a front's socket is a system call that wakes it).
+        self._unsent: dict[asyncio.StreamWriter, list[list[Any]]] = {}
+        self._flush_scheduled = False
         #: Messages the fronts handed over since start.
         self.received = 0
 
@@ -59,6 +64,7 @@ class IntakeServer:
             self._server.close()
         if self._answering:
             await asyncio.wait(set(self._answering))
+        self._flush()
         for writer in list(self._connections):
             writer.close()
         if self._server is not None:
@@ -142,5 +148,14 @@ class IntakeServer:
                 )
             else:
                 answers.append([tag, wire.FAILED, str(error) or type(error).__name__])
-        if not writer.is_closing():
-            writer.write(wire.frame(answers))
+        self._unsent.setdefault(writer, []).extend(answers)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        unsent, self._unsent = self._unsent, {}
+        for writer, answers in unsent.items():
+            if answers and not writer.is_closing():
+                writer.write(wire.frame(answers))
