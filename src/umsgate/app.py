@@ -283,6 +283,9 @@ class Gateway:
     async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         await self.ledger.apply_many([Reported(report=r) for r in reports])
 
+    def report_soon(self, reports: Sequence[ProviderReport]) -> asyncio.Future[None]:
+        return self.ledger.queue_many([Reported(report=r) for r in reports])
+
     def _on_breaker(self, change: breaker.Transition) -> None:
         """Log and count each breaker transition once."""
         self.metrics.breaker(change.connector, change.new.value)
@@ -318,7 +321,7 @@ class Gateway:
         self, client_id: str, src_msg_id: str
     ) -> Mapping[str, Any] | None:
         """A client's own message by its client-side id (the faces' state queries)."""
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             row = await queries.get_message_by_src(conn, client_id, src_msg_id)
         return None if row is None else dict(row._mapping)
 
@@ -335,7 +338,7 @@ class Gateway:
         channels: Sequence[str],
         origins: Sequence[str],
     ) -> list[str]:
-        async with self.db.transaction() as conn:
+        async with self.db.read() as conn:
             return await queries.reports_for_check(
                 conn, client_id, ids, channels, origins
             )

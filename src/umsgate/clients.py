@@ -199,7 +199,7 @@ class Directory:
         return await asyncio.shield(pending)
 
     async def _load(self, client_id: str, now: float) -> ClientInfo | None:
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             row = await queries.get_client(conn, client_id)
         if row is None:
             self._clients.pop(client_id, None)
@@ -218,7 +218,7 @@ class Directory:
         # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
         if not client_id.isprintable():
             raise AuthError("invalid_client", "Client authentication failed")
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             row = await queries.get_client(conn, client_id)
         if row is None or not verify_secret(secret, row.secret_hash):
             raise AuthError("invalid_client", "Client authentication failed")
@@ -251,7 +251,7 @@ class Directory:
         digest = sha256_hex(token)
         hit = self._tokens.get(digest)
         if hit is None:
-            async with self._db.transaction() as conn:
+            async with self._db.read() as conn:
                 row = await queries.get_token(conn, digest)
             if row is None:
                 raise AuthError("invalid_token", "the token is not valid")
@@ -324,7 +324,7 @@ class Directory:
             if info is not None:
                 return info
         # Not cached, or withdrawn or moved to another client since: ask the store.
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             row = await queries.get_client_by_imsms_key(conn, digest)
         info = None if row is None else await self._imsms_holder(str(row.id), digest)
         if info is None:

@@ -163,9 +163,8 @@ class Dispatcher:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=self._settings.poll_interval
-                )
+                async with asyncio.timeout(self._settings.poll_interval):
+                    await self._wake.wait()
 
     async def claim_once(self) -> int:
         """Claim and hand out one batch; the number of messages claimed."""
@@ -327,9 +326,9 @@ class Dispatcher:
     ) -> list[SubmitResult]:
         by_id = {m.id: m for m in messages}
         try:
-            answered = await asyncio.wait_for(
-                connector.submit(messages), timeout=SUBMIT_TIMEOUT
-            )
+            # asyncio.timeout, not wait_for: no task of its own per chunk.
+            async with asyncio.timeout(SUBMIT_TIMEOUT):
+                answered = await connector.submit(messages)
         except Exception as exc:  # the whole chunk could not be tried: all of it again
             code = (
                 ResultCode.TIMEOUT
@@ -397,7 +396,7 @@ class Dispatcher:
         cutoff = self._time() - self._settings.report_timeout
         total = 0
         for _ in range(REPORT_SWEEP_ROUNDS):  # the rest waits for the next sweep
-            async with self._db.transaction() as conn:
+            async with self._db.read() as conn:
                 ids = await queries.sent_before(conn, cutoff, REPORT_SWEEP_BATCH)
             if not ids:
                 return total
@@ -417,13 +416,13 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Take over the claims of dead nodes; the number of messages taken over."""
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             owners = await queries.owners_in(conn, (Status.SENDING, Status.SENT))
         dead = self._nodes.dead_among(o for o in owners if o != self._nodes.node_id)
         if not dead:
             return 0
         total = 0
-        async with self._db.transaction() as conn:
+        async with self._db.read() as conn:
             stalled = await queries.stalled_claims(conn, dead, Status.SENDING, 10_000)
             orphans = await queries.stalled_claims(conn, dead, Status.SENT, 10_000)
         if stalled:
@@ -466,7 +465,7 @@ class Dispatcher:
         """Wait until nothing is due and nothing is in flight here."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            async with self._db.transaction() as conn:
+            async with self._db.read() as conn:
                 nxt = await queries.next_due_at(conn)
             if (
                 (nxt is None or nxt > self._time())

@@ -163,7 +163,8 @@ class Notifier:
                 # (a cancel here would leave it never awaited).
                 timeout = await self._idle_wait()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
         finally:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -174,7 +175,7 @@ class Notifier:
         """Seconds until the next webhook is due, at most IDLE_WAIT (so a retry
         interval shorter than the idle wait is kept)."""
         try:
-            async with self._db.transaction() as conn:
+            async with self._db.read() as conn:
                 due = await queries.next_webhook_at(conn)
         except Exception:
             log.exception(
