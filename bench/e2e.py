@@ -142,8 +142,9 @@ class Sampler:
         self.gateway = gateway
         self.receiver = receiver
         self.interval = interval
-        #: (monotonic time, submitted, reports at the receiver, final messages)
-        self.samples: list[tuple[float, float, int, float]] = []
+        #: (monotonic time, submitted, reports at the receiver, final messages,
+        #: accepted)
+        self.samples: list[tuple[float, float, int, float, float]] = []
         self.first_final = 0.0
         self.last_final = 0.0
         self.first_submit = 0.0
@@ -167,10 +168,22 @@ class Sampler:
                     self.first_final = now - self.interval / 2
                 if not self.samples or final != self.samples[-1][3]:
                     self.last_final = now
-                self.samples.append((now, submitted, int(stats["reports"]), final))
+                accepted = m.get("umsgate_messages_accepted", 0.0)
+                self.samples.append(
+                    (now, submitted, int(stats["reports"]), final, accepted)
+                )
                 if until.is_set():
                     return
                 await asyncio.sleep(self.interval)
+
+    def timeline(self, start: float) -> None:
+        """Print the counts of every sample, from ``start``."""
+        print("   t (s)  accepted submitted    final  reports")
+        for at, submitted, reports, final, accepted in self.samples:
+            print(
+                f"{at - start:8.1f} {accepted:9.0f} {submitted:9.0f} {final:8.0f} "
+                f"{reports:8d}"
+            )
 
     def peak(self, column: int, span: float = 2.0) -> float:
         """Highest rate of a column over ``span`` seconds."""
@@ -326,6 +339,9 @@ def main() -> None:
         action="store_true",
         help="own_process = true: the SMPP connector runs in a process of its own",
     )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print the counts of every sample"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
@@ -341,7 +357,8 @@ def main() -> None:
     try:
         sim, line = start_listening(
             [sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
-             "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay)],
+             "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay),
+             *os.environ.get("SIMARGS", "").split()],
             env,
             tmp / "sim.log",
         )  # fmt: skip
@@ -535,6 +552,8 @@ def main() -> None:
                 for kind, sec in sorted(children_cpu.items())
             )
         )
+    if args.timeline:
+        sampler.timeline(start)
     if args.profile is not None and args.profile.exists():
         summarise_profile(args.profile)
     if missing:

@@ -25,6 +25,7 @@ Contract of a connector
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import enum
@@ -90,6 +91,17 @@ class ReportSink(Protocol):
 
     async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         """Record many reports in one go (cheaper per report); returns after commit."""
+        ...
+
+
+@runtime_checkable
+class QueueingSink(ReportSink, Protocol):
+    """A sink that can also take reports without a task of the caller's: for a
+    caller that answers many reports by callbacks (`umsgate.hosting`), each await
+    of `report_many` would be a task and loop turns of latency."""
+
+    def report_soon(self, reports: Sequence[ProviderReport]) -> asyncio.Future[None]:
+        """Queue ``reports`` now; the future is resolved once they are committed."""
         ...
 
 

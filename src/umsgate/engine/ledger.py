@@ -21,6 +21,7 @@ later rounds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -167,6 +168,8 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        #: Batches written and waiting for their COMMIT.
+        self._waiting: set[asyncio.Task[None]] = set()
         self._rng = random.Random()
         self._last_pending = 0.0
 
@@ -178,10 +181,15 @@ class Ledger:
     async def apply_many(self, ops: Sequence[Op]) -> None:
         if not ops:
             return
+        await self.queue_many(ops)
+
+    def queue_many(self, ops: Sequence[Op]) -> asyncio.Future[None]:
+        """Queue ``ops`` now; the future is resolved once they are committed (or
+        fails with the store's error)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((ops, fut))
         self._wake.set()
-        await fut
+        return fut
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ledger")
@@ -198,29 +206,82 @@ class Ledger:
         while True:
             if not self._queue:
                 if self._closing:
+                    if self._waiting:
+                        await asyncio.wait(set(self._waiting))
+                        continue
                     return
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: wait_for runs the wait as a task
+                # of its own, a loop turn more between an op queued and applied.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
             batch = self._take()
+            pending = fast.Pending()
+            outcome = (0, False)
             try:
                 if batch:
-                    await self._commit([op for ops, _ in batch for op in ops])
+                    outcome = await self._commit(
+                        [op for ops, _ in batch for op in ops], pending
+                    )
                 if self._time() - self._last_pending >= 1.0:
                     self._last_pending = self._time()
                     await self._retry_pending()
             except Exception as exc:  # the store failed: fail the callers, keep running
-                log.exception("ledger batch failed", extra={"event": "ledger_error"})
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
+                self._failed(batch, exc)
                 await asyncio.sleep(0.5)
                 continue
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(None)
+            if pending.commit is None:
+                self._done(batch, outcome)
+                continue
+            # On SQLite the batch waits for its COMMIT while the next one is
+            # applied: a batch's COMMIT comes a couple of loop turns after it is
+            # written, and the ops queued meanwhile (receipts whose provider waits
+            # for their answer, in a window) need not wait for it too.
+            waiter = asyncio.create_task(
+                self._after_commit(pending.commit, batch, outcome)
+            )
+            self._waiting.add(waiter)
+            waiter.add_done_callback(self._waiting.discard)
+
+    async def _after_commit(
+        self,
+        commit: asyncio.Future[None],
+        batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
+        outcome: tuple[int, bool],
+    ) -> None:
+        try:
+            # Shielded: the COMMIT is the other parts' too.
+            await asyncio.shield(commit)
+        except Exception as exc:
+            self._failed(batch, exc)
+            return
+        self._done(batch, outcome)
+
+    def _done(
+        self,
+        batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
+        outcome: tuple[int, bool],
+    ) -> None:
+        """The batch is on disk: tell the notifier and the dispatcher, then the
+        callers."""
+        self._committed(*outcome)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _failed(
+        self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]], exc: Exception
+    ) -> None:
+        log.error(
+            "ledger batch failed: %s",
+            exc,
+            exc_info=exc,
+            extra={"event": "ledger_error"},
+        )
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
 
     def _take(self) -> list[tuple[Sequence[Op], asyncio.Future[None]]]:
         """Whole groups from the queue, up to ``max_batch`` ops (at least one group)."""
@@ -257,10 +318,13 @@ class Ledger:
             outcome = await self._apply_in(raw, ops) if ops else (0, False)
         self._committed(*outcome)
 
-    async def _commit(self, ops: Sequence[Op]) -> None:
-        async with fast.transaction(self._db) as raw:
-            outcome = await self._apply_in(raw, ops)
-        self._committed(*outcome)
+    async def _commit(
+        self, ops: Sequence[Op], pending: fast.Pending
+    ) -> tuple[int, bool]:
+        """Apply ``ops`` in a transaction; its outcome (see `_apply_in`), to be told
+        once it is committed (`pending`)."""
+        async with fast.transaction(self._db, pending=pending) as raw:
+            return await self._apply_in(raw, ops)
 
     def _committed(self, finals: int, queued: bool) -> None:
         """Tell the notifier and the dispatcher, once the batch is on disk."""

@@ -42,7 +42,7 @@ from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import TransientConnectorError
 from umsgate.hosting import wire
-from umsgate.types import Health, Outcome, ReportSink, SubmitResult
+from umsgate.types import Health, Outcome, QueueingSink, ReportSink, SubmitResult
 
 log = logging.getLogger("umsgate.hosting")
 
@@ -105,6 +105,7 @@ class HostedConnector:
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._report_tasks: set[asyncio.Task[None]] = set()
+        self._waiting_reports: set[asyncio.Future[None]] = set()
         #: Times the process was started again after it died.
         self.restarts = 0
 
@@ -138,8 +139,9 @@ class HostedConnector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._report_tasks:
-            await asyncio.wait(set(self._report_tasks))
+        waits = {*self._report_tasks, *self._waiting_reports}
+        if waits:
+            await asyncio.wait(waits)
 
     def health(self) -> Health:
         return self._health
@@ -282,9 +284,12 @@ class HostedConnector:
                 fut.set_result([wire.result_from_wire(r) for r in entry[1]])
         reports = payload.get("p")
         if reports:
-            task = asyncio.create_task(self._commit(reports))
-            self._report_tasks.add(task)
-            task.add_done_callback(self._report_tasks.discard)
+            if isinstance(self._sink, QueueingSink):
+                self._queue_reports(self._sink, reports)
+            else:
+                task = asyncio.create_task(self._commit(reports))
+                self._report_tasks.add(task)
+                task.add_done_callback(self._report_tasks.discard)
         health = payload.get("h")
         if health:
             self._health = wire.health_from_wire(health[-1])
@@ -299,22 +304,51 @@ class HostedConnector:
     async def _commit(self, entries: list[Any]) -> None:
         """Commit the reports of one frame together; answer each tag."""
         assert self._sink is not None
-        tags = [entry[0] for entry in entries]
-        error: str | None = None
+        error: Exception | None = None
         try:
             reports = [wire.report_from_wire(r) for entry in entries for r in entry[1]]
             await self._sink.report_many(reports)
         except Exception as exc:
-            error = str(exc) or type(exc).__name__
+            error = exc
+        self._answer_reports(entries, error)
+
+    def _queue_reports(self, sink: QueueingSink, entries: list[Any]) -> None:
+        """`_commit` without a task: the reports are queued in this loop turn and
+        answered in the turn their commit ends (the provider's window of receipts
+        waits on this round trip)."""
+        try:
+            reports = [wire.report_from_wire(r) for entry in entries for r in entry[1]]
+            committed = sink.report_soon(reports)
+        except Exception as exc:
+            self._answer_reports(entries, exc)
+            return
+        self._waiting_reports.add(committed)
+
+        def answer(fut: asyncio.Future[None]) -> None:
+            self._waiting_reports.discard(fut)
+            if fut.cancelled():
+                self._answer_reports(entries, asyncio.CancelledError())
+            else:
+                self._answer_reports(entries, fut.exception())
+
+        committed.add_done_callback(answer)
+
+    def _answer_reports(self, entries: list[Any], error: BaseException | None) -> None:
+        tags = [entry[0] for entry in entries]
+        detail: str | None = None
+        if error is not None:
+            detail = str(error) or type(error).__name__
             log.warning(
                 "%s: %d reports were not recorded (%s); the provider sends them again",
                 self.name,
                 len(tags),
-                error,
+                detail,
                 extra={"event": "hosting.report_failed", "route": self.name},
             )
         for tag in tags:
-            self._put("a", [tag, error])
+            self._put("a", [tag, detail])
+        # Written now, not at the end of the turn: nothing else is answered with it.
+        self._flush()
 
     # -- the connector -----------------------------------------------------------------
 

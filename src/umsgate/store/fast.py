@@ -98,9 +98,27 @@ class Raw:
             cursor.close()
 
 
+class Pending:
+    """Where `transaction` leaves the COMMIT of a part on SQLite instead of waiting
+    for it: ``commit`` is then the future of that COMMIT, which the caller must
+    await before it tells anyone the part is done (None: already committed)."""
+
+    __slots__ = ("commit",)
+
+    def __init__(self) -> None:
+        self.commit: asyncio.Future[None] | None = None
+
+
 @contextlib.asynccontextmanager
-async def transaction(db: Database) -> AsyncIterator[Raw]:
-    """A driver-level transaction: committed on normal exit, rolled back on error."""
+async def transaction(
+    db: Database, *, pending: Pending | None = None
+) -> AsyncIterator[Raw]:
+    """A driver-level transaction: committed on normal exit, rolled back on error.
+
+    With ``pending`` on SQLite, the exit does not wait for the COMMIT of the part:
+    it leaves its future in ``pending.commit`` (so a caller may write its next part
+    while this one waits; both are on the one writer connection, so the next part
+    sees this one's rows, and a failed COMMIT fails both)."""
     if db.is_sqlite:
         # The hot path has a connection of its own (see Database.sqlite_writer): a
         # pool checkout and its reset cost more than a small transaction.
@@ -115,6 +133,9 @@ async def transaction(db: Database) -> AsyncIterator[Raw]:
                 await writer.rollback_part()
                 raise
             committed = writer.keep()
+        if pending is not None:
+            pending.commit = committed
+            return
         # Shielded: the COMMIT is the other parts' too.
         await asyncio.shield(committed)
         return
