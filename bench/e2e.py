@@ -322,6 +322,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--window", type=int, default=50, help="connector window")
     parser.add_argument("--receipt-delay", type=float, default=0.5)
+    parser.add_argument(
+        "--receipt-window",
+        type=int,
+        default=50,
+        help="the simulator's window of unanswered receipts per session",
+    )
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
     parser.add_argument("--sample", type=float, default=0.5)
     parser.add_argument("--profile", type=Path, default=None)
@@ -358,7 +364,7 @@ def main() -> None:
         sim, line = start_listening(
             [sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
              "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay),
-             *os.environ.get("SIMARGS", "").split()],
+             "--receipt-window", str(args.receipt_window)],
             env,
             tmp / "sim.log",
         )  # fmt: skip
