@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from umsgate import types
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
@@ -37,6 +38,26 @@ class Sink:
         if self.calls <= self.refuse:
             raise RuntimeError("the store is down")
         self.reports.extend(reports)
+
+
+class QueueingSink(Sink):
+    """The gateway's kind of sink (`QueueingSink`): reports are queued and a future
+    says when they are committed; here, a tenth of a second later."""
+
+    def report_soon(self, reports: Sequence[ProviderReport]) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.calls += 1
+        refuse = self.calls <= self.refuse
+
+        def commit() -> None:
+            if refuse:
+                fut.set_exception(RuntimeError("the store is down"))
+            else:
+                self.reports.extend(reports)
+                fut.set_result(None)
+
+        asyncio.get_running_loop().call_later(0.1, commit)
+        return fut
 
 
 def messages(first: int, count: int) -> list[Message]:
@@ -103,10 +124,12 @@ async def test_submits_and_reports_cross_the_socket(hosted: HostedConnector) -> 
     assert hosted.restarts == 0
 
 
+@pytest.mark.parametrize("kind", [Sink, QueueingSink], ids=["awaited", "queued"])
 async def test_a_refused_commit_makes_the_connector_report_again(
-    hosted: HostedConnector,
+    hosted: HostedConnector, kind: type[Sink]
 ) -> None:
-    sink = Sink(refuse=1)
+    sink = kind(refuse=1)
+    assert isinstance(sink, types.QueueingSink) == (kind is QueueingSink)
     await hosted.start(sink)
     await hosted.submit(messages(1, 5))
     # The sandbox tries again a second after its sink raised.

@@ -8,8 +8,10 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from umsgate import config
 from umsgate.store import fast
@@ -228,3 +230,33 @@ async def test_a_cancelled_caller_does_not_cancel_the_commit(
     with pytest.raises(asyncio.CancelledError):
         await first
     assert _stored(tmp_path / "umsgate.db") == [1, 2]
+
+
+async def test_a_read_does_not_wait_for_the_write_lock(
+    db: Database, tmp_path: Path
+) -> None:
+    """`Database.read` begins deferred: while another connection holds the write
+    lock with a row not yet committed, a read answers at once with the last commit;
+    a `Database.transaction` (BEGIN IMMEDIATE) waits for the lock."""
+    other = sqlite3.connect(tmp_path / "umsgate.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute(
+        "INSERT INTO nodes (slot, node_id, heartbeat, started_at) VALUES (7, 'x', 0, 0)"
+    )
+    try:
+
+        async def count(ctx: Any) -> int:
+            async with ctx as conn:
+                result = await conn.execute(text("SELECT count(*) FROM nodes"))
+                return int(result.scalar_one())
+
+        started = time.monotonic()
+        assert await asyncio.wait_for(count(db.read()), 2) == 0
+        assert time.monotonic() - started < 1.0
+        writing = asyncio.create_task(count(db.transaction()))
+        await asyncio.sleep(0.5)
+        assert not writing.done()  # BEGIN IMMEDIATE waits for the lock
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(writing, 10) == 1
+    finally:
+        other.close()

@@ -217,32 +217,51 @@ class Ledger:
                     async with asyncio.timeout(1.0):
                         await self._wake.wait()
             batch = self._take()
-            pending = fast.Pending()
-            outcome = (0, False)
-            try:
-                if batch:
-                    outcome = await self._commit(
-                        [op for ops, _ in batch for op in ops], pending
-                    )
-                if self._time() - self._last_pending >= 1.0:
-                    self._last_pending = self._time()
-                    await self._retry_pending()
-            except Exception as exc:  # the store failed: fail the callers, keep running
-                self._failed(batch, exc)
-                await asyncio.sleep(0.5)
-                continue
-            if pending.commit is None:
-                self._done(batch, outcome)
-                continue
-            # On SQLite the batch waits for its COMMIT while the next one is
-            # applied: a batch's COMMIT comes a couple of loop turns after it is
-            # written, and the ops queued meanwhile (receipts whose provider waits
-            # for their answer, in a window) need not wait for it too.
-            waiter = asyncio.create_task(
-                self._after_commit(pending.commit, batch, outcome)
+            if batch:
+                await self._write(batch)
+            if self._time() - self._last_pending >= 1.0:
+                self._last_pending = self._time()
+                pending = fast.Pending()
+                try:
+                    outcome = await self._retry_pending(pending)
+                except Exception as exc:
+                    self._failed([], exc)
+                    continue
+                self._after(pending, [], outcome)
+
+    async def _write(
+        self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]]
+    ) -> None:
+        pending = fast.Pending()
+        try:
+            outcome = await self._commit(
+                [op for ops, _ in batch for op in ops], pending
             )
-            self._waiting.add(waiter)
-            waiter.add_done_callback(self._waiting.discard)
+        except Exception as exc:  # the store failed: fail the callers, keep running
+            self._failed(batch, exc)
+            await asyncio.sleep(0.5)
+            return
+        self._after(pending, batch, outcome)
+
+    def _after(
+        self,
+        pending: fast.Pending,
+        batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
+        outcome: tuple[int, bool],
+    ) -> None:
+        """Answer ``batch`` once its COMMIT is done (at once on PostgreSQL, whose
+        transaction committed before `_commit` returned).
+
+        On SQLite the batch waits for its COMMIT while the next one is written: a
+        COMMIT comes a couple of loop turns after its first part, and the ops queued
+        meanwhile (receipts whose provider waits for their answer, in a window)
+        need not wait for it too."""
+        if pending.commit is None:
+            self._done(batch, outcome)
+            return
+        waiter = asyncio.create_task(self._after_commit(pending.commit, batch, outcome))
+        self._waiting.add(waiter)
+        waiter.add_done_callback(self._waiting.discard)
 
     async def _after_commit(
         self,
@@ -295,11 +314,13 @@ class Ledger:
         batch, self._queue = self._queue[:count], self._queue[count:]
         return batch
 
-    async def _retry_pending(self) -> None:
-        async with fast.transaction(self._db) as raw:
+    async def _retry_pending(self, pending: fast.Pending) -> tuple[int, bool]:
+        """Match the parked reports again; the outcome, to be told once
+        ``pending`` is committed."""
+        async with fast.transaction(self._db, pending=pending) as raw:
             rows = await fast.take_pending_reports(raw, PENDING_BATCH)
             if not rows:
-                return
+                return (0, False)
             found = await fast.ids_by_provider(raw, [(r[1], r[2]) for r in rows])
             now = self._time()
             done: list[int] = []
@@ -315,8 +336,7 @@ class Ledger:
                     )
                     done.append(row_id)
             await fast.delete_pending_reports(raw, done)
-            outcome = await self._apply_in(raw, ops) if ops else (0, False)
-        self._committed(*outcome)
+            return await self._apply_in(raw, ops) if ops else (0, False)
 
     async def _commit(
         self, ops: Sequence[Op], pending: fast.Pending
