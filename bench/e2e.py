@@ -16,7 +16,9 @@ messages and SMPP submits are the same count. Prints:
 * webhook reports/s: reports the receiver counted, from its first to its last;
 * end to end: from the first request to the last report, and messages/s over it;
 * losses: umsMsgIds that got a 200 and no report (must be 0);
-* CPU seconds of each process and per message.
+* CPU seconds of each process and per message;
+* how long the gateway took to answer the simulator's receipts (p50, p90, p99): a
+  receipt holds a slot of the SMSC's window until then.
 
 ``--no-webhook`` gives the client no report URL: the run ends when every message is
 final (``umsgate_messages_final``), which shows what the pipeline does without the
@@ -360,6 +362,7 @@ def main() -> None:
     if args.db:
         env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
     procs: list[subprocess.Popen[bytes]] = []
+    receipt_waits = ""
     try:
         sim, line = start_listening(
             [sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
@@ -470,6 +473,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if procs and procs[0].stdout is not None:
+            # The simulator's last line: how long its receipts waited for answers.
+            receipt_waits = procs[0].stdout.read().decode().strip()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -558,6 +564,8 @@ def main() -> None:
                 for kind, sec in sorted(children_cpu.items())
             )
         )
+    if receipt_waits:
+        print(f"SMSC: {receipt_waits} (receipt window {args.receipt_window})")
     if args.timeline:
         sampler.timeline(start)
     if args.profile is not None and args.profile.exists():

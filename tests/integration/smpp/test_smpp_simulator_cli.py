@@ -1,10 +1,11 @@
-"""``umsgate sim smpp`` as a process: it prints where it listens, serves, and stops
-cleanly on SIGTERM."""
+"""``umsgate sim smpp`` as a process: it prints where it listens, serves, stops
+cleanly on SIGTERM and says how long its receipts waited for their answers."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 
@@ -50,6 +51,13 @@ async def test_command_serves_until_sigterm() -> None:
             await conn.stop()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+        # Its last line: how long the receipt waited for its answer.
+        rest = (await proc.stdout.read()).decode().splitlines()
+        assert rest and re.fullmatch(
+            r"receipts answered 1; answer after p50 [0-9.]+ ms, p90 [0-9.]+, "
+            r"p99 [0-9.]+",
+            rest[-1],
+        ), rest
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -1,8 +1,10 @@
 """``umsgate sim smpp``: the fake SMSC in the foreground, and `running` for tests.
 
 The command prints one line as soon as it listens (``listening smpp=HOST:PORT``) and
-runs until Ctrl-C or SIGTERM. Every option has an ``UMSGATE_SIM_SMPP_<NAME>``
-environment twin. Tests use the async API instead::
+runs until Ctrl-C or SIGTERM; then it prints how long the ESMEs took to answer its
+receipts (``receipts answered N; answer after p50 … ms, …``), if it sent any.
+Every option has an ``UMSGATE_SIM_SMPP_<NAME>`` environment twin. Tests use the
+async API instead::
 
     async with simulator.running(accounts={"esme": "secret"}) as sim:
         ... connect to sim.port, read sim.submitted / sim.stats, flip sim.faults ...
@@ -330,6 +332,11 @@ async def _serve(smsc: Smsc) -> None:
         await stop.wait()
     finally:
         await smsc.close()
+        # The last line, for whoever reads the output (bench/e2e.py).
+        line = smsc.stats.receipt_wait_line()
+        if line:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -165,6 +165,27 @@ class Stats:
     #: enquire_link the simulator sent after a quiet interval.
     enquire_links_sent: int = 0
     drops: int = 0
+    #: Seconds from each receipt's deliver_sm to its answer (the first
+    #: `MAX_WAITS`): how long an ESME keeps a slot of the receipt window.
+    receipt_waits: list[float] = dataclasses.field(default_factory=list)
+
+    def receipt_wait_line(self) -> str:
+        """``receipts answered N; answer after p50 … ms, p90 …, p99 …``, or ""."""
+        waits = sorted(self.receipt_waits)
+        if not waits:
+            return ""
+
+        def at(q: float) -> float:
+            return 1000 * waits[min(len(waits) - 1, int(q * len(waits)))]
+
+        return (
+            f"receipts answered {len(waits)}; answer after p50 {at(0.5):.1f} ms, "
+            f"p90 {at(0.9):.1f}, p99 {at(0.99):.1f}"
+        )
+
+
+#: Receipt answer times kept in `Stats.receipt_waits`.
+MAX_WAITS = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,6 +235,8 @@ class _Receipt:
     state: MessageState
     error: int
     attempts: int = 0
+    #: Loop time of the last deliver_sm.
+    sent_at: float = 0.0
 
 
 class _Bucket:
@@ -740,6 +763,7 @@ class _Peer:
         seq = session.next_sequence()
         connection.send(item.make(sequence=seq))
         item.attempts += 1
+        item.sent_at = self.smsc._loop.time() if self.smsc._loop is not None else 0.0
         self.unacked[seq] = item
         self.smsc.stats.receipts_sent += 1
         return True
@@ -750,6 +774,9 @@ class _Peer:
             return
         smsc = self.smsc
         status = resp.status
+        waits = smsc.stats.receipt_waits
+        if len(waits) < MAX_WAITS and smsc._loop is not None:
+            waits.append(smsc._loop.time() - item.sent_at)
         if status == CommandStatus.ROK:
             smsc.stats.receipts_acked += 1
         elif status in (CommandStatus.RX_P_APPN, CommandStatus.RX_R_APPN):
