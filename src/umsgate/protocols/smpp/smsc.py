@@ -235,7 +235,7 @@ class _Receipt:
     state: MessageState
     error: int
     attempts: int = 0
-    #: Loop time of the last deliver_sm.
+    #: `time.monotonic` of the last deliver_sm.
     sent_at: float = 0.0
 
 
@@ -763,7 +763,8 @@ class _Peer:
         seq = session.next_sequence()
         connection.send(item.make(sequence=seq))
         item.attempts += 1
-        item.sent_at = self.smsc._loop.time() if self.smsc._loop is not None else 0.0
+        # time.monotonic, not the loop's time: uvloop's is in whole milliseconds.
+        item.sent_at = time.monotonic()
         self.unacked[seq] = item
         self.smsc.stats.receipts_sent += 1
         return True
@@ -775,8 +776,8 @@ class _Peer:
         smsc = self.smsc
         status = resp.status
         waits = smsc.stats.receipt_waits
-        if len(waits) < MAX_WAITS and smsc._loop is not None:
-            waits.append(smsc._loop.time() - item.sent_at)
+        if len(waits) < MAX_WAITS:
+            waits.append(time.monotonic() - item.sent_at)
         if status == CommandStatus.ROK:
             smsc.stats.receipts_acked += 1
         elif status in (CommandStatus.RX_P_APPN, CommandStatus.RX_R_APPN):
