@@ -44,7 +44,7 @@ OWN_WINDOW: frozenset[str] = frozenset({"smpp"})
 #: Protocols whose connector may run in a process of its own (``own_process``):
 #: those that need neither the gateway's store (MMS files) nor its HTTP server
 #: (provider callbacks).
-OWN_PROCESS: frozenset[str] = frozenset({"smpp", "ushot", "sandbox"})
+OWN_PROCESS: frozenset[str] = frozenset({"smpp", "sandbox"})
 
 
 class FileSource(Protocol):

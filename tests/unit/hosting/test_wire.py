@@ -173,18 +173,20 @@ def test_own_process_must_be_a_boolean(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("protocol", ["tobetext", "aicross", "imsms", "ushot", "apigw"])
 def test_own_process_is_refused_for_protocols_that_need_the_gateway(
-    tmp_path: Path,
+    tmp_path: Path, protocol: str
 ) -> None:
+    # Callbacks on the gateway's HTTP server (ToBeText, AI CROSS), MMS files from
+    # the store (IMS, UShot), or not checked to need neither (API-Gateway).
     settings = _load(
         tmp_path,
-        '[[connectors]]\nname = "t"\nprotocol = "tobetext"\nown_process = true\n'
-        'url = "http://127.0.0.1:1/"\nuser = "u"\npassword = "p"\n',
+        f'[[connectors]]\nname = "t"\nprotocol = "{protocol}"\nown_process = true\n',
     )
     with pytest.raises(
         ConfigError,
-        match=r"umsgate.toml, line 4: connector 't': a tobetext connector cannot "
-        r"run in its own process \(only sandbox, smpp, ushot\)",
+        match=rf"umsgate.toml, line 4: connector 't': a {protocol} connector cannot "
+        r"run in its own process \(only sandbox, smpp\)",
     ):
         registry.check_connectors(settings)
 
