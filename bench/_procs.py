@@ -36,18 +36,8 @@ def cpu_seconds(pid: int) -> float:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a live process and of its live children (``serve --workers``'s
-    fronts)."""
-    total = cpu_seconds(pid)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    fronts, connector processes)."""
+    return cpu_seconds(pid) + sum(children_cpu_seconds(pid).values())
 
 
 def children_cpu_seconds(pid: int) -> dict[str, float]:
@@ -59,10 +49,10 @@ def children_cpu_seconds(pid: int) -> dict[str, float]:
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != pid:
+                continue
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
-            continue
-        if int(fields[1]) != pid:
             continue
         kind = "other"
         if b"umsgate" in argv and argv.index(b"umsgate") + 1 < len(argv):

@@ -11,6 +11,7 @@ import signal
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +45,15 @@ def alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def claimed_again(store: Store) -> list[Any]:
+    """The messages claimed (SENDING) more than once, with their claim counts."""
+    return db_rows(
+        store,
+        "select message_id, count(*) from events where status = 'SENDING' "
+        "group by message_id having count(*) > 1",
+    )
 
 
 def webhooks_for(receiver: Receiver, acked: dict[str, str]) -> Callable[[], bool]:
@@ -94,11 +104,7 @@ async def test_connection_dropped_with_submits_in_flight(
     smsc_ids = check_wire(records, samples, once=False)
     check_parts(sqlite_store, acked, samples, smsc_ids)
     # The messages whose submits were in flight were claimed and sent again.
-    claims = db_rows(
-        sqlite_store,
-        "select message_id, count(*) from events where status = 'SENDING' "
-        "group by message_id having count(*) > 1",
-    )
+    claims = claimed_again(sqlite_store)
     assert claims, "no message was sent again after the drop"
 
 
@@ -149,11 +155,7 @@ async def test_connector_process_killed_with_submits_in_flight(
     check_parts(sqlite_store, acked, samples, smsc_ids)
     # Submits were in flight in the killed process: their messages were claimed
     # and sent again.
-    claims = db_rows(
-        sqlite_store,
-        "select message_id, count(*) from events where status = 'SENDING' "
-        "group by message_id having count(*) > 1",
-    )
+    claims = claimed_again(sqlite_store)
     assert claims, "no message was sent again after the kill"
 
 

@@ -175,7 +175,7 @@ async def test_the_process_stops_when_the_gateway_side_closes() -> None:
     pid = hosted.pid
     assert pid is not None
     try:
-        writer = hosted._writer
+        writer = hosted._outbox.writer
         assert writer is not None
         writer.transport.abort()  # as the kernel does for a killed process
         await wait_for(lambda: not alive(pid), timeout=10, what="the process gone")

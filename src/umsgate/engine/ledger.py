@@ -168,8 +168,10 @@ class Ledger:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        #: Batches written and waiting for their COMMIT.
-        self._waiting: set[asyncio.Task[None]] = set()
+        #: Batches written and waiting for their COMMIT, and an event set as each
+        #: is settled.
+        self._unsettled = 0
+        self._settled = asyncio.Event()
         self._rng = random.Random()
         self._last_pending = 0.0
 
@@ -206,8 +208,9 @@ class Ledger:
         while True:
             if not self._queue:
                 if self._closing:
-                    if self._waiting:
-                        await asyncio.wait(set(self._waiting))
+                    if self._unsettled:
+                        self._settled.clear()
+                        await self._settled.wait()
                         continue
                     return
                 self._wake.clear()
@@ -256,26 +259,24 @@ class Ledger:
         COMMIT comes a couple of loop turns after its first part, and the ops queued
         meanwhile (receipts whose provider waits for their answer, in a window)
         need not wait for it too."""
-        if pending.commit is None:
+        commit = pending.commit
+        if commit is None:
             self._done(batch, outcome)
             return
-        waiter = asyncio.create_task(self._after_commit(pending.commit, batch, outcome))
-        self._waiting.add(waiter)
-        waiter.add_done_callback(self._waiting.discard)
+        self._unsettled += 1
 
-    async def _after_commit(
-        self,
-        commit: asyncio.Future[None],
-        batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
-        outcome: tuple[int, bool],
-    ) -> None:
-        try:
-            # Shielded: the COMMIT is the other parts' too.
-            await asyncio.shield(commit)
-        except Exception as exc:
-            self._failed(batch, exc)
-            return
-        self._done(batch, outcome)
+        def settle(fut: asyncio.Future[None]) -> None:
+            self._unsettled -= 1
+            self._settled.set()
+            error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+            if error is None:
+                self._done(batch, outcome)
+            else:
+                self._failed(batch, error)
+
+        # A callback, not a task awaiting it: the callers are answered in the turn
+        # the COMMIT ends (a task would wake a turn later).
+        commit.add_done_callback(settle)
 
     def _done(
         self,
@@ -290,7 +291,9 @@ class Ledger:
                 fut.set_result(None)
 
     def _failed(
-        self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]], exc: Exception
+        self,
+        batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
+        exc: BaseException,
     ) -> None:
         log.error(
             "ledger batch failed: %s",

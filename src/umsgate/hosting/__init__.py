@@ -95,16 +95,13 @@ class HostedConnector:
             int, tuple[asyncio.Future[Sequence[SubmitResult]], list[int]]
         ] = {}
         self._resumes: dict[int, asyncio.Future[None]] = {}
-        self._out: dict[str, list[Any]] = {}
-        self._flush_scheduled = False
-        self._writer: asyncio.StreamWriter | None = None
+        self._outbox = wire.Outbox()
         self._ready = asyncio.Event()
         self._started = asyncio.Event()
         self._stopping = asyncio.Event()
         self._health = Health(up=False, detail="the connector process is starting")
         self._proc: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
-        self._report_tasks: set[asyncio.Task[None]] = set()
         self._waiting_reports: set[asyncio.Future[None]] = set()
         #: Times the process was started again after it died.
         self.restarts = 0
@@ -128,7 +125,7 @@ class HostedConnector:
         self._stopping.set()
         proc = self._proc
         if proc is not None and proc.returncode is None:
-            self._put("x", 1)
+            self._outbox.put("x", 1)
             try:
                 await asyncio.wait_for(proc.wait(), self._stop_timeout)
             except TimeoutError:
@@ -139,9 +136,8 @@ class HostedConnector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        waits = {*self._report_tasks, *self._waiting_reports}
-        if waits:
-            await asyncio.wait(waits)
+        if self._waiting_reports:
+            await asyncio.wait(set(self._waiting_reports))
 
     def health(self) -> Health:
         return self._health
@@ -202,7 +198,7 @@ class HostedConnector:
             reader, writer = await asyncio.open_connection(
                 sock=ours, limit=wire.MAX_FRAME
             )
-            self._writer = writer
+            self._outbox.writer = writer
             writer.write(wire.frame({"c": wire.settings_to_wire(self.settings)}))
             await self._read(reader)
         finally:
@@ -217,11 +213,8 @@ class HostedConnector:
 
     def _lost(self) -> None:
         """The process's socket closed: what was in flight is answered."""
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.close()
+        self._outbox.close()
         self._ready.clear()
-        self._out = {}
         self._health = Health(up=False, detail="the connector process is not running")
         submits, self._submits = self._submits, {}
         for fut, ids in submits.values():
@@ -233,24 +226,6 @@ class HostedConnector:
                 done.set_result(None)
 
     # -- the socket --------------------------------------------------------------------
-
-    def _put(self, key: str, item: Any) -> None:
-        if self._writer is None:
-            return
-        self._out.setdefault(key, []).append(item)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._out or self._writer is None:
-            return
-        out, self._out = self._out, {}
-        try:
-            self._writer.write(wire.frame(out))
-        except (ConnectionError, RuntimeError):
-            pass  # the reader sees the socket close and answers what is in flight
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -284,12 +259,7 @@ class HostedConnector:
                 fut.set_result([wire.result_from_wire(r) for r in entry[1]])
         reports = payload.get("p")
         if reports:
-            if isinstance(self._sink, QueueingSink):
-                self._queue_reports(self._sink, reports)
-            else:
-                task = asyncio.create_task(self._commit(reports))
-                self._report_tasks.add(task)
-                task.add_done_callback(self._report_tasks.discard)
+            self._commit(reports)
         health = payload.get("h")
         if health:
             self._health = wire.health_from_wire(health[-1])
@@ -301,24 +271,22 @@ class HostedConnector:
             self._ready.set()
             self._started.set()
 
-    async def _commit(self, entries: list[Any]) -> None:
-        """Commit the reports of one frame together; answer each tag."""
-        assert self._sink is not None
-        error: Exception | None = None
-        try:
-            reports = [wire.report_from_wire(r) for entry in entries for r in entry[1]]
-            await self._sink.report_many(reports)
-        except Exception as exc:
-            error = exc
-        self._answer_reports(entries, error)
+    def _commit(self, entries: list[Any]) -> None:
+        """Commit the reports of one frame together; answer each tag once done.
 
-    def _queue_reports(self, sink: QueueingSink, entries: list[Any]) -> None:
-        """`_commit` without a task: the reports are queued in this loop turn and
-        answered in the turn their commit ends (the provider's window of receipts
-        waits on this round trip)."""
+        A `QueueingSink` (the gateway) queues them in this loop turn, and they are
+        answered in the turn their commit ends, with no task between: the
+        provider's window of receipts waits on this round trip. Any other sink's
+        ``report_many`` runs as a task."""
+        sink = self._sink
+        assert sink is not None
         try:
             reports = [wire.report_from_wire(r) for entry in entries for r in entry[1]]
-            committed = sink.report_soon(reports)
+            committed: asyncio.Future[None] = (
+                sink.report_soon(reports)
+                if isinstance(sink, QueueingSink)
+                else asyncio.ensure_future(sink.report_many(reports))
+            )
         except Exception as exc:
             self._answer_reports(entries, exc)
             return
@@ -346,9 +314,9 @@ class HostedConnector:
                 extra={"event": "hosting.report_failed", "route": self.name},
             )
         for tag in tags:
-            self._put("a", [tag, detail])
+            self._outbox.put("a", [tag, detail])
         # Written now, not at the end of the turn: nothing else is answered with it.
-        self._flush()
+        self._outbox.flush()
 
     # -- the connector -----------------------------------------------------------------
 
@@ -369,7 +337,7 @@ class HostedConnector:
             asyncio.get_running_loop().create_future()
         )
         self._submits[tag] = (fut, [m.id for m in messages])
-        self._put("s", [tag, [wire.message_to_wire(m) for m in messages]])
+        self._outbox.put("s", [tag, [wire.message_to_wire(m) for m in messages]])
         try:
             return await fut
         finally:
@@ -381,7 +349,7 @@ class HostedConnector:
         tag = next(self._tags)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._resumes[tag] = done
-        self._put("q", [tag, [wire.message_to_wire(m) for m in messages]])
+        self._outbox.put("q", [tag, [wire.message_to_wire(m) for m in messages]])
         try:
             await done
         finally:

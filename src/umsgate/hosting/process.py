@@ -30,7 +30,12 @@ import httpx
 from umsgate.engine.clock import SystemClock
 from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
 from umsgate.hosting import wire
-from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.protocols.registry import (
+    ConnectorContext,
+    Endpoint,
+    NoFiles,
+    build_connector,
+)
 from umsgate.types import Connector, Health, ProviderReport
 
 log = logging.getLogger("umsgate.hosting")
@@ -43,12 +48,6 @@ STOP_TIMEOUT = 30.0
 
 class GatewayGone(ConnectorError):
     """The gateway process is gone: the report was not committed."""
-
-
-class _NoFiles:
-    async def load(self, file_id: str) -> tuple[str, bytes]:
-        # `registry.OWN_PROCESS` holds only protocols that never load files.
-        raise LookupError(file_id)
 
 
 def _no_routes(path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
@@ -64,34 +63,13 @@ class Host:
     ) -> None:
         self._reader = reader
         self._writer = writer
-        self._out: dict[str, list[Any]] = {}
-        self._flush_scheduled = False
+        self._outbox = wire.Outbox(writer, on_error=self._lost)
         self._tags = itertools.count()
         self._reports: dict[int, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._gone = False
         self._stop = asyncio.Event()
         self.connector: Connector | None = None
-
-    # -- sending -----------------------------------------------------------------------
-
-    def _put(self, key: str, item: Any) -> None:
-        if self._gone:
-            return
-        self._out.setdefault(key, []).append(item)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if not self._out or self._gone:
-            return
-        out, self._out = self._out, {}
-        try:
-            self._writer.write(wire.frame(out))
-        except (ConnectionError, RuntimeError):
-            self._lost()
 
     # -- the sink ----------------------------------------------------------------------
 
@@ -104,7 +82,7 @@ class Host:
         tag = next(self._tags)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._reports[tag] = fut
-        self._put("p", [tag, [wire.report_to_wire(r) for r in reports]])
+        self._outbox.put("p", [tag, [wire.report_to_wire(r) for r in reports]])
         try:
             await fut
         finally:
@@ -117,7 +95,7 @@ class Host:
         it."""
         self.connector = connector
         await connector.start(self)
-        self._put("u", 1)
+        self._outbox.put("u", 1)
         watch = asyncio.create_task(self._watch_health(connector), name="health")
         read = asyncio.create_task(self._read(), name="read")
         stop = asyncio.create_task(self._stop.wait())
@@ -138,7 +116,7 @@ class Host:
         finally:
             for task in (watch, read, stop, *self._tasks):
                 task.cancel()
-            self._flush()
+            self._outbox.flush()
             with contextlib.suppress(Exception):
                 await self._writer.drain()
             self._writer.close()
@@ -150,6 +128,7 @@ class Host:
         if self._gone:
             return
         self._gone = True
+        self._outbox.writer = None
         reports, self._reports = self._reports, {}
         for fut in reports.values():
             if not fut.done():
@@ -161,7 +140,7 @@ class Host:
         while True:
             health = connector.health()
             if health != last:
-                self._put("h", wire.health_to_wire(health))
+                self._outbox.put("h", wire.health_to_wire(health))
                 last = health
             await asyncio.sleep(HEALTH_INTERVAL)
 
@@ -223,7 +202,7 @@ class Host:
         try:
             results = await self.connector.submit(messages)
         except TransientConnectorError as exc:
-            self._put("r", [tag, None, str(exc)])
+            self._outbox.put("r", [tag, None, str(exc)])
             return
         except Exception as exc:
             # The gateway process would have logged it; so does this one, and the
@@ -233,9 +212,9 @@ class Host:
                 self.connector.name,
                 extra={"event": "submit_error", "route": self.connector.name},
             )
-            self._put("r", [tag, None, f"{type(exc).__name__}: {exc}"])
+            self._outbox.put("r", [tag, None, f"{type(exc).__name__}: {exc}"])
             return
-        self._put("r", [tag, [wire.result_to_wire(r) for r in results]])
+        self._outbox.put("r", [tag, [wire.result_to_wire(r) for r in results]])
 
     async def _resume(self, tag: int, messages: list[Any]) -> None:
         assert self.connector is not None
@@ -247,7 +226,7 @@ class Host:
                 self.connector.name,
                 extra={"event": "resume_error", "route": self.connector.name},
             )
-        self._put("d", tag)
+        self._outbox.put("d", tag)
 
 
 async def serve(fd: int) -> int:
@@ -275,7 +254,8 @@ async def serve(fd: int) -> int:
     async with httpx.AsyncClient(follow_redirects=False) as http:
         context = ConnectorContext(
             http=http,
-            files=_NoFiles(),
+            # `registry.OWN_PROCESS` holds only protocols that never load files.
+            files=NoFiles(),
             add_route=_no_routes,
             public_url="",
             clock=SystemClock(),

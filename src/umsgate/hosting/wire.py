@@ -28,7 +28,9 @@ send, and lists are what orjson writes and reads fastest.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from umsgate.config import ConnectorSettings
@@ -41,9 +43,55 @@ from umsgate.types import Health, Outcome, ProviderReport, SubmitResult
 __all__ = [
     "MAX_FRAME",
     "FrameError",
+    "Outbox",
     "frame",
     "read_frame",
 ]
+
+
+class Outbox:
+    """What one side sends, gathered by key into one frame per loop turn.
+
+    ``writer`` None (or `close`) drops what is put; a write that fails calls
+    ``on_error`` (default: nothing, the reader sees the socket close)."""
+
+    def __init__(
+        self,
+        writer: asyncio.StreamWriter | None = None,
+        *,
+        on_error: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.writer = writer
+        self._on_error = on_error
+        self._out: dict[str, list[Any]] = {}
+        self._scheduled = False
+
+    def put(self, key: str, item: Any) -> None:
+        if self.writer is None:
+            return
+        self._out.setdefault(key, []).append(item)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write what was put now, rather than at the end of the turn."""
+        self._scheduled = False
+        if not self._out or self.writer is None:
+            return
+        out, self._out = self._out, {}
+        try:
+            self.writer.write(frame(out))
+        except (ConnectionError, RuntimeError):
+            self._on_error()
+
+    def close(self) -> None:
+        """Drop what is waiting and what comes, and close the writer."""
+        writer, self.writer = self.writer, None
+        self._out = {}
+        if writer is not None:
+            writer.close()
+
 
 _UTC = dt.UTC
 _CHANNELS = {c.value: c for c in Channel}

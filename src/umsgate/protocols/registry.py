@@ -132,7 +132,7 @@ def check_connectors(settings: Settings) -> list[str]:
         async with httpx.AsyncClient() as http:
             context = ConnectorContext(
                 http=http,
-                files=_NoFiles(),
+                files=NoFiles(),
                 add_route=lambda _path, _endpoint, _methods: None,
                 public_url=settings.server.public_url
                 or f"http://{settings.server.host}:{settings.server.port}",
@@ -143,9 +143,12 @@ def check_connectors(settings: Settings) -> list[str]:
     return asyncio.run(build_all())
 
 
-class _NoFiles:
+class NoFiles:
+    """A `FileSource` for connectors that load no file: while checking settings,
+    and in a connector process (whose protocols need none)."""
+
     async def load(self, file_id: str) -> tuple[str, bytes]:
-        raise LookupError(file_id)  # never called: nothing is sent while checking
+        raise LookupError(file_id)
 
 
 class _WallClock:
