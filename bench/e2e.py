@@ -330,6 +330,18 @@ def main() -> None:
         default=50,
         help="the simulator's window of unanswered receipts per session",
     )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="use bench/peer_smsc.py (no umsgate code) instead of umsgate sim smpp; "
+        "--receipt-window 0 then means no window",
+    )
+    parser.add_argument(
+        "--early",
+        type=float,
+        default=0.0,
+        help="with --peer: the share of receipts sent before their submit_sm_resp",
+    )
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
     parser.add_argument("--sample", type=float, default=0.5)
     parser.add_argument("--profile", type=Path, default=None)
@@ -364,15 +376,21 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     receipt_waits = ""
     try:
-        sim, line = start_listening(
-            [sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
-             "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay),
-             "--receipt-window", str(args.receipt_window)],
-            env,
-            tmp / "sim.log",
-        )  # fmt: skip
+        if args.peer:
+            sim_cmd = [
+                sys.executable, str(Path(__file__).parent / "peer_smsc.py"),
+                "--receipt-delay", str(args.receipt_delay),
+                "--window", str(args.receipt_window), "--early", str(args.early),
+            ]  # fmt: skip
+        else:
+            sim_cmd = [
+                sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
+                "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay),
+                "--receipt-window", str(args.receipt_window),
+            ]  # fmt: skip
+        sim, line = start_listening(sim_cmd, env, tmp / "sim.log")
         procs.append(sim)
-        sim_port = int(line.rsplit(":", 1)[1])
+        sim_port = int(line.replace(":", " ").split()[-1])
         receiver, line = start_listening(
             [sys.executable, str(Path(__file__).parent / "e2e_receiver.py")],
             env,

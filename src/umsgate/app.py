@@ -150,6 +150,10 @@ class Gateway:
         )
         self.extra_routes: list[BaseRoute] = []
         self.connectors: dict[str, Connector] = {}
+        #: Parked reports dropped without finding their message, by connector, and
+        #: the provider id of the last one.
+        self.unmatched: dict[str, int] = {}
+        self.last_unmatched: dict[str, str] = {}
         #: The HTTP front processes, when this process has them.
         self.fronts: Fronts | None = None
         self.intake_server: IntakeServer | None = None
@@ -206,6 +210,7 @@ class Gateway:
             default_ttl=self.settings.engine.default_ttl,
             on_final=self._on_final,
             on_queued=self._on_queued,
+            on_unmatched=self._on_unmatched,
             faces=self.faces,
         )
         self._build_connectors()
@@ -315,6 +320,32 @@ class Gateway:
     def _on_queued(self) -> None:
         self.dispatcher.wake()
 
+    def _on_unmatched(self, connector: str, provider_msg_id: str) -> None:
+        self.metrics.unmatched(connector)
+        self.unmatched[connector] = self.unmatched.get(connector, 0) + 1
+        self.last_unmatched[connector] = provider_msg_id
+
+    def report_health(self) -> dict[str, Any]:
+        """What became of provider reports that could not be used at once: parked
+        (waiting for their message), dropped unmatched, refused to the provider
+        (by connector); also kept current in the metrics."""
+        refused = {}
+        for name, connector in self.connectors.items():
+            health = connector.health()
+            self.metrics.refused(name, health.refused)
+            if health.refused:
+                refused[name] = {"count": health.refused, "last": health.last_refusal}
+        parked = self.ledger.parked
+        self.metrics.parked.set(parked)
+        return {
+            "parked": parked,
+            "unmatched": {
+                name: {"count": n, "last": self.last_unmatched.get(name, "")}
+                for name, n in self.unmatched.items()
+            },
+            "refused": refused,
+        }
+
     # -- helpers of the faces ----------------------------------------------------------
 
     async def message_by_src(
@@ -380,6 +411,9 @@ async def healthz(request: Request) -> Response:
     for name, c in gw.connectors.items():
         health = c.health()
         connectors[name] = {"up": health.up, "detail": health.detail}
+        if health.refused:
+            connectors[name]["refused"] = health.refused
+            connectors[name]["last_refusal"] = health.last_refusal
         if isinstance(c, HostedConnector):
             connectors[name]["process"] = {"pid": c.pid, "restarts": c.restarts}
         if name in breakers:
@@ -390,6 +424,7 @@ async def healthz(request: Request) -> Response:
             "version": __version__,
             "node": gw.nodes.node_id,
             "connectors": connectors,
+            "reports": gw.report_health(),
             **({"fronts": _fronts_health(gw)} if gw.fronts is not None else {}),
         }
     )
@@ -397,6 +432,7 @@ async def healthz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
+    gw.report_health()
     gw.metrics.breaker_states(
         {n: b.state.value for n, b in gw.router.breakers().items()}
     )

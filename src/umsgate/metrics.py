@@ -52,6 +52,26 @@ class Metrics:
         self.commit_batch = Gauge(
             "umsgate_accept_batch_size", "Size of the last group commit", registry=r
         )
+        self._unmatched = Counter(
+            "umsgate_reports_unmatched",
+            "Provider reports dropped after matching no message for 10 minutes",
+            ["connector"],
+            registry=r,
+        )
+        self._refused = Counter(
+            "umsgate_reports_refused",
+            "Provider reports refused to the provider (it may or may not resend them)",
+            ["connector"],
+            registry=r,
+        )
+        self.parked = Gauge(
+            "umsgate_reports_parked",
+            "Provider reports waiting for the record of their message's submit",
+            registry=r,
+        )
+        #: The connectors' own refusal counts as last seen (they count from their
+        #: start; a restarted connector process starts again from 0).
+        self._refused_seen: dict[str, int] = {}
 
         # Children by label values: `labels()` costs more than the increment.
         self._accepted_by: dict[tuple[str, bool], Any] = {}
@@ -90,6 +110,18 @@ class Metrics:
     def breaker_states(self, states: dict[str, str]) -> None:
         for connector, state in states.items():
             self._breaker_state.labels(connector).set(_BREAKER_LEVELS.get(state, 0))
+
+    def unmatched(self, connector: str) -> None:
+        self._unmatched.labels(connector).inc()
+
+    def refused(self, connector: str, total: int) -> None:
+        """A connector has refused ``total`` reports since it started."""
+        seen = self._refused_seen.get(connector, 0)
+        added = total - seen if total >= seen else total
+        self._refused_seen[connector] = total
+        # Incremented by 0 too: every connector's series shows, at 0 until it
+        # refuses one.
+        self._refused.labels(connector).inc(max(0, added))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -110,6 +110,10 @@ class Health:
     up: bool
     detail: str = ""
     in_flight: int = 0
+    #: Reports refused to the provider since the start (it may send them again,
+    #: or not), and why the last one was.
+    refused: int = 0
+    last_refusal: str = ""
 
 
 @runtime_checkable

@@ -13,9 +13,26 @@ once it is on disk. An op that the lifecycle refuses (a second report for a fina
 message, a late submit answer after a recovery) changes nothing: each message gets
 exactly one final status and one report per final.
 
-A report that names a provider id nobody has recorded yet (a receipt that overtook
-the record of its submit) is parked in ``pending_reports`` and matched again on
-later rounds.
+Reports that overtake their submit answers
+------------------------------------------
+An SMSC may send a receipt right after its submit_sm_resp, in the same TCP write,
+or even before it; an HTTP provider's callback may come before its API answered.
+A report that names its message (``message_id``: the connector knew it) is applied
+at once, whatever the message's state: a SENDING message goes to SENT (the
+timeline shows it, with the provider id) and then to its final status, and the
+submit answer that follows changes nothing. A report that names only a provider
+id is matched against the submits of its own batch, then against the store (on
+SQLite that includes the batches written before it and not yet committed). One
+that matches nothing yet is parked: written to ``pending_reports`` in the same
+transaction, so its provider can be answered at once, and kept in an index in
+memory (`PARKED_INDEX_MAX`). The batch that records the matching submit takes the
+parked reports of its provider ids from that index, applies them after the submit
+and deletes their rows, in one transaction: no timed retry stands between a
+receipt and its message. Reports parked by another node, or before a restart
+(the index is loaded from the store at start), are looked at again once a second
+(`PENDING_BATCH` at a time, after `PENDING_GRACE`), and dropped after
+`PENDING_MAX_AGE` with a log line naming their id and the ``on_unmatched``
+callback (the ``umsgate_reports_unmatched`` metric and ``/healthz``).
 """
 
 from __future__ import annotations
@@ -63,6 +80,12 @@ MAX_BATCH = 2000
 #: before a dropped session, whose message was then sent again under new ids).
 PENDING_BATCH = 500
 PENDING_MAX_AGE = 600.0
+#: A parked report is looked at by the timed retry only after this long: until
+#: then the batch that records its submit takes it from the index.
+PENDING_GRACE = 2.0
+#: Most provider ids of parked reports kept in memory; beyond it, parked reports
+#: wait for the timed retry.
+PARKED_INDEX_MAX = 100_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +153,19 @@ class _Batch:
     wake: bool = False
 
 
+@dataclasses.dataclass(slots=True)
+class _Journal:
+    """What a batch changed in the index of parked reports, to be undone if its
+    transaction fails."""
+
+    taken: list[tuple[tuple[str, str], list[ProviderReport]]] = dataclasses.field(
+        default_factory=list
+    )
+    parked: list[tuple[tuple[str, str], ProviderReport]] = dataclasses.field(
+        default_factory=list
+    )
+
+
 class Ledger:
     """Applies ops in batches; `apply` returns when the op is committed."""
 
@@ -145,10 +181,13 @@ class Ledger:
         default_ttl: float,
         on_final: Callable[[int], None] | None = None,
         on_queued: Callable[[], None] | None = None,
+        on_unmatched: Callable[[str, str], None] | None = None,
         max_batch: int = MAX_BATCH,
         faces: Mapping[str, report_faces.ReportFace] | None = None,
     ) -> None:
         """Args:
+        on_unmatched: called with (connector, provider id) of each parked report
+            dropped after `PENDING_MAX_AGE` without finding its message.
         faces: the compatible faces by name; their messages' reports are in
             their format (`umsgate.reports.faces`).
         """
@@ -161,6 +200,7 @@ class Ledger:
         self._default_ttl = default_ttl
         self._on_final = on_final
         self._on_queued = on_queued
+        self._on_unmatched = on_unmatched
         self._max_batch = max_batch
         self._faces = dict(faces or {})
         #: Groups of ops, each with the future its caller awaits.
@@ -174,6 +214,16 @@ class Ledger:
         self._settled = asyncio.Event()
         self._rng = random.Random()
         self._last_pending = 0.0
+        #: Parked reports by (connector, provider id), as written (see the module
+        #: docstring); None until loaded from the store.
+        self._parked: dict[tuple[str, str], list[ProviderReport]] | None = None
+        #: Where the timed retry of parked reports goes on (their row id).
+        self._pending_cursor = 0
+
+    @property
+    def parked(self) -> int:
+        """Provider ids with a parked report known to this ledger."""
+        return len(self._parked or ())
 
     # -- public ---------------------------------------------------------------------
 
@@ -205,6 +255,15 @@ class Ledger:
     # -- the loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._load_parked()
+        except Exception as exc:  # the timed retry finds them anyway
+            log.warning(
+                "could not load the parked reports: %s",
+                exc,
+                extra={"event": "ledger_error"},
+            )
+            self._parked = {}
         while True:
             if not self._queue:
                 if self._closing:
@@ -232,25 +291,52 @@ class Ledger:
                     continue
                 self._after(pending, [], outcome)
 
+    async def _load_parked(self) -> None:
+        parked: dict[tuple[str, str], list[ProviderReport]] = {}
+        async with fast.transaction(self._db) as raw:
+            for body in await fast.pending_report_bodies(raw, PARKED_INDEX_MAX):
+                rep = _report_from_json(body)
+                key = (rep.connector, rep.provider_msg_id or "")
+                parked.setdefault(key, []).append(rep)
+        self._parked = parked
+
     async def _write(
         self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]]
     ) -> None:
         pending = fast.Pending()
+        journal = _Journal()
         try:
             outcome = await self._commit(
-                [op for ops, _ in batch for op in ops], pending
+                [op for ops, _ in batch for op in ops], pending, journal
             )
         except Exception as exc:  # the store failed: fail the callers, keep running
+            self._undo(journal)
             self._failed(batch, exc)
             await asyncio.sleep(0.5)
             return
-        self._after(pending, batch, outcome)
+        self._after(pending, batch, outcome, journal)
+
+    def _undo(self, journal: _Journal) -> None:
+        """The transaction of ``journal``'s batch failed: its parked reports were
+        not written, and the rows it took are still there."""
+        parked = self._parked
+        if parked is None:
+            return
+        for key, rep in journal.parked:
+            reps = parked.get(key)
+            if reps is not None and rep in reps:
+                reps.remove(rep)
+                if not reps:
+                    del parked[key]
+        for key, reps in journal.taken:
+            parked.setdefault(key, []).extend(reps)
 
     def _after(
         self,
         pending: fast.Pending,
         batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
         outcome: tuple[int, bool],
+        journal: _Journal | None = None,
     ) -> None:
         """Answer ``batch`` once its COMMIT is done (at once on PostgreSQL, whose
         transaction committed before `_commit` returned).
@@ -272,6 +358,8 @@ class Ledger:
             if error is None:
                 self._done(batch, outcome)
             else:
+                if journal is not None:
+                    self._undo(journal)
                 self._failed(batch, error)
 
         # A callback, not a task awaiting it: the callers are answered in the turn
@@ -318,36 +406,55 @@ class Ledger:
         return batch
 
     async def _retry_pending(self, pending: fast.Pending) -> tuple[int, bool]:
-        """Match the parked reports again; the outcome, to be told once
+        """Match again the reports parked more than `PENDING_GRACE` ago (by another
+        node, before a restart, or beyond the index); the outcome, to be told once
         ``pending`` is committed."""
+        now = self._time()
         async with fast.transaction(self._db, pending=pending) as raw:
-            rows = await fast.take_pending_reports(raw, PENDING_BATCH)
+            rows = await fast.take_pending_reports(
+                raw,
+                PENDING_BATCH,
+                after=self._pending_cursor,
+                before=now - PENDING_GRACE,
+            )
+            self._pending_cursor = rows[-1][0] if len(rows) == PENDING_BATCH else 0
             if not rows:
                 return (0, False)
             found = await fast.ids_by_provider(raw, [(r[1], r[2]) for r in rows])
-            now = self._time()
             done: list[int] = []
             ops: list[Op] = []
+            parked = self._parked if self._parked is not None else {}
             for row_id, connector, pid, body, created_at in rows:
                 if (connector, pid) in found:
                     ops.append(Reported(report=_report_from_json(body)))
                     done.append(row_id)
+                    parked.pop((connector, pid), None)
                 elif now - created_at > PENDING_MAX_AGE:
                     log.warning(
-                        "dropping a report that matched no message in 10 minutes",
-                        extra={"event": "report_unmatched", "route": connector},
+                        "report of %s from %s dropped: it matched no message in %.0f s",
+                        pid,
+                        connector,
+                        PENDING_MAX_AGE,
+                        extra={
+                            "event": "report_unmatched",
+                            "route": connector,
+                            "provider_msg_id": pid,
+                        },
                     )
                     done.append(row_id)
+                    parked.pop((connector, pid), None)
+                    if self._on_unmatched is not None:
+                        self._on_unmatched(connector, pid)
             await fast.delete_pending_reports(raw, done)
-            return await self._apply_in(raw, ops) if ops else (0, False)
+            return await self._apply_in(raw, ops, _Journal()) if ops else (0, False)
 
     async def _commit(
-        self, ops: Sequence[Op], pending: fast.Pending
+        self, ops: Sequence[Op], pending: fast.Pending, journal: _Journal
     ) -> tuple[int, bool]:
         """Apply ``ops`` in a transaction; its outcome (see `_apply_in`), to be told
         once it is committed (`pending`)."""
         async with fast.transaction(self._db, pending=pending) as raw:
-            return await self._apply_in(raw, ops)
+            return await self._apply_in(raw, ops, journal)
 
     def _committed(self, finals: int, queued: bool) -> None:
         """Tell the notifier and the dispatcher, once the batch is on disk."""
@@ -356,9 +463,12 @@ class Ledger:
         if queued and self._on_queued is not None:
             self._on_queued()
 
-    async def _apply_in(self, raw: fast.Raw, ops: Sequence[Op]) -> tuple[int, bool]:
+    async def _apply_in(
+        self, raw: fast.Raw, ops: Sequence[Op], journal: _Journal
+    ) -> tuple[int, bool]:
         """Apply ``ops`` in the open transaction; (messages made final, whether new
-        messages were queued)."""
+        messages were queued). What it takes from and adds to the index of parked
+        reports goes into ``journal``."""
         now = self._time()
         # Match provider ids to messages: first the ids this very batch records, then
         # the store.
@@ -374,6 +484,20 @@ class Ledger:
                         op.message_id,
                         None,
                     )
+        # Parked reports of the ids this batch records: applied after it, their
+        # rows deleted in the same transaction.
+        index = self._parked
+        if index and in_batch:
+            for key in in_batch:
+                reps = index.pop(key, None)
+                if reps is not None:
+                    journal.taken.append((key, reps))
+            if journal.taken:
+                ops = [
+                    *ops,
+                    *(Reported(report=r) for _, reps in journal.taken for r in reps),
+                ]
+                await fast.delete_pending_by_key(raw, [k for k, _ in journal.taken])
         lookup = [
             (op.report.connector, op.report.provider_msg_id)
             for op in ops
@@ -408,6 +532,9 @@ class Ledger:
                             "created_at": now,
                         }
                     )
+                    if index is not None and len(index) < PARKED_INDEX_MAX:
+                        index.setdefault(key, []).append(rep)
+                        journal.parked.append((key, rep))
             else:
                 resolved.append((op, op.message_id, None))
         resolved.extend(after)
@@ -628,6 +755,16 @@ class Ledger:
             row["connector"] = rep.connector
             row["provider_msg_id"] = rep.provider_msg_id or row["provider_msg_id"]
             row["sent_at"] = row["sent_at"] or batch.now
+            if row["status"] == _SENDING:
+                # The timeline shows the submit the provider took; the answer that
+                # comes after changes nothing.
+                self._move(
+                    batch,
+                    row,
+                    _SENT,
+                    detail=f"{rep.connector} {rep.provider_msg_id or ''} "
+                    "(its report came first)",
+                )
         if code.transient:
             if row["status"] in (_SENT, _SENDING):
                 delay = retry.backoff(

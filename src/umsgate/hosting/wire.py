@@ -246,8 +246,14 @@ def report_from_wire(w: list[Any]) -> ProviderReport:
 
 
 def health_to_wire(h: Health) -> list[Any]:
-    return [h.up, h.detail, h.in_flight]
+    return [h.up, h.detail, h.in_flight, h.refused, h.last_refusal]
 
 
 def health_from_wire(w: list[Any]) -> Health:
-    return Health(up=bool(w[0]), detail=str(w[1]), in_flight=int(w[2]))
+    return Health(
+        up=bool(w[0]),
+        detail=str(w[1]),
+        in_flight=int(w[2]),
+        refused=int(w[3]),
+        last_refusal=str(w[4]),
+    )

@@ -449,17 +449,38 @@ async def insert_pending_reports(raw: Raw, rows: Sequence[dict[str, Any]]) -> No
     )
 
 
-async def take_pending_reports(raw: Raw, limit: int) -> list[tuple[Any, ...]]:
-    """(id, connector, provider id, body, created_at) of the oldest parked reports."""
+async def take_pending_reports(
+    raw: Raw, limit: int, *, after: int = 0, before: float | None = None
+) -> list[tuple[Any, ...]]:
+    """(id, connector, provider id, body, created_at) of parked reports, in the
+    order they were parked: from row id ``after`` on, parked before ``before``."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
+    since = "" if before is None else " AND created_at <= ?"
+    params: list[Any] = [after] if before is None else [after, before]
     return await raw.fetch(
         "SELECT id, connector, provider_msg_id, body, created_at FROM pending_reports "
-        f"ORDER BY id LIMIT ?{lock}",
-        [limit],
+        f"WHERE id > ?{since} ORDER BY id LIMIT ?{lock}",
+        [*params, limit],
     )
+
+
+async def pending_report_bodies(raw: Raw, limit: int) -> list[str]:
+    """The bodies of the first ``limit`` parked reports."""
+    rows = await raw.fetch(
+        "SELECT body FROM pending_reports ORDER BY id LIMIT ?", [limit]
+    )
+    return [str(r[0]) for r in rows]
 
 
 async def delete_pending_reports(raw: Raw, ids: Sequence[int]) -> None:
     await raw.executemany(
         "DELETE FROM pending_reports WHERE id = ?", [(i,) for i in ids]
+    )
+
+
+async def delete_pending_by_key(raw: Raw, keys: Sequence[tuple[str, str]]) -> None:
+    """Delete the parked reports of these (connector, provider id)s."""
+    await raw.executemany(
+        "DELETE FROM pending_reports WHERE connector = ? AND provider_msg_id = ?",
+        list(keys),
     )

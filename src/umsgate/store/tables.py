@@ -224,6 +224,8 @@ pending_reports = Table(
     Column("provider_msg_id", String(100), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+    # The batch that records a submit deletes the reports parked for its ids.
+    Index(None, "connector", "provider_msg_id"),
 )
 
 #: Live gateway processes; the slot makes message ids unique across them.

@@ -26,11 +26,22 @@ that part's id, and answered after ``sink.report`` returned: ESME_ROK, or
 ESME_RX_T_APPN when it raised so the SMSC sends it again. ENROUTE is answered and not
 reported (it is not final). A deliver_sm that is not a receipt (a mobile-originated
 message) has nowhere to go in the gateway and is answered ESME_RX_P_APPN.
+
+An SMSC often sends a receipt right behind its submit_sm_resp, before ``submit``
+has returned the batch's results to the gateway. So the connector keeps the SMSC
+ids of its last `RECENT_IDS` one-part messages with their message ids, and a
+receipt for one of them names its message (``ProviderReport.message_id``): the
+ledger applies it at once, with no lookup and whatever arrives first. Other
+receipts (parts of long messages, older ids) are matched by the SMSC id.
+
+Every receipt refused (ESME_RX_T_APPN, ESME_RX_P_APPN) is counted in ``health()``
+(``refused``) and logged once with its id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import itertools
@@ -68,6 +79,10 @@ from umsgate.types import (
 )
 
 log = logging.getLogger("umsgate.protocols.smpp")
+
+#: SMSC ids of the last one-part messages kept with their message ids (about 150
+#: bytes each): at 4,000 messages a second, the last five seconds.
+RECENT_IDS = 20_000
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> SmppConnector:
@@ -131,6 +146,11 @@ class SmppConnector:
         self._links: list[EsmeLink] = []
         self._submitter: EsmeLink | None = None
         self._report_tasks: set[asyncio.Task[None]] = set()
+        #: SMSC id → message id of the last one-part messages (`RECENT_IDS`).
+        self._recent: dict[str, int] = {}
+        #: Receipts refused to the SMSC since the start, and the last one's why.
+        self._refused = 0
+        self._last_refusal = ""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -190,7 +210,11 @@ class SmppConnector:
         if self._limiter.slowed and self._limiter.rate is not None:
             detail += f"; slowed to {self._limiter.rate:.0f}/s by the SMSC"
         return Health(
-            up=up, detail=detail, in_flight=sum(link.in_flight for link in links)
+            up=up,
+            detail=detail,
+            in_flight=sum(link.in_flight for link in links),
+            refused=self._refused,
+            last_refusal=self._last_refusal,
         )
 
     # ------------------------------------------------------------ submit
@@ -229,7 +253,7 @@ class SmppConnector:
                 detail=exc.detail,
             )
         if len(plan.parts) == 1:
-            parts = [await self._submit_part(link, plan.parts[0])]
+            parts = [await self._submit_part(link, plan.parts[0], message.id)]
         else:
             parts = list(
                 await asyncio.gather(*(self._submit_part(link, f) for f in plan.parts))
@@ -256,7 +280,11 @@ class SmppConnector:
             retry_after=None if permanent else worst.retry_after,
         )
 
-    async def _submit_part(self, link: EsmeLink, make: outbound.PartFactory) -> _Part:
+    async def _submit_part(
+        self, link: EsmeLink, make: outbound.PartFactory, whole: int | None = None
+    ) -> _Part:
+        """Submit one part; ``whole``: the message id, when it is the message's only
+        part (its SMSC id is then kept in `_recent`)."""
         options = self.options
         limiter = self._limiter
         loop = asyncio.get_running_loop()
@@ -278,6 +306,11 @@ class SmppConnector:
                 return _Part(code=code, detail=str(exc))
             status = resp.status
             if status == CommandStatus.ROK and isinstance(resp, pdus.SubmitSmResp):
+                if whole is not None:
+                    recent = self._recent
+                    recent[resp.message_id] = whole
+                    if len(recent) > RECENT_IDS:
+                        del recent[next(iter(recent))]
                 return _Part(message_id=resp.message_id)
             if status in results.THROTTLING_STATUSES:
                 limiter.throttled(loop.time())
@@ -358,6 +391,7 @@ class SmppConnector:
                 deliver.esm_class,
                 extra={"event": "smpp.mo_refused", "route": self.name},
             )
+            self._note_refusal("a deliver_sm that is not a receipt")
             connection.send(
                 pdus.DeliverSmResp(
                     sequence=deliver.sequence, status=CommandStatus.RX_P_APPN
@@ -366,6 +400,7 @@ class SmppConnector:
             return
         report = self._report_of(deliver)
         if report is None:
+            self._note_refusal("a receipt without an id or a state")
             connection.send(
                 pdus.DeliverSmResp(
                     sequence=deliver.sequence, status=CommandStatus.RX_P_APPN
@@ -435,23 +470,38 @@ class SmppConnector:
         self, connection: Connection, sequence: int, report: ProviderReport
     ) -> None:
         assert self._sink is not None
+        # Looked up here, a loop turn after the receipt was read: a submit_sm_resp
+        # read just before it (in the same TCP read) has been recorded by then.
+        whole = self._recent.pop(report.provider_msg_id or "", None)
+        if whole is not None:
+            report = dataclasses.replace(report, message_id=whole)
         status: int = CommandStatus.ROK
         try:
             await self._sink.report(report)
         except Exception as exc:
             status = CommandStatus.RX_T_APPN
             log.warning(
-                "%s: the report of %s was not recorded (%s); the SMSC sends it again",
+                "%s: the receipt of %s was refused, not recorded (%s); the SMSC "
+                "should send it again",
                 self.name,
                 report.provider_msg_id,
                 exc,
-                extra={"event": "smpp.report_failed", "route": self.name},
+                extra={
+                    "event": "smpp.report_failed",
+                    "route": self.name,
+                    "provider_msg_id": report.provider_msg_id,
+                },
             )
+            self._note_refusal(f"receipt of {report.provider_msg_id}: {exc}")
         if connection.alive:
             try:
                 connection.send(pdus.DeliverSmResp(sequence=sequence, status=status))
             except (LocalProtocolError, ConnectionError):
                 pass  # the session ended meanwhile: the SMSC sends the receipt again
+
+    def _note_refusal(self, why: str) -> None:
+        self._refused += 1
+        self._last_refusal = why[:200]
 
 
 #: Marks a receipt that is not final (acknowledged, not reported).

@@ -41,10 +41,6 @@ from umsgate.protocols.smpp.transport import Connection
 
 log = logging.getLogger("umsgate.protocols.smpp")
 
-#: Receipts the SMSC may have outstanding with us (deliver_sm not yet answered);
-#: each waits for the gateway's sink, which commits them in groups.
-RECEIPT_WINDOW = 100
-
 BIND_CLASSES: dict[str, type[pdus.Bind]] = {
     "transmitter": pdus.BindTransmitter,
     "receiver": pdus.BindReceiver,
@@ -231,12 +227,19 @@ class EsmeLink:
             Role.ESME,
             now=self._loop.time(),
             window=options.window,
-            peer_window=RECEIPT_WINDOW,
+            # Receipts beyond the window wait in the socket, not refused: an SMSC
+            # that never sends a refused receipt again would lose the report.
+            peer_window=options.receipt_window,
+            refuse_over_window=False,
             response_timeout=options.response_timeout,
             enquire_link_interval=options.enquire_link_interval,
         )
         return Connection(
-            session, self, close_on_invalid=True, name=f"{self.name}:{self.kind}"
+            session,
+            self,
+            close_on_invalid=True,
+            name=f"{self.name}:{self.kind}",
+            hold_when_full=True,
         )
 
     # ------------------------------------------------------------ requests

@@ -10,6 +10,10 @@ system_id, password    (req.), ""     bind credentials (≤ 15 and ≤ 8 charact
 system_type            ""             bind system_type (≤ 12 characters)
 bind                   transceiver    or ``transmitter+receiver`` (two sessions)
 window                 10             outstanding submits per session
+receipt_window         1000           deliver_sm the SMSC may have unanswered per
+                                      session; beyond it the connector stops
+                                      reading the socket until it answers one
+                                      (never an error to the SMSC)
 enquire_link_interval  30.0           seconds of silence before an enquire_link
 response_timeout       10.0           seconds a request waits for its response
 connect_timeout        10.0           seconds for the TCP connect
@@ -55,6 +59,7 @@ class SmppOptions:
     #: "transceiver" or "transmitter+receiver".
     bind: str = "transceiver"
     window: int = 10
+    receipt_window: int = 1000
     enquire_link_interval: float = 30.0
     response_timeout: float = 10.0
     connect_timeout: float = 10.0
@@ -154,6 +159,7 @@ def parse(name: str, raw: Mapping[str, Any]) -> SmppOptions:
     if (mode := choice("bind", _BIND_MODES)) is not None:
         values["bind"] = mode
     number("window", kind=int, low=1, high=10_000)
+    number("receipt_window", kind=int, low=1, high=100_000)
     number("enquire_link_interval", kind=float, low=0.01)
     number("response_timeout", kind=float, low=0.01)
     number("connect_timeout", kind=float, low=0.01)

@@ -28,8 +28,11 @@ their own): ``window`` caps the data requests (submit_sm, deliver_sm, query_sm) 
 have sent without a response; `send` refuses one more with a LocalProtocolError that
 leaves the state alone, so the driver checks `window_free` first. ``peer_window``
 caps the data requests the peer sent that we have not answered; one more is refused
-with ESME_RMSGQFUL. Control requests (bind, unbind, enquire_link) are never held back
-by a window.
+with ESME_RMSGQFUL, unless the session was built with ``refuse_over_window=False``:
+its driver then stops taking PDUs while `peer_window_full` (back-pressure on the
+socket instead of an error the peer may never resend; what an ESME does with
+receipts). Control requests (bind, unbind, enquire_link) are never held back by a
+window.
 
 Timers: each request we send must be answered within ``response_timeout``; `poll`
 returns `ResponseTimeout` for one that was not and forgets it (a late response is
@@ -220,6 +223,9 @@ class Session:
         enquire_link_interval: seconds of silence from the peer before
             `EnquireLinkDue`; None turns it off.
         max_command_length: largest PDU accepted from the peer.
+        refuse_over_window: refuse the peer's data requests beyond
+            ``peer_window`` with ESME_RMSGQFUL; False: take them (the driver holds
+            back instead, see `peer_window_full`).
     """
 
     def __init__(
@@ -232,6 +238,7 @@ class Session:
         response_timeout: float = 10.0,
         enquire_link_interval: float | None = 30.0,
         max_command_length: int = MAX_COMMAND_LENGTH,
+        refuse_over_window: bool = True,
     ) -> None:
         if window < 1 or peer_window < 1:
             raise ValueError("windows must be at least 1")
@@ -242,6 +249,7 @@ class Session:
         self.response_timeout = response_timeout
         self.enquire_link_interval = enquire_link_interval
         self.max_command_length = max_command_length
+        self.refuse_over_window = refuse_over_window
         self._buffer = b""
         self._pos = 0
         self._eof = False
@@ -285,6 +293,11 @@ class Session:
     def peer_in_flight(self) -> int:
         """The peer's data requests we have not answered."""
         return self._received_data
+
+    @property
+    def peer_window_full(self) -> bool:
+        """The peer has ``peer_window`` data requests unanswered."""
+        return self._received_data >= self.peer_window
 
     def pending(self) -> list[int]:
         """Sequence numbers of our requests that wait for a response."""
@@ -471,7 +484,11 @@ class Session:
                 self._sent_data -= 1
         elif command_id is not _C.OUTBIND:
             data = command_id in _DATA_REQUESTS
-            if data and self._received_data >= self.peer_window:
+            if (
+                data
+                and self.refuse_over_window
+                and self._received_data >= self.peer_window
+            ):
                 self._expect(seq, command_id, _REJECTED)
                 raise InvalidPdu(
                     f"the peer has {self._received_data} requests outstanding, over "

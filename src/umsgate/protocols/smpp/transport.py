@@ -8,7 +8,10 @@ while handling one read leaves in one ``write`` at the end of the loop iteration
 
 Flow control: when the peer stops reading and the socket buffer fills, the connection
 stops reading the peer's requests until it catches up, and tells the handler when it
-may write again.
+may write again. With ``hold_when_full``, it also stops taking PDUs from the session
+(and reading the socket) while the peer has a window's worth of data requests
+unanswered (`Session.peer_window_full`), and goes on once one is answered: the
+peer's requests wait in its own socket buffer, never refused for want of room.
 
 Faults: a PDU the session refuses without losing the stream is answered with
 `pdu.error_reply` and then either passed over (SMSC behaviour, §2.8) or, with
@@ -61,6 +64,8 @@ class Connection(asyncio.Protocol):
         close_on_invalid: end the connection on any malformed PDU, not only on a
             broken stream (PDUs refused for the state or the window never end it).
         name: how log lines name this connection (``"smpp-out"``, ``"sim:esme1"``).
+        hold_when_full: hold the peer's requests back while its window is full
+            (see the module docstring).
     """
 
     def __init__(
@@ -70,8 +75,14 @@ class Connection(asyncio.Protocol):
         *,
         close_on_invalid: bool,
         name: str,
+        hold_when_full: bool = False,
     ) -> None:
         self.session = session
+        self.hold_when_full = hold_when_full
+        #: Not taking the peer's PDUs: its window is full.
+        self.holding = False
+        #: Times the peer's window filled up and reading stopped.
+        self.holds = 0
         self.handler = handler
         self.close_on_invalid = close_on_invalid
         self.name = name
@@ -124,7 +135,8 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         if self.transport is not None and not self._closed:
-            self.transport.resume_reading()
+            if not self.holding:
+                self.transport.resume_reading()
             self.handler.writable(self)
 
     # ------------------------------------------------------------ owner side
@@ -143,6 +155,10 @@ class Connection(asyncio.Protocol):
         if self._closed:
             raise ConnectionError(f"{self.name}: the connection is closed")
         self._out.append(self.session.send(pdu, now=self._loop.time()))
+        if self.holding and not self.session.peer_window_full:
+            self.holding = False
+            # Not from inside send: the handler may be in the middle of a PDU.
+            self._loop.call_soon(self._release)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -188,10 +204,26 @@ class Connection(asyncio.Protocol):
             self.transport.write(data)
         self._out.clear()
 
+    def _release(self) -> None:
+        """Room in the peer's window again: take what waits, then read again."""
+        if self._closed or self.holding:
+            return
+        self._drain()
+        if not self.holding and not self.write_paused and self.transport is not None:
+            self.transport.resume_reading()
+
     def _drain(self) -> None:
         session = self.session
         handler = self.handler
+        hold = self.hold_when_full
         while not self._closed:
+            if hold and session.peer_window_full:
+                if not self.holding:
+                    self.holding = True
+                    self.holds += 1
+                    if self.transport is not None:
+                        self.transport.pause_reading()
+                break
             try:
                 event = session.next_event()
             except InvalidPdu as exc:

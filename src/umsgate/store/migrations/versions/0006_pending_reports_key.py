@@ -1,0 +1,34 @@
+"""pending_reports: an index on (connector, provider_msg_id)
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06 22:00:00.000000
+Phase: pre-deploy
+
+The ledger deletes the reports parked for a provider id in the batch that records
+its submit (a receipt that overtook its submit_sm_resp). Code of any earlier
+revision runs unchanged with it.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_NAME = "ix_pending_reports_connector_provider_msg_id"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("pending_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f(_NAME), ["connector", "provider_msg_id"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("pending_reports", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f(_NAME))
