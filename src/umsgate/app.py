@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -42,7 +41,7 @@ from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
 from umsgate.front.server import IntakeServer
 from umsgate.front.supervisor import Fronts
-from umsgate.hosting import HostedConnector
+from umsgate.hosting.connector import HostedConnector
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
@@ -68,35 +67,6 @@ class FrontPlan:
     command: Sequence[str]
     #: The Unix socket the fronts hand their messages to.
     intake: str
-
-
-#: How every umsgate HTTP server runs (uvicorn's options besides where it listens):
-#: the fast loop and parser, no access log (the faces log what matters), 30 s for
-#: requests in flight at shutdown, and no headers a client did not send trusted.
-SERVER_OPTIONS: Mapping[str, Any] = {
-    "log_level": "warning",
-    "access_log": False,
-    "loop": "uvloop",
-    "http": "httptools",
-    "timeout_graceful_shutdown": 30,
-    "proxy_headers": False,
-    "server_header": False,
-}
-
-#: Objects allocated (net) between two young-generation collections of a server
-#: process (CPython's default is 700). Every message allocates hundreds of short-lived
-#: objects, and on `bench/e2e.py` the default made the gateway process collect over
-#: 500 times for 20,000 messages, 0.2 s of its 7 s; few of them are cycles.
-GC_YOUNG_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """For a server process, once it is set up: what was loaded so far (modules,
-    settings, the application) is moved out of the collector's sight, and young
-    collections run less often (`GC_YOUNG_THRESHOLD`)."""
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 #: How often expired files and tokens are purged (seconds).
@@ -179,7 +149,12 @@ class Gateway:
         )
         self.connectors["sandbox"] = SandboxCarrier(self.settings.sandbox)
         for cs in self.settings.connectors:
-            self.connectors[cs.name] = build_connector(cs, context)
+            connector = build_connector(cs, context)
+            # With own_process, built only to check its options: it runs in a
+            # process of its own, which builds it again.
+            self.connectors[cs.name] = (
+                HostedConnector(cs) if cs.own_process else connector
+            )
         self.connectors.update(self._given_connectors)
 
     def _gates(self) -> dict[str, Gate]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -21,8 +20,9 @@ import httpx
 import orjson
 import typer
 
-from umsgate import __version__, clients, config, routecmd
+from umsgate import __version__, children, clients, config, routecmd
 from umsgate.errors import ConfigError, UmsgateError
+from umsgate.logs import setup_logging
 from umsgate.protocols import registry
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
@@ -55,33 +55,6 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL]."),
 ]
-
-
-class _Formatter(logging.Formatter):
-    """``time level logger message key=value…`` with the records' ``extra`` fields."""
-
-    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-        "message",
-        "asctime",
-    }
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = {k: v for k, v in record.__dict__.items() if k not in self._skip}
-        if extras:
-            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return line
-
-
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    # httpx logs every request at INFO with its full URL: a line per webhook, and
-    # report URLs can carry a client's secret in their query.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings(
@@ -126,10 +99,11 @@ def serve(
     config_path: ConfigOpt = None,
     log_level: Annotated[str, typer.Option(envvar="UMSGATE_LOG_LEVEL")] = "INFO",
     workers: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             help="HTTP front processes that take the native sends to this one "
-            "(0: none, this process serves HTTP) [UMSGATE_SERVER_WORKERS].",
+            "(0: none, this process serves HTTP; auto, the default: one per two "
+            "cores, at most four, none on one core) [UMSGATE_SERVER_WORKERS].",
         ),
     ] = None,
 ) -> None:
@@ -137,7 +111,8 @@ def serve(
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
-    from umsgate.app import SERVER_OPTIONS, create_app, tune_gc
+    from umsgate.app import create_app
+    from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     setup_logging(log_level)
     settings = _settings(
@@ -185,8 +160,9 @@ def _serve_with_fronts(
 
     import uvicorn
 
-    from umsgate.app import SERVER_OPTIONS, FrontPlan, create_app, tune_gc
+    from umsgate.app import FrontPlan, create_app
     from umsgate.front.app import listening_socket
+    from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     host, port = settings.server.host, settings.server.port
     if port:
@@ -227,40 +203,6 @@ def _serve_with_fronts(
     finally:
         reserved.close()
         shutil.rmtree(run_dir, ignore_errors=True)
-
-
-@app.command(hidden=True)
-def front(
-    intake: Annotated[str, typer.Option(help="The gateway's message socket.")],
-    gateway_http: Annotated[str, typer.Option(help="The gateway's HTTP socket.")],
-    host: Annotated[str, typer.Option()],
-    port: Annotated[int, typer.Option()],
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
-    log_level: Annotated[str, typer.Option()] = "INFO",
-) -> None:
-    """One HTTP front process of ``serve --workers`` (started by it)."""
-    from umsgate.front.app import run_front
-
-    setup_logging(log_level)
-    settings = _settings(config_path, data_dir, db, host=host)
-    raise typer.Exit(
-        run_front(settings, intake=intake, gateway_http=gateway_http, port=port)
-    )
-
-
-@app.command("connector-process", hidden=True)
-def connector_process(
-    fd: Annotated[int, typer.Option(help="The socket inherited from the gateway.")],
-    log_level: Annotated[str, typer.Option()] = "INFO",
-) -> None:
-    """One connector in a process of its own (``own_process = true``), started by
-    the gateway process."""
-    from umsgate.hosting.process import run
-
-    setup_logging(log_level)
-    raise typer.Exit(run(fd))
 
 
 @app.command()
@@ -426,8 +368,22 @@ def client_add(
                 "clientSecret": creds.client_secret,
                 "clientKey": creds.client_key,
                 **shown,
+                "tps": tps,
             }
         ).decode()
+    )
+    # Beside the JSON, for whoever reads the terminal: the limits this client
+    # starts with, which are the usual surprise of a first benchmark.
+    rates = ", ".join(
+        f"{channel} {tps[channel]}/s" if channel in tps else f"{channel} unlimited"
+        for channel in ("SMS", "MMS", "RCS", "KKO")
+    )
+    typer.echo(
+        f"client {creds.client_id}: sends per second {rates} (MMS covers LMS; change "
+        "with `umsgate client update --tps-sms N`). Each SMPP connector submits "
+        "at most `window` messages at a time (default 10, as SMPP 3.4 §2.5.2 asks; "
+        "set window in its [[connectors]] table to what the SMSC allows).",
+        err=True,
     )
 
 
@@ -592,5 +548,9 @@ def _register_simulators() -> None:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in children.COMMANDS:
+        # The processes serve starts, run as `umsgate front …` rather than
+        # `python -m umsgate front …`.
+        raise SystemExit(children.main(sys.argv[1:]))
     _register_simulators()
     app()

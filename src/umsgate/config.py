@@ -43,7 +43,9 @@ class ServerSettings:
     public_url: str = ""
     #: HTTP front processes (0: this process serves HTTP itself). Fronts parse,
     #: authenticate and validate the native sends, and hand them to this process,
-    #: which keeps the store's writes, the TPS buckets and the connectors.
+    #: which keeps the store's writes, the TPS buckets and the connectors. In a
+    #: settings file, the environment or on the command line, ``"auto"`` (the
+    #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
 
 
@@ -166,7 +168,8 @@ class ConnectorSettings:
     #: Options whose values are secrets: from ``X_env``/``X_file``, or named so.
     secrets: frozenset[str] = frozenset()
     #: Run the connector in a process of its own, next to the gateway process
-    #: (`umsgate.hosting`): its sessions and codec then use another core.
+    #: (`umsgate.hosting`): its sessions and codec then use another core. In a
+    #: settings file, ``"auto"`` (the default there) is `auto_own_process`.
     own_process: bool = False
     origin: Origin | None = dataclasses.field(default=None, compare=False)
 
@@ -248,6 +251,26 @@ class Settings:
             return self.store.url
         path = Path(self.store.data_dir).expanduser().resolve() / "umsgate.db"
         return f"sqlite+aiosqlite:///{path}"
+
+
+#: Protocols whose connector runs in a process of its own by default (``own_process
+#: = "auto"``) on a machine of several cores: those that may (no callback, no file)
+#: and do enough per message to take a core's share (SMPP's sessions and codec).
+OWN_PROCESS_BY_DEFAULT = frozenset({"smpp"})
+
+
+def auto_workers(cores: int | None = None) -> int:
+    """The HTTP front processes ``workers = "auto"`` means: none on one core, then
+    one per two cores, at most four (the gateway process keeps a core, a connector
+    process may take another; on two cores one front is as fast as two)."""
+    cores = cores or os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, max(1, cores // 2))
+
+
+def auto_own_process(protocol: str, cores: int | None = None) -> bool:
+    """What ``own_process = "auto"`` means for a connector of ``protocol``."""
+    cores = cores or os.cpu_count() or 1
+    return cores >= 2 and protocol in OWN_PROCESS_BY_DEFAULT
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -414,6 +437,9 @@ def load(
         given = {k: v for k, v in values.items() if v is not None}
         sections[name].update(given)
         elsewhere.update({(name, k): f"[{name}] {k} (command line)" for k in given})
+    workers = sections["server"].setdefault("workers", "auto")
+    if isinstance(workers, str) and workers.strip().lower() == "auto":
+        sections["server"]["workers"] = auto_workers()
 
     def where_in(name: str) -> Callable[[str | None], str]:
         def where(key: str | None) -> str:
@@ -498,11 +524,13 @@ def _connector(
             f"{origin.at('window')}: {where}: window = {window!r} is not a valid "
             "window (an integer of at least 1, messages in flight)"
         )
-    own_process = data.pop("own_process", False)
+    own_process = data.pop("own_process", "auto")
+    if own_process == "auto":
+        own_process = auto_own_process(protocol)
     if not isinstance(own_process, bool):
         raise ConfigError(
             f"{origin.at('own_process')}: {where}: own_process = {own_process!r} "
-            "must be true or false"
+            'must be true, false or "auto"'
         )
     secrets: set[str] = set()
     options = {k: v for k, v in data.items() if not k.endswith(("_env", "_file"))}

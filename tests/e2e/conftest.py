@@ -19,6 +19,7 @@ import httpx
 import orjson
 
 from tests.conftest import Store
+from umsgate import config as config_module
 
 #: Timings that keep end-to-end tests short.
 FAST_ENV = {
@@ -98,8 +99,11 @@ class Server:
         log: Path,
         env: Mapping[str, str] | None = None,
         config: Path | None = None,
-        workers: int = 0,
+        workers: int | None = 0,
     ) -> None:
+        """Args:
+        workers: ``--workers``; None leaves it out (serve's default, "auto").
+        """
         self.store = store
         self.config = config
         self.workers = workers
@@ -121,7 +125,11 @@ class Server:
                     str(self.port),
                     *self.store.cli_args(),
                     *(["--config", str(self.config)] if self.config else []),
-                    *(["--workers", str(self.workers)] if self.workers else []),
+                    *(
+                        ["--workers", str(self.workers)]
+                        if self.workers is not None
+                        else []
+                    ),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -136,9 +144,13 @@ class Server:
                     )
                 with contextlib.suppress(httpx.HTTPError):
                     health = await http.get(self.url + "/healthz", timeout=1)
+                    fronts = (
+                        config_module.auto_workers()
+                        if self.workers is None
+                        else self.workers
+                    )
                     if health.status_code == 200 and (
-                        not self.workers
-                        or health.json()["fronts"]["ready"] == self.workers
+                        not fronts or health.json()["fronts"]["ready"] == fronts
                     ):
                         return
                 await asyncio.sleep(0.1)
@@ -166,7 +178,7 @@ async def server(
     name: str = "serve",
     env: Mapping[str, str] | None = None,
     config: Path | None = None,
-    workers: int = 0,
+    workers: int | None = 0,
 ) -> AsyncIterator[Server]:
     """``umsgate serve`` on a free port (``config``: a TOML settings file, e.g. with
     ``[[connectors]]`` and ``[[routes]]`` pointing at simulators; ``workers``: its

@@ -19,7 +19,8 @@ async def test_client_commands_and_send(
     sqlite_store: Store, receiver: Receiver, tmp_path: Path
 ) -> None:
     creds = add_client(sqlite_store, "shop", receiver.url, tps=50)
-    assert set(creds) == {"clientId", "clientSecret", "clientKey"}
+    assert set(creds) == {"clientId", "clientSecret", "clientKey", "tps"}
+    assert creds["tps"] == {"SMS": 50, "MMS": 50}  # type: ignore[comparison-overlap]
     assert len(creds["clientKey"]) == 64
     listed = [
         orjson.loads(line) for line in cli(sqlite_store, "client", "list").splitlines()

@@ -91,6 +91,7 @@ def connector_table(name: str, sim: Smsc, credential: str) -> str:
             "[[connectors]]",
             f'name = "smsc-{name}"',
             'protocol = "smpp"',
+            "own_process = false",
             'host = "127.0.0.1"',
             f"port = {sim.port}",
             f'system_id = "esme-{name}"',

@@ -28,6 +28,7 @@ from tests.e2e.conftest import (
     token,
 )
 from tests.unit.apigw.images import jpeg
+from umsgate import config as config_module
 from umsgate.testing import wait_for
 
 HEADERS = {"originCode": "123456789", "billCode": "12345"}
@@ -301,3 +302,32 @@ async def test_killing_a_front_or_the_gateway_process_loses_nothing(
     # Every 200 is stored, and nothing twice (the repeats were answered by id).
     assert stored == wanted
     assert statuses == {"DELIVERED": TOTAL}
+
+
+async def test_serve_with_no_options_uses_the_cores(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    """With neither ``--workers`` nor ``own_process``, serve puts HTTP fronts and
+    SMPP connectors' processes on the machine's cores (`config.auto_workers`,
+    `config.auto_own_process`), and a send goes through."""
+    settings = tmp_path / "umsgate.toml"
+    settings.write_text(
+        "[[connectors]]\n"
+        'name = "smsc"\nprotocol = "smpp"\nhost = "127.0.0.1"\n'
+        f'port = {free_port()}\nsystem_id = "esme"\nreconnect_initial = 0.1\n'
+    )
+    creds = add_client(sqlite_store, "shop", receiver.url)
+    async with server(sqlite_store, tmp_path, config=settings, workers=None) as srv:
+        doc = await health(srv.url)
+        fronts = config_module.auto_workers()
+        assert doc.get("fronts", {"ready": 0})["ready"] == fronts
+        hosted = doc["connectors"]["smsc"].get("process", {}).get("pid")
+        assert (hosted is not None) == config_module.auto_own_process("smpp")
+        async with httpx.AsyncClient() as http:
+            tok = await token(http, srv.url, creds)
+            r = await http.post(
+                srv.url + "/v1/message/sms",
+                json=sms("default-1"),
+                headers={**HEADERS, "Authorization": f"Bearer {tok}"},
+            )
+        assert r.status_code == 200, r.text

@@ -162,6 +162,9 @@ def smpp_settings(path: Path, port: int, **options: Any) -> Path:
         "reconnect_initial": 0.1,
         "reconnect_max": 0.5,
         "response_timeout": 5.0,
+        # In the gateway process unless a test asks otherwise ("auto" would put
+        # them in processes of their own on a machine of several cores).
+        "own_process": False,
         **options,
     }
     connectors = [

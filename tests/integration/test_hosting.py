@@ -17,7 +17,7 @@ from umsgate import types
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.hosting import HostedConnector
+from umsgate.hosting.connector import HostedConnector
 from umsgate.testing import wait_for
 from umsgate.types import Outcome, ProviderReport
 

@@ -1,10 +1,10 @@
-"""A server process's collector settings (`umsgate.app.tune_gc`)."""
+"""A server process's collector settings (`umsgate.runtime.tune_gc`)."""
 
 from __future__ import annotations
 
 import gc
 
-from umsgate.app import GC_YOUNG_THRESHOLD, tune_gc
+from umsgate.runtime import GC_YOUNG_THRESHOLD, tune_gc
 
 
 def test_tune_gc_freezes_setup_and_raises_the_young_threshold() -> None:

@@ -261,7 +261,7 @@ def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) 
     import uvicorn
     import uvloop
 
-    from umsgate.app import SERVER_OPTIONS, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     application, front = create_front_app(
         settings, intake=intake, gateway_http=gateway_http

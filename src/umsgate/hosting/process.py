@@ -1,5 +1,6 @@
 """The connector process: one connector, run for the gateway process over a socket
-it inherited (`umsgate.hosting.wire`), started by `umsgate.hosting.HostedConnector`.
+it inherited (`umsgate.hosting.wire`), started by
+`umsgate.hosting.connector.HostedConnector`.
 
 It builds the connector from the settings of the first frame and starts it with a
 `ReportSink` that hands every report to the gateway and returns once the gateway
@@ -23,9 +24,7 @@ import logging
 import signal
 import socket
 from collections.abc import Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any, cast
 
 from umsgate.engine.clock import SystemClock
 from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
@@ -34,9 +33,13 @@ from umsgate.protocols.registry import (
     ConnectorContext,
     Endpoint,
     NoFiles,
+    NoHttp,
     build_connector,
 )
 from umsgate.types import Connector, Health, ProviderReport
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("umsgate.hosting")
 
@@ -251,35 +254,35 @@ async def serve(fd: int) -> int:
         # A terminal's Ctrl-C is the gateway's to handle: it stops this process in
         # order, after its last submits.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    async with httpx.AsyncClient(follow_redirects=False) as http:
-        context = ConnectorContext(
-            http=http,
-            # `registry.OWN_PROCESS` holds only protocols that never load files.
-            files=NoFiles(),
-            add_route=_no_routes,
-            public_url="",
-            clock=SystemClock(),
+    context = ConnectorContext(
+        # `registry.OWN_PROCESS` holds only protocols that make no HTTP request
+        # and never load files.
+        http=cast("httpx.AsyncClient", NoHttp()),
+        files=NoFiles(),
+        add_route=_no_routes,
+        public_url="",
+        clock=SystemClock(),
+    )
+    try:
+        connector = build_connector(settings, context)
+    except UmsgateError as exc:
+        log.error(
+            "%s: the connector cannot be built: %s",
+            settings.name,
+            exc,
+            extra={"event": "hosting.config_error", "route": settings.name},
         )
-        try:
-            connector = build_connector(settings, context)
-        except UmsgateError as exc:
-            log.error(
-                "%s: the connector cannot be built: %s",
-                settings.name,
-                exc,
-                extra={"event": "hosting.config_error", "route": settings.name},
-            )
-            writer.close()
-            return 2
-        await host.run(connector)
+        writer.close()
+        return 2
+    await host.run(connector)
     return 0
 
 
 def run(fd: int) -> int:
-    """The connector process's main: `serve` on uvloop, after `app.tune_gc`."""
+    """The connector process's main: `serve` on uvloop, after `runtime.tune_gc`."""
     import uvloop
 
-    from umsgate.app import tune_gc
+    from umsgate.runtime import tune_gc
 
     tune_gc()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:

@@ -14,15 +14,17 @@ import importlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
-
-import httpx
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import TYPE_CHECKING, Any, Protocol
 
 from umsgate.config import ConnectorSettings, Settings
 from umsgate.errors import ConfigError
 from umsgate.types import Clock, Connector
+
+if TYPE_CHECKING:
+    # Only for the types: a connector process (SMPP, sandbox) loads neither.
+    import httpx
+    from starlette.requests import Request
+    from starlette.responses import Response
 
 #: protocol name → module holding its ``build``.
 PROTOCOLS: dict[str, str] = {
@@ -53,7 +55,7 @@ class FileSource(Protocol):
         ...
 
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[["Request"], Awaitable["Response"]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,11 +99,6 @@ def build_connector(
         connector: Connector = module.build(settings, context)
     except ConfigError as exc:
         raise ConfigError(_placed(settings, exc.message)) from None
-    if settings.own_process:
-        # Built above only to check its options: it runs in its process.
-        from umsgate.hosting import HostedConnector
-
-        return HostedConnector(settings)
     return connector
 
 
@@ -128,6 +125,8 @@ def check_connectors(settings: Settings) -> list[str]:
         ConfigError: the first connector that cannot be built, with its line.
     """
 
+    import httpx
+
     async def build_all() -> list[str]:
         async with httpx.AsyncClient() as http:
             context = ConnectorContext(
@@ -149,6 +148,14 @@ class NoFiles:
 
     async def load(self, file_id: str) -> tuple[str, bytes]:
         raise LookupError(file_id)
+
+
+class NoHttp:
+    """Stands for the HTTP client in a connector process, whose protocols
+    (`OWN_PROCESS`) make no HTTP request: any use of it is a bug, said at once."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a connector process has no HTTP client (.{name})")
 
 
 class _WallClock:

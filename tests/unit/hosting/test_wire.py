@@ -15,7 +15,8 @@ from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError
-from umsgate.hosting import HostedConnector, wire
+from umsgate.hosting import wire
+from umsgate.hosting.connector import HostedConnector
 from umsgate.protocols import registry
 from umsgate.types import Health, Outcome, ProviderReport, SubmitResult
 
@@ -165,12 +166,43 @@ def test_own_process_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(
         ConfigError,
         match=r"umsgate.toml, line 4: connector 'a': own_process = 'yes' must be "
-        "true or false",
+        r'true, false or "auto"',
     ):
         _load(
             tmp_path,
             '[[connectors]]\nname = "a"\nprotocol = "sandbox"\nown_process = "yes"\n',
         )
+
+
+def test_own_process_auto_is_smpp_on_a_machine_of_several_cores(
+    tmp_path: Path,
+) -> None:
+    assert config.auto_own_process("smpp", cores=2)
+    assert not config.auto_own_process("smpp", cores=1)
+    for protocol in ("sandbox", "ushot", "tobetext", "imsms", "apigw", "aicross"):
+        assert not config.auto_own_process(protocol, cores=64)
+    settings = _load(
+        tmp_path,
+        '[[connectors]]\nname = "s"\nprotocol = "smpp"\nhost = "h"\n'
+        'system_id = "x"\n[[connectors]]\nname = "t"\nprotocol = "smpp"\n'
+        'host = "h"\nsystem_id = "x"\nown_process = "auto"\n'
+        '[[connectors]]\nname = "u"\nprotocol = "smpp"\nhost = "h"\n'
+        'system_id = "x"\nown_process = false\n',
+    )
+    left_out, auto, off = settings.connectors
+    assert left_out.own_process == auto.own_process == config.auto_own_process("smpp")
+    assert off.own_process is False
+
+
+def test_workers_auto_is_one_front_per_two_cores() -> None:
+    assert [config.auto_workers(n) for n in (1, 2, 3, 4, 8, 16)] == [0, 1, 1, 2, 4, 4]
+    assert config.load(env={}).server.workers == config.auto_workers()
+    assert config.load(env={"UMSGATE_SERVER_WORKERS": "auto"}).server.workers == (
+        config.auto_workers()
+    )
+    assert config.load(env={"UMSGATE_SERVER_WORKERS": "3"}).server.workers == 3
+    with pytest.raises(ConfigError, match="UMSGATE_SERVER_WORKERS"):
+        config.load(env={"UMSGATE_SERVER_WORKERS": "many"})
 
 
 @pytest.mark.parametrize("protocol", ["tobetext", "aicross", "imsms", "ushot", "apigw"])
