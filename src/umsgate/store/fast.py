@@ -139,17 +139,16 @@ async def transaction(
         # Shielded: the COMMIT is the other parts' too.
         await asyncio.shield(committed)
         return
-    async with db.engine.connect() as conn:
-        fairy = await conn.get_raw_connection()
-        pg: Any = fairy.driver_connection
-        if pg is None:  # pragma: no cover - a pooled connection always has one
-            raise RuntimeError("the pool handed out a closed connection")
+    pool = await db.pg_pool()
+    async with pool.acquire() as pg:
         tx = pg.transaction()
         await tx.start()
         try:
             yield Raw(pg, postgres=True)
         except BaseException:
-            await tx.rollback()
+            # A connection that broke cannot roll back; the pool replaces it.
+            with contextlib.suppress(Exception):
+                await tx.rollback()
             raise
         await tx.commit()
 
