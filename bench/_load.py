@@ -25,6 +25,9 @@ class Result:
     statuses: dict[int, int]
     bodies: list[bytes]
     elapsed: float
+    #: (request index, status) of every answer, in the order of ``bodies``; kept
+    #: with the bodies, so that a caller can tell which of its requests were taken.
+    answers: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
     def percentile(self, p: float) -> float:
         data = sorted(self.latencies)
@@ -53,6 +56,7 @@ class _Worker(asyncio.Protocol):
         self.done = done
         self.buf = bytearray()
         self.sent_at = 0.0
+        self.index = -1
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,6 +70,7 @@ class _Worker(asyncio.Protocol):
             self.transport.close()
             return
         data = self.make_request(i)
+        self.index = i
         self.sent_at = time.perf_counter()
         self.transport.write(data)
 
@@ -91,6 +96,7 @@ class _Worker(asyncio.Protocol):
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if self.keep_bodies:
             result.bodies.append(body)
+            result.answers.append((self.index, status))
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -146,3 +152,8 @@ def post(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     ]
     head.extend(f"{k}: {v}" for k, v in headers.items())
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def get(host: str, target: str) -> bytes:
+    """A keep-alive GET of ``target`` (path and query, already URL-encoded)."""
+    return f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
