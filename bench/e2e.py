@@ -17,12 +17,17 @@ messages and SMPP submits are the same count. Prints:
 * end to end: from the first request to the last report, and messages/s over it;
 * losses: umsMsgIds that got a 200 and no report (must be 0);
 * CPU seconds of each process and per message;
+* peak RSS of the gateway: the ``VmHWM`` of the serve process and of every process
+  under it (fronts, connector processes), summed, read at the end of the run;
 * how long the gateway took to answer the simulator's receipts (p50, p90, p99): a
   receipt holds a slot of the SMSC's window until then.
 
 ``--no-webhook`` gives the client no report URL: the run ends when every message is
 final (``umsgate_messages_final``), which shows what the pipeline does without the
 webhook client (losses are then accepted messages not final).
+
+``--json`` prints, after all that, one line with a JSON object of the figures
+(``bench/kannel.py`` runs this script and reads it).
 
 ``--profile FILE`` samples the serve process with py-spy during the run
 (``py-spy record --format raw``: collapsed stacks) and prints where its time went
@@ -31,6 +36,7 @@ webhook client (losses are then accepted messages not final).
     .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
                                   [--receipt-delay 0.5] [--db URL] [--profile FILE]
                                   [--workers N] [--reports-per-post N] [--no-webhook]
+                                  [--own-process] [--peer] [--json]
 
 ``--workers N`` runs ``serve --workers N``: N HTTP front processes take the sends
 and hand them to the gateway process (whose CPU then includes theirs; the split is
@@ -65,7 +71,9 @@ import _load
 from _procs import (
     children_cpu_seconds,
     cpu_seconds,
+    descendants,
     free_port,
+    peak_rss_kib,
     send_headers,
     serve,
     tree_cpu_seconds,
@@ -366,6 +374,11 @@ def main() -> None:
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as one JSON object on the last line",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-e2e-"))
@@ -481,6 +494,9 @@ def main() -> None:
         stats = httpx.get(receiver_url + "/stats").json()
         got = set(httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n"))
         final_metrics = metrics(httpx.get(url + "/metrics").content)
+        # Before the processes stop: a process gone has no /proc/PID/status.
+        gateway_pids = [server.pid, *descendants(server.pid)]
+        peak_rss = peak_rss_kib(gateway_pids)
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -555,7 +571,8 @@ def main() -> None:
             f"the first request)"
         )
         print(f"losses: {missing} of {len(acked)} acknowledged messages have no report")
-    names = ["umsgate sim smpp", "receiver", "umsgate serve"]
+    names = ["peer_smsc" if args.peer else "umsgate sim smpp", "receiver"]
+    names.append("umsgate serve")
     cpu = {
         name: cpu_after[p.pid] - cpu_before[p.pid]
         for name, p in zip(names, procs, strict=True)
@@ -582,12 +599,48 @@ def main() -> None:
                 for kind, sec in sorted(children_cpu.items())
             )
         )
+    print(
+        f"peak RSS: {peak_rss / 1024:.1f} MiB (umsgate serve and the "
+        f"{len(gateway_pids) - 1} processes under it, VmHWM summed)"
+    )
     if receipt_waits:
         print(f"SMSC: {receipt_waits} (receipt window {args.receipt_window})")
     if args.timeline:
         sampler.timeline(start)
     if args.profile is not None and args.profile.exists():
         summarise_profile(args.profile)
+    if args.json:
+        smsc: object = receipt_waits
+        with contextlib.suppress(ValueError):
+            smsc = json.loads(receipt_waits)
+        figures = {
+            "gateway": "umsgate",
+            "n": args.n,
+            "concurrency": args.concurrency,
+            "window": args.window,
+            "receipt_delay": args.receipt_delay,
+            "receipt_window": args.receipt_window,
+            "store": "PostgreSQL" if args.db else "SQLite",
+            "workers": args.workers,
+            "own_process": args.own_process,
+            "reports_per_post": args.reports_per_post,
+            "statuses": result.statuses,
+            "accepted": ok,
+            "accepted_per_s": ok / result.elapsed,
+            "end_to_end_s": end,
+            "end_to_end_per_s": ok / end if end > 0 else 0.0,
+            "reports": stats["reports"],
+            "missing": missing,
+            "cpu_us_per_msg": {
+                name: 1e6 * sec / max(1, ok) for name, sec in cpu.items()
+            },
+            "gateway_cpu_us_per_msg": 1e6 * cpu["umsgate serve"] / max(1, ok),
+            "peak_rss_kib": peak_rss,
+            "gateway_processes": len(gateway_pids),
+            "smsc": smsc,
+            "load_average": list(load),
+        }
+        print(json.dumps(figures), flush=True)
     if missing:
         raise SystemExit(f"{missing} acknowledged messages have no report")
 
