@@ -47,7 +47,6 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -108,12 +107,12 @@ def kannel_version() -> str:
     return "unknown"
 
 
-def other_kannels(ours: set[int]) -> list[int]:
-    """Pids of bearerbox and smsbox processes that this script did not start (a
-    system service would share the cores with the benchmark)."""
+def other_kannels() -> list[int]:
+    """Pids of running bearerbox and smsbox processes, called before this script
+    starts its own (a system service would share the cores with the benchmark)."""
     out = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in ours:
+        if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             if (entry / "comm").read_text().strip() in ("bearerbox", "smsbox"):
@@ -128,16 +127,18 @@ def free_ports(count: int) -> list[int]:
     return sorted(ports)
 
 
-def port_free(port: int) -> bool:
-    """Whether nothing listens on ``port`` of the loopback (connections of the
-    past in TIME_WAIT do not count: a server binds with SO_REUSEADDR)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def listening(port: int) -> bool:
+    """Whether a socket listens on TCP ``port`` (Linux /proc/net/tcp). Read, not
+    probed with a bind, which could race with the server's own bind; connections
+    of the past in TIME_WAIT do not count."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                # local_address is ADDR:PORT in hex; state 0A is LISTEN.
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return True
+    return False
 
 
 def kannel_config(
@@ -249,7 +250,7 @@ def wait_listening(
     port: int, procs: list[subprocess.Popen[bytes]], timeout: float = 30.0
 ) -> None:
     deadline = time.monotonic() + timeout
-    while port_free(port):
+    while not listening(port):
         if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
             raise SystemExit(f"bearerbox did not listen on port {port}; see its log")
         time.sleep(0.05)
@@ -383,7 +384,7 @@ def kannel_run(args: argparse.Namespace, bearerbox: str) -> Figures:
         stats = httpx.get(receiver_url + "/stats", timeout=10).json()
         got = httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n")
     finally:
-        # smsbox first, so that bearerbox does not wait for it to reconnect.
+        # smsbox first: it is a client of bearerbox.
         for proc in reversed(boxes):
             stop(proc)
         for proc in helpers:
@@ -394,7 +395,7 @@ def kannel_run(args: argparse.Namespace, bearerbox: str) -> Figures:
             if proc.stdout is not None:
                 proc.stdout.close()
         deadline = time.monotonic() + 10
-        while ports and not all(port_free(p) for p in ports):
+        while any(listening(p) for p in ports):
             if time.monotonic() > deadline:
                 raise SystemExit(f"Kannel's ports {ports} are still bound after it")
             time.sleep(0.1)
@@ -624,7 +625,7 @@ def main() -> None:
     print(machine())
     if bearerbox:
         print(f"Kannel {kannel_version()} ({bearerbox})")
-        if others := other_kannels(set()):
+        if others := other_kannels():
             print(f"warning: other bearerbox/smsbox processes run: {others}")
     print(
         f"{args.n} one-part Korean SMS (UCS-2) a run at concurrency "
