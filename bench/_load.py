@@ -25,6 +25,11 @@ class Result:
     statuses: dict[int, int]
     bodies: list[bytes]
     elapsed: float
+    #: (request index, status) of every answer, in the order of ``bodies``; kept
+    #: with the bodies, so that a caller can tell which of its requests were taken.
+    answers: list[tuple[int, int]] = dataclasses.field(default_factory=list)
+    #: Epoch seconds at which the first request was written.
+    started: float = 0.0
 
     def percentile(self, p: float) -> float:
         data = sorted(self.latencies)
@@ -45,18 +50,27 @@ class _Worker(asyncio.Protocol):
         result: Result,
         keep_bodies: bool,
         done: asyncio.Future[None],
+        hold: bool = False,
     ) -> None:
         self.counter = counter
         self.make_request = make_request
         self.result = result
         self.keep_bodies = keep_bodies
         self.done = done
+        self.hold = hold
         self.buf = bytearray()
         self.sent_at = 0.0
+        self.index = -1
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if not self.hold:
+            self._next()
+
+    def release(self) -> None:
+        """Start a held worker: its first request."""
+        self.hold = False
         self._next()
 
     def _next(self) -> None:
@@ -66,6 +80,9 @@ class _Worker(asyncio.Protocol):
             self.transport.close()
             return
         data = self.make_request(i)
+        self.index = i
+        if not self.result.started:
+            self.result.started = time.time()
         self.sent_at = time.perf_counter()
         self.transport.write(data)
 
@@ -91,6 +108,7 @@ class _Worker(asyncio.Protocol):
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if self.keep_bodies:
             result.bodies.append(body)
+            result.answers.append((self.index, status))
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -110,26 +128,41 @@ async def run(
     make_request: Callable[[int], bytes],
     keep_bodies: bool = False,
     timeout: float = 30.0,
+    connect_first: bool = False,
 ) -> Result:
     """Send ``total`` requests over ``concurrency`` keep-alive connections; fails
     when the whole run takes longer than ``timeout`` seconds per request slot
-    (``timeout * total / concurrency``), or a connection ends early."""
+    (``timeout * total / concurrency``), or a connection ends early.
+
+    ``connect_first`` opens every connection before the first request and starts
+    the clock then: a server with a short listen backlog (Kannel's is 10) that is
+    busy with the first connections' requests lets the SYNs of the next ones
+    overflow, and the kernel retries them a second later, which would count in
+    the run. A client of such a gateway keeps its connections open."""
     loop = asyncio.get_running_loop()
     counter = iter(range(total))
     result = Result([], {}, [], 0.0)
     start = time.perf_counter()
     waits: list[asyncio.Future[None]] = []
+    workers: list[_Worker] = []
     for _ in range(concurrency):
         done: asyncio.Future[None] = loop.create_future()
         waits.append(done)
-        await asyncio.wait_for(
+        _, worker = await asyncio.wait_for(
             loop.create_connection(
-                lambda d=done: _Worker(counter, make_request, result, keep_bodies, d),
+                lambda d=done: _Worker(
+                    counter, make_request, result, keep_bodies, d, connect_first
+                ),
                 host,
                 port,
             ),
             timeout,
         )
+        workers.append(worker)
+    if connect_first:
+        start = time.perf_counter()
+        for worker in workers:
+            worker.release()
     await asyncio.wait_for(
         asyncio.gather(*waits), timeout * max(1, total // max(1, concurrency))
     )
@@ -146,3 +179,8 @@ def post(host: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
     ]
     head.extend(f"{k}: {v}" for k, v in headers.items())
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def get(host: str, target: str) -> bytes:
+    """A keep-alive GET of ``target`` (path and query, already URL-encoded)."""
+    return f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()

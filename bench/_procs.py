@@ -62,6 +62,42 @@ def children_cpu_seconds(pid: int) -> dict[str, float]:
     return out
 
 
+def descendants(pid: int) -> list[int]:
+    """The live descendants of a live process: its children, theirs, and so on."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        out.extend(children)
+        todo.extend(children)
+    return out
+
+
+def peak_rss_kib(pids: list[int]) -> int:
+    """The sum of the peak resident set sizes (``VmHWM``, KiB) of live processes;
+    a process gone already counts 0, so read it before stopping them."""
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+                break
+    return total
+
+
 def serve(
     port: int,
     store: list[str],

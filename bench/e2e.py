@@ -17,12 +17,19 @@ messages and SMPP submits are the same count. Prints:
 * end to end: from the first request to the last report, and messages/s over it;
 * losses: umsMsgIds that got a 200 and no report (must be 0);
 * CPU seconds of each process and per message;
+* peak RSS of the gateway: the ``VmHWM`` of the serve process and of every process
+  under it (fronts, connector processes), summed, read at the end of the run;
 * how long the gateway took to answer the simulator's receipts (p50, p90, p99): a
   receipt holds a slot of the SMSC's window until then.
 
 ``--no-webhook`` gives the client no report URL: the run ends when every message is
 final (``umsgate_messages_final``), which shows what the pipeline does without the
 webhook client (losses are then accepted messages not final).
+
+``--connect-first`` opens the load generator's connections before its first request
+and times the run from that request (``bench/kannel.py`` uses it on both gateways:
+Kannel's listen backlog is 10). ``--json`` prints, after all that, one line with a
+JSON object of the figures (``bench/kannel.py`` runs this script and reads it).
 
 ``--profile FILE`` samples the serve process with py-spy during the run
 (``py-spy record --format raw``: collapsed stacks) and prints where its time went
@@ -31,6 +38,7 @@ webhook client (losses are then accepted messages not final).
     .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
                                   [--receipt-delay 0.5] [--db URL] [--profile FILE]
                                   [--workers N] [--reports-per-post N] [--no-webhook]
+                                  [--own-process] [--peer] [--json]
 
 ``--workers N`` runs ``serve --workers N``: N HTTP front processes take the sends
 and hand them to the gateway process (whose CPU then includes theirs; the split is
@@ -65,7 +73,9 @@ import _load
 from _procs import (
     children_cpu_seconds,
     cpu_seconds,
+    descendants,
     free_port,
+    peak_rss_kib,
     send_headers,
     serve,
     tree_cpu_seconds,
@@ -366,6 +376,17 @@ def main() -> None:
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
     )
+    parser.add_argument(
+        "--connect-first",
+        action="store_true",
+        help="open every connection of the load before the first request, and time "
+        "the run from that request",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the figures as one JSON object on the last line",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-e2e-"))
@@ -449,6 +470,7 @@ def main() -> None:
                 make_request=make,
                 keep_bodies=True,
                 timeout=60,
+                connect_first=args.connect_first,
             )
             accepted = result.statuses.get(200, 0)
             deadline = time.monotonic() + max(120, args.n / 100)
@@ -481,6 +503,9 @@ def main() -> None:
         stats = httpx.get(receiver_url + "/stats").json()
         got = set(httpx.get(receiver_url + "/ids", timeout=60).content.split(b"\n"))
         final_metrics = metrics(httpx.get(url + "/metrics").content)
+        # Before the processes stop: a process gone has no /proc/PID/status.
+        gateway_pids = [server.pid, *descendants(server.pid)]
+        peak_rss = peak_rss_kib(gateway_pids)
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -508,7 +533,10 @@ def main() -> None:
     submitted = final_metrics.get("umsgate_messages_submitted", 0.0)
     submit_span = max(1e-9, sampler.last_submit - sampler.first_submit)
     report_span = max(1e-9, stats["last"] - stats["first"])
-    end = stats["last"] - (time.time() - time.monotonic()) - start
+    # From the first request (with --connect-first, after the connections opened);
+    # the receiver's times are epoch seconds, the sampler's monotonic.
+    end = stats["last"] - result.started
+    first = result.started - (time.time() - time.monotonic())
     load = os.getloadavg()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -534,7 +562,7 @@ def main() -> None:
     )
     if args.no_webhook:
         final_span = max(1e-9, sampler.last_final - sampler.first_final)
-        end = sampler.last_final - start
+        end = sampler.last_final - first
         print(
             f"final statuses:  {finals / final_span:7.0f} /s      ({finals:.0f} in "
             f"{final_span:.1f} s; best 2 s: {sampler.peak(3):.0f}/s); no webhooks"
@@ -555,7 +583,8 @@ def main() -> None:
             f"the first request)"
         )
         print(f"losses: {missing} of {len(acked)} acknowledged messages have no report")
-    names = ["umsgate sim smpp", "receiver", "umsgate serve"]
+    names = ["peer_smsc" if args.peer else "umsgate sim smpp", "receiver"]
+    names.append("umsgate serve")
     cpu = {
         name: cpu_after[p.pid] - cpu_before[p.pid]
         for name, p in zip(names, procs, strict=True)
@@ -568,26 +597,72 @@ def main() -> None:
             for name, sec in cpu.items()
         )
     )
+    labels = {
+        "front": f"{args.workers} fronts",
+        "connector-process": "connector process",
+    }
     if children_cpu:
-        labels = {
-            "front": f"its {args.workers} fronts",
-            "connector-process": ("its connector process"),
-        }
         print(
             f"     of umsgate serve: the gateway process {owner_cpu:.1f} s "
             f"({1e6 * owner_cpu / max(1, ok):.0f} µs/msg), "
             + ", ".join(
-                f"{labels.get(kind, kind)} {sec:.1f} s "
+                f"its {labels.get(kind, kind)} {sec:.1f} s "
                 f"({1e6 * sec / max(1, ok):.0f} µs/msg)"
                 for kind, sec in sorted(children_cpu.items())
             )
         )
+    print(
+        f"peak RSS: {peak_rss / 1024:.1f} MiB (umsgate serve and the "
+        f"{len(gateway_pids) - 1} processes under it, VmHWM summed)"
+    )
     if receipt_waits:
         print(f"SMSC: {receipt_waits} (receipt window {args.receipt_window})")
     if args.timeline:
         sampler.timeline(start)
     if args.profile is not None and args.profile.exists():
         summarise_profile(args.profile)
+    if args.json:
+        smsc: object = receipt_waits
+        with contextlib.suppress(ValueError):
+            smsc = json.loads(receipt_waits)
+        figures = {
+            "gateway": "umsgate",
+            "n": args.n,
+            "concurrency": args.concurrency,
+            "window": args.window,
+            "receipt_delay": args.receipt_delay,
+            "receipt_window": args.receipt_window,
+            "store": "PostgreSQL" if args.db else "SQLite",
+            "workers": args.workers,
+            "own_process": args.own_process,
+            "reports_per_post": args.reports_per_post,
+            "statuses": result.statuses,
+            "accepted": ok,
+            "accepted_per_s": ok / result.elapsed,
+            "answer_ms": {
+                f"p{q}": round(1000 * result.percentile(q), 1) for q in (50, 99, 100)
+            },
+            "end_to_end_s": end,
+            "end_to_end_per_s": ok / end if end > 0 else 0.0,
+            "reports": stats["reports"],
+            "missing": missing,
+            "cpu_us_per_msg": {
+                name: 1e6 * sec / max(1, ok) for name, sec in cpu.items()
+            },
+            "gateway_cpu_us_per_msg": 1e6 * cpu["umsgate serve"] / max(1, ok),
+            "gateway_split_us_per_msg": {
+                "gateway process": 1e6 * owner_cpu / max(1, ok),
+                **{
+                    labels.get(kind, kind): 1e6 * sec / max(1, ok)
+                    for kind, sec in sorted(children_cpu.items())
+                },
+            },
+            "peak_rss_kib": peak_rss,
+            "gateway_processes": len(gateway_pids),
+            "smsc": smsc,
+            "load_average": list(load),
+        }
+        print(json.dumps(figures), flush=True)
     if missing:
         raise SystemExit(f"{missing} acknowledged messages have no report")
 

@@ -1,12 +1,19 @@
-"""A lean webhook receiver for the end-to-end benchmark: answers every POST with
-``OK`` and counts the reports in it (a report object or a list of them), keeping
-each report's ``umsMsgId``.
+"""A lean webhook receiver for the end-to-end benchmarks: answers every report with
+``OK`` and counts it, keeping the id of each, for umsgate and for Kannel alike:
+
+* umsgate's webhook: a POST of a JSON report object or a list of them; the id is
+  each report's ``umsMsgId``;
+* Kannel's DLR callback: ``GET /dlr?id=…&type=…`` (the dlr-url that
+  ``bench/kannel.py`` gives each message, ``type`` filled in by Kannel); the id is
+  the ``id`` parameter, and the ``type`` values are counted apart.
 
 A Starlette or uvicorn endpoint would spend more CPU per report than the gateway
 spends sending it, so this is a bare HTTP/1.1 keep-alive server on an
-`asyncio.Protocol`. It speaks only what the gateway's notifier sends (requests with a
-Content-Length). ``GET /stats`` answers ``{"reports", "requests", "first",
-"last"}`` (times in epoch seconds); ``GET /ids`` every umsMsgId received, one a line.
+`asyncio.Protocol`. It speaks only what the two gateways send (requests framed by a
+Content-Length, or without a body). ``GET /stats`` answers ``{"reports",
+"requests", "first", "last", "dlr_types"}`` (times in epoch seconds;
+``dlr_types``: Kannel's report types and how many of each); ``GET /ids`` every id
+received, one a line.
 
     python bench/e2e_receiver.py [--port 0]     # prints "listening PORT"
 """
@@ -18,6 +25,7 @@ import asyncio
 import signal
 import sys
 import time
+from urllib.parse import unquote_to_bytes
 
 import orjson
 
@@ -34,17 +42,36 @@ class Counts:
         self.first = 0.0
         self.last = 0.0
         self.ids: list[bytes] = []
+        self.dlr_types: dict[str, int] = {}
 
-    def add(self, body: bytes) -> None:
-        doc = orjson.loads(body)
-        docs = doc if isinstance(doc, list) else [doc]
+    def _count(self, n: int) -> None:
         now = time.time()
         if not self.reports:
             self.first = now
         self.last = now
         self.requests += 1
-        self.reports += len(docs)
+        self.reports += n
+
+    def add(self, body: bytes) -> None:
+        """A webhook POST of umsgate: one report object or a list of them."""
+        doc = orjson.loads(body)
+        docs = doc if isinstance(doc, list) else [doc]
+        self._count(len(docs))
         self.ids.extend(str(d.get("umsMsgId", "")).encode() for d in docs)
+
+    def add_dlr(self, query: bytes) -> None:
+        """A DLR callback of Kannel: the query string of its GET."""
+        ident = b""
+        kind = ""
+        for pair in query.split(b"&"):
+            name, _, value = pair.partition(b"=")
+            if name == b"id":
+                ident = unquote_to_bytes(value)
+            elif name == b"type":
+                kind = value.decode(errors="replace")
+        self._count(1)
+        self.ids.append(ident)
+        self.dlr_types[kind] = self.dlr_types.get(kind, 0) + 1
 
     def stats(self) -> bytes:
         return orjson.dumps(
@@ -53,6 +80,7 @@ class Counts:
                 "requests": self.requests,
                 "first": self.first,
                 "last": self.last,
+                "dlr_types": self.dlr_types,
             }
         )
 
@@ -98,6 +126,9 @@ class _Conn(asyncio.Protocol):
             method, path = head.split(b" ", 2)[:2]
             if method == b"POST":
                 self.counts.add(body)
+                out.append(_OK)
+            elif path.startswith(b"/dlr?"):
+                self.counts.add_dlr(path[5:])
                 out.append(_OK)
             elif path == b"/stats":
                 out.append(_answer(self.counts.stats()))
