@@ -15,6 +15,14 @@ futures are resolved only after the commit, so an answer means the message is on
 disk. While one batch commits the next one gathers, so a busy gateway pays one
 commit (one fsync on SQLite) for hundreds of messages.
 
+On SQLite a batch does not wait for its COMMIT before the next is written: the
+writer's transactions are shared by the stages and commit a couple of loop turns
+after their first part (`store.database.SqliteWriter`), so the acceptor writes its
+batch, leaves the COMMIT's future (`store.fast.Pending`) and answers the batch's
+callers in the turn that COMMIT ends, while the next batch gathers and is written
+as a part of the same or the next transaction (on the one connection, which sees
+the rows of the first; a failed COMMIT fails both).
+
 On PostgreSQL up to `PG_PARALLEL` batches are written at once, on connections of
 their own: a batch there is several round trips to the server, each a wait of the
 event loop, and one batch at a time left the gateway idle between them (accept
@@ -96,6 +104,8 @@ class Acceptor:
         self._closing = False
         self._parallel = 1 if db.is_sqlite else PG_PARALLEL
         self._writing: set[asyncio.Task[None]] = set()
+        #: SQLite: COMMITs written batches wait for.
+        self._unsettled: set[asyncio.Future[None]] = set()
         #: Size of each committed batch (for metrics).
         self.last_batch = 0
 
@@ -132,6 +142,8 @@ class Acceptor:
                 if self._closing:
                     if self._writing:
                         await asyncio.wait(set(self._writing))
+                    if self._unsettled:
+                        await asyncio.wait(set(self._unsettled))
                     return
                 self._wake.clear()
                 await self._wake.wait()
@@ -154,15 +166,51 @@ class Acceptor:
     async def _write(
         self, batch: list[tuple[Submission, asyncio.Future[Accepted]]]
     ) -> None:
-        """Commit ``batch`` and answer its callers."""
+        """Write ``batch``; its callers are answered once it is committed."""
+        pending = fast.Pending()
         try:
-            results = await self._commit([s for s, _ in batch])
+            results = await self._commit([s for s, _ in batch], pending)
         except Exception as exc:
-            log.exception("group commit failed", extra={"event": "accept_error"})
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._failed(batch, exc)
             return
+        commit = pending.commit
+        if commit is None:
+            self._answer(batch, results)
+            return
+        self._unsettled.add(commit)
+
+        def settle(fut: asyncio.Future[None]) -> None:
+            self._unsettled.discard(fut)
+            error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+            if error is None:
+                self._answer(batch, results)
+            else:
+                self._failed(batch, error)
+
+        # A callback, not a task: the callers are answered in the turn the COMMIT
+        # ends.
+        commit.add_done_callback(settle)
+
+    def _failed(
+        self,
+        batch: list[tuple[Submission, asyncio.Future[Accepted]]],
+        exc: BaseException,
+    ) -> None:
+        log.error(
+            "group commit failed: %s",
+            exc,
+            exc_info=exc,
+            extra={"event": "accept_error"},
+        )
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _answer(
+        self,
+        batch: list[tuple[Submission, asyncio.Future[Accepted]]],
+        results: list[Accepted | Exception],
+    ) -> None:
         new = 0
         for (_, fut), result in zip(batch, results, strict=True):
             if fut.done():
@@ -176,7 +224,9 @@ class Acceptor:
         if new and self._on_committed is not None:
             self._on_committed(new)
 
-    async def _commit(self, subs: list[Submission]) -> list[Accepted | Exception]:
+    async def _commit(
+        self, subs: list[Submission], pending: fast.Pending
+    ) -> list[Accepted | Exception]:
         now = self._time()
         rows = []
         for sub in subs:
@@ -185,7 +235,7 @@ class Acceptor:
             row["created_at"] = now
             row["status"] = Status.QUEUED.value
             rows.append(row)
-        async with fast.transaction(self._db) as raw:
+        async with fast.transaction(self._db, pending=pending) as raw:
             # In key order: see the module docstring (concurrent batches).
             in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
             if await fast.insert_messages(raw, in_order):
