@@ -98,8 +98,11 @@ class RecordingSink:
         self._changed = asyncio.Condition()
 
     async def report(self, report: ProviderReport) -> None:
+        await self.report_many([report])
+
+    async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         async with self._changed:
-            self.reports.append(report)
+            self.reports.extend(reports)
             self._changed.notify_all()
 
     async def wait_for_count(self, count: int, *, within: float = 10.0) -> None:

@@ -80,16 +80,20 @@ class Host:
         await self.report_many([report])
 
     async def report_many(self, reports: Sequence[ProviderReport]) -> None:
-        if self._gone:
-            raise GatewayGone()
-        tag = next(self._tags)
+        await self.report_soon(reports)
+
+    def report_soon(self, reports: Sequence[ProviderReport]) -> asyncio.Future[None]:
+        """`QueueingSink`: the reports go in this turn's frame; the future is
+        resolved when the gateway answers that they are committed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._gone:
+            fut.set_exception(GatewayGone())
+            return fut
+        tag = next(self._tags)
         self._reports[tag] = fut
+        fut.add_done_callback(lambda _f: self._reports.pop(tag, None))
         self._outbox.put("p", [tag, [wire.report_to_wire(r) for r in reports]])
-        try:
-            await fut
-        finally:
-            self._reports.pop(tag, None)
+        return fut
 
     # -- running -----------------------------------------------------------------------
 

@@ -30,12 +30,15 @@ class RecordingSink:
         self._changed = asyncio.Condition()
 
     async def report(self, report: ProviderReport) -> None:
+        await self.report_many([report])
+
+    async def report_many(self, reports: Sequence[ProviderReport]) -> None:
         if self.fail > 0:
             self.fail -= 1
             self.failures += 1
             raise RuntimeError("the store is down")
         async with self._changed:
-            self.reports.append(report)
+            self.reports.extend(reports)
             self._changed.notify_all()
 
     async def wait_count(self, n: int, within: float = 20.0) -> None:

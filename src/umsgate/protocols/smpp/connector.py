@@ -22,10 +22,11 @@ them through the submitting link, the window and the route's `RateLimiter`:
 Receipts: a deliver_sm with the SMSC-delivery-receipt message type is read for its
 id (receipted_message_id TLV, else the ``id:`` of the text) and state
 (message_state TLV, else ``stat:``), handed to the sink as a `ProviderReport` for
-that part's id, and answered after ``sink.report`` returned: ESME_ROK, or
-ESME_RX_T_APPN when it raised so the SMSC sends it again. ENROUTE is answered and not
-reported (it is not final). A deliver_sm that is not a receipt (a mobile-originated
-message) has nowhere to go in the gateway and is answered ESME_RX_P_APPN.
+that part's id, and answered once the sink has committed it: ESME_ROK, or
+ESME_RX_T_APPN when it could not, so that the SMSC sends it again. ENROUTE is
+answered and not reported (it is not final). A deliver_sm that is not a receipt (a
+mobile-originated message) has nowhere to go in the gateway and is answered
+ESME_RX_P_APPN.
 
 An SMSC often sends a receipt right behind its submit_sm_resp, before ``submit``
 has returned the batch's results to the gateway. So the connector keeps the SMSC
@@ -74,6 +75,7 @@ from umsgate.types import (
     Health,
     Outcome,
     ProviderReport,
+    QueueingSink,
     ReportSink,
     SubmitResult,
 )
@@ -145,7 +147,10 @@ class SmppConnector:
         self._sink: ReportSink | None = None
         self._links: list[EsmeLink] = []
         self._submitter: EsmeLink | None = None
-        self._report_tasks: set[asyncio.Task[None]] = set()
+        #: Receipts read this turn, to be handed over at its end (`_hand_over`),
+        #: and the commits of those handed over and not yet answered.
+        self._arrived: list[tuple[Connection, int, ProviderReport]] = []
+        self._in_hand: set[asyncio.Future[None]] = set()
         #: SMSC id → message id of the last one-part messages (`RECENT_IDS`).
         self._recent: dict[str, int] = {}
         #: Receipts refused to the SMSC since the start, and the last one's why.
@@ -185,11 +190,10 @@ class SmppConnector:
     async def stop(self) -> None:
         """Answer the receipts in hand, unbind, close."""
         timeout = self.options.response_timeout
-        if self._report_tasks:
-            await asyncio.wait(set(self._report_tasks), timeout=timeout)
+        await asyncio.sleep(0)  # receipts read this turn are handed over
+        if self._in_hand:
+            await asyncio.wait(set(self._in_hand), timeout=timeout)
         await asyncio.gather(*(link.stop(timeout) for link in self._links))
-        for task in list(self._report_tasks):
-            task.cancel()
         self._links = []
         self._submitter = None
 
@@ -410,11 +414,11 @@ class SmppConnector:
         if report is _NOT_FINAL:
             connection.send(pdus.DeliverSmResp(sequence=deliver.sequence))
             return
-        task = asyncio.create_task(
-            self._hand_over(connection, deliver.sequence, report)
-        )
-        self._report_tasks.add(task)
-        task.add_done_callback(self._report_tasks.discard)
+        # Handed over at the end of the turn, all of this turn's receipts together
+        # (one commit to wait for, no task each).
+        if not self._arrived:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._arrived.append((connection, deliver.sequence, report))
 
     def _report_of(self, deliver: pdus.DeliverSm) -> ProviderReport | None:
         """The report a receipt carries; `_NOT_FINAL` for ENROUTE; None when it
@@ -466,38 +470,70 @@ class SmppConnector:
             done_at=done_at,
         )
 
-    async def _hand_over(
-        self, connection: Connection, sequence: int, report: ProviderReport
-    ) -> None:
+    def _hand_over(self) -> None:
+        """Hand this turn's receipts to the sink; each is answered once they are
+        committed (ESME_ROK), or refused (ESME_RX_T_APPN) so that the SMSC sends
+        it again.
+
+        It runs a loop turn after the receipts were read: a submit_sm_resp read
+        just before them (in the same TCP read) has been recorded in `_recent` by
+        then, so a receipt right behind its resp names its message."""
         assert self._sink is not None
-        # Looked up here, a loop turn after the receipt was read: a submit_sm_resp
-        # read just before it (in the same TCP read) has been recorded by then.
-        whole = self._recent.pop(report.provider_msg_id or "", None)
-        if whole is not None:
-            report = dataclasses.replace(report, message_id=whole)
+        arrived, self._arrived = self._arrived, []
+        recent = self._recent
+        reports = []
+        for _, _, report in arrived:
+            whole = recent.pop(report.provider_msg_id or "", None)
+            if whole is not None:
+                report = dataclasses.replace(report, message_id=whole)
+            reports.append(report)
+        sink = self._sink
+        if isinstance(sink, QueueingSink):
+            try:
+                committed = sink.report_soon(reports)
+            except Exception as exc:
+                self._answer(arrived, exc)
+                return
+        else:
+            committed = asyncio.ensure_future(sink.report_many(reports))
+        self._in_hand.add(committed)
+
+        def answer(fut: asyncio.Future[None]) -> None:
+            self._in_hand.discard(fut)
+            error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+            self._answer(arrived, error)
+
+        committed.add_done_callback(answer)
+
+    def _answer(
+        self,
+        arrived: list[tuple[Connection, int, ProviderReport]],
+        error: BaseException | None,
+    ) -> None:
         status: int = CommandStatus.ROK
-        try:
-            await self._sink.report(report)
-        except Exception as exc:
+        if error is not None:
             status = CommandStatus.RX_T_APPN
-            log.warning(
-                "%s: the receipt of %s was refused, not recorded (%s); the SMSC "
-                "should send it again",
-                self.name,
-                report.provider_msg_id,
-                exc,
-                extra={
-                    "event": "smpp.report_failed",
-                    "route": self.name,
-                    "provider_msg_id": report.provider_msg_id,
-                },
-            )
-            self._note_refusal(f"receipt of {report.provider_msg_id}: {exc}")
-        if connection.alive:
+            for _, _, report in arrived:
+                log.warning(
+                    "%s: the receipt of %s was refused, not recorded (%s); the SMSC "
+                    "should send it again",
+                    self.name,
+                    report.provider_msg_id,
+                    error,
+                    extra={
+                        "event": "smpp.report_failed",
+                        "route": self.name,
+                        "provider_msg_id": report.provider_msg_id,
+                    },
+                )
+                self._note_refusal(f"receipt of {report.provider_msg_id}: {error}")
+        for connection, sequence, _ in arrived:
+            if not connection.alive:
+                continue  # the session ended meanwhile: the SMSC sends it again
             try:
                 connection.send(pdus.DeliverSmResp(sequence=sequence, status=status))
             except (LocalProtocolError, ConnectionError):
-                pass  # the session ended meanwhile: the SMSC sends the receipt again
+                pass
 
     def _note_refusal(self, why: str) -> None:
         self._refused += 1
