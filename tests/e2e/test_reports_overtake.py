@@ -40,6 +40,7 @@ from tests.e2e.test_ushot_serve import (
     simulator_process,
     wait_for_reports,
 )
+from umsgate.testing import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +52,17 @@ REPORT_FIRST = "(its report came first)"
 #: Longest a report may wait after its submit was recorded: a parked report is
 #: applied in the batch that records the submit, not 2 s later by the timed retry.
 PROMPT = 0.5
+
+
+async def submits_recorded(http: httpx.AsyncClient, count: int) -> bool:
+    """Whether the gateway has recorded the answers to ``count`` submits."""
+    text = (await http.get("/metrics")).text
+    done = sum(
+        float(line.rpartition(" ")[2])
+        for line in text.splitlines()
+        if line.startswith("umsgate_messages_submitted_total{")
+    )
+    return done >= count
 
 
 def outcomes(store: Store) -> dict[str, dict[str, Any]]:
@@ -84,8 +96,15 @@ async def check(
     from SENDING) or in the batch that recorded its submit; exactly one webhook
     report each; nothing parked, unmatched or refused."""
     wanted = set(ums_ids)
-    async with httpx.AsyncClient(timeout=10) as http:
-        health = (await http.get(f"{gw.url}/healthz")).json()
+    async with httpx.AsyncClient(base_url=gw.url, timeout=10) as http:
+        # The send answers that come after the reports are recorded too (changing
+        # nothing) before anything is read.
+        await wait_for(
+            lambda: submits_recorded(http, len(wanted)),
+            timeout=60,
+            what="every send answer recorded",
+        )
+        health = (await http.get("/healthz")).json()
     rows = outcomes(store)
     assert set(rows) == wanted
     not_delivered = [r for r in rows.values() if r["status"] != "DELIVERED"]

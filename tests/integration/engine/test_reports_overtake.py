@@ -93,6 +93,9 @@ async def check_ended_at_once(gw: Running, mids: Sequence[int], *, named: bool) 
     (``named``: from SENDING, before the submit answer) or in the batch that
     recorded its submit; nothing parked, unmatched or refused."""
     await all_final(gw, mids)
+    # The send answers that come after the reports are recorded too (changing
+    # nothing) before anything is read.
+    await gw.gateway.dispatcher.run_until_idle(timeout=30)
     rows = {
         r[0]: r
         for r in await query(
