@@ -61,8 +61,10 @@ RESULT_DELAY, FAULT_RESULT_DELAY = 0.05, 0.3
 
 
 @contextlib.asynccontextmanager
-async def simulator_process(version: str, log: Path) -> AsyncIterator[dict[Port, int]]:
-    """``umsgate sim ushot`` on free loopback ports; yields the ports of its
+async def simulator_process(
+    version: str, log: Path, *options: str
+) -> AsyncIterator[dict[Port, int]]:
+    """``umsgate sim ushot [OPTIONS]`` on free loopback ports; yields the ports of its
     ``listening`` line and ends the process on exit."""
     with open(log, "ab") as err:
         proc = await asyncio.create_subprocess_exec(
@@ -81,6 +83,7 @@ async def simulator_process(version: str, log: Path) -> AsyncIterator[dict[Port,
             version,
             "--delay",
             str(RESULT_DELAY),
+            *options,
             stdout=asyncio.subprocess.PIPE,
             stderr=err,
         )

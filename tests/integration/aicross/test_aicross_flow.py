@@ -57,6 +57,27 @@ async def test_thousand_messages_by_dlr(
     print(f"\n{N} AI CROSS messages to final reports in {elapsed:.2f} s")
 
 
+async def test_dlrs_before_their_send_answers(
+    simulator: AiCrossSimulator,
+    gateway: ConnectorGateway,
+    make_connector: Callable[..., Any],
+    new_message: Callable[..., Message],
+) -> None:
+    simulator.report_first = True
+    conn = await make_connector()
+    messages = [new_message(10**17 + i) for i in range(50)]
+    results = await conn.submit(messages)
+    assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+    # Every DLR was reported, by clientTag = message id, before its answer was read.
+    grouped = gateway.sink.by_message()
+    assert set(grouped) == {m.id for m in messages}
+    for m in messages:
+        [report] = grouped[m.id]
+        assert report.code is EXPECTED[simulator.outcome(str(m.id))]
+    # The answers that came after them leave nothing to poll for.
+    assert conn.pending == 0
+
+
 async def test_results_by_polling_alone(
     simulator: AiCrossSimulator,
     gateway: ConnectorGateway,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -56,6 +57,33 @@ async def test_thousand_messages_to_final_reports(
     assert 700 <= raw_seen["200"] <= 900
     assert simulator.accepted == N
     print(f"\n{N} ToBeText messages to final reports in {elapsed:.2f} s")
+
+
+@pytest.mark.parametrize("ckey", [True, False], ids=["by-ckey", "by-msgid-only"])
+async def test_callbacks_before_their_acknowledgements(
+    ckey: bool,
+    simulator: ToBeTextSimulator,
+    make_rig: Callable[..., Any],
+    new_message: Callable[..., Message],
+) -> None:
+    simulator.report_first = True
+    simulator.callback_ckey = ckey
+    rig = await make_rig()
+    messages = [new_message(10**17 + i) for i in range(50)]
+    results = await rig.connector.submit(messages)
+    assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+    # Every callback was reported before its acknowledgement was read...
+    sink = rig.gateway.sink
+    assert len(sink.reports) == len(messages)
+    by_msg_id = {r.provider_msg_id: r for r in sink.reports}
+    for m, result in zip(messages, results, strict=True):
+        report = by_msg_id[result.provider_msg_id]
+        # ...naming its message by CKey, or only by MsgId (the ledger's lookup).
+        assert report.message_id == (m.id if ckey else None)
+        assert report.raw_code == str(simulator.outcome(str(m.id)))
+    # The acknowledgements that came after them wait for no callback.
+    assert rig.connector.pending == 0
+    assert all(a.ok and a.attempt == 1 for a in simulator.pusher.attempts)
 
 
 async def test_seed_sample_clients(simulator: ToBeTextSimulator) -> None:

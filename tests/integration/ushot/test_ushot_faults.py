@@ -368,6 +368,9 @@ async def test_a_failing_sink_leaves_results_unacknowledged_for_the_next_session
         assert sink.failures == 1
         assert sink.per_message() == {m.id: 1 for m in messages}
         assert sim.record.logins[Port.SMS_REPORT] == 2
+        health = connector.health()
+        assert health.refused == 1
+        assert "database is locked" in health.last_refusal
 
 
 @pytest.mark.parametrize("version", ["SAM10", "SAM11"])

@@ -14,7 +14,7 @@ import sys
 import pytest
 from ushot_it import JPEG, RawClient, running
 
-from umsgate.protocols.ushot import bodies
+from umsgate.protocols.ushot import bodies, simulator
 from umsgate.protocols.ushot.codes import Port, Version
 from umsgate.protocols.ushot.events import (
     BatchAck,
@@ -313,6 +313,68 @@ async def test_results_wait_for_the_account_across_sessions() -> None:
         await second.close()
     assert dict(sim.record.results) == {"a": 2, "b": 2}
     assert all(isinstance(r, ResultRecord) for r in again.records)
+
+
+async def test_report_first_sam11_answers_a_send_once_its_results_are_acked() -> None:
+    async with running(report_first=True) as (sim, _):
+        sender = await RawClient.connect(sim, Port.SMS)
+        reporter = await RawClient.connect(sim, Port.SMS_REPORT)
+        await sender.login()
+        await reporter.login()
+        await sender.stream.send(SmsSend(records=(sms("a"), sms("b"))))
+        push = await reporter.stream.next_event()
+        assert isinstance(push, Results)
+        assert [r.msg_id for r in push.records] == ["a", "b"]
+        # The send is not answered until its results are acknowledged.
+        assert sim.record.reported_first == 0
+        await reporter.stream.send(
+            ResultAck.acknowledge(tuple(r.key for r in push.records))
+        )
+        answer = await sender.stream.next_event()
+        assert isinstance(answer, SendAck) and answer.ok
+        await sender.close()
+        await reporter.close()
+    assert (sim.record.reported_first, sim.record.reported_late) == (2, 0)
+
+
+async def test_report_first_sam10_answers_a_send_once_polled_past_its_results() -> None:
+    async with running(report_first=True) as (sim, _):
+        sender = await RawClient.connect(sim, Port.SMS, version="SAM10")
+        reporter = await RawClient.connect(sim, Port.SMS_REPORT, version="SAM10")
+        await sender.login()
+        await reporter.login()
+        await sender.stream.send(SmsSend(records=(sms("a"), sms("b"))))
+        got: list[str] = []
+        async with asyncio.timeout(5):
+            while not got:  # until the simulator has read the send request
+                polled = await reporter.request(ResultAck.poll())
+                assert isinstance(polled, Results)
+                got = [r.msg_id for r in polled.records]
+        assert got == ["a", "b"]
+        assert sim.record.reported_first == 0
+        # SAM10 has no acknowledgement: the next poll says the last 1031 was handled.
+        assert await reporter.request(ResultAck.poll()) == Results()
+        assert await sender.stream.next_event() == BatchAck()
+        await sender.close()
+        await reporter.close()
+    assert (sim.record.reported_first, sim.record.reported_late) == (2, 0)
+
+
+async def test_report_first_answers_anyway_when_no_session_takes_the_results(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(simulator, "REPORT_FIRST_WAIT", 0.1)
+    async with running(report_first=True) as (sim, _):
+        sender = await RawClient.connect(sim, Port.SMS)
+        await sender.login()
+        answer = await sender.request(SmsSend(records=(sms("a"),)))
+        assert isinstance(answer, SendAck) and answer.ok
+        # A repeat brings no new result, so nothing to wait for.
+        again = await sender.request(SmsSend(records=(sms("a"),)))
+        assert isinstance(again, SendAck) and again.ok
+        await sender.close()
+    assert (sim.record.reported_first, sim.record.reported_late) == (0, 1)
+    assert len(sim.backend.mailbox("ushot", Port.SMS_REPORT)) == 1  # still waiting
 
 
 async def test_the_command_runs_until_sigterm() -> None:

@@ -352,6 +352,7 @@ async def test_bad_dlrs_refused(
     answer = await rig.gateway.post(DLR, content=body)
     assert answer.status_code == status
     assert rig.sink.reports == []
+    assert rig.connector.health().refused == 1
 
 
 async def test_dlr_after_restart_and_form_dlr(make_rig: Callable[..., Rig]) -> None:

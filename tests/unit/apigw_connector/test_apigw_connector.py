@@ -5,7 +5,7 @@ uploads, pushed reports and the report check."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,10 +113,27 @@ class Upstream:
         return [r for r in self.requests if r.url.path == path]
 
 
+class Transport(httpx.AsyncBaseTransport):
+    """The upstream's transport; ``before_answer`` (when set) runs before a send is
+    answered, as an upstream that pushes a report ahead of its answer."""
+
+    def __init__(self, up: Upstream) -> None:
+        self.mock = httpx.MockTransport(up)
+        self.before_answer: Callable[[httpx.Request], Awaitable[None]] | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.before_answer is not None and request.url.path.startswith(
+            "/v1/message/"
+        ):
+            await self.before_answer(request)
+        return await self.mock.handle_async_request(request)
+
+
 class Rig:
     def __init__(self, up: Upstream, clock: Clock, **options: Any) -> None:
         self.up = up
-        self.http = httpx.AsyncClient(transport=httpx.MockTransport(up))
+        self.transport = Transport(up)
+        self.http = httpx.AsyncClient(transport=self.transport)
         self.app = Starlette()
 
         def add_route(path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
@@ -594,11 +611,49 @@ async def test_a_resend_after_its_report_awaits_nothing(
     await rig.connector.submit([message(7)])
     assert (await rig.push(REPORT)).text == "OK"
     await rig.connector.submit([message(7)])  # answered as a repeat upstream
-    assert rig.connector.pending == 1
+    assert rig.connector.pending == 0  # its report came: nothing to wait for
     clock.t = 61
     assert await rig.connector.check_once() == 0
-    assert rig.connector.pending == 0
+    assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]
     assert len(rig.sink.reports) == 1
+
+
+async def test_a_report_pushed_before_the_send_is_answered(
+    make_rig: Callable[..., Rig], clock: Clock
+) -> None:
+    up = Upstream(clock)
+    up.check = lambda r: json(200, [REPORT])
+    rig = make_rig(up, check_after=60)
+    await rig.connector.start(rig.sink)
+    pushed: list[httpx.Response] = []
+
+    async def push_first(request: httpx.Request) -> None:
+        pushed.append(await rig.push(REPORT))
+
+    rig.transport.before_answer = push_first
+    [result] = await rig.connector.submit([message(7)])
+    assert (result.outcome, result.provider_msg_id) == (Outcome.ACCEPTED, "U7")
+    assert [p.text for p in pushed] == ["OK"]
+    # The message is being sent, so the report names it: no lookup in the store.
+    [report] = rig.sink.reports
+    assert (report.message_id, report.provider_msg_id) == (7, "U7")
+    # The answer that came after it waits for nothing, checks for nothing.
+    assert rig.connector.pending == 0
+    clock.t = 61
+    assert await rig.connector.check_once() == 0
+    assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]
+    assert rig.connector.health().refused == 0
+
+
+async def test_refused_pushes_are_counted(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    await rig.connector.start(rig.sink)
+    assert (await rig.push(REPORT)).text == "OK"
+    assert (await rig.push("nope")).status_code == 400
+    assert (await rig.push([])).status_code == 400
+    health = rig.connector.health()
+    assert health.refused == 2
+    assert health.last_refusal == "pushed report: not a report object"
 
 
 def test_signature() -> None:

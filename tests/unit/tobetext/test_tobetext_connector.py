@@ -372,6 +372,7 @@ async def test_bad_callbacks_refused(
     answer = await rig.gateway.post(CALLBACK, content=body)
     assert answer.status_code == status
     assert rig.sink.reports == []
+    assert rig.connector.health().refused == 1
 
 
 async def test_callback_before_start_and_failing_sink(
@@ -397,6 +398,11 @@ async def test_callback_before_start_and_failing_sink(
     again = await rig.gateway.post(CALLBACK, content=callback_body("5"))
     assert again.status_code == 200
     assert len(sink.reports) == 1
+    health = rig.connector.health()
+    assert (health.refused, health.last_refusal) == (
+        2,
+        "callback 5: report not recorded",
+    )
 
 
 async def test_missing_callback_expires_once(make_rig: Callable[..., Rig]) -> None:

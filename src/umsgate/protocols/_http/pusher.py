@@ -88,7 +88,10 @@ class Pusher:
             connect=policy.timeout, total=policy.timeout, max_body=MAX_ANSWER
         )
         self._agenda: Agenda[Delivery] = Agenda(
-            self._attempt, concurrency=concurrency, clock=time.monotonic, name="pusher"
+            self._scheduled,
+            concurrency=concurrency,
+            clock=time.monotonic,
+            name="pusher",
         )
 
     def start(self) -> None:
@@ -105,7 +108,17 @@ class Pusher:
     def push(self, delivery: Delivery, *, delay: float = 0.0) -> None:
         self._agenda.add(delivery, delay=delay)
 
-    async def _attempt(self, delivery: Delivery) -> None:
+    async def push_now(self, delivery: Delivery) -> Attempt:
+        """Make the first attempt now and return when it is answered (or timed
+        out: at most the policy's ``timeout``); later attempts, if it failed, are
+        scheduled as `push` schedules them. For a simulator that calls back
+        before it answers the request the callback is about."""
+        return await self._attempt(delivery)
+
+    async def _scheduled(self, delivery: Delivery) -> None:
+        await self._attempt(delivery)
+
+    async def _attempt(self, delivery: Delivery) -> Attempt:
         result = await exchange(
             self.client,
             "POST",
@@ -139,3 +152,4 @@ class Pusher:
             )
         else:
             self.abandoned.add(delivery.key)
+        return record

@@ -16,6 +16,11 @@ the code table. ``clientTag`` is always the gateway's message id (S7/S8), so:
   told the URL at sign-up, S15) and, as a safety net, by polling the result API at
   10 s, 30 s, 60 s, then every 5 min while ``delivering`` (spec §6); whichever
   comes first is reported, once. 24 h without a final result ends it EXPIRED.
+  A DLR answered with an error is counted in ``health()`` (``refused``).
+
+A DLR may come before the answer to its send has been read; it names its message
+by clientTag (``ProviderReport.message_id``), so the ledger applies it at once, and
+the answer that follows finds the clientTag reported and polls for nothing.
 """
 
 from __future__ import annotations
@@ -302,13 +307,13 @@ class AiCrossConnector:
         """The gateway endpoint for DLRs (spec S14, §6)."""
         body = await read_body(request, codec.MAX_REQUEST_BYTES)
         if body is None:
-            return PlainTextResponse("DLR too large", status_code=413)
+            return self._refuse("DLR too large", 413)
         try:
             result = codec.parse_dlr(
                 body, request.headers.get("content-type", ""), self.config.shape
             )
         except RemoteProtocolError as exc:
-            return PlainTextResponse(f"malformed DLR: {exc}", status_code=400)
+            return self._refuse(f"malformed DLR: {exc}", 400)
         tag = result.client_tag or ""
         if not result.state.final:
             return PlainTextResponse("OK")
@@ -317,10 +322,12 @@ class AiCrossConnector:
             if tag in self._reported:
                 return PlainTextResponse("OK")
             if not (tag.isdigit() and len(tag) <= 19):
-                return PlainTextResponse("unknown clientTag", status_code=404)
-            message_id = int(tag)  # sent before a restart: the store decides
+                return self._refuse("unknown clientTag", 404, tag)
+            # Sent before a restart, or its send is still waiting for its answer
+            # (the DLR overtook it): the ledger finds the message by its id.
+            message_id = int(tag)
         if self._sink is None:
-            return PlainTextResponse("not ready", status_code=503)
+            return self._refuse("not ready", 503, tag)
         try:
             done = await self._deliver(tag, self._report(message_id, tag, result))
         except Exception:
@@ -328,10 +335,16 @@ class AiCrossConnector:
                 "report not recorded",
                 extra={"event": "aicross_report_failed", "message_id": message_id},
             )
-            return PlainTextResponse("report not recorded", status_code=500)
+            return self._refuse("report not recorded", 500, tag)
         if not done:
+            # A repeat while the first copy is recorded: nothing is refused.
             return PlainTextResponse("being recorded", status_code=503)
         return PlainTextResponse("OK")
+
+    def _refuse(self, why: str, status: int, tag: str = "") -> Response:
+        """Answer a DLR with an error (counted in ``health().refused``)."""
+        self._meter.refused_report(f"DLR {tag}: {why}" if tag else why)
+        return PlainTextResponse(why, status_code=status)
 
     def _next_delay(self, polls: int) -> float:
         schedule = self.config.poll_schedule

@@ -11,6 +11,11 @@ detection. Everything else is the proposal of spec §4–§6: ``POST
 ``60001``/``60002``/``60003``), and its DLR (the result object as JSON) is pushed to
 ``dlr_url`` when one is set, retried 5 times 60 s apart by default.
 
+Report-first mode (``report_first``, ``--report-first``): a message is final at
+once, and its DLR is POSTed, and its answer awaited, before the send is answered (a
+provider whose DLR overtakes its own API answer); a DLR that fails is retried as
+usual, and the send is answered after the first attempt.
+
 Fault switches (`Faults`) apply to both calls: answer 500 (``50001``) without taking
 the request; stall (take it, answer late); answer truncated JSON (take it, garble
 the answer); and `AiCrossSimulator.go_down` / `come_back`.
@@ -153,6 +158,8 @@ class AiCrossSimulator(SimulatorBase):
         max_text_chars: longest text taken (spec §6: 670).
         carriers: number prefix → carrier name.
         host, port: where to listen (port 0: a free one).
+        report_first: report-first mode (see the module docstring); ``delay``
+            is then not used.
     """
 
     def __init__(
@@ -167,9 +174,11 @@ class AiCrossSimulator(SimulatorBase):
         carriers: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        report_first: bool = False,
     ) -> None:
         self.tokens = frozenset(tokens)
         self.mix = mix or parse_mix("")
+        self.report_first = report_first
         self.delay = delay
         self.dlr_url = dlr_url
         self.max_text_chars = max_text_chars
@@ -201,6 +210,11 @@ class AiCrossSimulator(SimulatorBase):
 
     def listening(self) -> str:
         return f"aicross={self.served.address}"
+
+    @property
+    def final_after(self) -> float:
+        """Seconds a message stays ``delivering`` (none in report-first mode)."""
+        return 0.0 if self.report_first else self.delay
 
     def outcome(self, key: str) -> str:
         """The outcome the mix gives a clientTag (repeatable)."""
@@ -284,7 +298,12 @@ class AiCrossSimulator(SimulatorBase):
                 ErrorCode(str(exc.code)), fields.get("clientTag")
             )
             return await self._respond(request, fields, content, status, error_code)
-        self._take(send)
+        dlr = self._take(send)
+        if dlr is not None and self.pusher is not None:
+            if self.report_first:
+                await self.pusher.push_now(dlr)
+            else:
+                self.pusher.push(dlr, delay=self.final_after)
         content = codec.render_answer(
             status=Status.ACCEPTED,
             client_tag=send.client_tag,
@@ -293,7 +312,8 @@ class AiCrossSimulator(SimulatorBase):
         )
         return await self._respond(request, fields, content, 200, None)
 
-    def _take(self, send: codec.SendRequest) -> None:
+    def _take(self, send: codec.SendRequest) -> Delivery | None:
+        """Take a message; its DLR, when one goes to the customer."""
         key = send.client_tag or f"untagged-{next(self._untagged)}"
         taken = Taken(
             key=key,
@@ -306,17 +326,15 @@ class AiCrossSimulator(SimulatorBase):
         self.taken[key] = taken
         while len(self.taken) > MAX_MESSAGES:
             self.taken.popitem(last=False)
-        if self.dlr_url is not None and self.pusher is not None:
-            final = result_of(taken, math.inf, self.delay)
-            self.pusher.push(
-                Delivery(
-                    key=key,
-                    url=self.dlr_url,
-                    body=codec.render_result(final),
-                    content_type="application/json",
-                ),
-                delay=self.delay,
-            )
+        if self.dlr_url is None:
+            return None
+        final = result_of(taken, math.inf, self.final_after)
+        return Delivery(
+            key=key,
+            url=self.dlr_url,
+            body=codec.render_result(final),
+            content_type="application/json",
+        )
 
     async def _result(self, request: Request) -> Response:
         fields: dict[str, str] = {}
@@ -336,7 +354,7 @@ class AiCrossSimulator(SimulatorBase):
                 ErrorCode(str(exc.code)), fields.get("clientTag")
             )
             return await self._respond(request, fields, content, status, error_code)
-        result = result_of(taken, time.monotonic(), self.delay)
+        result = result_of(taken, time.monotonic(), self.final_after)
         return await self._respond(
             request, fields, codec.render_result(result), 200, None
         )
@@ -401,6 +419,14 @@ def command(
             help="Seconds between DLR attempts.",
         ),
     ] = 60.0,
+    report_first: Annotated[
+        bool,
+        typer.Option(
+            envvar="UMSGATE_SIM_AICROSS_REPORT_FIRST",
+            help="End each message at once and POST its DLR, waiting for the "
+            "answer, before answering the send (--delay is not used).",
+        ),
+    ] = False,
 ) -> None:
     """Run a fake AI CROSS (絶対リーチ!SMS) HTTPS API until Ctrl-C."""
     try:
@@ -421,5 +447,6 @@ def command(
         max_text_chars=max_text,
         host=host,
         port=port,
+        report_first=report_first,
     )
     run_foreground(simulator)

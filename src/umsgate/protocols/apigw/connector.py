@@ -32,7 +32,13 @@ report has not come ``check_after`` seconds after sending is asked for with the
 report-check API, at most 1000 ids per request and one request per
 ``check_interval`` (spec §12: 30 s), again with doubling gaps; after
 ``report_timeout`` it is reported EXPIRED. `resume` puts SENT messages of an earlier
-run back on that list.
+run back on that list. A pushed report answered with an error is counted in
+``health()`` (``refused``).
+
+A report may be pushed before the answer to its send has been read. The message is
+then among those being sent, so the report names it (``ProviderReport.message_id``)
+and the ledger applies it at once; the answer that follows finds it reported and
+does not wait for, or check for, its report again.
 """
 
 from __future__ import annotations
@@ -549,6 +555,9 @@ class ApiGatewayConnector:
         check_at: float | None = None,
         left: float | None = None,
     ) -> None:
+        if self._key(ums_msg_id, message.id) in self._reported:
+            # Its report was pushed before the answer to its send was read.
+            return
         now = self._context.clock.monotonic()
         self._pending[message.id] = _Pending(
             message_id=message.id,
@@ -616,7 +625,7 @@ class ApiGatewayConnector:
         """The gateway endpoint the upstream pushes reports to (spec §11)."""
         body = await read_body(request, MAX_WEBHOOK_BODY)
         if body is None:
-            return PlainTextResponse("report too large", status_code=413)
+            return self._refuse("report too large", 413)
         secret = self.config.signing_secret
         if secret is not None and not signature_ok(
             secret,
@@ -625,12 +634,12 @@ class ApiGatewayConnector:
             now=self._wall(),
             tolerance=self.config.signature_tolerance,
         ):
-            return PlainTextResponse("bad or missing signature", status_code=401)
+            return self._refuse("bad or missing signature", 401)
         reports = upstream.parse_reports(body)
         if not reports:
-            return PlainTextResponse("not a report object", status_code=400)
+            return self._refuse("not a report object", 400)
         if self._sink is None:
-            return PlainTextResponse("not ready", status_code=503)
+            return self._refuse("not ready", 503)
         try:
             for fields in reports:
                 await self._deliver(*self._report(fields))
@@ -639,8 +648,13 @@ class ApiGatewayConnector:
                 "report not recorded",
                 extra={"event": "apigw_report_failed", "route": self.name},
             )
-            return PlainTextResponse("report not recorded", status_code=500)
+            return self._refuse("report not recorded", 500)
         return PlainTextResponse("OK")
+
+    def _refuse(self, why: str, status: int) -> Response:
+        """Answer a pushed report with an error (counted in ``health().refused``)."""
+        self._meter.refused_report(f"pushed report: {why}")
+        return PlainTextResponse(why, status_code=status)
 
     # ------------------------------------------------------------ report check
 

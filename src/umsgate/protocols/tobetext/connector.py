@@ -22,7 +22,14 @@ Callbacks arrive on ``callback_path`` (registered with the gateway at build time
 are matched by ``CKey`` and ``MsgId``, handed to the sink, and answered ``OK`` only
 after the sink returned; repeats are answered ``OK`` without a second report. A
 message whose callback does not come within ``report_timeout`` (spec §9: 2 h) is
-reported EXPIRED, once.
+reported EXPIRED, once. Every callback answered otherwise is counted in
+``health()`` (``refused``).
+
+A callback may come before the acknowledgement of its send has been read (the
+provider calls back at once, or the answer is slow). It names its message by
+``CKey`` (``ProviderReport.message_id``), or only by ``MsgId``, which the ledger
+matches once the submit is recorded. Either way the acknowledgement that follows
+finds the message reported and does not wait for its callback again.
 """
 
 from __future__ import annotations
@@ -125,7 +132,15 @@ class ToBeTextConnector:
         await self._expiry.stop()
 
     def health(self) -> Health:
-        return self._meter.health()
+        health = self._meter.health()
+        return dataclasses.replace(
+            health, in_flight=health.in_flight + len(self._pending)
+        )
+
+    @property
+    def pending(self) -> int:
+        """Messages whose callback is awaited."""
+        return len(self._pending)
 
     async def resume(self, messages: Sequence[Message]) -> None:
         """ToBeText has no query API: wait for the callbacks of these messages again,
@@ -251,7 +266,8 @@ class ToBeTextConnector:
                     "waiting for its callback"
                 )
             msg_id = ack.msg_id or None
-            self._track(ckey, message.id, msg_id)
+            if not self._was_reported(ckey, msg_id):
+                self._track(ckey, message.id, msg_id)
             return SubmitResult(
                 message_id=message.id,
                 outcome=Outcome.ACCEPTED,
@@ -288,6 +304,13 @@ class ToBeTextConnector:
                 "expiry agenda full", extra={"event": "tobetext_expiry_full"}
             )
 
+    def _was_reported(self, ckey: str, msg_id: str | None) -> bool:
+        """Whether the callback of this message came (and was reported) before its
+        acknowledgement was read."""
+        return ckey in self._reported or (
+            msg_id is not None and f"msgid:{msg_id}" in self._reported
+        )
+
     def _untrack(self, ckey: str) -> _Pending | None:
         pending = self._pending.pop(ckey, None)
         if pending is not None and pending.msg_id:
@@ -319,19 +342,19 @@ class ToBeTextConnector:
         """The gateway endpoint for status callbacks (spec §5)."""
         body = await read_body(request, codec.MAX_REQUEST_BYTES)
         if body is None:
-            return PlainTextResponse("callback too large", status_code=413)
+            return self._refuse("callback too large", 413)
         try:
             result = codec.parse_callback(
                 body, request.headers.get("content-type", ""), request.url.query
             )
         except RemoteProtocolError as exc:
-            return PlainTextResponse(f"malformed callback: {exc}", status_code=400)
+            return self._refuse(f"malformed callback: {exc}", 400)
         ckey = result.ckey or self._by_msg_id.get(result.msg_id, "")
         pending = self._pending.get(ckey) if ckey else None
         if pending is not None and pending.msg_id and result.msg_id:
             if pending.msg_id != result.msg_id:
-                return PlainTextResponse(
-                    "MsgId does not match the message's CKey", status_code=400
+                return self._refuse(
+                    "MsgId does not match the message's CKey", 400, ckey
                 )
         if pending is not None:
             message_id: int | None = pending.message_id
@@ -342,11 +365,11 @@ class ToBeTextConnector:
             message_id = None
         key = ckey or f"msgid:{result.msg_id}"
         if message_id is None and not result.msg_id:
-            return PlainTextResponse("unknown CKey", status_code=404)
+            return self._refuse("unknown CKey", 404, ckey)
         if key in self._reported:
             return PlainTextResponse("OK")
         if self._sink is None:
-            return PlainTextResponse("not ready", status_code=503)
+            return self._refuse("not ready", 503, key)
         report = ProviderReport(
             connector=self.name,
             code=codes.callback_result(result.error_code),
@@ -363,8 +386,13 @@ class ToBeTextConnector:
                 "report not recorded",
                 extra={"event": "tobetext_report_failed", "message_id": message_id},
             )
-            return PlainTextResponse("report not recorded", status_code=500)
+            return self._refuse("report not recorded", 500, key)
         return PlainTextResponse("OK")
+
+    def _refuse(self, why: str, status: int, key: str = "") -> Response:
+        """Answer a callback with an error (counted in ``health().refused``)."""
+        self._meter.refused_report(f"callback {key}: {why}" if key else why)
+        return PlainTextResponse(why, status_code=status)
 
     async def _deliver(self, key: str, report: ProviderReport) -> None:
         """Hand ``report`` to the sink once per key; a concurrent repeat waits for
@@ -388,6 +416,10 @@ class ToBeTextConnector:
             done.set_result(None)
             self._remember(self._reported, key, MAX_REMEMBERED)
             self._untrack(key)
+            if report.provider_msg_id:
+                # Reported by MsgId alone while its acknowledgement was read: the
+                # message was tracked under its CKey meanwhile.
+                self._untrack(self._by_msg_id.get(report.provider_msg_id, ""))
         finally:
             del self._reporting[key]
 

@@ -10,6 +10,13 @@ Each accepted message with a callback URL is called back after ``delay`` seconds
 (or a per-message delay between ``delay`` and ``delay_max``) with 200, 400, 411 or
 412 from the mix, retried per spec §9 when the customer does not answer 2xx.
 
+Report-first mode (``report_first``, ``--report-first``): the callback of a new
+message is POSTed, and its answer awaited, before the send is acknowledged (a
+provider whose callback overtakes its own API answer); a callback that fails is
+retried as usual, and the acknowledgement goes out after the first attempt.
+``callback_ckey=False`` (``--no-callback-ckey``) leaves ``CKey`` empty in callbacks,
+so they name the message by ``MsgId`` alone.
+
 Fault switches (`Faults`) for tests: answer 500 without taking the request; stall
 (take it, answer late); answer a truncated XML (take it, garble the answer); and
 `ToBeTextSimulator.go_down` / `come_back`.
@@ -100,6 +107,9 @@ class ToBeTextSimulator(SimulatorBase):
             two (repeatably, from its Ckey).
         push: callback attempts, interval and timeout (spec §9).
         host, port: where to listen (port 0: a free one).
+        report_first: call back before acknowledging (``delay`` is not used).
+        callback_ckey: name the message by ``CKey`` in callbacks, not only by
+            ``MsgId``.
     """
 
     def __init__(
@@ -112,11 +122,15 @@ class ToBeTextSimulator(SimulatorBase):
         push: PushPolicy | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        report_first: bool = False,
+        callback_ckey: bool = True,
     ) -> None:
         self.accounts = dict(accounts)
         self.mix = mix or parse_mix("")
         self.delay = delay
         self.delay_max = delay_max
+        self.report_first = report_first
+        self.callback_ckey = callback_ckey
         self.faults = Faults()
         self.received: collections.deque[Received] = collections.deque(
             maxlen=MAX_RECORDED
@@ -166,13 +180,21 @@ class ToBeTextSimulator(SimulatorBase):
             )
             return Response(codec.render_ack(ack), status_code=413, media_type=XML_TYPE)
         fields = codec.decode_form(body, request.headers.get("content-type", ""))
+        taken: codec.SendRequest | None = None
         try:
-            ack = self._accept(fields)
+            ack, taken = self._accept(fields)
         except RemoteProtocolError as exc:
             ack = codec.error_result(fields, exc)
         self.received.append(
             Received(at=time.monotonic(), fields=fields, ack=ack, http_status=200)
         )
+        pusher = self.pusher
+        if taken is not None and taken.callback is not None and pusher is not None:
+            callback = self._callback(taken, ack)
+            if self.report_first:
+                await pusher.push_now(callback)
+            else:
+                pusher.push(callback, delay=self._delay_for(taken.ckey))
         if self.faults.stall > 0:
             try:
                 async with asyncio.timeout(self.faults.stall):
@@ -184,7 +206,14 @@ class ToBeTextSimulator(SimulatorBase):
             content = content[: len(content) // 2]
         return Response(content, media_type=XML_TYPE)
 
-    def _accept(self, fields: Mapping[str, str]) -> codec.Result:
+    def _accept(
+        self, fields: Mapping[str, str]
+    ) -> tuple[codec.Result, codec.SendRequest | None]:
+        """The acknowledgement, and the request when it is taken as new.
+
+        Raises:
+            RemoteProtocolError: refused, with its acknowledgement code.
+        """
         cid, token = codec.credentials(fields)
         if self.accounts.get(cid) != token:
             raise codec.refusal(codes.AckCode.AUTH_FAILED, "Cid and token do not match")
@@ -193,7 +222,7 @@ class ToBeTextSimulator(SimulatorBase):
         prior = self._sent.get(key)
         if prior is not None:
             if prior[0] == request:
-                return prior[1]
+                return prior[1], None
             raise codec.refusal(
                 codes.AckCode.CKEY, "Ckey already used with other values"
             )
@@ -209,33 +238,29 @@ class ToBeTextSimulator(SimulatorBase):
         self._sent[key] = (request, ack)
         while len(self._sent) > MAX_REMEMBERED:
             self._sent.popitem(last=False)
-        if request.callback is not None and self.pusher is not None:
-            self._schedule_callback(request, ack)
-        return ack
+        return ack, request
 
     def outcome(self, ckey: str) -> int:
         """The callback code the mix gives ``ckey`` (repeatable)."""
         return int(self.mix.draw(ckey))
 
-    def _schedule_callback(self, request: codec.SendRequest, ack: codec.Result) -> None:
-        assert self.pusher is not None and request.callback is not None
+    def _callback(self, request: codec.SendRequest, ack: codec.Result) -> Delivery:
+        assert request.callback is not None
         code = codes.CallbackCode(self.outcome(request.ckey))
         report = dataclasses.replace(
             ack,
+            ckey=ack.ckey if self.callback_ckey else "",
             status=codes.Status.SUCCESS
             if code is codes.CallbackCode.SUCCESS
             else codes.Status.FAIL,
             error_code=int(code),
             error_msg=codes.CALLBACK_MESSAGES[code],
         )
-        self.pusher.push(
-            Delivery(
-                key=ack.msg_id,
-                url=request.callback,
-                body=codec.render_callback(report),
-                content_type="application/x-www-form-urlencoded; charset=UTF-8",
-            ),
-            delay=self._delay_for(request.ckey),
+        return Delivery(
+            key=ack.msg_id,
+            url=request.callback,
+            body=codec.render_callback(report),
+            content_type="application/x-www-form-urlencoded; charset=UTF-8",
         )
 
     def _delay_for(self, ckey: str) -> float:
@@ -319,6 +344,22 @@ def command(
             help="Seconds between callback attempts.",
         ),
     ] = 60.0,
+    report_first: Annotated[
+        bool,
+        typer.Option(
+            envvar="UMSGATE_SIM_TOBETEXT_REPORT_FIRST",
+            help="Call back, and wait for the answer, before acknowledging the send "
+            "(--delay is not used).",
+        ),
+    ] = False,
+    callback_ckey: Annotated[
+        bool,
+        typer.Option(
+            envvar="UMSGATE_SIM_TOBETEXT_CALLBACK_CKEY",
+            help="Name the message by CKey in callbacks (--no-callback-ckey: by "
+            "MsgId only).",
+        ),
+    ] = True,
 ) -> None:
     """Run a fake ToBeText Outbound SMS provider until Ctrl-C."""
     try:
@@ -335,5 +376,7 @@ def command(
         push=policy,
         host=host,
         port=port,
+        report_first=report_first,
+        callback_ckey=callback_ckey,
     )
     run_foreground(simulator)

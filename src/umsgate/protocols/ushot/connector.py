@@ -6,7 +6,10 @@ records, queues them on their send lane and returns when every one is settled:
 ACCEPTED when UShot acknowledged its request, REJECTED when it refused it or a field
 cannot hold it, RETRY when the request got no answer (docs/protocols/ushot.md,
 "Delivery semantics"). Results come in on the report lanes and go to the sink with the
-message's id, taken from MSG_ID.
+message's id, taken from MSG_ID: a result that comes before the answer to its send
+request (the report session is another TCP connection, and ``submit`` returns only
+when its whole batch is settled) needs no lookup, and the ledger applies it at once.
+Results the sink failed on are counted in ``health()`` (``refused``).
 """
 
 from __future__ import annotations
@@ -86,6 +89,9 @@ class UShotConnector:
         self._send: dict[Port, SendLane] = {}
         self._report: dict[Port, ReportLane] = {}
         self._generations: collections.OrderedDict[int, int] = collections.OrderedDict()
+        #: Results the sink failed on since the start, and why the last one did.
+        self._refused = 0
+        self._last_refusal = ""
 
     @property
     def lanes(self) -> list[Lane]:
@@ -110,6 +116,7 @@ class UShotConnector:
                     clock=self._clock,
                     sink=sink,
                     on_transient=self._transient,
+                    on_refused=self._refused_results,
                 )
             else:
                 self._send[port] = SendLane(
@@ -143,7 +150,13 @@ class UShotConnector:
         up = bool(lanes) and all(lane.logged_in for lane in lanes)
         detail = " ".join(f"{lane.port.value}={lane.status}" for lane in lanes)
         in_flight = sum(lane.pending for lane in self._send.values())
-        return Health(up=up, detail=detail or "not started", in_flight=in_flight)
+        return Health(
+            up=up,
+            detail=detail or "not started",
+            in_flight=in_flight,
+            refused=self._refused,
+            last_refusal=self._last_refusal,
+        )
 
     async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
         loop = asyncio.get_running_loop()
@@ -179,6 +192,10 @@ class UShotConnector:
         return done
 
     # -- messages to records ------------------------------------------------------
+
+    def _refused_results(self, count: int, why: str) -> None:
+        self._refused += count
+        self._last_refusal = why[:200]
 
     def _transient(self, message_id: int, generation: int) -> None:
         self._generations[message_id] = max(

@@ -90,6 +90,8 @@ class ReportLane(Lane):
         sink: where reports go (set by the connector's ``start``).
         on_transient: told (message id, generation) of every transient result, so the
             next send of that message gets a new MSG_ID.
+        on_refused: told (how many, why) when the sink failed on results of a 1031
+            (not acknowledged: SAM11 sends them again, SAM10 ones are lost).
     """
 
     def __init__(
@@ -101,11 +103,13 @@ class ReportLane(Lane):
         clock: Clock,
         sink: ReportSink,
         on_transient: Callable[[int, int], None],
+        on_refused: Callable[[int, str], None],
     ) -> None:
         super().__init__(connector=connector, port=port, options=options, clock=clock)
         self._sink = sink
         self._on_transient = on_transient
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._on_refused = on_refused
         #: Reports handed to the sink (tests and health).
         self.reported = 0
 
@@ -184,15 +188,18 @@ class ReportLane(Lane):
             *(self._sink.report(r) for r in fresh.values()), return_exceptions=True
         )
         failed: tuple[str, BaseException] | None = None
+        refused = 0
         for msg_id, outcome in zip(fresh, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 failed = failed or (msg_id, outcome)
+                refused += isinstance(outcome, Exception)
                 continue
             self._reported(msg_id)
         if failed is not None:
             msg_id, exc = failed
             if not isinstance(exc, Exception):
                 raise exc  # cancellation and the like are not the sink's failure
+            self._on_refused(refused, f"result of MSG_ID {msg_id}: {exc!r}")
             # Not acknowledged: the session closes and (SAM11) the server sends again.
             raise TransientConnectorError(
                 f"the report sink failed on MSG_ID {msg_id}: {exc!r}"

@@ -192,6 +192,11 @@ class Record:
         self.accepted: collections.Counter[str] = collections.Counter()
         #: MSG_ID → how many times its result was written to a report session.
         self.results: collections.Counter[str] = collections.Counter()
+        #: Results taken (acknowledged, or polled past) before the answer to their
+        #: send request went out, in report-first mode; and those whose answer
+        #: went out first because nobody took them in time.
+        self.reported_first = 0
+        self.reported_late = 0
         #: Port → successful logins.
         self.logins: collections.Counter[Port] = collections.Counter()
         #: Port → refused logins.
@@ -263,6 +268,8 @@ class SendVerdict:
     resp_code: str
     resp_mesg: str
     keys: tuple[MsgKey, ...] = ()
+    #: MSG_IDs taken as new: each has a result on its way (a repeat has none).
+    fresh: tuple[str, ...] = ()
 
 
 class Backend:
@@ -366,10 +373,12 @@ class Backend:
             self._wall() + dt.timedelta(seconds=self.result_delay)
         )
         keys = []
+        fresh = []
         for record in request.records:
             keys.append(MsgKey(grp_id=record.grp_id, msg_id=record.msg_id))
             if record.msg_id in seen:
                 continue
+            fresh.append(record.msg_id)
             seen[record.msg_id] = None
             if len(seen) > REMEMBERED_IDS:
                 seen.popitem(last=False)
@@ -386,7 +395,9 @@ class Backend:
                     telecom=self._carrier(record.receiver),
                 ),
             )
-        return SendVerdict(resp_code=RESP_OK, resp_mesg="OK", keys=tuple(keys))
+        return SendVerdict(
+            resp_code=RESP_OK, resp_mesg="OK", keys=tuple(keys), fresh=tuple(fresh)
+        )
 
     def _refusal(self, account: Account, port: Port, request: SendRequest) -> str:
         if port is Port.SMS and not isinstance(request, SmsSend):

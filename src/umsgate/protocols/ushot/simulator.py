@@ -12,6 +12,14 @@ Report sessions: SAM10 answers each poll with what is ready (a result is gone on
 written); SAM11 pushes whatever becomes ready while the session is idle and keeps it
 until the client's 1030 lists it; results not acknowledged when a session ends go back
 to the account's mailbox for the next session.
+
+Report-first mode (``report_first=True``, ``--report-first``): the result of each new
+record is ready at once, and the answer to its send request waits until the client
+has taken it on its report session: acknowledged it (SAM11), or polled again after the
+1031 that carried it (SAM10: the connector hands a frame's results to its sink before
+its next poll). So every result reaches the client before its send is acknowledged,
+as a server whose report and send sessions race can do. The wait is bounded
+(`REPORT_FIRST_WAIT`): a client without a report session still gets its answers.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import dataclasses
 import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Annotated
 
@@ -80,6 +88,9 @@ log = logging.getLogger("umsgate.protocols.ushot.simulator")
 RESULTS_PER_FRAME = 100
 #: How long `close` waits for the sessions to end.
 CLOSE_TIMEOUT = 10.0
+#: Report-first mode: longest a send answer waits for its results to be taken
+#: (well under the connector's default request timeout of 30 s).
+REPORT_FIRST_WAIT = 5.0
 
 
 class _FaultDrop(Exception):
@@ -99,6 +110,8 @@ class _Conn:
     account: Account | None = None
     mailbox: Mailbox | None = None
     inflight: list[ResultRecord] = dataclasses.field(default_factory=list)
+    #: SAM10: the MSG_IDs the last 1031 carried, taken once the next poll comes.
+    written: list[str] = dataclasses.field(default_factory=list)
     frames: int = 0
 
 
@@ -117,6 +130,8 @@ class UShotSimulator:
         answer_timeout: how long a client may take to acknowledge a push.
         idle_timeout: a session silent this long is closed (spec §8: 90 s).
         clock: monotonic seconds.
+        report_first: report-first mode (see the module docstring); results are
+            then ready at once and ``result_delay`` is not used.
     """
 
     def __init__(
@@ -132,15 +147,17 @@ class UShotSimulator:
         answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
+        report_first: bool = False,
     ) -> None:
         self.host = host
         self.base_port = base_port
         self.answer_timeout = answer_timeout
         self.idle_timeout = idle_timeout
+        self.report_first = report_first
         self._clock = clock
         self.backend = Backend(
             accounts,
-            result_delay=result_delay,
+            result_delay=0.0 if report_first else result_delay,
             mix=mix,
             telecom=telecom,
             extensions=extensions,
@@ -151,6 +168,9 @@ class UShotSimulator:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._conns: set[_Conn] = set()
+        #: Report-first mode: MSG_IDs whose send answer waits for their result to
+        #: be taken.
+        self._untaken: dict[str, asyncio.Future[None]] = {}
 
     @property
     def faults(self) -> Faults:
@@ -382,6 +402,8 @@ class UShotSimulator:
             case SmsSend() | FixedSend() | LmsSend() | MmsSend():
                 assert conn.account is not None  # the session table requires a login
                 verdict = self.backend.send(conn.account, conn.port, event)
+                if self.report_first and verdict.fresh:
+                    await self._results_taken(verdict.fresh)
                 if self.faults.ack_delay > 0 and event.records:
                     await asyncio.sleep(self.faults.ack_delay)
                 if session.version == Version.SAM10:
@@ -409,8 +431,38 @@ class UShotSimulator:
                 )
         raise AssertionError(f"the server table let {type(event).__name__} through")
 
+    async def _results_taken(self, msg_ids: Sequence[str]) -> None:
+        """Report-first mode: wait until the results of ``msg_ids`` are taken, at
+        most `REPORT_FIRST_WAIT` seconds."""
+        loop = asyncio.get_running_loop()
+        waits = []
+        for msg_id in msg_ids:
+            waits.append(loop.create_future())
+            self._untaken[msg_id] = waits[-1]
+        try:
+            _, late = await asyncio.wait(waits, timeout=REPORT_FIRST_WAIT)
+        finally:
+            for msg_id in msg_ids:
+                self._untaken.pop(msg_id, None)
+        self.record.reported_first += len(waits) - len(late)
+        self.record.reported_late += len(late)
+        if late:
+            log.info(
+                "ushot sim: %d results not taken within %.0f s; answering the send",
+                len(late),
+                REPORT_FIRST_WAIT,
+                extra={"event": "ushot_sim_results_late"},
+            )
+
+    def _taken(self, msg_ids: Iterable[str]) -> None:
+        for msg_id in msg_ids:
+            waiting = self._untaken.pop(msg_id, None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+
     def _acknowledged(self, conn: _Conn, ack: ResultAck) -> None:
         acked = {k.msg_id for k in ack.keys}
+        self._taken(acked)
         missing = [r for r in conn.inflight if r.msg_id not in acked]
         if missing and conn.mailbox is not None:
             log.info(
@@ -437,11 +489,18 @@ class UShotSimulator:
             )
         if session.state is State.PUSH_SENT_POLL_RECEIVED:
             return Results()  # a push is outstanding: nothing more until it is acked
+        if conn.written:
+            # SAM10 has no acknowledgement: a client polls again once it has
+            # handled what the last 1031 carried.
+            self._taken(conn.written)
+            conn.written = []
         records = self._take(conn, conn.mailbox)
         for r in records:
             self.record.results[r.msg_id] += 1
         if session.version == Version.SAM11 and records:
             conn.inflight = records
+        elif self.report_first:
+            conn.written = [r.msg_id for r in records]
         return Results(records=tuple(records))
 
 
@@ -548,6 +607,14 @@ def command(
             help="Fault: refuse every login for this many seconds after start.",
         ),
     ] = 0.0,
+    report_first: Annotated[
+        bool,
+        typer.Option(
+            envvar=f"{_ENV}REPORT_FIRST",
+            help="Answer each send request only once its results were taken on the "
+            "report session (results are ready at once; --delay is not used).",
+        ),
+    ] = False,
 ) -> None:
     """Run a UShot (UnionMC) server on the SMS/MMS send and report ports."""
     versions = _parse_versions(version)
@@ -576,6 +643,7 @@ def command(
         result_delay=delay,
         mix=outcome,
         telecom=telecom,
+        report_first=report_first,
     )
     asyncio.run(_run(sim, ack_delay=ack_delay, refuse_logins=refuse_logins))
 
