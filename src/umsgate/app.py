@@ -186,6 +186,7 @@ class Gateway:
             on_final=self._on_final,
             on_queued=self._on_queued,
             on_unmatched=self._on_unmatched,
+            unmatched_ttl=self.settings.engine.unmatched_report_ttl,
             faces=self.faces,
         )
         self._build_connectors()

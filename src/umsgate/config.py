@@ -88,6 +88,10 @@ class EngineSettings:
     #: A SENT message with no report this many seconds after its submit ends
     #: EXPIRED (reported); a report that comes later changes nothing.
     report_timeout: float = 86400.0
+    #: A provider report that matched no message for this many seconds is dropped
+    #: (counted in ``umsgate_reports_unmatched`` and ``/healthz``, logged with its
+    #: id): a submit is recorded moments after the provider took it.
+    unmatched_report_ttl: float = 600.0
 
 
 #: Most reports in one webhook POST (the report check's own limit, apigw spec §12).

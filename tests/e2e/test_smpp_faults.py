@@ -6,6 +6,8 @@ with exactly one final status and one webhook, and nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import os
 import signal
 import struct
@@ -34,6 +36,7 @@ from tests.e2e.test_smpp_serve import (
     sim_process,
     smpp_settings,
 )
+from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp import simulator
 from umsgate.testing import wait_for
 
@@ -344,3 +347,84 @@ async def test_malformed_pdu_closes_the_session_not_the_gateway(
     }
     assert "Traceback" not in srv.log.read_text()
     check_final_once(sqlite_store, receiver, {**before, **after}, "DELIVERED")
+
+
+def _metric(text: str, name: str, connector: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f'{name}{{connector="{connector}"}} '):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+@pytest.mark.parametrize("own_process", [False, True], ids=["in-gateway", "own"])
+async def test_refused_and_unmatched_receipts_show_in_metrics_and_healthz(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path, own_process: bool
+) -> None:
+    """The SMSC sends a receipt for an id the gateway never saw, and a deliver_sm
+    that is not a receipt: the first is parked, then dropped as unmatched after
+    ``engine.unmatched_report_ttl``; the second is refused (ESME_RX_P_APPN). Each
+    shows in /healthz and /metrics, and its log line names it."""
+    accounts = {KSC[0]: KSC[1], UCS[0]: UCS[1]}
+    receipt_text = (
+        b"id:nobody-sent-this sub:001 dlvrd:001 submit date:2612061200 "
+        b"done date:2612061200 stat:DELIVRD err:000 text:"
+    )
+    stray = pdus.DeliverSm(
+        sequence=0, destination_addr="1", esm_class=4, short_message=receipt_text
+    )
+    mobile = pdus.DeliverSm(
+        sequence=0, destination_addr="1", esm_class=0, short_message=b"hello"
+    )
+    async with simulator.running(accounts=accounts, receipt_delay=0.05) as sim:
+        config = smpp_settings(
+            tmp_path / "umsgate.toml", sim.port, own_process=own_process
+        )
+        srv = Server(
+            sqlite_store,
+            free_port(),
+            tmp_path / "serve.log",
+            config=config,
+            env={"UMSGATE_ENGINE_UNMATCHED_REPORT_TTL": "2"},
+        )
+        await srv.start()
+        try:
+            await wait_for(lambda: sim.stats.binds == 2, timeout=10, what="binds")
+            ucs = sim.connections(UCS[0])
+            assert len(ucs) == 1
+            session = ucs[0].session
+            ucs[0].send(dataclasses.replace(stray, sequence=session.next_sequence()))
+            ucs[0].send(dataclasses.replace(mobile, sequence=session.next_sequence()))
+            async with httpx.AsyncClient() as http:
+
+                async def reports() -> dict[str, Any]:
+                    doc = (await http.get(srv.url + "/healthz")).json()
+                    return dict(doc["reports"])
+
+                parked_seen = False
+                for _ in range(100):
+                    doc = await reports()
+                    parked_seen = parked_seen or doc["parked"] == 1
+                    if doc["unmatched"] and doc["refused"]:
+                        break
+                    await asyncio.sleep(0.1)
+                assert parked_seen, doc
+                assert doc["unmatched"] == {
+                    "smsc-ucs": {"count": 1, "last": "nobody-sent-this"}
+                }, doc
+                assert doc["refused"]["smsc-ucs"]["count"] == 1, doc
+                assert "not a receipt" in doc["refused"]["smsc-ucs"]["last"]
+                assert doc["parked"] == 0
+                health = (await http.get(srv.url + "/healthz")).json()
+                assert health["connectors"]["smsc-ucs"]["refused"] == 1
+                metrics = (await http.get(srv.url + "/metrics")).text
+            unmatched = "umsgate_reports_unmatched_total"
+            refused = "umsgate_reports_refused_total"
+            assert _metric(metrics, unmatched, "smsc-ucs") == 1
+            assert _metric(metrics, refused, "smsc-ucs") == 1
+            assert _metric(metrics, refused, "smsc-ksc") == 0
+            assert "umsgate_reports_parked 0.0" in metrics
+            assert sim.stats.receipts_refused == 0  # RX_P_APPN: dropped for good
+        finally:
+            await stop_without_blocking(srv)
+    dropped = log_events(srv.log, "report_unmatched")
+    assert len(dropped) == 1 and "nobody-sent-this" in dropped[0], dropped

@@ -31,8 +31,9 @@ and deletes their rows, in one transaction: no timed retry stands between a
 receipt and its message. Reports parked by another node, or before a restart
 (the index is loaded from the store at start), are looked at again once a second
 (`PENDING_BATCH` at a time, after `PENDING_GRACE`), and dropped after
-`PENDING_MAX_AGE` with a log line naming their id and the ``on_unmatched``
-callback (the ``umsgate_reports_unmatched`` metric and ``/healthz``).
+``unmatched_ttl`` (`PENDING_MAX_AGE` by default) with a log line naming their id
+and the ``on_unmatched`` callback (the ``umsgate_reports_unmatched`` metric and
+``/healthz``).
 """
 
 from __future__ import annotations
@@ -74,10 +75,11 @@ _DELIVERED_CODE = ResultCode.DELIVERED.value
 LAST_TRY_MARGIN = 0.001
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
-#: Pending (unmatched) reports looked at per round, and how long they are kept. A
-#: submit is recorded seconds after the provider took it, so a receipt that has not
-#: found its message in ten minutes never will (e.g. a part the SMSC took just
-#: before a dropped session, whose message was then sent again under new ids).
+#: Pending (unmatched) reports looked at per round, and how long they are kept by
+#: default (``engine.unmatched_report_ttl``). A submit is recorded seconds after the
+#: provider took it, so a receipt that has not found its message in ten minutes
+#: never will (e.g. a part the SMSC took just before a dropped session, whose
+#: message was then sent again under new ids).
 PENDING_BATCH = 500
 PENDING_MAX_AGE = 600.0
 #: A parked report is looked at by the timed retry only after this long: until
@@ -182,12 +184,13 @@ class Ledger:
         on_final: Callable[[int], None] | None = None,
         on_queued: Callable[[], None] | None = None,
         on_unmatched: Callable[[str, str], None] | None = None,
+        unmatched_ttl: float = PENDING_MAX_AGE,
         max_batch: int = MAX_BATCH,
         faces: Mapping[str, report_faces.ReportFace] | None = None,
     ) -> None:
         """Args:
         on_unmatched: called with (connector, provider id) of each parked report
-            dropped after `PENDING_MAX_AGE` without finding its message.
+            dropped after ``unmatched_ttl`` seconds without finding its message.
         faces: the compatible faces by name; their messages' reports are in
             their format (`umsgate.reports.faces`).
         """
@@ -201,6 +204,7 @@ class Ledger:
         self._on_final = on_final
         self._on_queued = on_queued
         self._on_unmatched = on_unmatched
+        self._unmatched_ttl = unmatched_ttl
         self._max_batch = max_batch
         self._faces = dict(faces or {})
         #: Groups of ops, each with the future its caller awaits.
@@ -429,12 +433,12 @@ class Ledger:
                     ops.append(Reported(report=_report_from_json(body)))
                     done.append(row_id)
                     parked.pop((connector, pid), None)
-                elif now - created_at > PENDING_MAX_AGE:
+                elif now - created_at > self._unmatched_ttl:
                     log.warning(
                         "report of %s from %s dropped: it matched no message in %.0f s",
                         pid,
                         connector,
-                        PENDING_MAX_AGE,
+                        self._unmatched_ttl,
                         extra={
                             "event": "report_unmatched",
                             "route": connector,
