@@ -57,35 +57,40 @@ COMMIT_HOPS = 2
 class SqliteWriter:
     """The SQLite connection of the hot path (``store/fast.py``).
 
-    Its statements, COMMIT included, run on the event loop's own thread. Each takes
-    micro- to milliseconds in SQLite's C code (a COMMIT appends to the WAL and
-    fsyncs it: 0.2-1 ms here), and a hop to a worker thread costs more than that:
-    it needs the GIL on both sides and a wake-up of the busy loop for the answer
-    (profiled: a COMMIT on a worker thread took 4-9 ms at the median under load,
-    0.4 ms on the loop; with aiosqlite's hop per statement a group commit spent
-    tens of milliseconds waiting). Only what can wait long leaves the loop, for the
-    writer's own thread:
+    Its statements run on the event loop's own thread. Each takes micro- to
+    milliseconds in SQLite's C code, and a hop to a worker thread costs more than
+    that: it needs the GIL on both sides and a wake-up of the busy loop for the
+    answer (with aiosqlite's hop per statement a group commit spent tens of
+    milliseconds waiting). What can wait long leaves the loop, for the writer's
+    threads:
 
+    * the COMMIT, on the writer's thread. It appends the transaction to the WAL and
+      fsyncs it, SQLite releasing the GIL meanwhile: 0.2-0.4 ms on a quiet disk,
+      but p50 1.6 ms, p90 5 ms and up to 25 ms under the load of `bench/e2e.py`,
+      where the COMMITs on the loop had kept it from everything else (HTTP answers,
+      frames, receipts) a quarter of the time. Nobody waits for a COMMIT to write
+      the next part (the stages leave its future behind, `fast.Pending`), and a
+      part that comes while a COMMIT runs waits for it, then begins the next
+      transaction;
     * ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
       connection's busy timeout is 0: a BEGIN on the loop takes the lock at once or
       fails, and is then repeated on the thread with the real timeout (SQLite
       releases the GIL while it waits);
-    * WAL checkpoints. The writer's automatic checkpoint is off (it would copy up
-      to a thousand pages into the database inside some COMMIT, on the loop); a
-      PASSIVE checkpoint runs on the thread on a connection of its own at most
-      every `CHECKPOINT_EVERY` seconds after a commit, and never blocks a writer.
+    * WAL checkpoints, on a thread and a connection of their own. The writer's
+      automatic checkpoint is off (it would copy up to a thousand pages into the
+      database inside some COMMIT); a PASSIVE checkpoint runs at most every
+      `CHECKPOINT_EVERY` seconds after a commit, and never blocks a writer.
 
     Its transactions are shared. The acceptor, the dispatcher's claims, the ledger
-    and the notifier each commit their own batches, and a COMMIT with its fsync
-    (0.3-0.7 ms under load) blocks the loop: on `bench/e2e.py` they made 3,300
-    COMMITs for 20,000 messages and a quarter of the loop's time. So each
-    `fast.transaction` is a *part* of the one open transaction (`join`: a
-    SAVEPOINT, after a BEGIN IMMEDIATE if none is open), and the transaction
-    commits `COMMIT_HOPS` loop turns after its first part was kept, with every part
-    written meanwhile (1,300 COMMITs on the same run). A part's caller goes on only
-    after that COMMIT, so "committed" still means on disk. A part that fails is
-    rolled back to its savepoint alone; a COMMIT that fails fails every part in it,
-    and so does an error after which SQLite itself ended the transaction.
+    and the notifier each commit their own batches: on `bench/e2e.py` they made
+    3,300 COMMITs for 20,000 messages. So each `fast.transaction` is a *part* of
+    the one open transaction (`join`: a SAVEPOINT, after a BEGIN IMMEDIATE if none
+    is open), and the transaction commits `COMMIT_HOPS` loop turns after its first
+    part was kept, with every part written meanwhile (1,300 COMMITs on the same
+    run). A part's caller goes on only after that COMMIT, so "committed" still
+    means on disk. A part that fails is rolled back to its savepoint alone; a
+    COMMIT that fails fails every part in it, and so does an error after which
+    SQLite itself ended the transaction.
     """
 
     def __init__(self, path: str) -> None:
@@ -95,6 +100,11 @@ class SqliteWriter:
         self._thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="sqlite-writer"
         )
+        self._checkpoint_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="sqlite-checkpoint"
+        )
+        #: The COMMIT running on the writer's thread.
+        self._committing: asyncio.Future[None] | None = None
         self._begin_off_loop: asyncio.Future[None] | None = None
         self._last_checkpoint = time.monotonic()
         self._checkpoint: asyncio.Future[None] | None = None
@@ -163,9 +173,15 @@ class SqliteWriter:
     # -- the shared transaction -----------------------------------------------------
 
     async def join(self) -> None:
-        """Start a part: join the open transaction, or begin one, and mark the part
-        with a savepoint. The caller holds the writer (`Database.sqlite_writer`)."""
+        """Start a part: join the open transaction, or begin one (after the COMMIT
+        that runs, if any), and mark the part with a savepoint. The caller holds the
+        writer (`Database.sqlite_writer`)."""
         if self._shared is None:
+            committing = self._committing
+            if committing is not None:
+                # Its outcome is its parts' to hear; this part only needs it over.
+                with contextlib.suppress(BaseException):
+                    await asyncio.shield(committing)
             await self.begin()
             self._shared = asyncio.get_running_loop().create_future()
         self.conn.execute("SAVEPOINT part")
@@ -217,21 +233,36 @@ class SqliteWriter:
     def _commit_soon(self, hops: int) -> None:
         """Commit the shared transaction, ``hops`` loop turns after its first part
         was kept: the parts that other tasks write meanwhile ride on the same
-        COMMIT (one fsync). A part whose body is running is waited for."""
+        COMMIT (one fsync). A part whose body is running is waited for. The COMMIT
+        runs on the writer's thread; its parts are told when it ends."""
         if hops > 1 or self._in_part:
             self._commit_at = asyncio.get_running_loop().call_soon(
                 self._commit_soon, max(1, hops - 1)
             )
             return
         self._commit_at = None
-        if self._shared is None:
+        shared, self._shared = self._shared, None
+        self._kept = 0
+        if shared is None:
             return
-        try:
-            self.commit()
-        except Exception as exc:  # every part of it is lost; each waiter is told
-            self._end_shared(exc)
-        else:
-            self._end_shared(None)
+        loop = asyncio.get_running_loop()
+        committing = loop.run_in_executor(self._thread, self.commit)
+        self._committing = committing
+
+        def done(fut: asyncio.Future[None]) -> None:
+            if self._committing is fut:
+                self._committing = None
+            exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+            if not shared.done():
+                if exc is None:
+                    shared.set_result(None)
+                else:
+                    shared.set_exception(exc)
+                    shared.exception()  # retrieved: a part with no waiter is no error
+            if exc is None:
+                self._checkpoint_soon()
+
+        committing.add_done_callback(done)
 
     def _end_shared(self, exc: BaseException | None) -> None:
         fut, self._shared = self._shared, None
@@ -247,6 +278,8 @@ class SqliteWriter:
                 fut.exception()  # retrieved: a part with no waiter left is no error
 
     def commit(self) -> None:
+        """COMMIT (on the writer's thread), or ROLLBACK what is left of a
+        transaction whose COMMIT failed."""
         conn = self.conn
         try:
             conn.execute("COMMIT")
@@ -254,6 +287,8 @@ class SqliteWriter:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def _checkpoint_soon(self) -> None:
         if (
             time.monotonic() - self._last_checkpoint > CHECKPOINT_EVERY
             and self._checkpoint is None
@@ -262,8 +297,11 @@ class SqliteWriter:
             self._checkpoint = asyncio.ensure_future(self._run_checkpoint())
 
     async def _run_checkpoint(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await self._off_loop(self._checkpoint_now, "PASSIVE")
+            await loop.run_in_executor(
+                self._checkpoint_thread, self._checkpoint_now, "PASSIVE"
+            )
         except sqlite3.Error:
             log.exception("WAL checkpoint failed", extra={"event": "store_error"})
         finally:
@@ -289,6 +327,9 @@ class SqliteWriter:
     async def close(self) -> None:
         if self._shared is not None and not self._in_part:
             self._commit_soon(1)
+        if self._committing is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(self._committing)
         if self._checkpoint is not None:
             with contextlib.suppress(BaseException):
                 await self._checkpoint
@@ -305,6 +346,7 @@ class SqliteWriter:
 
             await self._off_loop(shut)
         self._thread.shutdown(wait=True)
+        self._checkpoint_thread.shutdown(wait=True)
 
 
 class Database:
