@@ -9,9 +9,12 @@ own client), then by the connector, which must get every receipt and refuse none
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import signal
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -171,12 +174,43 @@ class RawEsme(asyncio.Protocol):
         }
 
 
-async def raw_esme(sim: Smsc, answer: Answer = answer_ok) -> RawEsme:
+async def raw_esme(sim: Smsc | int, answer: Answer = answer_ok) -> RawEsme:
+    """A `RawEsme` connected to ``sim`` (or to a port)."""
+    port = sim if isinstance(sim, int) else sim.port
     loop = asyncio.get_running_loop()
     _, esme = await asyncio.wait_for(
-        loop.create_connection(lambda: RawEsme(answer), "127.0.0.1", sim.port), 5
+        loop.create_connection(lambda: RawEsme(answer), "127.0.0.1", port), 5
     )
     return esme
+
+
+@contextlib.asynccontextmanager
+async def sim_command(*args: str) -> AsyncIterator[tuple[int, list[str]]]:
+    """``umsgate sim smpp ARGS`` as a process; its port, and the lines it prints
+    when it stops (filled in on exit)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "umsgate.protocols.smpp.simulator",
+        "--port",
+        "0",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    last: list[str] = []
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("listening smpp="), line
+        yield int(line.rsplit(":", 1)[1]), last
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        last.extend((await proc.stdout.read()).decode().splitlines())
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 def receipt_id(pdu: Any) -> str:
@@ -188,36 +222,42 @@ def receipt_id(pdu: Any) -> str:
 
 
 async def test_receipt_at_zero_delay_rides_in_the_write_of_its_resp() -> None:
-    async with simulator.running(accounts=ACCOUNT, receipt_delay=0) as sim:
-        esme = await raw_esme(sim)
+    # The simulator in a process of its own: in this process's loop, a write the
+    # simulator made a loop turn later would still be read with the first.
+    async with sim_command("--receipt-delay", "0") as (port, last):
+        esme = await raw_esme(port)
         await esme.bind()
         for n in range(1, 21):
             [seq] = await esme.submit(1)
             await esme.count("deliver_sm", n)
             # One read: the submit_sm_resp, then its receipt right behind it.
-            last = esme.reads[-1]
-            assert [pdu.command for pdu in last] == ["submit_sm_resp", "deliver_sm"]
-            assert last[0].sequence == seq
-            assert receipt_id(last[1]) == last[0].message_id.decode()
-        await wait_for(lambda: sim.stats.receipts_acked == 20, what="answers")
-        assert sim.stats.receipts_sent == 20
+            read = esme.reads[-1]
+            assert [pdu.command for pdu in read] == ["submit_sm_resp", "deliver_sm"]
+            assert read[0].sequence == seq
+            assert receipt_id(read[1]) == read[0].message_id.decode()
+        esme.write(wire("unbind", esme.next_sequence()))
+        await asyncio.wait_for(esme.closed.wait(), 10)
+    assert last[0] == "receipts sent 20, answered 20, refused 0, lost 0"
 
 
 async def test_early_receipt_comes_before_its_resp_in_the_same_write() -> None:
     # Every receipt early, and a delay that would hold the others a minute.
-    async with simulator.running(
-        accounts=ACCOUNT, receipt_delay=60, early_receipts=1.0
-    ) as sim:
-        esme = await raw_esme(sim)
+    async with sim_command("--receipt-delay", "60", "--early-receipts", "1") as (
+        port,
+        last,
+    ):
+        esme = await raw_esme(port)
         await esme.bind()
         for n in range(1, 11):
             [seq] = await esme.submit(1)
             await esme.count("submit_sm_resp", n)
-            last = esme.reads[-1]
-            assert [pdu.command for pdu in last] == ["deliver_sm", "submit_sm_resp"]
-            assert last[1].sequence == seq
-            assert receipt_id(last[0]) == last[1].message_id.decode()
-        await wait_for(lambda: sim.stats.receipts_acked == 10, what="answers")
+            read = esme.reads[-1]
+            assert [pdu.command for pdu in read] == ["deliver_sm", "submit_sm_resp"]
+            assert read[1].sequence == seq
+            assert receipt_id(read[0]) == read[1].message_id.decode()
+        esme.write(wire("unbind", esme.next_sequence()))
+        await asyncio.wait_for(esme.closed.wait(), 10)
+    assert last[0] == "receipts sent 10, answered 10, refused 0, lost 0"
 
 
 async def test_a_share_of_receipts_comes_early() -> None:
