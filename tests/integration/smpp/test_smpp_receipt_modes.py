@@ -257,7 +257,7 @@ async def test_early_receipt_comes_before_its_resp_in_the_same_write() -> None:
             assert receipt_id(read[0]) == read[1].message_id.decode()
         esme.write(wire("unbind", esme.next_sequence()))
         await asyncio.wait_for(esme.closed.wait(), 10)
-    assert last[0] == "receipts sent 10, answered 10, refused 0, lost 0"
+    assert last[0] == "receipts sent 10, answered 10, refused 0, lost 0; 10 early"
 
 
 async def test_a_share_of_receipts_comes_early() -> None:
@@ -284,6 +284,7 @@ async def test_a_share_of_receipts_comes_early() -> None:
                 early += stream[i - 1] == ("receipt", mid) if i else 0
         # A seeded draw of 20 %: 40 expected, sd 5.7.
         assert 20 <= early <= 60, early
+        assert sim.stats.receipts_early == early
 
 
 async def test_early_receipt_of_a_transmitter_goes_to_the_receiver() -> None:

@@ -193,6 +193,8 @@ class Stats:
     refused: int = 0
     #: deliver_sm written (a receipt sent again counts again).
     receipts_sent: int = 0
+    #: Receipts drawn to go before their submit_sm_resp (`early_receipts`).
+    receipts_early: int = 0
     #: Their deliver_sm_resp (or generic_nack), whatever the status...
     receipts_answered: int = 0
     #: ...with ESME_ROK...
@@ -213,11 +215,13 @@ class Stats:
     receipt_waits: list[float] = dataclasses.field(default_factory=list)
 
     def receipt_count_line(self) -> str:
-        """``receipts sent N, answered N, refused N, lost N``."""
-        return (
+        """``receipts sent N, answered N, refused N, lost N``, and ``; N early``
+        when some went before their submit_sm_resp."""
+        line = (
             f"receipts sent {self.receipts_sent}, answered {self.receipts_answered}, "
             f"refused {self.receipts_refused}, lost {self.receipts_lost}"
         )
+        return f"{line}; {self.receipts_early} early" if self.receipts_early else line
 
     def receipt_wait_line(self) -> str:
         """``receipts answered N; answer after p50 … ms, p90 …, p99 …``, or ""."""
@@ -840,6 +844,7 @@ class _Peer:
             message_id, item = smsc._accept(self.system_id, submit)
             resp = p.SubmitSmResp(sequence=submit.sequence, message_id=message_id)
             if item is not None and smsc._early_receipt():
+                smsc.stats.receipts_early += 1
                 smsc._send_now(item, self)
                 item = None
         delay = smsc.faults.resp_delay
