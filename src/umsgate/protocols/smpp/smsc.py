@@ -213,6 +213,9 @@ class Stats:
     #: Seconds from each receipt's deliver_sm to its answer (the first
     #: `MAX_WAITS`): how long an ESME keeps a slot of the receipt window.
     receipt_waits: list[float] = dataclasses.field(default_factory=list)
+    #: Most receipts unanswered at once on one session (read or still in the
+    #: socket): how far the ESME's window was pushed.
+    most_unanswered: int = 0
 
     def receipt_count_line(self) -> str:
         """``receipts sent N, answered N, refused N, lost N``, and ``; N early``
@@ -224,7 +227,8 @@ class Stats:
         return f"{line}; {self.receipts_early} early" if self.receipts_early else line
 
     def receipt_wait_line(self) -> str:
-        """``receipts answered N; answer after p50 … ms, p90 …, p99 …``, or ""."""
+        """``receipts answered N; answer after p50 … ms, p90 …, p99 …; at most N
+        unanswered``, or ""."""
         waits = sorted(self.receipt_waits)
         if not waits:
             return ""
@@ -234,7 +238,8 @@ class Stats:
 
         return (
             f"receipts answered {len(waits)}; answer after p50 {at(0.5):.1f} ms, "
-            f"p90 {at(0.9):.1f}, p99 {at(0.99):.1f}"
+            f"p90 {at(0.9):.1f}, p99 {at(0.99):.1f}; at most {self.most_unanswered} "
+            "unanswered"
         )
 
 
@@ -892,8 +897,12 @@ class _Peer:
         item.attempts += 1
         # time.monotonic, not the loop's time: uvloop's is in whole milliseconds.
         item.sent_at = time.monotonic()
-        self.unacked[seq] = item
-        self.smsc.stats.receipts_sent += 1
+        unacked = self.unacked
+        unacked[seq] = item
+        stats = self.smsc.stats
+        stats.receipts_sent += 1
+        if len(unacked) > stats.most_unanswered:
+            stats.most_unanswered = len(unacked)
         return True
 
     def _receipt_answered(self, resp: p.Response) -> None:
