@@ -19,8 +19,14 @@ messages and SMPP submits are the same count. Prints:
 * CPU seconds of each process and per message;
 * peak RSS of the gateway: the ``VmHWM`` of the serve process and of every process
   under it (fronts, connector processes), summed, read at the end of the run;
-* how long the gateway took to answer the simulator's receipts (p50, p90, p99): a
-  receipt holds a slot of the SMSC's window until then.
+* what became of the simulator's receipts (sent, answered, refused, lost), how long
+  the gateway took to answer them (p50, p90, p99; a receipt holds a slot of the
+  SMSC's window until then) and the most unanswered at once on a session.
+
+``--receipt-delay 0`` sends each receipt in the write of its submit_sm_resp;
+``--early F`` sends that share before it, ``--burst S`` holds receipts and sends
+them together every S seconds, ``--receipt-window 0`` lets the SMSC ignore windows
+and ``--no-resend`` makes a refused receipt a lost report.
 
 ``--no-webhook`` gives the client no report URL: the run ends when every message is
 final (``umsgate_messages_final``), which shows what the pipeline does without the
@@ -36,7 +42,9 @@ JSON object of the figures (``bench/kannel.py`` runs this script and reads it).
 (``.venv/bin/pip install py-spy`` first).
 
     .venv/bin/python bench/e2e.py [--n 20000] [--concurrency 64] [--window 50]
-                                  [--receipt-delay 0.5] [--db URL] [--profile FILE]
+                                  [--receipt-delay 0.5] [--receipt-window 50]
+                                  [--early F] [--burst S] [--no-resend]
+                                  [--db URL] [--profile FILE]
                                   [--workers N] [--reports-per-post N] [--no-webhook]
                                   [--own-process] [--peer] [--json]
 
@@ -338,19 +346,30 @@ def main() -> None:
         "--receipt-window",
         type=int,
         default=50,
-        help="the simulator's window of unanswered receipts per session",
+        help="the simulator's window of unanswered receipts per session (0: none)",
     )
     parser.add_argument(
         "--peer",
         action="store_true",
-        help="use bench/peer_smsc.py (no umsgate code) instead of umsgate sim smpp; "
-        "--receipt-window 0 then means no window",
+        help="use bench/peer_smsc.py (no umsgate code) instead of umsgate sim smpp",
     )
     parser.add_argument(
         "--early",
         type=float,
         default=0.0,
-        help="with --peer: the share of receipts sent before their submit_sm_resp",
+        help="the share of receipts sent before their submit_sm_resp",
+    )
+    parser.add_argument(
+        "--burst",
+        type=float,
+        default=0.0,
+        help="hold receipts and send them together every BURST seconds",
+    )
+    parser.add_argument(
+        "--no-resend",
+        action="store_true",
+        help="umsgate sim smpp --no-resend-refused: a refused receipt is lost "
+        "(bench/peer_smsc.py never sends one again)",
     )
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
     parser.add_argument("--sample", type=float, default=0.5)
@@ -402,12 +421,15 @@ def main() -> None:
                 sys.executable, str(Path(__file__).parent / "peer_smsc.py"),
                 "--receipt-delay", str(args.receipt_delay),
                 "--window", str(args.receipt_window), "--early", str(args.early),
+                "--burst", str(args.burst),
             ]  # fmt: skip
         else:
             sim_cmd = [
                 sys.executable, "-m", "umsgate", "sim", "smpp", "--port", "0",
                 "--account", "bench:bench", "--receipt-delay", str(args.receipt_delay),
                 "--receipt-window", str(args.receipt_window),
+                "--early-receipts", str(args.early), "--receipt-burst", str(args.burst),
+                *(["--no-resend-refused"] if args.no_resend else []),
             ]  # fmt: skip
         sim, line = start_listening(sim_cmd, env, tmp / "sim.log")
         procs.append(sim)
@@ -517,7 +539,8 @@ def main() -> None:
                 proc.kill()
                 proc.wait()
         if procs and procs[0].stdout is not None:
-            # The simulator's last line: how long its receipts waited for answers.
+            # The simulator's last lines: its receipts sent, answered, refused and
+            # lost, and how long they waited for answers.
             receipt_waits = procs[0].stdout.read().decode().strip()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -616,7 +639,9 @@ def main() -> None:
         f"{len(gateway_pids) - 1} processes under it, VmHWM summed)"
     )
     if receipt_waits:
-        print(f"SMSC: {receipt_waits} (receipt window {args.receipt_window})")
+        print(f"SMSC: receipt window {args.receipt_window}")
+        for line in receipt_waits.splitlines():
+            print(f"SMSC: {line}")
     if args.timeline:
         sampler.timeline(start)
     if args.profile is not None and args.profile.exists():

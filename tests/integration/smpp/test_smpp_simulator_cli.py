@@ -1,5 +1,6 @@
 """``umsgate sim smpp`` as a process: it prints where it listens, serves, stops
-cleanly on SIGTERM and says how long its receipts waited for their answers."""
+cleanly on SIGTERM and says what became of its receipts and how long they waited for
+their answers."""
 
 from __future__ import annotations
 
@@ -51,17 +52,79 @@ async def test_command_serves_until_sigterm() -> None:
             await conn.stop()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0
-        # Its last line: how long the receipt waited for its answer.
+        # Its last lines: what became of its receipts, and how long the receipt
+        # waited for its answer.
         rest = (await proc.stdout.read()).decode().splitlines()
-        assert rest and re.fullmatch(
+        assert rest[-2:-1] == ["receipts sent 1, answered 1, refused 0, lost 0"], rest
+        assert re.fullmatch(
             r"receipts answered 1; answer after p50 [0-9.]+ ms, p90 [0-9.]+, "
-            r"p99 [0-9.]+",
+            r"p99 [0-9.]+; at most 1 unanswered",
             rest[-1],
         ), rest
     finally:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_receipt_modes_from_the_environment() -> None:
+    # Every receipt before its resp (long before the minute of delay); the one the
+    # connector refuses is never sent again.
+    env = {
+        **os.environ,
+        "UMSGATE_SIM_SMPP_RECEIPT_DELAY": "60",
+        "UMSGATE_SIM_SMPP_EARLY_RECEIPTS": "1",
+        "UMSGATE_SIM_SMPP_RECEIPT_WINDOW": "0",
+        "UMSGATE_SIM_SMPP_RESEND_REFUSED": "false",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "umsgate.protocols.smpp.simulator",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        conn = connector(int(line.rsplit(":", 1)[1]))
+        sink = RecordingSink()
+        sink.fail = 1
+        await conn.start(sink)
+        try:
+            results = await conn.submit([message(i, "early") for i in range(3)])
+            assert {r.outcome for r in results} == {Outcome.ACCEPTED}
+            await sink.wait_count(2)
+            assert sink.failures == 1
+            assert conn.health().refused == 1
+        finally:
+            await conn.stop()
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        rest = (await proc.stdout.read()).decode().splitlines()
+        assert rest[0] == "receipts sent 3, answered 3, refused 1, lost 1; 3 early"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--early-receipts", "1.5"],
+        ["--receipt-burst", "-1"],
+        ["--receipt-window", "-1"],
+    ],
+)
+def test_receipt_settings_out_of_range_are_usage_errors(args: list[str]) -> None:
+    app = typer.Typer()
+    app.command()(simulator.command)
+    result = CliRunner().invoke(app, [*args, "--port", "0"])
+    assert result.exit_code == 2, result.output
 
 
 def test_bad_account_is_a_usage_error() -> None:

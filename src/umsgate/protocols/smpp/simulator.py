@@ -1,8 +1,9 @@
 """``umsgate sim smpp``: the fake SMSC in the foreground, and `running` for tests.
 
 The command prints one line as soon as it listens (``listening smpp=HOST:PORT``) and
-runs until Ctrl-C or SIGTERM; then it prints how long the ESMEs took to answer its
-receipts (``receipts answered N; answer after p50 … ms, …``), if it sent any.
+runs until Ctrl-C or SIGTERM; then it prints what became of its receipts
+(``receipts sent N, answered N, refused N, lost N``) and how long the ESMEs took to
+answer them (``receipts answered N; answer after p50 … ms, …``), if it sent any.
 Every option has an ``UMSGATE_SIM_SMPP_<NAME>`` environment twin. Tests use the
 async API instead::
 
@@ -183,9 +184,26 @@ def command(
     receipt_delay: Annotated[
         float,
         typer.Option(
-            help="Seconds from submit to receipt.", envvar=_env("RECEIPT_DELAY")
+            help="Seconds from submit to receipt; 0: in the same write as the "
+            "submit_sm_resp, right behind it (on a transceiver).",
+            envvar=_env("RECEIPT_DELAY"),
         ),
     ] = 1.0,
+    early_receipts: Annotated[
+        float,
+        typer.Option(
+            help="Share (0..1) of receipts sent at once before their submit_sm_resp "
+            "(in the same write on a transceiver), whatever --receipt-delay says.",
+            envvar=_env("EARLY_RECEIPTS"),
+        ),
+    ] = 0.0,
+    receipt_burst: Annotated[
+        float,
+        typer.Option(
+            help="Hold receipts and send them together every SECONDS (0: no bursts).",
+            envvar=_env("RECEIPT_BURST"),
+        ),
+    ] = 0.0,
     mix: Annotated[
         str,
         typer.Option(
@@ -194,7 +212,10 @@ def command(
         ),
     ] = "",
     seed: Annotated[
-        int, typer.Option(help="Seed of the outcome draw.", envvar=_env("SEED"))
+        int,
+        typer.Option(
+            help="Seed of the outcome and early-receipt draws.", envvar=_env("SEED")
+        ),
     ] = 0,
     receipt_retry: Annotated[
         float,
@@ -203,10 +224,21 @@ def command(
             envvar=_env("RECEIPT_RETRY"),
         ),
     ] = 5.0,
+    resend_refused: Annotated[
+        bool,
+        typer.Option(
+            "--resend-refused/--no-resend-refused",
+            help="Send a receipt refused, timed out or unanswered when its session "
+            "ends again; --no-resend-refused: never, it is counted lost.",
+            envvar=_env("RESEND_REFUSED"),
+        ),
+    ] = True,
     receipt_window: Annotated[
         int,
         typer.Option(
-            help="Unacknowledged receipts per session.", envvar=_env("RECEIPT_WINDOW")
+            help="Unacknowledged receipts per session (0: no window, every receipt "
+            "at once).",
+            envvar=_env("RECEIPT_WINDOW"),
         ),
     ] = 50,
     enquire_link_interval: Annotated[
@@ -266,7 +298,8 @@ def command(
         ),
     ] = None,
 ) -> None:
-    """Run a fake SMPP 3.4 SMSC until Ctrl-C or SIGTERM."""
+    """Run a fake SMPP 3.4 SMSC until Ctrl-C or SIGTERM; then print its receipts
+    sent, answered, refused and lost, and how long their answers took."""
     try:
         accounts = dict(parse_account(a) for a in account or [])
         config = SimulatorConfig(
@@ -276,9 +309,12 @@ def command(
             tps=tps if tps else None,
             window=window,
             receipt_delay=receipt_delay,
+            early_receipts=early_receipts,
+            receipt_burst=receipt_burst,
             mix=mix,
             seed=seed,
             receipt_retry=receipt_retry,
+            resend_refused=resend_refused,
             receipt_window=receipt_window,
             enquire_link_interval=enquire_link_interval or None,
         )
@@ -332,11 +368,11 @@ async def _serve(smsc: Smsc) -> None:
         await stop.wait()
     finally:
         await smsc.close()
-        # The last line, for whoever reads the output (bench/e2e.py).
-        line = smsc.stats.receipt_wait_line()
-        if line:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
+        # The last lines, for whoever reads the output (bench/e2e.py, tests).
+        stats = smsc.stats
+        lines = [stats.receipt_count_line(), stats.receipt_wait_line()]
+        sys.stdout.write("".join(line + "\n" for line in lines if line))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -6,16 +6,34 @@ Theory of operation
 -------------------
 Each accepted connection gets a `transport.Connection` whose handler is a
 `_Peer`. A submit_sm is answered at once (or after ``faults.resp_delay``) with a
-new message id, recorded in `Smsc.submitted`, and its receipt is scheduled: after
-``receipt_delay`` seconds the receipt moves to the queue of its system_id. Queued
-receipts go to any receiver or transceiver session of that system_id that has room
-in its receipt window, round robin; so receipts outlive the session that submitted
-the message and reach whichever session binds next.
+new message id, recorded in `Smsc.submitted`, and its receipt goes out:
+
+* with ``receipt_delay`` 0 (and no ``receipt_burst``), at once: on the submitting
+  session when it receives (a transceiver), so the receipt leaves in the same write
+  as its submit_sm_resp, right behind it; otherwise on a receiver of its system_id,
+  in the same loop turn;
+* a share ``early_receipts`` of them, whatever the delay, at once and *before* the
+  submit_sm_resp (in the same write on a transceiver): the ESME reads a receipt for
+  a message id it has not been told yet;
+* otherwise it is scheduled: after ``receipt_delay`` seconds, or with
+  ``receipt_burst`` at the next multiple of that many seconds of the loop's clock
+  (so every receipt due in between leaves together), it moves to the queue of its
+  system_id.
+
+Queued receipts go to any receiver or transceiver session of that system_id that
+has room in its receipt window (``receipt_window``; 0: none, only TCP flow control
+holds them back), round robin; so receipts outlive the session that submitted the
+message and reach whichever session binds next. A receipt sent at once takes the
+same path when its session has no room or older receipts of its system_id wait.
 
 A receipt leaves the queue only when a deliver_sm_resp with ESME_ROK comes back. A
 refusal (ESME_RX_T_APPN or any other error), a response timeout or a dropped
-connection puts it back, to be sent again ``receipt_retry`` seconds later;
-ESME_RX_P_APPN and ESME_RX_R_APPN drop it for good, as the ESME asked.
+connection puts it back, to be sent again ``receipt_retry`` seconds later (a
+dropped connection's go back at once, to the front); ESME_RX_P_APPN and
+ESME_RX_R_APPN drop it for good, as the ESME asked. With ``resend_refused`` off, as
+many real SMSCs do, no receipt is ever sent twice: one refused, timed out or
+unanswered when its session ends is dropped. Every dropped receipt is counted in
+`Stats.receipts_lost`.
 
 Outcomes are drawn with `OutcomeMix` over the ``stat:`` words of Appendix B
 (``DELIVRD`` unless the mix says otherwise), keyed by message id.
@@ -31,7 +49,9 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import os
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -66,8 +86,11 @@ MAX_RECORDED = 100_000
 #: each).
 MAX_TRACKED = 200_000
 #: Most receipts queued per system_id (a sink that never answers cannot grow it
-#: without end; further receipts are dropped and counted).
+#: without end; further receipts are dropped and counted lost).
 MAX_QUEUED_RECEIPTS = 1_000_000
+#: The session window that stands for "no window" (``receipt_window`` 0): more
+#: receipts than the simulator ever queues.
+_NO_WINDOW = MAX_QUEUED_RECEIPTS
 
 #: err: value and GSM network error (3GPP TS 29.002) of each drawn outcome.
 _OUTCOME_ERRORS: dict[str, int] = {
@@ -99,14 +122,26 @@ class SimulatorConfig:
     tps: float | None = None
     #: Outstanding submits per session; beyond it ESME_RMSGQFUL.
     window: int = 100
-    #: Seconds from submit to receipt.
+    #: Seconds from submit to receipt; 0: at once, in the same write as the
+    #: submit_sm_resp and right behind it (on a transceiver).
     receipt_delay: float = 1.0
+    #: Share (0..1) of receipts sent at once *before* their submit_sm_resp, in the
+    #: same write on a transceiver, whatever ``receipt_delay`` says.
+    early_receipts: float = 0.0
+    #: Seconds between bursts: scheduled receipts are held and leave together at
+    #: each multiple of it. 0: no bursts.
+    receipt_burst: float = 0.0
     #: Outcome shares: ``"UNDELIV=0.05,EXPIRED=0.01"``; the rest is DELIVRD.
     mix: str = ""
+    #: Seeds the outcome draw and the draw of early receipts.
     seed: int = 0
     #: Seconds before a refused or unanswered receipt is sent again.
     receipt_retry: float = 5.0
-    #: Unanswered deliver_sm per session (the connector takes up to 100).
+    #: Send a refused or unanswered receipt again (after ``receipt_retry``); False:
+    #: drop it, counted in `Stats.receipts_lost`.
+    resend_refused: bool = True
+    #: Unanswered deliver_sm per session; 0: no window, every receipt goes at once
+    #: (the connector reads up to its own ``receipt_window`` and holds the rest).
     receipt_window: int = 50
     enquire_link_interval: float | None = 30.0
     response_timeout: float = 10.0
@@ -156,10 +191,20 @@ class Stats:
     queue_full: int = 0
     #: submit_sm answered with `Faults.refuse_status`.
     refused: int = 0
+    #: deliver_sm written (a receipt sent again counts again).
     receipts_sent: int = 0
+    #: Receipts drawn to go before their submit_sm_resp (`early_receipts`).
+    receipts_early: int = 0
+    #: Their deliver_sm_resp (or generic_nack), whatever the status...
+    receipts_answered: int = 0
+    #: ...with ESME_ROK...
     receipts_acked: int = 0
+    #: ...or with an error status.
     receipts_refused: int = 0
-    receipts_dropped: int = 0
+    #: Receipts given up for good without an ESME_ROK: refused with ESME_RX_P_APPN
+    #: or ESME_RX_R_APPN, refused or unanswered with ``resend_refused`` off, or
+    #: over `MAX_QUEUED_RECEIPTS`.
+    receipts_lost: int = 0
     #: enquire_link received from ESMEs.
     enquire_links: int = 0
     #: enquire_link the simulator sent after a quiet interval.
@@ -168,9 +213,22 @@ class Stats:
     #: Seconds from each receipt's deliver_sm to its answer (the first
     #: `MAX_WAITS`): how long an ESME keeps a slot of the receipt window.
     receipt_waits: list[float] = dataclasses.field(default_factory=list)
+    #: Most receipts unanswered at once on one session (read or still in the
+    #: socket): how far the ESME's window was pushed.
+    most_unanswered: int = 0
+
+    def receipt_count_line(self) -> str:
+        """``receipts sent N, answered N, refused N, lost N``, and ``; N early``
+        when some went before their submit_sm_resp."""
+        line = (
+            f"receipts sent {self.receipts_sent}, answered {self.receipts_answered}, "
+            f"refused {self.receipts_refused}, lost {self.receipts_lost}"
+        )
+        return f"{line}; {self.receipts_early} early" if self.receipts_early else line
 
     def receipt_wait_line(self) -> str:
-        """``receipts answered N; answer after p50 … ms, p90 …, p99 …``, or ""."""
+        """``receipts answered N; answer after p50 … ms, p90 …, p99 …; at most N
+        unanswered``, or ""."""
         waits = sorted(self.receipt_waits)
         if not waits:
             return ""
@@ -180,7 +238,8 @@ class Stats:
 
         return (
             f"receipts answered {len(waits)}; answer after p50 {at(0.5):.1f} ms, "
-            f"p90 {at(0.9):.1f}, p99 {at(0.99):.1f}"
+            f"p90 {at(0.9):.1f}, p99 {at(0.99):.1f}; at most {self.most_unanswered} "
+            "unanswered"
         )
 
 
@@ -262,7 +321,9 @@ class Smsc:
     `stats`, flip `faults`, and close it.
 
     Raises (from ``__init__``):
-        ValueError: the mix names a word that is not a final ``stat:``.
+        ValueError: the mix names a word that is not a final ``stat:``, or a
+            receipt setting is out of range (``early_receipts`` outside 0..1, a
+            negative ``receipt_burst`` or ``receipt_window``).
     """
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -283,8 +344,17 @@ class Smsc:
                 f"mix names {sorted(unknown)}; "
                 f"outcomes are {', '.join(sorted(OUTCOMES))}"
             )
+        if not 0.0 <= config.early_receipts <= 1.0:
+            raise ValueError(
+                f"early_receipts is a share of receipts (0..1), "
+                f"not {config.early_receipts}"
+            )
+        if config.receipt_burst < 0 or config.receipt_window < 0:
+            raise ValueError("receipt_burst and receipt_window must be 0 or more")
         self.tps = config.tps
         self.receipt_delay = config.receipt_delay
+        self._early = config.early_receipts
+        self._early_draw = random.Random(config.seed).random
         self._server: asyncio.Server | None = None
         self._peers: set[_Peer] = set()
         self._receivers: dict[str, list[_Peer]] = {}
@@ -419,7 +489,7 @@ class Smsc:
         session = Session(
             Role.SMSC,
             now=asyncio.get_running_loop().time(),
-            window=self.config.receipt_window,
+            window=self.config.receipt_window or _NO_WINDOW,
             peer_window=self.config.window,
             response_timeout=self.config.response_timeout,
             enquire_link_interval=self.config.enquire_link_interval,
@@ -450,7 +520,11 @@ class Smsc:
             bucket.at = now
         return bucket.take(now)
 
-    def _accept(self, system_id: str, submit: p.SubmitSm) -> str:
+    def _accept(
+        self, system_id: str, submit: p.SubmitSm
+    ) -> tuple[str, _Receipt | None]:
+        """Record ``submit``; its message id and the receipt it asked for, if any
+        (the caller sends or schedules it)."""
         message_id = f"{self._id_prefix}{next(self._ids):08x}"
         outcome = self.mix.draw(message_id)
         self.stats.submits += 1
@@ -461,11 +535,10 @@ class Smsc:
         if self.on_submit is not None:
             self.on_submit(record)
         self._track(message_id, MessageState.ENROUTE, "", 0)
-        if submit.registered_delivery & 0x03:
-            wants = submit.registered_delivery & 0x03
-            if wants == 1 or (wants == 2 and outcome != "DELIVRD"):
-                self._schedule(self._receipt(message_id, system_id, submit, outcome))
-        return message_id
+        wants = submit.registered_delivery & 0x03
+        if wants == 1 or (wants == 2 and outcome != "DELIVRD"):
+            return message_id, self._receipt(message_id, system_id, submit, outcome)
+        return message_id, None
 
     def _receipt(
         self, message_id: str, system_id: str, submit: p.SubmitSm, outcome: str
@@ -533,10 +606,48 @@ class Smsc:
         if len(states) > MAX_TRACKED:
             states.popitem(last=False)
 
+    def _early_receipt(self) -> bool:
+        """Whether the next receipt goes before its submit_sm_resp (drawn)."""
+        return self._early > 0.0 and self._early_draw() < self._early
+
+    def _follow(self, item: _Receipt, origin: _Peer) -> None:
+        """Send or schedule ``item``, whose submit_sm_resp was just sent."""
+        if self.receipt_delay <= 0 and not self.config.receipt_burst:
+            self._send_now(item, origin)
+        else:
+            self._schedule(item)
+
+    def _send_now(self, item: _Receipt, origin: _Peer) -> None:
+        """Send ``item`` in this loop turn: on ``origin`` (the submitting session)
+        when it receives, has room and no older receipt of its system_id waits;
+        else through the queue."""
+        # The message's fate is decided now; query_sm says so from here on.
+        self._track(item.message_id, item.state, _stamps()[1], item.error)
+        queue = self._queues.get(item.system_id)
+        if (
+            not queue
+            and origin.receives
+            and not self.faults.hold_receipts
+            and origin.send_receipt(item)
+        ):
+            return
+        if queue is None:
+            queue = self._queues[item.system_id] = collections.deque()
+        if len(queue) >= MAX_QUEUED_RECEIPTS:
+            self.stats.receipts_lost += 1
+            return
+        queue.append(item)
+        self._pump(item.system_id)
+
     def _schedule(self, item: _Receipt, delay: float | None = None) -> None:
         loop = self._loop
         assert loop is not None
         due = loop.time() + (self.receipt_delay if delay is None else delay)
+        burst = self.config.receipt_burst
+        if burst:
+            # The next multiple of the burst interval: every receipt due before it
+            # leaves with it, in one `_release`.
+            due = math.ceil(due / burst) * burst
         heapq.heappush(self._scheduled, (due, next(self._order), item))
         if self._timer is None or due < self._timer_at:
             if self._timer is not None:
@@ -556,7 +667,7 @@ class Smsc:
             _, _, item = heapq.heappop(scheduled)
             queue = self._queues.setdefault(item.system_id, collections.deque())
             if len(queue) >= MAX_QUEUED_RECEIPTS:
-                self.stats.receipts_dropped += 1
+                self.stats.receipts_lost += 1
                 continue
             queue.append(item)
             touched.add(item.system_id)
@@ -570,7 +681,12 @@ class Smsc:
             self._pump(system_id)
 
     def _requeue(self, item: _Receipt) -> None:
-        self._schedule(item, self.config.receipt_retry)
+        """``item`` was refused or went unanswered: send it again later, or (with
+        ``resend_refused`` off) drop it."""
+        if self.config.resend_refused:
+            self._schedule(item, self.config.receipt_retry)
+        else:
+            self.stats.receipts_lost += 1
 
     def _pump(self, system_id: str) -> None:
         """Send queued receipts of ``system_id`` while a receiver has room."""
@@ -604,13 +720,18 @@ class Smsc:
         receivers = self._receivers.get(peer.system_id)
         if receivers and peer in receivers:
             receivers.remove(peer)
+        unacked = list(peer.unacked.values())
+        peer.unacked.clear()
+        if not unacked:
+            return
+        if not self.config.resend_refused:
+            self.stats.receipts_lost += len(unacked)
+            return
         # Receipts sent on this connection and not acknowledged go back to the front
         # of the queue for the next receiver.
-        if peer.unacked:
-            queue = self._queues.setdefault(peer.system_id, collections.deque())
-            queue.extendleft(reversed(list(peer.unacked.values())))
-            peer.unacked.clear()
-            self._pump(peer.system_id)
+        queue = self._queues.setdefault(peer.system_id, collections.deque())
+        queue.extendleft(reversed(unacked))
+        self._pump(peer.system_id)
 
 
 class _Peer:
@@ -715,6 +836,7 @@ class _Peer:
         loop = smsc._loop
         assert loop is not None
         refusal = smsc.faults.refusal(loop.time())
+        item: _Receipt | None = None
         if refusal is not None:
             smsc.stats.refused += 1
             resp = p.SubmitSmResp(sequence=submit.sequence, status=refusal)
@@ -724,17 +846,27 @@ class _Peer:
                 sequence=submit.sequence, status=CommandStatus.RTHROTTLED
             )
         else:
-            message_id = smsc._accept(self.system_id, submit)
+            message_id, item = smsc._accept(self.system_id, submit)
             resp = p.SubmitSmResp(sequence=submit.sequence, message_id=message_id)
+            if item is not None and smsc._early_receipt():
+                smsc.stats.receipts_early += 1
+                smsc._send_now(item, self)
+                item = None
         delay = smsc.faults.resp_delay
         if delay > 0:
-            loop.call_later(delay, self._send_late, connection, resp)
-        else:
-            connection.send(resp)
+            loop.call_later(delay, self._send_late, connection, resp, item)
+            return
+        connection.send(resp)
+        if item is not None:
+            smsc._follow(item, self)
 
-    def _send_late(self, connection: Connection, resp: p.Response) -> None:
+    def _send_late(
+        self, connection: Connection, resp: p.Response, item: _Receipt | None
+    ) -> None:
         if connection.alive:
             connection.send(resp)
+        if item is not None:
+            self.smsc._follow(item, self)
 
     def _query(self, connection: Connection, query: p.QuerySm) -> None:
         entry = self.smsc._states.get(query.message_id)
@@ -765,8 +897,12 @@ class _Peer:
         item.attempts += 1
         # time.monotonic, not the loop's time: uvloop's is in whole milliseconds.
         item.sent_at = time.monotonic()
-        self.unacked[seq] = item
-        self.smsc.stats.receipts_sent += 1
+        unacked = self.unacked
+        unacked[seq] = item
+        stats = self.smsc.stats
+        stats.receipts_sent += 1
+        if len(unacked) > stats.most_unanswered:
+            stats.most_unanswered = len(unacked)
         return True
 
     def _receipt_answered(self, resp: p.Response) -> None:
@@ -775,16 +911,19 @@ class _Peer:
             return
         smsc = self.smsc
         status = resp.status
-        waits = smsc.stats.receipt_waits
+        stats = smsc.stats
+        stats.receipts_answered += 1
+        waits = stats.receipt_waits
         if len(waits) < MAX_WAITS:
             waits.append(time.monotonic() - item.sent_at)
         if status == CommandStatus.ROK:
-            smsc.stats.receipts_acked += 1
-        elif status in (CommandStatus.RX_P_APPN, CommandStatus.RX_R_APPN):
-            smsc.stats.receipts_dropped += 1
+            stats.receipts_acked += 1
         else:
-            smsc.stats.receipts_refused += 1
-            smsc._requeue(item)
+            stats.receipts_refused += 1
+            if status in (CommandStatus.RX_P_APPN, CommandStatus.RX_R_APPN):
+                stats.receipts_lost += 1
+            else:
+                smsc._requeue(item)
         smsc._pump(self.system_id)
 
 
