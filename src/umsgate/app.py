@@ -214,6 +214,7 @@ class Gateway:
             max_batch=self.settings.store.commit_batch,
             on_committed=self.dispatcher.wake,
             screen=duplicates.screen,
+            fast_lane=self.dispatcher,
         )
         self.intake = LocalIntake(self.throttles, self.acceptor)
         self.notifier = Notifier(

@@ -38,16 +38,38 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from umsgate.domain.ids import IdGenerator
 from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Message
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError
 from umsgate.store import fast
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.engine.accept")
+
+
+class FastLane(Protocol):
+    """Where new messages due at once go without waiting to be claimed
+    (`umsgate.engine.dispatcher.Dispatcher`)."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    def pick_at_accept(
+        self, rows: Sequence[dict[str, Any]], now: float
+    ) -> Mapping[int, tuple[str, Message]]: ...
+
+    def sending_event(
+        self, row: Mapping[str, Any], connector: str, now: float
+    ) -> tuple[int, float, str, str | None, str]: ...
+
+    def send_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None: ...
+
+    def release_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None: ...
+
 
 #: Group commits written at once on PostgreSQL.
 PG_PARALLEL = 4
@@ -91,13 +113,21 @@ class Acceptor:
         max_batch: int = 1000,
         on_committed: Callable[[int], None] | None = None,
         screen: Screen | None = None,
+        fast_lane: FastLane | None = None,
     ) -> None:
+        """Args:
+        on_committed: called with the number of new messages left QUEUED by a
+            commit (the dispatcher claims them).
+        fast_lane: takes the new messages due at once straight after their commit
+            (see the module docstring).
+        """
         self._db = db
         self._screen = screen
         self._ids = ids
         self._time = clock
         self._max_batch = max_batch
         self._on_committed = on_committed
+        self._lane = fast_lane
         self._pending: list[tuple[Submission, asyncio.Future[Accepted]]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -169,13 +199,13 @@ class Acceptor:
         """Write ``batch``; its callers are answered once it is committed."""
         pending = fast.Pending()
         try:
-            results = await self._commit([s for s, _ in batch], pending)
+            results, picked = await self._commit([s for s, _ in batch], pending)
         except Exception as exc:
             self._failed(batch, exc)
             return
         commit = pending.commit
         if commit is None:
-            self._answer(batch, results)
+            self._answer(batch, results, picked)
             return
         self._unsettled.add(commit)
 
@@ -183,8 +213,10 @@ class Acceptor:
             self._unsettled.discard(fut)
             error = asyncio.CancelledError() if fut.cancelled() else fut.exception()
             if error is None:
-                self._answer(batch, results)
+                self._answer(batch, results, picked)
             else:
+                if self._lane is not None:
+                    self._lane.release_at_accept(picked)
                 self._failed(batch, error)
 
         # A callback, not a task: the callers are answered in the turn the COMMIT
@@ -210,8 +242,12 @@ class Acceptor:
         self,
         batch: list[tuple[Submission, asyncio.Future[Accepted]]],
         results: list[Accepted | Exception],
+        picked: Sequence[tuple[str, Message]],
     ) -> None:
-        new = 0
+        if picked and self._lane is not None:
+            # Before the callers: a client may look its message up at once.
+            self._lane.send_at_accept(picked)
+        new = -len(picked)
         for (_, fut), result in zip(batch, results, strict=True):
             if fut.done():
                 continue
@@ -221,12 +257,14 @@ class Acceptor:
                 new += not result.repeated
                 fut.set_result(result)
         self.last_batch = len(batch)
-        if new and self._on_committed is not None:
+        if new > 0 and self._on_committed is not None:
             self._on_committed(new)
 
     async def _commit(
         self, subs: list[Submission], pending: fast.Pending
-    ) -> list[Accepted | Exception]:
+    ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
+        """Write ``subs`` in a transaction; each one's result, and the new messages
+        the fast lane takes once the commit is done."""
         now = self._time()
         rows = []
         for sub in subs:
@@ -235,6 +273,43 @@ class Acceptor:
             row["created_at"] = now
             row["status"] = Status.QUEUED.value
             rows.append(row)
+        lane = self._lane
+        picked: Mapping[int, tuple[str, Message]] = {}
+        if lane is not None:
+            picked = lane.pick_at_accept(
+                [{**r, "connector": None, "provider_msg_id": None} for r in rows], now
+            )
+            if picked:
+                sending = Status.SENDING.value
+                for row in rows:
+                    if row["id"] in picked:
+                        row["status"] = sending
+                        row["owner"] = lane.node_id
+                        row["claimed_at"] = now
+        try:
+            results, go = await self._write_rows(subs, rows, picked, now, pending)
+        except BaseException:
+            if lane is not None and picked:
+                lane.release_at_accept(list(picked.values()))
+            raise
+        if lane is not None and len(go) < len(picked):
+            # Picked and not inserted (a repeat of an earlier message) or deleted
+            # (a duplicate the screen refused).
+            chosen = {m.id for _, m in go}
+            lane.release_at_accept(
+                [p for mid, p in picked.items() if mid not in chosen]
+            )
+        return results, go
+
+    async def _write_rows(
+        self,
+        subs: list[Submission],
+        rows: list[dict[str, Any]],
+        picked: Mapping[int, tuple[str, Message]],
+        now: float,
+        pending: fast.Pending,
+    ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
+        go: list[tuple[str, Message]] = []
         async with fast.transaction(self._db, pending=pending) as raw:
             # In key order: see the module docstring (concurrent batches).
             in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
@@ -266,6 +341,11 @@ class Acceptor:
                     )
                     events.append((row["id"], now, Status.ACCEPTED.value, None, ""))
                     events.append((row["id"], now, Status.QUEUED.value, None, ""))
+                    chosen = picked.get(row["id"])
+                    if chosen is not None:
+                        assert self._lane is not None
+                        events.append(self._lane.sending_event(row, chosen[0], now))
+                        go.append(chosen)
                 elif digest == row["content_hash"]:
                     results.append(
                         Accepted(id=stored_id, created_at=created, repeated=True)
@@ -280,4 +360,4 @@ class Acceptor:
                         )
                     )
             await fast.insert_events(raw, events)
-        return results
+        return results, go

@@ -15,6 +15,16 @@ for room in the window before ``submit``; of a claimed burst, only a couple of
 seconds of the rate are kept waiting here, the rest is queued again with delays that
 follow the rate (`umsgate.engine.pacing`).
 
+Messages due at once skip the claim: the acceptor asks `pick_at_accept`, in its
+group commit and before the insert, which of its new messages this node sends
+now. Those are inserted SENDING and owned by the node (with their SENDING event,
+naming the connector the router picked), and handed over by `send_at_accept` once
+the commit is done; the claim's UPDATE and the reading back of whole rows were a
+tenth of the gateway loop's time on `bench/e2e.py`. The others (reserved for
+later, no connector to take them now, no room in flight) are inserted QUEUED and
+claimed as before. A crash between the commit and the submit leaves SENDING
+messages of a dead node: recovered like any claim.
+
 A recovery loop beats the node's heartbeat and takes over the claims of dead nodes:
 their SENDING messages go back to the queue (their submit was never acknowledged, so
 sending again is the at-least-once promise), and their SENT messages are adopted and
@@ -112,6 +122,8 @@ class Dispatcher:
         self._stopped = asyncio.Event()
         self._next_report_sweep = 0.0
         self._idle = asyncio.Event()
+        #: Messages `pick_at_accept` picked whose commit is not done yet.
+        self._reserved = 0
 
     def _chunks_in_flight(self, name: str) -> int:
         """``connector_concurrency`` chunks, or for a gate's smaller chunks as many
@@ -168,7 +180,7 @@ class Dispatcher:
 
     async def claim_once(self) -> int:
         """Claim and hand out one batch; the number of messages claimed."""
-        room = MAX_IN_FLIGHT - self._in_flight
+        room = MAX_IN_FLIGHT - self._in_flight - self._reserved
         if room <= 0:
             self._room.clear()
             await self._room.wait()
@@ -196,16 +208,7 @@ class Dispatcher:
         if plan.ops:
             self._spawn(self._ledger.apply_many(plan.ops))
         held: list[Op] = []
-        for name, messages in plan.groups.items():
-            gate = self._gates.get(name)
-            size = CHUNK
-            if gate is not None:
-                messages = self._hold_back(gate, messages, held)
-                size = gate.chunk
-            for start in range(0, len(messages), size):
-                chunk = messages[start : start + size]
-                self._in_flight += len(chunk)
-                self._spawn(self._send(self._connectors[name], chunk))
+        self._hand_out(plan.groups, held)
         if held:
             # Put back before the next claim: were it spawned, the claims of a
             # burst would outrun the ledger and hold far more than the gate's rate
@@ -252,6 +255,86 @@ class Dispatcher:
             plan.events.append((row["id"], now, sending, None, f"{attempt} via {name}"))
             plan.groups.setdefault(name, []).append(message)
         return plan
+
+    # -- the accept path's messages --------------------------------------------------
+
+    @property
+    def node_id(self) -> str:
+        return self._nodes.node_id
+
+    def pick_at_accept(
+        self, rows: Sequence[dict[str, Any]], now: float
+    ) -> dict[int, tuple[str, Message]]:
+        """Of messages about to be inserted, those this node sends as soon as they
+        are committed: id → (connector, message). The caller inserts them SENDING,
+        owned by `node_id`, with `sending_event`, and then calls `send_at_accept`
+        with those committed, or `release_at_accept` with those not (a failed commit,
+        a repeat of an earlier message)."""
+        if self._stopping:
+            return {}
+        room = MAX_IN_FLIGHT - self._in_flight - self._reserved
+        picked: dict[int, tuple[str, Message]] = {}
+        for row in rows:
+            if room <= 0:
+                break
+            if row["due_at"] > now or row["expires_at"] <= now:
+                continue
+            message = queries.message_from_row(row)
+            pick = self._router.pick(message)
+            if pick.connector is None:
+                continue  # the claim decides: a wait for a breaker, or no route
+            picked[message.id] = (pick.connector.name, message)
+            room -= 1
+        self._reserved += len(picked)
+        return picked
+
+    def sending_event(
+        self, row: Mapping[str, Any], connector: str, now: float
+    ) -> tuple[int, float, str, str | None, str]:
+        """The SENDING event of a claim of ``row`` (whose ``attempts`` is the count
+        before it) on ``connector``."""
+        attempt = f"attempt {row['attempts'] + 1} on {self._nodes.node_id}"
+        return (
+            row["id"],
+            now,
+            Status.SENDING.value,
+            None,
+            f"{attempt} via {connector}",
+        )
+
+    def release_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None:
+        """Picked messages that will not be sent (not committed)."""
+        self._reserved -= len(picked)
+        for name, message in picked:
+            self._router.release(name, message.id)
+        self._room.set()
+
+    def send_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None:
+        """Picked messages now committed SENDING: to their connectors."""
+        self._reserved -= len(picked)
+        if not picked:
+            return
+        groups: dict[str, list[Message]] = {}
+        for name, message in picked:
+            groups.setdefault(name, []).append(message)
+        held: list[Op] = []
+        self._hand_out(groups, held)
+        if held:
+            self._spawn(self._ledger.apply_many(held))
+
+    def _hand_out(self, groups: Mapping[str, list[Message]], held: list[Op]) -> None:
+        """Submit claimed messages in chunks (a gate's size and rate for a paced
+        connector: the rest of a burst goes into ``held``, to be queued again)."""
+        for name, messages in groups.items():
+            gate = self._gates.get(name)
+            size = CHUNK
+            if gate is not None:
+                messages = self._hold_back(gate, messages, held)
+                size = gate.chunk
+            for start in range(0, len(messages), size):
+                chunk = messages[start : start + size]
+                self._in_flight += len(chunk)
+                self._spawn(self._send(self._connectors[name], chunk))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
