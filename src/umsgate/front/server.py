@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -29,7 +30,8 @@ class IntakeServer:
         self._intake = intake
         self._on_counts = on_counts
         self._server: asyncio.AbstractServer | None = None
-        self._answering: set[asyncio.Task[None]] = set()
+        #: Commits the fronts' messages wait for.
+        self._waiting: set[asyncio.Future[Accepted]] = set()
         self._connections: set[asyncio.StreamWriter] = set()
         self._ready: set[asyncio.StreamWriter] = set()
         #: Answers not yet written, by front: all those of one loop turn go in one
@@ -62,8 +64,9 @@ class IntakeServer:
         """Stop listening, answer what was received, close the connections."""
         if self._server is not None:
             self._server.close()
-        if self._answering:
-            await asyncio.wait(set(self._answering))
+        if self._waiting:
+            await asyncio.wait(set(self._waiting))
+        await asyncio.sleep(0)  # the answers of the last commits are queued
         self._flush()
         for writer in list(self._connections):
             writer.close()
@@ -97,19 +100,17 @@ class IntakeServer:
                 items = payload.get("s")
                 if items:
                     self.received += len(items)
-                    task = asyncio.create_task(self._answer(items, writer))
-                    self._answering.add(task)
-                    task.add_done_callback(self._answering.discard)
+                    self._take(items, writer)
         finally:
             self._connections.discard(writer)
             self._ready.discard(writer)
             writer.close()
 
-    async def _answer(
-        self, items: list[list[Any]], writer: asyncio.StreamWriter
-    ) -> None:
+    def _take(self, items: list[list[Any]], writer: asyncio.StreamWriter) -> None:
+        """Hand a frame's messages to the intake; each is answered, in this turn's
+        frame to its front, as its commit ends (a callback each, not a task per
+        frame)."""
         answers: list[list[Any]] = []
-        waiting: list[tuple[Any, asyncio.Future[Accepted]]] = []
         for item in items:
             try:
                 tag, row, dup_window, tps_key, tps = item
@@ -133,21 +134,28 @@ class IntakeServer:
                 continue
             if fut is None:
                 answers.append([tag, wire.THROTTLED])
-            else:
-                waiting.append((tag, fut))
-        if waiting:
-            await asyncio.wait([f for _, f in waiting])
-        for tag, fut in waiting:
-            error = fut.exception()
-            if error is None:
-                a = fut.result()
-                answers.append([tag, wire.OK, a.id, a.created_at, a.repeated])
-            elif isinstance(error, ValidationError):
-                answers.append(
-                    [tag, wire.REFUSED, error.code, error.message, error.field]
-                )
-            else:
-                answers.append([tag, wire.FAILED, str(error) or type(error).__name__])
+                continue
+            self._waiting.add(fut)
+            fut.add_done_callback(functools.partial(self._committed, tag, writer))
+        if answers:
+            self._send(writer, answers)
+
+    def _committed(
+        self, tag: Any, writer: asyncio.StreamWriter, fut: asyncio.Future[Accepted]
+    ) -> None:
+        self._waiting.discard(fut)
+        if fut.cancelled():
+            answer = [tag, wire.FAILED, "cancelled"]
+        elif (error := fut.exception()) is None:
+            a = fut.result()
+            answer = [tag, wire.OK, a.id, a.created_at, a.repeated]
+        elif isinstance(error, ValidationError):
+            answer = [tag, wire.REFUSED, error.code, error.message, error.field]
+        else:
+            answer = [tag, wire.FAILED, str(error) or type(error).__name__]
+        self._send(writer, [answer])
+
+    def _send(self, writer: asyncio.StreamWriter, answers: list[list[Any]]) -> None:
         self._unsent.setdefault(writer, []).extend(answers)
         if not self._flush_scheduled:
             self._flush_scheduled = True
