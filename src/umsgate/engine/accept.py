@@ -309,6 +309,8 @@ class Acceptor:
         now: float,
         pending: fast.Pending,
     ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
+        if not self._db.is_sqlite and not any(s.dup_window for s in subs):
+            return await self._write_at_once(subs, rows, picked, now)
         go: list[tuple[str, Message]] = []
         async with fast.transaction(self._db, pending=pending) as raw:
             # In key order: see the module docstring (concurrent batches).
@@ -360,4 +362,57 @@ class Acceptor:
                         )
                     )
             await fast.insert_events(raw, events)
+        return results, go
+
+    async def _write_at_once(
+        self,
+        subs: list[Submission],
+        rows: list[dict[str, Any]],
+        picked: Mapping[int, tuple[str, Message]],
+        now: float,
+    ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
+        """PostgreSQL without duplicate windows: the batch, its events and the
+        keys that existed, in one statement (`fast.accept_at_once`)."""
+        events: list[tuple[int, float, str, str | None, str]] = []
+        for row in rows:
+            events.append((row["id"], now, Status.ACCEPTED.value, None, ""))
+            events.append((row["id"], now, Status.QUEUED.value, None, ""))
+            chosen = picked.get(row["id"])
+            if chosen is not None:
+                assert self._lane is not None
+                events.append(self._lane.sending_event(row, chosen[0], now))
+        in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
+        inserted, existing = await fast.accept_at_once(self._db, in_order, events)
+        missing = [
+            s.key
+            for s, r in zip(subs, rows, strict=True)
+            if r["id"] not in inserted and s.key not in existing
+        ]
+        if missing:
+            # Inserted meanwhile by a transaction this one waited for: visible now.
+            async with fast.transaction(self._db) as raw:
+                existing.update(await fast.message_keys(raw, missing))
+        results: list[Accepted | Exception] = []
+        go: list[tuple[str, Message]] = []
+        for sub, row in zip(subs, rows, strict=True):
+            if row["id"] in inserted:
+                results.append(Accepted(id=row["id"], created_at=now, repeated=False))
+                chosen = picked.get(row["id"])
+                if chosen is not None:
+                    go.append(chosen)
+                continue
+            stored_id, digest, created = existing[sub.key]
+            if digest == row["content_hash"]:
+                results.append(
+                    Accepted(id=stored_id, created_at=created, repeated=True)
+                )
+            else:
+                results.append(
+                    ValidationError(
+                        Invalid.ID_REUSED,
+                        f"srcMsgId {sub.key[1]!r} was used before with different "
+                        "content",
+                        field="srcMsgId",
+                    )
+                )
         return results, go

@@ -4,13 +4,23 @@ its COMMIT, and answers no request before its message is on disk."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 
+import httpx
 import pytest
+from sqlalchemy import text
 
-from tests.conftest import Store, new_account, running_gateway
+from tests.conftest import (
+    Store,
+    get_token,
+    make_settings,
+    new_account,
+    running_gateway,
+    sms_body,
+)
 from tests.integration.engine.test_ledger_batch_order import Holding
-from tests.integration.engine.test_outcomes import settings_for, sms_body
+from tests.integration.engine.test_outcomes import settings_for
 from umsgate.store import database
 
 
@@ -76,3 +86,44 @@ async def test_the_next_group_commit_is_written_before_the_last_commits(
     # Neither request was answered before the COMMIT that holds its row.
     for src, when in answered:
         assert any(at(f"'{src}'") < c < when for c in commits), (src, when, commits)
+
+
+@pytest.mark.postgres
+async def test_one_key_sent_at_once_to_two_nodes(pg_store: Store) -> None:
+    """Two gateways on one PostgreSQL database take the same request at the same
+    moment, many times over: each key ends with one message, every answer names
+    it, and nobody gets an error (the one-statement group commit meets a key that
+    another transaction inserted after its snapshot)."""
+    settings = make_settings(pg_store)
+    async with (
+        running_gateway(settings, {"scripted": Holding()}) as one,
+        running_gateway(settings, {"scripted": Holding()}) as two,
+    ):
+        acct = await new_account(one)
+        acct_two = dataclasses.replace(acct, token=await get_token(two.http, acct))
+        answers: list[httpx.Response] = []
+        for round_ in range(20):
+            body = sms_body(f"twice-{round_}")
+            answers.extend(
+                await asyncio.gather(
+                    *(
+                        gw.http.post("/v1/message/sms", json=body, headers=a.headers())
+                        for gw, a in ((one, acct), (two, acct_two))
+                        for _ in range(3)
+                    )
+                )
+            )
+        assert {r.status_code for r in answers} == {200}, [r.text for r in answers]
+        by_src: dict[str, set[str]] = {}
+        for r in answers:
+            by_src.setdefault(r.json()["srcMsgId"], set()).add(r.json()["umsMsgId"])
+        assert all(len(ids) == 1 for ids in by_src.values()), by_src
+        async with one.gateway.db.read() as conn:
+            count = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM messages WHERE src_msg_id LIKE 'twice-%'"
+                    )
+                )
+            ).scalar_one()
+        assert count == 20
