@@ -104,15 +104,15 @@ def serve(
     config: Path,
     env: dict[str, str],
     log: Path,
-    workers: int = 0,
+    workers: int | None = 0,
 ) -> subprocess.Popen[bytes]:
-    """``umsgate serve`` on ``port`` with ``config`` (and ``workers`` HTTP fronts), its
-    output appended to ``log``."""
+    """``umsgate serve`` on ``port`` with ``config`` (and ``workers`` HTTP fronts;
+    None: serve's default), its output appended to ``log``."""
+    fronts = [] if workers is None else ["--workers", str(workers)]
     with open(log, "ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "umsgate", "serve", "--port", str(port),
-             *store, "--config", str(config), "--log-level", "WARNING",
-             "--workers", str(workers)],
+             *store, "--config", str(config), "--log-level", "WARNING", *fronts],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

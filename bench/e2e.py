@@ -130,8 +130,14 @@ def metrics(text: bytes) -> dict[str, float]:
 
 
 def settings_file(
-    path: Path, sim_port: int, window: int, reports_per_post: int, own_process: bool
+    path: Path,
+    sim_port: int,
+    window: int,
+    reports_per_post: int,
+    own_process: bool | None,
 ) -> Path:
+    """The gateway's settings (``own_process`` None: left to serve's default)."""
+    process = "" if own_process is None else f"own_process = {str(own_process).lower()}"
     path.write_text(
         f"""[webhook]
 reports_per_post = {reports_per_post}
@@ -144,7 +150,7 @@ port = {sim_port}
 system_id = "bench"
 password = "bench"
 window = {window}
-own_process = {"true" if own_process else "false"}
+{process}
 
 [[routes]]
 name = "sms"
@@ -391,6 +397,11 @@ def main() -> None:
     parser.add_argument(
         "--timeline", action="store_true", help="print the counts of every sample"
     )
+    parser.add_argument(
+        "--serve-defaults",
+        action="store_true",
+        help="leave --workers and own_process to serve's defaults (auto)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
@@ -455,11 +466,18 @@ def main() -> None:
             sim_port,
             args.window,
             args.reports_per_post,
-            args.own_process,
+            None if args.serve_defaults else args.own_process,
         )
-        server = serve(port, store, config, env, tmp / "serve.log", args.workers)
+        workers = None if args.serve_defaults else args.workers
+        server = serve(port, store, config, env, tmp / "serve.log", workers)
         procs.append(server)
-        wait_ready(url, args.workers)
+        if args.serve_defaults:
+            sys.path.insert(0, str(Path(__file__).parent.parent / "src"))
+            from umsgate.config import auto_workers
+
+            wait_ready(url, auto_workers())
+        else:
+            wait_ready(url, args.workers)
         headers = send_headers(url, creds)
         host = f"127.0.0.1:{port}"
 

@@ -617,7 +617,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.umsgate_defaults:
-        args.umsgate_args = ""
+        args.umsgate_args = "--serve-defaults"
     if args.receipt_window is None:
         args.receipt_window = args.window
 
@@ -637,7 +637,7 @@ def main() -> None:
         )
         + f", at most {args.receipt_window or 'any'} unanswered; umsgate on "
         f"{'PostgreSQL' if args.db else 'SQLite'}, e2e.py "
-        f"{args.umsgate_args or '(plain serve)'}"
+        f"{args.umsgate_args}"
     )
     print(
         "Kannel answers the HTTP send once the message is queued in memory, "
