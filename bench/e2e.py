@@ -639,7 +639,7 @@ def main() -> None:
         )
     )
     labels = {
-        "front": f"{args.workers} fronts",
+        "front": "fronts",
         "connector-process": "connector process",
     }
     if children_cpu:
