@@ -70,6 +70,8 @@ class _FastRegion:
             (t, self._desc(getattr(meta, attr), meta.general_desc))
             for t, attr in self._ORDER
         ]
+        # Most numbers are none of these types: one match tells, not eight.
+        self._any_type = self._union([desc for _, desc in self._types])
         self._fixed = self._desc(meta.fixed_line, meta.general_desc)
         self._mobile = self._desc(meta.mobile, meta.general_desc)
         self._same = bool(meta.same_mobile_and_fixed_line_pattern)
@@ -87,6 +89,24 @@ class _FastRegion:
         if not lengths and general is not None:
             lengths = tuple(getattr(general, "possible_length", ()) or ())
         return re.compile(pattern), frozenset(lengths)
+
+    @staticmethod
+    def _union(
+        descs: list[tuple[re.Pattern[str], frozenset[int]] | None],
+    ) -> re.Pattern[str] | None:
+        """One pattern that matches whatever one of ``descs`` matches (each with
+        its possible lengths, as `_matches` applies them)."""
+        parts = []
+        for desc in descs:
+            if desc is None:
+                continue
+            pattern, lengths = desc
+            if lengths and -1 not in lengths:
+                sizes = "|".join(f".{{{n}}}" for n in sorted(lengths))
+                parts.append(rf"(?=(?:{sizes})\Z)(?:{pattern.pattern})")
+            else:
+                parts.append(f"(?:{pattern.pattern})")
+        return re.compile("|".join(parts)) if parts else None
 
     @staticmethod
     def _matches(desc: tuple[re.Pattern[str], frozenset[int]] | None, nsn: str) -> bool:
@@ -112,9 +132,10 @@ class _FastRegion:
     def number_type(self, nsn: str) -> int:
         if not self._matches(self._general, nsn):
             return PhoneNumberType.UNKNOWN
-        for kind, desc in self._types:
-            if self._matches(desc, nsn):
-                return kind
+        if self._any_type is not None and self._any_type.fullmatch(nsn) is not None:
+            for kind, desc in self._types:
+                if self._matches(desc, nsn):
+                    return kind
         if self._matches(self._fixed, nsn):
             if self._same or self._matches(self._mobile, nsn):
                 return PhoneNumberType.FIXED_LINE_OR_MOBILE
