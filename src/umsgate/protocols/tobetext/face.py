@@ -54,14 +54,12 @@ from umsgate.protocols.tobetext.codes import (
     CallbackCode,
     Status,
 )
-from umsgate.protocols.tobetext.send import NAME, XML_TYPE, msg_id
+from umsgate.protocols.tobetext.send import NAME, PATH, XML_TYPE, msg_id
 from umsgate.reports.faces import FaceReport, PushRule
 
 if TYPE_CHECKING:
     from umsgate.protocols.apigw.send import SendHost
 
-#: The send path of the seed's base URLs (``http://api-dev.tbnws.com/sms``).
-PATH = "/sms"
 CALLBACK_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 
 #: The callback rule of tobetext spec §5/§9: any 2xx is received; 4 attempts in all,

@@ -46,6 +46,8 @@ log = logging.getLogger("umsgate.protocols.tobetext.face")
 
 #: ``extra["face"]`` of the messages this face takes.
 NAME = "tobetext"
+#: The send path of the seed's base URLs (``http://api-dev.tbnws.com/sms``).
+PATH = "/sms"
 #: The acknowledgement's content type.
 XML_TYPE = "application/xml; charset=UTF-8"
 #: Idempotency keys of this face's messages: ``tbt:`` + Ckey, or, for a Ckey too long
