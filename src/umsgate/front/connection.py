@@ -53,8 +53,7 @@ import enum
 import http
 import logging
 import urllib.parse
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, TypeVarTuple, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("umsgate.front")
 
-Args = TypeVarTuple("Args")
 
 #: Largest request head (request line and headers). h11 and uvicorn's h11 server
 #: stop at 16 KiB and answer 431 (RFC 6585 §5); no client of the APIs sends more
@@ -121,12 +119,14 @@ class Phase(enum.IntEnum):
     LINGER = 4
 
 
-class _Pause(enum.IntFlag):
-    """Why a connection does not read."""
+# The phases as plain names: an enum member's attribute lookup costs every request.
+_IDLE, _HEAD, _BODY, _WAIT, _LINGER = Phase
 
-    PIPELINE = 1
-    #: An exchange's body waits for its destination (`Exchange.hold_input`).
-    EXCHANGE = 2
+#: Why a connection does not read (bits; an `enum.IntFlag` costs a microsecond an
+#: operation): its exchanges are `MAX_PIPELINED`, or one of them waits for the
+#: destination of its body (`Connection.pause`).
+_PIPELINE = 1
+_EXCHANGE = 2
 
 
 class Request:
@@ -146,7 +146,6 @@ class Request:
 
     def __init__(
         self,
-        *,
         method: bytes,
         target: bytes,
         version: str,
@@ -217,7 +216,7 @@ class Exchange:
         #: Written, or given up because the connection is gone.
         self.done = False
         #: What this exchange wrote while exchanges before it were not done.
-        self.pending: list[bytes] = []
+        self.pending: list[bytes] | None = None
         self.pending_size = 0
 
     # -- what subclasses serve ------------------------------------------------------
@@ -263,19 +262,29 @@ class Exchange:
         """The whole answer, in one write."""
         if self.started or self.done:
             return
-        close = self.must_close()
+        conn = self.conn
+        close = (
+            not self.complete
+            or not self.request.keep_alive
+            or conn.closing
+            or self.close_after
+        )
         self.close_after = close
+        self.started = self.ended = True
         out = b"%scontent-type: %s\r\ncontent-length: %d\r\ndate: %s\r\n%s\r\n%s" % (
-            status_line(status),
+            STATUS_LINES.get(status) or status_line(status),
             content_type,
             len(body),
-            self.conn.listener.date,
+            conn.listener.date,
             b"connection: close\r\n" if close else b"",
             body,
         )
-        self.started = True
-        self.write(out)
-        self.finish()
+        queue = conn._queue
+        if queue and queue[0] is self:
+            conn.write(out)
+            conn.done(self)
+        else:
+            self._keep(out)
 
     def answer_plain(self, status: int, text: bytes) -> None:
         self.answer(status, b"text/plain; charset=utf-8", text)
@@ -289,8 +298,15 @@ class Exchange:
         if conn.first() is self:
             conn.write(data)
         else:
+            self._keep(data)
+
+    def _keep(self, data: bytes) -> None:
+        """Hold ``data`` until the exchanges before this one are done."""
+        if self.pending is None:
+            self.pending = [data]
+        else:
             self.pending.append(data)
-            self.pending_size += len(data)
+        self.pending_size += len(data)
 
     def finish(self) -> None:
         """The answer is complete."""
@@ -328,7 +344,10 @@ class Connection(asyncio.Protocol):
         self.listener = listener
         self.limits = limits = listener.limits
         self._loop = listener.loop
+        self._router = listener.router
         self._header_timeout = limits.header_timeout
+        self._body_timeout = limits.body_timeout
+        self._keepalive_timeout = limits.keepalive_timeout
         self.transport: asyncio.Transport | None = None
         #: The client's address (the key of the per-address cap).
         self.client = ""
@@ -336,7 +355,7 @@ class Connection(asyncio.Protocol):
         self._queue: collections.deque[Exchange] = collections.deque()
         #: The exchange whose request is being read (head done, body coming).
         self._current: Exchange | None = None
-        self.phase = Phase.IDLE
+        self.phase = _IDLE
         #: Loop time at which the phase's deadline passes (0: none).
         self.deadline = 0.0
         #: Loop time since which the client has not taken our writes (0: it has).
@@ -347,7 +366,7 @@ class Connection(asyncio.Protocol):
         self._reading = True
         #: Counted by the listener (not when refused at once).
         self._open = False
-        self._paused = _Pause(0)
+        self._paused = 0
         self._refused: _Refused | None = None
         # The head being read.
         self._url = b""
@@ -391,7 +410,7 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # The client closed its side. While answers are due it may still read
         # them (a half-close); otherwise the connection ends.
-        if self.phase is Phase.LINGER or not self._queue:
+        if self.phase is _LINGER or not self._queue:
             return None
         if self._current is not None:
             # In the middle of a request: it will never be complete.
@@ -430,7 +449,7 @@ class Connection(asyncio.Protocol):
             refused = self._refused or _Refused(400, b"Invalid HTTP request received.")
             self._refuse(refused)
             return
-        if self.phase is Phase.HEAD:
+        if self.phase is _HEAD:
             # httptools keeps a header until it is complete: count what came. A
             # head begun in this read took all of it, unless a request ended in it
             # too (then what is known for sure: its URL and complete headers).
@@ -455,14 +474,14 @@ class Connection(asyncio.Protocol):
         self._content_length = None
         self._chunked = False
         self._expect = False
-        self.phase = Phase.HEAD
+        self.phase = _HEAD
         self.deadline = self._loop.time() + self._header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.phase is not Phase.HEAD:
+        if self.phase is not _HEAD:
             return  # a chunked body's trailer: not passed on
         name = name.lower()
         # llhttp keeps trailing whitespace, which RFC 9110 §5.5 excludes.
@@ -486,34 +505,44 @@ class Connection(asyncio.Protocol):
             raise self._refused
         parser = self._parser
         version = parser.get_http_version()
+        http11 = version == "1.1"
+        chunked = self._chunked
+        length = self._content_length
         request = Request(
-            method=parser.get_method(),
-            target=self._url,
-            version=version,
-            headers=self._headers,
+            parser.get_method(),
+            self._url,
+            version,
+            self._headers,
             # HTTP/1.0 is answered once and closed, as uvicorn does.
-            keep_alive=version == "1.1" and parser.should_keep_alive(),
-            expect_continue=self._expect and version == "1.1",
-            content_length=self._content_length,
-            chunked=self._chunked,
+            http11 and parser.should_keep_alive(),
+            self._expect and http11,
+            length,
+            chunked,
         )
-        exchange = self.listener.router.exchange(self, request)
-        self._queue.append(exchange)
+        exchange = self._router.exchange(self, request)
+        queue = self._queue
+        queue.append(exchange)
         self._current = exchange
-        if request.has_body:
-            self.phase = Phase.BODY
-            self.deadline = self._loop.time() + self.limits.body_timeout
+        if chunked or length:
+            self.phase = _BODY
+            self.deadline = self._loop.time() + self._body_timeout
         else:
-            self.phase = Phase.WAIT
+            self.phase = _WAIT
             self.deadline = 0.0
-        if len(self._queue) >= MAX_PIPELINED:
-            self.pause(_Pause.PIPELINE)
-        self._run(exchange, exchange.on_head)
+        if len(queue) >= MAX_PIPELINED:
+            self.pause(_PIPELINE)
+        try:
+            exchange.on_head()
+        except Exception:
+            self._failed(exchange)
 
     def on_body(self, body: bytes) -> None:
         exchange = self._current
         if exchange is not None:
-            self._run(exchange, exchange.on_body, body)
+            try:
+                exchange.on_body(body)
+            except Exception:
+                self._failed(exchange)
 
     def on_message_complete(self) -> None:
         if not self._reading:
@@ -521,12 +550,15 @@ class Connection(asyncio.Protocol):
         self._ended = True
         exchange = self._current
         self._current = None
-        self.phase = Phase.WAIT
+        self.phase = _WAIT
         self.deadline = 0.0
         if exchange is None:
             return
         exchange.complete = True
-        self._run(exchange, exchange.on_end)
+        try:
+            exchange.on_end()
+        except Exception:
+            self._failed(exchange)
 
     # -- for exchanges --------------------------------------------------------------
 
@@ -558,30 +590,30 @@ class Connection(asyncio.Protocol):
             exchange = queue[0]
             if exchange.pending:
                 self.write(b"".join(exchange.pending))
-                exchange.pending.clear()
+                exchange.pending = None
                 exchange.pending_size = 0
             if not exchange.ended:
                 exchange.on_turn()
                 break
             queue.popleft()
             exchange.done = True
-        if self._paused & _Pause.PIPELINE and len(queue) < MAX_PIPELINED:
-            self.resume(_Pause.PIPELINE)
-        if not queue and self.phase is Phase.WAIT:
+        if self._paused & _PIPELINE and len(queue) < MAX_PIPELINED:
+            self.resume(_PIPELINE)
+        if not queue and self.phase is _WAIT:
             if self.closing:
                 self._close_after(None)
                 return
-            self.phase = Phase.IDLE
-            self.deadline = self._loop.time() + self.limits.keepalive_timeout
+            self.phase = _IDLE
+            self.deadline = self._loop.time() + self._keepalive_timeout
 
-    def pause(self, reason: _Pause = _Pause.EXCHANGE) -> None:
+    def pause(self, reason: int = _EXCHANGE) -> None:
         """Stop reading from the client (until `resume` with the same reason)."""
         was = self._paused
         self._paused |= reason
         if not was and self.transport is not None and not self.transport.is_closing():
             self.transport.pause_reading()
 
-    def resume(self, reason: _Pause = _Pause.EXCHANGE) -> None:
+    def resume(self, reason: int = _EXCHANGE) -> None:
         if not self._paused & reason:
             return
         self._paused &= ~reason
@@ -603,19 +635,22 @@ class Connection(asyncio.Protocol):
         """The phase's deadline passed (`Listener` calls this)."""
         phase = self.phase
         self.deadline = 0.0
-        if phase is Phase.IDLE or phase is Phase.LINGER:
+        if phase is _IDLE or phase is _LINGER:
             if self.transport is not None:
                 self.transport.close()
-        elif phase is Phase.HEAD:
+        elif phase is _HEAD:
             self._refuse(_Refused(408, b"request head not received in time"))
-        elif phase is Phase.BODY:
+        elif phase is _BODY:
             exchange = self._current
             self._stop_reading()
             if exchange is None:
                 self.abort()
                 return
             exchange.close_after = True
-            self._run(exchange, exchange.on_expired)
+            try:
+                exchange.on_expired()
+            except Exception:
+                self._failed(exchange)
             if not exchange.ended and exchange.started:
                 # It could not answer what it had begun: nothing else to say.
                 self.abort()
@@ -645,7 +680,7 @@ class Connection(asyncio.Protocol):
         self._reading = False
         self.closing = True
         self._current = None
-        self.phase = Phase.WAIT
+        self.phase = _WAIT
         self.deadline = 0.0
 
     def _close_after(self, exchange: Exchange | None) -> None:
@@ -661,7 +696,7 @@ class Connection(asyncio.Protocol):
         self.closing = True
         if transport is None:
             return
-        self.phase = Phase.LINGER
+        self.phase = _LINGER
         self.deadline = self._loop.time() + LINGER
         if not transport.can_write_eof():
             transport.close()
@@ -669,45 +704,28 @@ class Connection(asyncio.Protocol):
         transport.write_eof()
         # Read (and drop) until the client closes too.
         if self._paused:
-            self._paused = _Pause(0)
+            self._paused = 0
             transport.resume_reading()
 
     def shutdown(self) -> None:
         """The front is stopping: close now if nothing is due, else after the
         answers due."""
         self.closing = True
-        if not self._queue and self.phase is not Phase.HEAD:
+        if not self._queue and self.phase is not _HEAD:
             if self.transport is not None:
                 self.transport.close()
 
-    def _run(
-        self,
-        exchange: Exchange,
-        callback: Callable[[*Args], None],
-        *args: *Args,
-    ) -> None:
-        """Call an exchange's callback; a failure is logged and answered 500."""
-        try:
-            callback(*args)
-        except Exception:
-            log.exception(
-                "serving a request failed", extra={"event": "front_request_error"}
-            )
-            if not exchange.started and not exchange.done:
-                exchange.close_after = True
-                exchange.answer_plain(500, b"internal error")
-            else:
-                self.abort()
+    def _failed(self, exchange: Exchange) -> None:
+        """An exchange's callback failed: logged, and answered 500 if it can be."""
+        log.exception(
+            "serving a request failed", extra={"event": "front_request_error"}
+        )
+        if not exchange.started and not exchange.done:
+            exchange.close_after = True
+            exchange.answer_plain(500, b"internal error")
+        else:
+            self.abort()
 
 
 #: The request of an answer to bytes that were not a request (400, 408, 431).
-_UNREAD = Request(
-    method=b"",
-    target=b"",
-    version="1.1",
-    headers=[],
-    keep_alive=False,
-    expect_continue=False,
-    content_length=None,
-    chunked=False,
-)
+_UNREAD = Request(b"", b"", "1.1", [], False, False, None, False)
