@@ -38,15 +38,21 @@ class RemoteIntake(asyncio.Protocol):
         path: str,
         *,
         counts: Callable[[], dict[str, Any] | None] = lambda: None,
+        counts_every: float = 1.0,
         on_lost: Callable[[], None] = lambda: None,
     ) -> None:
         """Args:
         path: the gateway's socket.
-        counts: what to send along with each frame (the refusals since the last).
+        counts: what to send along with a frame (the sends accepted and refused
+            since the last counts).
+        counts_every: seconds between two frames that carry counts (taking them
+            costs the front, and adding them up the gateway, a little per frame).
         on_lost: called once when the gateway closes the socket.
         """
         self._path = path
         self._counts = counts
+        self._counts_every = counts_every
+        self._counts_due = 0.0
         self._on_lost = on_lost
         self._tags = itertools.count()
         self._waiting: dict[int, Then] = {}
@@ -80,7 +86,10 @@ class RemoteIntake(asyncio.Protocol):
             self._transport.write(wire.frame(payload))
 
     def send_counts(self) -> None:
-        """Send the refusal counts now (they ride on the next frame otherwise)."""
+        """Send the counts now (they ride on a frame otherwise, at most every
+        ``counts_every`` seconds)."""
+        if self._loop is not None:
+            self._counts_due = self._loop.time() + self._counts_every
         counts = self._counts()
         if counts:
             self._send({"m": counts})
@@ -133,9 +142,12 @@ class RemoteIntake(asyncio.Protocol):
             return
         payload: dict[str, Any] = {"s": self._out}
         self._out = []
-        counts = self._counts()
-        if counts:
-            payload["m"] = counts
+        loop = cast(asyncio.AbstractEventLoop, self._loop)
+        if loop.time() >= self._counts_due:
+            self._counts_due = loop.time() + self._counts_every
+            counts = self._counts()
+            if counts:
+                payload["m"] = counts
         self._send(payload)
 
     # -- asyncio.Protocol -----------------------------------------------------------
@@ -174,7 +186,10 @@ class RemoteIntake(asyncio.Protocol):
                     outcome = ValidationError(answer[2], answer[3], field=answer[4])
                 else:
                     outcome = StoreError(answer[2])
-                _call(then, outcome)
+                try:
+                    then(outcome)
+                except Exception:
+                    _failed()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -187,18 +202,17 @@ class RemoteIntake(asyncio.Protocol):
             )
         waiting, self._waiting = self._waiting, {}
         for then in waiting.values():
-            _call(then, GatewayGone("the gateway process closed its socket"))
+            try:
+                then(GatewayGone("the gateway process closed its socket"))
+            except Exception:
+                _failed()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         if not self._closing:
             self._on_lost()
 
 
-def _call(then: Then, outcome: Outcome) -> None:
-    """Tell one sender; its failure is its own (logged), not the other senders'."""
-    try:
-        then(outcome)
-    except Exception:
-        log.exception(
-            "answering a message failed", extra={"event": "front_request_error"}
-        )
+def _failed() -> None:
+    """A sender failed on its answer: its own failure (logged), not the other
+    senders'."""
+    log.exception("answering a message failed", extra={"event": "front_request_error"})

@@ -86,8 +86,9 @@ class Buffered(Exchange):
     def on_end(self) -> None:
         if self.served:
             return
-        chunks = self._chunks
-        self._serve(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        self.served = True
+        chunks, self._chunks = self._chunks, []
+        self.endpoint.serve(self, chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
     def on_expired(self) -> None:
         if not self.served:
@@ -226,9 +227,10 @@ class NativeSends:
         outcome: Outcome,
     ) -> None:
         if isinstance(outcome, Exception):
-            _answer(exchange, native.refused(self.front, kind, outcome))
+            status, body = native.refused(self.front, kind, outcome)
         else:
-            _answer(exchange, native.sent(self.front, req, outcome))
+            status, body = native.sent(self.front, req, outcome)
+        exchange.answer(status, JSON, body)
 
 
 class ToBeTextSends:

@@ -3,7 +3,8 @@
 Every frame is a 4-byte big-endian length and that many bytes of JSON (orjson). A
 front sends ``{"s": [[tag, row, dup_window, tps_key, tps], ...], "m": counts}``: the
 messages its requests are waiting on (all of one event-loop turn in one frame), and
-the counts of what it refused since its last frame (`umsgate.front.app.Counts`).
+the counts of what it accepted and refused since its last counts
+(`umsgate.front.app.Counts`; on a frame at most once a second, or alone).
 The gateway answers each message once, by tag, in frames of lists:
 
 * ``[tag, 0, umsMsgId, created_at, repeated]``: committed;
