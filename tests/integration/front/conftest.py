@@ -80,6 +80,8 @@ class FrontRun:
     account: Account
     #: The gateway's HTTP server on its Unix socket (what the front passes on to).
     gateway_http: UnixServer
+    #: The gateway's end of the intake socket (what the front's sends reach).
+    intake: IntakeServer
 
     async def stop_gateway_http(self) -> None:
         await self.gateway_http.stop()
@@ -136,6 +138,7 @@ async def running_front(
                 listener=listener,
                 account=account,
                 gateway_http=unix_server,
+                intake=intake,
             )
         finally:
             await listener.stop(grace=5)
