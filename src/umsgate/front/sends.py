@@ -59,7 +59,7 @@ class Buffered(Exchange):
     __slots__ = ("_chunks", "_size", "endpoint", "served")
 
     def __init__(self, conn: Connection, request: Request, endpoint: Endpoint) -> None:
-        super().__init__(conn, request)
+        Exchange.__init__(self, conn, request)
         self.endpoint = endpoint
         self._chunks: list[bytes] = []
         self._size = 0
