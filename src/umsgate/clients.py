@@ -277,15 +277,20 @@ class Directory:
             )
         return info
 
-    def authenticate_cached(self, token: str) -> ClientInfo | None:
+    def authenticate_cached(
+        self, token: str, *, digest: str | None = None
+    ) -> ClientInfo | None:
         """`authenticate` from this node's caches alone, without a coroutine (the
         fronts' send path): the client, or None when the store must be asked (then
         call `authenticate`).
 
+        Args:
+            digest: the token's `sha256_hex`, when the caller has it already.
+
         Raises:
             AuthError: as `authenticate`, when the caches can tell.
         """
-        hit = self._tokens.get(sha256_hex(token))
+        hit = self._tokens.get(digest or sha256_hex(token))
         if hit is None:
             return None
         client_id, version, expires_at = hit

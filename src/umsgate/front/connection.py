@@ -162,7 +162,8 @@ class Request:
         #: The path, percent-decoded (as ASGI servers give it).
         self.path = urllib.parse.unquote(path) if "%" in path else path
         self.version = version
-        #: (name lower-cased, value), in order, as sent.
+        #: (name lower-cased, value), in order, as sent; without the body's framing
+        #: (Content-Length, Transfer-Encoding) and Expect, which are fields here.
         self.headers = headers
         self.keep_alive = keep_alive
         self.expect_continue = expect_continue
@@ -362,6 +363,9 @@ class Connection(asyncio.Protocol):
         self.write_paused_at = 0.0
         #: The connection closes once its answers are written.
         self.closing = False
+        #: What the endpoint that served the last request keeps for the next one on
+        #: this connection (a client sends the same headers again and again).
+        self.memo: object = None
         #: Requests are read (not once the connection is closing or refused one).
         self._reading = True
         #: Counted by the listener (not when refused at once).
@@ -487,15 +491,15 @@ class Connection(asyncio.Protocol):
         # llhttp keeps trailing whitespace, which RFC 9110 §5.5 excludes.
         value = value.rstrip(b" \t")
         self._head_size += len(name) + len(value) + 4
-        self._headers.append((name, value))
         framing = _FRAMING.get(name)
-        if framing is not None:
-            if framing == 0:
-                self._content_length = int(value)  # llhttp checked the digits
-            elif framing == 1:
-                self._chunked = b"chunked" in value.lower()
-            else:
-                self._expect = value.lower() == b"100-continue"
+        if framing is None:
+            self._headers.append((name, value))
+        elif framing == 0:
+            self._content_length = int(value)  # llhttp checked the digits
+        elif framing == 1:
+            self._chunked = b"chunked" in value.lower()
+        else:
+            self._expect = value.lower() == b"100-continue"
 
     def on_headers_complete(self) -> None:
         if not self._reading:

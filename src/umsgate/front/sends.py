@@ -19,7 +19,7 @@ import time
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from umsgate.clients import AuthError, ClientInfo
+from umsgate.clients import AuthError, ClientInfo, sha256_hex
 from umsgate.errors import RemoteProtocolError
 from umsgate.front.connection import Connection, Exchange, Request
 from umsgate.front.intake import Outcome
@@ -117,6 +117,25 @@ class Tasks:
             await asyncio.wait(set(self._tasks))
 
 
+class _Headers:
+    """A connection's last send headers, decoded, and its token's digest: the next
+    send on it most often has the same (`Connection.memo`)."""
+
+    __slots__ = ("digest", "headers", "raw", "token")
+
+    def __init__(
+        self,
+        raw: list[tuple[bytes, bytes]],
+        headers: dict[str, str],
+        token: str | None,
+        digest: str,
+    ) -> None:
+        self.raw = raw
+        self.headers = headers
+        self.token = token
+        self.digest = digest
+
+
 class NativeSends:
     """``POST /v1/message/{channel}`` (`umsgate.protocols.apigw.send`)."""
 
@@ -126,14 +145,22 @@ class NativeSends:
         self.max_body = front.settings.server.max_body
 
     def serve(self, exchange: Buffered, body: bytes | None) -> None:
-        kind = exchange.request.path[len(NATIVE_PREFIX) :]
-        headers = exchange.request.header_map()
-        token = native.bearer_value(headers.get("authorization"))
+        request = exchange.request
+        kind = request.path[len(NATIVE_PREFIX) :]
+        conn = exchange.conn
+        memo = conn.memo
+        if isinstance(memo, _Headers) and memo.raw == request.headers:
+            headers, token, digest = memo.headers, memo.token, memo.digest
+        else:
+            headers = request.header_map()
+            token = native.bearer_value(headers.get("authorization"))
+            digest = sha256_hex(token) if token else ""
+            conn.memo = _Headers(request.headers, headers, token, digest)
         if not token:
             _answer(exchange, native.no_token())
             return
         try:
-            client = self.front.directory.authenticate_cached(token)
+            client = self.front.directory.authenticate_cached(token, digest=digest)
         except AuthError as exc:
             _answer(exchange, native.unauthorized(exc))
             return
