@@ -371,6 +371,8 @@ class Connection(asyncio.Protocol):
         #: Counted by the listener (not when refused at once).
         self._open = False
         self._paused = 0
+        #: The client closed its side (it reads what is due, then we close).
+        self._eof = False
         self._refused: _Refused | None = None
         # The head being read.
         self._url = b""
@@ -421,6 +423,7 @@ class Connection(asyncio.Protocol):
             self.abort()
             return None
         self._stop_reading()
+        self._eof = True
         return True
 
     def pause_writing(self) -> None:
@@ -702,7 +705,7 @@ class Connection(asyncio.Protocol):
             return
         self.phase = _LINGER
         self.deadline = self._loop.time() + LINGER
-        if not transport.can_write_eof():
+        if self._eof or not transport.can_write_eof():
             transport.close()
             return
         transport.write_eof()

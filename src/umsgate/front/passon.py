@@ -392,8 +392,10 @@ class PassOn(Exchange):
         self.up = None
         self._stop_timer()
         if not self.complete:
-            up.usable = False  # the request was not all sent: the gateway's
-            # connection is in the middle of it
+            # Answered before the request was all sent: the gateway's connection
+            # is in the middle of it, and the rest of the body goes nowhere.
+            up.usable = False
+            self.gone = True
         self.link.release(up)
         if self._chunked_answer:
             self.write(b"0\r\n\r\n")
