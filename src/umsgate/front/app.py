@@ -28,7 +28,8 @@ from typing import Any
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.files import FileStore
-from umsgate.front.connection import Connection, Exchange, Request
+from umsgate.front.connection import Connection
+from umsgate.front.exchange import Exchange, Request
 from umsgate.front.intake import RemoteIntake
 from umsgate.front.listener import Limits, Listener
 from umsgate.front.passon import GatewayLink, PassOn

@@ -10,20 +10,21 @@ itself), two ``transport.write`` calls per answer (``RequestResponseCycle.send``
 few hundred bytes and its answer is one small JSON document. Here a send is
 parsed, authenticated from the token cache, validated and handed to the gateway
 process in the callback that received its last byte, and answered in one write from
-the callback of the intake's future, with no task (`umsgate.front.sends`); the other
-requests are passed on to the gateway process (`umsgate.front.passon`). uvicorn also
-set no limit on a request's head and no deadline on its head or body with httptools,
-so a client trickling one header byte a second held a front's connection for ever.
+the callback that reads the gateway's answer, with no task (`umsgate.front.sends`);
+the other requests are passed on to the gateway process (`umsgate.front.passon`).
+uvicorn also set no limit on a request's head and no deadline on its head or body
+with httptools, so a client trickling one header byte a second held a front's
+connection for ever.
 
 Theory of operation
 -------------------
-Each request is an `Exchange`, created when its head is complete (`Router` picks
-its kind from the method and path) and queued on its connection until its answer is
-written. Answers go out in the order of the requests (pipelining, RFC 9112 §9.3.2):
-only the first exchange of the queue writes to the socket, the others keep what
-they have to write until the ones before them are done. A connection reads on
-while requests are answered, up to `MAX_PIPELINED` exchanges; then it stops reading
-until the first is done.
+Each request is an `Exchange` (`umsgate.front.exchange`), created when its head is
+complete (`Router` picks its kind from the method and path) and queued on its
+connection until its answer is written. Answers go out in the order of the
+requests (pipelining, RFC 9112 §9.3.2): only the first exchange of the queue writes
+to the socket, the others keep what they have to write until the ones before them
+are done. A connection reads on while requests are answered, up to `MAX_PIPELINED`
+exchanges; then it stops reading until the first is done.
 
 What the connection waits for from the client decides its deadline (`Phase`; the
 `Listener` sweeps the deadlines every `TICK` seconds, so none costs a timer):
@@ -50,12 +51,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-import http
 import logging
-import urllib.parse
 from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
+
+from umsgate.front.exchange import Exchange, Request
 
 if TYPE_CHECKING:
     from umsgate.front.listener import Listener
@@ -78,30 +79,10 @@ LINGER = 2.0
 #: answer would otherwise hold its gateway connection for ever (nginx's
 #: ``send_timeout`` is 60 s; uvicorn had none).
 WRITE_STALL = 30.0
-#: Bytes an exchange keeps before it asks its source to stop (a passed-on body
-#: waiting for its gateway connection, an answer waiting for the ones before it).
-HIGH_WATER = 64 * 1024
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: The headers a connection reads itself: the body's framing, and ``Expect``.
 _FRAMING = {b"content-length": 0, b"transfer-encoding": 1, b"expect": 2}
-
-
-def _status_lines() -> dict[int, bytes]:
-    return {
-        s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1")
-        for s in http.HTTPStatus
-    }
-
-
-STATUS_LINES = _status_lines()
-
-
-def status_line(status: int, reason: bytes = b"") -> bytes:
-    line = STATUS_LINES.get(status)
-    if line is None:
-        line = b"HTTP/1.1 %d %s\r\n" % (status, reason or b"Unknown")
-    return line
 
 
 class Phase(enum.IntEnum):
@@ -127,199 +108,6 @@ _IDLE, _HEAD, _BODY, _WAIT, _LINGER = Phase
 #: destination of its body (`Connection.pause`).
 _PIPELINE = 1
 _EXCHANGE = 2
-
-
-class Request:
-    """A request's head."""
-
-    __slots__ = (
-        "chunked",
-        "content_length",
-        "expect_continue",
-        "headers",
-        "keep_alive",
-        "method",
-        "path",
-        "target",
-        "version",
-    )
-
-    def __init__(
-        self,
-        method: bytes,
-        target: bytes,
-        version: str,
-        headers: list[tuple[bytes, bytes]],
-        keep_alive: bool,
-        expect_continue: bool,
-        content_length: int | None,
-        chunked: bool,
-    ) -> None:
-        self.method = method
-        #: The request target as sent (path and query).
-        self.target = target
-        path = target.partition(b"?")[0].decode("latin-1")
-        #: The path, percent-decoded (as ASGI servers give it).
-        self.path = urllib.parse.unquote(path) if "%" in path else path
-        self.version = version
-        #: (name lower-cased, value), in order, as sent; without the body's framing
-        #: (Content-Length, Transfer-Encoding) and Expect, which are fields here.
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.expect_continue = expect_continue
-        self.content_length = content_length
-        self.chunked = chunked
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
-
-    def header(self, name: bytes) -> str | None:
-        """The first value of a header (``name`` lower-case), or None."""
-        for key, value in self.headers:
-            if key == name:
-                return value.decode("latin-1")
-        return None
-
-    def header_map(self) -> dict[str, str]:
-        """Every header, names lower-cased; the last of a repeated one."""
-        return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.headers}
-
-
-class Exchange:
-    """One request and its answer. Subclasses serve the request (`on_head`,
-    `on_body`, `on_end`, `on_expired`, `on_lost`) and answer with `answer`, or with
-    `write` and `finish`."""
-
-    __slots__ = (
-        "close_after",
-        "complete",
-        "conn",
-        "done",
-        "ended",
-        "pending",
-        "pending_size",
-        "request",
-        "started",
-    )
-
-    def __init__(self, conn: Connection, request: Request) -> None:
-        self.conn = conn
-        self.request = request
-        #: The request's last byte came.
-        self.complete = False
-        #: The answer's head was written or queued.
-        self.started = False
-        #: The answer is complete (written or queued).
-        self.ended = False
-        #: The connection closes after this answer.
-        self.close_after = False
-        #: Written, or given up because the connection is gone.
-        self.done = False
-        #: What this exchange wrote while exchanges before it were not done.
-        self.pending: list[bytes] | None = None
-        self.pending_size = 0
-
-    # -- what subclasses serve ------------------------------------------------------
-
-    def on_head(self) -> None:
-        """The head is complete (the body, if any, follows)."""
-
-    def on_body(self, chunk: bytes) -> None:
-        """A piece of the body (de-chunked)."""
-
-    def on_end(self) -> None:
-        """The request is complete."""
-
-    def on_expired(self) -> None:
-        """The body did not arrive within ``body_timeout``: answer (the connection
-        closes after it) or give up."""
-        self.answer_plain(408, b"request body not received in time")
-
-    def on_lost(self) -> None:
-        """The connection is gone before the answer ended: give up its work."""
-
-    def on_turn(self) -> None:
-        """Every exchange before this one is done: it writes to the socket now."""
-
-    def on_write_paused(self) -> None:
-        """The client is not reading: stop producing this answer."""
-
-    def on_write_resumed(self) -> None:
-        """The client reads again."""
-
-    # -- answering ------------------------------------------------------------------
-
-    def must_close(self) -> bool:
-        """Whether the answer starting now must be the connection's last."""
-        return (
-            not self.complete
-            or not self.request.keep_alive
-            or self.conn.closing
-            or self.close_after
-        )
-
-    def answer(self, status: int, content_type: bytes, body: bytes) -> None:
-        """The whole answer, in one write."""
-        if self.started or self.done:
-            return
-        conn = self.conn
-        close = (
-            not self.complete
-            or not self.request.keep_alive
-            or conn.closing
-            or self.close_after
-        )
-        self.close_after = close
-        self.started = self.ended = True
-        out = b"%scontent-type: %s\r\ncontent-length: %d\r\ndate: %s\r\n%s\r\n%s" % (
-            STATUS_LINES.get(status) or status_line(status),
-            content_type,
-            len(body),
-            conn.listener.date,
-            b"connection: close\r\n" if close else b"",
-            body,
-        )
-        queue = conn._queue
-        if queue and queue[0] is self:
-            conn.write(out)
-            conn.done(self)
-        else:
-            self._keep(out)
-
-    def answer_plain(self, status: int, text: bytes) -> None:
-        self.answer(status, b"text/plain; charset=utf-8", text)
-
-    def write(self, data: bytes) -> None:
-        """Bytes of the answer, in order; an answer's first says ``started``."""
-        self.started = True
-        if self.done:
-            return
-        conn = self.conn
-        if conn.first() is self:
-            conn.write(data)
-        else:
-            self._keep(data)
-
-    def _keep(self, data: bytes) -> None:
-        """Hold ``data`` until the exchanges before this one are done."""
-        if self.pending is None:
-            self.pending = [data]
-        else:
-            self.pending.append(data)
-        self.pending_size += len(data)
-
-    def finish(self) -> None:
-        """The answer is complete."""
-        if self.ended:
-            return
-        self.ended = True
-        if self.conn.first() is self:
-            self.conn.done(self)
-
-    def held(self) -> bool:
-        """Whether this exchange keeps more than `HIGH_WATER` bytes unwritten."""
-        return self.pending_size > HIGH_WATER
 
 
 class Router(Protocol):

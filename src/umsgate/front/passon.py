@@ -28,13 +28,8 @@ from typing import cast
 
 import httptools
 
-from umsgate.front.connection import (
-    HIGH_WATER,
-    Connection,
-    Exchange,
-    Request,
-    status_line,
-)
+from umsgate.front.connection import Connection
+from umsgate.front.exchange import HIGH_WATER, Exchange, Request, status_line
 
 log = logging.getLogger("umsgate.front")
 

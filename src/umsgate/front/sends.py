@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from umsgate.clients import AuthError, ClientInfo, sha256_hex
 from umsgate.errors import RemoteProtocolError
-from umsgate.front.connection import Connection, Exchange, Request
+from umsgate.front.connection import Connection
+from umsgate.front.exchange import Exchange, Request
 from umsgate.front.intake import Outcome
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.apigw import send as native
