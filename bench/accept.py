@@ -11,9 +11,12 @@ Two workloads:
   reserve  the messages are reserved an hour ahead (a campaign upload): the figure
            is the accept path alone (HTTP, validation, JSON, group commit).
 
+``--face tobetext`` sends ToBeText's ``POST /sms`` forms instead of the native
+JSON (that face has no reservation: its messages are delivered meanwhile).
+
     .venv/bin/python bench/accept.py [--n 20000] [--concurrency 64]
                                      [--workload deliver|reserve] [--db URL]
-                                     [--workers N]
+                                     [--workers N] [--face native|tobetext]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
 import httpx
@@ -64,7 +68,14 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=0, help="serve --workers (HTTP front processes)"
     )
+    parser.add_argument(
+        "--face",
+        choices=["native", "tobetext"],
+        default="native",
+        help="the native API's JSON sends, or ToBeText's POST /sms",
+    )
     args = parser.parse_args()
+    tobetext_token = "bench-tobetext-token"
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-bench-"))
     store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
@@ -73,7 +84,18 @@ def main() -> None:
         env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
     creds = json.loads(
         umsgate(
-            "client", "add", "--id", "bench", "--tps-sms", "1000000", *store, env=env
+            "client",
+            "add",
+            "--id",
+            "bench",
+            "--tps-sms",
+            "1000000",
+            "--tps-mms",
+            "1000000",
+            "--tobetext-token",
+            tobetext_token,
+            *store,
+            env=env,
         )
     )
     port = free_port()
@@ -123,6 +145,24 @@ def main() -> None:
             )
             return _load.post(host, "/v1/message/sms", body, headers)
 
+        def make_tobetext(i: int) -> bytes:
+            form = urllib.parse.urlencode(
+                {
+                    "Ckey": f"b{i}",
+                    "RecvNum": f"+8210{10000000 + i % 90000000:08d}",
+                    "SendNum": "+82212345678",
+                    "Body": f"벤치마크 메시지 {i}",
+                    "Cid": "bench",
+                    "token": tobetext_token,
+                }
+            ).encode()
+            head = (
+                f"POST /sms HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
+                "application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(form)}\r\n\r\n"
+            )
+            return head.encode() + form
+
         load_before = os.getloadavg()[0]
         serve_before = tree_cpu_seconds(server.pid)
         owner_before = cpu_seconds(server.pid)
@@ -134,7 +174,7 @@ def main() -> None:
                     port,
                     total=args.n,
                     concurrency=args.concurrency,
-                    make_request=make,
+                    make_request=make if args.face == "native" else make_tobetext,
                 )
             )
         serve_cpu = tree_cpu_seconds(server.pid) - serve_before
@@ -149,8 +189,9 @@ def main() -> None:
         f"Python {platform.python_version()}"
     )
     print(f"load average before the run: {load_before:.2f}")
+    workload = args.workload if args.face == "native" else "tobetext"
     print(
-        f"workload: {args.workload}, store: {'PostgreSQL' if args.db else 'SQLite'}, "
+        f"workload: {workload}, store: {'PostgreSQL' if args.db else 'SQLite'}, "
         f"fronts: {args.workers}"
     )
     print(

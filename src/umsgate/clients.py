@@ -198,6 +198,14 @@ class Directory:
             pending.add_done_callback(lambda _f: self._loading.pop(client_id, None))
         return await asyncio.shield(pending)
 
+    def cached_client(self, client_id: str) -> ClientInfo | None:
+        """The client's row if this node read it less than ``cache_ttl`` seconds
+        ago; None when `client` would have to ask the store."""
+        hit = self._clients.get(client_id)
+        if hit is not None and time.monotonic() - hit[1] < self._cache_ttl:
+            return hit[0]
+        return None
+
     async def _load(self, client_id: str, now: float) -> ClientInfo | None:
         async with self._db.read() as conn:
             row = await queries.get_client(conn, client_id)
@@ -269,6 +277,34 @@ class Directory:
             )
         return info
 
+    def authenticate_cached(
+        self, token: str, *, digest: str | None = None
+    ) -> ClientInfo | None:
+        """`authenticate` from this node's caches alone, without a coroutine (the
+        fronts' send path): the client, or None when the store must be asked (then
+        call `authenticate`).
+
+        Args:
+            digest: the token's `sha256_hex`, when the caller has it already.
+
+        Raises:
+            AuthError: as `authenticate`, when the caches can tell.
+        """
+        hit = self._tokens.get(digest or sha256_hex(token))
+        if hit is None:
+            return None
+        client_id, version, expires_at = hit
+        if self._time() >= expires_at:
+            raise AuthError("invalid_token", "the token has expired")
+        info = self.cached_client(client_id)
+        if info is None:
+            return None
+        if info.version != version:
+            raise AuthError(
+                "invalid_token", "the token was superseded by a change of the account"
+            )
+        return info
+
     async def authenticate_tobetext(self, cid: str, token: str) -> ClientInfo:
         """The client of a ToBeText ``Cid`` (its client id) and ``token``.
 
@@ -287,6 +323,28 @@ class Directory:
         else:
             ok = await self._verify_tobetext(key, token, info)
         if not ok:
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
+        return info
+
+    def authenticate_tobetext_cached(self, cid: str, token: str) -> ClientInfo | None:
+        """`authenticate_tobetext` from this node's caches alone, without a
+        coroutine: the client, or None when the store or scrypt must be asked (then
+        call `authenticate_tobetext`).
+
+        Raises:
+            AuthError: as `authenticate_tobetext`, when the caches can tell.
+        """
+        info = self.cached_client(cid)
+        if info is None:
+            return None
+        if not info.tobetext_token_hash:
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
+        key = (cid, sha256_hex(token))
+        hit = self._tobetext.get(key)
+        if hit is None or hit[0] != info.version:
+            return None
+        self._tobetext.move_to_end(key)
+        if not hit[1]:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
         return info
 

@@ -33,6 +33,22 @@ from umsgate.errors import ConfigError
 from umsgate.tomllines import Lines
 
 
+class BadValue(ValueError):
+    """A setting's value is out of its range (raised by a section's checks, so
+    that the error can say where the value came from)."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+#: Longest of the fronts' deadlines: an hour (a longer one is no deadline).
+MAX_SERVER_TIMEOUT = 3600.0
+#: Most connections per client address and front: a file descriptor each, and a
+#: front's soft limit is often 1,024 to 65,536.
+MAX_CONNECTIONS_PER_CLIENT = 65536
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -47,6 +63,35 @@ class ServerSettings:
     #: settings file, the environment or on the command line, ``"auto"`` (the
     #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
+    # The fronts' deadlines and cap (`umsgate.front.listener.Limits`; the gateway
+    # process serving HTTP itself, with ``workers = 0``, runs uvicorn's own).
+    #: Seconds from a request's first byte to the end of its head (and from a
+    #: connection's opening to its first request): a client trickling its headers
+    #: is closed (slowloris).
+    header_timeout: float = 10.0
+    #: Seconds from the end of a request's head to the end of its body (the
+    #: providers' 30 s request timeout).
+    body_timeout: float = 30.0
+    #: Seconds a kept-alive connection may stay without a request (uvicorn's 5 s).
+    keepalive_timeout: float = 5.0
+    #: Connections one client address may hold to each front; more are closed.
+    max_connections_per_client: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            value = getattr(self, name)
+            if not 0 < value <= MAX_SERVER_TIMEOUT:
+                raise BadValue(
+                    name,
+                    f"{name} must be seconds in (0, {MAX_SERVER_TIMEOUT:g}], "
+                    f"not {value!r}",
+                )
+        if not 1 <= self.max_connections_per_client <= MAX_CONNECTIONS_PER_CLIENT:
+            raise BadValue(
+                "max_connections_per_client",
+                f"max_connections_per_client must be 1 to {MAX_CONNECTIONS_PER_CLIENT}"
+                f", not {self.max_connections_per_client!r}",
+            )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -348,6 +393,8 @@ def _build(
         kwargs[key] = _cast(value, hints[key], where(key))
     try:
         return cls(**kwargs)
+    except BadValue as exc:
+        raise ConfigError(f"{where(exc.key)}: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where(None)}: {exc}") from None
 

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
 )
 from tests.unit.apigw.images import jpeg
 from umsgate import config as config_module
+from umsgate.files import MAX_FILE_BYTES
 from umsgate.testing import wait_for
 
 HEADERS = {"originCode": "123456789", "billCode": "12345"}
@@ -87,6 +88,13 @@ async def test_fronts_serve_the_api_and_one_process_writes(
             headers=auth,
         )  # fmt: skip
         assert r.status_code == 400 and r.json()["resultCode"] != "10000"
+        # The largest image there may be, streamed through the front.
+        r = await http.post(
+            "/v1/storage/file",
+            files={"img": ("big.jpg", jpeg(size=MAX_FILE_BYTES), "image/jpeg")},
+            headers=auth,
+        )
+        assert r.status_code == 200 and r.json()["resultCode"] == "10001", r.text
 
         # Served by the fronts: sends, their refusals, the acceptor's answers.
         r = await http.post("/v1/message/sms", json=sms("s1"), headers=headers)
@@ -331,3 +339,62 @@ async def test_serve_with_no_options_uses_the_cores(
                 headers={**HEADERS, "Authorization": f"Bearer {tok}"},
             )
         assert r.status_code == 200, r.text
+
+
+async def test_a_front_closes_slow_and_surplus_connections(
+    sqlite_store: Store, receiver: Receiver, tmp_path: Path
+) -> None:
+    """Against a front process: a client trickling its head a byte at a time is
+    closed by ``server.header_timeout``, and an address holding
+    ``server.max_connections_per_client`` connections gets no more; others are
+    served meanwhile."""
+    creds = add_client(sqlite_store, "edge", receiver.url)
+    env = {
+        "UMSGATE_SERVER_HEADER_TIMEOUT": "1",
+        "UMSGATE_SERVER_MAX_CONNECTIONS_PER_CLIENT": "4",
+    }
+    async with server(sqlite_store, tmp_path, workers=1, env=env) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=10) as http:
+            tok = await token(http, srv.url, creds)
+        request = (
+            "POST /v1/message/sms HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {tok}\r\noriginCode: 123456789\r\n"
+            "billCode: 12345\r\nContent-Type: application/json\r\n"
+        ).encode()
+        host, port = "127.0.0.1", srv.port
+        # Slowloris: one byte every 0.2 s.
+        reader, writer = await asyncio.open_connection(host, port)
+        started = asyncio.get_running_loop().time()
+
+        async def trickle() -> None:
+            for byte in request:
+                writer.write(bytes([byte]))
+                await asyncio.sleep(0.2)
+
+        trickling = asyncio.create_task(trickle())
+        try:
+            head = await asyncio.wait_for(reader.read(), 5)
+        finally:
+            trickling.cancel()
+            writer.close()
+        elapsed = asyncio.get_running_loop().time() - started
+        assert head.startswith(b"HTTP/1.1 408 "), head
+        assert 1.0 <= elapsed < 2.5, elapsed
+        # The cap: four connections held, the fifth closed at once.
+        held = [await asyncio.open_connection(host, port) for _ in range(4)]
+        body = b'{"srcMsgId":"e1","callback":"0212345678","receiver":"01012345678",'
+        body += b'"content":"hi"}'
+        for r, w in held:
+            w.write(request + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            assert (await asyncio.wait_for(r.readuntil(b"\r\n"), 10)).startswith(
+                b"HTTP/1.1 200 "
+            )
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        except ConnectionResetError:
+            pass
+        writer.close()
+        for _, w in held:
+            w.close()

@@ -73,6 +73,7 @@ class _FastRegion:
         self._fixed = self._desc(meta.fixed_line, meta.general_desc)
         self._mobile = self._desc(meta.mobile, meta.general_desc)
         self._same = bool(meta.same_mobile_and_fixed_line_pattern)
+        self._one = self._combined()
         self._national = re.compile(r"0([1-9]\d{6,13})")
         self._international = re.compile(rf"\+{country_code}([1-9]\d{{6,13}})")
 
@@ -87,6 +88,31 @@ class _FastRegion:
         if not lengths and general is not None:
             lengths = tuple(getattr(general, "possible_length", ()) or ())
         return re.compile(pattern), frozenset(lengths)
+
+    def _combined(self) -> re.Pattern[str] | None:
+        """`number_type`'s tests in one pattern: the general description as a
+        condition, then one named branch per type in the library's order, so that
+        the branch that matches is the first type that does (a number costs one
+        match instead of up to eleven). None when a pattern has groups of its own
+        (then the tests run one by one)."""
+
+        def part(desc: tuple[re.Pattern[str], frozenset[int]]) -> str:
+            pattern, lengths = desc
+            if lengths and -1 not in lengths:
+                sizes = "|".join(f".{{{n}}}" for n in sorted(lengths))
+                return rf"(?=(?:{sizes})\Z)(?:{pattern.pattern})"
+            return f"(?:{pattern.pattern})"
+
+        descs = [(f"t{kind}", desc) for kind, desc in self._types]
+        descs.append(("fixed", self._fixed))
+        if not self._same:
+            descs.append(("mobile", self._mobile))
+        if self._general is None or any(
+            d is not None and d[0].groups for _, d in [("g", self._general), *descs]
+        ):
+            return None
+        branches = "|".join(f"(?P<{name}>{part(d)})" for name, d in descs if d)
+        return re.compile(rf"(?={part(self._general)}\Z)(?:{branches})")
 
     @staticmethod
     def _matches(desc: tuple[re.Pattern[str], frozenset[int]] | None, nsn: str) -> bool:
@@ -110,6 +136,19 @@ class _FastRegion:
         return nsn
 
     def number_type(self, nsn: str) -> int:
+        one = self._one
+        if one is not None:
+            m = one.fullmatch(nsn)
+            if m is None:
+                return PhoneNumberType.UNKNOWN
+            name = m.lastgroup
+            if name == "mobile":
+                return PhoneNumberType.MOBILE
+            if name == "fixed":
+                if self._same or self._matches(self._mobile, nsn):
+                    return PhoneNumberType.FIXED_LINE_OR_MOBILE
+                return PhoneNumberType.FIXED_LINE
+            return int(name[1:]) if name else PhoneNumberType.UNKNOWN
         if not self._matches(self._general, nsn):
             return PhoneNumberType.UNKNOWN
         for kind, desc in self._types:
@@ -130,11 +169,14 @@ _FAST: dict[int, _FastRegion] = {82: _FastRegion(82, "KR")}
 @functools.lru_cache(maxsize=131072)
 def _parse(raw: str, nat_code: int) -> tuple[str, int]:
     text = raw.strip()
-    if not text or len(text) > MAX_NUMBER_CHARS + 4 or not _WRITTEN.match(text):
-        raise InvalidNumber(raw)
     fast = _FAST.get(nat_code)
+    # A plain-form number (digits only) is what _WRITTEN allows.
+    nsn = fast.national_number(text) if fast is not None else None
+    if nsn is None and (
+        not text or len(text) > MAX_NUMBER_CHARS + 4 or not _WRITTEN.match(text)
+    ):
+        raise InvalidNumber(raw)
     if fast is not None:
-        nsn = fast.national_number(text)
         if nsn is not None:
             kind = fast.number_type(nsn)
             if kind == PhoneNumberType.UNKNOWN:

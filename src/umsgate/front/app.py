@@ -1,13 +1,14 @@
 """A front process: the public HTTP port, shared with the other fronts.
 
 It serves the native sends (``POST /v1/message/{channel}``) and ToBeText's
-(``POST /sms``) itself: it reads the body, authenticates the client, parses and
-validates the message, checks its files, and hands the row to the gateway process
-(`RemoteIntake`), which applies the client's TPS and commits it; the answer goes out
-only after that commit, as in one process. Every other request (tokens, uploads,
-report checks, the IMS face, which stores attachments, provider callbacks,
-/healthz, /metrics) is passed as it is to the gateway process's own HTTP server on
-a Unix socket, so those keep one owner.
+(``POST /sms``) itself (`umsgate.front.sends`): it reads the body, authenticates the
+client, parses and validates the message, checks its files, and hands the row to
+the gateway process (`RemoteIntake`), which applies the client's TPS and commits
+it; the answer goes out only after that commit, as in one process. Every other
+request (tokens, uploads, report checks, the IMS face, which stores attachments,
+provider callbacks, /healthz, /metrics) is passed as it is to the gateway process's
+own HTTP server on a Unix socket (`umsgate.front.passon`), so those keep one owner.
+The HTTP server is the front's own (`umsgate.front.connection` says why).
 
 Theory: the send path is most of a gateway's CPU (HTTP, JSON, validation), and it
 needs nothing that only the owner has but the commit; a front's row costs the
@@ -17,57 +18,54 @@ owner a few microseconds of frame decoding instead of the whole request.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
+import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
-
-import httpx
-from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
 
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.files import FileStore
+from umsgate.front.connection import Connection
+from umsgate.front.exchange import Exchange, Request
 from umsgate.front.intake import RemoteIntake
-from umsgate.protocols.apigw.face import FastSend
-from umsgate.protocols.tobetext import face as tobetext_face
+from umsgate.front.listener import Limits, Listener
+from umsgate.front.passon import GatewayLink, PassOn
+from umsgate.front.sends import (
+    NATIVE_PREFIX,
+    Buffered,
+    NativeSends,
+    Tasks,
+    ToBeTextSends,
+)
+from umsgate.protocols.tobetext.send import PATH as TOBETEXT_PATH
 from umsgate.store.database import Database, open_database
 
 log = logging.getLogger("umsgate.front")
 
-#: Headers that belong to one hop, not to the request or answer passed on.
-HOP_BY_HOP = frozenset(
-    {
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"te",
-        b"trailer",
-        b"upgrade",
-    }
-)
 #: How often a quiet front sends its refusal counts.
 COUNTS_EVERY = 1.0
-#: The longest a passed-on request may take at the gateway process.
-PASS_TIMEOUT = 120.0
+#: How long a stopping front waits for the sends that wait for a read.
+TASKS_GRACE = 10.0
 
 
 class Counts:
     """The accepted and refused sends of a front since its last frame."""
 
     def __init__(self) -> None:
-        self._accepted: collections.Counter[tuple[str, bool]] = collections.Counter()
-        self._rejected: collections.Counter[tuple[str, str]] = collections.Counter()
+        # Plain dicts: a Counter's item update costs a send most of a microsecond.
+        self._accepted: dict[tuple[str, bool], int] = {}
+        self._rejected: dict[tuple[str, str], int] = {}
 
     def accepted(self, channel: str, repeated: bool) -> None:
-        self._accepted[(channel, repeated)] += 1
+        key = (channel, repeated)
+        self._accepted[key] = self._accepted.get(key, 0) + 1
 
     def rejected(self, channel: str, reason: str) -> None:
-        self._rejected[(channel, str(reason))] += 1
+        key = (channel, str(reason))
+        self._rejected[key] = self._rejected.get(key, 0) + 1
 
     def take(self) -> dict[str, Any] | None:
         if not self._accepted and not self._rejected:
@@ -76,8 +74,8 @@ class Counts:
             "a": [[c, r, n] for (c, r), n in self._accepted.items()],
             "r": [[c, r, n] for (c, r), n in self._rejected.items()],
         }
-        self._accepted.clear()
-        self._rejected.clear()
+        self._accepted = {}
+        self._rejected = {}
         return counts
 
 
@@ -86,7 +84,8 @@ def _nothing() -> None:
 
 
 class Front:
-    """What a front's sends need (`umsgate.protocols.apigw.face.SendHost`)."""
+    """What a front's sends need (`umsgate.protocols.apigw.send.SendHost`), and
+    the `Router` of its connections."""
 
     def __init__(self, settings: Settings, *, intake: str, gateway_http: str) -> None:
         self.settings = settings
@@ -99,16 +98,28 @@ class Front:
         )
         self.files = FileStore(self.db)
         self.metrics = Counts()
-        self.intake = RemoteIntake(intake, counts=self.metrics.take, on_lost=self.lost)
-        self.http = httpx.AsyncClient(
-            transport=httpx.AsyncHTTPTransport(uds=gateway_http),
-            base_url="http://gateway",
-            timeout=httpx.Timeout(PASS_TIMEOUT),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        self.intake = RemoteIntake(
+            intake,
+            counts=self.metrics.take,
+            counts_every=COUNTS_EVERY,
+            on_lost=self.lost,
         )
+        self.link = GatewayLink(gateway_http)
+        self.tasks = Tasks()
+        self._native = NativeSends(self, self.tasks)
+        self._tobetext = ToBeTextSends(self, self.tasks)
         #: Called once when the gateway process is gone (the front then exits).
         self.on_lost: Callable[[], None] = _nothing
         self._counts_task: asyncio.Task[None] | None = None
+
+    def exchange(self, conn: Connection, request: Request) -> Exchange:
+        """The sends are served here; anything else is the gateway process's."""
+        if request.method == b"POST":
+            if request.path.startswith(NATIVE_PREFIX):
+                return Buffered(conn, request, self._native)
+            if request.path == TOBETEXT_PATH:
+                return Buffered(conn, request, self._tobetext)
+        return PassOn(conn, request, self.link)
 
     def lost(self) -> None:
         self.on_lost()
@@ -118,129 +129,19 @@ class Front:
         self._counts_task = asyncio.create_task(self._send_counts())
 
     async def stop(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(TASKS_GRACE):
+                await self.tasks.wait()
         if self._counts_task is not None:
             self._counts_task.cancel()
+        self.link.close()
         await self.intake.close()
-        await self.http.aclose()
         await self.db.close()
 
     async def _send_counts(self) -> None:
         while True:
             await asyncio.sleep(COUNTS_EVERY)
             self.intake.send_counts()
-
-
-class PassOn:
-    """ASGI app: every request passed on, as it is, to the gateway process."""
-
-    def __init__(self, front: Front) -> None:
-        self.front = front
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self._pass(scope, receive, send)
-        else:  # websockets: not served
-            await send({"type": "websocket.close", "code": 1003})
-
-    async def _pass(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(k, v) for k, v in scope["headers"] if k not in HOP_BY_HOP]
-        disconnected = False
-
-        async def body() -> Any:
-            nonlocal disconnected
-            while True:
-                message: Message = await receive()
-                if message["type"] == "http.disconnect":
-                    disconnected = True
-                    raise ConnectionAbortedError("the client went away")
-                yield message.get("body", b"")
-                if not message.get("more_body", False):
-                    return
-
-        target = scope["raw_path"] or scope["path"].encode()
-        if scope.get("query_string"):
-            target += b"?" + scope["query_string"]
-        request = self.front.http.build_request(
-            scope["method"],
-            httpx.URL("http://gateway").copy_with(raw_path=target),
-            headers=headers,
-            content=body(),
-        )
-        try:
-            response = await self.front.http.send(request, stream=True)
-        except (httpx.HTTPError, ConnectionAbortedError) as exc:
-            if disconnected:
-                return
-            log.error(
-                "passing %s %s to the gateway process failed: %s",
-                scope["method"],
-                scope["path"],
-                exc,
-                extra={"event": "front_pass_error"},
-            )
-            payload = b'{"resultCode":50300,"resultMessage":"service unavailable"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(payload)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
-            return
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": [
-                        (k.lower(), v)
-                        for k, v in response.headers.raw
-                        if k.lower() not in HOP_BY_HOP and k.lower() != b"date"
-                    ],
-                }
-            )
-            async for chunk in response.aiter_raw():
-                await send(
-                    {"type": "http.response.body", "body": chunk, "more_body": True}
-                )
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            await response.aclose()
-
-
-def create_front_app(
-    settings: Settings, *, intake: str, gateway_http: str
-) -> tuple[FastSend[Front], Front]:
-    """The native sends (`FastSend`) and ToBeText's ``POST /sms`` are served here;
-    every other request goes to `PassOn`."""
-    front = Front(settings, intake=intake, gateway_http=gateway_http)
-    pass_on = PassOn(front)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        try:
-            await front.start()
-        except Exception as exc:
-            log.error(
-                "cannot reach the gateway process: %s",
-                exc,
-                extra={"event": "front_start_error"},
-            )
-            raise
-        try:
-            yield
-        finally:
-            await front.stop()
-
-    faces = Starlette(routes=tobetext_face.routes, lifespan=lifespan)
-    faces.state.gateway = front
-    # Anything the routes do not match is the gateway process's to answer.
-    faces.router.default = pass_on
-    return FastSend(faces, front), front
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -255,42 +156,63 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) -> int:
-    """Serve one front until it is told to stop or the gateway process is gone;
-    returns the exit status (1 when the gateway went away)."""
-    import uvicorn
-    import uvloop
-
-    from umsgate.runtime import SERVER_OPTIONS, tune_gc
-
-    application, front = create_front_app(
-        settings, intake=intake, gateway_http=gateway_http
-    )
-    tune_gc()
-    sock = listening_socket(settings.server.host, port)
-    config = uvicorn.Config(application, lifespan="on", **SERVER_OPTIONS)
-    server = uvicorn.Server(config)
+async def serve_front(
+    settings: Settings, *, intake: str, gateway_http: str, sock: socket.socket
+) -> int:
+    """Serve on ``sock`` until SIGTERM or SIGINT, or until the gateway process is
+    gone; the exit status (1 when the gateway could not be reached or went away).
+    """
+    front = Front(settings, intake=intake, gateway_http=gateway_http)
+    try:
+        await front.start()
+    except Exception as exc:
+        log.error(
+            "cannot reach the gateway process: %s",
+            exc,
+            extra={"event": "front_start_error"},
+        )
+        await front.stop()
+        return 1
+    stop = asyncio.Event()
     lost = False
 
     def on_lost() -> None:
         nonlocal lost
         lost = True
-        server.should_exit = True
+        stop.set()
 
     front.on_lost = on_lost
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    listener = Listener(front, Limits.of(settings.server))
+    try:
+        await listener.start(sock)
+        front.intake.send_ready()
+        await stop.wait()
+    finally:
+        # The connections finish their answers while the gateway still commits.
+        await listener.stop()
+        await front.stop()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    return 1 if lost else 0
 
-    async def serve() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        # uvicorn's Server says it is listening by a flag, not an event.
-        while not server.started and not task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-        if server.started:
-            front.intake.send_ready()
-        await task
 
+def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) -> int:
+    """Serve one front until it is told to stop or the gateway process is gone;
+    returns the exit status (1 when the gateway went away)."""
+    import uvloop
+
+    from umsgate.runtime import tune_gc
+
+    tune_gc()
+    sock = listening_socket(settings.server.host, port)
     with (
         contextlib.closing(sock),
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        runner.run(serve())
-    return 1 if lost or not server.started else 0
+        return runner.run(
+            serve_front(settings, intake=intake, gateway_http=gateway_http, sock=sock)
+        )

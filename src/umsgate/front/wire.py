@@ -3,7 +3,8 @@
 Every frame is a 4-byte big-endian length and that many bytes of JSON (orjson). A
 front sends ``{"s": [[tag, row, dup_window, tps_key, tps], ...], "m": counts}``: the
 messages its requests are waiting on (all of one event-loop turn in one frame), and
-the counts of what it refused since its last frame (`umsgate.front.app.Counts`).
+the counts of what it accepted and refused since its last counts
+(`umsgate.front.app.Counts`; on a frame at most once a second, or alone).
 The gateway answers each message once, by tag, in frames of lists:
 
 * ``[tag, 0, umsMsgId, created_at, repeated]``: committed;
@@ -38,6 +39,46 @@ def frame(payload: Any) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
+class FrameReader:
+    """Frames out of a byte stream, as they complete (sans-I/O: for a protocol's
+    ``data_received``)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        """The payloads of the frames that ``data`` completes, in order.
+
+        Raises:
+            FrameError: a length over `MAX_FRAME`, or a body that is not JSON (the
+                stream cannot be read further).
+        """
+        buffer = self._buffer
+        if not buffer and len(data) >= 4:
+            # The common case: whole frames in one read, parsed where they are.
+            size = int.from_bytes(data[:4], "big")
+            if len(data) == 4 + size and size <= MAX_FRAME:
+                return [_loads(data[4:])]
+        buffer += data
+        payloads = []
+        while len(buffer) >= 4:
+            size = int.from_bytes(buffer[:4], "big")
+            if size > MAX_FRAME:
+                raise FrameError(f"a frame of {size} bytes (at most {MAX_FRAME})")
+            if len(buffer) < 4 + size:
+                break
+            payloads.append(_loads(bytes(buffer[4 : 4 + size])))
+            del buffer[: 4 + size]
+        return payloads
+
+
+def _loads(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(f"a frame that is not JSON: {exc}") from None
+
+
 async def read_frame(reader: asyncio.StreamReader) -> Any:
     """The next frame's payload.
 
@@ -50,8 +91,4 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
     size = int.from_bytes(header, "big")
     if size > MAX_FRAME:
         raise FrameError(f"a frame of {size} bytes (at most {MAX_FRAME})")
-    body = await reader.readexactly(size)
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise FrameError(f"a frame that is not JSON: {exc}") from None
+    return _loads(await reader.readexactly(size))

@@ -26,7 +26,7 @@ from tests.integration.faces.conftest import (
 )
 from umsgate.protocols.imsms import codec as ims_codec
 from umsgate.protocols.tobetext import codec
-from umsgate.protocols.tobetext.face import src_msg_id
+from umsgate.protocols.tobetext.send import src_msg_id
 from umsgate.store import queries
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>

@@ -26,7 +26,8 @@ from tests.integration.faces.conftest import (
 )
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext.codes import CallbackCode
-from umsgate.protocols.tobetext.face import callback_code, src_msg_id
+from umsgate.protocols.tobetext.face import callback_code
+from umsgate.protocols.tobetext.send import src_msg_id
 from umsgate.store import queries
 from umsgate.testing import wait_for
 

@@ -148,6 +148,13 @@ def _get_str(
     within: str = "",
 ) -> str:
     value = body.get(name)
+    if (
+        value.__class__ is str
+        and (max_chars is None or len(value) <= max_chars)
+        and "\x00" not in value
+        and (not required or (not value.isspace() and value))
+    ):
+        return value  # the common case, as the checks below would pass it
     # A field of a nested object is named with its path (``fallback.type``).
     label = f"{within}.{name}" if within else name
     if value is None:

@@ -7,10 +7,8 @@ message is committed (the acceptor's group commit).
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
 from starlette.datastructures import UploadFile
@@ -20,20 +18,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from umsgate.clients import AuthError, ClientInfo, Directory
-from umsgate.config import Settings
+from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
-from umsgate.engine.accept import Submission
-from umsgate.engine.intake import Intake, Throttled
-from umsgate.errors import StoreError, ValidationError
-from umsgate.files import MAX_FILE_BYTES, FileStore, NotJpeg
+from umsgate.errors import ValidationError
+from umsgate.files import MAX_FILE_BYTES, NotJpeg
 from umsgate.protocols.apigw import codec
+from umsgate.protocols.apigw import send as send_path
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
 
 if TYPE_CHECKING:
     from umsgate.app import Gateway
-
-log = logging.getLogger("umsgate.protocols.apigw.face")
 
 #: Multipart overhead allowed on top of the image (boundaries, part headers).
 UPLOAD_OVERHEAD = 64 * 1024
@@ -110,17 +104,8 @@ async def read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
-def _bearer_value(value: str | None) -> str | None:
-    if not value:
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    if token and scheme.lower() == "bearer":
-        return token.strip()
-    return value.strip()  # resolution 15: the bare token
-
-
 def bearer(request: Request) -> str | None:
-    return _bearer_value(request.headers.get("authorization"))
+    return send_path.bearer_value(request.headers.get("authorization"))
 
 
 async def authenticate(request: Request) -> ClientInfo | JSON:
@@ -288,110 +273,10 @@ async def send(request: Request) -> Response:
         body = await read_body(request, gw.settings.server.max_body)
     except BodyTooLarge:
         body = None
-    status, payload = await handle_send(
+    status, payload = await send_path.handle_send(
         gw, request.path_params["channel"], request.headers, body
     )
     return Response(payload, status_code=status, media_type="application/json")
-
-
-def _encoded(code: Code, message: str | None = None) -> tuple[int, bytes]:
-    body = {
-        "resultCode": code.value,
-        "resultMessage": message or MESSAGES.get(code, code.name),
-    }
-    return code.http_status, orjson.dumps(body)
-
-
-class Counts(Protocol):
-    def accepted(self, channel: str, repeated: bool) -> None: ...
-    def rejected(self, channel: str, reason: str) -> None: ...
-
-
-class SendHost(Protocol):
-    """What a send needs of its process: the `Gateway`, or a front
-    (`umsgate.front.app.Front`) that hands its messages to the gateway's process."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def directory(self) -> Directory: ...
-    @property
-    def files(self) -> FileStore: ...
-    @property
-    def metrics(self) -> Counts: ...
-    @property
-    def intake(self) -> Intake: ...
-
-
-async def handle_send(
-    gw: SendHost, kind: str, headers: Mapping[str, str], raw: bytes | None
-) -> tuple[int, bytes]:
-    """One send request, from its headers (names lower-cased) and body (None when over
-    the size limit) to (HTTP status, JSON answer)."""
-    token = _bearer_value(headers.get("authorization"))
-    if not token:
-        return _encoded(Code.UNAUTHORIZED, "the Authorization header is missing")
-    try:
-        client = await gw.directory.authenticate(token)
-    except AuthError as exc:
-        return _encoded(Code.UNAUTHORIZED, exc.message)
-    parser = codec.PARSERS.get(kind)
-    if parser is None:
-        return _encoded(Code.NOT_ALLOWED, f"unknown channel {kind!r}")
-    now = time.time()
-    try:
-        if raw is None:
-            raise ValidationError(
-                Invalid.TOO_LONG,
-                f"the body is larger than {gw.settings.server.max_body} bytes",
-            )
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValidationError(
-                Invalid.MALFORMED, f"the body is not valid JSON: {exc}"
-            ) from None
-        if not isinstance(body, dict):
-            raise ValidationError(Invalid.MALFORMED, "the body must be a JSON object")
-        req = parser(body, headers, now=now)
-        if req.file_ids:
-            await gw.files.check_usable(
-                client.id, req.file_ids, field="fileIds", until=now
-            )
-        if req.fallback and req.fallback.get("fileIds"):
-            await gw.files.check_usable(
-                client.id, req.fallback["fileIds"], field="fallback.fileIds", until=now
-            )
-    except ValidationError as exc:
-        gw.metrics.rejected(kind, exc.code)
-        return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
-    tps_key = req.channel.tps_key
-    try:
-        accepted = await gw.intake.submit(
-            Submission(
-                row=req.row(client.id, now, gw.settings.engine.default_ttl),
-                dup_window=client.dup_window,
-            ),
-            tps_key,
-            client.tps_for(tps_key),
-        )
-    except Throttled:
-        gw.metrics.rejected(kind, "tps")
-        return _encoded(Code.TPS_EXCEEDED)
-    except ValidationError as exc:
-        return _encoded(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
-    except StoreError as exc:  # the acceptor or the front logged the cause
-        log.error(
-            "accepting a message failed: %s", exc, extra={"event": "accept_error"}
-        )
-        return _encoded(Code.INTERNAL)
-    except Exception:
-        log.exception("accepting a message failed", extra={"event": "accept_error"})
-        return _encoded(Code.INTERNAL)
-    gw.metrics.accepted(req.channel.value, accepted.repeated)
-    return 200, orjson.dumps(
-        codec.send_answer(accepted.id, req.src_msg_id, accepted.created_at)
-    )
 
 
 # -- report check ----------------------------------------------------------------------
@@ -446,7 +331,7 @@ async def report_check(request: Request) -> Response:
     )
 
 
-H = TypeVar("H", bound=SendHost)
+H = TypeVar("H", bound=send_path.SendHost)
 
 
 class FastSend(Generic[H]):
@@ -495,7 +380,7 @@ class FastSend(Generic[H]):
             more = message.get("more_body", False)
         if body is not None:
             body = b"".join(chunks)
-        status, payload = await handle_send(self.gateway, kind, headers, body)
+        status, payload = await send_path.handle_send(self.gateway, kind, headers, body)
         await send(
             {
                 "type": "http.response.start",

@@ -32,6 +32,7 @@ import defusedxml
 import defusedxml.ElementTree
 import phonenumbers
 
+from umsgate.domain import phone
 from umsgate.errors import LocalProtocolError, RemoteProtocolError
 from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status
 
@@ -213,10 +214,15 @@ def _country_known(digits: str) -> bool:
 
 
 def _valid_number(digits: str) -> bool:
+    """Whether ``+digits`` is a valid number of its country: `phone.sender` says
+    so as the library does, through its fast path for Korean numbers (a send's
+    largest cost otherwise: two parses by the library, some 100 µs) and its cache.
+    """
     try:
-        return phonenumbers.is_valid_number(phonenumbers.parse("+" + digits, None))
-    except phonenumbers.NumberParseException:
+        phone.sender("+" + digits)
+    except phone.InvalidNumber:
         return False
+    return True
 
 
 def parse_send_request(fields: Mapping[str, str]) -> SendRequest:
@@ -235,9 +241,12 @@ def parse_send_request(fields: Mapping[str, str]) -> SendRequest:
     if match is None:
         raise refusal(AckCode.RECV_NUM, "not an optional '+' and 8-15 digits")
     digits = match.group(1)
-    if digits.startswith("0") or not _country_known(digits):
+    valid = _valid_number(digits)
+    # A valid number has a known country code: the country is looked at only for
+    # the code of a refusal.
+    if digits.startswith("0") or (not valid and not _country_known(digits)):
         raise refusal(AckCode.COUNTRY_CODE, "no country code, or one not served")
-    if not _valid_number(digits):
+    if not valid:
         raise refusal(AckCode.RECV_NUM, "not a valid number in its country")
     send = fields.get("sendnum", "").strip()
     if not NUMBER_PATTERN.fullmatch(send):
