@@ -227,7 +227,10 @@ class Dispatcher:
                 plan.ops.append(Expire(message_id=row["id"]))
                 plan.events.append((row["id"], now, sending, None, attempt))
                 continue
-            message = queries.message_from_row(row)
+            # This is the message's first attempt, as a claim would count it.
+            message = queries.message_from_row(
+                {**row, "attempts": (row.get("attempts") or 0) + 1}
+            )
             pick = self._router.pick(message)
             if pick.connector is None:
                 plan.events.append((row["id"], now, sending, None, attempt))
@@ -279,7 +282,10 @@ class Dispatcher:
                 break
             if row["due_at"] > now or row["expires_at"] <= now:
                 continue
-            message = queries.message_from_row(row)
+            # This is the message's first attempt, as a claim would count it.
+            message = queries.message_from_row(
+                {**row, "attempts": (row.get("attempts") or 0) + 1}
+            )
             pick = self._router.pick(message)
             if pick.connector is None:
                 continue  # the claim decides: a wait for a breaker, or no route
@@ -291,9 +297,9 @@ class Dispatcher:
     def sending_event(
         self, row: Mapping[str, Any], connector: str, now: float
     ) -> tuple[int, float, str, str | None, str]:
-        """The SENDING event of a claim of ``row`` (whose ``attempts`` is the count
-        before it) on ``connector``."""
-        attempt = f"attempt {row['attempts'] + 1} on {self._nodes.node_id}"
+        """The SENDING event of a claim of ``row`` (whose ``attempts`` counts this
+        attempt) on ``connector``."""
+        attempt = f"attempt {row['attempts']} on {self._nodes.node_id}"
         return (
             row["id"],
             now,

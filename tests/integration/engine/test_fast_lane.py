@@ -40,11 +40,14 @@ async def test_a_message_due_now_is_sent_without_a_claim(store: Store) -> None:
             stored = await row(gw, mid)
             assert stored["status"] == "SENDING"
             assert stored["owner"] == gw.gateway.nodes.node_id
+            # Counted as a claim counts it: this is the first attempt (an outcome
+            # drawn per attempt, as the sandbox's, must not depend on the lane).
+            assert stored["attempts"] == 1
             await wait_for(lambda: len(provider.submits) == 1, what="the submit")
         finally:
             fast.claim_due = real_claim  # type: ignore[assignment]
             provider.release.set()
-        assert [m.id for m in provider.submits] == [mid]
+        assert [(m.id, m.attempts) for m in provider.submits] == [(mid, 1)]
         assert claims == []  # never claimed
         assert (await events(gw, mid))[:3] == ["ACCEPTED", "QUEUED", "SENDING"]
 
