@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from umsgate.engine.accept import Accepted, Submission
 from umsgate.engine.intake import Throttled
-from umsgate.errors import StoreError, ValidationError
+from umsgate.errors import GatewayGone, StoreError, ValidationError
 from umsgate.front import wire
 
 log = logging.getLogger("umsgate.front")
@@ -26,10 +26,6 @@ log = logging.getLogger("umsgate.front")
 #: exceptions).
 Outcome = Accepted | Exception
 Then = Callable[[Outcome], None]
-
-
-class GatewayGone(StoreError):
-    """The gateway process closed the socket: the message may or may not be stored."""
 
 
 class RemoteIntake(asyncio.Protocol):

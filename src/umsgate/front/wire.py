@@ -23,6 +23,8 @@ from typing import Any
 
 import orjson
 
+from umsgate.errors import UmsgateError
+
 #: Largest frame either side accepts (a front's turn rarely holds more than a few
 #: hundred messages of at most 64 KiB each).
 MAX_FRAME = 256 * 1024 * 1024
@@ -30,7 +32,7 @@ MAX_FRAME = 256 * 1024 * 1024
 OK, THROTTLED, REFUSED, FAILED = 0, 1, 2, 3
 
 
-class FrameError(Exception):
+class FrameError(UmsgateError):
     """The peer sent something that is not a frame."""
 
 

@@ -27,7 +27,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from umsgate.engine.clock import SystemClock
-from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
+from umsgate.errors import (
+    ConnectorError,
+    GatewayGone,
+    TransientConnectorError,
+    UmsgateError,
+)
 from umsgate.hosting import wire
 from umsgate.protocols.registry import (
     ConnectorContext,
@@ -47,10 +52,6 @@ log = logging.getLogger("umsgate.hosting")
 HEALTH_INTERVAL = 0.2
 #: Longest wait for the connector to stop.
 STOP_TIMEOUT = 30.0
-
-
-class GatewayGone(ConnectorError):
-    """The gateway process is gone: the report was not committed."""
 
 
 def _no_routes(path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:

@@ -36,6 +36,8 @@ from urllib.parse import quote, urlsplit
 
 import httptools
 
+from umsgate.errors import UmsgateError
+
 #: Longest answer body kept; a longer answer ends its connection after it is read.
 MAX_ANSWER_BYTES = 1024
 #: Longest answer (head and body) read at all before the connection is dropped.
@@ -49,7 +51,7 @@ MAX_CACHED_URLS = 4096
 _PATH_SAFE = "/?=&%:@!$'()*+,;~-._"
 
 
-class RequestError(Exception):
+class RequestError(UmsgateError):
     """The request got no complete answer; the message says why."""
 
 

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
-from umsgate.errors import ValidationError
+from umsgate.errors import UmsgateError, ValidationError
 from umsgate.files import MAX_FILE_BYTES, NotJpeg
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw import send as send_path
@@ -44,8 +44,8 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(UmsgateError):
+    """The request body is larger than the face takes."""
 
 
 def _gateway(request: Request) -> Gateway:

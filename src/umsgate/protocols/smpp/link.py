@@ -25,7 +25,7 @@ import logging
 import random
 from collections.abc import Callable
 
-from umsgate.errors import LocalProtocolError
+from umsgate.errors import LocalProtocolError, UmsgateError
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandId, status_name
 from umsgate.protocols.smpp.options import SmppOptions
@@ -48,7 +48,7 @@ BIND_CLASSES: dict[str, type[pdus.Bind]] = {
 }
 
 
-class LinkDown(ConnectionError):
+class LinkDown(UmsgateError, ConnectionError):
     """The link is not bound, or its connection ended before the response came."""
 
 
