@@ -31,11 +31,12 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from umsgate.clock import Clock, SystemClock
 from umsgate.domain import phone
 from umsgate.errors import UmsgateError
 from umsgate.store import queries
@@ -160,12 +161,12 @@ class Directory:
         *,
         token_ttl: float,
         cache_ttl: float,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
         self._db = db
         self._token_ttl = token_ttl
         self._cache_ttl = cache_ttl
-        self._time = clock
+        self._time = (clock or SystemClock()).time
         self._clients: dict[str, tuple[ClientInfo, float]] = {}
         self._loading: dict[str, asyncio.Future[ClientInfo | None]] = {}
         self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (

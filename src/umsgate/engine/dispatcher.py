@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from umsgate.clock import Clock
 from umsgate.config import EngineSettings
 from umsgate.domain import transitions
 from umsgate.domain.lifecycle import Status
@@ -81,7 +82,7 @@ class Dispatcher:
         connectors: Mapping[str, Connector],
         nodes: Nodes,
         settings: EngineSettings,
-        clock: Callable[[], float],
+        clock: Clock,
         on_submitted: Callable[[str, int], None] | None = None,
         gates: Mapping[str, Gate] | None = None,
     ) -> None:
@@ -94,7 +95,8 @@ class Dispatcher:
         self._connectors = connectors
         self._nodes = nodes
         self._settings = settings
-        self._time = clock
+        self._time = clock.time
+        self._monotonic = clock.monotonic
         self._on_submitted = on_submitted
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -366,8 +368,8 @@ class Dispatcher:
                     )
                     await self._nodes.join()
                 await self.recover()
-                if time.monotonic() >= self._next_report_sweep:
-                    self._next_report_sweep = time.monotonic() + min(
+                if self._monotonic() >= self._next_report_sweep:
+                    self._next_report_sweep = self._monotonic() + min(
                         REPORT_SWEEP_EVERY, self._settings.report_timeout / 2
                     )
                     await self.expire_unreported()

@@ -48,6 +48,7 @@ from typing import Any, cast
 
 import orjson
 
+from umsgate.clock import Clock
 from umsgate.domain import transitions
 from umsgate.domain.ids import IdGenerator
 from umsgate.domain.results import ResultCode
@@ -167,7 +168,7 @@ class Ledger:
         *,
         ids: IdGenerator,
         node_id: str,
-        clock: Callable[[], float],
+        clock: Clock,
         retry_base: float,
         retry_max: float,
         default_ttl: float,
@@ -187,7 +188,7 @@ class Ledger:
         self._db = db
         self._ids = ids
         self._node_id = node_id
-        self._time = clock
+        self._time = clock.time
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._default_ttl = default_ttl
