@@ -17,7 +17,8 @@ from typing import Any, cast
 
 from umsgate.engine.accept import Accepted, Submission
 from umsgate.engine.intake import Throttled
-from umsgate.errors import GatewayGone, StoreError, ValidationError
+from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
+from umsgate.errors import StoreError, ValidationError
 from umsgate.front import wire
 
 log = logging.getLogger("umsgate.front")

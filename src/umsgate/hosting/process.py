@@ -26,13 +26,9 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from umsgate.engine.clock import SystemClock
-from umsgate.errors import (
-    ConnectorError,
-    GatewayGone,
-    TransientConnectorError,
-    UmsgateError,
-)
+from umsgate.clock import SystemClock
+from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
+from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
 from umsgate.hosting import wire
 from umsgate.protocols.registry import (
     ConnectorContext,

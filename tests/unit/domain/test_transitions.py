@@ -643,7 +643,7 @@ def test_pending_fate() -> None:
     assert fate(matched=False, age=600, ttl=600) is PendingFate.KEEP
 
 
-# -- claims -----------------------------------------------------------------------------
+# -- claims ---------------------------------------------------------------------------
 
 
 def test_claim_attempt_and_sending_event() -> None:
