@@ -7,7 +7,9 @@ become SENDING, owned by this node), ends the expired ones, routes the rest, and
 hands them to their connectors in chunks, at most ``connector_concurrency`` chunks in
 flight per connector; every answer goes to the ledger. It claims again as soon as
 there is room, when the acceptor or the ledger signals new work, or every
-``poll_interval`` (reserved messages become due by time alone).
+``poll_interval`` (reserved messages become due by time alone). What it decides
+(where each claimed message goes, what expires or waits, what the fast lane takes,
+what a gate holds back) is in `umsgate.engine.assignment`, without I/O.
 
 A connector with ``tps`` or ``window`` has a `Gate` (`umsgate.engine.gate`): its
 messages go in chunks of the gate's size, each waiting for its slots of the rate and

@@ -5,9 +5,11 @@ Theory of operation
 Dispatcher results, provider reports, expiries and recoveries are queued as `Op`\\ s.
 One task takes whatever is queued (up to ``max_batch``) and applies it in a single
 transaction: it reads the current rows (locked on PostgreSQL), replays the ops in
-order against them through the lifecycle table, and writes the changed rows, their
-events, the reports of messages that became final, the parts of multi-part messages,
-and the fallback messages of failed RCS/KakaoTalk messages. Only after the commit is
+order against them through the rules of `umsgate.domain.transitions` (pure
+functions: each op gives a step, which the ledger applies to its row), and writes
+the changed rows, their events, the reports of messages that became final, the
+parts of multi-part messages, and the fallback messages of failed RCS/KakaoTalk
+messages. Only after the commit is
 each op's future resolved, so a connector acknowledges a report to its provider only
 once it is on disk. An op that the lifecycle refuses (a second report for a final
 message, a late submit answer after a recovery) changes nothing: each message gets

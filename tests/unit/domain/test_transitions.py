@@ -4,6 +4,8 @@ the events the table refuses, on plain states with no store, clock or random dra
 from __future__ import annotations
 
 import itertools
+import re
+from pathlib import Path
 
 import orjson
 import pytest
@@ -673,3 +675,14 @@ def test_every_status_change_is_one_event_in_order() -> None:
             assert lifecycle.allowed(Status(current), Status(event[2]))
             current = event[2]
         assert step.changes.get("status", status.value) == current
+
+
+def test_the_architecture_diagram_matches_the_table() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
+    match = re.search(
+        r"<!-- transitions:start -->\n```mermaid\n(.*?)\n```\n<!-- transitions:end -->",
+        doc.read_text(),
+        re.S,
+    )
+    assert match, "docs/architecture.md has no transitions block"
+    assert match.group(1) == transitions.mermaid()
