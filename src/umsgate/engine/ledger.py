@@ -9,11 +9,11 @@ order against them through the rules of `umsgate.domain.transitions` (pure
 functions: each op gives a step, which the ledger applies to its row), and writes
 the changed rows, their events, the reports of messages that became final, the
 parts of multi-part messages, and the fallback messages of failed RCS/KakaoTalk
-messages. Only after the commit is
-each op's future resolved, so a connector acknowledges a report to its provider only
-once it is on disk. An op that the lifecycle refuses (a second report for a final
-message, a late submit answer after a recovery) changes nothing: each message gets
-exactly one final status and one report per final.
+messages. Only after the commit is each op's future resolved, so a connector
+acknowledges a report to its provider only once it is on disk. An op that the rules
+refuse (a second report for a final message, a late submit answer after a recovery)
+changes nothing: each message gets exactly one final status and one report per
+final.
 
 Reports that overtake their submit answers
 ------------------------------------------

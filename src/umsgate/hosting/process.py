@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("umsgate.hosting")
 
+#: Why a report the gateway process did not answer failed.
+_GONE = "The gateway process is gone: the report was not committed."
 #: How often the connector's health is looked at (and sent when it changed).
 HEALTH_INTERVAL = 0.2
 #: Longest wait for the connector to stop.
@@ -84,7 +86,7 @@ class Host:
         resolved when the gateway answers that they are committed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._gone:
-            fut.set_exception(GatewayGone())
+            fut.set_exception(GatewayGone(_GONE))
             return fut
         tag = next(self._tags)
         self._reports[tag] = fut
@@ -136,7 +138,7 @@ class Host:
         reports, self._reports = self._reports, {}
         for fut in reports.values():
             if not fut.done():
-                fut.set_exception(GatewayGone())
+                fut.set_exception(GatewayGone(_GONE))
         self._stop.set()
 
     async def _watch_health(self, connector: Connector) -> None:
