@@ -27,8 +27,8 @@ timeline shows the provider's id) and then to its final status; the submit answe
 that follows finds it no longer SENDING and changes nothing.
 
 The state is the row itself, a plain dict typed as `MessageState`, and the step is
-one small slotted object: the ledger applies thousands of them a second, and a
-frozen copy of the row per event would cost more than the rule.
+one small object with class defaults: the ledger applies thousands of them a
+second, and a frozen copy of the row per event would cost more than the rule.
 """
 
 from __future__ import annotations
@@ -369,6 +369,10 @@ def reported(
     parts: Mapping[str, PartState] | None = None,
 ) -> Step:
     """A provider's report of the message ``state``.
+
+    A report the rules refuse (for a final message) still notes its carrier in the
+    step's changes, which the ledger writes only if another op of its batch writes
+    the message: as the ledger did before the rules were apart.
 
     Args:
         parts: when the report is of one part of a message sent in several parts,
