@@ -728,13 +728,19 @@ def signature_ok(
 ) -> bool:
     """Whether ``X-Umsgate-Signature`` (``t=…,v1=…``) signs ``body`` with the key
     derived from ``secret``, at most ``tolerance`` seconds from ``now``
-    (docs/api.md, "Verifying the signature")."""
-    parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
-    stamp = parts.get("t", "")
+    (docs/api.md, "Verifying the signature"). During a key rotation's grace period
+    the header has a ``v1`` per key: any of them may match."""
+    pairs = [p.strip().split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [value for name, value in pairs if name == "t"]
+    stamp = stamps[0] if len(stamps) == 1 else ""
     if not stamp.isdigit() or abs(now - int(stamp)) > tolerance:
         return False
     expected = clients.sign(clients.signing_key(secret), int(stamp), body)
-    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")
+    return any(
+        hmac.compare_digest(expected, f"t={stamp},v1={value}")
+        for name, value in pairs
+        if name == "v1"
+    )
 
 
 def build(
