@@ -668,3 +668,21 @@ def test_signature() -> None:
     )
     assert not connector.signature_ok("secret", "", body, **ok)
     assert not connector.signature_ok("secret", "t=x,v1=y", body, **ok)
+
+
+def test_a_signature_by_either_key_of_a_rotation_verifies() -> None:
+    """During a rotation's grace period the header has a v1 per key; a receiver
+    that holds either key accepts it, and one that holds neither does not."""
+    body = orjson.dumps(REPORT)
+    stamp = 1_700_000_000
+    old = clients.signing_key("secret")
+    header = clients.sign(clients.new_signing_key(), stamp, body, also=(old,))
+    assert header.count("v1=") == 2
+    check = connector.signature_ok
+    assert check("secret", header, body, now=stamp, tolerance=300)
+    assert not check("other", header, body, now=stamp, tolerance=300)
+    # The old key's signature alone, first: still one v1 among others.
+    swapped = clients.sign(old, stamp, body, also=(clients.new_signing_key(),))
+    assert check("secret", swapped, body, now=stamp, tolerance=300)
+    # Two timestamps are not a signature.
+    assert not check("secret", f"t={stamp}," + header, body, now=stamp, tolerance=300)
