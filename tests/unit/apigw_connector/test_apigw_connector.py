@@ -571,6 +571,8 @@ async def test_report_check(make_rig: Callable[..., Rig], clock: Clock) -> None:
         ({"bill_code": "한글"}, "'bill_code'"),
         ({"connect_timeout": 40}, "'connect_timeout'"),
         ({"speling": 1}, "unknown option"),
+        ({"signing_key": "ab" * 31}, "'signing_key' must be 64 hex digits"),
+        ({"signing_key": "ab" * 32, "signing_secret": "s"}, "not both"),
     ],
 )
 def test_bad_options(options: dict[str, Any], words: str, clock: Clock) -> None:
@@ -686,3 +688,20 @@ def test_a_signature_by_either_key_of_a_rotation_verifies() -> None:
     assert check("secret", swapped, body, now=stamp, tolerance=300)
     # Two timestamps are not a signature.
     assert not check("secret", f"t={stamp}," + header, body, now=stamp, tolerance=300)
+
+
+async def test_a_rotated_upstream_key_is_given_as_signing_key(
+    make_rig: Callable[..., Rig], clock: Clock
+) -> None:
+    key = clients.new_signing_key()
+    rig = make_rig(signing_key=key)
+    await rig.connector.start(rig.sink)
+    body = orjson.dumps(REPORT)
+    stamp = int(clock.now().timestamp())
+    by_secret = clients.sign(clients.signing_key("secret"), stamp, body)
+    refused = await rig.push(REPORT, **{"X-Umsgate-Signature": by_secret})
+    assert refused.status_code == 401
+    ok = await rig.push(
+        REPORT, **{"X-Umsgate-Signature": clients.sign(key, stamp, body)}
+    )
+    assert (ok.status_code, ok.text) == (200, "OK")
