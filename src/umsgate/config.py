@@ -132,7 +132,7 @@ class AuthSettings:
     lockout_max_seconds: float = 300.0
     #: Client ids, and addresses, whose failures are remembered (each; the least
     #: recently failed are forgotten first).
-    lockout_keys: int = 100_000
+    lockout_keys: int = 10_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.hash_workers <= MAX_HASH_WORKERS:
