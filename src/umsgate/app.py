@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from umsgate import __version__, clients
+from umsgate import __version__, webhookkeys
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.domain.ids import IdGenerator
@@ -189,7 +189,7 @@ class Gateway:
         # With a secret key: seal the signing keys stored in clear. A sealed key
         # that cannot be opened stops the start (SealError), rather than leave its
         # client's reports unsigned.
-        sealed = await clients.seal_signing_keys(self.db, self.sealer)
+        sealed = await webhookkeys.seal_signing_keys(self.db, self.sealer)
         if sealed:
             log.info(
                 "sealed the webhook signing keys of %d clients",

@@ -22,7 +22,15 @@ import httpx
 import orjson
 import typer
 
-from umsgate import __version__, children, clients, config, routecmd, sealing
+from umsgate import (
+    __version__,
+    children,
+    clients,
+    config,
+    routecmd,
+    sealing,
+    webhookkeys,
+)
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
@@ -478,7 +486,7 @@ def client_rotate_webhook_key(
         )
     rotated = _with_db(
         settings,
-        lambda d: clients.rotate_webhook_key(
+        lambda d: webhookkeys.rotate_webhook_key(
             d, client_id, grace=grace, sealer=_sealer(settings)
         ),
     )

@@ -26,8 +26,9 @@ The compatible faces authenticate with credentials of their own, set by the oper
 over an application's existing, possibly short, token; and an IMS ``X-API-KEY``,
 which names the client by itself and is therefore stored as its SHA-256 digest, the
 form it is looked up by. A checked ToBeText token is remembered per node (by digest
-and client version, right or wrong), so scrypt runs once per token and change, off
-the event loop.
+and client version, right or wrong), so scrypt runs once per token and change, in
+the same pool; a ``Cid`` that is no client, or has no token, is checked against the
+dummy hash.
 """
 
 from __future__ import annotations
@@ -735,93 +736,6 @@ async def update_client(
             values["tps"] = orjson.dumps(merged).decode()
         await queries.update_client(conn, client_id, values)
     return key
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class RotatedKey:
-    client_id: str
-    #: The new signing key (hex), shown only this once.
-    signing_key: str
-    #: Until when (epoch seconds) the replaced key signs beside it.
-    previous_until: float
-
-
-async def rotate_webhook_key(
-    db: Database,
-    client_id: str,
-    *,
-    grace: float,
-    sealer: Sealer | None = None,
-    now: float | None = None,
-) -> RotatedKey:
-    """Give a client a new random webhook signing key. Reports are signed with it
-    from now on, and for ``grace`` seconds also with the key it replaces (a
-    second ``v1=`` in the signature header), so that the client's receiver accepts
-    them whichever of the two it verifies with. The client's tokens stay valid.
-
-    Raises:
-        UmsgateError: no such client.
-    """
-    t = time.time() if now is None else now
-    key = new_signing_key()
-    box = sealer or Sealer()
-    async with db.transaction() as conn:
-        row = await queries.get_client(conn, client_id)
-        if row is None:
-            raise UmsgateError(f"no client {client_id!r}")
-        await queries.set_signing_keys(
-            conn,
-            client_id,
-            {
-                "signing_key": box.seal(key),
-                "previous_signing_key": row.signing_key if grace > 0 else "",
-                "previous_key_until": t + grace if grace > 0 else 0.0,
-                "updated_at": t,
-            },
-        )
-    return RotatedKey(client_id=client_id, signing_key=key, previous_until=t + grace)
-
-
-async def seal_signing_keys(db: Database, sealer: Sealer) -> int:
-    """Seal the signing keys stored in clear (written before a secret key was
-    configured), and check that every sealed one opens; the number sealed.
-
-    Raises:
-        SealError: a stored key is sealed with another key, or with one while none
-            is configured.
-    """
-    async with db.read() as conn:
-        rows = await queries.signing_keys(conn)
-    sealed = 0
-    for row in rows:
-        if not _unsealed_keys(row, sealer):
-            continue
-        # Read again in the write's transaction: a rotation may have come meanwhile.
-        async with db.transaction() as conn:
-            current = await queries.get_client(conn, row.id)
-            changes = {} if current is None else _unsealed_keys(current, sealer)
-            if changes:
-                await queries.set_signing_keys(conn, row.id, changes)
-                sealed += 1
-    return sealed
-
-
-def _unsealed_keys(row: Any, sealer: Sealer) -> dict[str, str]:
-    """The sealed values of ``row``'s signing keys that are stored in clear.
-
-    Raises:
-        SealError: see `seal_signing_keys`.
-    """
-    what = f"the webhook signing key of client {row.id!r}"
-    changes = {}
-    for column in ("signing_key", "previous_signing_key"):
-        stored = getattr(row, column)
-        if not stored:
-            continue
-        clear = sealer.open(stored, what=what)
-        if sealer.active and clear == stored:
-            changes[column] = sealer.seal(clear)
-    return changes
 
 
 async def list_clients(db: Database) -> list[dict[str, Any]]:

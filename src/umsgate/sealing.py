@@ -8,7 +8,7 @@ injection) does not give the keys that sign the reports. Without a key, values a
 stored as they are, and a sealed value cannot be read (`SealError`): the gateway
 refuses to start rather than sign with nothing. Values stored in clear before a key
 was configured stay readable, and are sealed at the next start
-(`umsgate.clients.seal_signing_keys`).
+(`umsgate.webhookkeys.seal_signing_keys`).
 
 The trade-off: the key has to be where the gateway runs (the environment of its
 process or a file of mode 0600), so whoever can read that environment or file and

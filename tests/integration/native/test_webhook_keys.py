@@ -22,7 +22,7 @@ from tests.conftest import (
     running_gateway,
     sms_body,
 )
-from umsgate import clients, config, sealing
+from umsgate import clients, config, sealing, webhookkeys
 from umsgate.app import Gateway
 from umsgate.errors import UmsgateError
 from umsgate.store import tables
@@ -137,7 +137,7 @@ async def test_a_rotated_key_signs_while_the_old_one_still_verifies(
         header, body = await next_report(gw, acct, receiver, "before")
         assert len(signatures(header)[1]) == 1 and verifies(old, header, body)
 
-        rotated = await clients.rotate_webhook_key(
+        rotated = await webhookkeys.rotate_webhook_key(
             gw.gateway.db, acct.client_id, grace=3600.0, sealer=gw.gateway.sealer
         )
         new = rotated.signing_key
@@ -153,7 +153,7 @@ async def test_a_rotated_key_signs_while_the_old_one_still_verifies(
         assert not verifies(clients.new_signing_key(), header, body)
 
         # Once the grace period is over, only the newest key signs.
-        newest = await clients.rotate_webhook_key(
+        newest = await webhookkeys.rotate_webhook_key(
             gw.gateway.db,
             acct.client_id,
             grace=60.0,
@@ -169,7 +169,7 @@ async def test_a_rotated_key_signs_while_the_old_one_still_verifies(
 async def test_a_new_secret_ends_a_rotation(sqlite_store: Store) -> None:
     async with running_gateway(settings_with(sqlite_store, KEY)) as gw:
         acct = await account(gw, "")
-        await clients.rotate_webhook_key(
+        await webhookkeys.rotate_webhook_key(
             gw.gateway.db, acct.client_id, grace=3600.0, sealer=gw.gateway.sealer
         )
         await clients.update_client(
@@ -179,4 +179,4 @@ async def test_a_new_secret_ends_a_rotation(sqlite_store: Store) -> None:
         assert sealing.Sealer(KEY).open(stored) == clients.signing_key("new-secret")
         assert previous == ""
         with pytest.raises(UmsgateError, match="no client"):
-            await clients.rotate_webhook_key(gw.gateway.db, "ghost", grace=1.0)
+            await webhookkeys.rotate_webhook_key(gw.gateway.db, "ghost", grace=1.0)
