@@ -23,6 +23,9 @@ time is always let through when no lockout runs). Sixteen
 concurrent requests with a wrong secret then cost ``free`` checks, not sixteen,
 and the first refusals come at once instead of after the queued checks.
 
+An IPv6 address is counted by its /64 network: one host is commonly given a whole
+/64, and counting each of its addresses apart would let it try 2^64 times.
+
 Nothing here reads a clock: ``now`` is given (monotonic seconds).
 """
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Callable
 
@@ -121,6 +125,20 @@ def _nothing(*_args: str) -> None:
     return None
 
 
+def address_key(address: str) -> str:
+    """What an address is counted as: an IPv4 address itself, an IPv6 address's
+    /64 network (an address that is neither, as it is)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class Guard:
     """The per-client-id and per-address limits of one credential check (the
     native token endpoint)."""
@@ -178,7 +196,7 @@ class Guard:
         wait = self.clients.retry_after(client_id, now)
         kind = "client"
         if address:
-            by_address = self.addresses.retry_after(address, now)
+            by_address = self.addresses.retry_after(address_key(address), now)
             if by_address > wait:
                 wait, kind = by_address, "address"
         if wait <= 0:
@@ -192,7 +210,7 @@ class Guard:
         if length:
             self._started("client", client_id, address, length)
         if address:
-            length = self.addresses.failed(address, now)
+            length = self.addresses.failed(address_key(address), now)
             if length:
                 self._started("address", client_id, address, length)
 
@@ -202,7 +220,7 @@ class Guard:
     def _started(self, kind: str, client_id: str, address: str, length: float) -> None:
         self._on_lockout(kind)
         limiter = self.clients if kind == "client" else self.addresses
-        key = client_id if kind == "client" else address
+        key = client_id if kind == "client" else address_key(address)
         failures = limiter.failures(key)
         # The client id is what the request said (any printable text): repr, cut.
         log.warning(

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from umsgate.lockout import FORGET_AFTER, Guard, Limiter
+from umsgate.lockout import FORGET_AFTER, Guard, Limiter, address_key
 
 
 def limiter(free: int = 5, max_seconds: float = 300.0, keys: int = 100) -> Limiter:
@@ -147,3 +147,17 @@ def test_checks_under_way_count_as_failures_to_come() -> None:
     assert g.admit("acme", "10.0.0.1", 1.0) is not None
     g.finished("acme")
     assert g.admit("acme", "10.0.0.1", 1.0) is None
+
+
+def test_ipv6_addresses_count_by_their_64_network() -> None:
+    assert address_key("10.0.0.1") == "10.0.0.1"
+    assert address_key("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert address_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert address_key("not an address") == "not an address"
+    events: list[tuple[str, str]] = []
+    g = guard(events, client_free=100, address_free=3)
+    for n in range(3):
+        g.failed(f"id-{n}", f"2001:db8:1:2::{n + 1}", 0.0)
+    refusal = g.check("other", "2001:db8:1:2:ffff::9", 0.0)
+    assert refusal is not None and refusal.kind == "address"
+    assert g.check("other", "2001:db8:1:3::1", 0.0) is None
