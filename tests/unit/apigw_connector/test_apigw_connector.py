@@ -323,7 +323,7 @@ async def test_answers(
     rig = make_rig(up)
     [result] = await rig.connector.submit([message()])
     assert (result.outcome, result.code, result.raw_code) == (outcome, code, raw)
-    assert rig.connector.pending == (1 if outcome is Outcome.ACCEPTED else 0)
+    assert rig.connector.awaited == (1 if outcome is Outcome.ACCEPTED else 0)
 
 
 async def test_429_slows_the_channel_with_doubling_pauses(
@@ -472,7 +472,7 @@ async def test_pushed_reports(make_rig: Callable[..., Rig]) -> None:
         "KTF",
     )
     assert (second.message_id, second.code) == (8, ResultCode.BLOCKED)
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
     again = await rig.push(REPORT)
     assert (again.status_code, again.text) == (200, "OK")
     assert len(rig.sink.reports) == 2, "a repeated push is not reported again"
@@ -559,7 +559,7 @@ async def test_report_check(make_rig: Callable[..., Rig], clock: Clock) -> None:
         8: ResultCode.EXPIRED,
         9: ResultCode.EXPIRED,
     }
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
 
 
 @pytest.mark.parametrize(
@@ -613,7 +613,7 @@ async def test_a_resend_after_its_report_awaits_nothing(
     await rig.connector.submit([message(7)])
     assert (await rig.push(REPORT)).text == "OK"
     await rig.connector.submit([message(7)])  # answered as a repeat upstream
-    assert rig.connector.pending == 0  # its report came: nothing to wait for
+    assert rig.connector.awaited == 0  # its report came: nothing to wait for
     clock.t = 61
     assert await rig.connector.check_once() == 0
     assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]
@@ -640,7 +640,7 @@ async def test_a_report_pushed_before_the_send_is_answered(
     [report] = rig.sink.reports
     assert (report.message_id, report.provider_msg_id) == (7, "U7")
     # The answer that came after it waits for nothing, checks for nothing.
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
     clock.t = 61
     assert await rig.connector.check_once() == 0
     assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]

@@ -61,6 +61,7 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
+from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -68,14 +69,13 @@ from umsgate.protocols._http.exchange import (
     exchange,
     retry_after,
 )
-from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec, upstream
 from umsgate.protocols.apigw.codes import Code
+from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.protocols.smpp.throttle import RateLimiter
-from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +152,12 @@ class _Pending:
     checks: int = 0
 
 
-class ApiGatewayConnector:
+class ApiGatewayConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for an upstream API-Gateway."""
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
-        self.name = name
-        self.config = config
-        self._context = context
+        super().__init__(name, config, context)
         self._base = config.url.rstrip("/")
-        self._sink: ReportSink | None = None
-        self._meter = HealthMeter()
-        self._slots = asyncio.Semaphore(config.concurrency)
         self._token: _Token | None = None
         self._fetching: asyncio.Task[_Token | Failure] | None = None
         #: A refusal of our credentials, and until when it is believed.
@@ -200,14 +195,8 @@ class ApiGatewayConnector:
                     await task
         self._checker = self._fetching = None
 
-    def health(self) -> Health:
-        health = self._meter.health()
-        return dataclasses.replace(
-            health, in_flight=health.in_flight + len(self._pending)
-        )
-
     @property
-    def pending(self) -> int:
+    def awaited(self) -> int:
         """Messages whose report is awaited."""
         return len(self._pending)
 
@@ -345,19 +334,14 @@ class ApiGatewayConnector:
 
     # ------------------------------------------------------------ sending
 
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return await asyncio.gather(*(self._submit_one(m) for m in messages))
-
     async def _submit_one(self, message: Message) -> SubmitResult:
-        async with self._slots:
-            self._meter.in_flight += 1
+        async with self._request_slot():
             self._sending.add(message.id)
             try:
                 result = await self._send(message, fresh_files=False)
                 if result.raw_code == Code.BAD_FILE and message.file_ids:
                     result = await self._send(message, fresh_files=True)
             finally:
-                self._meter.in_flight -= 1
                 self._sending.discard(message.id)
         return result
 
