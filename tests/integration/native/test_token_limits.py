@@ -158,3 +158,35 @@ async def test_unknown_and_known_ids_take_as_long(sqlite_store: Store) -> None:
     assert known >= scrypt * 0.5, (known, scrypt)
     assert unknown >= scrypt * 0.5, (unknown, scrypt)
     assert unknown >= known * 0.5, (unknown, known)
+
+
+async def test_a_full_queue_of_checks_is_refused_at_once(sqlite_store: Store) -> None:
+    settings = make_settings(
+        sqlite_store,
+        auth={
+            "hash_workers": 1,
+            "failures_before_lockout": 1000,
+            "address_failures_before_lockout": 1000,
+        },
+    )
+    async with running_gateway(settings) as gw:
+        acct = await new_account(gw)
+        pool = gw.gateway.directory.hashes
+        count = pool.max_waiting + 8
+        answers = await asyncio.gather(
+            *(
+                gw.http.post(
+                    "/v1/auth/token",
+                    json=creds(acct, clientId=f"many-{n}", clientSecret="x"),
+                )
+                for n in range(count)
+            )
+        )
+    statuses = [r.status_code for r in answers]
+    busy = [r for r in answers if r.status_code == 429]
+    assert busy and set(statuses) == {401, 429}, statuses
+    assert statuses.count(401) <= pool.max_waiting + pool.workers
+    for r in busy:
+        assert r.json()["error"] == "slow_down"
+        assert "waiting" in r.json()["error_description"]
+        assert r.headers["Retry-After"] == "1"
