@@ -24,6 +24,7 @@ from umsgate import __version__, children, clients, config, routecmd
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
+from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
@@ -67,6 +68,27 @@ def _settings(
         )
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+#: How ``--report-url`` hosts are resolved when they are checked (a seam for tests).
+RESOLVER: targets.Resolver = targets.system_resolver
+
+
+def _check_report_url(settings: config.Settings, url: str | None) -> None:
+    """Refuse a report URL the outbound URL policy refuses (exit code 2): not
+    http(s), no host, or a host at an address the gateway does not call
+    (``webhook.allow_private_targets``). A name that cannot be resolved now is
+    accepted; it is checked again whenever a report is sent."""
+    if not url:
+        return
+    policy = targets.Policy(
+        allow_private=settings.webhook.allow_private_targets, resolver=RESOLVER
+    )
+    try:
+        asyncio.run(policy.check(url))
+    except UmsgateError as exc:
+        typer.echo(f"error: --report-url {url!r}: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -343,6 +365,7 @@ def client_add(
 ) -> None:
     """Create a client and print its credentials as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
@@ -418,6 +441,7 @@ def client_update(
     """Change a client; every token issued before stops working. New credentials
     are printed as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
