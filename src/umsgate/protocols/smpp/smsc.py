@@ -67,6 +67,7 @@ from umsgate.protocols.smpp.codes import (
     MessageState,
 )
 from umsgate.protocols.smpp.session import (
+    BindTimeout,
     EnquireLinkDue,
     ResponseTimeout,
     Role,
@@ -145,6 +146,9 @@ class SimulatorConfig:
     receipt_window: int = 50
     enquire_link_interval: float | None = 30.0
     response_timeout: float = 10.0
+    #: Seconds a connection may stay without binding before the SMSC closes it
+    #: (SMPP 5.0 §2.7 session_init_timer); None: it may stay for ever.
+    bind_timeout: float | None = 10.0
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -493,6 +497,7 @@ class Smsc:
             peer_window=self.config.window,
             response_timeout=self.config.response_timeout,
             enquire_link_interval=self.config.enquire_link_interval,
+            bind_timeout=self.config.bind_timeout,
         )
         peer.connection = Connection(
             session, peer, close_on_invalid=False, name="sim-smpp"
@@ -794,6 +799,10 @@ class _Peer:
                     self.smsc._requeue(item)
             elif event.command_id == CommandId.ENQUIRE_LINK:
                 connection.close("the ESME did not answer enquire_link")
+        elif isinstance(event, BindTimeout):
+            connection.close(
+                f"no bind within {self.smsc.config.bind_timeout:g} s of connecting"
+            )
 
     def writable(self, connection: Connection) -> None:
         if self.receives:
