@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import math
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -128,17 +129,40 @@ def serve(
             "cores, at most four, none on one core) [UMSGATE_SERVER_WORKERS].",
         ),
     ] = None,
+    tls_cert: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate (chain) file, for a "
+            "deployment without a TLS proxy; give --tls-key too "
+            "[UMSGATE_SERVER_TLS_CERT].",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The certificate's private key file (PEM) [UMSGATE_SERVER_TLS_KEY]."
+        ),
+    ] = None,
 ) -> None:
     """Run the API, the dispatcher and the notifier in one process (and, with
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
+    from umsgate import deadlines, tls
     from umsgate.app import create_app
+    from umsgate.front.listener import Limits
     from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     setup_logging(log_level)
     settings = _settings(
-        config_path, data_dir, db, host=host, port=port, workers=workers
+        config_path,
+        data_dir,
+        db,
+        host=host,
+        port=port,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     try:
         registry.check_connectors(settings)
@@ -146,6 +170,7 @@ def serve(
             raise ConfigError(
                 f"server.workers must be 0 or more, not {settings.server.workers}"
             )
+        tls.server_context(settings.server)  # the files are checked before serving
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -157,16 +182,27 @@ def serve(
                 *(["--config", str(config_path)] if config_path else []),
                 *(["--data-dir", data_dir] if data_dir else []),
                 *(["--db", db] if db else []),
+                *(["--tls-cert", tls_cert] if tls_cert else []),
+                *(["--tls-key", tls_key] if tls_key else []),
             ],
         )
         return
     application = create_app(settings)
     tune_gc()
+    server = settings.server
     uvicorn.run(
         application,
-        host=settings.server.host,
-        port=settings.server.port,
-        **SERVER_OPTIONS,
+        host=server.host,
+        port=server.port,
+        **{
+            **SERVER_OPTIONS,
+            # Deadlines on heads, bodies and idle connections, and a cap per
+            # address, which uvicorn's own protocol lacks.
+            "http": deadlines.guarded(Limits.of(server)),
+            "timeout_keep_alive": max(1, math.ceil(server.keepalive_timeout)),
+        },
+        ssl_certfile=server.tls_cert or None,
+        ssl_keyfile=server.tls_key or None,
     )
 
 
