@@ -28,7 +28,9 @@ def server_context(server: ServerSettings) -> ssl.SSLContext | None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        context.load_cert_chain(server.tls_cert, server.tls_key)
+        # An encrypted key would make OpenSSL ask for its password on the terminal:
+        # a wrong (empty) one makes it fail instead.
+        context.load_cert_chain(server.tls_cert, server.tls_key, password=b"")
     except FileNotFoundError as exc:
         raise ConfigError(
             f"server.tls_cert / tls_key: no such file: {exc.filename}"
@@ -36,6 +38,7 @@ def server_context(server: ServerSettings) -> ssl.SSLContext | None:
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(
             f"server.tls_cert {server.tls_cert!r} and tls_key {server.tls_key!r} "
-            f"cannot be used (a PEM certificate and its private key): {exc}"
+            f"cannot be used (a PEM certificate and its unencrypted private key): "
+            f"{exc}"
         ) from None
     return context
