@@ -42,7 +42,7 @@ from umsgate.front.listener import REFUSAL_LOG_INTERVAL, Limits
 
 log = logging.getLogger("umsgate.deadlines")
 
-__all__ = ["MAX_HEAD", "Limits", "guarded"]
+__all__ = ["MAX_HEAD", "AddressCap", "Limits", "guarded"]
 
 
 class _Phase(enum.Enum):
@@ -69,6 +69,67 @@ _TOO_LARGE = _answer(
 )
 
 
+class AddressCap:
+    """Connections held per client address by one server, at most ``limit`` each
+    (``server.max_connections_per_client``); refusals are logged at most once per
+    `REFUSAL_LOG_INTERVAL` per address. The HTTP protocol of `guarded` and the TCP
+    simulators (SMPP, UShot) use it.
+
+    Args:
+        limit: most connections one address may hold.
+        name: the server, for the log line.
+    """
+
+    def __init__(self, limit: int, name: str = "server") -> None:
+        self.limit = limit
+        self.name = name
+        self.held: dict[str, int] = {}
+        self._logged: dict[str, float] = {}
+        #: Connections refused so far.
+        self.refused = 0
+
+    def take(self, peername: object, now: float) -> str | None:
+        """Count a new connection from ``peername`` (a transport's ``peername``);
+        the key to `release` it with, "" for a peer without an address (a Unix
+        socket's, not counted), or None when the address holds ``limit``
+        connections already: the caller closes it."""
+        if not isinstance(peername, tuple) or not peername:
+            return ""
+        address = str(peername[0])
+        held = self.held.get(address, 0)
+        if held >= self.limit:
+            self.refused += 1
+            self._log(address, held, now)
+            return None
+        self.held[address] = held + 1
+        return address
+
+    def release(self, key: str | None) -> None:
+        """A connection counted by `take` ended."""
+        if not key:
+            return
+        held = self.held.get(key, 0) - 1
+        if held > 0:
+            self.held[key] = held
+        else:
+            self.held.pop(key, None)
+
+    def _log(self, address: str, held: int, now: float) -> None:
+        if now - self._logged.get(address, -1e9) < REFUSAL_LOG_INTERVAL:
+            return
+        if len(self._logged) > 10_000:
+            self._logged.clear()
+        self._logged[address] = now
+        log.warning(
+            "%s: refusing connections from %s: it holds %d "
+            "(max_connections_per_client)",
+            self.name,
+            address,
+            held,
+            extra={"event": "connection_refused"},
+        )
+
+
 class _Guarded(HttpToolsProtocol):
     """uvicorn's httptools protocol with `Limits` enforced (see the module
     docstring). A subclass made by `guarded` carries its server's limits and
@@ -76,15 +137,13 @@ class _Guarded(HttpToolsProtocol):
 
     limits: ClassVar[Limits]
     #: Connections held per client address, for one server.
-    held: ClassVar[dict[str, int]]
-    #: When a refusal of each address was last logged.
-    refusals_logged: ClassVar[dict[str, float]]
+    cap: ClassVar[AddressCap]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._phase = _Phase.IDLE
         self._timer: asyncio.TimerHandle | None = None
-        self._address = ""
+        self._address: str | None = ""
         self._head_bytes = 0
 
     # -- deadlines -------------------------------------------------------------------
@@ -132,26 +191,16 @@ class _Guarded(HttpToolsProtocol):
         self, transport: asyncio.Transport
     ) -> None:
         super().connection_made(transport)
-        address = self.client[0] if self.client else ""
-        if address:
-            held = self.held.get(address, 0)
-            if held >= self.limits.max_connections_per_client:
-                self._log_refusal(address, held)
-                transport.abort()
-                return
-            self.held[address] = held + 1
-            self._address = address
+        self._address = self.cap.take(self.client, self.loop.time())
+        if self._address is None:
+            transport.abort()
+            return
         self._arm(_Phase.IDLE, self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._arm(_Phase.WAIT, None)
-        if self._address:
-            held = self.held.get(self._address, 0) - 1
-            if held > 0:
-                self.held[self._address] = held
-            else:
-                self.held.pop(self._address, None)
-            self._address = ""
+        self.cap.release(self._address)
+        self._address = ""
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -186,23 +235,6 @@ class _Guarded(HttpToolsProtocol):
         if self.timeout_keep_alive_task is not None and self._phase is _Phase.WAIT:
             self._arm(_Phase.IDLE, self.limits.keepalive_timeout)
 
-    # -------------------------------------------------------------------------------
-
-    def _log_refusal(self, address: str, held: int) -> None:
-        now = self.loop.time()
-        if now - self.refusals_logged.get(address, -1e9) < REFUSAL_LOG_INTERVAL:
-            return
-        if len(self.refusals_logged) > 10_000:
-            self.refusals_logged.clear()
-        self.refusals_logged[address] = now
-        log.warning(
-            "refusing connections from %s: it holds %d "
-            "(server.max_connections_per_client)",
-            address,
-            held,
-            extra={"event": "connection_refused"},
-        )
-
 
 def guarded(limits: Limits) -> type[HttpToolsProtocol]:
     """A uvicorn HTTP protocol class (``uvicorn.Config(http=...)``) enforcing
@@ -212,6 +244,5 @@ def guarded(limits: Limits) -> type[HttpToolsProtocol]:
         pass
 
     GuardedHttpToolsProtocol.limits = limits
-    GuardedHttpToolsProtocol.held = {}
-    GuardedHttpToolsProtocol.refusals_logged = {}
+    GuardedHttpToolsProtocol.cap = AddressCap(limits.max_connections_per_client, "http")
     return GuardedHttpToolsProtocol

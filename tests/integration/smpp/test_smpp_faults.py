@@ -570,3 +570,26 @@ async def test_a_connection_that_never_binds_is_closed() -> None:
             assert sim.stats.binds == 1 and len(sim.connections()) == 1
         finally:
             await conn.stop()
+
+
+async def test_connections_per_address_are_capped() -> None:
+    async with simulator.running(max_connections_per_client=2) as sim:
+        held = [await asyncio.open_connection("127.0.0.1", sim.port) for _ in range(2)]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+            async with asyncio.timeout(5):
+                try:
+                    assert await reader.read() == b""
+                except ConnectionResetError:
+                    pass
+            writer.close()
+        finally:
+            for _, w in held:
+                w.close()
+        # Once they are gone the address may connect again.
+        conn = connector(sim)
+        await conn.start(RecordingSink())
+        try:
+            await bound(sim, 1)
+        finally:
+            await conn.stop()

@@ -256,6 +256,14 @@ def command(
             envvar=_env("BIND_TIMEOUT"),
         ),
     ] = 10.0,
+    max_connections_per_client: Annotated[
+        int,
+        typer.Option(
+            help="Connections one client address may hold; more are closed at once.",
+            envvar=_env("MAX_CONNECTIONS_PER_CLIENT"),
+            min=1,
+        ),
+    ] = 256,
     drop_after: Annotated[
         int | None,
         typer.Option(
@@ -326,6 +334,7 @@ def command(
             receipt_window=receipt_window,
             enquire_link_interval=enquire_link_interval or None,
             bind_timeout=bind_timeout or None,
+            max_connections_per_client=max_connections_per_client,
         )
         smsc = Smsc(config)
     except ValueError as exc:
