@@ -83,6 +83,7 @@ from _procs import (
     cpu_seconds,
     descendants,
     free_port,
+    peak_rss_by_kind,
     peak_rss_kib,
     send_headers,
     serve,
@@ -141,6 +142,7 @@ def settings_file(
     path.write_text(
         f"""[webhook]
 reports_per_post = {reports_per_post}
+allow_private_targets = true
 
 [[connectors]]
 name = "smsc"
@@ -421,7 +423,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-e2e-"))
     store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
-    env = dict(os.environ, UMSGATE_LOG_LEVEL="WARNING")
+    # The receiver listens on 127.0.0.1: `client add --report-url` and the
+    # gateway must allow private targets (docs/security.md).
+    env = dict(
+        os.environ,
+        UMSGATE_LOG_LEVEL="WARNING",
+        UMSGATE_WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
+    )
     if args.db:
         env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
     procs: list[subprocess.Popen[bytes]] = []
@@ -546,6 +554,7 @@ def main() -> None:
         # Before the processes stop: a process gone has no /proc/PID/status.
         gateway_pids = [server.pid, *descendants(server.pid)]
         peak_rss = peak_rss_kib(gateway_pids)
+        rss_split = peak_rss_by_kind(server.pid)
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -654,7 +663,12 @@ def main() -> None:
         )
     print(
         f"peak RSS: {peak_rss / 1024:.1f} MiB (umsgate serve and the "
-        f"{len(gateway_pids) - 1} processes under it, VmHWM summed)"
+        f"{len(gateway_pids) - 1} processes under it, VmHWM summed: "
+        + ", ".join(
+            f"{labels.get(kind, kind)} {kib / 1024:.1f}"
+            for kind, kib in sorted(rss_split.items())
+        )
+        + ")"
     )
     if receipt_waits:
         print(f"SMSC: receipt window {args.receipt_window}")
@@ -701,6 +715,7 @@ def main() -> None:
                 },
             },
             "peak_rss_kib": peak_rss,
+            "peak_rss_split_kib": rss_split,
             "gateway_processes": len(gateway_pids),
             "smsc": smsc,
             "load_average": list(load),

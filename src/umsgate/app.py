@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from umsgate import __version__
+from umsgate import __version__, webhookkeys
 from umsgate.clients import Directory
 from umsgate.clock import SystemClock
 from umsgate.config import Settings
@@ -42,6 +42,7 @@ from umsgate.files import FileStore
 from umsgate.front.server import IntakeServer
 from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
+from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
@@ -50,6 +51,7 @@ from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connect
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
+from umsgate.sealing import Sealer
 from umsgate.sim.carrier import SandboxCarrier
 from umsgate.store import migrate, queries
 from umsgate.store.database import Database, open_database
@@ -71,6 +73,8 @@ class FrontPlan:
 
 #: How often expired files and tokens are purged (seconds).
 PURGE_INTERVAL = 3600.0
+#: Seconds between two counts of the backlog for /metrics.
+BACKLOG_EVERY = 2.0
 
 
 def default_faces() -> tuple[ReportFace, ...]:
@@ -103,11 +107,25 @@ class Gateway:
         self.clock = SystemClock()
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
+        self._backlog_at = float("-inf")
+        auth = settings.auth
+        self.sealer = Sealer(settings.security.secret_key)
         self.directory = Directory(
             self.db,
-            token_ttl=settings.auth.token_ttl,
-            cache_ttl=settings.auth.cache_ttl,
+            token_ttl=auth.token_ttl,
+            cache_ttl=auth.cache_ttl,
             clock=self.clock,
+            sealer=self.sealer,
+            hash_workers=auth.hash_workers,
+            guard=Guard(
+                client_free=auth.failures_before_lockout,
+                address_free=auth.address_failures_before_lockout,
+                max_seconds=auth.lockout_max_seconds,
+                keys=auth.lockout_keys,
+                on_failure=self.metrics.auth_failed,
+                on_refused=self.metrics.auth_refused,
+                on_lockout=self.metrics.auth_lockout,
+            ),
         )
         self.files = FileStore(self.db)
         self.throttles = Throttles()
@@ -172,6 +190,16 @@ class Gateway:
 
     async def start(self) -> None:
         await migrate.upgrade(self.db)
+        # With a secret key: seal the signing keys stored in clear. A sealed key
+        # that cannot be opened stops the start (SealError), rather than leave its
+        # client's reports unsigned.
+        sealed = await webhookkeys.seal_signing_keys(self.db, self.sealer)
+        if sealed:
+            log.info(
+                "sealed the webhook signing keys of %d clients",
+                sealed,
+                extra={"event": "keys_sealed"},
+            )
         slot = await self.nodes.join()
         await self.nodes.beat()
         self.throttles.share = 1.0 / max(1, len(self.nodes.live))
@@ -238,6 +266,7 @@ class Gateway:
         log.info("gateway started", extra={"event": "start"})
 
     async def stop(self) -> None:
+        self.directory.close()
         if not self._started:
             await self.db.close()
             await self.http.aclose()
@@ -323,6 +352,21 @@ class Gateway:
             },
             "refused": refused,
         }
+
+    async def refresh_backlog(self) -> None:
+        """Count the backlog into the metrics: messages not final by status and
+        channel, reports waiting for their webhook and the age of the oldest. At
+        most once per `BACKLOG_EVERY` seconds, however often /metrics is read."""
+        now = time.monotonic()
+        if now - self._backlog_at < BACKLOG_EVERY:
+            return
+        self._backlog_at = now
+        async with self.db.read() as conn:
+            counts = await queries.backlog(conn)
+            waiting, oldest = await queries.webhook_backlog(conn)
+        self.metrics.backlog(counts)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        self.metrics.webhook_backlog(waiting, age)
 
     # -- helpers of the faces ----------------------------------------------------------
 
@@ -411,6 +455,7 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     gw.report_health()
+    await gw.refresh_backlog()
     gw.metrics.breaker_states(
         {n: b.state.value for n, b in gw.router.breakers().items()}
     )

@@ -9,8 +9,11 @@ environment twin (``UMSGATE_STORE_DATA_DIR``, ``UMSGATE_STORE_URL``, ``UMSGATE_C
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import importlib.util
+import math
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,10 +23,19 @@ import httpx
 import orjson
 import typer
 
-from umsgate import __version__, children, clients, config, routecmd
+from umsgate import (
+    __version__,
+    children,
+    clients,
+    config,
+    routecmd,
+    sealing,
+    webhookkeys,
+)
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
+from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
@@ -70,6 +82,27 @@ def _settings(
         raise typer.Exit(2) from None
 
 
+#: How ``--report-url`` hosts are resolved when they are checked (a seam for tests).
+RESOLVER: targets.Resolver = targets.system_resolver
+
+
+def _check_report_url(settings: config.Settings, url: str | None) -> None:
+    """Refuse a report URL the outbound URL policy refuses (exit code 2): not
+    http(s), no host, or a host at an address the gateway does not call
+    (``webhook.allow_private_targets``). A name that cannot be resolved now is
+    accepted; it is checked again whenever a report is sent."""
+    if not url:
+        return
+    policy = targets.Policy(
+        allow_private=settings.webhook.allow_private_targets, resolver=RESOLVER
+    )
+    try:
+        asyncio.run(policy.check(url))
+    except UmsgateError as exc:
+        typer.echo(f"error: --report-url {url!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _with_db(settings: config.Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def run() -> T:
         db = open_database(settings)
@@ -106,17 +139,40 @@ def serve(
             "cores, at most four, none on one core) [UMSGATE_SERVER_WORKERS].",
         ),
     ] = None,
+    tls_cert: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate (chain) file, for a "
+            "deployment without a TLS proxy; give --tls-key too "
+            "[UMSGATE_SERVER_TLS_CERT].",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The certificate's private key file (PEM) [UMSGATE_SERVER_TLS_KEY]."
+        ),
+    ] = None,
 ) -> None:
     """Run the API, the dispatcher and the notifier in one process (and, with
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
+    from umsgate import deadlines, tls
     from umsgate.app import create_app
+    from umsgate.front.listener import Limits
     from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     setup_logging(log_level)
     settings = _settings(
-        config_path, data_dir, db, host=host, port=port, workers=workers
+        config_path,
+        data_dir,
+        db,
+        host=host,
+        port=port,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     try:
         registry.check_connectors(settings)
@@ -124,6 +180,7 @@ def serve(
             raise ConfigError(
                 f"server.workers must be 0 or more, not {settings.server.workers}"
             )
+        tls.server_context(settings.server)  # the files are checked before serving
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -135,16 +192,27 @@ def serve(
                 *(["--config", str(config_path)] if config_path else []),
                 *(["--data-dir", data_dir] if data_dir else []),
                 *(["--db", db] if db else []),
+                *(["--tls-cert", tls_cert] if tls_cert else []),
+                *(["--tls-key", tls_key] if tls_key else []),
             ],
         )
         return
     application = create_app(settings)
     tune_gc()
+    server = settings.server
     uvicorn.run(
         application,
-        host=settings.server.host,
-        port=settings.server.port,
-        **SERVER_OPTIONS,
+        host=server.host,
+        port=server.port,
+        **{
+            **SERVER_OPTIONS,
+            # Deadlines on heads, bodies and idle connections, and a cap per
+            # address, which uvicorn's own protocol lacks.
+            "http": deadlines.guarded(Limits.of(server)),
+            "timeout_keep_alive": max(1, math.ceil(server.keepalive_timeout)),
+        },
+        ssl_certfile=server.tls_cert or None,
+        ssl_keyfile=server.tls_key or None,
     )
 
 
@@ -343,6 +411,7 @@ def client_add(
 ) -> None:
     """Create a client and print its credentials as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
@@ -359,6 +428,7 @@ def client_add(
             imsms_key=ims,
             imsms_agents=agents,
             dup_window=dup_window or 0.0,
+            sealer=_sealer(settings),
         ),
     )
     typer.echo(
@@ -418,6 +488,7 @@ def client_update(
     """Change a client; every token issued before stops working. New credentials
     are printed as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
@@ -439,6 +510,7 @@ def client_update(
             imsms_key=ims,
             imsms_agents=agents,
             dup_window=dup_window,
+            sealer=_sealer(settings),
         ),
     )
     out: dict[str, str] = {"clientId": client_id}
@@ -446,6 +518,79 @@ def client_update(
         out["clientKey"] = key
     out.update(shown)
     typer.echo(orjson.dumps(out).decode())
+
+
+@client_app.command("rotate-webhook-key")
+def client_rotate_webhook_key(
+    client_id: Annotated[str, typer.Option("--id", help="The client's id.")],
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds the replaced key still signs beside the new one "
+            "[security.webhook_key_grace, 86400].",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Give a client a new webhook signing key and print it as JSON (shown only
+    this once). Reports carry a signature by each key until the grace period ends
+    (docs/api.md); the client's tokens stay valid."""
+    settings = _settings(config_path, data_dir, db)
+    if grace is None:
+        grace = settings.security.webhook_key_grace
+    if not 0 <= grace <= config.MAX_KEY_GRACE:
+        raise typer.BadParameter(
+            f"--grace is seconds in [0, {config.MAX_KEY_GRACE:g}], not {grace!r}"
+        )
+    rotated = _with_db(
+        settings,
+        lambda d: webhookkeys.rotate_webhook_key(
+            d, client_id, grace=grace, sealer=_sealer(settings)
+        ),
+    )
+    typer.echo(
+        orjson.dumps(
+            {
+                "clientId": rotated.client_id,
+                "signingKey": rotated.signing_key,
+                "previousKeyUntil": datetime.datetime.fromtimestamp(
+                    rotated.previous_until, datetime.UTC
+                ).isoformat(timespec="seconds"),
+            }
+        ).decode()
+    )
+
+
+@app.command("secret-key")
+def secret_key(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the key to this new file (mode 0600) instead of printing it.",
+        ),
+    ] = None,
+) -> None:
+    """Make a key for sealing the webhook signing keys at rest, for
+    UMSGATE_SECRET_KEY or [security] key_file (docs/security.md)."""
+    key = sealing.new_key()
+    if out is None:
+        typer.echo(key)
+        return
+    try:
+        fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        typer.echo(f"error: {out}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    typer.echo(f"wrote a new secret key to {out} (mode 0600)", err=True)
+
+
+def _sealer(settings: config.Settings) -> sealing.Sealer:
+    return sealing.Sealer(settings.security.secret_key)
 
 
 @client_app.command("list")

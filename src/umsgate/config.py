@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from umsgate import sealing
 from umsgate.domain import phone
 from umsgate.domain.message import Channel
 from umsgate.engine.breaker import Policy as BreakerSettings
@@ -44,6 +45,8 @@ class BadValue(ConfigError, ValueError):
 
 #: Longest of the fronts' deadlines: an hour (a longer one is no deadline).
 MAX_SERVER_TIMEOUT = 3600.0
+#: Longest grace period of a rotated webhook key: 30 days.
+MAX_KEY_GRACE = 30 * 86400.0
 #: Most connections per client address and front: a file descriptor each, and a
 #: front's soft limit is often 1,024 to 65,536.
 MAX_CONNECTIONS_PER_CLIENT = 65536
@@ -63,8 +66,9 @@ class ServerSettings:
     #: settings file, the environment or on the command line, ``"auto"`` (the
     #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
-    # The fronts' deadlines and cap (`umsgate.front.listener.Limits`; the gateway
-    # process serving HTTP itself, with ``workers = 0``, runs uvicorn's own).
+    # The deadlines and cap of the public port (`umsgate.front.listener.Limits`):
+    # the fronts' own, and with ``workers = 0`` the gateway process's
+    # (`umsgate.deadlines`).
     #: Seconds from a request's first byte to the end of its head (and from a
     #: connection's opening to its first request): a client trickling its headers
     #: is closed (slowloris).
@@ -74,10 +78,19 @@ class ServerSettings:
     body_timeout: float = 30.0
     #: Seconds a kept-alive connection may stay without a request (uvicorn's 5 s).
     keepalive_timeout: float = 5.0
-    #: Connections one client address may hold to each front; more are closed.
+    #: Connections one client address may hold to each front (or, with
+    #: ``workers = 0``, to this process); more are closed. Behind a proxy every
+    #: connection comes from the proxy's address: raise it to the proxy's pool.
     max_connections_per_client: int = 256
+    #: TLS on the public port, for deployments without a proxy: a PEM certificate
+    #: (chain) file and its private key file (`umsgate.tls`); both or neither.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            missing = "tls_key" if self.tls_cert else "tls_cert"
+            raise BadValue(missing, "give tls_cert and tls_key together")
         for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
             value = getattr(self, name)
             if not 0 < value <= MAX_SERVER_TIMEOUT:
@@ -105,12 +118,81 @@ class StoreSettings:
     schema: str = ""
 
 
+#: Most threads checking scrypt hashes: each keeps a core busy while it works.
+MAX_HASH_WORKERS = 64
+#: Longest lockout after failed token requests: a day.
+MAX_LOCKOUT = 86400.0
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AuthSettings:
     #: Token lifetime in seconds (apigw spec §14: 24 h).
     token_ttl: float = 86400.0
     #: How long a node trusts a cached client row before reading it again (seconds).
     cache_ttl: float = 2.0
+    #: Threads that check scrypt secrets (token requests, ToBeText tokens), off the
+    #: event loop; each takes a core while it works (`umsgate.hashing`).
+    hash_workers: int = 1
+    #: The failed token request in a row, for one client id, that locks it out
+    #: for 1 s; each further failure doubles the lockout (`umsgate.lockout`).
+    failures_before_lockout: int = 5
+    #: The same for one remote address (honest clients may share one behind a NAT).
+    address_failures_before_lockout: int = 20
+    #: The longest lockout (seconds).
+    lockout_max_seconds: float = 300.0
+    #: Client ids, and addresses, whose failures are remembered (each; the least
+    #: recently failed are forgotten first).
+    lockout_keys: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hash_workers <= MAX_HASH_WORKERS:
+            raise BadValue(
+                "hash_workers",
+                f"hash_workers must be 1 to {MAX_HASH_WORKERS}, "
+                f"not {self.hash_workers!r}",
+            )
+        for name in ("failures_before_lockout", "address_failures_before_lockout"):
+            if getattr(self, name) < 1:
+                raise BadValue(
+                    name, f"{name} must be 1 or more, not {getattr(self, name)!r}"
+                )
+        if not 1.0 <= self.lockout_max_seconds <= MAX_LOCKOUT:
+            raise BadValue(
+                "lockout_max_seconds",
+                f"lockout_max_seconds must be seconds in [1, {MAX_LOCKOUT:g}], "
+                f"not {self.lockout_max_seconds!r}",
+            )
+        if self.lockout_keys < 1:
+            raise BadValue(
+                "lockout_keys",
+                f"lockout_keys must be 1 or more, not {self.lockout_keys!r}",
+            )
+
+
+#: The environment variable that holds the key sealing secrets at rest.
+SECRET_KEY_ENV = "UMSGATE_SECRET_KEY"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    #: A file holding the key that encrypts the webhook signing keys in the store
+    #: (`umsgate.sealing`; ``umsgate secret-key --out FILE`` makes one, mode 0600).
+    #: Relative to the settings file. ``UMSGATE_SECRET_KEY`` gives the key itself.
+    key_file: str = ""
+    #: Seconds a client's previous webhook signing key still signs reports, beside
+    #: the new one, after ``umsgate client rotate-webhook-key``.
+    webhook_key_grace: float = 86400.0
+    #: The key itself, from ``UMSGATE_SECRET_KEY`` or ``key_file`` ("" for none):
+    #: never from the settings file, never shown.
+    secret_key: str = dataclasses.field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.webhook_key_grace <= MAX_KEY_GRACE:
+            raise BadValue(
+                "webhook_key_grace",
+                f"webhook_key_grace must be seconds in [0, {MAX_KEY_GRACE:g}], "
+                f"not {self.webhook_key_grace!r}",
+            )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +237,11 @@ class WebhookSettings:
     #: Most native reports of one client in one POST, as a JSON array (apigw spec
     #: §11: receivers accept an array); 1 sends every report as its own object.
     reports_per_post: int = 1
+    #: Let report and callback URLs reach loopback, private, link-local and other
+    #: addresses that are not globally routable (`umsgate.reports.targets`; for a
+    #: gateway whose clients receive reports on its own network, or tests on
+    #: 127.0.0.1). Off: such a URL is refused when set and when called.
+    allow_private_targets: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.reports_per_post <= MAX_REPORTS_PER_POST:
@@ -292,6 +379,7 @@ class Settings:
     report_check: ReportCheckSettings = ReportCheckSettings()
     sandbox: SandboxSettings = SandboxSettings()
     breaker: BreakerSettings = dataclasses.field(default_factory=BreakerSettings)
+    security: SecuritySettings = SecuritySettings()
     connectors: tuple[ConnectorSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
 
@@ -331,6 +419,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "report_check": ReportCheckSettings,
     "sandbox": SandboxSettings,
     "breaker": BreakerSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -484,6 +573,14 @@ def load(
                 sections[name][rest[len(name) + 1 :]] = value
                 elsewhere[(name, rest[len(name) + 1 :])] = key
                 break
+    if "secret_key" in sections["security"]:
+        where = elsewhere.get(("security", "secret_key")) or source.at(
+            "security", "secret_key"
+        )
+        raise ConfigError(
+            f"{where}: the secret key is given in {SECRET_KEY_ENV} or in the file "
+            "named by [security] key_file, not as a setting"
+        )
     for name, values in (overrides or {}).items():
         given = {k: v for k, v in values.items() if v is not None}
         sections[name].update(given)
@@ -506,6 +603,9 @@ def load(
         name: _build(cls, sections[name], where_in(name))
         for name, cls in _SECTIONS.items()
     }
+    built["security"] = _secret_key(
+        built["security"], environ, source, where_in("security")
+    )
     connectors = tuple(
         _connector(c, source, i, environ)
         for i, c in enumerate(_tables(raw, "connectors", source))
@@ -526,6 +626,47 @@ def load(
             raise ConfigError(f"{where}: route {route.name!r}: the name is used twice")
         names.add(route.name)
     return Settings(connectors=connectors, routes=routes, **built)
+
+
+def _secret_key(
+    security: SecuritySettings,
+    environ: Mapping[str, str],
+    source: _Source,
+    where: Callable[[str | None], str],
+) -> SecuritySettings:
+    """``security`` with the key of ``UMSGATE_SECRET_KEY`` or ``key_file`` (read
+    now; it must not be readable by other users), checked."""
+    key, origin = security.secret_key, "[security] secret_key"
+    given = environ.get(SECRET_KEY_ENV, "")
+    if given:
+        key, origin = given.strip(), SECRET_KEY_ENV
+    if security.key_file:
+        at = where("key_file")
+        if given:
+            raise ConfigError(
+                f"{at}: give the secret key once: {SECRET_KEY_ENV} or key_file"
+            )
+        file = Path(security.key_file).expanduser()
+        if not file.is_absolute():
+            file = source.directory / file
+        try:
+            mode = file.stat().st_mode
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(f"{at}: {str(file)!r}: {reason}") from None
+        if mode & 0o077:
+            raise ConfigError(
+                f"{at}: {str(file)!r} can be read by other users (mode "
+                f"{mode & 0o777:04o}); make it 0600 (chmod 600)"
+            )
+        key, origin = text.strip(), f"{at}: {str(file)!r}"
+    if key:
+        try:
+            sealing.check_key(key)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return dataclasses.replace(security, secret_key=key)
 
 
 def _tables(raw: Mapping[str, Any], name: str, source: _Source) -> list[Any]:

@@ -25,6 +25,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from umsgate import tls
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.files import FileStore
@@ -41,6 +42,7 @@ from umsgate.front.sends import (
     ToBeTextSends,
 )
 from umsgate.protocols.tobetext.send import PATH as TOBETEXT_PATH
+from umsgate.sealing import Sealer
 from umsgate.store.database import Database, open_database
 
 log = logging.getLogger("umsgate.front")
@@ -91,10 +93,14 @@ class Front:
         self.settings = settings
         # The fronts only read (tokens, clients, files); the gateway process writes.
         self.db: Database = open_database(settings, reads_only=True)
+        # Token requests are the gateway process's (passed on), and so are their
+        # limits; a front checks ToBeText tokens in a pool of its own.
         self.directory = Directory(
             self.db,
             token_ttl=settings.auth.token_ttl,
             cache_ttl=settings.auth.cache_ttl,
+            sealer=Sealer(settings.security.secret_key),
+            hash_workers=settings.auth.hash_workers,
         )
         self.files = FileStore(self.db)
         self.metrics = Counts()
@@ -135,6 +141,7 @@ class Front:
         if self._counts_task is not None:
             self._counts_task.cancel()
         self.link.close()
+        self.directory.close()
         await self.intake.close()
         await self.db.close()
 
@@ -188,7 +195,7 @@ async def serve_front(
         loop.add_signal_handler(sig, stop.set)
     listener = Listener(front, Limits.of(settings.server))
     try:
-        await listener.start(sock)
+        await listener.start(sock, ssl=tls.server_context(settings.server))
         front.intake.send_ready()
         await stop.wait()
     finally:

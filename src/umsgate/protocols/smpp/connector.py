@@ -48,13 +48,15 @@ import itertools
 import logging
 import random
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import LocalProtocolError, TransientConnectorError
+from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.smpp import options as smpp_options
 from umsgate.protocols.smpp import outbound, receipt, results
@@ -68,7 +70,6 @@ from umsgate.protocols.smpp.codes import (
 )
 from umsgate.protocols.smpp.link import EsmeLink, LinkDown
 from umsgate.protocols.smpp.options import SmppOptions
-from umsgate.protocols.smpp.throttle import RateLimiter
 from umsgate.protocols.smpp.transport import Connection
 from umsgate.types import (
     Clock,
@@ -231,11 +232,61 @@ class SmppConnector:
                 raise TransientConnectorError(
                     f"{self.name}: not bound ({link.last_error})"
                 ) from None
-        return await asyncio.gather(*(self._submit_one(link, m) for m in messages))
+        return await self._submit_all(link, messages)
 
-    async def _submit_one(self, link: EsmeLink, message: Message) -> SubmitResult:
+    async def _submit_all(
+        self, link: EsmeLink, messages: Sequence[Message]
+    ) -> list[SubmitResult]:
+        """One-part messages go out at once while the window has free permits
+        (`EsmeLink.send_now`: no coroutine or task each); from the first that finds
+        the window full, and for messages of several parts, `_submit_one` (a task
+        each, waiting in order for the window). A part the SMSC throttled goes
+        again `_submit_part`'s way."""
+        results: list[SubmitResult | None] = [None] * len(messages)
+        sent: list[tuple[int, Message, outbound.Plan]] = []
+        futures: list[asyncio.Future[pdus.Response]] = []
+        waiting: list[tuple[int, Coroutine[Any, Any, SubmitResult]]] = []
+        pace = self._limiter.reserve
+        for i, message in enumerate(messages):
+            planned = self._plan(message)
+            if isinstance(planned, SubmitResult):
+                results[i] = planned
+            elif waiting or len(planned.parts) != 1:
+                waiting.append((i, self._submit_planned(link, message, planned)))
+            else:
+                future = link.send_now(planned.parts[0], pace)
+                if future is None:
+                    waiting.append((i, self._submit_planned(link, message, planned)))
+                else:
+                    sent.append((i, message, planned))
+                    futures.append(future)
+        outcomes, done = await asyncio.gather(
+            asyncio.gather(*futures, return_exceptions=True),
+            asyncio.gather(*(c for _, c in waiting)),
+        )
+        again: list[tuple[int, Coroutine[Any, Any, SubmitResult]]] = []
+        for (i, message, planned), outcome in zip(sent, outcomes, strict=True):
+            part = self._part_of(outcome, message.id)
+            if part is None:  # throttled: its re-submits go the waiting way
+                retries = self.options.throttle_retries
+                again.append(
+                    (i, self._submit_planned(link, message, planned, tries=retries))
+                )
+            else:
+                results[i] = self._result_of(message, planned, [part])
+        for (i, _), result in zip(waiting, done, strict=True):
+            results[i] = result
+        if again:
+            for (i, _), result in zip(
+                again, await asyncio.gather(*(c for _, c in again)), strict=True
+            ):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _plan(self, message: Message) -> outbound.Plan | SubmitResult:
+        """The message's submit_sm parts, or its refusal."""
         try:
-            plan = outbound.plan(
+            return outbound.plan(
                 message,
                 self.options,
                 reference=next(self._references),
@@ -248,12 +299,37 @@ class SmppConnector:
                 code=exc.code,
                 detail=exc.detail,
             )
-        if len(plan.parts) == 1:
-            parts = [await self._submit_part(link, plan.parts[0], message.id)]
+
+    async def _submit_one(self, link: EsmeLink, message: Message) -> SubmitResult:
+        planned = self._plan(message)
+        if isinstance(planned, SubmitResult):
+            return planned
+        return await self._submit_planned(link, message, planned)
+
+    async def _submit_planned(
+        self,
+        link: EsmeLink,
+        message: Message,
+        planned: outbound.Plan,
+        *,
+        tries: int | None = None,
+    ) -> SubmitResult:
+        if len(planned.parts) == 1:
+            parts = [
+                await self._submit_part(link, planned.parts[0], message.id, tries=tries)
+            ]
         else:
             parts = list(
-                await asyncio.gather(*(self._submit_part(link, f) for f in plan.parts))
+                await asyncio.gather(
+                    *(self._submit_part(link, f, tries=tries) for f in planned.parts)
+                )
             )
+        return self._result_of(message, planned, parts)
+
+    @staticmethod
+    def _result_of(
+        message: Message, planned: outbound.Plan, parts: Sequence[_Part]
+    ) -> SubmitResult:
         failed = [part for part in parts if part.code is not None]
         if not failed:
             ids = tuple(part.message_id for part in parts)
@@ -261,7 +337,7 @@ class SmppConnector:
                 message_id=message.id,
                 outcome=Outcome.ACCEPTED,
                 provider_msg_id=ids[0],
-                segments=plan.segments,
+                segments=planned.segments,
                 segment_ids=ids,
             )
         permanent = [part for part in failed if not part.transient]
@@ -272,57 +348,79 @@ class SmppConnector:
             code=worst.code,
             raw_code=worst.raw,
             detail=worst.detail,
-            segments=plan.segments,
+            segments=planned.segments,
             retry_after=None if permanent else worst.retry_after,
         )
 
     async def _submit_part(
-        self, link: EsmeLink, make: outbound.PartFactory, whole: int | None = None
+        self,
+        link: EsmeLink,
+        make: outbound.PartFactory,
+        whole: int | None = None,
+        *,
+        tries: int | None = None,
     ) -> _Part:
-        """Submit one part; ``whole``: the message id, when it is the message's only
-        part (its SMSC id is then kept in `_recent`)."""
+        """Submit one part, up to ``tries`` times while the SMSC throttles (default:
+        once and ``throttle_retries`` re-submits); ``whole``: the message id, when it
+        is the message's only part (its SMSC id is then kept in `_recent`)."""
         options = self.options
         limiter = self._limiter
-        loop = asyncio.get_running_loop()
-        for _ in range(options.throttle_retries + 1):
+        if tries is None:
+            tries = options.throttle_retries + 1
+        for _ in range(tries):
+            outcome: pdus.Response | BaseException
             try:
-                resp = await link.request(make, limiter.reserve)
-            except LinkDown as exc:
-                return _Part(code=ResultCode.CONNECTION_ERROR, detail=str(exc))
-            except TimeoutError as exc:
-                return _Part(code=ResultCode.TIMEOUT, detail=str(exc))
-            except LocalProtocolError as exc:
-                # A field that does not fit SMPP carries its command_status; any
-                # other refusal is the session's state, which a new bind mends.
-                code = (
-                    ResultCode.CONTENT_REJECTED
-                    if exc.code is not None
-                    else ResultCode.CONNECTION_ERROR
-                )
-                return _Part(code=code, detail=str(exc))
-            status = resp.status
-            if status == CommandStatus.ROK and isinstance(resp, pdus.SubmitSmResp):
-                if whole is not None:
-                    recent = self._recent
-                    recent[resp.message_id] = whole
-                    if len(recent) > RECENT_IDS:
-                        del recent[next(iter(recent))]
-                return _Part(message_id=resp.message_id)
-            if status in results.THROTTLING_STATUSES:
-                limiter.throttled(loop.time())
-                continue
-            if status == CommandStatus.ROK:  # a generic_nack without a status
-                status = CommandStatus.RUNKNOWNERR
-            return _Part(
-                code=results.for_status(status, options.retry_statuses),
-                raw=status_name(status),
-                detail=f"submit_sm refused: {status_name(status)}",
-            )
+                outcome = await link.request(make, limiter.reserve)
+            except (LinkDown, TimeoutError, LocalProtocolError) as exc:
+                outcome = exc
+            part = self._part_of(outcome, whole)
+            if part is not None:
+                return part
         return _Part(
             code=ResultCode.THROTTLED,
             raw=status_name(CommandStatus.RTHROTTLED),
             detail=f"still throttled after {options.throttle_retries} re-submits",
             retry_after=options.throttle_hold,
+        )
+
+    def _part_of(
+        self, outcome: pdus.Response | BaseException, whole: int | None
+    ) -> _Part | None:
+        """How a part ended, from its submit_sm's response or the failure to get
+        one; None when the SMSC throttled it (the route slows down, and the part is
+        to be submitted again)."""
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, LinkDown):
+                return _Part(code=ResultCode.CONNECTION_ERROR, detail=str(outcome))
+            if isinstance(outcome, TimeoutError):
+                return _Part(code=ResultCode.TIMEOUT, detail=str(outcome))
+            if isinstance(outcome, LocalProtocolError):
+                # A field that does not fit SMPP carries its command_status; any
+                # other refusal is the session's state, which a new bind mends.
+                code = (
+                    ResultCode.CONTENT_REJECTED
+                    if outcome.code is not None
+                    else ResultCode.CONNECTION_ERROR
+                )
+                return _Part(code=code, detail=str(outcome))
+            raise outcome
+        status = outcome.status
+        if status == CommandStatus.ROK and isinstance(outcome, pdus.SubmitSmResp):
+            if whole is not None:
+                recent = self._recent
+                recent[outcome.message_id] = whole
+                if len(recent) > RECENT_IDS:
+                    del recent[next(iter(recent))]
+            return _Part(message_id=outcome.message_id)
+        if status in results.THROTTLING_STATUSES:
+            self._limiter.throttled(asyncio.get_running_loop().time())
+            return None
+        if status == CommandStatus.ROK:  # a generic_nack without a status
+            status = CommandStatus.RUNKNOWNERR
+        return _Part(
+            code=results.for_status(status, self.options.retry_statuses),
+            raw=status_name(status),
+            detail=f"submit_sm refused: {status_name(status)}",
         )
 
     # ------------------------------------------------------------ resume
