@@ -88,10 +88,7 @@ def plan_claim(
                 transitions.sending_event(mid, attempt, row["owner"], now, None)
             )
             continue
-        # The message a claim hands out counts one more than the claim's attempt
-        # number, where `pick_at_accept`'s counts the number itself: the two ways
-        # disagree (docs/architecture.md, "Attempts").
-        message = claimed_message(row, attempt + 1)
+        message = claimed_message(row, attempt)
         chosen = pick(message)
         if chosen.connector is None:
             plan.events.append(

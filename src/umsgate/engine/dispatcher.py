@@ -238,10 +238,14 @@ class Dispatcher:
     def sending_event(
         self, row: Mapping[str, Any], connector: str, now: float
     ) -> EventRow:
-        """The SENDING event of a claim of ``row`` (whose ``attempts`` counts this
-        attempt) on ``connector``."""
+        """The SENDING event of ``row`` sent at accept on ``connector``: its
+        attempt counted as a claim counts it."""
         return transitions.sending_event(
-            row["id"], row["attempts"], self._nodes.node_id, now, connector
+            row["id"],
+            transitions.claim_attempt(row),
+            self._nodes.node_id,
+            now,
+            connector,
         )
 
     def release_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None:

@@ -124,8 +124,8 @@ def test_claimed_messages_are_grouped_by_the_connector_picked() -> None:
         (2, NOW, "SENDING", None, "attempt 1 on node-a via http"),
         (3, NOW, "SENDING", None, "attempt 3 on node-a via smsc"),
     ]
-    # The message handed out counts one more than the claim's attempt number.
-    assert [m.attempts for m in router.asked] == [2, 2, 4]
+    # The attempt each claim makes, as its SENDING event names it.
+    assert [m.attempts for m in router.asked] == [1, 1, 3]
     assert rows[2]["attempts"] == 2  # the claimed rows are left alone
 
 
