@@ -13,9 +13,15 @@ import contextlib
 import dataclasses
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+import threading
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -278,3 +284,48 @@ def sms_body(src: str, **fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return body
+
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def served_in_thread(
+    serve: Callable[[], contextlib.AbstractAsyncContextManager[T]],
+) -> Iterator[T]:
+    """What ``serve()`` yields, kept open in a thread with its own event loop until
+    the block ends: for synchronous clients (schemathesis, hypothesis tests that make
+    blocking HTTP calls) of a gateway. Only plain values (URLs, tokens) should cross
+    to the calling thread."""
+    ready = threading.Event()
+    out: dict[str, Any] = {}
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async with serve() as value:
+            out["value"] = value
+            ready.set()
+            await stop.wait()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # raised in the calling thread below
+            out["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, name="served", daemon=True)
+    thread.start()
+    if not ready.wait(60):
+        raise TimeoutError("the server did not start within 60 s")
+    try:
+        if "error" in out:
+            raise out["error"]
+        yield out["value"]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+    if "error" in out:
+        raise out["error"]

@@ -24,12 +24,11 @@ methods, missing headers) as well (docs/testing.md).
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import dataclasses
 import itertools
 import os
-import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -38,7 +37,13 @@ import schemathesis
 from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as oas_checks
 
-from tests.conftest import Store, make_settings, new_account, running_gateway
+from tests.conftest import (
+    Store,
+    make_settings,
+    new_account,
+    running_gateway,
+    served_in_thread,
+)
 from tests.integration.native.support import upload
 from tests.unit.apigw.images import jpeg
 from umsgate.protocols.apigw import openapi
@@ -62,48 +67,25 @@ class Live:
     file_id: str
 
 
+@contextlib.asynccontextmanager
+async def _gateway(store: Store) -> AsyncIterator[Live]:
+    async with running_gateway(make_settings(store)) as gw:
+        acct = await new_account(
+            gw, "fuzz", tps={k: 1_000_000 for k in ("SMS", "MMS", "RCS", "KKO")}
+        )
+        served = await gw.http.get("/openapi.json")
+        assert served.json() == orjson.loads(orjson.dumps(openapi.SCHEMA))
+        r = await upload(gw.http, acct, jpeg(tag=b"fuzz"))
+        assert r.status_code == 200, r.text
+        yield Live(url=gw.url, token=acct.token, file_id=r.json()["fileId"])
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A gateway on a loopback port, in a thread of its own, with one client."""
     store = Store(backend="sqlite", data_dir=tmp_path_factory.mktemp("fuzz") / "data")
-    ready = threading.Event()
-    out: dict[str, Any] = {}
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with running_gateway(make_settings(store)) as gw:
-            acct = await new_account(
-                gw, "fuzz", tps={k: 1_000_000 for k in ("SMS", "MMS", "RCS", "KKO")}
-            )
-            served = await gw.http.get("/openapi.json")
-            assert served.json() == orjson.loads(orjson.dumps(openapi.SCHEMA))
-            r = await upload(gw.http, acct, jpeg(tag=b"fuzz"))
-            assert r.status_code == 200, r.text
-            out["live"] = Live(url=gw.url, token=acct.token, file_id=r.json()["fileId"])
-            ready.set()
-            await stop.wait()
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:  # handed to the test thread below
-            out["error"] = exc
-            ready.set()
-
-    thread = threading.Thread(target=run, name="gateway", daemon=True)
-    thread.start()
-    assert ready.wait(60), "the gateway did not start"
-    try:
-        if "error" in out:
-            raise out["error"]
-        yield out["live"]
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(30)
-        loop.close()
-    if "error" in out:
-        raise out["error"]
+    with served_in_thread(lambda: _gateway(store)) as value:
+        yield value
 
 
 def _schema(*, positive: bool) -> Any:
