@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+import hypothesis
 import orjson
 import pytest
 from starlette.applications import Starlette
@@ -38,6 +39,31 @@ from umsgate.testing import running_asgi
 from umsgate.types import Connector
 
 PG_URL = os.environ.get("UMSGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: A longer fuzz campaign: this many examples in every property and schema test
+#: that asks `examples` (docs/testing.md); unset, each keeps its own small number.
+FUZZ_EXAMPLES = int(os.environ.get("UMSGATE_FUZZ_EXAMPLES", "0") or 0)
+
+
+def examples(default: int) -> int:
+    """``max_examples`` for a fuzz test: ``default``, or ``UMSGATE_FUZZ_EXAMPLES``."""
+    return FUZZ_EXAMPLES or default
+
+
+def fuzz_settings(default: int) -> hypothesis.settings:
+    """Settings of a property test over hostile input: ``default`` examples (or the
+    campaign's), no deadline (a shared machine is slow at times), and, in the suite,
+    the same examples on every run with no example database (CI repeats itself); a
+    campaign draws new ones each time."""
+    return hypothesis.settings(
+        max_examples=examples(default),
+        deadline=None,
+        derandomize=not FUZZ_EXAMPLES,
+        database=None,
+        suppress_health_check=[
+            hypothesis.HealthCheck.too_slow,
+            hypothesis.HealthCheck.data_too_large,
+        ],
+    )
 
 
 def _pg_available() -> str | None:

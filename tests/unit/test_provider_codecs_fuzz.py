@@ -11,17 +11,16 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import fuzz_settings
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols.aicross import codec as aicross
 from umsgate.protocols.imsms import codec as imsms
 from umsgate.protocols.tobetext import codec as tobetext
 
-SETTINGS = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = fuzz_settings(50)
 
 #: Field names the readers look for, so that documents reach past the first check.
 NAMES = [

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import urllib.parse
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -20,11 +19,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import (
     Store,
+    fuzz_settings,
     make_settings,
     new_account,
     running_gateway,
@@ -43,14 +43,7 @@ from umsgate.protocols.imsms import codes as ims_codes
 from umsgate.protocols.tobetext import codec as tobetext_codec
 from umsgate.protocols.tobetext import codes as tobetext_codes
 
-EXAMPLES = int(os.environ.get("UMSGATE_FUZZ_EXAMPLES", "0") or 0)
-FUZZ = settings(
-    max_examples=EXAMPLES or 25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(25)
 
 
 @dataclasses.dataclass

@@ -11,20 +11,18 @@ drive it with blocking sockets; ``UMSGATE_FUZZ_EXAMPLES`` raises the examples.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import Store, served_in_thread
+from tests.conftest import Store, fuzz_settings, served_in_thread
 from tests.integration.front.conftest import running_front
 
-EXAMPLES = int(os.environ.get("UMSGATE_FUZZ_EXAMPLES", "0") or 0)
 STATUS = re.compile(rb"HTTP/1\.[01] (\d{3}) ")
 
 
@@ -125,13 +123,7 @@ def requests(draw: st.DrawFn, token: str) -> bytes:
     return head + b"\r\n" + draw(_body)
 
 
-@settings(
-    max_examples=EXAMPLES or 40,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@fuzz_settings(40)
 @given(data=st.data())
 def test_any_bytes_get_http_answers_under_500_or_a_close(
     front: tuple[int, str], data: st.DataObject

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -38,7 +37,9 @@ from schemathesis import checks as st_checks
 from schemathesis.specs.openapi import checks as oas_checks
 
 from tests.conftest import (
+    FUZZ_EXAMPLES,
     Store,
+    examples,
     make_settings,
     new_account,
     running_gateway,
@@ -48,11 +49,11 @@ from tests.integration.native.support import upload
 from tests.unit.apigw.images import jpeg
 from umsgate.protocols.apigw import openapi
 
-#: Examples per operation in the fuzzing phase (CI: small; a campaign: raise it).
-EXAMPLES = int(os.environ.get("UMSGATE_FUZZ_EXAMPLES", "0") or 0)
 #: The coverage phase (every boundary value and every way to break each field, a few
 #: hundred requests per operation) runs in a campaign only.
-PHASES = ["examples", "coverage", "fuzzing"] if EXAMPLES else ["examples", "fuzzing"]
+PHASES = (
+    ["examples", "coverage", "fuzzing"] if FUZZ_EXAMPLES else ["examples", "fuzzing"]
+)
 
 #: Refusals of schema-valid requests that the schema documents in words only, as
 #: (HTTP status, resultCode, the field the resultMessage starts with): times relative
@@ -94,7 +95,7 @@ def _schema(*, positive: bool) -> Any:
     schema.config.phases.update(phases=PHASES)
     schema.config.generation.update(
         modes=["positive"] if positive else ["positive", "negative"],
-        max_examples=EXAMPLES or (6 if positive else 5),
+        max_examples=examples(6 if positive else 5),
         deterministic=True,
         database="none",
         # ASCII text makes maxLength the byte limit; NUL is refused in every field

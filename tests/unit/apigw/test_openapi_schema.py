@@ -16,13 +16,13 @@ from umsgate.protocols.apigw import codec, openapi
 SCHEMAS = openapi.SCHEMA["components"]["schemas"]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.from_regex(openapi.RECEIVER_PATTERN, fullmatch=True))
 def test_every_receiver_the_pattern_allows_is_a_mobile_number(number: str) -> None:
     phone.receiver(number, 82)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.from_regex(openapi.SENDER_PATTERN, fullmatch=True))
 def test_every_sender_the_pattern_allows_is_a_valid_number(number: str) -> None:
     phone.sender(number, 82)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import fuzz_settings
 
 from umsgate.protocols.smpp import encoding, gsm, receipt, tlv
 from umsgate.protocols.smpp.encoding import Encoding
 from umsgate.protocols.smpp.errors import InvalidPdu
 
-FAST = settings(max_examples=150, deadline=None)
+FAST = fuzz_settings(150)
 
 _word = st.text(alphabet="0123456789ABCDEFabcdef_", min_size=1, max_size=20)
 _digits = st.text(alphabet="0123456789", max_size=12)
@@ -111,7 +112,7 @@ _TEXTS = {
 
 
 @pytest.mark.parametrize("enc", list(Encoding))
-@settings(max_examples=60, deadline=None)
+@fuzz_settings(60)
 @given(data=st.data())
 def test_split_parts_join_to_the_whole_and_end_on_characters(
     enc: Encoding, data: st.DataObject

@@ -4,17 +4,16 @@ decoder, and any body under every known command, give events or the protocol's o
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import fuzz_settings
 
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols.ushot import bodies
 from umsgate.protocols.ushot.codes import Command
 from umsgate.protocols.ushot.frames import Frame, FrameDecoder, encode_frame
 
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = fuzz_settings(150)
 
 #: Bytes that look like UShot fields: digits, spaces, the frame markers, EUC-KR.
 _fieldish = st.binary(max_size=400) | st.lists(
