@@ -5,9 +5,10 @@ The schema says what the face accepts, as closely as JSON Schema can: lengths, e
 number patterns, which fields a variant requires. A request it allows is accepted,
 except for rules that no schema can state, each named in the descriptions: text
 limits in bytes of ``dstCharSet`` (``maxLength`` is exact for ASCII), times relative
-to now (``reserveTime``, ``expireTime``), file ids that must exist, and the
-idempotency of ``srcMsgId``. ``tests/integration/native/test_openapi_fuzz.py`` holds
-the face to it with schemathesis.
+to now (``reserveTime``, ``expireTime``), the size of free-form objects as JSON
+(buttons, ``templateParam``), file ids that must exist, and the idempotency of
+``srcMsgId``. ``tests/integration/native/test_openapi_fuzz.py`` holds the face to it
+with schemathesis.
 """
 
 from __future__ import annotations
