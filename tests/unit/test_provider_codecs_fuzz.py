@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from tests.conftest import fuzz_settings
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols.aicross import codec as aicross
+from umsgate.protocols.aicross import codes as aicross_codes
 from umsgate.protocols.imsms import codec as imsms
 from umsgate.protocols.tobetext import codec as tobetext
 
@@ -118,3 +119,82 @@ def test_readers_give_a_value_or_a_protocol_error(
         READERS[reader](body, content_type)
     except RemoteProtocolError:
         pass
+
+
+# -- round trips of the answers the faces and simulators write ------------------------
+
+_words = st.text(max_size=30)
+#: An optional field: absent, or not empty (an empty one reads as absent).
+_some = st.none() | st.text(min_size=1, max_size=30)
+
+
+@SETTINGS
+@given(
+    result_cd=st.from_regex(r"\A[0-9]{3}\Z"),
+    result_msg=_words,
+    ims_req_dttm=_some,
+    ims_id=st.from_regex(imsms.IMS_ID_PATTERN, fullmatch=True),
+)
+def test_ims_send_answer_round_trip(
+    result_cd: str, result_msg: str, ims_req_dttm: str | None, ims_id: str
+) -> None:
+    answer = imsms.SendAnswer(
+        result_cd=result_cd,
+        result_msg=result_msg,
+        ims_id=ims_id,
+        ims_req_dttm=ims_req_dttm,
+    )
+    assert imsms.parse_send_answer(imsms.render_send_answer(answer)) == answer
+
+
+@SETTINGS
+@given(
+    status=st.sampled_from(["delivered", "failed", "delivering", "error"]),
+    client_tag=_some,
+    error_code=_some,
+    message=_words,
+    carrier=_words,
+    done_at=_some,
+)
+def test_aicross_result_round_trip(
+    status: str,
+    client_tag: str | None,
+    error_code: str | None,
+    message: str,
+    carrier: str,
+    done_at: str | None,
+) -> None:
+    result = aicross.Result(
+        client_tag=client_tag,
+        state=aicross.State(status),
+        status=status,
+        error_code=error_code,
+        message=message,
+        carrier=carrier,
+        done_at=done_at,
+    )
+    assert aicross.parse_result(aicross.render_result(result)) == result
+
+
+@SETTINGS
+@given(
+    status=st.sampled_from(list(aicross_codes.Status)[:2]),
+    client_tag=_some,
+    error_code=_some,
+    message=_words,
+)
+def test_aicross_send_answer_round_trip(
+    status: aicross_codes.Status,
+    client_tag: str | None,
+    error_code: str | None,
+    message: str,
+) -> None:
+    body = aicross.render_answer(
+        status=status, client_tag=client_tag, error_code=error_code, message=message
+    )
+    assert aicross.parse_send_answer(body) == aicross.SendAnswer(
+        kind=aicross.AnswerKind(status.value),
+        client_tag=client_tag,
+        error_code=error_code,
+        message=message,
+    )
