@@ -243,7 +243,8 @@ def country(e164: str) -> str:
     number plans.
     """
     digits = e164[1:] if e164.startswith("+") else e164
-    if not digits.isdigit():
+    # str.isdigit takes "²" and other scripts' digits, which int() does not.
+    if not (digits.isascii() and digits.isdigit()):
         return "ZZ"
     for size in (1, 2, 3):
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))
