@@ -34,7 +34,7 @@ from umsgate.engine.accept import Acceptor
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
 from umsgate.engine.gate import Gate
 from umsgate.engine.intake import LocalIntake
-from umsgate.engine.ledger import Ledger, Reported
+from umsgate.engine.ledger import Final, Ledger, Reported
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
 from umsgate.engine.throttle import Throttles
@@ -320,8 +320,8 @@ class Gateway:
         else:
             log.info("connector %s back in rotation", change.connector, extra=extra)
 
-    def _on_final(self, count: int) -> None:
-        self.metrics.final(count)
+    def _on_final(self, finals: list[Final]) -> None:
+        self.metrics.finals(finals)
         self.notifier.wake()
 
     def _on_queued(self) -> None:

@@ -4,9 +4,24 @@ one process, as they do in tests)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+if TYPE_CHECKING:
+    from umsgate.engine.ledger import Final
+
+#: Seconds: from a 0-ms receipt on loopback to a report after a day.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0, 21600.0, 86400.0,
+)  # fmt: skip
 
 
 class Metrics:
@@ -32,7 +47,26 @@ class Metrics:
             registry=r,
         )
         self._finals = Counter(
-            "umsgate_messages_final", "Messages that reached a final status", registry=r
+            "umsgate_messages_final",
+            "Messages that reached a final status, by status, channel and connector "
+            "(none: it never went to one)",
+            ["status", "channel", "connector"],
+            registry=r,
+        )
+        self._to_sent = Histogram(
+            "umsgate_accept_to_sent_seconds",
+            "From a message's acceptance to the provider taking it (observed when "
+            "the message becomes final)",
+            ["channel"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._to_final = Histogram(
+            "umsgate_sent_to_final_seconds",
+            "From the provider taking a message to its final status",
+            ["channel", "connector"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._webhooks = Counter(
             "umsgate_webhooks", "Webhook attempts", ["outcome"], registry=r
@@ -139,8 +173,19 @@ class Metrics:
     def submitted(self, connector: str, n: int) -> None:
         self._submitted.labels(connector).inc(n)
 
-    def final(self, count: int) -> None:
-        self._finals.inc(count)
+    def finals(self, finals: Sequence[Final]) -> None:
+        """Messages made final by one committed batch."""
+        counts: dict[tuple[str, str, str], int] = {}
+        for status, channel, connector, created_at, sent_at, done_at in finals:
+            key = (status, channel, connector or "none")
+            counts[key] = counts.get(key, 0) + 1
+            if sent_at is not None:
+                self._to_sent.labels(channel).observe(max(0.0, sent_at - created_at))
+                self._to_final.labels(channel, connector or "none").observe(
+                    max(0.0, done_at - sent_at)
+                )
+        for key, n in counts.items():
+            self._finals.labels(*key).inc(n)
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()

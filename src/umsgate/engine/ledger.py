@@ -128,6 +128,11 @@ class Adopt:
 Op = Submitted | Requeue | Expire | Reported | Adopt
 
 
+#: A message made final, for the metrics: (status, channel, connector, created_at,
+#: sent_at or None, done_at).
+Final = tuple[str, str, str, float, float | None, float]
+
+
 @dataclasses.dataclass(slots=True)
 class _Batch:
     """What the ops of one transaction write: the messages' rows as the rules leave
@@ -143,7 +148,7 @@ class _Batch:
     #: The known parts of the messages with part reports, by provider id.
     parts: dict[int, dict[str, PartState]] = dataclasses.field(default_factory=dict)
     fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    finals: int = 0
+    finals: list[Final] = dataclasses.field(default_factory=list)
     #: Messages were queued to be sent at once.
     wake: bool = False
 
@@ -174,7 +179,7 @@ class Ledger:
         retry_base: float,
         retry_max: float,
         default_ttl: float,
-        on_final: Callable[[int], None] | None = None,
+        on_final: Callable[[list[Final]], None] | None = None,
         on_queued: Callable[[], None] | None = None,
         on_unmatched: Callable[[str, str], None] | None = None,
         unmatched_ttl: float = PENDING_MAX_AGE,
@@ -334,7 +339,7 @@ class Ledger:
         self,
         pending: fast.Pending,
         batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
-        outcome: tuple[int, bool],
+        outcome: tuple[list[Final], bool],
         journal: _Journal | None = None,
     ) -> None:
         """Answer ``batch`` once its COMMIT is done (at once on PostgreSQL, whose
@@ -368,7 +373,7 @@ class Ledger:
     def _done(
         self,
         batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
-        outcome: tuple[int, bool],
+        outcome: tuple[list[Final], bool],
     ) -> None:
         """The batch is on disk: tell the notifier and the dispatcher, then the
         callers."""
@@ -404,7 +409,7 @@ class Ledger:
         batch, self._queue = self._queue[:count], self._queue[count:]
         return batch
 
-    async def _retry_pending(self, pending: fast.Pending) -> tuple[int, bool]:
+    async def _retry_pending(self, pending: fast.Pending) -> tuple[list[Final], bool]:
         """Match again the reports parked more than `PENDING_GRACE` ago (by another
         node, before a restart, or beyond the index); the outcome, to be told once
         ``pending`` is committed."""
@@ -418,7 +423,7 @@ class Ledger:
             )
             self._pending_cursor = rows[-1][0] if len(rows) == PENDING_BATCH else 0
             if not rows:
-                return (0, False)
+                return ([], False)
             found = await fast.ids_by_provider(raw, [(r[1], r[2]) for r in rows])
             done: list[int] = []
             ops: list[Op] = []
@@ -450,17 +455,17 @@ class Ledger:
                     if self._on_unmatched is not None:
                         self._on_unmatched(connector, pid)
             await fast.delete_pending_reports(raw, done)
-            return await self._apply_in(raw, ops, _Journal()) if ops else (0, False)
+            return await self._apply_in(raw, ops, _Journal()) if ops else ([], False)
 
     async def _commit(
         self, ops: Sequence[Op], pending: fast.Pending, journal: _Journal
-    ) -> tuple[int, bool]:
+    ) -> tuple[list[Final], bool]:
         """Apply ``ops`` in a transaction; its outcome (see `_apply_in`), to be told
         once it is committed (`pending`)."""
         async with fast.transaction(self._db, pending=pending) as raw:
             return await self._apply_in(raw, ops, journal)
 
-    def _committed(self, finals: int, queued: bool) -> None:
+    def _committed(self, finals: list[Final], queued: bool) -> None:
         """Tell the notifier and the dispatcher, once the batch is on disk."""
         if finals and self._on_final is not None:
             self._on_final(finals)
@@ -469,7 +474,7 @@ class Ledger:
 
     async def _apply_in(
         self, raw: fast.Raw, ops: Sequence[Op], journal: _Journal
-    ) -> tuple[int, bool]:
+    ) -> tuple[list[Final], bool]:
         """Apply ``ops`` in the open transaction; (messages made final, whether new
         messages were queued). What it takes from and adds to the index of parked
         reports goes into ``journal``."""
@@ -643,7 +648,16 @@ class Ledger:
         code = step.final
         if code is None:
             return
-        batch.finals += 1
+        batch.finals.append(
+            (
+                row["status"],
+                row["channel"],
+                row["connector"] or "",
+                row["created_at"],
+                row["sent_at"],
+                row["done_at"] or now,
+            )
+        )
         batch.reports.append(
             report_format.report_row(
                 cast("dict[str, Any]", row),

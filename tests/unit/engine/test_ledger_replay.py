@@ -92,9 +92,11 @@ def test_a_message_in_parts_is_delivered_when_its_last_part_is() -> None:
     assert message["status"] == "SENT" and message["segments"] == 2
     assert [p["provider_msg_id"] for p in b.new_parts] == ["a", "b"]
     led._replay(b, Reported(report=receipt("a")), message, 1)
-    assert message["status"] == "SENT" and b.finals == 0
+    assert message["status"] == "SENT" and b.finals == []
     led._replay(b, Reported(report=receipt("b")), message, 2)
-    assert message["status"] == "DELIVERED" and b.finals == 1
+    assert message["status"] == "DELIVERED" and [f[0] for f in b.finals] == [
+        "DELIVERED"
+    ]
     assert [u["provider_msg_id"] for u in b.part_updates] == ["a", "b"]
     assert [e[2] for e in b.events] == ["SENT", "DELIVERED"]
     assert b.changed == {1}
@@ -119,7 +121,7 @@ def test_a_failed_rcs_message_brings_its_fallback_into_the_batch() -> None:
         (fallback["id"], "ACCEPTED"),
         (fallback["id"], "QUEUED"),
     ]
-    assert b.finals == 1 and len(b.reports) == 1
+    assert len(b.finals) == 1 and len(b.reports) == 1
 
 
 def test_a_refused_op_writes_nothing() -> None:
