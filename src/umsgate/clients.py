@@ -38,6 +38,7 @@ import orjson
 
 from umsgate.domain import phone
 from umsgate.errors import UmsgateError
+from umsgate.store import console as console_queries
 from umsgate.store import queries
 from umsgate.store.database import Database
 
@@ -122,6 +123,8 @@ class ClientInfo:
     imsms_agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: Seconds within which the same receiver and content is refused (0: off).
     dup_window: float = 0.0
+    #: Disabled by an operator: no face or token accepts it.
+    disabled: bool = False
 
     @classmethod
     def from_row(cls, row: Any) -> ClientInfo:
@@ -135,6 +138,7 @@ class ClientInfo:
             imsms_key_hash=row.imsms_key_hash,
             imsms_agents=orjson.loads(row.imsms_agents),
             dup_window=float(row.dup_window),
+            disabled=bool(row.disabled),
         )
 
     def tps_for(self, key: str) -> float | None:
@@ -230,6 +234,8 @@ class Directory:
             row = await queries.get_client(conn, client_id)
         if row is None or not verify_secret(secret, row.secret_hash):
             raise AuthError("invalid_client", "Client authentication failed")
+        if row.disabled:
+            raise AuthError("invalid_client", "the client is disabled")
         if not hmac.compare_digest(sha256_hex(key), row.key_hash):
             raise AuthError("unknown_key", "ClientKey를 확인해주세요.")
         info = ClientInfo.from_row(row)
@@ -313,7 +319,7 @@ class Directory:
                 token, or the token is not its one.
         """
         info = await self.client(cid)
-        if info is None or not info.tobetext_token_hash:
+        if info is None or info.disabled or not info.tobetext_token_hash:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
         key = (cid, sha256_hex(token))
         hit = self._tobetext.get(key)
@@ -337,7 +343,7 @@ class Directory:
         info = self.cached_client(cid)
         if info is None:
             return None
-        if not info.tobetext_token_hash:
+        if info.disabled or not info.tobetext_token_hash:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
         key = (cid, sha256_hex(token))
         hit = self._tobetext.get(key)
@@ -395,6 +401,7 @@ class Directory:
         info = await self.client(client_id)
         if (
             info is None
+            or info.disabled
             or info.imsms_key_hash is None
             or not hmac.compare_digest(info.imsms_key_hash, digest)
         ):
@@ -535,7 +542,7 @@ async def add_client(
         imsms_agents=imsms_agents,
     )
     _check_dup_window(dup_window)
-    secret = secret or secrets.token_urlsafe(24)
+    secret = secret or new_secret()
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
@@ -628,6 +635,37 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
             "imsms": r.imsms_key_hash is not None,
             "imsmsAgents": orjson.loads(r.imsms_agents),
             "dupWindow": float(r.dup_window),
+            "disabled": bool(r.disabled),
         }
         for r in rows
     ]
+
+
+async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
+    """Disable a client (its tokens stop working, none is issued, the compatible
+    faces refuse it) or enable it again.
+
+    Raises:
+        UmsgateError: no such client.
+    """
+    async with db.transaction() as conn:
+        if not await console_queries.set_client_disabled(
+            conn, client_id, disabled, time.time()
+        ):
+            raise UmsgateError(f"no client {client_id!r}")
+
+
+async def rotate_secret(db: Database, client_id: str) -> str:
+    """Give a client a new, made-up secret (its tokens stop working, its webhook
+    signing key changes); returns the secret, shown only this once.
+
+    Raises:
+        UmsgateError: no such client.
+    """
+    secret = new_secret()
+    await update_client(db, client_id, secret=secret)
+    return secret
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
