@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from umsgate import clients
+from umsgate.domain import phone
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.engine import breaker
@@ -276,6 +277,12 @@ class Search:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE:
             raise BadQuery(f"limit is 1..{MAX_PAGE}")
         receiver = text("receiver", 20)
+        if receiver:
+            # Stored in E.164; a national number (Korean by default) is converted.
+            try:
+                receiver = phone.receiver(receiver)
+            except phone.InvalidNumber:
+                raise BadQuery(f"{receiver!r} is not a receiver number") from None
         return cls(
             client_id=text("clientId", 64),
             src_msg_id=text("srcMsgId", 40),

@@ -37,9 +37,7 @@ async def test_add_list_passwd_remove(store: Store) -> None:
             await operators.add_operator(db, "bad name!", "long enough pw")
         with pytest.raises(operators.OperatorError, match="password"):
             await operators.add_operator(db, "bob", "short")
-        assert [o["username"] for o in await operators.list_operators(db)] == [
-            "alice"
-        ]
+        assert [o["username"] for o in await operators.list_operators(db)] == ["alice"]
         sessions = Sessions(db, ConsoleSettings())
         new = await sessions.login("alice", "long enough pw", "127.0.0.1")
         assert new is not None
