@@ -103,7 +103,6 @@ async def test_pages_show_the_gateway_in_both_languages(store: Store) -> None:
         )
         assert r.status_code == 200
         ums = r.json()["umsMsgId"]
-        await wait_for(lambda: gw.gateway.metrics is not None, what="the gateway")
         http, _csrf = await login(gw)
         try:
 
