@@ -126,7 +126,9 @@ def connectors(gw: Gateway) -> dict[str, Any]:
         out.append(
             {
                 "name": name,
-                "protocol": cs.protocol if cs else "sandbox",
+                "protocol": cs.protocol
+                if cs
+                else ("sandbox" if name == "sandbox" else "embedded"),
                 "state": state,
                 "up": health.up,
                 "detail": health.detail,

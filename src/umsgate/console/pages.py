@@ -800,7 +800,12 @@ async def connectors_page(request: Request, op: Operator, words: Words) -> Respo
     for c in live["connectors"]:
         kind = {"up": "ok", "down": "bad", "degraded": "warn"}[c["state"]]
         br = c["breaker"] or {}
-        why = " ".join(x for x in (c["detail"], br.get("reason") or "") if x)
+        reason = br.get("reason") or ""
+        why = c["detail"]
+        if reason and c["detail"] not in reason:
+            why = f"{why}; {reason}" if why else reason
+        elif reason and not why:
+            why = reason
         rows.append(
             (
                 c["state"],
@@ -856,7 +861,7 @@ async def connectors_page(request: Request, op: Operator, words: Words) -> Respo
         )
     body = conn_table + table(
         words("routes"),
-        [words("route"), words("connectors"), words("rules")],
+        [words("route"), words("connector_order"), words("rules")],
         route_rows,
         empty=words("none"),
     )
