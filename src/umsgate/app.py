@@ -75,6 +75,8 @@ class FrontPlan:
 
 #: How often expired files and tokens are purged (seconds).
 PURGE_INTERVAL = 3600.0
+#: Seconds between two counts of the backlog for /metrics.
+BACKLOG_EVERY = 2.0
 
 
 def default_faces() -> tuple[ReportFace, ...]:
@@ -107,6 +109,7 @@ class Gateway:
         self.clock = SystemClock()
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
+        self._backlog_at = float("-inf")
         self.directory = Directory(
             self.db,
             token_ttl=settings.auth.token_ttl,
@@ -328,6 +331,21 @@ class Gateway:
             "refused": refused,
         }
 
+    async def refresh_backlog(self) -> None:
+        """Count the backlog into the metrics: messages not final by status and
+        channel, reports waiting for their webhook and the age of the oldest. At
+        most once per `BACKLOG_EVERY` seconds, however often /metrics is read."""
+        now = time.monotonic()
+        if now - self._backlog_at < BACKLOG_EVERY:
+            return
+        self._backlog_at = now
+        async with self.db.read() as conn:
+            counts = await queries.backlog(conn)
+            waiting, oldest = await queries.webhook_backlog(conn)
+        self.metrics.backlog(counts)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        self.metrics.webhook_backlog(waiting, age)
+
     # -- helpers of the faces ----------------------------------------------------------
 
     async def message_by_src(
@@ -416,6 +434,7 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     gw.report_health()
+    await gw.refresh_backlog()
     gw.metrics.breaker_states(
         {n: b.state.value for n, b in gw.router.breakers().items()}
     )

@@ -3,7 +3,7 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -69,10 +69,27 @@ class Metrics:
             "Provider reports waiting for the record of their message's submit",
             registry=r,
         )
+        self._backlog = Gauge(
+            "umsgate_backlog_messages",
+            "Messages not final yet, by status and channel",
+            ["status", "channel"],
+            registry=r,
+        )
+        self._webhook_backlog = Gauge(
+            "umsgate_webhook_backlog",
+            "Reports waiting to be pushed to their client's report URL",
+            registry=r,
+        )
+        self._webhook_oldest = Gauge(
+            "umsgate_webhook_oldest_pending_seconds",
+            "Age of the oldest report waiting to be pushed (0: none waits)",
+            registry=r,
+        )
         #: The connectors' own refusal counts as last seen (they count from their
         #: start; a restarted connector process starts again from 0).
         self._refused_seen: dict[str, int] = {}
 
+        self._backlog_labels: set[tuple[str, str]] = set()
         # Children by label values: `labels()` costs more than the increment.
         self._accepted_by: dict[tuple[str, bool], Any] = {}
 
@@ -122,6 +139,17 @@ class Metrics:
         # Incremented by 0 too: every connector's series shows, at 0 until it
         # refuses one.
         self._refused.labels(connector).inc(max(0, added))
+
+    def backlog(self, counts: Sequence[tuple[str, str, int]]) -> None:
+        """The backlog as counted now; a (status, channel) not counted reads 0."""
+        seen = {(status, channel): n for status, channel, n in counts}
+        for labels in {*seen, *self._backlog_labels}:
+            self._backlog.labels(*labels).set(seen.get(labels, 0))
+        self._backlog_labels |= seen.keys()
+
+    def webhook_backlog(self, count: int, oldest_age: float) -> None:
+        self._webhook_backlog.set(count)
+        self._webhook_oldest.set(oldest_age)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -284,7 +284,8 @@ class Acceptor:
                 for row in rows:
                     if row["id"] in picked:
                         row["status"] = sending
-                        row["attempts"] = (row.get("attempts") or 0) + 1  # as a claim counts it
+                        # Its first attempt, as a claim counts it.
+                        row["attempts"] = (row.get("attempts") or 0) + 1
                         row["owner"] = lane.node_id
                         row["claimed_at"] = now
         try:

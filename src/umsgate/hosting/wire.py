@@ -1,6 +1,6 @@
 """The frames between the gateway process and a connector process.
 
-The frames are those of `umsgate.front.wire` (a 4-byte length and that much JSON),
+The frames are those of `umsgate.framing` (a 4-byte length and that much JSON),
 over a socket pair made for each start of the connector process. Each side sends
 at most one frame per event-loop turn, a dict of lists:
 
@@ -37,7 +37,7 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.front.wire import MAX_FRAME, FrameError, frame, read_frame
+from umsgate.framing import MAX_FRAME, FrameError, frame, read_frame
 from umsgate.types import Health, Outcome, ProviderReport, SubmitResult
 
 __all__ = [

@@ -322,6 +322,31 @@ async def status_counts(conn: AsyncConnection) -> dict[str, int]:
     return {status: int(n) for status, n in (await conn.execute(stmt)).all()}
 
 
+#: The statuses of a message that is not final yet (its backlog).
+BACKLOG_STATUSES = tuple(s.value for s in Status if not s.final)
+
+
+async def backlog(conn: AsyncConnection) -> list[tuple[str, str, int]]:
+    """(status, channel, count) of the messages not final yet: a range of the
+    (status, due_at) index, so the final ones, most of the table, are not read."""
+    stmt = (
+        select(messages.c.status, messages.c.channel, func.count())
+        .where(messages.c.status.in_(BACKLOG_STATUSES))
+        .group_by(messages.c.status, messages.c.channel)
+    )
+    return [(st, ch, int(n)) for st, ch, n in (await conn.execute(stmt)).all()]
+
+
+async def webhook_backlog(conn: AsyncConnection) -> tuple[int, float | None]:
+    """Reports waiting to be pushed: how many, and when the oldest was written
+    (None when there is none). A range of the (webhook_state, next_at) index."""
+    stmt = select(func.count(), func.min(reports.c.created_at)).where(
+        reports.c.webhook_state == "pending"
+    )
+    count, oldest = (await conn.execute(stmt)).one()
+    return int(count), (None if oldest is None else float(oldest))
+
+
 _CHANNELS = {c.value: c for c in Channel}
 _STATUSES = {s.value: s for s in Status}
 

@@ -101,8 +101,10 @@ async def test_receipt_modes_from_the_environment() -> None:
             # The receipts a loop turn read go to the store together: the failed
             # call refuses one or more of them, and the rest are recorded.
             await wait_for(
-                lambda: sink.failures == 1
-                and conn.health().refused + len(sink.reports) == 3,
+                lambda: (
+                    sink.failures == 1
+                    and conn.health().refused + len(sink.reports) == 3
+                ),
                 timeout=20,
                 what="every receipt recorded or refused",
             )

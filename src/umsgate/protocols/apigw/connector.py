@@ -71,8 +71,8 @@ from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec, upstream
 from umsgate.protocols.apigw.codes import Code
+from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.protocols.smpp.throttle import RateLimiter
 from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)

@@ -56,6 +56,7 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import LocalProtocolError, TransientConnectorError
+from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.smpp import options as smpp_options
 from umsgate.protocols.smpp import outbound, receipt, results
@@ -69,7 +70,6 @@ from umsgate.protocols.smpp.codes import (
 )
 from umsgate.protocols.smpp.link import EsmeLink, LinkDown
 from umsgate.protocols.smpp.options import SmppOptions
-from umsgate.protocols.smpp.throttle import RateLimiter
 from umsgate.protocols.smpp.transport import Connection
 from umsgate.types import (
     Clock,

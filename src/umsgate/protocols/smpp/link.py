@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 
 from umsgate.errors import LocalProtocolError
+from umsgate.protocols.ratelimit import MIN_TPS
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandId, status_name
 from umsgate.protocols.smpp.options import SmppOptions
@@ -40,7 +41,6 @@ from umsgate.protocols.smpp.session import (
     Session,
     TimerEvent,
 )
-from umsgate.protocols.smpp.throttle import MIN_TPS
 from umsgate.protocols.smpp.transport import Connection
 
 log = logging.getLogger("umsgate.protocols.smpp")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from umsgate.protocols.smpp.throttle import MIN_TPS, RateLimiter
+from umsgate.protocols.ratelimit import MIN_TPS, RateLimiter
 
 
 def sends_in(limiter: RateLimiter, start: float, seconds: float) -> int:
