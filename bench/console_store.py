@@ -11,8 +11,8 @@ The store gets a realistic spread: 40 clients of very different sizes, messages
 evenly over 30 days (the last hour holds its share, 1/720), SMS,
 LMS, MMS, KakaoTalk and RCS, mostly delivered, some failed or expired, those of
 the last 30 s still on their way; 200,000 receivers (so one receiver has several
-messages); three events each; a webhook report for the clients with a report URL, some pending or
-failed. Rows go in with executemany in transactions of 50,000.
+messages); three events each; a webhook report for the clients with a report
+URL, some pending or failed. Rows go in with executemany in transactions of 50,000.
 """
 
 from __future__ import annotations
