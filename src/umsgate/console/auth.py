@@ -44,7 +44,9 @@ def is_tls(request: Request) -> bool:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "-"
+    """The peer's address; "" when unknown (a request a front process passed on
+    over a Unix socket), which the login backoff then leaves out."""
+    return request.client.host if request.client and request.client.host else ""
 
 
 async def operator(request: Request) -> Operator | None:

@@ -278,7 +278,9 @@ class TooManyFailures(OperatorError):
 class LoginLimiter:
     """Per username and per client address: after ``free`` failures, each further
     try waits 1 s, doubled per failure, at most ``most`` seconds. A success clears
-    the username and the address. Kept per process, in memory."""
+    the username and the address. An unknown address ("") counts for nothing, so
+    that requests passed on by the front processes do not share one. Kept per
+    process, in memory."""
 
     def __init__(
         self, *, free: int, most: float, clock: Callable[[], float] = time.time
@@ -296,14 +298,18 @@ class LoginLimiter:
         delay = min(self._most, 2.0 ** (hit[0] - self._free))
         return max(0.0, hit[1] + delay - self._time())
 
+    @staticmethod
+    def _keys(username: str, address: str) -> tuple[str, ...]:
+        return ("u:" + username, "a:" + address) if address else ("u:" + username,)
+
     def check(self, username: str, address: str) -> None:
-        wait = max(self._wait("u:" + username), self._wait("a:" + address))
+        wait = max(self._wait(key) for key in self._keys(username, address))
         if wait > 0:
             raise TooManyFailures(max(1.0, wait))
 
     def failed(self, username: str, address: str) -> None:
         now = self._time()
-        for key in ("u:" + username, "a:" + address):
+        for key in self._keys(username, address):
             count = self._failures.get(key, (0, 0.0))[0]
             self._failures[key] = (count + 1, now)
         if len(self._failures) > LIMITER_SIZE:

@@ -141,3 +141,7 @@ def test_login_backoff_per_username_and_address() -> None:
     clock.now += 0.5
     limiter.succeeded("ops", "10.0.0.1")
     limiter.check("ops", "10.0.0.1")
+    # An unknown address is no bucket of its own: only the username counts.
+    for user in ("a", "b", "c", "d"):
+        limiter.failed(user, "")
+    limiter.check("e", "")
