@@ -549,7 +549,7 @@ async def message_page(request: Request, op: Operator, words: Words) -> Response
                     e(r["state"]),
                     e(r["attempts"]),
                     e(r["lastError"]),
-                    e(when(r["nextAt"])),
+                    e(when(r["nextAt"]) if r["state"] == "pending" else ""),
                 ]
                 for r in m["reports"]
             ],
@@ -918,7 +918,7 @@ async def webhooks_page(
                 e(r["state"]),
                 _num(r["attempts"]),
                 e(r["lastError"]),
-                e(when(r["nextAt"])),
+                e(when(r["nextAt"]) if r["state"] == "pending" else ""),
                 f'<form class="inline" method="post" '
                 f'action="/console/webhooks/{int(r["id"])}/resend">'
                 + csrf_field(op.csrf or "")
