@@ -16,6 +16,8 @@ from umsgate.testing import wait_for
 async def test_login_cookie_logout_and_redirects(store: Store) -> None:
     async with running_gateway(make_settings(store)) as gw:
         await operator(gw)
+        bare = await gw.http.get("/console", follow_redirects=True)
+        assert bare.url.path == "/console/login"
         for path in ("/console/", "/console/messages?srcMsgId=a", "/console/clients"):
             r = await gw.http.get(path)
             assert r.status_code == 303
