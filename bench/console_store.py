@@ -218,11 +218,16 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--data-dir", help="SQLite store directory (kept)")
     parser.add_argument("--db", help="database URL (PostgreSQL)")
+    parser.add_argument("--schema", default="", help="PostgreSQL schema to use")
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="umsgate-console-bench-")
     settings = config.load(
-        None, env={}, overrides={"store": {"data_dir": data_dir, "url": args.db}}
+        None,
+        env={},
+        overrides={
+            "store": {"data_dir": data_dir, "url": args.db, "schema": args.schema}
+        },
     )
     db = open_database(settings)
     await migrate.upgrade(db)

@@ -356,8 +356,10 @@ async def message_timeline(gw: Gateway, message_id: int) -> dict[str, Any] | Non
         reports = await console_queries.message_reports(
             conn, row.client_id, message_id if not row.kind else int(row.parent_id)
         )
+        fallbacks = await console_queries.fallbacks_of(conn, message_id)
     return {
         **message_json(row),
+        "fallbacks": [str(f) for f in fallbacks],
         "events": [
             {
                 "at": float(e.at),

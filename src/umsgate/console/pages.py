@@ -509,10 +509,17 @@ async def message_page(request: Request, op: Operator, words: Words) -> Response
         ),
         (words("created"), e(when(m["createdAt"]))),
     ]
+    for fallback in m["fallbacks"]:
+        facts.append(
+            (
+                words("fallback"),
+                f'<a href="{url("/messages/" + fallback)}">{e(fallback)}</a>',
+            )
+        )
     if m["parentId"]:
         facts.append(
             (
-                "parent",
+                words("parent"),
                 f'<a href="{url("/messages/" + m["parentId"])}">{e(m["parentId"])}</a>',
             )
         )

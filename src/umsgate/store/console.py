@@ -322,6 +322,13 @@ async def message_reports(
     return list((await conn.execute(stmt)).all())
 
 
+async def fallbacks_of(conn: AsyncConnection, message_id: int) -> list[int]:
+    """The ids of the fallback messages made from a message (the partial parent
+    index)."""
+    stmt = select(messages.c.id).where(messages.c.parent_id == message_id).limit(10)
+    return [int(r[0]) for r in (await conn.execute(stmt)).all()]
+
+
 async def get_message(conn: AsyncConnection, message_id: int) -> Row[Any] | None:
     """A message of any client by its umsMsgId."""
     stmt = select(messages).where(messages.c.id == message_id)

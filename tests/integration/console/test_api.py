@@ -17,6 +17,8 @@ from tests.conftest import (
     sms_body,
 )
 from tests.integration.console.support import login, operator
+from tests.integration.native.support import rcs_body, with_connectors
+from umsgate import config
 from umsgate.console import operators
 from umsgate.testing import wait_for
 
@@ -254,3 +256,49 @@ async def test_openapi_documents_the_admin_api(store: Store) -> None:
             assert path in doc["paths"], path
         assert "operatorToken" in doc["components"]["securitySchemes"]
         assert "bearer" in doc["components"]["securitySchemes"]
+
+
+async def test_timeline_links_a_message_and_its_fallback(sqlite_store: Store) -> None:
+    settings = with_connectors(
+        make_settings(sqlite_store),
+        (
+            config.ConnectorSettings(
+                name="no-rich",
+                protocol="sandbox",
+                options={"delay": 0.05, "mix": {"2010": 1.0}},
+            ),
+        ),
+        (
+            config.RouteSettings(
+                name="rich", connectors=("no-rich",), channels=("RCS", "KKO")
+            ),
+            config.RouteSettings(name="rest", connectors=("sandbox",)),
+        ),
+    )
+    async with running_gateway(settings) as gw:
+        await operator(gw)
+        token, _ = await operators.issue_token(gw.gateway.db, "ops", 60)
+        h = {"Authorization": f"Bearer {token}"}
+        acct = await new_account(gw)
+        r = await gw.http.post(
+            "/v1/message/rcs", json=rcs_body("r-1"), headers=acct.rcs_headers()
+        )
+        ums = r.json()["umsMsgId"]
+
+        async def fallback() -> list[str]:
+            doc = (await gw.http.get(f"/admin/api/messages/{ums}", headers=h)).json()
+            found: list[str] = doc["fallbacks"]
+            return found
+
+        await wait_for(fallback, what="the fallback")
+        (child,) = await fallback()
+        doc = (await gw.http.get(f"/admin/api/messages/{child}", headers=h)).json()
+        assert doc["kind"] == "fallback" and doc["parentId"] == ums
+        assert doc["channel"] in {"SMS", "LMS"}
+        http, _ = await login(gw)
+        try:
+            page = await http.get(f"/console/messages/{ums}")
+            assert f'href="/console/messages/{child}"' in page.text
+            assert "Fallback message" in page.text
+        finally:
+            await http.aclose()
