@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from types import SimpleNamespace
 
-from umsgate.console import charts, html, i18n
+from starlette.requests import Request
+from starlette.responses import Response
+
+from umsgate.config import ConsoleSettings
+from umsgate.console import auth, charts, html, i18n
+from umsgate.console.operators import NewSession
 
 
 def _request(query: str = "", headers: dict[str, str] | None = None) -> Request:
@@ -48,3 +53,32 @@ def test_chart_is_an_accessible_svg() -> None:
     assert svg.count("<polyline") == 2
     assert "SMS (3)" in svg and "LMS (3)" in svg
     assert "stroke-dasharray" in svg  # the lines differ by more than colour
+
+
+def test_session_cookie_is_secure_over_tls() -> None:
+    app = SimpleNamespace(
+        state=SimpleNamespace(
+            gateway=SimpleNamespace(
+                operator_sessions=SimpleNamespace(settings=ConsoleSettings())
+            )
+        )
+    )
+    new = NewSession(id="abc", csrf="def", expires_at=0.0)
+    for scheme, secure in (("https", True), ("http", False)):
+        request = Request(
+            {
+                "type": "http",
+                "scheme": scheme,
+                "server": ("example.com", 443),
+                "path": "/",
+                "query_string": b"",
+                "headers": [],
+                "app": app,
+            }
+        )
+        response = Response()
+        auth.set_session_cookie(request, response, new)
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert "Max-Age=43200" in cookie and "Path=/" in cookie
+        assert ("Secure" in cookie) is secure
