@@ -82,6 +82,22 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def peak_rss_by_kind(pid: int) -> dict[str, int]:
+    """Peak RSS (``VmHWM``, KiB) of a live process (``serve``) and of its live
+    descendants, summed by what they run (as `children_cpu_seconds` names them)."""
+    out = {"serve": peak_rss_kib([pid])}
+    for child in descendants(pid):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        kind = "other"
+        if b"umsgate" in argv and argv.index(b"umsgate") + 1 < len(argv):
+            kind = argv[argv.index(b"umsgate") + 1].decode()
+        out[kind] = out.get(kind, 0) + peak_rss_kib([child])
+    return out
+
+
 def peak_rss_kib(pids: list[int]) -> int:
     """The sum of the peak resident set sizes (``VmHWM``, KiB) of live processes;
     a process gone already counts 0, so read it before stopping them."""

@@ -83,6 +83,7 @@ from _procs import (
     cpu_seconds,
     descendants,
     free_port,
+    peak_rss_by_kind,
     peak_rss_kib,
     send_headers,
     serve,
@@ -546,6 +547,7 @@ def main() -> None:
         # Before the processes stop: a process gone has no /proc/PID/status.
         gateway_pids = [server.pid, *descendants(server.pid)]
         peak_rss = peak_rss_kib(gateway_pids)
+        rss_split = peak_rss_by_kind(server.pid)
     finally:
         for proc in reversed(procs):
             if proc.poll() is None:
@@ -654,7 +656,12 @@ def main() -> None:
         )
     print(
         f"peak RSS: {peak_rss / 1024:.1f} MiB (umsgate serve and the "
-        f"{len(gateway_pids) - 1} processes under it, VmHWM summed)"
+        f"{len(gateway_pids) - 1} processes under it, VmHWM summed: "
+        + ", ".join(
+            f"{labels.get(kind, kind)} {kib / 1024:.1f}"
+            for kind, kib in sorted(rss_split.items())
+        )
+        + ")"
     )
     if receipt_waits:
         print(f"SMSC: receipt window {args.receipt_window}")
@@ -701,6 +708,7 @@ def main() -> None:
                 },
             },
             "peak_rss_kib": peak_rss,
+            "peak_rss_split_kib": rss_split,
             "gateway_processes": len(gateway_pids),
             "smsc": smsc,
             "load_average": list(load),

@@ -511,6 +511,12 @@ def show(run: int, figures: Figures) -> None:
         + ", ".join(f"{k} {v:.0f}" for k, v in others.items())
         + f"; load average {figures['load_average'][0]:.2f}"
     )
+    rss = figures.get("peak_rss_split_kib")
+    if rss:
+        print(
+            "     peak RSS by process, MiB: "
+            + ", ".join(f"{k} {v / 1024:.1f}" for k, v in sorted(rss.items()))
+        )
     if extra:
         print(extra)
     print(f"     SMSC: {json.dumps(figures['smsc'])}", flush=True)

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from umsgate import __version__
+from umsgate import __version__, webhookkeys
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.console import api as console_api
@@ -46,6 +46,7 @@ from umsgate.files import FileStore
 from umsgate.front.server import IntakeServer
 from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
+from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import openapi
@@ -54,6 +55,7 @@ from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connect
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
+from umsgate.sealing import Sealer
 from umsgate.sim.carrier import SandboxCarrier
 from umsgate.store import migrate, queries
 from umsgate.store.database import Database, open_database
@@ -110,13 +112,28 @@ class Gateway:
         self.db: Database = open_database(settings)
         self.metrics = Metrics()
         self._backlog_at = float("-inf")
+        auth = settings.auth
+        self.sealer = Sealer(settings.security.secret_key)
         self.directory = Directory(
             self.db,
-            token_ttl=settings.auth.token_ttl,
-            cache_ttl=settings.auth.cache_ttl,
+            token_ttl=auth.token_ttl,
+            cache_ttl=auth.cache_ttl,
+            sealer=self.sealer,
+            hash_workers=auth.hash_workers,
+            guard=Guard(
+                client_free=auth.failures_before_lockout,
+                address_free=auth.address_failures_before_lockout,
+                max_seconds=auth.lockout_max_seconds,
+                keys=auth.lockout_keys,
+                on_failure=self.metrics.auth_failed,
+                on_refused=self.metrics.auth_refused,
+                on_lockout=self.metrics.auth_lockout,
+            ),
         )
         self.files = FileStore(self.db)
-        self.operator_sessions = Sessions(self.db, settings.console)
+        self.operator_sessions = Sessions(
+            self.db, settings.console, hashes=self.directory.hashes
+        )
         self.throttles = Throttles()
         self.nodes = Nodes(
             self.db, timeout=settings.engine.node_timeout, clock=time.time
@@ -179,6 +196,16 @@ class Gateway:
 
     async def start(self) -> None:
         await migrate.upgrade(self.db)
+        # With a secret key: seal the signing keys stored in clear. A sealed key
+        # that cannot be opened stops the start (SealError), rather than leave its
+        # client's reports unsigned.
+        sealed = await webhookkeys.seal_signing_keys(self.db, self.sealer)
+        if sealed:
+            log.info(
+                "sealed the webhook signing keys of %d clients",
+                sealed,
+                extra={"event": "keys_sealed"},
+            )
         slot = await self.nodes.join()
         await self.nodes.beat()
         self.throttles.share = 1.0 / max(1, len(self.nodes.live))
@@ -245,6 +272,7 @@ class Gateway:
         log.info("gateway started", extra={"event": "start"})
 
     async def stop(self) -> None:
+        self.directory.close()
         if not self._started:
             await self.db.close()
             await self.http.aclose()

@@ -9,8 +9,10 @@ environment twin (``UMSGATE_STORE_DATA_DIR``, ``UMSGATE_STORE_URL``, ``UMSGATE_C
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,7 +22,15 @@ import httpx
 import orjson
 import typer
 
-from umsgate import __version__, children, clients, config, routecmd
+from umsgate import (
+    __version__,
+    children,
+    clients,
+    config,
+    routecmd,
+    sealing,
+    webhookkeys,
+)
 from umsgate.console import operators
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
@@ -365,6 +375,7 @@ def client_add(
             imsms_key=ims,
             imsms_agents=agents,
             dup_window=dup_window or 0.0,
+            sealer=_sealer(settings),
         ),
     )
     typer.echo(
@@ -445,6 +456,7 @@ def client_update(
             imsms_key=ims,
             imsms_agents=agents,
             dup_window=dup_window,
+            sealer=_sealer(settings),
         ),
     )
     out: dict[str, str] = {"clientId": client_id}
@@ -452,6 +464,79 @@ def client_update(
         out["clientKey"] = key
     out.update(shown)
     typer.echo(orjson.dumps(out).decode())
+
+
+@client_app.command("rotate-webhook-key")
+def client_rotate_webhook_key(
+    client_id: Annotated[str, typer.Option("--id", help="The client's id.")],
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds the replaced key still signs beside the new one "
+            "[security.webhook_key_grace, 86400].",
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Give a client a new webhook signing key and print it as JSON (shown only
+    this once). Reports carry a signature by each key until the grace period ends
+    (docs/api.md); the client's tokens stay valid."""
+    settings = _settings(config_path, data_dir, db)
+    if grace is None:
+        grace = settings.security.webhook_key_grace
+    if not 0 <= grace <= config.MAX_KEY_GRACE:
+        raise typer.BadParameter(
+            f"--grace is seconds in [0, {config.MAX_KEY_GRACE:g}], not {grace!r}"
+        )
+    rotated = _with_db(
+        settings,
+        lambda d: webhookkeys.rotate_webhook_key(
+            d, client_id, grace=grace, sealer=_sealer(settings)
+        ),
+    )
+    typer.echo(
+        orjson.dumps(
+            {
+                "clientId": rotated.client_id,
+                "signingKey": rotated.signing_key,
+                "previousKeyUntil": datetime.datetime.fromtimestamp(
+                    rotated.previous_until, datetime.UTC
+                ).isoformat(timespec="seconds"),
+            }
+        ).decode()
+    )
+
+
+@app.command("secret-key")
+def secret_key(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the key to this new file (mode 0600) instead of printing it.",
+        ),
+    ] = None,
+) -> None:
+    """Make a key for sealing the webhook signing keys at rest, for
+    UMSGATE_SECRET_KEY or [security] key_file (docs/security.md)."""
+    key = sealing.new_key()
+    if out is None:
+        typer.echo(key)
+        return
+    try:
+        fd = os.open(out, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as exc:
+        typer.echo(f"error: {out}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    typer.echo(f"wrote a new secret key to {out} (mode 0600)", err=True)
+
+
+def _sealer(settings: config.Settings) -> sealing.Sealer:
+    return sealing.Sealer(settings.security.secret_key)
 
 
 @client_app.command("list")

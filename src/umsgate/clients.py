@@ -8,7 +8,17 @@ issued before it stops working (apigw spec §3). Each node caches client rows fo
 
 Webhook signatures use a key derived from the secret,
 ``HMAC-SHA256(key=clientSecret, msg="umsgate-webhook-v1")``: the client computes it from
-the secret it holds, and the stored key does not reveal the secret.
+the secret it holds, and the stored key does not reveal the secret. ``umsgate client
+rotate-webhook-key`` replaces it with a random key, shown once; the replaced key
+still signs, beside the new one, for ``security.webhook_key_grace`` seconds, so a
+receiver verifying with either key goes on accepting reports while it changes over.
+Signing keys are stored sealed when the operator configured a secret key
+(`umsgate.sealing`).
+
+Token requests are checked off the event loop in a bounded pool
+(`umsgate.hashing.HashPool`), against a dummy hash when the id is unknown (the same
+work and time as a known one), and limited per client id and per address
+(`umsgate.lockout.Guard`): a locked-out request is refused before any check.
 
 The compatible faces authenticate with credentials of their own, set by the operator
 (``umsgate client add/update``) and shown only when made up: a ToBeText ``token``
@@ -16,8 +26,9 @@ The compatible faces authenticate with credentials of their own, set by the oper
 over an application's existing, possibly short, token; and an IMS ``X-API-KEY``,
 which names the client by itself and is therefore stored as its SHA-256 digest, the
 form it is looked up by. A checked ToBeText token is remembered per node (by digest
-and client version, right or wrong), so scrypt runs once per token and change, off
-the event loop.
+and client version, right or wrong), so scrypt runs once per token and change, in
+the same pool; a ``Cid`` that is no client, or has no token, is checked against the
+dummy hash.
 """
 
 from __future__ import annotations
@@ -31,13 +42,16 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from umsgate.domain import phone
 from umsgate.errors import UmsgateError
+from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
+from umsgate.lockout import Guard, Refusal
+from umsgate.sealing import Sealer
 from umsgate.store import console as console_queries
 from umsgate.store import queries
 from umsgate.store.database import Database
@@ -45,8 +59,6 @@ from umsgate.store.database import Database
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-#: scrypt cost (RFC 7914 interactive parameters: about 50 ms, 16 MiB).
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SIGNING_CONTEXT = b"umsgate-webhook-v1"
 #: Tokens remembered per node (an LRU; a miss costs one query).
 TOKEN_CACHE_SIZE = 100_000
@@ -59,6 +71,8 @@ FACE_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,64}")
 FACE_CACHE_SIZE = 100_000
 #: Longest client key accepted (the token request takes fields of up to 200).
 MAX_KEY = 200
+#: What a `Refusal`'s kind is called in a lockout's answer.
+LOCKOUT_WORDS: Mapping[str, str] = {"client": "client id", "address": "address"}
 #: Longest duplicate window: 30 days, the longest a message may wait (api.md).
 MAX_DUP_WINDOW = 30 * 86400.0
 
@@ -66,29 +80,13 @@ MAX_DUP_WINDOW = 30 * 86400.0
 class AuthError(UmsgateError):
     """The credentials were not accepted."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, retry_after: float = 0.0) -> None:
         super().__init__(message)
-        #: invalid_client, unknown_key or invalid_token.
+        #: invalid_client, unknown_key, invalid_token, locked_out (too many
+        #: failures) or busy (too many checks waiting).
         self.kind = kind
-
-
-def hash_secret(secret: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        secret.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P
-    )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_secret(secret: str, stored: str) -> bool:
-    try:
-        _, n, r, p, salt, digest = stored.split("$")
-        got = hashlib.scrypt(
-            secret.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
-        )
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(got.hex(), digest)
+        #: Seconds before trying again is any use (locked_out, busy).
+        self.retry_after = retry_after
 
 
 def sha256_hex(text: str) -> str:
@@ -99,13 +97,21 @@ def signing_key(secret: str) -> str:
     return hmac.new(secret.encode(), SIGNING_CONTEXT, hashlib.sha256).hexdigest()
 
 
-def sign(key_hex: str, timestamp: int, body: bytes) -> str:
+def new_signing_key() -> str:
+    """A random webhook signing key (32 bytes, hex), for a rotation."""
+    return secrets.token_hex(32)
+
+
+def sign(key_hex: str, timestamp: int, body: bytes, *, also: Sequence[str] = ()) -> str:
     """The webhook signature header value: ``t=<unix time>,v1=<hex HMAC-SHA256>`` over
-    ``b"<t>." + body`` with the signing key's bytes."""
-    mac = hmac.new(
-        bytes.fromhex(key_hex), str(timestamp).encode() + b"." + body, hashlib.sha256
-    )
-    return f"t={timestamp},v1={mac.hexdigest()}"
+    ``b"<t>." + body`` with the signing key's bytes; one more ``v1=`` for each key
+    of ``also`` (a rotated key in its grace period), after the first."""
+    message = str(timestamp).encode() + b"." + body
+    macs = [
+        hmac.new(bytes.fromhex(key), message, hashlib.sha256).hexdigest()
+        for key in (key_hex, *also)
+    ]
+    return f"t={timestamp}," + ",".join(f"v1={mac}" for mac in macs)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,23 +129,48 @@ class ClientInfo:
     imsms_agents: Mapping[str, str] = dataclasses.field(default_factory=dict)
     #: Seconds within which the same receiver and content is refused (0: off).
     dup_window: float = 0.0
+    #: The signing key a rotation replaced ("" for none), and until when (epoch
+    #: seconds) it signs beside `signing_key`.
+    previous_signing_key: str = dataclasses.field(default="", repr=False)
+    previous_key_until: float = 0.0
     #: Disabled by an operator: no face or token accepts it.
     disabled: bool = False
 
     @classmethod
-    def from_row(cls, row: Any) -> ClientInfo:
+    def from_row(cls, row: Any, sealer: Sealer | None = None) -> ClientInfo:
+        """The client of a ``clients`` row, its signing keys opened with ``sealer``
+        (stored in clear when None).
+
+        Raises:
+            SealError: a signing key is sealed and ``sealer`` cannot open it.
+        """
+        opener = sealer or Sealer()
+        what = f"the webhook signing key of client {row.id!r}"
+        previous = row.previous_signing_key
         return cls(
             id=row.id,
             version=int(row.version),
             report_url=row.report_url,
             tps=orjson.loads(row.tps),
-            signing_key=row.signing_key,
+            signing_key=opener.open(row.signing_key, what=what),
+            previous_signing_key=opener.open(previous, what=what) if previous else "",
+            previous_key_until=float(row.previous_key_until),
             tobetext_token_hash=row.tobetext_token_hash,
             imsms_key_hash=row.imsms_key_hash,
             imsms_agents=orjson.loads(row.imsms_agents),
             dup_window=float(row.dup_window),
             disabled=bool(row.disabled),
         )
+
+    def signature(self, timestamp: int, body: bytes) -> str:
+        """The ``X-Umsgate-Signature`` of ``body`` at ``timestamp``: by the signing
+        key, and by the previous one while its grace period lasts."""
+        also = (
+            (self.previous_signing_key,)
+            if self.previous_signing_key and timestamp < self.previous_key_until
+            else ()
+        )
+        return sign(self.signing_key, timestamp, body, also=also)
 
     def tps_for(self, key: str) -> float | None:
         """TPS of a channel key; None when the account sets no limit for it
@@ -165,11 +196,22 @@ class Directory:
         token_ttl: float,
         cache_ttl: float,
         clock: Callable[[], float] = time.time,
+        sealer: Sealer | None = None,
+        hash_workers: int = 1,
+        guard: Guard | None = None,
     ) -> None:
+        """Args:
+        sealer: opens the stored signing keys (None: stored in clear).
+        hash_workers: threads checking scrypt secrets (`HashPool`).
+        guard: the failure limits of token requests (None: no limit).
+        """
         self._db = db
         self._token_ttl = token_ttl
         self._cache_ttl = cache_ttl
         self._time = clock
+        self._sealer = sealer or Sealer()
+        self.hashes = HashPool(hash_workers)
+        self.guard = guard
         self._clients: dict[str, tuple[ClientInfo, float]] = {}
         self._loading: dict[str, asyncio.Future[ClientInfo | None]] = {}
         self._tokens: collections.OrderedDict[str, tuple[str, int, float]] = (
@@ -216,29 +258,44 @@ class Directory:
         if row is None:
             self._clients.pop(client_id, None)
             return None
-        info = ClientInfo.from_row(row)
+        info = ClientInfo.from_row(row, self._sealer)
         self._clients[client_id] = (info, now)
         return info
 
-    async def issue_token(self, client_id: str, secret: str, key: str) -> IssuedToken:
+    async def issue_token(
+        self, client_id: str, secret: str, key: str, *, address: str = ""
+    ) -> IssuedToken:
         """Check the three credentials and issue a token.
+
+        The secret is checked in the `HashPool`, against `DUMMY_HASH` when the id
+        is unknown; a request that the `Guard` finds locked out (when it is asked,
+        and again once the pool's turn has come) is refused without a check.
+
+        Args:
+            address: the requester's address, for the per-address limit ("" when
+                unknown).
 
         Raises:
             AuthError: ``invalid_client`` for an unknown id or wrong secret,
-                ``unknown_key`` for a wrong client key.
+                ``unknown_key`` for a wrong client key, ``locked_out`` while too
+                many requests failed, ``busy`` when too many checks wait.
         """
-        # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
-        if not client_id.isprintable():
-            raise AuthError("invalid_client", "Client authentication failed")
-        async with self._db.read() as conn:
-            row = await queries.get_client(conn, client_id)
-        if row is None or not verify_secret(secret, row.secret_hash):
-            raise AuthError("invalid_client", "Client authentication failed")
-        if row.disabled:
-            raise AuthError("invalid_client", "the client is disabled")
-        if not hmac.compare_digest(sha256_hex(key), row.key_hash):
-            raise AuthError("unknown_key", "ClientKey를 확인해주세요.")
-        info = ClientInfo.from_row(row)
+        guard = self.guard
+        if guard is not None:
+            self._refuse(guard.admit(client_id, address, time.monotonic()))
+        try:
+            row = await self._check_secret(client_id, secret, address)
+            if row.disabled:
+                raise AuthError("invalid_client", "the client is disabled")
+            if not hmac.compare_digest(sha256_hex(key), row.key_hash):
+                self._failed(client_id, address)
+                raise AuthError("unknown_key", "ClientKey를 확인해주세요.")
+        finally:
+            if guard is not None:
+                guard.finished(client_id)
+        if guard is not None:
+            guard.succeeded(client_id)
+        info = ClientInfo.from_row(row, self._sealer)
         token = secrets.token_urlsafe(32)
         now = self._time()
         expires = now + self._token_ttl
@@ -255,6 +312,46 @@ class Directory:
             )
         self._clients[info.id] = (info, time.monotonic())
         return IssuedToken(token=token, expires_at=expires, client=info)
+
+    async def _check_secret(self, client_id: str, secret: str, address: str) -> Any:
+        """The client's row, if ``secret`` is its secret.
+
+        Raises:
+            AuthError: ``invalid_client``, ``locked_out`` or ``busy``.
+        """
+        row = None
+        # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
+        if client_id.isprintable():
+            async with self._db.read() as conn:
+                row = await queries.get_client(conn, client_id)
+        try:
+            async with self.hashes.turn():
+                if self.guard is not None:
+                    # A lockout may have begun while this request waited.
+                    now = time.monotonic()
+                    self._refuse(self.guard.check(client_id, address, now))
+                ok = await self.hashes.verify(
+                    secret, DUMMY_HASH if row is None else row.secret_hash
+                )
+        except PoolBusy as exc:
+            raise AuthError("busy", exc.message, retry_after=1.0) from None
+        if row is None or not ok:
+            self._failed(client_id, address)
+            raise AuthError("invalid_client", "Client authentication failed")
+        return row
+
+    @staticmethod
+    def _refuse(refusal: Refusal | None) -> None:
+        if refusal is not None:
+            raise AuthError(
+                "locked_out",
+                f"too many failed attempts by this {LOCKOUT_WORDS[refusal.kind]}",
+                retry_after=refusal.retry_after,
+            )
+
+    def _failed(self, client_id: str, address: str) -> None:
+        if self.guard is not None:
+            self.guard.failed(client_id, address, time.monotonic())
 
     async def authenticate(self, token: str) -> ClientInfo:
         """The client a token belongs to.
@@ -319,9 +416,11 @@ class Directory:
                 token, or the token is not its one.
         """
         info = await self.client(cid)
-        if info is None or info.disabled or not info.tobetext_token_hash:
-            raise AuthError("invalid_client", "Cid and token do not authenticate")
         key = (cid, sha256_hex(token))
+        if info is None or info.disabled or not info.tobetext_token_hash:
+            # The same work as a wrong token, so that the time does not tell.
+            await self._verify_tobetext(key, token, None)
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
         hit = self._tobetext.get(key)
         if hit is not None and hit[0] == info.version:
             self._tobetext.move_to_end(key)
@@ -355,25 +454,42 @@ class Directory:
         return info
 
     async def _verify_tobetext(
-        self, key: tuple[str, str], token: str, info: ClientInfo
+        self, key: tuple[str, str], token: str, info: ClientInfo | None
     ) -> bool:
-        """scrypt of one (Cid, token) at one client version, once however many
-        requests ask at the same time; the answer, right or wrong, is remembered
-        until the client changes."""
-        flight = (*key, info.version)
+        """scrypt of one (Cid, token) at one client version (None: a Cid without a
+        ToBeText token, checked against `DUMMY_HASH`), in the `HashPool`, once
+        however many requests ask at the same time; a known client's answer, right
+        or wrong, is remembered until the client changes.
+
+        Raises:
+            AuthError: ``busy``, when too many checks wait for the pool.
+        """
+        version = 0 if info is None else info.version
+        flight = (*key, version)
         task = self._verifying.get(flight)
         if task is None:
-            # scrypt takes 50-250 ms of CPU: in a thread, so requests go on meanwhile.
-            task = asyncio.create_task(
-                asyncio.to_thread(verify_secret, token, info.tobetext_token_hash)
-            )
+            stored = DUMMY_HASH if info is None else info.tobetext_token_hash
+            task = asyncio.create_task(self._check_in_pool(token, stored))
             self._verifying[flight] = task
             task.add_done_callback(lambda _t: self._verifying.pop(flight, None))
-        ok = await asyncio.shield(task)
+        try:
+            ok = await asyncio.shield(task)
+        except PoolBusy as exc:
+            raise AuthError("busy", exc.message, retry_after=1.0) from None
+        if info is None:
+            return False
         self._tobetext[key] = (info.version, ok)
         if len(self._tobetext) > FACE_CACHE_SIZE:
             self._tobetext.popitem(last=False)
         return ok
+
+    async def _check_in_pool(self, secret: str, stored: str) -> bool:
+        async with self.hashes.turn():
+            return await self.hashes.verify(secret, stored)
+
+    def close(self) -> None:
+        """Stop the `HashPool`'s threads."""
+        self.hashes.close()
 
     async def authenticate_imsms(self, api_key: str) -> ClientInfo:
         """The client an IMS ``X-API-KEY`` belongs to.
@@ -515,6 +631,7 @@ async def add_client(
     imsms_key: str | None = None,
     imsms_agents: Mapping[str, str] | None = None,
     dup_window: float = 0.0,
+    sealer: Sealer | None = None,
 ) -> Credentials:
     """Create a client; returns its credentials (the only time the secret and key are
     shown). ``secret`` and ``key`` are made up when not given; a simulator gives them,
@@ -526,6 +643,7 @@ async def add_client(
         imsms_agents: IMS agent ids it may use → sender number ("" for none).
         dup_window: seconds within which the same receiver and content is refused
             as a duplicate send (0: not blocked).
+        sealer: seals the signing key for the store (None: stored in clear).
 
     Raises:
         UmsgateError: the id is taken or not acceptable, a face credential is not
@@ -555,7 +673,7 @@ async def add_client(
                 "id": client_id,
                 "secret_hash": hash_secret(secret),
                 "key_hash": sha256_hex(key),
-                "signing_key": signing_key(secret),
+                "signing_key": (sealer or Sealer()).seal(signing_key(secret)),
                 "report_url": report_url,
                 "tps": orjson.dumps(dict(tps or DEFAULT_TPS)).decode(),
                 "version": 1,
@@ -580,6 +698,7 @@ async def update_client(
     imsms_key: str | None = None,
     imsms_agents: Mapping[str, str] | None = None,
     dup_window: float | None = None,
+    sealer: Sealer | None = None,
 ) -> str | None:
     """Change a client (raising its version); returns the new client key if one was
     made. A face credential given as "" closes that face to the client; an empty
@@ -601,7 +720,11 @@ async def update_client(
     key = None
     if secret is not None:
         values["secret_hash"] = hash_secret(secret)
-        values["signing_key"] = signing_key(secret)
+        # A new secret gives a new signing key at once, and ends any rotation's
+        # grace period (docs/api.md).
+        values["signing_key"] = (sealer or Sealer()).seal(signing_key(secret))
+        values["previous_signing_key"] = ""
+        values["previous_key_until"] = 0.0
     if new_key:
         key = secrets.token_hex(32)
         values["key_hash"] = sha256_hex(key)

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from umsgate import sealing
 from umsgate.domain import phone
 from umsgate.domain.message import Channel
 from umsgate.engine.breaker import Policy as BreakerSettings
@@ -44,6 +45,8 @@ class BadValue(ValueError):
 
 #: Longest of the fronts' deadlines: an hour (a longer one is no deadline).
 MAX_SERVER_TIMEOUT = 3600.0
+#: Longest grace period of a rotated webhook key: 30 days.
+MAX_KEY_GRACE = 30 * 86400.0
 #: Most connections per client address and front: a file descriptor each, and a
 #: front's soft limit is often 1,024 to 65,536.
 MAX_CONNECTIONS_PER_CLIENT = 65536
@@ -105,12 +108,81 @@ class StoreSettings:
     schema: str = ""
 
 
+#: Most threads checking scrypt hashes: each keeps a core busy while it works.
+MAX_HASH_WORKERS = 64
+#: Longest lockout after failed token requests: a day.
+MAX_LOCKOUT = 86400.0
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class AuthSettings:
     #: Token lifetime in seconds (apigw spec §14: 24 h).
     token_ttl: float = 86400.0
     #: How long a node trusts a cached client row before reading it again (seconds).
     cache_ttl: float = 2.0
+    #: Threads that check scrypt secrets (token requests, ToBeText tokens), off the
+    #: event loop; each takes a core while it works (`umsgate.hashing`).
+    hash_workers: int = 1
+    #: The failed token request in a row, for one client id, that locks it out
+    #: for 1 s; each further failure doubles the lockout (`umsgate.lockout`).
+    failures_before_lockout: int = 5
+    #: The same for one remote address (honest clients may share one behind a NAT).
+    address_failures_before_lockout: int = 20
+    #: The longest lockout (seconds).
+    lockout_max_seconds: float = 300.0
+    #: Client ids, and addresses, whose failures are remembered (each; the least
+    #: recently failed are forgotten first).
+    lockout_keys: int = 10_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hash_workers <= MAX_HASH_WORKERS:
+            raise BadValue(
+                "hash_workers",
+                f"hash_workers must be 1 to {MAX_HASH_WORKERS}, "
+                f"not {self.hash_workers!r}",
+            )
+        for name in ("failures_before_lockout", "address_failures_before_lockout"):
+            if getattr(self, name) < 1:
+                raise BadValue(
+                    name, f"{name} must be 1 or more, not {getattr(self, name)!r}"
+                )
+        if not 1.0 <= self.lockout_max_seconds <= MAX_LOCKOUT:
+            raise BadValue(
+                "lockout_max_seconds",
+                f"lockout_max_seconds must be seconds in [1, {MAX_LOCKOUT:g}], "
+                f"not {self.lockout_max_seconds!r}",
+            )
+        if self.lockout_keys < 1:
+            raise BadValue(
+                "lockout_keys",
+                f"lockout_keys must be 1 or more, not {self.lockout_keys!r}",
+            )
+
+
+#: The environment variable that holds the key sealing secrets at rest.
+SECRET_KEY_ENV = "UMSGATE_SECRET_KEY"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SecuritySettings:
+    #: A file holding the key that encrypts the webhook signing keys in the store
+    #: (`umsgate.sealing`; ``umsgate secret-key --out FILE`` makes one, mode 0600).
+    #: Relative to the settings file. ``UMSGATE_SECRET_KEY`` gives the key itself.
+    key_file: str = ""
+    #: Seconds a client's previous webhook signing key still signs reports, beside
+    #: the new one, after ``umsgate client rotate-webhook-key``.
+    webhook_key_grace: float = 86400.0
+    #: The key itself, from ``UMSGATE_SECRET_KEY`` or ``key_file`` ("" for none):
+    #: never from the settings file, never shown.
+    secret_key: str = dataclasses.field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.webhook_key_grace <= MAX_KEY_GRACE:
+            raise BadValue(
+                "webhook_key_grace",
+                f"webhook_key_grace must be seconds in [0, {MAX_KEY_GRACE:g}], "
+                f"not {self.webhook_key_grace!r}",
+            )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -309,6 +381,7 @@ class Settings:
     report_check: ReportCheckSettings = ReportCheckSettings()
     sandbox: SandboxSettings = SandboxSettings()
     breaker: BreakerSettings = dataclasses.field(default_factory=BreakerSettings)
+    security: SecuritySettings = SecuritySettings()
     connectors: tuple[ConnectorSettings, ...] = ()
     routes: tuple[RouteSettings, ...] = ()
 
@@ -349,6 +422,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "report_check": ReportCheckSettings,
     "sandbox": SandboxSettings,
     "breaker": BreakerSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -502,6 +576,14 @@ def load(
                 sections[name][rest[len(name) + 1 :]] = value
                 elsewhere[(name, rest[len(name) + 1 :])] = key
                 break
+    if "secret_key" in sections["security"]:
+        where = elsewhere.get(("security", "secret_key")) or source.at(
+            "security", "secret_key"
+        )
+        raise ConfigError(
+            f"{where}: the secret key is given in {SECRET_KEY_ENV} or in the file "
+            "named by [security] key_file, not as a setting"
+        )
     for name, values in (overrides or {}).items():
         given = {k: v for k, v in values.items() if v is not None}
         sections[name].update(given)
@@ -524,6 +606,9 @@ def load(
         name: _build(cls, sections[name], where_in(name))
         for name, cls in _SECTIONS.items()
     }
+    built["security"] = _secret_key(
+        built["security"], environ, source, where_in("security")
+    )
     connectors = tuple(
         _connector(c, source, i, environ)
         for i, c in enumerate(_tables(raw, "connectors", source))
@@ -544,6 +629,47 @@ def load(
             raise ConfigError(f"{where}: route {route.name!r}: the name is used twice")
         names.add(route.name)
     return Settings(connectors=connectors, routes=routes, **built)
+
+
+def _secret_key(
+    security: SecuritySettings,
+    environ: Mapping[str, str],
+    source: _Source,
+    where: Callable[[str | None], str],
+) -> SecuritySettings:
+    """``security`` with the key of ``UMSGATE_SECRET_KEY`` or ``key_file`` (read
+    now; it must not be readable by other users), checked."""
+    key, origin = security.secret_key, "[security] secret_key"
+    given = environ.get(SECRET_KEY_ENV, "")
+    if given:
+        key, origin = given.strip(), SECRET_KEY_ENV
+    if security.key_file:
+        at = where("key_file")
+        if given:
+            raise ConfigError(
+                f"{at}: give the secret key once: {SECRET_KEY_ENV} or key_file"
+            )
+        file = Path(security.key_file).expanduser()
+        if not file.is_absolute():
+            file = source.directory / file
+        try:
+            mode = file.stat().st_mode
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ConfigError(f"{at}: {str(file)!r}: {reason}") from None
+        if mode & 0o077:
+            raise ConfigError(
+                f"{at}: {str(file)!r} can be read by other users (mode "
+                f"{mode & 0o777:04o}); make it 0600 (chmod 600)"
+            )
+        key, origin = text.strip(), f"{at}: {str(file)!r}"
+    if key:
+        try:
+            sealing.check_key(key)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return dataclasses.replace(security, secret_key=key)
 
 
 def _tables(raw: Mapping[str, Any], name: str, source: _Source) -> list[Any]:

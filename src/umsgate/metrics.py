@@ -69,6 +69,23 @@ class Metrics:
             "Provider reports waiting for the record of their message's submit",
             registry=r,
         )
+        self._auth_failures = Counter(
+            "umsgate_auth_failures",
+            "Token requests refused for a wrong client id, secret or key",
+            registry=r,
+        )
+        self._auth_refused = Counter(
+            "umsgate_auth_refused",
+            "Token requests refused unchecked during a lockout, by its kind",
+            ["kind"],
+            registry=r,
+        )
+        self._auth_lockouts = Counter(
+            "umsgate_auth_lockouts",
+            "Lockouts of token requests started, by kind (client id or address)",
+            ["kind"],
+            registry=r,
+        )
         self._backlog = Gauge(
             "umsgate_backlog_messages",
             "Messages not final yet, by status and channel",
@@ -109,6 +126,15 @@ class Metrics:
             self.accepted(str(channel), bool(repeated), int(n))
         for channel, reason, n in counts.get("r", ()):
             self.rejected(str(channel), str(reason), int(n))
+
+    def auth_failed(self) -> None:
+        self._auth_failures.inc()
+
+    def auth_refused(self, kind: str) -> None:
+        self._auth_refused.labels(kind).inc()
+
+    def auth_lockout(self, kind: str) -> None:
+        self._auth_lockouts.labels(kind).inc()
 
     def submitted(self, connector: str, n: int) -> None:
         self._submitted.labels(connector).inc(n)

@@ -1,6 +1,7 @@
 """Operator accounts, console sessions, operator tokens and the login backoff.
 
-Passwords are scrypt hashes (the parameters of client secrets, `umsgate.clients`).
+Passwords are scrypt hashes (`umsgate.hashing`, the parameters of client secrets),
+checked in the gateway's bounded `HashPool`.
 A session is a random id in an HttpOnly cookie; the store keeps only its SHA-256,
 with its CSRF token, its last use and its absolute end: it ends after
 ``console.session_idle`` seconds unused or ``console.session_max`` seconds after the
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from umsgate import clients
+from umsgate import clients, hashing, lockout
 from umsgate.config import ConsoleSettings
 from umsgate.errors import UmsgateError
 from umsgate.store import console as queries
@@ -37,10 +38,6 @@ TOKEN_PREFIX = "umsop_"
 TOUCH_EVERY = 30.0
 #: Addresses and usernames whose failures are remembered, at most.
 LIMITER_SIZE = 10_000
-
-#: Compared against when the username is unknown, so that a wrong username takes as
-#: long as a wrong password.
-_DUMMY_HASH = clients.hash_secret(secrets.token_urlsafe(16))
 
 
 class OperatorError(UmsgateError):
@@ -88,7 +85,7 @@ async def add_operator(
 ) -> None:
     check_username(username)
     check_password(password)
-    digest = await asyncio.to_thread(clients.hash_secret, password)
+    digest = await asyncio.to_thread(hashing.hash_secret, password)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
         if await queries.get_operator(conn, username) is not None:
@@ -127,7 +124,7 @@ async def remove_operator(db: Database, username: str) -> None:
 async def set_password(db: Database, username: str, password: str) -> None:
     """Change an operator's password; its sessions and tokens end."""
     check_password(password)
-    digest = await asyncio.to_thread(clients.hash_secret, password)
+    digest = await asyncio.to_thread(hashing.hash_secret, password)
     async with db.transaction() as conn:
         if not await queries.update_operator_password(
             conn, username, digest, time.time()
@@ -178,10 +175,16 @@ class Sessions:
         db: Database,
         settings: ConsoleSettings,
         *,
+        hashes: hashing.HashPool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """Args:
+        hashes: the pool that checks passwords (the gateway's; default: a
+            thread per check).
+        """
         self._db = db
         self.settings = settings
+        self._hashes = hashes
         self._time = clock
         self.limiter = LoginLimiter(
             free=settings.login_free_failures,
@@ -200,8 +203,17 @@ class Sessions:
         self.limiter.check(username, address)
         async with self._db.read() as conn:
             row = await queries.get_operator(conn, username)
-        stored = _DUMMY_HASH if row is None else row.password_hash
-        ok = await asyncio.to_thread(clients.verify_secret, password, stored)
+        # An unknown username is checked against a dummy hash, so that it takes
+        # as long as a wrong password.
+        stored = hashing.DUMMY_HASH if row is None else row.password_hash
+        if self._hashes is None:
+            ok = await asyncio.to_thread(hashing.verify_secret, password, stored)
+        else:
+            try:
+                async with self._hashes.turn():
+                    ok = await self._hashes.verify(password, stored)
+            except hashing.PoolBusy:
+                raise TooManyFailures(1.0) from None
         if row is None or not ok:
             self.limiter.failed(username, address)
             return None
@@ -276,49 +288,35 @@ class TooManyFailures(OperatorError):
 
 
 class LoginLimiter:
-    """Per username and per client address: after ``free`` failures, each further
-    try waits 1 s, doubled per failure, at most ``most`` seconds. A success clears
-    the username and the address. An unknown address ("") counts for nothing, so
+    """Failed logins per username and per client address (an IPv6 address by its
+    /64), with the lockouts of `umsgate.lockout`: after ``free`` failures in a
+    row each further try waits 1 s, doubled per failure, at most ``most`` seconds.
+    A success clears the username. An unknown address ("") counts for nothing, so
     that requests passed on by the front processes do not share one. Kept per
     process, in memory."""
 
     def __init__(
         self, *, free: int, most: float, clock: Callable[[], float] = time.time
     ) -> None:
-        self._free = free
-        self._most = most
         self._time = clock
-        #: key → (failures, time of the last one)
-        self._failures: dict[str, tuple[int, float]] = {}
-
-    def _wait(self, key: str) -> float:
-        hit = self._failures.get(key)
-        if hit is None or hit[0] < self._free:
-            return 0.0
-        delay = min(self._most, 2.0 ** (hit[0] - self._free))
-        return max(0.0, hit[1] + delay - self._time())
-
-    @staticmethod
-    def _keys(username: str, address: str) -> tuple[str, ...]:
-        return ("u:" + username, "a:" + address) if address else ("u:" + username,)
+        self.usernames = lockout.Limiter(free=free, max_seconds=most, keys=LIMITER_SIZE)
+        self.addresses = lockout.Limiter(free=free, max_seconds=most, keys=LIMITER_SIZE)
 
     def check(self, username: str, address: str) -> None:
-        wait = max(self._wait(key) for key in self._keys(username, address))
+        now = self._time()
+        wait = self.usernames.retry_after(username, now)
+        if address:
+            wait = max(
+                wait, self.addresses.retry_after(lockout.address_key(address), now)
+            )
         if wait > 0:
             raise TooManyFailures(max(1.0, wait))
 
     def failed(self, username: str, address: str) -> None:
         now = self._time()
-        for key in self._keys(username, address):
-            count = self._failures.get(key, (0, 0.0))[0]
-            self._failures[key] = (count + 1, now)
-        if len(self._failures) > LIMITER_SIZE:
-            # Forget the oldest failures first.
-            for key, _ in sorted(self._failures.items(), key=lambda kv: kv[1][1])[
-                : LIMITER_SIZE // 10
-            ]:
-                del self._failures[key]
+        self.usernames.failed(username, now)
+        if address:
+            self.addresses.failed(lockout.address_key(address), now)
 
     def succeeded(self, username: str, address: str) -> None:
-        self._failures.pop("u:" + username, None)
-        self._failures.pop("a:" + address, None)
+        self.usernames.succeeded(username)

@@ -41,6 +41,7 @@ from umsgate.front.sends import (
     ToBeTextSends,
 )
 from umsgate.protocols.tobetext.send import PATH as TOBETEXT_PATH
+from umsgate.sealing import Sealer
 from umsgate.store.database import Database, open_database
 
 log = logging.getLogger("umsgate.front")
@@ -91,10 +92,14 @@ class Front:
         self.settings = settings
         # The fronts only read (tokens, clients, files); the gateway process writes.
         self.db: Database = open_database(settings, reads_only=True)
+        # Token requests are the gateway process's (passed on), and so are their
+        # limits; a front checks ToBeText tokens in a pool of its own.
         self.directory = Directory(
             self.db,
             token_ttl=settings.auth.token_ttl,
             cache_ttl=settings.auth.cache_ttl,
+            sealer=Sealer(settings.security.secret_key),
+            hash_workers=settings.auth.hash_workers,
         )
         self.files = FileStore(self.db)
         self.metrics = Counts()
@@ -135,6 +140,7 @@ class Front:
         if self._counts_task is not None:
             self._counts_task.cancel()
         self.link.close()
+        self.directory.close()
         await self.intake.close()
         await self.db.close()
 

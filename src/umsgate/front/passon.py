@@ -2,15 +2,17 @@
 HTTP server on its Unix socket, and its answers passed back unchanged.
 
 Tokens, uploads, report checks, the IMS face (which stores attachments), provider
-callbacks, /healthz, /metrics and /docs keep one owner, the gateway process. The
-pass-on works on bytes: the request's head is written again without its hop-by-hop
-headers (RFC 9110 §7.6.1), its body streamed as it comes (with its own
-Content-Length, or chunked), and the answer's head and body relayed as they come,
-re-framed for the client (chunked, or to the connection's close for HTTP/1.0) when
-the gateway did not give a length. Either way a slow side holds the other back
-(the reading of one side stops while the other's writing is full), so a large upload
-or answer never sits in a front's memory. The limits on a passed-on body are the
-gateway's own (an upload's 1 MiB); the front's deadlines apply as to any request.
+callbacks, /healthz, /metrics and /docs keep one owner, the gateway process. Each
+request passed on names its client's address in `PEER_HEADER` (the token
+endpoint's per-address limit needs it). The pass-on works on bytes: the request's
+head is written again without its hop-by-hop headers (RFC 9110 §7.6.1), its body
+streamed as it comes (with its own Content-Length, or chunked), and the answer's
+head and body relayed as they come, re-framed for the client (chunked, or to the
+connection's close for HTTP/1.0) when the gateway did not give a length. Either
+way a slow side holds the other back (the reading of one side stops while the
+other's writing is full), so a large upload or answer never sits in a front's
+memory. The limits on a passed-on body are the gateway's own (an upload's 1 MiB);
+the front's deadlines apply as to any request.
 
 It replaces an httpx client (its requests, its pool, its streams), which a front
 loaded for this alone. When the gateway process cannot be reached, or closes the
@@ -48,6 +50,11 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
+#: The client's address, which the front adds to a request it passes on (the
+#: gateway sees only its Unix socket); one a client sent is dropped. The gateway
+#: reads it only from requests that came over that socket.
+PEER_HEADER = "x-umsgate-peer"
+_PEER = PEER_HEADER.encode()
 #: The longest the gateway process may stay silent with a request to answer.
 PASS_TIMEOUT = 120.0
 #: The longest a connection to the gateway process may take to open.
@@ -271,8 +278,10 @@ class PassOn(Exchange):
             self.conn.send_continue(self)
         lines = [b"%s %s HTTP/1.1\r\n" % (request.method, request.target or b"/")]
         for name, value in request.headers:
-            if name not in HOP_BY_HOP:
+            if name not in HOP_BY_HOP and name != _PEER:
                 lines.append(b"%s: %s\r\n" % (name, value))
+        if self.conn.client:
+            lines.append(b"%s: %s\r\n" % (_PEER, self.conn.client.encode()))
         if request.chunked:
             lines.append(b"transfer-encoding: chunked\r\n")
         elif request.content_length is not None:

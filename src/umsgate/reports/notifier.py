@@ -13,7 +13,8 @@ HTTP 200 with body ``OK``; otherwise the attempt count rises and the next try is
 ``retry_interval`` later, until ``1 + max_retries`` attempts were made
 (``failed``). Because all of it lives in the store, retries go on after a restart.
 Each request carries
-``X-Umsgate-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` (see docs/api.md).
+``X-Umsgate-Signature: t=<unix time>,v1=<hex HMAC-SHA256>`` (see docs/api.md), with
+a second ``v1=`` by the previous key while a rotated key's grace period lasts.
 
 A report of a compatible face's message (its row names the face) goes to the row's
 own target URL instead, unsigned, in the face's content type, and is judged and
@@ -31,7 +32,7 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from umsgate import __version__
-from umsgate.clients import Directory, sign
+from umsgate.clients import Directory
 from umsgate.config import WebhookSettings
 from umsgate.reports.faces import PushRule
 from umsgate.reports.http11 import Http11Client, RequestError
@@ -329,7 +330,7 @@ class Notifier:
             body = ("[" + ",".join(row.body for row in rows) + "]").encode()
         headers = {
             "Content-Type": "application/json; charset=UTF-8",
-            SIGNATURE_HEADER: sign(client.signing_key, int(time.time()), body),
+            SIGNATURE_HEADER: client.signature(int(time.time()), body),
         }
         async with self._limit:
             status, answer, error = await self._post(

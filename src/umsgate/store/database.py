@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -462,7 +463,7 @@ def open_database(settings: Settings, *, reads_only: bool = False) -> Database:
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            private_files(Path(url.database))
         url = url.set(drivername="sqlite+aiosqlite")
         engine = create_async_engine(
             url,
@@ -500,6 +501,42 @@ def open_database(settings: Settings, *, reads_only: bool = False) -> Database:
     raise ConfigError(
         f"store.url: {backend!r} databases are not supported (sqlite, postgresql)"
     )
+
+
+#: Modes of what the store creates: the data directory and the database (SQLite
+#: gives its -wal and -shm files the database file's mode). Nobody but the
+#: gateway's user needs them: they hold every message and client.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_files(path: Path) -> None:
+    """Create the SQLite database ``path`` (empty) and its directory if they are
+    missing, readable by their owner alone; warn about existing ones that others
+    may read (their modes are the operator's: they are not changed)."""
+    directory = path.parent
+    if not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        # mkdir's mode passes through the umask, which may only take bits away;
+        # set it exactly in case the umask was unusual.
+        directory.chmod(DIR_MODE)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+        return
+    for existing, private in ((directory, DIR_MODE), (path, FILE_MODE)):
+        mode = existing.stat().st_mode & 0o777
+        if mode & ~private & 0o077:
+            log.warning(
+                "%s has mode %04o: other users may read the store (chmod %o)",
+                existing,
+                mode,
+                private,
+                extra={"event": "store_mode"},
+            )
 
 
 def _sqlite_events(engine: AsyncEngine, *, begin: str) -> None:

@@ -158,6 +158,25 @@ async def update_client(
     return bool(result.rowcount)
 
 
+async def set_signing_keys(
+    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
+) -> bool:
+    """Change a client's webhook signing keys (``signing_key``,
+    ``previous_signing_key``, ``previous_key_until``) without raising its version:
+    its tokens stay valid."""
+    result = await conn.execute(
+        update(clients).where(clients.c.id == client_id).values(**values)
+    )
+    return bool(result.rowcount)
+
+
+async def signing_keys(conn: AsyncConnection) -> list[Row[Any]]:
+    """Every client's row, for its id, ``signing_key`` and
+    ``previous_signing_key``."""
+    stmt = select(clients).order_by(clients.c.id)
+    return list((await conn.execute(stmt)).all())
+
+
 async def take_report_check_slot(
     conn: AsyncConnection, client_id: str, now: float, interval: float
 ) -> bool:

@@ -36,8 +36,14 @@ clients = Table(
     Column("secret_hash", String(200), nullable=False),
     #: SHA-256 hex of the clientKey.
     Column("key_hash", String(64), nullable=False),
-    #: HMAC key for webhook signatures, derived from the secret (see docs/api.md).
-    Column("signing_key", String(64), nullable=False),
+    #: HMAC key for webhook signatures (hex), derived from the secret or made by a
+    #: rotation (see docs/api.md); sealed (``fernet:…``) when the operator
+    #: configured a secret key (`umsgate.sealing`).
+    Column("signing_key", String(255), nullable=False),
+    #: The key a rotation replaced, stored as ``signing_key``; it signs beside the
+    #: new one until ``previous_key_until`` (epoch seconds). "" when none.
+    Column("previous_signing_key", String(255), nullable=False, server_default=""),
+    Column("previous_key_until", Float, nullable=False, server_default="0"),
     Column("report_url", String(2000), nullable=False, server_default=""),
     #: JSON object: channel TPS key → messages per second.
     Column("tps", Text, nullable=False),

@@ -53,7 +53,7 @@ async def test_thousand_messages_by_dlr(
         assert report.raw_code == (None if outcome == "delivered" else outcome)
         assert report.carrier == simulator.carrier(m.receiver) != "unknown"
     assert set(seen) == set(EXPECTED)
-    assert conn.pending == 0
+    assert conn.awaited == 0
     print(f"\n{N} AI CROSS messages to final reports in {elapsed:.2f} s")
 
 
@@ -75,7 +75,7 @@ async def test_dlrs_before_their_send_answers(
         [report] = grouped[m.id]
         assert report.code is EXPECTED[simulator.outcome(str(m.id))]
     # The answers that came after them leave nothing to poll for.
-    assert conn.pending == 0
+    assert conn.awaited == 0
 
 
 async def test_results_by_polling_alone(

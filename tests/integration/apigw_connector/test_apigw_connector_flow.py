@@ -56,7 +56,7 @@ async def test_sms_batch_ends_as_the_mix_draws(
         assert report.provider_msg_id == ums[mid]  # type: ignore[index]
     counts = Counter(r.code for r in gateway.sink.reports)
     assert len(counts) == 4 and counts[ResultCode.DELIVERED] > 100
-    assert conn.pending == 0 and conn.token_requests == 1
+    assert conn.awaited == 0 and conn.token_requests == 1
 
 
 async def test_every_channel_goes_up(
@@ -256,4 +256,4 @@ async def test_reports_that_are_not_pushed_are_checked(
     )
     await wait_for(lambda: len(gateway.sink.reports) == 35, timeout=30)
     assert {r.connector for r in gateway.sink.reports[30:]} == {"later"}
-    assert later.pending == 0
+    assert later.awaited == 0

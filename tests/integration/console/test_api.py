@@ -51,7 +51,7 @@ async def test_operator_auth_and_csrf(store: Store) -> None:
             wrong = await http.post(
                 "/admin/api/clients",
                 json={"clientId": "x"},
-                headers={"X-CSRF-Token": csrf[:-1] + "A"},
+                headers={"X-CSRF-Token": csrf[:-1] + ("B" if csrf[-1] == "A" else "A")},
             )
             assert wrong.status_code == 403
             ok = await http.post(

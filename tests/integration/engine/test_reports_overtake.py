@@ -187,7 +187,7 @@ async def test_tobetext_callbacks_before_their_acknowledgements(
                 # By CKey the report names its message and is applied at once; by
                 # MsgId alone it is parked until the submit is recorded.
                 await check_ended_at_once(gw, mids, named=ckey)
-                assert conn.pending == 0  # no callback awaited any more
+                assert conn.awaited == 0  # no callback awaited any more
                 assert conn.health().refused == 0
     finally:
         await sim.close()
@@ -218,7 +218,7 @@ async def test_aicross_dlrs_before_their_send_answers(store: Store) -> None:
             )
             async with gateway_with(store, conn) as (gw, mids):
                 await check_ended_at_once(gw, mids, named=True)
-                assert conn.pending == 0  # nothing left to poll for
+                assert conn.awaited == 0  # nothing left to poll for
                 assert conn.health().refused == 0
         finally:
             await sim.close()

@@ -289,3 +289,39 @@ async def test_sends_and_passed_on_requests_share_a_connection(
         writer.close()
         # One connection to the gateway served the three, one after the other.
         assert run.front.link.busy == 0 and run.front.link.idle == 1
+
+
+async def test_a_token_request_names_its_client_address(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """The gateway sees passed-on requests come from its Unix socket: the front
+    names the client's address (for the token endpoint's per-address limit), and
+    drops the header of that name that a client sent."""
+    async with (
+        running_front(
+            sqlite_store,
+            tmp_path,
+            auth={"failures_before_lockout": 100, "address_failures_before_lockout": 2},
+        ) as run,
+        httpx.AsyncClient(base_url=run.url, timeout=30) as http,
+    ):
+        guard = run.running.gateway.directory.guard
+        assert guard is not None
+        body = {"clientSecret": "wrong", "clientKey": "k"}
+        for n in range(2):
+            r = await http.post(
+                "/v1/auth/token",
+                json={**body, "clientId": f"guess-{n}"},
+                headers={"X-Umsgate-Peer": f"10.9.9.{n}"},
+            )
+            assert r.status_code == 401
+        assert guard.addresses.failures("127.0.0.1") == 2
+        assert guard.addresses.failures("10.9.9.0") == 0
+        r = await http.post(
+            "/v1/auth/token",
+            json={**body, "clientId": "guess-3"},
+            headers={"X-Umsgate-Peer": "10.9.9.9"},
+        )
+        assert r.status_code == 429
+        assert r.json()["error_description"].endswith("by this address")
+        assert int(r.headers["Retry-After"]) >= 1

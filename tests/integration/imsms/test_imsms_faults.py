@@ -126,7 +126,7 @@ async def test_poller_polls_through_an_outage(
     assert sorted(r.message_id or 0 for r in gateway.sink.reports) == [
         m.id for m in messages
     ]
-    assert conn.polling == 0
+    assert conn.awaited == 0
     assert conn.health().up
 
 

@@ -63,7 +63,7 @@ async def test_thousand_messages_to_final_reports(
             assert (report.code, report.raw_code) == (ResultCode.FAILED, "3001")
     assert set(seen) == {"delivered", "undelivered", "E3001"}
     assert N - len(accepted) > 0
-    assert conn.polling == 0
+    assert conn.awaited == 0
     print(f"\n{N} IMS messages to final reports in {elapsed:.2f} s")
 
 

@@ -82,7 +82,7 @@ async def test_callbacks_before_their_acknowledgements(
         assert report.message_id == (m.id if ckey else None)
         assert report.raw_code == str(simulator.outcome(str(m.id)))
     # The acknowledgements that came after them wait for no callback.
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
     assert all(a.ok and a.attempt == 1 for a in simulator.pusher.attempts)
 
 

@@ -282,7 +282,7 @@ async def test_polling_until_final(make_rig: Callable[..., Rig]) -> None:
         "docomo",
     )
     assert report.done_at == dt.datetime(2024, 7, 9, 3, 0, 5, tzinfo=dt.UTC)
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
 
 
 async def test_unknown_tag_and_give_up(make_rig: Callable[..., Rig]) -> None:
@@ -332,7 +332,7 @@ async def test_dlr_reported_once_and_polling_stops(
         assert (answer.status_code, answer.text) == (200, "OK")
     [report] = rig.sink.reports
     assert (report.message_id, report.code) == (9, ResultCode.DELIVERED)
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
 
 
 @pytest.mark.parametrize(

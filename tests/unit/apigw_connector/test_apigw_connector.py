@@ -323,7 +323,7 @@ async def test_answers(
     rig = make_rig(up)
     [result] = await rig.connector.submit([message()])
     assert (result.outcome, result.code, result.raw_code) == (outcome, code, raw)
-    assert rig.connector.pending == (1 if outcome is Outcome.ACCEPTED else 0)
+    assert rig.connector.awaited == (1 if outcome is Outcome.ACCEPTED else 0)
 
 
 async def test_429_slows_the_channel_with_doubling_pauses(
@@ -472,7 +472,7 @@ async def test_pushed_reports(make_rig: Callable[..., Rig]) -> None:
         "KTF",
     )
     assert (second.message_id, second.code) == (8, ResultCode.BLOCKED)
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
     again = await rig.push(REPORT)
     assert (again.status_code, again.text) == (200, "OK")
     assert len(rig.sink.reports) == 2, "a repeated push is not reported again"
@@ -559,7 +559,7 @@ async def test_report_check(make_rig: Callable[..., Rig], clock: Clock) -> None:
         8: ResultCode.EXPIRED,
         9: ResultCode.EXPIRED,
     }
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
 
 
 @pytest.mark.parametrize(
@@ -571,6 +571,8 @@ async def test_report_check(make_rig: Callable[..., Rig], clock: Clock) -> None:
         ({"bill_code": "한글"}, "'bill_code'"),
         ({"connect_timeout": 40}, "'connect_timeout'"),
         ({"speling": 1}, "unknown option"),
+        ({"signing_key": "ab" * 31}, "'signing_key' must be 64 hex digits"),
+        ({"signing_key": "ab" * 32, "signing_secret": "s"}, "not both"),
     ],
 )
 def test_bad_options(options: dict[str, Any], words: str, clock: Clock) -> None:
@@ -611,7 +613,7 @@ async def test_a_resend_after_its_report_awaits_nothing(
     await rig.connector.submit([message(7)])
     assert (await rig.push(REPORT)).text == "OK"
     await rig.connector.submit([message(7)])  # answered as a repeat upstream
-    assert rig.connector.pending == 0  # its report came: nothing to wait for
+    assert rig.connector.awaited == 0  # its report came: nothing to wait for
     clock.t = 61
     assert await rig.connector.check_once() == 0
     assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]
@@ -638,7 +640,7 @@ async def test_a_report_pushed_before_the_send_is_answered(
     [report] = rig.sink.reports
     assert (report.message_id, report.provider_msg_id) == (7, "U7")
     # The answer that came after it waits for nothing, checks for nothing.
-    assert rig.connector.pending == 0
+    assert rig.connector.awaited == 0
     clock.t = 61
     assert await rig.connector.check_once() == 0
     assert not [r for r in up.requests if r.url.path.startswith("/v1/agent/rpt/")]
@@ -668,3 +670,38 @@ def test_signature() -> None:
     )
     assert not connector.signature_ok("secret", "", body, **ok)
     assert not connector.signature_ok("secret", "t=x,v1=y", body, **ok)
+
+
+def test_a_signature_by_either_key_of_a_rotation_verifies() -> None:
+    """During a rotation's grace period the header has a v1 per key; a receiver
+    that holds either key accepts it, and one that holds neither does not."""
+    body = orjson.dumps(REPORT)
+    stamp = 1_700_000_000
+    old = clients.signing_key("secret")
+    header = clients.sign(clients.new_signing_key(), stamp, body, also=(old,))
+    assert header.count("v1=") == 2
+    check = connector.signature_ok
+    assert check("secret", header, body, now=stamp, tolerance=300)
+    assert not check("other", header, body, now=stamp, tolerance=300)
+    # The old key's signature alone, first: still one v1 among others.
+    swapped = clients.sign(old, stamp, body, also=(clients.new_signing_key(),))
+    assert check("secret", swapped, body, now=stamp, tolerance=300)
+    # Two timestamps are not a signature.
+    assert not check("secret", f"t={stamp}," + header, body, now=stamp, tolerance=300)
+
+
+async def test_a_rotated_upstream_key_is_given_as_signing_key(
+    make_rig: Callable[..., Rig], clock: Clock
+) -> None:
+    key = clients.new_signing_key()
+    rig = make_rig(signing_key=key)
+    await rig.connector.start(rig.sink)
+    body = orjson.dumps(REPORT)
+    stamp = int(clock.now().timestamp())
+    by_secret = clients.sign(clients.signing_key("secret"), stamp, body)
+    refused = await rig.push(REPORT, **{"X-Umsgate-Signature": by_secret})
+    assert refused.status_code == 401
+    ok = await rig.push(
+        REPORT, **{"X-Umsgate-Signature": clients.sign(key, stamp, body)}
+    )
+    assert (ok.status_code, ok.text) == (200, "OK")

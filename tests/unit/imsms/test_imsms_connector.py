@@ -291,7 +291,7 @@ async def test_poller_reads_until_finished(make_rig: Callable[..., Rig]) -> None
     assert report.code is ResultCode.DELIVERED
     assert "unconfirmed" in report.detail
     assert report.done_at == dt.datetime(2024, 7, 9, 3, 10, 41, tzinfo=dt.UTC)
-    assert rig.connector.polling == 0
+    assert rig.connector.awaited == 0
     assert len([r for r in rig.requests if r.url.path.endswith("/info")]) == 5
 
 
@@ -361,7 +361,7 @@ async def test_failing_sink_is_retried_by_polling(make_rig: Callable[..., Rig]) 
     await rig.connector.start(sink)
     await rig.connector.resume([message(6, provider_msg_id="x")])
     await sink.wait_for_count(1)
-    assert len(sink.reports) == 1 and rig.connector.polling == 0
+    assert len(sink.reports) == 1 and rig.connector.awaited == 0
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,6 @@ the answer that follows finds the clientTag reported and polls for nothing.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -40,18 +39,18 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols._http.agenda import Agenda, AgendaFull
+from umsgate.protocols._http.base import HttpConnector, rejected
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     exchange,
     status_failure,
 )
-from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -68,16 +67,11 @@ class _Poll:
     deadline: dt.datetime
 
 
-class AiCrossConnector:
+class AiCrossConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for AI CROSS."""
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
-        self.name = name
-        self.config = config
-        self._context = context
-        self._sink: ReportSink | None = None
-        self._meter = HealthMeter()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        super().__init__(name, config, context)
         #: clientTag → message id, for every message awaiting its result.
         self._pending: dict[str, int] = {}
         self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -101,14 +95,8 @@ class AiCrossConnector:
     async def stop(self) -> None:
         await self._poller.stop()
 
-    def health(self) -> Health:
-        health = self._meter.health()
-        return dataclasses.replace(
-            health, in_flight=health.in_flight + len(self._pending)
-        )
-
     @property
-    def pending(self) -> int:
+    def awaited(self) -> int:
         """Messages whose final result is awaited."""
         return len(self._pending)
 
@@ -132,23 +120,16 @@ class AiCrossConnector:
     def _form_token(self) -> str | None:
         return None if self.config.token_header is not None else self.config.token
 
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return await asyncio.gather(*(self._submit_one(m) for m in messages))
-
     async def _submit_one(self, message: Message) -> SubmitResult:
         if message.channel not in (Channel.SMS, Channel.LMS):
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.REJECTED,
-                code=ResultCode.UNSUPPORTED,
-                detail="AI CROSS sends SMS text only",
+            return rejected(
+                message, ResultCode.UNSUPPORTED, "AI CROSS sends SMS text only"
             )
         if not message.content or len(message.content) > self.config.max_text_chars:
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.REJECTED,
-                code=ResultCode.CONTENT_REJECTED,
-                detail=f"text of {len(message.content)} characters; "
+            return rejected(
+                message,
+                ResultCode.CONTENT_REJECTED,
+                f"text of {len(message.content)} characters; "
                 f"1-{self.config.max_text_chars} allowed",
             )
         extra = dict(self.config.extra_fields)
@@ -164,19 +145,15 @@ class AiCrossConnector:
             self.config.shape,
             extra,
         )
-        async with self._slots:
-            self._meter.in_flight += 1
-            try:
-                result = await exchange(
-                    self._context.http,
-                    "POST",
-                    self._base + self.config.send_path,
-                    limits=self.config.limits,
-                    content=body,
-                    headers=self._headers(FORM_TYPE),
-                )
-            finally:
-                self._meter.in_flight -= 1
+        async with self._request_slot():
+            result = await exchange(
+                self._context.http,
+                "POST",
+                self._base + self.config.send_path,
+                limits=self.config.limits,
+                content=body,
+                headers=self._headers(FORM_TYPE),
+            )
         return self._judge(message, result)
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:

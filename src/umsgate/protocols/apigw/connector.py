@@ -26,7 +26,8 @@ message is tried once more with fresh uploads.
 
 *Reports.* The upstream pushes each report to ``webhook_path`` (registered with the
 gateway; the upstream account's report URL must point there). The body is checked
-against ``X-Umsgate-Signature`` when ``signing_secret`` is set, each report is handed
+against ``X-Umsgate-Signature`` when ``signing_secret`` (or, after the upstream
+rotated the account's key, ``signing_key``) is set, each report is handed
 to the sink, and ``OK`` is answered only after the sink returned. A message whose
 report has not come ``check_after`` seconds after sending is asked for with the
 report-check API, at most 1000 ids per request and one request per
@@ -49,6 +50,7 @@ import contextlib
 import dataclasses
 import hmac
 import logging
+import re
 from collections.abc import Mapping, Sequence
 
 from starlette.requests import Request
@@ -59,6 +61,7 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
+from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -66,18 +69,19 @@ from umsgate.protocols._http.exchange import (
     exchange,
     retry_after,
 )
-from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec, upstream
 from umsgate.protocols.apigw.codes import Code
 from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-umsgate-signature"
+#: A webhook signing key as umsgate shows it: 32 bytes in hex.
+SIGNING_KEY = re.compile(r"[0-9a-fA-F]{64}")
 #: Answers of the token, upload and send calls are small JSON objects.
 MAX_ANSWER = 64 * 1024
 #: A report-check answer: up to 1000 reports of a few hundred bytes each.
@@ -115,6 +119,9 @@ class Config:
     webhook_path: str
     #: The secret whose derived key signs pushed reports; None: not checked.
     signing_secret: str | None = None
+    #: The upstream account's webhook signing key itself (hex), when the upstream
+    #: rotated it (the key is then no longer derived from the secret).
+    signing_key: str | None = None
     signature_tolerance: float = 300.0
     limits: Limits = dataclasses.field(
         default_factory=lambda: Limits(max_body=MAX_ANSWER)
@@ -145,17 +152,12 @@ class _Pending:
     checks: int = 0
 
 
-class ApiGatewayConnector:
+class ApiGatewayConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for an upstream API-Gateway."""
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
-        self.name = name
-        self.config = config
-        self._context = context
+        super().__init__(name, config, context)
         self._base = config.url.rstrip("/")
-        self._sink: ReportSink | None = None
-        self._meter = HealthMeter()
-        self._slots = asyncio.Semaphore(config.concurrency)
         self._token: _Token | None = None
         self._fetching: asyncio.Task[_Token | Failure] | None = None
         #: A refusal of our credentials, and until when it is believed.
@@ -193,14 +195,8 @@ class ApiGatewayConnector:
                     await task
         self._checker = self._fetching = None
 
-    def health(self) -> Health:
-        health = self._meter.health()
-        return dataclasses.replace(
-            health, in_flight=health.in_flight + len(self._pending)
-        )
-
     @property
-    def pending(self) -> int:
+    def awaited(self) -> int:
         """Messages whose report is awaited."""
         return len(self._pending)
 
@@ -338,19 +334,14 @@ class ApiGatewayConnector:
 
     # ------------------------------------------------------------ sending
 
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return await asyncio.gather(*(self._submit_one(m) for m in messages))
-
     async def _submit_one(self, message: Message) -> SubmitResult:
-        async with self._slots:
-            self._meter.in_flight += 1
+        async with self._request_slot():
             self._sending.add(message.id)
             try:
                 result = await self._send(message, fresh_files=False)
                 if result.raw_code == Code.BAD_FILE and message.file_ids:
                     result = await self._send(message, fresh_files=True)
             finally:
-                self._meter.in_flight -= 1
                 self._sending.discard(message.id)
         return result
 
@@ -626,9 +617,11 @@ class ApiGatewayConnector:
         body = await read_body(request, MAX_WEBHOOK_BODY)
         if body is None:
             return self._refuse("report too large", 413)
-        secret = self.config.signing_secret
-        if secret is not None and not signature_ok(
-            secret,
+        key = self.config.signing_key
+        if key is None and self.config.signing_secret is not None:
+            key = clients.signing_key(self.config.signing_secret)
+        if key is not None and not key_signature_ok(
+            key,
             request.headers.get(SIGNATURE_HEADER, ""),
             body,
             now=self._wall(),
@@ -726,15 +719,30 @@ class ApiGatewayConnector:
 def signature_ok(
     secret: str, header: str, body: bytes, *, now: float, tolerance: float
 ) -> bool:
-    """Whether ``X-Umsgate-Signature`` (``t=…,v1=…``) signs ``body`` with the key
-    derived from ``secret``, at most ``tolerance`` seconds from ``now``
-    (docs/api.md, "Verifying the signature")."""
-    parts = dict(p.strip().split("=", 1) for p in header.split(",") if "=" in p)
-    stamp = parts.get("t", "")
+    """`key_signature_ok` with the key derived from ``secret``."""
+    return key_signature_ok(
+        clients.signing_key(secret), header, body, now=now, tolerance=tolerance
+    )
+
+
+def key_signature_ok(
+    key_hex: str, header: str, body: bytes, *, now: float, tolerance: float
+) -> bool:
+    """Whether ``X-Umsgate-Signature`` (``t=…,v1=…``) signs ``body`` with the
+    signing key ``key_hex``, at most ``tolerance`` seconds from ``now``
+    (docs/api.md, "Verifying the signature"). During a key rotation's grace period
+    the header has a ``v1`` per key: any of them may match."""
+    pairs = [p.strip().split("=", 1) for p in header.split(",") if "=" in p]
+    stamps = [value for name, value in pairs if name == "t"]
+    stamp = stamps[0] if len(stamps) == 1 else ""
     if not stamp.isdigit() or abs(now - int(stamp)) > tolerance:
         return False
-    expected = clients.sign(clients.signing_key(secret), int(stamp), body)
-    return hmac.compare_digest(expected, f"t={stamp},v1={parts.get('v1', '')}")
+    expected = clients.sign(key_hex, int(stamp), body)
+    return any(
+        hmac.compare_digest(expected, f"t={stamp},v1={value}")
+        for name, value in pairs
+        if name == "v1"
+    )
 
 
 def build(
@@ -773,6 +781,18 @@ def build(
             f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
         )
     tps = options.number("tps", 0.0)
+    signing_secret = options.optional_string("signing_secret")
+    signing_key = options.optional_string("signing_key")
+    if signing_key is not None:
+        if signing_secret is not None:
+            raise ConfigError(
+                f"{where}: give 'signing_secret' or 'signing_key', not both"
+            )
+        if not SIGNING_KEY.fullmatch(signing_key):
+            raise ConfigError(
+                f"{where}: option 'signing_key' must be 64 hex digits (the "
+                "signingKey that `umsgate client rotate-webhook-key` printed)"
+            )
     config = Config(
         url=options.url("url"),
         client_id=options.string("client_id"),
@@ -780,7 +800,8 @@ def build(
         client_key=options.string("client_key"),
         defaults=defaults,
         webhook_path=options.path("webhook_path", f"/callbacks/apigw/{settings.name}"),
-        signing_secret=options.optional_string("signing_secret"),
+        signing_secret=signing_secret,
+        signing_key=signing_key,
         signature_tolerance=options.number("signature_tolerance", 300.0, minimum=1.0),
         limits=Limits(connect=connect, total=total, max_body=MAX_ANSWER),
         concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),

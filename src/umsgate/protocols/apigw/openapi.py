@@ -250,6 +250,18 @@ SCHEMA: dict[str, Any] = {
                     },
                     "401": {"description": "invalid_client"},
                     "404": {"description": "wrong clientKey"},
+                    "429": {
+                        "description": "slow_down: too many failed attempts by "
+                        "this client id or address (or too many checks waiting); "
+                        "nothing was checked",
+                        "headers": {
+                            "Retry-After": {
+                                "description": "Seconds before another attempt "
+                                "can be checked",
+                                "schema": {"type": "integer", "minimum": 1},
+                            }
+                        },
+                    },
                 },
             }
         },

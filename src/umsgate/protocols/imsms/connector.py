@@ -26,7 +26,6 @@ after a restart, by their ``provider_msg_id``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import logging
@@ -37,6 +36,7 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
 from umsgate.protocols._http.agenda import Agenda, AgendaFull
+from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -44,11 +44,10 @@ from umsgate.protocols._http.exchange import (
     exchange,
     status_failure,
 )
-from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.options import Options
 from umsgate.protocols.imsms import codec, codes
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -97,16 +96,11 @@ class _Poll:
     deadline: dt.datetime
 
 
-class ImsConnector:
+class ImsConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for IMS SMS."""
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
-        self.name = name
-        self.config = config
-        self._context = context
-        self._sink: ReportSink | None = None
-        self._meter = HealthMeter()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        super().__init__(name, config, context)
         #: imsId → message id of every message being polled.
         self._polling: dict[str, int] = {}
         self._poller: Agenda[_Poll] = Agenda(
@@ -126,15 +120,9 @@ class ImsConnector:
     async def stop(self) -> None:
         await self._poller.stop()
 
-    def health(self) -> Health:
-        health = self._meter.health()
-        return dataclasses.replace(
-            health, in_flight=health.in_flight + len(self._polling)
-        )
-
     @property
-    def polling(self) -> int:
-        """Messages whose final state is awaited."""
+    def awaited(self) -> int:
+        """Messages whose final state is awaited (polled)."""
         return len(self._polling)
 
     async def resume(self, messages: Sequence[Message]) -> None:
@@ -149,30 +137,23 @@ class ImsConnector:
 
     # ------------------------------------------------------------ sending
 
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return await asyncio.gather(*(self._submit_one(m) for m in messages))
-
     async def _submit_one(self, message: Message) -> SubmitResult:
         prepared = await self._prepare(message)
         if isinstance(prepared, SubmitResult):
             return prepared
-        async with self._slots:
-            self._meter.in_flight += 1
-            try:
-                result = await exchange(
-                    self._context.http,
-                    "POST",
-                    self._base + SEND_PATH,
-                    limits=self.config.limits,
-                    content=codec.encode_send_request(prepared),
-                    headers={
-                        "x-api-key": self.config.api_key,
-                        "content-type": "application/json",
-                        "accept": "application/json",
-                    },
-                )
-            finally:
-                self._meter.in_flight -= 1
+        async with self._request_slot():
+            result = await exchange(
+                self._context.http,
+                "POST",
+                self._base + SEND_PATH,
+                limits=self.config.limits,
+                content=codec.encode_send_request(prepared),
+                headers={
+                    "x-api-key": self.config.api_key,
+                    "content-type": "application/json",
+                    "accept": "application/json",
+                },
+            )
         return self._judge(message, result)
 
     async def _prepare(self, message: Message) -> codec.SendRequest | SubmitResult:

@@ -48,6 +48,7 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
 from umsgate.protocols._http.agenda import Agenda, AgendaFull
+from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -55,12 +56,11 @@ from umsgate.protocols._http.exchange import (
     exchange,
     status_failure,
 )
-from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -99,16 +99,11 @@ class _Pending:
     msg_id: str | None
 
 
-class ToBeTextConnector:
+class ToBeTextConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for ToBeText."""
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
-        self.name = name
-        self.config = config
-        self._context = context
-        self._sink: ReportSink | None = None
-        self._meter = HealthMeter()
-        self._slots = asyncio.Semaphore(config.concurrency)
+        super().__init__(name, config, context)
         self._pending: dict[str, _Pending] = {}
         self._by_msg_id: dict[str, str] = {}
         self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -131,14 +126,8 @@ class ToBeTextConnector:
     async def stop(self) -> None:
         await self._expiry.stop()
 
-    def health(self) -> Health:
-        health = self._meter.health()
-        return dataclasses.replace(
-            health, in_flight=health.in_flight + len(self._pending)
-        )
-
     @property
-    def pending(self) -> int:
+    def awaited(self) -> int:
         """Messages whose callback is awaited."""
         return len(self._pending)
 
@@ -149,9 +138,6 @@ class ToBeTextConnector:
             self._track(str(message.id), message.id, message.provider_msg_id)
 
     # ------------------------------------------------------------ sending
-
-    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
-        return await asyncio.gather(*(self._submit_one(m) for m in messages))
 
     async def _submit_one(self, message: Message) -> SubmitResult:
         refusal = self._precheck(message)
@@ -168,19 +154,15 @@ class ToBeTextConnector:
             callback=self.config.callback_url,
         )
         content = codec.encode_send_request(request)
-        async with self._slots:
-            self._meter.in_flight += 1
-            try:
-                result = await self._post(self.config.url, content)
-                if (
-                    isinstance(result, Failure)
-                    and not result.reached
-                    and self.config.backup_active
-                    and self.config.backup_url is not None
-                ):
-                    result = await self._post(self.config.backup_url, content)
-            finally:
-                self._meter.in_flight -= 1
+        async with self._request_slot():
+            result = await self._post(self.config.url, content)
+            if (
+                isinstance(result, Failure)
+                and not result.reached
+                and self.config.backup_active
+                and self.config.backup_url is not None
+            ):
+                result = await self._post(self.config.backup_url, content)
         return self._judge(message, result)
 
     def _precheck(self, message: Message) -> SubmitResult | None:

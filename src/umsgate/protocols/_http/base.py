@@ -1,0 +1,71 @@
+"""What every HTTP connector is made of: its name and parsed options, the gateway's
+context (the shared HTTP client, the clock, routes for callbacks), a `HealthMeter`,
+a bound on requests at once, and the messages whose final state it still awaits
+(counted in flight beside the requests). A connector says how it sends one
+message (`_submit_one`) and how many it awaits (`awaited`); ``submit`` sends a batch
+at once, each message within the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from umsgate.domain.message import Message
+from umsgate.domain.results import ResultCode
+from umsgate.protocols._http.health import HealthMeter
+from umsgate.protocols.registry import ConnectorContext
+from umsgate.types import Health, Outcome, ReportSink, SubmitResult
+
+
+class _Bounded(Protocol):
+    @property
+    def concurrency(self) -> int: ...
+
+
+C = TypeVar("C", bound=_Bounded)
+
+
+class HttpConnector(Generic[C]):
+    def __init__(self, name: str, config: C, context: ConnectorContext) -> None:
+        self.name = name
+        self.config = config
+        self._context = context
+        self._sink: ReportSink | None = None
+        self._meter = HealthMeter()
+        self._slots = asyncio.Semaphore(config.concurrency)
+
+    @property
+    def awaited(self) -> int:
+        """Messages sent whose final state is still to come."""
+        raise NotImplementedError
+
+    def health(self) -> Health:
+        health = self._meter.health()
+        return dataclasses.replace(health, in_flight=health.in_flight + self.awaited)
+
+    async def submit(self, messages: Sequence[Message]) -> Sequence[SubmitResult]:
+        return await asyncio.gather(*(self._submit_one(m) for m in messages))
+
+    async def _submit_one(self, message: Message) -> SubmitResult:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def _request_slot(self) -> AsyncIterator[None]:
+        """One of the requests at once, counted in flight while it lasts."""
+        async with self._slots:
+            self._meter.in_flight += 1
+            try:
+                yield
+            finally:
+                self._meter.in_flight -= 1
+
+
+def rejected(message: Message, code: ResultCode, detail: str) -> SubmitResult:
+    """The message refused before any request: it can never go as it is."""
+    return SubmitResult(
+        message_id=message.id, outcome=Outcome.REJECTED, code=code, detail=detail
+    )
