@@ -359,6 +359,10 @@ async def search_messages(
     conds: list[Any] = []
     if client_id:
         conds.append(messages.c.client_id == client_id)
+    elif src_msg_id or receiver:
+        # The indexes lead with the client: probe them once per client (the
+        # clients table is small) instead of walking the table in id order.
+        conds.append(messages.c.client_id.in_(select(clients.c.id)))
     if src_msg_id:
         conds.append(messages.c.src_msg_id == src_msg_id)
     if receiver:

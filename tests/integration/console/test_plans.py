@@ -53,6 +53,7 @@ async def test_console_queries_use_indexes(sqlite_store: Store) -> None:
         await data.webhooks(gw)  # type: ignore[arg-type]
         await data.message_timeline(gw, 10**17 + 1)  # type: ignore[arg-type]
         await data.search_messages(gw, data.Search.parse({}))  # type: ignore[arg-type]
+        await data.search_messages(gw, data.Search.parse({"srcMsgId": "a-1"}))  # type: ignore[arg-type]
         assert len(seen) >= 8
         async with db.read() as conn:
             for statement, params in seen:
@@ -65,9 +66,10 @@ async def test_console_queries_use_indexes(sqlite_store: Store) -> None:
                 # order, until it has its page: ORDER BY … LIMIT).
                 walks = [s for s in steps if s.startswith("SCAN") and "anon" not in s]
                 if walks:
-                    assert "ORDER BY" in statement and "LIMIT" in statement, (
-                        statement,
-                        steps,
-                    )
+                    where = statement.split("WHERE", 1)[-1]
+                    assert "ORDER BY" in statement and "LIMIT" in statement, steps
+                    # …and only without a filter an index could find instead.
+                    assert "src_msg_id =" not in where, (statement, steps)
+                    assert "receiver =" not in where, (statement, steps)
     finally:
         await db.close()
