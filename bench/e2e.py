@@ -142,6 +142,7 @@ def settings_file(
     path.write_text(
         f"""[webhook]
 reports_per_post = {reports_per_post}
+allow_private_targets = true
 
 [[connectors]]
 name = "smsc"
@@ -422,7 +423,13 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-e2e-"))
     store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
-    env = dict(os.environ, UMSGATE_LOG_LEVEL="WARNING")
+    # The receiver listens on 127.0.0.1: `client add --report-url` and the
+    # gateway must allow private targets (docs/security.md).
+    env = dict(
+        os.environ,
+        UMSGATE_LOG_LEVEL="WARNING",
+        UMSGATE_WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
+    )
     if args.db:
         env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
     procs: list[subprocess.Popen[bytes]] = []

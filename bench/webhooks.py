@@ -23,6 +23,7 @@ from pathlib import Path
 
 import uvloop
 
+from umsgate.reports import targets
 from umsgate.reports.http11 import Http11Client
 
 BODY = (
@@ -53,7 +54,10 @@ async def drive(post: Post, n: int, concurrency: int) -> tuple[float, float]:
 
 
 async def lean(url: str, n: int, concurrency: int) -> tuple[float, float]:
-    client = Http11Client(user_agent="umsgate-bench")
+    # The receiver is on 127.0.0.1, which the default policy refuses.
+    client = Http11Client(
+        user_agent="umsgate-bench", policy=targets.Policy(allow_private=True)
+    )
 
     async def post() -> None:
         status, answer = await client.post(url, BODY, HEADERS, 10)

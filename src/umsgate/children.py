@@ -33,6 +33,8 @@ def main(argv: Sequence[str]) -> int:
     front.add_argument("--db")
     front.add_argument("--config")
     front.add_argument("--log-level", default="INFO")
+    front.add_argument("--tls-cert")
+    front.add_argument("--tls-key")
     hosted = commands.add_parser("connector-process")
     hosted.add_argument("--fd", type=int, required=True)
     hosted.add_argument("--log-level", default="INFO")
@@ -60,7 +62,11 @@ def _front(args: argparse.Namespace) -> int:
             Path(args.config) if args.config else None,
             overrides={
                 "store": {"data_dir": args.data_dir, "url": args.db},
-                "server": {"host": args.host},
+                "server": {
+                    "host": args.host,
+                    "tls_cert": args.tls_cert,
+                    "tls_key": args.tls_key,
+                },
             },
         )
     except UmsgateError as exc:

@@ -12,6 +12,7 @@ import asyncio
 import datetime
 import importlib
 import importlib.util
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ from umsgate.console import operators
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
+from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
@@ -86,6 +88,27 @@ def _settings(
         raise typer.Exit(2) from None
 
 
+#: How ``--report-url`` hosts are resolved when they are checked (a seam for tests).
+RESOLVER: targets.Resolver = targets.system_resolver
+
+
+def _check_report_url(settings: config.Settings, url: str | None) -> None:
+    """Refuse a report URL the outbound URL policy refuses (exit code 2): not
+    http(s), no host, or a host at an address the gateway does not call
+    (``webhook.allow_private_targets``). A name that cannot be resolved now is
+    accepted; it is checked again whenever a report is sent."""
+    if not url:
+        return
+    policy = targets.Policy(
+        allow_private=settings.webhook.allow_private_targets, resolver=RESOLVER
+    )
+    try:
+        asyncio.run(policy.check(url))
+    except UmsgateError as exc:
+        typer.echo(f"error: --report-url {url!r}: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def _with_db(settings: config.Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def run() -> T:
         db = open_database(settings)
@@ -122,17 +145,40 @@ def serve(
             "cores, at most four, none on one core) [UMSGATE_SERVER_WORKERS].",
         ),
     ] = None,
+    tls_cert: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve HTTPS with this PEM certificate (chain) file, for a "
+            "deployment without a TLS proxy; give --tls-key too "
+            "[UMSGATE_SERVER_TLS_CERT].",
+        ),
+    ] = None,
+    tls_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The certificate's private key file (PEM) [UMSGATE_SERVER_TLS_KEY]."
+        ),
+    ] = None,
 ) -> None:
     """Run the API, the dispatcher and the notifier in one process (and, with
     --workers, HTTP front processes in front of it)."""
     import uvicorn
 
+    from umsgate import deadlines, tls
     from umsgate.app import create_app
+    from umsgate.front.listener import Limits
     from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
     setup_logging(log_level)
     settings = _settings(
-        config_path, data_dir, db, host=host, port=port, workers=workers
+        config_path,
+        data_dir,
+        db,
+        host=host,
+        port=port,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     try:
         registry.check_connectors(settings)
@@ -140,6 +186,7 @@ def serve(
             raise ConfigError(
                 f"server.workers must be 0 or more, not {settings.server.workers}"
             )
+        tls.server_context(settings.server)  # the files are checked before serving
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -151,16 +198,27 @@ def serve(
                 *(["--config", str(config_path)] if config_path else []),
                 *(["--data-dir", data_dir] if data_dir else []),
                 *(["--db", db] if db else []),
+                *(["--tls-cert", tls_cert] if tls_cert else []),
+                *(["--tls-key", tls_key] if tls_key else []),
             ],
         )
         return
     application = create_app(settings)
     tune_gc()
+    server = settings.server
     uvicorn.run(
         application,
-        host=settings.server.host,
-        port=settings.server.port,
-        **SERVER_OPTIONS,
+        host=server.host,
+        port=server.port,
+        **{
+            **SERVER_OPTIONS,
+            # Deadlines on heads, bodies and idle connections, and a cap per
+            # address, which uvicorn's own protocol lacks.
+            "http": deadlines.guarded(Limits.of(server)),
+            "timeout_keep_alive": max(1, math.ceil(server.keepalive_timeout)),
+        },
+        ssl_certfile=server.tls_cert or None,
+        ssl_keyfile=server.tls_key or None,
     )
 
 
@@ -359,6 +417,7 @@ def client_add(
 ) -> None:
     """Create a client and print its credentials as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent
@@ -435,6 +494,7 @@ def client_update(
     """Change a client; every token issued before stops working. New credentials
     are printed as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
+    _check_report_url(settings, report_url)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
     tbt, ims, agents, shown = _face_credentials(
         tobetext_token, new_tobetext_token, imsms_key, new_imsms_key, imsms_agent

@@ -51,6 +51,7 @@ from umsgate.domain import phone
 from umsgate.errors import UmsgateError
 from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
 from umsgate.lockout import Guard, Refusal
+from umsgate.reports import targets
 from umsgate.sealing import Sealer
 from umsgate.store import console as console_queries
 from umsgate.store import queries
@@ -648,6 +649,9 @@ async def add_client(
     Raises:
         UmsgateError: the id is taken or not acceptable, a face credential is not
             acceptable, or the IMS key is another client's.
+        TargetRefused: the report URL is not an http(s) URL with a host
+            (`umsgate.reports.targets.check_url`; the addresses it may reach are
+            judged by the caller, which knows the policy, and at each webhook).
     """
     if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
         raise UmsgateError(f"client id must be 1..{MAX_CLIENT_ID} printable characters")
@@ -660,6 +664,8 @@ async def add_client(
         imsms_agents=imsms_agents,
     )
     _check_dup_window(dup_window)
+    if report_url:
+        targets.check_url(report_url)
     secret = secret or new_secret()
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
@@ -707,6 +713,7 @@ async def update_client(
     Raises:
         UmsgateError: no such client, or a face credential that is not acceptable
             (see `add_client`).
+        TargetRefused: the report URL is not acceptable (see `add_client`).
     """
     values: dict[str, Any] = {
         "updated_at": time.time(),
@@ -729,6 +736,8 @@ async def update_client(
         key = secrets.token_hex(32)
         values["key_hash"] = sha256_hex(key)
     if report_url is not None:
+        if report_url:
+            targets.check_url(report_url)
         values["report_url"] = report_url
     if dup_window is not None:
         _check_dup_window(dup_window)

@@ -66,8 +66,9 @@ class ServerSettings:
     #: settings file, the environment or on the command line, ``"auto"`` (the
     #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
-    # The fronts' deadlines and cap (`umsgate.front.listener.Limits`; the gateway
-    # process serving HTTP itself, with ``workers = 0``, runs uvicorn's own).
+    # The deadlines and cap of the public port (`umsgate.front.listener.Limits`):
+    # the fronts' own, and with ``workers = 0`` the gateway process's
+    # (`umsgate.deadlines`).
     #: Seconds from a request's first byte to the end of its head (and from a
     #: connection's opening to its first request): a client trickling its headers
     #: is closed (slowloris).
@@ -77,10 +78,19 @@ class ServerSettings:
     body_timeout: float = 30.0
     #: Seconds a kept-alive connection may stay without a request (uvicorn's 5 s).
     keepalive_timeout: float = 5.0
-    #: Connections one client address may hold to each front; more are closed.
+    #: Connections one client address may hold to each front (or, with
+    #: ``workers = 0``, to this process); more are closed. Behind a proxy every
+    #: connection comes from the proxy's address: raise it to the proxy's pool.
     max_connections_per_client: int = 256
+    #: TLS on the public port, for deployments without a proxy: a PEM certificate
+    #: (chain) file and its private key file (`umsgate.tls`); both or neither.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            missing = "tls_key" if self.tls_cert else "tls_cert"
+            raise BadValue(missing, "give tls_cert and tls_key together")
         for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
             value = getattr(self, name)
             if not 0 < value <= MAX_SERVER_TIMEOUT:
@@ -243,6 +253,11 @@ class WebhookSettings:
     #: Most native reports of one client in one POST, as a JSON array (apigw spec
     #: §11: receivers accept an array); 1 sends every report as its own object.
     reports_per_post: int = 1
+    #: Let report and callback URLs reach loopback, private, link-local and other
+    #: addresses that are not globally routable (`umsgate.reports.targets`; for a
+    #: gateway whose clients receive reports on its own network, or tests on
+    #: 127.0.0.1). Off: such a URL is refused when set and when called.
+    allow_private_targets: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.reports_per_post <= MAX_REPORTS_PER_POST:

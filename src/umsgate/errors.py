@@ -4,6 +4,7 @@
 
     UmsgateError
      ├── ConfigError                 settings that cannot be used (names key and value)
+     ├── TargetRefused               a URL the gateway does not call (outbound policy)
      ├── ValidationError             a request breaks a rule; carries `code`, `field`
      │    └── (raised by domain/ and faces; each face maps `code` to its own vocabulary)
      ├── StoreError                  the database failed (driver errors converted here)
@@ -36,6 +37,10 @@ class UmsgateError(Exception):
 
 class ConfigError(UmsgateError):
     """The configuration cannot be used."""
+
+
+class TargetRefused(UmsgateError):
+    """The gateway does not call this URL (`umsgate.reports.targets`)."""
 
 
 class ValidationError(UmsgateError):

@@ -34,6 +34,8 @@ FAST_ENV = {
     "UMSGATE_AUTH_CACHE_TTL": "0",
     "UMSGATE_BREAKER_COOLDOWN": "0.5",
     "UMSGATE_BREAKER_COOLDOWN_MAX": "2",
+    # The tests' report and callback receivers listen on 127.0.0.1.
+    "UMSGATE_WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
 }
 
 

@@ -109,7 +109,9 @@ async def post_client(request: Request, op: Operator) -> Response:
     if not isinstance(client_id, str):
         raise data.BadQuery("clientId is required")
     tps = data.check_tps(doc.get("tps") or {})
-    report_url = data.check_report_url(str(doc.get("reportUrl") or ""))
+    report_url = await data.check_report_url(
+        auth.gateway(request), str(doc.get("reportUrl") or "")
+    )
     try:
         creds = await clients.add_client(
             auth.gateway(request).db,
@@ -139,7 +141,9 @@ async def patch_client(request: Request, op: Operator) -> Response:
     gw = auth.gateway(request)
     tps = data.check_tps(doc["tps"]) if doc.get("tps") else None
     report_url = (
-        data.check_report_url(str(doc["reportUrl"])) if "reportUrl" in doc else None
+        await data.check_report_url(gw, str(doc["reportUrl"]))
+        if "reportUrl" in doc
+        else None
     )
     disabled = doc.get("disabled")
     if disabled is not None and not isinstance(disabled, bool):

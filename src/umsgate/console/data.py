@@ -17,6 +17,7 @@ from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.engine import breaker
 from umsgate.errors import UmsgateError
+from umsgate.reports import targets
 from umsgate.store import console as console_queries
 from umsgate.store import queries
 
@@ -224,11 +225,20 @@ def check_tps(tps: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def check_report_url(url: str) -> str:
-    if url and not (url.startswith("http://") or url.startswith("https://")):
-        raise BadQuery("a report URL starts with http:// or https://")
-    if len(url) > 2000 or any(c.isspace() for c in url):
-        raise BadQuery("a report URL is at most 2,000 characters, without spaces")
+async def check_report_url(gw: Gateway, url: str) -> str:
+    """A report URL an operator set, checked as ``umsgate client`` checks one: the
+    outbound URL policy (`umsgate.reports.targets`; http(s), a host, no private
+    address unless ``webhook.allow_private_targets``)."""
+    if not url:
+        return url
+    policy = targets.Policy(
+        allow_private=gw.settings.webhook.allow_private_targets,
+        resolver=targets.system_resolver,
+    )
+    try:
+        await policy.check(url)
+    except UmsgateError as exc:
+        raise BadQuery(f"report URL {url!r}: {exc}") from None
     return url
 
 

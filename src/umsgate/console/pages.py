@@ -666,7 +666,9 @@ async def create_client(request: Request, op: Operator, words: Words) -> Respons
     client_id = str(form.get("clientId") or "").strip()
     try:
         tps = _tps_from_form(form)
-        report_url = data.check_report_url(str(form.get("reportUrl") or "").strip())
+        report_url = await data.check_report_url(
+            auth.gateway(request), str(form.get("reportUrl") or "").strip()
+        )
         creds = await clients.add_client(
             auth.gateway(request).db,
             client_id,
@@ -761,7 +763,9 @@ async def update_client(request: Request, op: Operator, words: Words) -> Respons
     form = await _form(request)
     try:
         tps = _tps_from_form(form)
-        report_url = data.check_report_url(str(form.get("reportUrl") or "").strip())
+        report_url = await data.check_report_url(
+            auth.gateway(request), str(form.get("reportUrl") or "").strip()
+        )
         await clients.update_client(
             auth.gateway(request).db, client_id, tps=tps or None, report_url=report_url
         )

@@ -25,6 +25,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from umsgate import tls
 from umsgate.clients import Directory
 from umsgate.config import Settings
 from umsgate.files import FileStore
@@ -194,7 +195,7 @@ async def serve_front(
         loop.add_signal_handler(sig, stop.set)
     listener = Listener(front, Limits.of(settings.server))
     try:
-        await listener.start(sock)
+        await listener.start(sock, ssl=tls.server_context(settings.server))
         front.intake.send_ready()
         await stop.wait()
     finally:

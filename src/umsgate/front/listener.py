@@ -10,6 +10,7 @@ import dataclasses
 import email.utils
 import logging
 import socket
+import ssl as ssl_module
 import time
 
 from umsgate.config import ServerSettings
@@ -73,11 +74,18 @@ class Listener:
         #: Connections closed at once because their address had too many.
         self.refused = 0
 
-    async def start(self, sock: socket.socket) -> None:
-        """Serve on ``sock`` (bound, not yet listening)."""
+    async def start(
+        self, sock: socket.socket, *, ssl: ssl_module.SSLContext | None = None
+    ) -> None:
+        """Serve on ``sock`` (bound, not yet listening), over TLS with ``ssl``."""
         self._tick()
         self._server = await self.loop.create_server(
-            lambda: Connection(self), sock=sock, backlog=BACKLOG
+            lambda: Connection(self),
+            sock=sock,
+            backlog=BACKLOG,
+            ssl=ssl,
+            # The TLS handshake is part of the head's time (header_timeout).
+            ssl_handshake_timeout=self.limits.header_timeout if ssl else None,
         )
 
     async def stop(self, grace: float = STOP_GRACE) -> None:

@@ -284,7 +284,12 @@ class ToBeTextSends:
             if client is None:
                 self.tasks.start(self._authenticate(exchange, fields, cid, token))
                 return
-            prepared = tobetext.prepare(fields)
+            prepared = tobetext.prepare(
+                fields,
+                allow_private_targets=(
+                    self.front.settings.webhook.allow_private_targets
+                ),
+            )
         except RemoteProtocolError as exc:
             _answer(exchange, tobetext.refused(self.front, fields, exc), XML)
             return
@@ -301,7 +306,12 @@ class ToBeTextSends:
                 client = await self.front.directory.authenticate_tobetext(cid, token)
             except AuthError:
                 raise tobetext.auth_failed() from None
-            prepared = tobetext.prepare(fields)
+            prepared = tobetext.prepare(
+                fields,
+                allow_private_targets=(
+                    self.front.settings.webhook.allow_private_targets
+                ),
+            )
         except RemoteProtocolError as exc:
             _answer(exchange, tobetext.refused(self.front, fields, exc), XML)
             return

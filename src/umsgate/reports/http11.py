@@ -18,6 +18,10 @@ What it does and does not do:
 * answers framed by Content-Length, chunked encoding or the connection's end;
 * no redirects (a webhook must not be sent elsewhere), no proxies, no cookies, no
   compression (``Accept-Encoding`` is not sent);
+* the outbound URL policy (`umsgate.reports.targets`): a new connection resolves
+  its host once, every address must be allowed (`TargetRefused` otherwise, before
+  any byte is sent), and the connection is made to a checked address, tried in the
+  resolver's order;
 * a request that finds its kept-alive connection closed by the server before any
   answer byte arrived is sent once more on a new connection (the server closed an
   idle connection as we reused it); any other failure is returned to the caller,
@@ -32,9 +36,11 @@ import ssl
 import time
 from collections.abc import Mapping
 from typing import cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httptools
+
+from umsgate.reports import targets
 
 #: Longest answer body kept; a longer answer ends its connection after it is read.
 MAX_ANSWER_BYTES = 1024
@@ -201,11 +207,27 @@ class _Closed(RequestError):
 
 
 class Http11Client:
-    """POSTs over pooled keep-alive connections. Not thread-safe; one event loop."""
+    """POSTs over pooled keep-alive connections. Not thread-safe; one event loop.
 
-    def __init__(self, *, user_agent: str, ssl_context: ssl.SSLContext | None = None):
+    Args:
+        user_agent: the ``User-Agent`` header's value.
+        ssl_context: how ``https`` servers are verified (the system's trust store
+            when None).
+        policy: the outbound URL policy (`umsgate.reports.targets`); by default
+            private addresses are refused. The attribute may be replaced; it applies
+            to connections made after.
+    """
+
+    def __init__(
+        self,
+        *,
+        user_agent: str,
+        ssl_context: ssl.SSLContext | None = None,
+        policy: targets.Policy | None = None,
+    ):
         self._agent = user_agent.encode("latin-1")
         self._ssl = ssl_context
+        self.policy = policy or targets.Policy()
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._targets: dict[str, _Target] = {}
         self._open: set[_Connection] = set()
@@ -215,17 +237,10 @@ class Http11Client:
         target = self._targets.get(url)
         if target is not None:
             return target
-        parts = urlsplit(url)
+        parts = targets.check_url(url)  # TargetRefused: never callable as it is
         scheme = parts.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise RequestError(f"not an http(s) URL: {scheme!r}")
-        host = parts.hostname
-        if not host:
-            raise RequestError("the URL has no host")
-        try:
-            port = parts.port or (443 if scheme == "https" else 80)
-        except ValueError as exc:
-            raise RequestError(f"bad port in the URL: {exc}") from None
+        host = parts.hostname or ""
+        port = parts.port or (443 if scheme == "https" else 80)
         path = quote(parts.path or "/", safe=_PATH_SAFE)
         if parts.query:
             path += "?" + quote(parts.query, safe=_PATH_SAFE)
@@ -253,15 +268,26 @@ class Http11Client:
             if self._ssl is None:
                 self._ssl = ssl.create_default_context()
             context = self._ssl
-        _, conn = await loop.create_connection(
-            lambda: _Connection(target.key),
-            target.host,
-            target.port,
-            ssl=context,
-            server_hostname=target.host if context else None,
-        )
-        self._open.add(conn)
-        return conn
+        # Resolved and checked once; the connection goes to a checked address,
+        # never to the name again (which could resolve to another).
+        addresses = await self.policy.addresses(target.host, target.port)
+        error: OSError | None = None
+        for address in addresses:
+            try:
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(target.key),
+                    address,
+                    target.port,
+                    ssl=context,
+                    server_hostname=target.host if context else None,
+                )
+            except OSError as exc:
+                error = exc
+                continue
+            self._open.add(conn)
+            return conn
+        assert error is not None
+        raise error
 
     def _take_idle(self, key: tuple[str, str, int]) -> _Connection | None:
         idle = self._idle.get(key)
@@ -299,6 +325,8 @@ class Http11Client:
         Raises:
             RequestError: no complete answer (refused, closed, malformed, too long).
             TimeoutError: no complete answer within ``timeout`` seconds.
+            TargetRefused: the outbound URL policy does not allow the URL or an
+                address its host resolves to (nothing was sent).
         """
         if self._closed:
             raise RequestError("the client is closed")

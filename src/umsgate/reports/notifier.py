@@ -19,6 +19,14 @@ a second ``v1=`` by the previous key while a rotated key's grace period lasts.
 A report of a compatible face's message (its row names the face) goes to the row's
 own target URL instead, unsigned, in the face's content type, and is judged and
 retried by the face's `PushRule` (`umsgate.reports.faces`).
+
+Every URL is called under the outbound URL policy (`umsgate.reports.targets`,
+``webhook.allow_private_targets``). A URL the policy refuses (its scheme, or an
+address its host resolves to) fails that delivery at once, without retries:
+``webhook_state = failed`` with the reason in ``last_error``. Retrying would only
+repeat the refusal 100 times over hours; the report stays available to the report
+check, and a URL corrected afterwards serves the reports that come after. A name
+that cannot be resolved is an ordinary failed attempt, retried.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from urllib.parse import urlsplit
 from umsgate import __version__
 from umsgate.clients import Directory
 from umsgate.config import WebhookSettings
+from umsgate.errors import TargetRefused
+from umsgate.reports import targets
 from umsgate.reports.faces import PushRule
 from umsgate.reports.http11 import Http11Client, RequestError
 from umsgate.store import fast, queries
@@ -96,11 +106,16 @@ class Notifier:
         clock: Callable[[], float],
         on_result: Callable[[bool], None] | None = None,
         faces: Mapping[str, PushRule] | None = None,
+        resolver: targets.Resolver = targets.system_resolver,
     ) -> None:
         """Args:
         faces: how each compatible face's reports are pushed, by face name.
+        resolver: how target hosts are resolved (`umsgate.reports.targets`).
         """
         self._db = db
+        self._policy = targets.Policy(
+            allow_private=settings.allow_private_targets, resolver=resolver
+        )
         self._directory = directory
         # Webhooks have a client of their own (`umsgate.reports.http11`), not the
         # connectors' httpx: a POST per final status made the HTTP client the
@@ -126,8 +141,21 @@ class Notifier:
     def wake(self, _message_id: int = 0) -> None:
         self._wake.set()
 
+    @property
+    def policy(self) -> targets.Policy:
+        """The outbound URL policy its requests follow."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: targets.Policy) -> None:
+        self._policy = policy
+        if self._http is not None:
+            self._http.policy = policy
+
     def start(self) -> None:
-        self._http = Http11Client(user_agent=f"umsgate/{__version__}")
+        self._http = Http11Client(
+            user_agent=f"umsgate/{__version__}", policy=self._policy
+        )
         self._task = asyncio.create_task(self._run(), name="notifier")
 
     async def stop(self) -> None:
@@ -333,9 +361,15 @@ class Notifier:
             SIGNATURE_HEADER: client.signature(int(time.time()), body),
         }
         async with self._limit:
-            status, answer, error = await self._post(
-                target_url(client.report_url), body, headers, self._settings.timeout
-            )
+            try:
+                status, answer, error = await self._post(
+                    target_url(client.report_url), body, headers, self._settings.timeout
+                )
+            except TargetRefused as exc:
+                if self._on_result is not None:
+                    for _ in rows:
+                        self._on_result(False)
+                return [self._refused(row, exc, "report URL") for row in rows]
         ok = status == 200 and answer.strip() == b"OK"
         if self._on_result is not None:
             for _ in rows:
@@ -384,7 +418,11 @@ class Notifier:
         self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
     ) -> tuple[int, bytes, str]:
         """POST ``body``; (status, the answer's first `MAX_ANSWER_BYTES`, error text
-        when there was no answer). Never raises for a network failure."""
+        when there was no answer). Never raises for a network failure.
+
+        Raises:
+            TargetRefused: the outbound URL policy refused the URL (nothing sent).
+        """
         assert self._http is not None, "the notifier was not started"
         try:
             status, answer = await self._http.post(url, body, headers, timeout)
@@ -394,18 +432,40 @@ class Notifier:
             return 0, b"", str(exc)[:300]
         return status, answer, ""
 
+    def _refused(self, row: _Claimed, exc: TargetRefused, what: str) -> dict[str, Any]:
+        """The result of a delivery the outbound URL policy refused: failed at
+        once (see the module docstring)."""
+        log.warning(
+            "%s refused: %s",
+            what,
+            exc.message,
+            extra={"event": "webhook_refused", "message_id": row.id},
+        )
+        return {
+            "id": row.id,
+            "state": "failed",
+            "attempts": int(row.attempts) + 1,
+            "next_at": self._time(),
+            "error": f"refused: {exc.message}"[:300],
+        }
+
     async def _deliver_face(self, row: _Claimed, rule: PushRule) -> dict[str, Any]:
         """One attempt at a face's report, judged and scheduled by its rule. The
         answer is read no further than `MAX_ANSWER_BYTES`, within the rule's
         timeout (the target is the face client's own URL)."""
         attempts = int(row.attempts) + 1
         async with self._limit:
-            status, answer, error = await self._post(
-                row.target_url,
-                row.body.encode(),
-                {"Content-Type": rule.content_type},
-                rule.timeout,
-            )
+            try:
+                status, answer, error = await self._post(
+                    row.target_url,
+                    row.body.encode(),
+                    {"Content-Type": rule.content_type},
+                    rule.timeout,
+                )
+            except TargetRefused as exc:
+                if self._on_result is not None:
+                    self._on_result(False)
+                return self._refused(row, exc, "callback URL")
         ok = not error and rule.accepts(status, answer)
         if not ok and not error:
             error = f"HTTP {status}: {answer[:100]!r}"

@@ -164,7 +164,13 @@ class ApiGatewaySimulator:
                 "auth": {"token_ttl": token_ttl, "cache_ttl": 0.0},
                 "sandbox": {"delay": delay, "seed": seed, "mix": dict(mix or {})},
                 "report_check": {"interval": report_check_interval},
-                "webhook": {"retry_interval": webhook_retry_interval},
+                # A simulator reports to whoever runs it, on their own machine or
+                # network (a connector's callback route on 127.0.0.1): private
+                # targets are the rule here, not the exception.
+                "webhook": {
+                    "retry_interval": webhook_retry_interval,
+                    "allow_private_targets": True,
+                },
             },
         )
         self._app: ASGIApp | None = None

@@ -302,3 +302,23 @@ async def test_timeline_links_a_message_and_its_fallback(sqlite_store: Store) ->
             assert "Fallback message" in page.text
         finally:
             await http.aclose()
+
+
+async def test_report_urls_follow_the_outbound_policy(sqlite_store: Store) -> None:
+    settings = make_settings(sqlite_store, webhook={"allow_private_targets": False})
+    async with running_gateway(settings) as gw:
+        await operator(gw)
+        token, _ = await operators.issue_token(gw.gateway.db, "ops", 60)
+        h = {"Authorization": f"Bearer {token}"}
+        r = await gw.http.post(
+            "/admin/api/clients",
+            json={"clientId": "a", "reportUrl": "http://127.0.0.1/r"},
+            headers=h,
+        )
+        assert r.status_code == 400 and "127.0.0.1" in r.json()["message"], r.text
+        r = await gw.http.post("/admin/api/clients", json={"clientId": "a"}, headers=h)
+        assert r.status_code == 201
+        r = await gw.http.patch(
+            "/admin/api/clients/a", json={"reportUrl": "http://10.1.2.3/r"}, headers=h
+        )
+        assert r.status_code == 400

@@ -20,6 +20,7 @@ from tests.conftest import (
     running_gateway,
 )
 from umsgate.hashing import DUMMY_HASH, verify_secret
+from umsgate.testing import wait_for
 
 
 def creds(acct: Account, **change: str) -> dict[str, str]:
@@ -173,19 +174,30 @@ async def test_a_full_queue_of_checks_is_refused_at_once(sqlite_store: Store) ->
         acct = await new_account(gw)
         pool = gw.gateway.directory.hashes
         count = pool.max_waiting + 8
-        answers = await asyncio.gather(
-            *(
-                gw.http.post(
-                    "/v1/auth/token",
-                    json=creds(acct, clientId=f"many-{n}", clientSecret="x"),
+        # The one worker is busy throughout: every check waits, and those beyond
+        # the queue are refused as they come, whatever the machine's speed.
+        async with pool.turn():
+            sends = [
+                asyncio.create_task(
+                    gw.http.post(
+                        "/v1/auth/token",
+                        json=creds(acct, clientId=f"many-{n}", clientSecret="x"),
+                    )
                 )
                 for n in range(count)
+            ]
+            await wait_for(
+                lambda: sum(t.done() for t in sends) >= 8,
+                timeout=30,
+                what="the requests beyond the queue answered",
             )
-        )
+            assert all(t.result().status_code == 429 for t in sends if t.done())
+        answers = await asyncio.gather(*sends)
     statuses = [r.status_code for r in answers]
     busy = [r for r in answers if r.status_code == 429]
     assert busy and set(statuses) == {401, 429}, statuses
-    assert statuses.count(401) <= pool.max_waiting + pool.workers
+    assert statuses.count(401) == pool.max_waiting
+    assert statuses.count(429) == 8
     for r in busy:
         assert r.json()["error"] == "slow_down"
         assert "waiting" in r.json()["error_description"]

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import trustme
 
+from umsgate.errors import TargetRefused
+from umsgate.reports import targets
 from umsgate.reports.http11 import (
     MAX_ANSWER_BYTES,
     MAX_ANSWER_TOTAL,
@@ -19,6 +21,7 @@ from umsgate.reports.http11 import (
 )
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"
+LOCAL = targets.Policy(allow_private=True)
 
 
 class Server:
@@ -81,7 +84,8 @@ async def keep_alive(
 
 @pytest.fixture
 async def client() -> AsyncIterator[Http11Client]:
-    c = Http11Client(user_agent="umsgate-test")
+    # The test servers listen on 127.0.0.1 (the policy's refusals: test_targets.py).
+    c = Http11Client(user_agent="umsgate-test", policy=LOCAL)
     yield c
     await c.close()
 
@@ -284,13 +288,13 @@ async def test_malformed_answer_and_refused_connection(client: Http11Client) -> 
 @pytest.mark.parametrize(
     ("url", "error"),
     [
-        ("ftp://127.0.0.1/x", "not an http"),
+        ("ftp://127.0.0.1/x", "must be http or https"),
         ("http:///x", "no host"),
-        ("http://127.0.0.1:99999/x", "bad port"),
+        ("http://127.0.0.1:99999/x", "not a valid URL"),
     ],
 )
 async def test_bad_urls(client: Http11Client, url: str, error: str) -> None:
-    with pytest.raises(RequestError, match=error):
+    with pytest.raises(TargetRefused, match=error):
         await client.post(url, b"x", {}, 5)
 
 
@@ -312,13 +316,14 @@ async def test_https_verifies_the_certificate() -> None:
     ca.configure_trust(trusting)
     async with serve(keep_alive, ssl_context=server_ctx) as s:
         url = f"https://localhost:{s.port}/hooks"
-        good = Http11Client(user_agent="t", ssl_context=trusting)
+        good = Http11Client(user_agent="t", ssl_context=trusting, policy=LOCAL)
         try:
             assert await good.post(url, b"x", {}, 5) == (200, b"OK")
             assert await good.post(url, b"x", {}, 5) == (200, b"OK")
         finally:
             await good.close()
-        strict = Http11Client(user_agent="t")  # the system's trust store only
+        # The system's trust store only.
+        strict = Http11Client(user_agent="t", policy=LOCAL)
         try:
             with pytest.raises(RequestError, match="SSL"):
                 await strict.post(url, b"x", {}, 5)

@@ -527,3 +527,69 @@ async def test_a_closed_simulator_starts_again_with_its_receipts() -> None:
             assert set(sink.by_id()) == ids
         finally:
             await conn.stop()
+
+
+async def test_a_connection_that_never_binds_is_closed() -> None:
+    """A socket that connects and sends nothing, and one that trickles a bind a
+    byte a second, are both closed ``bind_timeout`` after they opened; an ESME
+    that binds in time is not."""
+    async with simulator.running(accounts={"esme": "pw"}, bind_timeout=1.0) as sim:
+        bind = pdus.BindTransceiver(sequence=1, system_id="esme", password="pw")
+        wire = pdus.encode(bind)
+        silent = await asyncio.open_connection("127.0.0.1", sim.port)
+        slow = await asyncio.open_connection("127.0.0.1", sim.port)
+        started = time.monotonic()
+
+        async def trickle() -> None:
+            for byte in wire:
+                slow[1].write(bytes([byte]))
+                try:
+                    await slow[1].drain()
+                except ConnectionError:
+                    return
+                await asyncio.sleep(1.0)
+
+        sender = asyncio.create_task(trickle())
+        try:
+            for reader, _ in (silent, slow):
+                async with asyncio.timeout(5):
+                    try:
+                        assert await reader.read() == b""
+                    except ConnectionResetError:
+                        pass
+            assert time.monotonic() - started < 1.0 + 1.5
+        finally:
+            sender.cancel()
+            for _, writer in (silent, slow):
+                writer.close()
+        conn = connector(sim)
+        await conn.start(RecordingSink())
+        try:
+            await bound(sim, 1)
+            await asyncio.sleep(1.5)
+            assert sim.stats.binds == 1 and len(sim.connections()) == 1
+        finally:
+            await conn.stop()
+
+
+async def test_connections_per_address_are_capped() -> None:
+    async with simulator.running(max_connections_per_client=2) as sim:
+        held = [await asyncio.open_connection("127.0.0.1", sim.port) for _ in range(2)]
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", sim.port)
+            async with asyncio.timeout(5):
+                try:
+                    assert await reader.read() == b""
+                except ConnectionResetError:
+                    pass
+            writer.close()
+        finally:
+            for _, w in held:
+                w.close()
+        # Once they are gone the address may connect again.
+        conn = connector(sim)
+        await conn.start(RecordingSink())
+        try:
+            await bound(sim, 1)
+        finally:
+            await conn.stop()

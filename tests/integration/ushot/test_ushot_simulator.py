@@ -420,3 +420,50 @@ async def test_the_command_runs_until_sigterm() -> None:
         async with asyncio.timeout(30):
             code = await proc.wait()
     assert code == 0
+
+
+async def read_to_end(reader: asyncio.StreamReader, within: float) -> bytes:
+    """What came before the simulator closed (a reset counts as a close)."""
+    async with asyncio.timeout(within):
+        try:
+            return await reader.read()
+        except ConnectionResetError:
+            return b""
+
+
+async def test_a_connection_that_never_logs_in_is_closed() -> None:
+    """Bytes that trickle in without completing a login do not keep it open."""
+    async with running(answer_timeout=1.0) as (sim, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.ports[Port.SMS])
+        started = asyncio.get_running_loop().time()
+
+        async def trickle() -> None:
+            for byte in b"1010":  # the start of a login frame, a byte a second
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.5)
+
+        sender = asyncio.create_task(trickle())
+        try:
+            await read_to_end(reader, 5)
+        finally:
+            sender.cancel()
+            writer.close()
+        assert asyncio.get_running_loop().time() - started < 1.0 + 1.5
+
+
+async def test_connections_per_address_are_capped() -> None:
+    async with running(max_connections_per_client=2) as (sim, _):
+        held = [
+            await asyncio.open_connection("127.0.0.1", sim.ports[port])
+            for port in (Port.SMS, Port.MMS)
+        ]
+        try:
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", sim.ports[Port.SMS_REPORT]
+            )
+            assert await read_to_end(reader, 2) == b""
+            writer.close()
+        finally:
+            for _, w in held:
+                w.close()

@@ -13,6 +13,7 @@ from umsgate.protocols.smpp.codes import CommandId, CommandStatus
 from umsgate.protocols.smpp.errors import InvalidPdu
 from umsgate.protocols.smpp.session import (
     TRANSITIONS,
+    BindTimeout,
     EnquireLinkDue,
     ResponseTimeout,
     Role,
@@ -209,6 +210,27 @@ def test_no_enquire_link_before_bind() -> None:
     session = Session(Role.ESME, now=0, enquire_link_interval=1.0)
     assert session.next_deadline() is None
     assert session.poll(100.0) == []
+
+
+def test_bind_timeout_for_a_peer_that_never_binds() -> None:
+    session = Session(Role.SMSC, now=0, enquire_link_interval=30.0, bind_timeout=5.0)
+    assert session.next_deadline() == 5.0
+    assert session.poll(4.9) == []
+    assert session.poll(5.0) == [BindTimeout()]
+    assert session.poll(6.0) == []  # once
+    assert session.next_deadline() is None
+
+
+def test_no_bind_timeout_once_bound() -> None:
+    pair = SessionPair(enquire_link_interval=None, bind_timeout=5.0)
+    pair.now = 4.0
+    pair.bind()
+    assert pair.smsc.next_deadline() is None
+    assert pair.smsc.poll(100.0) == []
+    # Unbinding later does not bring the timer back.
+    pair.send(ESME, pdus.Unbind(sequence=9))
+    pair.send(SMSC, pdus.UnbindResp(sequence=9))
+    assert pair.smsc.poll(200.0) == []
 
 
 def test_unbind_from_either_side() -> None:

@@ -390,3 +390,29 @@ def test_codec_and_session_modules_do_no_io(module: str) -> None:
             if node.module.startswith("umsgate."):
                 assert not node.module.startswith(("umsgate.store", "umsgate.engine"))
     assert not imported & FORBIDDEN
+
+
+def test_a_server_gives_a_new_connection_the_answer_timeout_to_log_in() -> None:
+    server = Session(Role.SERVER, now=0.0)
+    assert server.next_deadline() == 30.0
+    # Bytes of a login that never completes do not extend it.
+    login = Session(Role.CLIENT, now=0.0, version="SAM11").send(
+        Login(user_id="id", password="pw", version="SAM11"), 0.0
+    )
+    for i, byte in enumerate(login[:-1]):
+        server.receive_data(bytes([byte]), float(i) / 10)
+    assert drain(server) == []
+    assert server.next_deadline() == 30.0
+    server.handle_timeout(30.0)
+    (event,) = drain(server)
+    assert isinstance(event, TimedOut) and event.reason == "no login within 30 s"
+    assert state(server) is State.ERROR
+
+
+def test_a_login_in_time_ends_the_login_deadline() -> None:
+    pair = Pair()
+    pair.now = 29.0
+    pair.login()
+    assert pair.server.next_deadline() == 29.0 + 90.0  # the idle timeout only
+    pair.server.handle_timeout(31.0)
+    assert drain(pair.server) == []

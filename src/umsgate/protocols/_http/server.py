@@ -5,13 +5,17 @@ port, request bodies read against a limit, and the foreground loop behind
 `Served` runs uvicorn inside the caller's event loop on a socket it binds itself, so
 the port is known before the first request (port 0 picks a free one) and stays the
 same across `Served.stop` / `Served.start`: a test can take the provider down, see
-connections refused, and bring it back where the connector expects it.
+connections refused, and bring it back where the connector expects it. Its
+connections have the gateway's deadlines and cap per address (`umsgate.deadlines`,
+the ``[server]`` defaults unless told otherwise): a simulator left listening on a
+network is no easier to hold open than the gateway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import socket
 import time
@@ -21,6 +25,10 @@ from typing import Protocol
 import uvicorn
 from starlette.requests import Request
 from starlette.types import ASGIApp
+
+from umsgate import deadlines
+from umsgate.config import ServerSettings
+from umsgate.deadlines import Limits
 
 #: How long `Served.start` waits for uvicorn to come up.
 STARTUP_TIMEOUT = 10.0
@@ -45,12 +53,22 @@ class Served:
         app: the Starlette app.
         host: address to listen on.
         port: port to listen on; 0 picks a free one, kept across restarts.
+        limits: deadlines and the cap per client address (`umsgate.deadlines`);
+            the ``[server]`` settings' defaults when None.
     """
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        limits: Limits | None = None,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.limits = limits or Limits.of(ServerSettings())
         self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
@@ -92,6 +110,8 @@ class Served:
             lifespan="off",
             access_log=False,
             timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN),
+            http=deadlines.guarded(self.limits),
+            timeout_keep_alive=max(1, math.ceil(self.limits.keepalive_timeout)),
         )
         server = _Server(config)
         task = asyncio.create_task(

@@ -39,6 +39,9 @@ returns `ResponseTimeout` for one that was not and forgets it (a late response i
 still returned by `next_event`; the driver ignores sequence numbers it does not
 know). When nothing was received for ``enquire_link_interval`` while bound, `poll`
 returns `EnquireLinkDue` once per interval and the driver sends an enquire_link.
+With ``bind_timeout``, a session not bound that long after it opened gets one
+`BindTimeout` (SMPP 5.0's session_init_timer; 3.4 has none), and its driver closes
+the connection: an SMSC's guard against connections that never bind.
 
 Incoming bytes are held in one buffer; a command_length under 16 or over
 ``max_command_length`` (`MAX_COMMAND_LENGTH` by default) means the stream cannot be
@@ -113,7 +116,13 @@ class EnquireLinkDue:
     """Nothing came from the peer for ``enquire_link_interval``: time to ask."""
 
 
-TimerEvent = ResponseTimeout | EnquireLinkDue
+@dataclasses.dataclass(frozen=True, slots=True)
+class BindTimeout:
+    """The peer opened the connection and did not bind within ``bind_timeout``
+    (SMPP 5.0 §2.7's session_init_timer): the driver closes it."""
+
+
+TimerEvent = ResponseTimeout | EnquireLinkDue | BindTimeout
 
 _C = CommandId
 _ESME, _SMSC = Role.ESME, Role.SMSC
@@ -226,6 +235,9 @@ class Session:
         refuse_over_window: refuse the peer's data requests beyond
             ``peer_window`` with ESME_RMSGQFUL; False: take them (the driver holds
             back instead, see `peer_window_full`).
+        bind_timeout: seconds from ``now`` within which the peer must have bound
+            (an SMSC's guard against connections that never bind); `poll`
+            returns `BindTimeout` once after it. None turns it off.
     """
 
     def __init__(
@@ -239,6 +251,7 @@ class Session:
         enquire_link_interval: float | None = 30.0,
         max_command_length: int = MAX_COMMAND_LENGTH,
         refuse_over_window: bool = True,
+        bind_timeout: float | None = None,
     ) -> None:
         if window < 1 or peer_window < 1:
             raise ValueError("windows must be at least 1")
@@ -267,6 +280,7 @@ class Session:
         self._enquire_due = (
             now + enquire_link_interval if enquire_link_interval is not None else None
         )
+        self._bind_due = now + bind_timeout if bind_timeout is not None else None
 
     # ------------------------------------------------------------ introspection
 
@@ -379,6 +393,8 @@ class Session:
                 self._enquire_due = now + self.enquire_link_interval
         status = pdu.status
         self.state = rule[0] if status == CommandStatus.ROK else rule[1]
+        if self.state in _BOUND:
+            self._bind_due = None
         return wire
 
     # ------------------------------------------------------------ receiving
@@ -509,6 +525,8 @@ class Session:
                 )
             self._expect(seq, command_id, _DATA if data else _CONTROL)
         self.state = rule[0] if pdu.status == CommandStatus.ROK else rule[1]
+        if self.state in _BOUND:
+            self._bind_due = None
 
     def _expect(self, seq: int, command_id: int, kind: _Kind) -> None:
         """Note a request of the peer's that we owe an answer."""
@@ -544,6 +562,9 @@ class Session:
         if self._enquire_due is not None and self.state in _BOUND:
             if deadline is None or self._enquire_due < deadline:
                 deadline = self._enquire_due
+        bind_due = self._bind_due  # None once bound
+        if bind_due is not None and (deadline is None or bind_due < deadline):
+            deadline = bind_due
         return deadline
 
     def poll(self, now: float) -> list[TimerEvent]:
@@ -564,6 +585,9 @@ class Session:
             self._enquire_due = now + self.enquire_link_interval
             if not any(c == _C.ENQUIRE_LINK for c, _ in sent.values()):
                 events.append(EnquireLinkDue())
+        if self._bind_due is not None and now >= self._bind_due:
+            self._bind_due = None
+            events.append(BindTimeout())
         return events
 
 

@@ -248,6 +248,22 @@ def command(
             envvar=_env("ENQUIRE_LINK_INTERVAL"),
         ),
     ] = 30.0,
+    bind_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a connection may stay without binding before it is "
+            "closed (0: for ever).",
+            envvar=_env("BIND_TIMEOUT"),
+        ),
+    ] = 10.0,
+    max_connections_per_client: Annotated[
+        int,
+        typer.Option(
+            help="Connections one client address may hold; more are closed at once.",
+            envvar=_env("MAX_CONNECTIONS_PER_CLIENT"),
+            min=1,
+        ),
+    ] = 256,
     drop_after: Annotated[
         int | None,
         typer.Option(
@@ -317,6 +333,8 @@ def command(
             resend_refused=resend_refused,
             receipt_window=receipt_window,
             enquire_link_interval=enquire_link_interval or None,
+            bind_timeout=bind_timeout or None,
+            max_connections_per_client=max_connections_per_client,
         )
         smsc = Smsc(config)
     except ValueError as exc:

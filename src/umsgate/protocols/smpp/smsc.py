@@ -55,7 +55,9 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from umsgate.deadlines import AddressCap
 from umsgate.protocols.smpp import encoding, receipt
 from umsgate.protocols.smpp import pdu as p
 from umsgate.protocols.smpp.codes import (
@@ -67,6 +69,7 @@ from umsgate.protocols.smpp.codes import (
     MessageState,
 )
 from umsgate.protocols.smpp.session import (
+    BindTimeout,
     EnquireLinkDue,
     ResponseTimeout,
     Role,
@@ -74,7 +77,7 @@ from umsgate.protocols.smpp.session import (
     TimerEvent,
 )
 from umsgate.protocols.smpp.tlv import NetworkErrorCode, Tlvs
-from umsgate.protocols.smpp.transport import Connection
+from umsgate.protocols.smpp.transport import Connection, Handler
 from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.smpp")
@@ -145,6 +148,37 @@ class SimulatorConfig:
     receipt_window: int = 50
     enquire_link_interval: float | None = 30.0
     response_timeout: float = 10.0
+    #: Seconds a connection may stay without binding before the SMSC closes it
+    #: (SMPP 5.0 §2.7 session_init_timer); None: it may stay for ever.
+    bind_timeout: float | None = 10.0
+    #: Connections one client address may hold; more are closed at once (the
+    #: gateway's ``server.max_connections_per_client``).
+    max_connections_per_client: int = 256
+
+
+class _CappedConnection(Connection):
+    """A connection counted against ``max_connections_per_client``; one over it is
+    dropped as soon as it opens."""
+
+    def __init__(
+        self, session: Session, handler: Handler, *, cap: AddressCap, **options: Any
+    ) -> None:
+        super().__init__(session, handler, **options)
+        self._cap = cap
+        self._cap_key: str | None = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._cap_key = self._cap.take(
+            transport.get_extra_info("peername"), asyncio.get_running_loop().time()
+        )
+        if self._cap_key is None:
+            self.abort(f"too many connections from {self.peer}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cap.release(self._cap_key)
+        self._cap_key = ""
+        super().connection_lost(exc)
 
 
 @dataclasses.dataclass(slots=True, kw_only=True)
@@ -357,6 +391,7 @@ class Smsc:
         self._early_draw = random.Random(config.seed).random
         self._server: asyncio.Server | None = None
         self._peers: set[_Peer] = set()
+        self._cap = AddressCap(config.max_connections_per_client, "sim-smpp")
         self._receivers: dict[str, list[_Peer]] = {}
         self._rr: dict[str, int] = {}
         self._queues: dict[str, collections.deque[_Receipt]] = {}
@@ -493,9 +528,10 @@ class Smsc:
             peer_window=self.config.window,
             response_timeout=self.config.response_timeout,
             enquire_link_interval=self.config.enquire_link_interval,
+            bind_timeout=self.config.bind_timeout,
         )
-        peer.connection = Connection(
-            session, peer, close_on_invalid=False, name="sim-smpp"
+        peer.connection = _CappedConnection(
+            session, peer, close_on_invalid=False, name="sim-smpp", cap=self._cap
         )
         self._peers.add(peer)
         return peer.connection
@@ -794,6 +830,10 @@ class _Peer:
                     self.smsc._requeue(item)
             elif event.command_id == CommandId.ENQUIRE_LINK:
                 connection.close("the ESME did not answer enquire_link")
+        elif isinstance(event, BindTimeout):
+            connection.close(
+                f"no bind within {self.smsc.config.bind_timeout:g} s of connecting"
+            )
 
     def writable(self, connection: Connection) -> None:
         if self.receives:

@@ -417,7 +417,13 @@ def error_result(fields: Mapping[str, str], error: RemoteProtocolError) -> Resul
         send_num=_echo_number(fields.get("sendnum", "")),
         recv_num=_echo_number(fields.get("recvnum", "")),
         error_code=int(code),
-        error_msg=ACK_MESSAGES[code],
+        # A refused callback says why (which address, which setting): the client
+        # cannot tell from its own fields, as it can for the others.
+        error_msg=(
+            error.message.removeprefix(f"{code} ")
+            if code is AckCode.CALLBACK
+            else ACK_MESSAGES[code]
+        ),
     )
 
 

@@ -44,6 +44,10 @@ class AckCode(enum.IntEnum):
     CID = 2006
     #: "2007 token 값 오류" — missing or malformed (spec §6).
     TOKEN = 2007
+    #: Project (the seed has no code for it): callback value error — not an http(s)
+    #: URL with a host, or at an address the gateway does not call (its outbound
+    #: URL policy, docs/security.md). Numbered as the seed numbers field errors.
+    CALLBACK = 2008
 
 
 class CallbackCode(enum.IntEnum):
@@ -70,6 +74,7 @@ ACK_MESSAGES: dict[AckCode, str] = {
     AckCode.BODY: "Body field value error",
     AckCode.CID: "Cid value error",
     AckCode.TOKEN: "token value error",
+    AckCode.CALLBACK: "callback value error",
 }
 
 CALLBACK_MESSAGES: dict[CallbackCode, str] = {
@@ -93,6 +98,9 @@ ACK_RESULTS: dict[AckCode, ResultCode] = {
     AckCode.BODY: ResultCode.CONTENT_REJECTED,
     AckCode.CID: ResultCode.AUTH_FAILED,
     AckCode.TOKEN: ResultCode.AUTH_FAILED,
+    # Our callback is the gateway's own public URL: a provider refusing it is a
+    # configuration fault (server.public_url), not the message's.
+    AckCode.CALLBACK: ResultCode.FAILED,
 }
 
 #: Callback codes → unified code. All failures are final as the seed says

@@ -33,10 +33,11 @@ from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.engine.accept import Accepted, Submission
 from umsgate.engine.intake import Throttled
-from umsgate.errors import RemoteProtocolError, ValidationError
+from umsgate.errors import RemoteProtocolError, TargetRefused, ValidationError
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status
+from umsgate.reports import targets
 from umsgate.reports.faces import FACE_KEY
 
 if TYPE_CHECKING:
@@ -161,13 +162,27 @@ class Prepared:
     message: native_codec.SendRequest
 
 
-def prepare(fields: Mapping[str, str]) -> Prepared:
+def prepare(fields: Mapping[str, str], *, allow_private_targets: bool) -> Prepared:
     """The message of decoded, authenticated fields.
+
+    Args:
+        allow_private_targets: ``webhook.allow_private_targets``: whether a
+            callback URL may name a private address (`umsgate.reports.targets`).
 
     Raises:
         RemoteProtocolError: ``code`` is the `AckCode` to answer.
     """
     req = codec.parse_send_request(fields)
+    given = fields.get("callback", "").strip()
+    if given:
+        # The codec drops a callback it cannot use (what the provider's simulator
+        # does); the face says so instead: 2008, so the client learns at once that
+        # it would never be called back. A host that is a name is judged when the
+        # callback is made (the report's last_error says why it was refused).
+        try:
+            targets.Policy(allow_private=allow_private_targets).check_literal(given)
+        except TargetRefused as exc:
+            raise codec.refusal(AckCode.CALLBACK, exc.message) from None
     recv_digits = req.recv_num.lstrip("+")
     send_echo = req.send_num.lstrip("+")
     sender = _sender(req.send_num)
@@ -302,7 +317,9 @@ async def handle(gw: SendHost, body: bytes | None, content_type: str) -> Answer:
             client = await gw.directory.authenticate_tobetext(cid, token)
         except AuthError:
             raise auth_failed() from None
-        prepared = prepare(fields)
+        prepared = prepare(
+            fields, allow_private_targets=gw.settings.webhook.allow_private_targets
+        )
     except RemoteProtocolError as exc:
         return refused(gw, fields, exc)
     item, tps_key, tps = submission(gw, client, prepared, now=time.time())

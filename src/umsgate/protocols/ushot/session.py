@@ -32,7 +32,9 @@ poll with an empty 1031 (spec §7.3).
 Timers (spec §8): while the peer owes an answer, ``answer_timeout``; always,
 ``idle_timeout`` without any byte received; for a client in READY, ``keepalive``
 seconds after the last frame it sent, a `KeepaliveDue` (once, until it sends again).
-The first two end the session with `TimedOut`.
+A server also gives a new connection ``answer_timeout`` to log in (its login is
+owed from the start; bytes that trickle in without completing it do not extend
+it). All but the keepalive end the session with `TimedOut`.
 """
 
 from __future__ import annotations
@@ -292,6 +294,9 @@ class Session:
         self._last_sent = now
         self._last_received = now
         self._awaiting_since: float | None = None
+        #: A server's peer owes it a login from the start: within answer_timeout
+        #: (else a connection that trickles bytes and never logs in stays).
+        self._login_due = now + answer_timeout if role is Role.SERVER else None
         self._keepalive_signalled = False
         self._unknown_owed = 0
         self._peer_version = ""
@@ -464,6 +469,8 @@ class Session:
         if self.state in _ENDED:
             return None
         deadline = self._last_received + self.idle_timeout
+        if self._login_due is not None and self.state is State.CONNECTED:
+            deadline = min(deadline, self._login_due)
         if self._awaiting_since is not None:
             deadline = min(deadline, self._awaiting_since + self.answer_timeout)
         if self._keepalive_at() is not None:
@@ -483,6 +490,16 @@ class Session:
     def handle_timeout(self, now: float) -> None:
         """Fire the timers that are due; their events come out of `next_event`."""
         if self.state in _ENDED:
+            return
+        if (
+            self._login_due is not None
+            and self.state is State.CONNECTED
+            and now >= self._login_due
+        ):
+            self.state = State.ERROR
+            self._queue.append(
+                TimedOut(reason=f"no login within {self.answer_timeout:g} s")
+            )
             return
         if (
             self._awaiting_since is not None

@@ -36,6 +36,7 @@ from typing import Annotated
 
 import typer
 
+from umsgate.deadlines import AddressCap
 from umsgate.errors import ProtocolError
 from umsgate.protocols.ushot.bodies import command_of
 from umsgate.protocols.ushot.codes import (
@@ -132,6 +133,8 @@ class UShotSimulator:
         clock: monotonic seconds.
         report_first: report-first mode (see the module docstring); results are
             then ready at once and ``result_delay`` is not used.
+        max_connections_per_client: connections one client address may hold over
+            the four ports; more are closed at once.
     """
 
     def __init__(
@@ -148,8 +151,10 @@ class UShotSimulator:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         report_first: bool = False,
+        max_connections_per_client: int = 256,
     ) -> None:
         self.host = host
+        self._cap = AddressCap(max_connections_per_client, "sim-ushot")
         self.base_port = base_port
         self.answer_timeout = answer_timeout
         self.idle_timeout = idle_timeout
@@ -238,9 +243,14 @@ class UShotSimulator:
         self, port: Port
     ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
         def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            key = self._cap.take(writer.get_extra_info("peername"), self._clock())
+            if key is None:
+                writer.transport.abort()
+                return
             task = asyncio.ensure_future(self._serve(port, reader, writer))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda _t: self._cap.release(key))
 
         return handler
 
