@@ -142,6 +142,8 @@ messages = Table(
     # recent times); done_at is set only when a message ends, so accepting a
     # message does not touch the second.
     Index(None, "created_at"),
+    # Searches by receiver, newest first (probed once per client across clients).
+    Index(None, "client_id", "receiver", "id"),
     Index(
         None,
         "done_at",

@@ -54,6 +54,10 @@ async def test_console_queries_use_indexes(sqlite_store: Store) -> None:
         await data.message_timeline(gw, 10**17 + 1)  # type: ignore[arg-type]
         await data.search_messages(gw, data.Search.parse({}))  # type: ignore[arg-type]
         await data.search_messages(gw, data.Search.parse({"srcMsgId": "a-1"}))  # type: ignore[arg-type]
+        await data.search_messages(
+            gw,  # type: ignore[arg-type]
+            data.Search.parse({"receiver": "01012345678", "status": "SENT"}),
+        )
         assert len(seen) >= 8
         async with db.read() as conn:
             for statement, params in seen:

@@ -1,5 +1,5 @@
 """operators, their console sessions and tokens; clients.disabled; the dashboard's
-time indexes on messages
+time indexes on messages and the receiver search's index
 
 Revision ID: 0008
 Revises: 0007
@@ -7,8 +7,9 @@ Create Date: 2026-12-07 01:00:00.000000
 Phase: pre-deploy
 
 New tables and a column with a default: code of any earlier revision runs unchanged
-with them. On PostgreSQL the two index builds on ``messages`` lock writes to it
-while they run: on a large table, apply it in a quiet hour.
+with them. On PostgreSQL the three index builds on ``messages`` lock writes to it
+while they run: on a large table, apply it in a quiet hour. (The receiver index
+is the one the message lookup of the native API uses, under the same name.)
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def upgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_created_at"), ["created_at"])
         batch_op.create_index(
+            batch_op.f("ix_messages_client_id_receiver_id"),
+            ["client_id", "receiver", "id"],
+        )
+        batch_op.create_index(
             batch_op.f("ix_messages_done_at"),
             ["done_at"],
             sqlite_where=done,
@@ -70,6 +75,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_messages_done_at"))
+        batch_op.drop_index(batch_op.f("ix_messages_client_id_receiver_id"))
         batch_op.drop_index(batch_op.f("ix_messages_created_at"))
     with op.batch_alter_table("clients", schema=None) as batch_op:
         batch_op.drop_column("disabled")
