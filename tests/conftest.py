@@ -13,12 +13,19 @@ import contextlib
 import dataclasses
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping
+import threading
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+)
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+import hypothesis
 import orjson
 import pytest
 from starlette.applications import Starlette
@@ -32,6 +39,31 @@ from umsgate.testing import running_asgi
 from umsgate.types import Connector
 
 PG_URL = os.environ.get("UMSGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+#: A longer fuzz campaign: this many examples in every property and schema test
+#: that asks `examples` (docs/testing.md); unset, each keeps its own small number.
+FUZZ_EXAMPLES = int(os.environ.get("UMSGATE_FUZZ_EXAMPLES", "0") or 0)
+
+
+def examples(default: int) -> int:
+    """``max_examples`` for a fuzz test: ``default``, or ``UMSGATE_FUZZ_EXAMPLES``."""
+    return FUZZ_EXAMPLES or default
+
+
+def fuzz_settings(default: int) -> hypothesis.settings:
+    """Settings of a property test over hostile input: ``default`` examples (or the
+    campaign's), no deadline (a shared machine is slow at times), and, in the suite,
+    the same examples on every run with no example database (CI repeats itself); a
+    campaign draws new ones each time."""
+    return hypothesis.settings(
+        max_examples=examples(default),
+        deadline=None,
+        derandomize=not FUZZ_EXAMPLES,
+        database=None,
+        suppress_health_check=[
+            hypothesis.HealthCheck.too_slow,
+            hypothesis.HealthCheck.data_too_large,
+        ],
+    )
 
 
 def _pg_available() -> str | None:
@@ -283,3 +315,48 @@ def sms_body(src: str, **fields: Any) -> dict[str, Any]:
     }
     body.update(fields)
     return body
+
+
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def served_in_thread(
+    serve: Callable[[], contextlib.AbstractAsyncContextManager[T]],
+) -> Iterator[T]:
+    """What ``serve()`` yields, kept open in a thread with its own event loop until
+    the block ends: for synchronous clients (schemathesis, hypothesis tests that make
+    blocking HTTP calls) of a gateway. Only plain values (URLs, tokens) should cross
+    to the calling thread."""
+    ready = threading.Event()
+    out: dict[str, Any] = {}
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        async with serve() as value:
+            out["value"] = value
+            ready.set()
+            await stop.wait()
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(main())
+        except BaseException as exc:  # raised in the calling thread below
+            out["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=run, name="served", daemon=True)
+    thread.start()
+    if not ready.wait(60):
+        raise TimeoutError("the server did not start within 60 s")
+    try:
+        if "error" in out:
+            raise out["error"]
+        yield out["value"]
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
+        loop.close()
+    if "error" in out:
+        raise out["error"]

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from umsgate import __version__, webhookkeys
 from umsgate.clients import Directory
+from umsgate.clock import SystemClock
 from umsgate.config import Settings
 from umsgate.console import api as console_api
 from umsgate.console import openapi as console_openapi
@@ -34,7 +35,6 @@ from umsgate.console.operators import Sessions
 from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
-from umsgate.engine.clock import SystemClock
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
 from umsgate.engine.gate import Gate
 from umsgate.engine.intake import LocalIntake
@@ -118,6 +118,7 @@ class Gateway:
             self.db,
             token_ttl=auth.token_ttl,
             cache_ttl=auth.cache_ttl,
+            clock=self.clock,
             sealer=self.sealer,
             hash_workers=auth.hash_workers,
             guard=Guard(
@@ -136,7 +137,7 @@ class Gateway:
         )
         self.throttles = Throttles()
         self.nodes = Nodes(
-            self.db, timeout=settings.engine.node_timeout, clock=time.time
+            self.db, timeout=settings.engine.node_timeout, clock=self.clock
         )
         self.http = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook.timeout),
@@ -186,7 +187,7 @@ class Gateway:
         """The gates of the connectors with ``tps`` or ``window``."""
         gates = {}
         for cs in self.settings.connectors:
-            gate = Gate.for_connector(cs, max_chunk=CHUNK, db=self.db, clock=time.time)
+            gate = Gate.for_connector(cs, max_chunk=CHUNK, db=self.db, clock=self.clock)
             if gate is not None:
                 gates[cs.name] = gate
         return gates
@@ -214,7 +215,7 @@ class Gateway:
             self.db,
             ids=self.ids,
             node_id=self.nodes.node_id,
-            clock=time.time,
+            clock=self.clock,
             retry_base=self.settings.engine.retry_base,
             retry_max=self.settings.engine.retry_max,
             default_ttl=self.settings.engine.default_ttl,
@@ -238,14 +239,14 @@ class Gateway:
             connectors=self.connectors,
             nodes=self.nodes,
             settings=self.settings.engine,
-            clock=time.time,
+            clock=self.clock,
             on_submitted=self.metrics.submitted,
             gates=self._gates(),
         )
         self.acceptor = Acceptor(
             self.db,
             ids=self.ids,
-            clock=time.time,
+            clock=self.clock,
             max_batch=self.settings.store.commit_batch,
             on_committed=self.dispatcher.wake,
             screen=duplicates.screen,
@@ -256,7 +257,7 @@ class Gateway:
             self.db,
             directory=self.directory,
             settings=self.settings.webhook,
-            clock=time.time,
+            clock=self.clock,
             on_result=self.metrics.webhook,
             faces={n: f.push for n, f in self.faces.items() if f.push is not None},
         )

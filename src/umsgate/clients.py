@@ -42,11 +42,12 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from umsgate.clock import Clock, SystemClock
 from umsgate.domain import phone
 from umsgate.errors import UmsgateError
 from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
@@ -196,7 +197,7 @@ class Directory:
         *,
         token_ttl: float,
         cache_ttl: float,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
         sealer: Sealer | None = None,
         hash_workers: int = 1,
         guard: Guard | None = None,
@@ -209,7 +210,7 @@ class Directory:
         self._db = db
         self._token_ttl = token_ttl
         self._cache_ttl = cache_ttl
-        self._time = clock
+        self._time = (clock or SystemClock()).time
         self._sealer = sealer or Sealer()
         self.hashes = HashPool(hash_workers)
         self.guard = guard

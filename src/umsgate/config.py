@@ -34,7 +34,7 @@ from umsgate.errors import ConfigError
 from umsgate.tomllines import Lines
 
 
-class BadValue(ValueError):
+class BadValue(ConfigError, ValueError):
     """A setting's value is out of its range (raised by a section's checks, so
     that the error can say where the value came from)."""
 

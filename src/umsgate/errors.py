@@ -8,17 +8,28 @@
      ├── ValidationError             a request breaks a rule; carries `code`, `field`
      │    └── (raised by domain/ and faces; each face maps `code` to its own vocabulary)
      ├── StoreError                  the database failed (driver errors converted here)
-     │    └── DuplicateKeyError
+     │    ├── DuplicateKeyError
+     │    └── GatewayGone            the gateway process is gone (also a ConnectorError)
      ├── ProtocolError               a wire protocol was broken: `code`, `close_session`
      │    ├── LocalProtocolError     we misused the protocol (a bug or a bad value)
      │    └── RemoteProtocolError    the peer sent something off the protocol
      └── ConnectorError              a provider could not take a message
           ├── TransientConnectorError  try again later (down, throttled, timed out)
-          └── PermanentConnectorError  never succeeds as sent (auth, bad number)
+          ├── PermanentConnectorError  never succeeds as sent (auth, bad number)
+          └── GatewayGone
 
-Foreign exceptions (sqlite3, asyncpg, httpx, OSError) are converted at the layer
-boundary with ``raise ... from exc``. The default message of every class is its
-docstring's first line.
+Each module's own errors derive from the family above that fits, or from
+`UmsgateError` itself (`umsgate.engine.intake.Throttled`,
+`umsgate.front.wire.FrameError`, `umsgate.reports.http11.RequestError`,
+`umsgate.protocols._http.agenda.AgendaFull`, ...); those that callers also catch by
+a built-in class keep it as a second base (``config.BadValue`` and
+``domain.phone.InvalidNumber`` are ValueErrors, ``smpp.link.LinkDown`` a
+ConnectionError).
+
+A test (tests/unit/test_errors.py) checks that every exception class under
+``umsgate`` is in the tree. Foreign exceptions (sqlite3, asyncpg, httpx, OSError)
+are converted at the layer boundary with ``raise ... from exc``. The default
+message of every class is its docstring's first line.
 """
 
 from __future__ import annotations
@@ -111,3 +122,11 @@ class TransientConnectorError(ConnectorError):
 
 class PermanentConnectorError(ConnectorError):
     """The provider will never take the message as it is."""
+
+
+class GatewayGone(StoreError, ConnectorError):
+    """The gateway process is gone: what was asked of it may or may not be done.
+
+    A front's message may or may not be stored (a `StoreError` to the faces); a
+    connector process's report was not committed (a `ConnectorError` to the
+    connector, which gives the report back to its provider)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime as dt
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from umsgate.clock import SystemClock as SystemClock  # for tests' imports
 from umsgate.protocols.registry import ConnectorContext, Endpoint
 from umsgate.types import ProviderReport
 
@@ -78,16 +78,6 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
-
-
-class SystemClock:
-    """The real clock, as `umsgate.types.Clock`."""
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 class RecordingSink:

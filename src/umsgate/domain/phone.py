@@ -24,6 +24,8 @@ import re
 import phonenumbers
 from phonenumbers import PhoneMetadata, PhoneNumberType
 
+from umsgate.errors import UmsgateError
+
 #: Longest number a client may send (apigw spec §2: ``receiver``/``callback`` ≤ 15).
 MAX_NUMBER_CHARS = 15
 
@@ -41,7 +43,7 @@ _RECEIVER_TYPES: frozenset[int] = frozenset(
 _WRITTEN = re.compile(r"^\+?[0-9 ().-]+$")
 
 
-class InvalidNumber(ValueError):
+class InvalidNumber(UmsgateError, ValueError):
     """The text is not a valid number for that use."""
 
 
@@ -241,7 +243,8 @@ def country(e164: str) -> str:
     number plans.
     """
     digits = e164[1:] if e164.startswith("+") else e164
-    if not digits.isdigit():
+    # str.isdigit takes "²" and other scripts' digits, which int() does not.
+    if not (digits.isascii() and digits.isdigit()):
         return "ZZ"
     for size in (1, 2, 3):
         regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:size]))

@@ -40,6 +40,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from umsgate.clock import Clock
 from umsgate.domain.ids import IdGenerator
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Message
@@ -109,7 +110,7 @@ class Acceptor:
         db: Database,
         *,
         ids: IdGenerator,
-        clock: Callable[[], float],
+        clock: Clock,
         max_batch: int = 1000,
         on_committed: Callable[[int], None] | None = None,
         screen: Screen | None = None,
@@ -124,7 +125,7 @@ class Acceptor:
         self._db = db
         self._screen = screen
         self._ids = ids
-        self._time = clock
+        self._time = clock.time
         self._max_batch = max_batch
         self._on_committed = on_committed
         self._lane = fast_lane
@@ -284,8 +285,6 @@ class Acceptor:
                 for row in rows:
                     if row["id"] in picked:
                         row["status"] = sending
-                        # Its first attempt, as a claim counts it.
-                        row["attempts"] = (row.get("attempts") or 0) + 1
                         row["owner"] = lane.node_id
                         row["claimed_at"] = now
         try:

@@ -7,7 +7,9 @@ become SENDING, owned by this node), ends the expired ones, routes the rest, and
 hands them to their connectors in chunks, at most ``connector_concurrency`` chunks in
 flight per connector; every answer goes to the ledger. It claims again as soon as
 there is room, when the acceptor or the ledger signals new work, or every
-``poll_interval`` (reserved messages become due by time alone).
+``poll_interval`` (reserved messages become due by time alone). What it decides
+(where each claimed message goes, what expires or waits, what the fast lane takes,
+what a gate holds back) is in `umsgate.engine.assignment`, without I/O.
 
 A connector with ``tps`` or ``window`` has a `Gate` (`umsgate.engine.gate`): its
 messages go in chunks of the gate's size, each waiting for its slots of the rate and
@@ -38,50 +40,38 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from umsgate.clock import Clock
 from umsgate.config import EngineSettings
+from umsgate.domain import transitions
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Message
-from umsgate.domain.results import ResultCode
+from umsgate.domain.transitions import EventRow
+from umsgate.engine import assignment
+from umsgate.engine.assignment import CHUNK, MAX_IN_FLIGHT
 from umsgate.engine.gate import Gate
 from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.router import Router
 from umsgate.store import fast, queries
 from umsgate.store.database import Database
-from umsgate.types import Connector, Outcome, SubmitResult
+from umsgate.types import Connector, SubmitResult
+
+__all__ = ["CHUNK", "MAX_IN_FLIGHT", "SUBMIT_TIMEOUT", "Dispatcher"]
 
 log = logging.getLogger("umsgate.engine.dispatcher")
 
-#: Messages handed to a connector in one ``submit`` call.
-CHUNK = 100
 #: How long a connector may take to answer one ``submit`` before the chunk is retried.
 SUBMIT_TIMEOUT = 120.0
-#: Claimed messages waiting for their connectors, at most, per node.
-MAX_IN_FLIGHT = 5000
 #: Most seconds between looks for SENT messages past their report timeout, and
 #: what one look ends at most (in rounds of a batch).
 REPORT_SWEEP_EVERY = 60.0
 REPORT_SWEEP_BATCH = 1000
 REPORT_SWEEP_ROUNDS = 20
-
-
-@dataclasses.dataclass(slots=True)
-class _Plan:
-    """What one claim does: ledger ops (expiries, requeues), messages per
-    connector, and the SENDING events."""
-
-    ops: list[Op] = dataclasses.field(default_factory=list)
-    groups: dict[str, list[Message]] = dataclasses.field(default_factory=dict)
-    events: list[tuple[int, float, str, str | None, str]] = dataclasses.field(
-        default_factory=list
-    )
 
 
 class Dispatcher:
@@ -94,7 +84,7 @@ class Dispatcher:
         connectors: Mapping[str, Connector],
         nodes: Nodes,
         settings: EngineSettings,
-        clock: Callable[[], float],
+        clock: Clock,
         on_submitted: Callable[[str, int], None] | None = None,
         gates: Mapping[str, Gate] | None = None,
     ) -> None:
@@ -107,7 +97,8 @@ class Dispatcher:
         self._connectors = connectors
         self._nodes = nodes
         self._settings = settings
-        self._time = clock
+        self._time = clock.time
+        self._monotonic = clock.monotonic
         self._on_submitted = on_submitted
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
@@ -126,13 +117,11 @@ class Dispatcher:
         self._reserved = 0
 
     def _chunks_in_flight(self, name: str) -> int:
-        """``connector_concurrency`` chunks, or for a gate's smaller chunks as many
-        messages as those would hold (its window, if any, is the cap)."""
-        chunks = self._settings.connector_concurrency
         gate = self._gates.get(name)
-        if gate is None:
-            return chunks
-        return max(chunks, math.ceil(chunks * CHUNK / gate.chunk))
+        return assignment.chunks_in_flight(
+            self._settings.connector_concurrency,
+            gate.chunk if gate is not None else None,
+        )
 
     def queued_for(self, name: str) -> int:
         """Messages this node holds waiting for connector ``name``'s rate (its
@@ -188,13 +177,13 @@ class Dispatcher:
 
     async def claim_once(self) -> int:
         """Claim and hand out one batch; the number of messages claimed."""
-        room = MAX_IN_FLIGHT - self._in_flight - self._reserved
+        room = assignment.room(self._in_flight, self._reserved)
         if room <= 0:
             self._room.clear()
             await self._room.wait()
             return 1
         now = self._time()
-        plan: _Plan | None = None
+        plan: assignment.Plan | None = None
         try:
             async with fast.transaction(self._db) as raw:
                 rows = await fast.claim_due(
@@ -202,7 +191,12 @@ class Dispatcher:
                 )
                 # Routed before the SENDING events are written, so that each
                 # attempt's event names the connector it is tried on.
-                plan = self._plan(rows, now)
+                plan = assignment.plan_claim(
+                    rows,
+                    now,
+                    pick=self._router.pick,
+                    no_route_delay=self._settings.retry_max,
+                )
                 await fast.insert_events(raw, plan.events)
         except BaseException:
             if plan is not None:  # the claim did not happen: give the probes back
@@ -224,49 +218,6 @@ class Dispatcher:
             await self._ledger.apply_many(held)
         return len(rows)
 
-    def _plan(self, rows: Sequence[dict[str, Any]], now: float) -> _Plan:
-        """Expire, route and group claimed rows; the SENDING event of each."""
-        plan = _Plan()
-        sending = Status.SENDING.value
-        for row in rows:
-            row["attempts"] += 1  # the number of the attempt this claim makes
-            attempt = f"attempt {row['attempts']} on {row['owner']}"
-            if row["expires_at"] <= now:
-                plan.ops.append(Expire(message_id=row["id"]))
-                plan.events.append((row["id"], now, sending, None, attempt))
-                continue
-            # This is the message's first attempt, as a claim would count it.
-            message = queries.message_from_row(
-                {**row, "attempts": (row.get("attempts") or 0) + 1}
-            )
-            pick = self._router.pick(message)
-            if pick.connector is None:
-                plan.events.append((row["id"], now, sending, None, attempt))
-                if pick.route is None:
-                    plan.ops.append(
-                        Requeue(
-                            message_id=row["id"],
-                            delay=self._settings.retry_max,
-                            code=ResultCode.PROVIDER_ERROR,
-                            detail=pick.detail,
-                        )
-                    )
-                    continue
-                # Waiting for a breaker (the ledger keeps it until its expiry).
-                plan.ops.append(
-                    Requeue(
-                        message_id=row["id"],
-                        delay=pick.wait,
-                        code=ResultCode.CONNECTION_ERROR,
-                        detail=pick.detail,
-                    )
-                )
-                continue
-            name = pick.connector.name
-            plan.events.append((row["id"], now, sending, None, f"{attempt} via {name}"))
-            plan.groups.setdefault(name, []).append(message)
-        return plan
-
     # -- the accept path's messages --------------------------------------------------
 
     @property
@@ -283,37 +234,26 @@ class Dispatcher:
         a repeat of an earlier message)."""
         if self._stopping:
             return {}
-        room = MAX_IN_FLIGHT - self._in_flight - self._reserved
-        picked: dict[int, tuple[str, Message]] = {}
-        for row in rows:
-            if room <= 0:
-                break
-            if row["due_at"] > now or row["expires_at"] <= now:
-                continue
-            # This is the message's first attempt, as a claim would count it.
-            message = queries.message_from_row(
-                {**row, "attempts": (row.get("attempts") or 0) + 1}
-            )
-            pick = self._router.pick(message)
-            if pick.connector is None:
-                continue  # the claim decides: a wait for a breaker, or no route
-            picked[message.id] = (pick.connector.name, message)
-            room -= 1
+        picked = assignment.pick_at_accept(
+            rows,
+            now,
+            room=assignment.room(self._in_flight, self._reserved),
+            pick=self._router.pick,
+        )
         self._reserved += len(picked)
         return picked
 
     def sending_event(
         self, row: Mapping[str, Any], connector: str, now: float
-    ) -> tuple[int, float, str, str | None, str]:
-        """The SENDING event of a claim of ``row`` (whose ``attempts`` counts this
-        attempt) on ``connector``."""
-        attempt = f"attempt {row['attempts']} on {self._nodes.node_id}"
-        return (
+    ) -> EventRow:
+        """The SENDING event of ``row`` sent at accept on ``connector``: its
+        attempt counted as a claim counts it."""
+        return transitions.sending_event(
             row["id"],
+            transitions.claim_attempt(row),
+            self._nodes.node_id,
             now,
-            Status.SENDING.value,
-            None,
-            f"{attempt} via {connector}",
+            connector,
         )
 
     def release_at_accept(self, picked: Sequence[tuple[str, Message]]) -> None:
@@ -366,12 +306,7 @@ class Dispatcher:
         if delays:
             rate = gate.pace.rate if gate.pace is not None else 0.0
             held.extend(
-                Requeue(
-                    message_id=m.id,
-                    delay=delay,
-                    detail=f"waiting for {gate.name} ({rate:g}/s)",
-                )
-                for m, delay in zip(messages[keep:], delays, strict=True)
+                assignment.held_back(messages[keep:], delays, gate=gate.name, rate=rate)
             )
         return messages[:keep]
 
@@ -421,44 +356,19 @@ class Dispatcher:
     async def _submit(
         self, connector: Connector, messages: Sequence[Message]
     ) -> list[SubmitResult]:
-        by_id = {m.id: m for m in messages}
         try:
             # asyncio.timeout, not wait_for: no task of its own per chunk.
             async with asyncio.timeout(SUBMIT_TIMEOUT):
                 answered = await connector.submit(messages)
         except Exception as exc:  # the whole chunk could not be tried: all of it again
-            code = (
-                ResultCode.TIMEOUT
-                if isinstance(exc, TimeoutError)
-                else ResultCode.CONNECTION_ERROR
-            )
             log.warning(
                 "submit to %s failed: %s",
                 connector.name,
                 exc,
                 extra={"event": "submit_error", "route": connector.name},
             )
-            return [
-                SubmitResult(
-                    message_id=m.id,
-                    outcome=Outcome.RETRY,
-                    code=code,
-                    detail=str(exc)[:200],
-                )
-                for m in messages
-            ]
-        results = [r for r in answered if r.message_id in by_id]
-        missing = set(by_id) - {r.message_id for r in results}
-        results.extend(
-            SubmitResult(
-                message_id=mid,
-                outcome=Outcome.RETRY,
-                code=ResultCode.PROVIDER_ERROR,
-                detail="connector gave no answer for this message",
-            )
-            for mid in missing
-        )
-        return results
+            return assignment.chunk_failed(messages, exc)
+        return assignment.answers(messages, answered)
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -472,8 +382,8 @@ class Dispatcher:
                     )
                     await self._nodes.join()
                 await self.recover()
-                if time.monotonic() >= self._next_report_sweep:
-                    self._next_report_sweep = time.monotonic() + min(
+                if self._monotonic() >= self._next_report_sweep:
+                    self._next_report_sweep = self._monotonic() + min(
                         REPORT_SWEEP_EVERY, self._settings.report_timeout / 2
                     )
                     await self.expire_unreported()

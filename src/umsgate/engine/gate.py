@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
+from umsgate.clock import Clock
 from umsgate.config import ConnectorSettings
 from umsgate.engine import pacing
 from umsgate.protocols import registry
@@ -28,7 +28,7 @@ class Gate:
         window: most messages in flight, or None.
         max_chunk: the dispatcher's chunk size.
         db: where the schedule is shared (PostgreSQL); None keeps it in process.
-        clock: Unix time in seconds.
+        clock: its ``time`` is Unix time in seconds (shared with other nodes).
     """
 
     def __init__(
@@ -39,11 +39,11 @@ class Gate:
         window: int | None,
         max_chunk: int,
         db: Database | None,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> None:
         self.name = name
         self._db = db
-        self._time = clock
+        self._time = clock.time
         limit = pacing.chunk_size(max_chunk, window)
         self.pace = pacing.Pace(tps, max_chunk=limit) if tps is not None else None
         self.window = pacing.Window(window) if window is not None else None
@@ -64,7 +64,7 @@ class Gate:
         *,
         max_chunk: int,
         db: Database,
-        clock: Callable[[], float],
+        clock: Clock,
     ) -> Gate | None:
         """The gate a ``[[connectors]]`` table asks for; None when it sets neither
         ``tps`` nor ``window`` (or only a window that its protocol's sessions hold

@@ -14,9 +14,10 @@ from typing import Protocol
 
 from umsgate.engine.accept import Accepted, Acceptor, Submission
 from umsgate.engine.throttle import Throttles
+from umsgate.errors import UmsgateError
 
 
-class Throttled(Exception):
+class Throttled(UmsgateError):
     """The client's TPS for this channel is used up (nothing was stored)."""
 
 

@@ -5,13 +5,15 @@ Theory of operation
 Dispatcher results, provider reports, expiries and recoveries are queued as `Op`\\ s.
 One task takes whatever is queued (up to ``max_batch``) and applies it in a single
 transaction: it reads the current rows (locked on PostgreSQL), replays the ops in
-order against them through the lifecycle table, and writes the changed rows, their
-events, the reports of messages that became final, the parts of multi-part messages,
-and the fallback messages of failed RCS/KakaoTalk messages. Only after the commit is
-each op's future resolved, so a connector acknowledges a report to its provider only
-once it is on disk. An op that the lifecycle refuses (a second report for a final
-message, a late submit answer after a recovery) changes nothing: each message gets
-exactly one final status and one report per final.
+order against them through the rules of `umsgate.domain.transitions` (pure
+functions: each op gives a step, which the ledger applies to its row), and writes
+the changed rows, their events, the reports of messages that became final, the
+parts of multi-part messages, and the fallback messages of failed RCS/KakaoTalk
+messages. Only after the commit is each op's future resolved, so a connector
+acknowledges a report to its provider only once it is on disk. An op that the rules
+refuse (a second report for a final message, a late submit answer after a recovery)
+changes nothing: each message gets exactly one final status and one report per
+final.
 
 Reports that overtake their submit answers
 ------------------------------------------
@@ -44,14 +46,15 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
-from umsgate.domain import lifecycle
+from umsgate.clock import Clock
+from umsgate.domain import transitions
 from umsgate.domain.ids import IdGenerator
-from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
+from umsgate.domain.transitions import EventRow, MessageState, PartResult, PartState
 from umsgate.engine import retry
 from umsgate.reports import faces as report_faces
 from umsgate.reports import format as report_format
@@ -61,18 +64,8 @@ from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 log = logging.getLogger("umsgate.engine.ledger")
 
-# Plain strings on the hot path: enum member access costs more than the work here.
-_ACCEPTED, _QUEUED, _SENDING, _SENT = "ACCEPTED", "QUEUED", "SENDING", "SENT"
-_DELIVERED, _FAILED, _EXPIRED = "DELIVERED", "FAILED", "EXPIRED"
-_ALLOWED = frozenset(
-    (src.value, dst.value)
-    for src, targets in lifecycle.TRANSITIONS.items()
-    for dst in targets
-)
-_DELIVERED_CODE = ResultCode.DELIVERED.value
+_NOW, _AFTER = transitions.Placement.NOW, transitions.Placement.AFTER
 
-#: A retry that would come after the message's expiry comes this long before it.
-LAST_TRY_MARGIN = 0.001
 #: Most ops applied in one transaction.
 MAX_BATCH = 2000
 #: Pending (unmatched) reports looked at per round, and how long they are kept by
@@ -137,18 +130,18 @@ Op = Submitted | Requeue | Expire | Reported | Adopt
 
 @dataclasses.dataclass(slots=True)
 class _Batch:
+    """What the ops of one transaction write: the messages' rows as the rules leave
+    them, and what the rules' steps ask for besides."""
+
     now: float
-    rows: dict[int, dict[str, Any]]
+    rows: dict[int, MessageState]
     changed: set[int] = dataclasses.field(default_factory=set)
-    events: list[tuple[int, float, str, str | None, str]] = dataclasses.field(
-        default_factory=list
-    )
+    events: list[EventRow] = dataclasses.field(default_factory=list)
     reports: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    new_parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    part_updates: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    parts: dict[int, dict[str, dict[str, Any]]] = dataclasses.field(
-        default_factory=dict
-    )
+    new_parts: list[PartState] = dataclasses.field(default_factory=list)
+    part_updates: list[PartResult] = dataclasses.field(default_factory=list)
+    #: The known parts of the messages with part reports, by provider id.
+    parts: dict[int, dict[str, PartState]] = dataclasses.field(default_factory=dict)
     fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     finals: int = 0
     #: Messages were queued to be sent at once.
@@ -177,7 +170,7 @@ class Ledger:
         *,
         ids: IdGenerator,
         node_id: str,
-        clock: Callable[[], float],
+        clock: Clock,
         retry_base: float,
         retry_max: float,
         default_ttl: float,
@@ -197,7 +190,7 @@ class Ledger:
         self._db = db
         self._ids = ids
         self._node_id = node_id
-        self._time = clock
+        self._time = clock.time
         self._retry_base = retry_base
         self._retry_max = retry_max
         self._default_ttl = default_ttl
@@ -217,6 +210,8 @@ class Ledger:
         self._unsettled = 0
         self._settled = asyncio.Event()
         self._rng = random.Random()
+        #: Bound once: a bound method made per op costs as much as a rule.
+        self._backoff: transitions.Backoff = self._delay
         self._last_pending = 0.0
         #: Parked reports by (connector, provider id), as written (see the module
         #: docstring); None until loaded from the store.
@@ -429,11 +424,16 @@ class Ledger:
             ops: list[Op] = []
             parked = self._parked if self._parked is not None else {}
             for row_id, connector, pid, body, created_at in rows:
-                if (connector, pid) in found:
+                fate = transitions.pending_fate(
+                    matched=(connector, pid) in found,
+                    age=now - created_at,
+                    ttl=self._unmatched_ttl,
+                )
+                if fate is transitions.PendingFate.APPLY:
                     ops.append(Reported(report=_report_from_json(body)))
                     done.append(row_id)
                     parked.pop((connector, pid), None)
-                elif now - created_at > self._unmatched_ttl:
+                elif fate is transitions.PendingFate.DROP:
                     log.warning(
                         "report of %s from %s dropped: it matched no message in %.0f s",
                         pid,
@@ -476,18 +476,12 @@ class Ledger:
         now = self._time()
         # Match provider ids to messages: first the ids this very batch records, then
         # the store.
-        in_batch: dict[tuple[str, str], tuple[int, int | None]] = {}
+        in_batch: dict[transitions.ProviderKey, transitions.Target] = {}
         for op in ops:
             if isinstance(op, Submitted) and op.result.outcome is Outcome.ACCEPTED:
-                res = op.result
-                if len(res.segment_ids) > 1:
-                    for i, pid in enumerate(res.segment_ids):
-                        in_batch[(op.connector, pid)] = (op.message_id, i + 1)
-                elif res.provider_msg_id:
-                    in_batch[(op.connector, res.provider_msg_id)] = (
-                        op.message_id,
-                        None,
-                    )
+                in_batch.update(
+                    transitions.recorded_ids(op.result, op.connector, op.message_id)
+                )
         # Parked reports of the ids this batch records: applied after it, their
         # rows deleted in the same transaction.
         index = self._parked
@@ -521,13 +515,13 @@ class Ledger:
         for op in ops:
             if isinstance(op, Reported):
                 rep = op.report
-                key = (rep.connector, rep.provider_msg_id or "")
-                if rep.message_id is not None:
-                    resolved.append((op, rep.message_id, None))
-                elif rep.provider_msg_id and key in found:
-                    mid, part = found[key]
-                    (after if key in in_batch else resolved).append((op, mid, part))
+                placement, mid, part = transitions.place_report(rep, found, in_batch)
+                if placement is _NOW:
+                    resolved.append((op, mid, part))
+                elif placement is _AFTER:
+                    after.append((op, mid, part))
                 else:
+                    key = (rep.connector, rep.provider_msg_id or "")
                     parked.append(
                         {
                             "connector": rep.connector,
@@ -542,13 +536,19 @@ class Ledger:
             else:
                 resolved.append((op, op.message_id, None))
         resolved.extend(after)
-        rows = await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved}))
+        # The rows are the rules' `MessageState`s as they are: no copy per message.
+        rows = cast(
+            "dict[int, MessageState]",
+            await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved})),
+        )
         before = {mid: fast.mutable_values(row) for mid, row in rows.items()}
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]
         if part_mids:
             for mid, plist in (await fast.parts_of(raw, part_mids)).items():
-                batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
+                batch.parts[mid] = {
+                    p["provider_msg_id"]: cast(PartState, p) for p in plist
+                }
         for op, mid, part in resolved:
             row = rows.get(mid)
             if row is None:
@@ -559,10 +559,14 @@ class Ledger:
                 continue
             self._replay(batch, op, row, part)
         await fast.insert_pending_reports(raw, parked)
-        await fast.insert_parts(raw, batch.new_parts)
-        await fast.update_parts(raw, batch.part_updates)
+        await fast.insert_parts(raw, cast("list[dict[str, Any]]", batch.new_parts))
+        await fast.update_parts(raw, cast("list[dict[str, Any]]", batch.part_updates))
         await fast.update_messages(
-            raw, [batch.rows[m] for m in sorted(batch.changed)], before
+            raw,
+            cast(
+                "list[dict[str, Any]]", [batch.rows[m] for m in sorted(batch.changed)]
+            ),
+            before,
         )
         if batch.fallbacks:
             await fast.insert_messages(raw, batch.fallbacks)
@@ -572,18 +576,55 @@ class Ledger:
 
     # -- the replay -------------------------------------------------------------------
 
-    def _move(
-        self,
-        batch: _Batch,
-        row: dict[str, Any],
-        new: str,
-        *,
-        code: str | None = None,
-        detail: str = "",
-    ) -> bool:
-        """Move ``row`` to status ``new`` if the lifecycle table allows it."""
-        current = row["status"]
-        if (current, new) not in _ALLOWED:
+    def _delay(self, attempts: int) -> float:
+        """The rules' `transitions.Backoff`: the retry policy, drawn from the
+        ledger's random source."""
+        return retry.backoff(
+            attempts, base=self._retry_base, cap=self._retry_max, rng=self._rng
+        )
+
+    def _replay(
+        self, batch: _Batch, op: Op, row: MessageState, part: int | None
+    ) -> None:
+        """Apply ``op`` to ``row`` by the rules (`umsgate.domain.transitions`), and
+        keep what the step asks to write."""
+        now = batch.now
+        if isinstance(op, Reported):
+            parts = None
+            if part is not None:
+                parts = batch.parts.get(row["id"], {})
+            step = transitions.reported(row, op.report, now, self._backoff, parts)
+            update = step.part_update
+            if update is not None:
+                assert parts is not None
+                known = parts[update["provider_msg_id"]]
+                known["result_code"] = update["result_code"]
+                known["raw_code"] = update["raw_code"]
+                batch.part_updates.append(update)
+        elif isinstance(op, Submitted):
+            step = transitions.submitted(
+                row, op.result, op.connector, now, self._backoff
+            )
+            if step.new_parts:
+                mine = batch.parts.setdefault(row["id"], {})
+                for new_part in step.new_parts:
+                    batch.new_parts.append(new_part)
+                    mine[new_part["provider_msg_id"]] = {**new_part}
+        elif isinstance(op, Requeue):
+            step = transitions.requeue(
+                row, delay=op.delay, code=op.code, detail=op.detail, now=now
+            )
+        elif isinstance(op, Expire):
+            if op.sent_before is None:
+                step = transitions.expire(row, now=now)
+            else:
+                step = transitions.expire_unreported(
+                    row, sent_before=op.sent_before, now=now
+                )
+        else:
+            step = transitions.adopt(row, owner=op.owner)
+        row.update(step.changes)
+        for current, new in step.refused:
             log.debug(
                 "transition refused",
                 extra={
@@ -593,290 +634,34 @@ class Ledger:
                     "to": new,
                 },
             )
-            return False
-        row["status"] = new
+        if not step.written:
+            return
         batch.changed.add(row["id"])
-        batch.events.append((row["id"], batch.now, new, code, detail[:500]))
-        return True
-
-    def _replay(
-        self, batch: _Batch, op: Op, row: dict[str, Any], part: int | None
-    ) -> None:
-        if isinstance(op, Submitted):
-            self._submitted(batch, op, row)
-        elif isinstance(op, Requeue):
-            if row["status"] == _SENDING:
-                self._requeue(batch, row, op.delay, op.code, op.detail)
-        elif isinstance(op, Expire):
-            if op.sent_before is None:
-                self._finish(
-                    batch,
-                    row,
-                    ResultCode.EXPIRED,
-                    raw=None,
-                    detail="expired before it was sent",
-                )
-            elif row["status"] == _SENT and (row["sent_at"] or 0.0) <= op.sent_before:
-                # The provider may have delivered it: no fallback is sent.
-                self._finish(
-                    batch,
-                    row,
-                    ResultCode.EXPIRED,
-                    raw=None,
-                    detail="no report from the provider in time",
-                    fallback=False,
-                )
-        elif isinstance(op, Adopt):
-            if row["status"] == _SENT:
-                row["owner"] = op.owner
-                batch.changed.add(row["id"])
-        else:
-            self._reported(batch, op.report, row, part)
-
-    def _submitted(self, batch: _Batch, op: Submitted, row: dict[str, Any]) -> None:
-        res = op.result
-        if row["status"] != _SENDING:
-            # A late answer: the claim was recovered and decided meanwhile.
+        batch.events.extend(step.events)
+        if step.wake:
+            batch.wake = True
+        code = step.final
+        if code is None:
             return
-        # An attempt is a connector's answer: claims held back for a throttle or a
-        # breaker, or without a route, do not lengthen the backoff of later failures.
-        row["attempts"] += 1
-        if res.outcome is Outcome.ACCEPTED:
-            if self._move(
-                batch,
-                row,
-                _SENT,
-                detail=f"{op.connector} {res.provider_msg_id or ''}".strip(),
-            ):
-                row["connector"] = op.connector
-                row["provider_msg_id"] = res.provider_msg_id
-                row["sent_at"] = batch.now
-                row["segments"] = res.segments or max(1, len(res.segment_ids))
-                if len(res.segment_ids) > 1:
-                    mine = batch.parts.setdefault(row["id"], {})
-                    for i, pid in enumerate(res.segment_ids):
-                        part = {
-                            "connector": op.connector,
-                            "provider_msg_id": pid,
-                            "message_id": row["id"],
-                            "part": i + 1,
-                            "result_code": None,
-                            "raw_code": None,
-                        }
-                        batch.new_parts.append(part)
-                        mine[pid] = dict(part)
-        elif res.outcome is Outcome.REJECTED:
-            row["connector"] = op.connector
-            self._finish(
-                batch,
-                row,
-                res.code or ResultCode.FAILED,
-                raw=res.raw_code,
-                detail=res.detail,
-            )
-        else:
-            # The connector tried last: the router tries another one next time.
-            row["connector"] = op.connector
-            delay = res.retry_after
-            if delay is None:
-                delay = retry.backoff(
-                    row["attempts"],
-                    base=self._retry_base,
-                    cap=self._retry_max,
-                    rng=self._rng,
-                )
-            self._requeue(
-                batch, row, delay, res.code, f"{op.connector}: {res.detail}".strip()
-            )
-
-    def _requeue(
-        self,
-        batch: _Batch,
-        row: dict[str, Any],
-        delay: float,
-        code: ResultCode | None,
-        detail: str,
-    ) -> None:
-        due = batch.now + delay
-        if due >= row["expires_at"]:
-            # A retry past the expiry becomes a last try just before it: the
-            # message has until its expiry, and ends EXPIRED then, not earlier.
-            due = row["expires_at"] - LAST_TRY_MARGIN
-            if due <= batch.now:
-                self._finish(
-                    batch,
-                    row,
-                    ResultCode.EXPIRED,
-                    raw=None,
-                    detail=f"no time left to retry: {detail}",
-                )
-                return
-        if self._move(
-            batch, row, _QUEUED, code=code.value if code else None, detail=detail
-        ):
-            row["due_at"] = due
-            row["owner"] = None
-            if delay <= 0:
-                batch.wake = True
-
-    def _reported(
-        self, batch: _Batch, rep: ProviderReport, row: dict[str, Any], part: int | None
-    ) -> None:
-        if part is not None:
-            parts = batch.parts.get(row["id"], {})
-            pid = rep.provider_msg_id or ""
-            if pid not in parts or parts[pid]["result_code"] is not None:
-                return  # unknown or repeated receipt of a part
-            parts[pid]["result_code"] = rep.code.value
-            parts[pid]["raw_code"] = rep.raw_code
-            batch.part_updates.append(
-                {
-                    "connector": rep.connector,
-                    "provider_msg_id": pid,
-                    "result_code": rep.code.value,
-                    "raw_code": rep.raw_code,
-                }
-            )
-            codes = [p["result_code"] for p in parts.values()]
-            if any(c is None for c in codes):
-                return
-            failures = [ResultCode(c) for c in codes if c != _DELIVERED_CODE]
-            code = failures[0] if failures else ResultCode.DELIVERED
-        else:
-            code = rep.code
-        row["carrier"] = rep.carrier or row["carrier"]
-        if row["status"] == _SENDING:
-            row["attempts"] += 1  # the report answers this claim's try
-        waiting = row["status"] in (_SENDING, _QUEUED)
-        if (
-            waiting
-            and part is None
-            and not code.transient
-            and (rep.provider_msg_id or row["connector"] is None)
-        ):
-            # The report overtook the answer to its submit, or came for a try whose
-            # answer was lost: keep who took the message, and when.
-            row["connector"] = rep.connector
-            row["provider_msg_id"] = rep.provider_msg_id or row["provider_msg_id"]
-            row["sent_at"] = row["sent_at"] or batch.now
-            if row["status"] == _SENDING:
-                # The timeline shows the submit the provider took; the answer that
-                # comes after changes nothing.
-                self._move(
-                    batch,
-                    row,
-                    _SENT,
-                    detail=f"{rep.connector} {rep.provider_msg_id or ''} "
-                    "(its report came first)",
-                )
-        if code.transient:
-            if row["status"] in (_SENT, _SENDING):
-                delay = retry.backoff(
-                    row["attempts"],
-                    base=self._retry_base,
-                    cap=self._retry_max,
-                    rng=self._rng,
-                )
-                self._requeue(
-                    batch,
-                    row,
-                    delay,
-                    code,
-                    f"report {rep.raw_code or code.value}: {rep.detail}",
-                )
-            return
-        self._finish(
-            batch, row, code, raw=rep.raw_code, detail=rep.detail, from_carrier=True
-        )
-
-    def _finish(
-        self,
-        batch: _Batch,
-        row: dict[str, Any],
-        code: ResultCode,
-        *,
-        raw: str | None,
-        detail: str,
-        from_carrier: bool = False,
-        fallback: bool = True,
-    ) -> None:
-        if code is ResultCode.DELIVERED:
-            status = _DELIVERED
-        elif code is ResultCode.EXPIRED:
-            status = _EXPIRED
-        else:
-            status = _FAILED
-        if not self._move(batch, row, status, code=code.value, detail=detail):
-            return
-        row["done_at"] = batch.now
-        row["result_code"] = code.value
-        row["raw_code"] = raw
-        row["result_message"] = detail[:500] or code.description
-        row["owner"] = None
         batch.finals += 1
         batch.reports.append(
             report_format.report_row(
-                row, code, now=batch.now, from_carrier=from_carrier, faces=self._faces
+                cast("dict[str, Any]", row),
+                code,
+                now=now,
+                from_carrier=step.from_carrier,
+                faces=self._faces,
             )
         )
-
-        if status != _DELIVERED and fallback:
-            replacement = self._fallback_row(row, batch.now)
+        if step.fallback:
+            replacement = transitions.fallback_row(
+                row, now=now, ttl=self._default_ttl, next_id=self._ids.next_id
+            )
             if replacement is not None:
                 batch.fallbacks.append(replacement)
-                batch.events.append(
-                    (
-                        replacement["id"],
-                        batch.now,
-                        _ACCEPTED,
-                        None,
-                        f"fallback of {row['id']}",
-                    )
+                batch.events.extend(
+                    transitions.fallback_events(replacement["id"], row["id"], now)
                 )
-                batch.events.append((replacement["id"], batch.now, _QUEUED, None, ""))
-
-    def _fallback_row(self, row: dict[str, Any], now: float) -> dict[str, Any] | None:
-        if row["kind"] != 0 or row["channel"] not in (
-            Channel.RCS.value,
-            Channel.KKO.value,
-        ):
-            return None
-        if not row["fallback"]:
-            return None
-        spec = orjson.loads(row["fallback"])
-        channel = spec.get("channel")
-        if channel not in (Channel.SMS.value, Channel.LMS.value, Channel.MMS.value):
-            return None
-        return {
-            "id": self._ids.next_id(),
-            "client_id": row["client_id"],
-            "src_msg_id": row["src_msg_id"],
-            "kind": 1,
-            "parent_id": row["id"],
-            "cmp_msg_id": row["cmp_msg_id"],
-            "channel": channel,
-            "status": _QUEUED,
-            "sender": row["sender"],
-            "receiver": row["receiver"],
-            "subject": spec.get("subject", ""),
-            "content": spec.get("content", ""),
-            "charset": row["charset"],
-            "file_ids": orjson.dumps(spec.get("fileIds", [])).decode(),
-            "extra": orjson.dumps(
-                {
-                    "originCode": spec.get("originCode", ""),
-                    "originChannel": row["channel"],
-                }
-            ).decode(),
-            "fallback": None,
-            "content_hash": "",
-            "created_at": now,
-            "due_at": now,
-            "expires_at": now + self._default_ttl,
-            "attempts": 0,
-            "segments": 1,
-            "carrier": "",
-        }
 
 
 def _report_to_json(rep: ProviderReport) -> str:

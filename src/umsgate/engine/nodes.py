@@ -13,8 +13,9 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from umsgate.clock import Clock
 from umsgate.domain.ids import MAX_SLOT
 from umsgate.errors import StoreError
 from umsgate.store import queries
@@ -38,12 +39,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 class Nodes:
-    def __init__(
-        self, db: Database, *, timeout: float, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, db: Database, *, timeout: float, clock: Clock) -> None:
         self._db = db
         self._timeout = timeout
-        self._time = clock
+        self._time = clock.time
         self.node_id = f"{_host()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.slot = -1
         self.live: set[str] = {self.node_id}

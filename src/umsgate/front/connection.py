@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 import httptools
 
+from umsgate.errors import UmsgateError
 from umsgate.front.exchange import Exchange, Request
 
 if TYPE_CHECKING:
@@ -119,12 +120,12 @@ class Router(Protocol):
         ...
 
 
-class _Refused(Exception):
+class _Refused(UmsgateError):
     """Stops the parser: the request is answered with ``status`` and the connection
     closes."""
 
     def __init__(self, status: int, text: bytes) -> None:
-        super().__init__(text)
+        super().__init__(f"{status} {text.decode('latin-1')}")
         self.status = status
         self.text = text
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from umsgate.engine.accept import Accepted, Submission
 from umsgate.engine.intake import Throttled
+from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
 from umsgate.errors import StoreError, ValidationError
 from umsgate.front import wire
 
@@ -26,10 +27,6 @@ log = logging.getLogger("umsgate.front")
 #: exceptions).
 Outcome = Accepted | Exception
 Then = Callable[[Outcome], None]
-
-
-class GatewayGone(StoreError):
-    """The gateway process closed the socket: the message may or may not be stored."""
 
 
 class RemoteIntake(asyncio.Protocol):

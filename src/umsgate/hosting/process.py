@@ -26,8 +26,9 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from umsgate.engine.clock import SystemClock
+from umsgate.clock import SystemClock
 from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
+from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
 from umsgate.hosting import wire
 from umsgate.protocols.registry import (
     ConnectorContext,
@@ -43,14 +44,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("umsgate.hosting")
 
+#: Why a report the gateway process did not answer failed.
+_GONE = "The gateway process is gone: the report was not committed."
 #: How often the connector's health is looked at (and sent when it changed).
 HEALTH_INTERVAL = 0.2
 #: Longest wait for the connector to stop.
 STOP_TIMEOUT = 30.0
-
-
-class GatewayGone(ConnectorError):
-    """The gateway process is gone: the report was not committed."""
 
 
 def _no_routes(path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
@@ -87,7 +86,7 @@ class Host:
         resolved when the gateway answers that they are committed."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._gone:
-            fut.set_exception(GatewayGone())
+            fut.set_exception(GatewayGone(_GONE))
             return fut
         tag = next(self._tags)
         self._reports[tag] = fut
@@ -139,7 +138,7 @@ class Host:
         reports, self._reports = self._reports, {}
         for fut in reports.values():
             if not fut.done():
-                fut.set_exception(GatewayGone())
+                fut.set_exception(GatewayGone(_GONE))
         self._stop.set()
 
     async def _watch_health(self, connector: Connector) -> None:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import importlib
 import re
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings, Settings
 from umsgate.errors import ConfigError
 from umsgate.types import Clock, Connector
@@ -135,7 +134,7 @@ def check_connectors(settings: Settings) -> list[str]:
                 add_route=lambda _path, _endpoint, _methods: None,
                 public_url=settings.server.public_url
                 or f"http://{settings.server.host}:{settings.server.port}",
-                clock=_WallClock(),
+                clock=SystemClock(),
             )
             return [build_connector(cs, context).name for cs in settings.connectors]
 
@@ -156,11 +155,3 @@ class NoHttp:
 
     def __getattr__(self, name: str) -> Any:
         raise RuntimeError(f"a connector process has no HTTP client (.{name})")
-
-
-class _WallClock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()

@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 import httptools
 
+from umsgate.errors import UmsgateError
 from umsgate.reports import targets
 
 #: Longest answer body kept; a longer answer ends its connection after it is read.
@@ -55,7 +56,7 @@ MAX_CACHED_URLS = 4096
 _PATH_SAFE = "/?=&%:@!$'()*+,;~-._"
 
 
-class RequestError(Exception):
+class RequestError(UmsgateError):
     """The request got no complete answer; the message says why."""
 
 

@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 from umsgate import __version__
 from umsgate.clients import Directory
+from umsgate.clock import Clock
 from umsgate.config import WebhookSettings
 from umsgate.errors import TargetRefused
 from umsgate.reports import targets
@@ -103,7 +104,7 @@ class Notifier:
         *,
         directory: Directory,
         settings: WebhookSettings,
-        clock: Callable[[], float],
+        clock: Clock,
         on_result: Callable[[bool], None] | None = None,
         faces: Mapping[str, PushRule] | None = None,
         resolver: targets.Resolver = targets.system_resolver,
@@ -123,7 +124,7 @@ class Notifier:
         # 64 connections, aiohttp ~170 µs). Created in start(), on the loop.
         self._http: Http11Client | None = None
         self._settings = settings
-        self._time = clock
+        self._time = clock.time
         self._on_result = on_result
         self._faces = dict(faces or {})
         self._wake = asyncio.Event()

@@ -9,6 +9,8 @@ import sqlite3
 import time
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.conftest import Store, new_account, running_gateway, sms_body
 from tests.integration.engine.test_ledger_batch_order import Holding
 from tests.integration.engine.test_outcomes import events, row, settings_for
@@ -40,9 +42,10 @@ async def test_a_message_due_now_is_sent_without_a_claim(store: Store) -> None:
             stored = await row(gw, mid)
             assert stored["status"] == "SENDING"
             assert stored["owner"] == gw.gateway.nodes.node_id
-            # Counted as a claim counts it: this is the first attempt (an outcome
-            # drawn per attempt, as the sandbox's, must not depend on the lane).
-            assert stored["attempts"] == 1
+            # Counted as a claim counts it: the stored count is of answers (none
+            # yet), the message handed out is the first attempt (an outcome drawn
+            # per attempt, as the sandbox's, must not depend on the lane).
+            assert stored["attempts"] == 0
             await wait_for(lambda: len(provider.submits) == 1, what="the submit")
         finally:
             fast.claim_due = real_claim  # type: ignore[assignment]
@@ -122,3 +125,36 @@ async def test_nothing_goes_out_when_the_commit_fails(sqlite_store: Store) -> No
         assert r.status_code == 200, r.text
         await wait_for(lambda: len(provider.submits) == 1, what="the submit")
         provider.release.set()
+
+
+async def test_attempts_count_the_same_at_accept_and_at_a_claim(store: Store) -> None:
+    provider = Holding()  # answers RETRY once released
+    async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
+        acct = await new_account(gw)
+        r = await gw.http.post(
+            "/v1/message/sms", json=sms_body("lane-count"), headers=acct.headers()
+        )
+        assert r.status_code == 200, r.text
+        mid = int(r.json()["umsMsgId"])
+        await wait_for(lambda: len(provider.submits) == 1, what="the first try")
+        provider.release.set()  # RETRY: queued again, then claimed
+        await wait_for(lambda: len(provider.submits) >= 2, what="the second try")
+        first, second = provider.submits[:2]
+        assert (first.id, first.attempts) == (mid, 1)  # sent at accept
+        assert (second.id, second.attempts) == (mid, 2)  # sent by a claim
+        details = await sending_details(gw, mid)
+        assert details[0].startswith("attempt 1 on ")
+        assert details[1].startswith("attempt 2 on ")
+        assert (await row(gw, mid))["attempts"] >= 1  # the answers so far
+
+
+async def sending_details(gw: Any, message_id: int) -> list[str]:
+    async with gw.gateway.db.transaction() as conn:
+        result = await conn.execute(
+            text(
+                "SELECT detail FROM events WHERE message_id = :id "
+                "AND status = 'SENDING' ORDER BY id"
+            ),
+            {"id": message_id},
+        )
+        return [r[0] for r in result]

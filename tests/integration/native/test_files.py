@@ -177,3 +177,26 @@ async def test_files(store: Store) -> None:
     async with running_gateway(make_settings(store)) as gw:
         await uploads_and_checks(gw)
         await refusals(gw)
+
+
+async def test_post_to_a_file_id_is_not_an_upload(sqlite_store: Store) -> None:
+    """Only /v1/storage/file takes uploads; POST on a file id's URL is no method of
+    that path (405 with Allow), as the OpenAPI description says."""
+    async with running_gateway(make_settings(sqlite_store)) as gw:
+        acct = await new_account(gw, "acme")
+        r = await gw.http.post(
+            "/v1/storage/ABC",
+            files={"img": ("a.jpg", jpeg(tag=b"x"), "image/jpeg")},
+            headers=acct.headers(),
+        )
+        assert r.status_code == 405, r.text
+        assert "POST" not in r.headers["allow"]
+        assert await count_files(gw, acct.client_id) == 0
+        # GET with a multipart body on "file" still uploads (resolution 1).
+        r = await gw.http.request(
+            "GET",
+            "/v1/storage/file",
+            files={"img": ("a.jpg", jpeg(tag=b"y"), "image/jpeg")},
+            headers=acct.headers(),
+        )
+        assert (r.status_code, r.json()["resultCode"]) == (200, "10001"), r.text

@@ -58,6 +58,9 @@ class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
+    def time(self) -> float:
+        return time.time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 

@@ -40,6 +40,9 @@ class Clock:
     def now(self) -> dt.datetime:
         return START + dt.timedelta(seconds=self.t)
 
+    def time(self) -> float:
+        return self.now().timestamp()
+
     def monotonic(self) -> float:
         return 1000.0 + self.t
 

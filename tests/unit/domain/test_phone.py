@@ -124,3 +124,8 @@ def test_national_form() -> None:
 
 def test_max_number_chars_is_the_specs() -> None:
     assert phone.MAX_NUMBER_CHARS == 15
+
+
+@pytest.mark.parametrize("value", ["²", "+8²", "+٨٢١٠١٢٣٤٥٦٧٨", "+", ""])
+def test_country_of_what_is_not_ascii_digits_is_unknown(value: str) -> None:
+    assert phone.country(value) == "ZZ"

@@ -83,6 +83,9 @@ class _Clock:
     def now(self) -> dt.datetime:
         return dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
+    def time(self) -> float:
+        return self.now().timestamp()
+
     def monotonic(self) -> float:
         return 0.0
 

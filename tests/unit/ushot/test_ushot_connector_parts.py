@@ -100,6 +100,9 @@ class _Clock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
+    def time(self) -> float:
+        return time.time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 

@@ -21,6 +21,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from umsgate.errors import UmsgateError
+
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_ITEMS = 1_000_000
 
 
-class AgendaFull(Exception):
+class AgendaFull(UmsgateError):
     """The agenda holds its maximum number of items."""
 
 

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
-from umsgate.errors import ValidationError
+from umsgate.errors import UmsgateError, ValidationError
 from umsgate.files import MAX_FILE_BYTES, NotJpeg
 from umsgate.front.passon import PEER_HEADER
 from umsgate.protocols.apigw import codec
@@ -53,8 +53,8 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(UmsgateError):
+    """The request body is larger than the face takes."""
 
 
 def _gateway(request: Request) -> Gateway:
@@ -294,10 +294,9 @@ async def file_check(request: Request) -> Response:
 
 
 async def file_route(request: Request) -> Response:
-    if request.method == "POST" or (
-        request.path_params["file_id"] == "file"
-        and request.headers.get("content-type", "").startswith("multipart/form-data")
-    ):
+    if request.path_params["file_id"] == "file" and request.headers.get(
+        "content-type", ""
+    ).startswith("multipart/form-data"):
         return await upload(request)
     return await file_check(request)
 
@@ -435,7 +434,9 @@ class FastSend(Generic[H]):
 routes = [
     Route("/v1/auth/token", token, methods=["POST"]),
     Route("/v1/storage/file", upload, methods=["POST"]),
-    Route("/v1/storage/{file_id}", file_route, methods=["GET", "POST"]),
+    # POST /v1/storage/file is the route above; under any other id POST is not a
+    # method of this path (405), while GET with a multipart body on "file" uploads.
+    Route("/v1/storage/{file_id}", file_route, methods=["GET"]),
     Route("/v1/message/{channel}", send, methods=["POST"]),
     Route("/v1/agent/rpt/{channel}", report_check, methods=["POST"]),
 ]

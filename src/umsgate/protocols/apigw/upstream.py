@@ -19,7 +19,7 @@ import orjson
 from umsgate.domain import phone
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.errors import RemoteProtocolError, ValidationError
+from umsgate.errors import RemoteProtocolError, UmsgateError, ValidationError
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import Code
 from umsgate.reports import format as report_format
@@ -88,7 +88,7 @@ def report_code(raw: str) -> ResultCode:
 # -- requests --------------------------------------------------------------------------
 
 
-class Unsendable(Exception):
+class Unsendable(UmsgateError):
     """A message the upstream cannot take as it is."""
 
     def __init__(self, code: ResultCode, detail: str) -> None:

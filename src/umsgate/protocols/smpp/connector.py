@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import functools
 import itertools
 import logging
@@ -52,6 +51,7 @@ import zoneinfo
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
@@ -103,14 +103,6 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> SmppConnect
     )
 
 
-class _SystemClock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
-
-    def monotonic(self) -> float:
-        return asyncio.get_running_loop().time()
-
-
 class _Part:
     """How one part ended."""
 
@@ -141,7 +133,7 @@ class SmppConnector:
     ) -> None:
         self.name = name
         self.options = options
-        self._clock: Clock = clock or _SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._limiter = RateLimiter(options.tps, hold=options.throttle_hold)
         self._references = itertools.count(random.randrange(0x10000))
         self._receipt_tz = zoneinfo.ZoneInfo(options.receipt_timezone)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
+from umsgate.errors import UmsgateError
 from umsgate.protocols.smpp import gsm
 from umsgate.protocols.smpp.codes import DataCoding
 
@@ -68,7 +69,7 @@ DATA_CODING: dict[Encoding, int] = {
 }
 
 
-class TooLong(ValueError):
+class TooLong(UmsgateError, ValueError):
     """The text needs more than `MAX_SEGMENTS` parts."""
 
 

@@ -29,7 +29,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 
-from umsgate.errors import LocalProtocolError
+from umsgate.errors import LocalProtocolError, UmsgateError
 from umsgate.protocols.ratelimit import MIN_TPS
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandId, status_name
@@ -52,7 +52,7 @@ BIND_CLASSES: dict[str, type[pdus.Bind]] = {
 }
 
 
-class LinkDown(ConnectionError):
+class LinkDown(UmsgateError, ConnectionError):
     """The link is not bound, or its connection ended before the response came."""
 
 

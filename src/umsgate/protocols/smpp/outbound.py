@@ -25,6 +25,7 @@ from collections.abc import Callable
 from umsgate.domain import phone
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
+from umsgate.errors import UmsgateError
 from umsgate.protocols.smpp import encoding
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import EsmClass, RegisteredDelivery, Ton
@@ -49,7 +50,7 @@ class Plan:
     encoding: Encoding
 
 
-class Refused(Exception):
+class Refused(UmsgateError):
     """The message cannot go over SMPP as it is."""
 
     def __init__(self, code: ResultCode, detail: str) -> None:

@@ -16,6 +16,8 @@ import dataclasses
 import datetime as dt
 import re
 
+from umsgate.errors import UmsgateError
+
 #: Longest receipt text read (a short_message is at most 254 octets, §5.2.21; a
 #: receipt in message_payload may be longer, but no key is read past this).
 MAX_RECEIPT_TEXT = 1024
@@ -54,7 +56,7 @@ class Receipt:
     text: str = ""
 
 
-class NotAReceipt(ValueError):
+class NotAReceipt(UmsgateError, ValueError):
     """The text has no ``id:`` or no ``stat:``."""
 
 

@@ -37,7 +37,7 @@ from typing import Annotated
 import typer
 
 from umsgate.deadlines import AddressCap
-from umsgate.errors import ProtocolError
+from umsgate.errors import ProtocolError, UmsgateError
 from umsgate.protocols.ushot.bodies import command_of
 from umsgate.protocols.ushot.codes import (
     DEFAULT_BASE_PORT,
@@ -94,7 +94,7 @@ CLOSE_TIMEOUT = 10.0
 REPORT_FIRST_WAIT = 5.0
 
 
-class _FaultDrop(Exception):
+class _FaultDrop(UmsgateError):
     """A fault switch says: close this session now."""
 
 
