@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Integer, Row, and_, cast, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from umsgate.domain import ids
 from umsgate.domain.lifecycle import Status
 from umsgate.store.tables import (
     clients,
@@ -338,6 +339,12 @@ async def get_message(conn: AsyncConnection, message_id: int) -> Row[Any] | None
 # -- messages -----------------------------------------------------------------------
 
 
+def _id_floor(epoch: float) -> int:
+    """The smallest message id made at or after ``epoch`` (seconds)."""
+    ms = max(0, int(epoch * 1000) - ids.EPOCH_MS)
+    return ids.OFFSET + (ms << (ids.SLOT_BITS + ids.SEQ_BITS))
+
+
 async def search_messages(
     conn: AsyncConnection,
     *,
@@ -371,10 +378,12 @@ async def search_messages(
         conds.append(messages.c.status == status)
     if channel:
         conds.append(messages.c.channel == channel)
+    # Ids are time-ordered (`umsgate.domain.ids`): a time range is an id range, read
+    # from the primary key in the order of the page.
     if since is not None:
-        conds.append(messages.c.created_at >= since)
+        conds.append(messages.c.id >= _id_floor(since))
     if until is not None:
-        conds.append(messages.c.created_at < until)
+        conds.append(messages.c.id < _id_floor(until))
     if before_id is not None:
         conds.append(messages.c.id < before_id)
     stmt = select(messages).where(*conds).order_by(messages.c.id.desc()).limit(limit)

@@ -4,6 +4,8 @@ their timelines, webhooks, and its place in the OpenAPI document."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.conftest import (
@@ -202,6 +204,21 @@ async def test_stats_search_timeline_and_webhooks(
             )
         ).json()
         assert [m["umsMsgId"] for m in page2["messages"]] == [ums[2], ums[1]]
+        now = time.time()
+        later = await gw.http.get(
+            "/admin/api/messages", params={"since": now + 60}, headers=h
+        )
+        assert later.json()["messages"] == []
+        window = await gw.http.get(
+            "/admin/api/messages",
+            params={"since": now - 600, "until": now + 60, "limit": 10},
+            headers=h,
+        )
+        assert len(window.json()["messages"]) == 5
+        before = await gw.http.get(
+            "/admin/api/messages", params={"until": now - 600}, headers=h
+        )
+        assert before.json()["messages"] == []
         for bad in (
             {"status": "NOPE"},
             {"limit": 0},

@@ -56,6 +56,10 @@ async def test_console_queries_use_indexes(sqlite_store: Store) -> None:
         await data.search_messages(gw, data.Search.parse({"srcMsgId": "a-1"}))  # type: ignore[arg-type]
         await data.search_messages(
             gw,  # type: ignore[arg-type]
+            data.Search.parse({"since": "1700000000", "until": "1800000000"}),
+        )
+        await data.search_messages(
+            gw,  # type: ignore[arg-type]
             data.Search.parse({"receiver": "01012345678", "status": "SENT"}),
         )
         assert len(seen) >= 8
