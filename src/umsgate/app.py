@@ -22,12 +22,16 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from umsgate import __version__, webhookkeys
 from umsgate.clients import Directory
 from umsgate.clock import SystemClock
 from umsgate.config import Settings
+from umsgate.console import api as console_api
+from umsgate.console import openapi as console_openapi
+from umsgate.console import pages as console_pages
+from umsgate.console.operators import Sessions
 from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
@@ -128,6 +132,9 @@ class Gateway:
             ),
         )
         self.files = FileStore(self.db)
+        self.operator_sessions = Sessions(
+            self.db, settings.console, hashes=self.directory.hashes
+        )
         self.throttles = Throttles()
         self.nodes = Nodes(
             self.db, timeout=settings.engine.node_timeout, clock=self.clock
@@ -403,6 +410,7 @@ class Gateway:
                 async with self.db.transaction() as conn:
                     await queries.delete_expired_tokens(conn, time.time())
                     await queries.delete_expired_send_guards(conn, time.time())
+                await self.operator_sessions.purge()
                 if removed:
                     log.info(
                         "purged %d expired files", removed, extra={"event": "purge"}
@@ -464,8 +472,12 @@ async def metrics(request: Request) -> Response:
     )
 
 
+#: The native API's document with the admin API's paths.
+OPENAPI = console_openapi.with_admin(openapi.SCHEMA)
+
+
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(openapi.SCHEMA)
+    return JSONResponse(OPENAPI)
 
 
 async def docs(request: Request) -> Response:
@@ -517,6 +529,8 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
+        Mount("/console", routes=console_pages.routes),
+        Mount("/admin/api", routes=console_api.routes),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.gateway = gateway

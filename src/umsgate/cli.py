@@ -32,6 +32,7 @@ from umsgate import (
     sealing,
     webhookkeys,
 )
+from umsgate.console import operators
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
@@ -49,6 +50,11 @@ sim_app = typer.Typer(help="Run a provider simulator.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
 app.add_typer(sim_app, name="sim")
 app.add_typer(routecmd.app, name="routes")
+admin_app = typer.Typer(
+    help="Manage operator accounts (the console at /console and /admin/api).",
+    no_args_is_help=True,
+)
+app.add_typer(admin_app, name="admin")
 
 T = TypeVar("T")
 
@@ -679,6 +685,99 @@ SIMULATORS = {
     "aicross": "umsgate.protocols.aicross.simulator",
     "apigw": "umsgate.sim.apigw",
 }
+
+
+UsernameOpt = Annotated[str, typer.Option("--username", help="The operator's name.")]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help="Read the password from the first line of standard input instead of "
+        "asking for it.",
+    ),
+]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+@admin_app.command("add")
+def admin_add(
+    username: UsernameOpt,
+    password_stdin: PasswordStdinOpt = False,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Create an operator (asks for the password twice)."""
+    settings = _settings(config_path, data_dir, db)
+    password = _password(password_stdin)
+    _with_db(settings, lambda d: operators.add_operator(d, username, password))
+    typer.echo(f"operator {username} added", err=True)
+
+
+@admin_app.command("list")
+def admin_list(
+    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
+) -> None:
+    """List operators as JSON lines."""
+    settings = _settings(config_path, data_dir, db)
+    for row in _with_db(settings, operators.list_operators):
+        typer.echo(orjson.dumps(row).decode())
+
+
+@admin_app.command("remove")
+def admin_remove(
+    username: UsernameOpt,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Remove an operator; its sessions and tokens end."""
+    settings = _settings(config_path, data_dir, db)
+    _with_db(settings, lambda d: operators.remove_operator(d, username))
+    typer.echo(f"operator {username} removed", err=True)
+
+
+@admin_app.command("passwd")
+def admin_passwd(
+    username: UsernameOpt,
+    password_stdin: PasswordStdinOpt = False,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Change an operator's password; its sessions and tokens end."""
+    settings = _settings(config_path, data_dir, db)
+    password = _password(password_stdin)
+    _with_db(settings, lambda d: operators.set_password(d, username, password))
+    typer.echo(f"password of {username} changed", err=True)
+
+
+@admin_app.command("token")
+def admin_token(
+    username: UsernameOpt,
+    ttl: Annotated[
+        str, typer.Option("--ttl", help="Lifetime: 90s, 15m, 1h, 7d (at most 90d).")
+    ] = "1h",
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Print a bearer token for the admin API (Authorization: Bearer …)."""
+    settings = _settings(config_path, data_dir, db)
+    try:
+        seconds = operators.parse_ttl(ttl)
+    except UmsgateError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ttl") from None
+    token, _expires = _with_db(
+        settings, lambda d: operators.issue_token(d, username, seconds)
+    )
+    typer.echo(token)
 
 
 def _register_simulators() -> None:

@@ -54,6 +54,7 @@ from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
 from umsgate.lockout import Guard, Refusal
 from umsgate.reports import targets
 from umsgate.sealing import Sealer
+from umsgate.store import console as console_queries
 from umsgate.store import queries
 from umsgate.store.database import Database
 
@@ -134,6 +135,8 @@ class ClientInfo:
     #: seconds) it signs beside `signing_key`.
     previous_signing_key: str = dataclasses.field(default="", repr=False)
     previous_key_until: float = 0.0
+    #: Disabled by an operator: no face or token accepts it.
+    disabled: bool = False
 
     @classmethod
     def from_row(cls, row: Any, sealer: Sealer | None = None) -> ClientInfo:
@@ -158,6 +161,7 @@ class ClientInfo:
             imsms_key_hash=row.imsms_key_hash,
             imsms_agents=orjson.loads(row.imsms_agents),
             dup_window=float(row.dup_window),
+            disabled=bool(row.disabled),
         )
 
     def signature(self, timestamp: int, body: bytes) -> str:
@@ -283,6 +287,8 @@ class Directory:
             self._refuse(guard.admit(client_id, address, time.monotonic()))
         try:
             row = await self._check_secret(client_id, secret, address)
+            if row.disabled:
+                raise AuthError("invalid_client", "the client is disabled")
             if not hmac.compare_digest(sha256_hex(key), row.key_hash):
                 self._failed(client_id, address)
                 raise AuthError("unknown_key", "ClientKey를 확인해주세요.")
@@ -413,7 +419,7 @@ class Directory:
         """
         info = await self.client(cid)
         key = (cid, sha256_hex(token))
-        if info is None or not info.tobetext_token_hash:
+        if info is None or info.disabled or not info.tobetext_token_hash:
             # The same work as a wrong token, so that the time does not tell.
             await self._verify_tobetext(key, token, None)
             raise AuthError("invalid_client", "Cid and token do not authenticate")
@@ -438,7 +444,7 @@ class Directory:
         info = self.cached_client(cid)
         if info is None:
             return None
-        if not info.tobetext_token_hash:
+        if info.disabled or not info.tobetext_token_hash:
             raise AuthError("invalid_client", "Cid and token do not authenticate")
         key = (cid, sha256_hex(token))
         hit = self._tobetext.get(key)
@@ -513,6 +519,7 @@ class Directory:
         info = await self.client(client_id)
         if (
             info is None
+            or info.disabled
             or info.imsms_key_hash is None
             or not hmac.compare_digest(info.imsms_key_hash, digest)
         ):
@@ -660,7 +667,7 @@ async def add_client(
     _check_dup_window(dup_window)
     if report_url:
         targets.check_url(report_url)
-    secret = secret or secrets.token_urlsafe(24)
+    secret = secret or new_secret()
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
     async with db.transaction() as conn:
@@ -761,6 +768,37 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
             "imsms": r.imsms_key_hash is not None,
             "imsmsAgents": orjson.loads(r.imsms_agents),
             "dupWindow": float(r.dup_window),
+            "disabled": bool(r.disabled),
         }
         for r in rows
     ]
+
+
+async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
+    """Disable a client (its tokens stop working, none is issued, the compatible
+    faces refuse it) or enable it again.
+
+    Raises:
+        UmsgateError: no such client.
+    """
+    async with db.transaction() as conn:
+        if not await console_queries.set_client_disabled(
+            conn, client_id, disabled, time.time()
+        ):
+            raise UmsgateError(f"no client {client_id!r}")
+
+
+async def rotate_secret(db: Database, client_id: str) -> str:
+    """Give a client a new, made-up secret (its tokens stop working, its webhook
+    signing key changes); returns the secret, shown only this once.
+
+    Raises:
+        UmsgateError: no such client.
+    """
+    secret = new_secret()
+    await update_client(db, client_id, secret=secret)
+    return secret
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)

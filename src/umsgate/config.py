@@ -196,6 +196,22 @@ class SecuritySettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleSettings:
+    """The operator console (`umsgate.console`) and its admin API."""
+
+    #: A console session unused this long ends (seconds; 30 min, OWASP's guidance
+    #: for an administrative application).
+    session_idle: float = 1800.0
+    #: A console session ends this long after the login however it is used
+    #: (seconds; 12 h, one working shift).
+    session_max: float = 43200.0
+    #: Failed logins of one username or one address allowed before each further
+    #: try must wait (1 s, doubled per failure, at most `login_backoff_max`).
+    login_free_failures: int = 3
+    login_backoff_max: float = 300.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class EngineSettings:
     #: Messages claimed per dispatcher round.
     batch_size: int = 500
@@ -374,6 +390,7 @@ class Settings:
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     auth: AuthSettings = AuthSettings()
+    console: ConsoleSettings = ConsoleSettings()
     engine: EngineSettings = EngineSettings()
     webhook: WebhookSettings = WebhookSettings()
     report_check: ReportCheckSettings = ReportCheckSettings()
@@ -414,6 +431,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "server": ServerSettings,
     "store": StoreSettings,
     "auth": AuthSettings,
+    "console": ConsoleSettings,
     "engine": EngineSettings,
     "webhook": WebhookSettings,
     "report_check": ReportCheckSettings,

@@ -123,6 +123,14 @@ class Dispatcher:
             gate.chunk if gate is not None else None,
         )
 
+    def queued_for(self, name: str) -> int:
+        """Messages this node holds waiting for connector ``name``'s rate (its
+        gate's queue; 0 for a connector without one)."""
+        gate = self._gates.get(name)
+        if gate is None or gate.backlog is None:
+            return 0
+        return gate.backlog.waiting
+
     def wake(self, _n: int = 0) -> None:
         self._wake.set()
 

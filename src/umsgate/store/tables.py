@@ -64,6 +64,9 @@ clients = Table(
     #: Seconds within which the same receiver and content is refused as a duplicate
     #: send (the seeds' codes 74/84); 0: not blocked.
     Column("dup_window", Float, nullable=False, server_default="0"),
+    #: 1 when an operator disabled the client: no token is issued to it and its
+    #: version was raised, so none issued before works.
+    Column("disabled", Integer, nullable=False, server_default="0"),
     Index(None, "imsms_key_hash", unique=True),
 )
 
@@ -135,6 +138,18 @@ messages = Table(
     Column("segments", Integer, nullable=False, server_default="1"),
     UniqueConstraint("client_id", "src_msg_id", "kind"),
     Index(None, "status", "due_at"),
+    # The console's dashboard reads the last hour by these two (index ranges on
+    # recent times); done_at is set only when a message ends, so accepting a
+    # message does not touch the second.
+    Index(None, "created_at"),
+    # Searches by receiver, newest first (probed once per client across clients).
+    Index(None, "client_id", "receiver", "id"),
+    Index(
+        None,
+        "done_at",
+        sqlite_where=text("done_at IS NOT NULL"),
+        postgresql_where=text("done_at IS NOT NULL"),
+    ),
     # Partial: a message has no provider id until it is sent, and only fallbacks
     # have a parent, so accepting a message does not touch these two (the lookups
     # compare the column, which implies the condition for both databases' planners).
@@ -266,5 +281,44 @@ send_guards = Table(
     #: When the message was accepted, and the end of its window then.
     Column("at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    Index(None, "expires_at"),
+)
+
+#: People who run the gateway from the console or the admin API.
+operators = Table(
+    "operators",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    #: scrypt hash of the password, as for client secrets: "scrypt$n$r$p$salt$hash".
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+#: Console logins. The cookie holds a random id; only its SHA-256 is stored.
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    #: The session's CSRF token (sent back in forms and the X-CSRF-Token header).
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    #: The absolute end (login + console.session_max).
+    Column("expires_at", Float, nullable=False),
+    Index(None, "username"),
+    Index(None, "expires_at"),
+)
+
+#: Bearer tokens of operators' scripts (only their SHA-256 is stored).
+operator_tokens = Table(
+    "operator_tokens",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index(None, "username"),
     Index(None, "expires_at"),
 )

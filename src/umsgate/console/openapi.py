@@ -1,0 +1,239 @@
+"""The admin API's part of the OpenAPI document served at ``/openapi.json``
+(merged into the native API's by `with_admin`)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+_ERROR = {"$ref": "#/components/schemas/AdminError"}
+_OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
+SECURITY: list[dict[str, list[str]]] = [
+    {"operatorToken": []},
+    {"operatorSession": [], "csrfHeader": []},
+]
+TAG = "admin"
+
+
+def _json(description: str, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": dict(schema or _OBJ)}},
+    }
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    *,
+    params: list[dict[str, Any]] | None = None,
+    body: Mapping[str, Any] | None = None,
+    changes: bool = False,
+    not_found: bool = False,
+    status: str = "200",
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {
+        status: ok,
+        "400": _json("bad input", _ERROR),
+        "401": _json("no operator session or token", _ERROR),
+    }
+    if changes:
+        responses["403"] = _json(
+            "a session's request without its X-CSRF-Token header", _ERROR
+        )
+    if not_found:
+        responses["404"] = _json("no such thing", _ERROR)
+    out: dict[str, Any] = {
+        "tags": [TAG],
+        "summary": summary,
+        "security": SECURITY,
+        "responses": responses,
+    }
+    if params:
+        out["parameters"] = params
+    if body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": dict(body)}},
+        }
+    return out
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": kind},
+    }
+
+
+_TPS = {
+    "type": "object",
+    "description": "messages per second by channel key (SMS, MMS, RCS, KKO)",
+    "additionalProperties": {"type": "integer", "minimum": 1},
+}
+
+PATHS: dict[str, Any] = {
+    "/admin/api/stats": {
+        "get": _op(
+            "Dashboard figures: the last hour per minute (accepted by channel, "
+            "delivered/failed/expired by channel and connector), the delivery "
+            "ratio, the backlog by status and the webhook backlog",
+            _json("the figures"),
+        )
+    },
+    "/admin/api/connectors": {
+        "get": _op(
+            "Connectors live (up or stopped and why, breaker state and reason, in "
+            "flight, TPS, queued) and the routes",
+            _json("connectors and routes"),
+        )
+    },
+    "/admin/api/webhooks": {
+        "get": _op(
+            "Webhook backlog per client (pending, failing, given up in the last "
+            "day) and the reports whose webhook failed",
+            _json("the backlog"),
+            params=[_query("clientId", "only this client's reports")],
+        )
+    },
+    "/admin/api/webhooks/{reportId}/resend": {
+        "post": _op(
+            "Send a report's webhook again, now",
+            _json("queued again"),
+            params=[_path("reportId", "the report's id")],
+            changes=True,
+            not_found=True,
+        )
+    },
+    "/admin/api/clients": {
+        "get": _op("Clients", _json("the clients")),
+        "post": _op(
+            "Create a client; the answer holds its secret and key (shown only "
+            "this once)",
+            _json("created"),
+            body={
+                "type": "object",
+                "required": ["clientId"],
+                "properties": {
+                    "clientId": {"type": "string", "maxLength": 64},
+                    "reportUrl": {"type": "string", "format": "uri"},
+                    "tps": _TPS,
+                },
+            },
+            changes=True,
+            status="201",
+        ),
+    },
+    "/admin/api/clients/{clientId}": {
+        "patch": _op(
+            "Change a client's TPS or report URL, or disable or enable it",
+            _json("the client"),
+            params=[_path("clientId", "the client")],
+            body={
+                "type": "object",
+                "properties": {
+                    "reportUrl": {"type": "string"},
+                    "tps": _TPS,
+                    "disabled": {"type": "boolean"},
+                },
+            },
+            changes=True,
+            not_found=True,
+        )
+    },
+    "/admin/api/clients/{clientId}/secret": {
+        "post": _op(
+            "Give a client a new secret (its tokens stop working); shown only in "
+            "this answer",
+            _json("the new secret"),
+            params=[_path("clientId", "the client")],
+            changes=True,
+            not_found=True,
+        )
+    },
+    "/admin/api/messages": {
+        "get": _op(
+            "Search messages of every client, newest first",
+            _json("a page of messages and the cursor of the next (`next`)"),
+            params=[
+                _query("clientId", "one client"),
+                _query("srcMsgId", "the client's message id"),
+                _query("receiver", "the receiver number as stored"),
+                _query("status", "ACCEPTED, QUEUED, SENDING, SENT, DELIVERED, …"),
+                _query("channel", "SMS, LMS, MMS, RCS or KKO"),
+                _query("since", "created at or after (epoch seconds)", "number"),
+                _query("until", "created before (epoch seconds)", "number"),
+                _query("before", "cursor: the `next` of the previous page"),
+                _query("limit", "page size, 1..200 (default 50)", "integer"),
+            ],
+        )
+    },
+    "/admin/api/messages/{umsMsgId}": {
+        "get": _op(
+            "One message of any client with its timeline (events in order) and "
+            "its webhook reports",
+            _json("the message"),
+            params=[_path("umsMsgId", "the message")],
+            not_found=True,
+        )
+    },
+}
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {
+        "operatorToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`umsgate admin token --username U --ttl 1h`",
+        },
+        "operatorSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "umsgate_session",
+            "description": "the console's login at /console/login",
+        },
+        "csrfHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-CSRF-Token",
+            "description": "the session's CSRF token; required on every change "
+            "made with the session cookie",
+        },
+    },
+    "schemas": {
+        "AdminError": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def with_admin(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """``schema`` with the admin API's paths, security schemes and schemas."""
+    out = copy.deepcopy(dict(schema))
+    out.setdefault("paths", {}).update(copy.deepcopy(PATHS))
+    components = out.setdefault("components", {})
+    for key, values in COMPONENTS.items():
+        components.setdefault(key, {}).update(copy.deepcopy(values))
+    tags = out.setdefault("tags", [])
+    tags.append({"name": TAG, "description": "The admin API of the operator console"})
+    return out
