@@ -143,6 +143,7 @@ class Metrics:
         self._backlog_labels: set[tuple[str, str]] = set()
         # Children by label values: `labels()` costs more than the increment.
         self._accepted_by: dict[tuple[str, bool], Any] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def accepted(self, channel: str, repeated: bool, n: int = 1) -> None:
         child = self._accepted_by.get((channel, repeated))
@@ -180,12 +181,23 @@ class Metrics:
             key = (status, channel, connector or "none")
             counts[key] = counts.get(key, 0) + 1
             if sent_at is not None:
-                self._to_sent.labels(channel).observe(max(0.0, sent_at - created_at))
-                self._to_final.labels(channel, connector or "none").observe(
+                self._child(self._to_sent, (channel,)).observe(
+                    max(0.0, sent_at - created_at)
+                )
+                self._child(self._to_final, key[1:]).observe(
                     max(0.0, done_at - sent_at)
                 )
         for key, n in counts.items():
-            self._finals.labels(*key).inc(n)
+            self._child(self._finals, key).inc(n)
+
+    def _child(self, family: Any, labels: tuple[str, ...]) -> Any:
+        """``family.labels(*labels)``, kept: `labels()` costs more than the
+        observation."""
+        key = (id(family), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*labels)
+        return child
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()

@@ -19,10 +19,16 @@ compromised host.
 from __future__ import annotations
 
 import binascii
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING
 
 from umsgate.errors import UmsgateError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
+# `cryptography` is imported where a key is used, not with this module: the front
+# and connector processes import it (through the client directory) and never seal
+# anything, and the import costs each of them some 6 MB.
 
 #: What marks a sealed value in the store.
 PREFIX = "fernet:"
@@ -34,6 +40,8 @@ class SealError(UmsgateError):
 
 def new_key() -> str:
     """A new key: 32 random bytes, URL-safe base64 (44 characters)."""
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode()
 
 
@@ -41,6 +49,8 @@ def check_key(key: str) -> None:
     """Raises:
     ValueError: ``key`` is not 32 bytes in URL-safe base64 (what `new_key` makes).
     """
+    from cryptography.fernet import Fernet
+
     try:
         Fernet(key.encode())
     except (ValueError, binascii.Error):
@@ -61,9 +71,12 @@ class Sealer:
         """Raises:
         ValueError: see `check_key`.
         """
+        self._fernet: Fernet | None = None
         if key:
+            from cryptography.fernet import Fernet
+
             check_key(key)
-        self._fernet = Fernet(key.encode()) if key else None
+            self._fernet = Fernet(key.encode())
 
     @property
     def active(self) -> bool:
@@ -89,6 +102,8 @@ class Sealer:
                 f"{what} is encrypted and no secret key is configured "
                 "(UMSGATE_SECRET_KEY or [security] key_file)"
             )
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(stored[len(PREFIX) :].encode()).decode()
         except InvalidToken:
