@@ -92,7 +92,11 @@ async def get_webhooks(request: Request, _op: Operator) -> Response:
 
 
 async def post_resend(request: Request, op: Operator) -> Response:
-    report_id = int(request.path_params["report_id"])
+    raw = request.path_params["report_id"]
+    # Not a route converter: a path that is no number gets the API's own JSON 404.
+    if not raw.isdigit() or len(raw) > 20:
+        return error(404, "not_found", "no such report")
+    report_id = int(raw)
     if not await data.resend_report(auth.gateway(request), report_id):
         return error(404, "not_found", f"no report {report_id} with a webhook")
     audit(op, "webhook.resend", report=report_id)
@@ -191,7 +195,7 @@ routes = [
     Route("/stats", guarded(get_stats), methods=["GET"]),
     Route("/connectors", guarded(get_connectors), methods=["GET"]),
     Route("/webhooks", guarded(get_webhooks), methods=["GET"]),
-    Route("/webhooks/{report_id:int}/resend", guarded(post_resend), methods=["POST"]),
+    Route("/webhooks/{report_id}/resend", guarded(post_resend), methods=["POST"]),
     Route("/clients", guarded(get_clients), methods=["GET"]),
     Route("/clients", guarded(post_client), methods=["POST"]),
     Route("/clients/{client_id}", guarded(patch_client), methods=["PATCH"]),

@@ -208,11 +208,19 @@ async def client_list(gw: Gateway) -> list[dict[str, Any]]:
 
 
 TPS_KEYS = ("SMS", "MMS", "RCS", "KKO")
+#: Latest time a search may name (epoch seconds, the year 2286): message ids hold
+#: their creation time, and a later one is no id at all.
+MAX_EPOCH = 9_999_999_999
 #: Largest TPS an operator may set for one channel of a client.
 MAX_TPS = 1_000_000
 
 
-def check_tps(tps: Mapping[str, Any]) -> dict[str, int]:
+def check_tps(tps: object) -> dict[str, int]:
+    """Raises:
+    BadQuery: ``tps`` is not an object of channel → whole number 1..`MAX_TPS`.
+    """
+    if not isinstance(tps, Mapping):
+        raise BadQuery(f"tps is an object of {', '.join(TPS_KEYS)} to a whole number")
     out = {}
     for key, value in tps.items():
         if key not in TPS_KEYS:
@@ -272,9 +280,12 @@ class Search:
             if not value:
                 return None
             try:
-                return float(value)
+                when = float(value)
             except ValueError:
                 raise BadQuery(f"{name} is a time in epoch seconds") from None
+            if not 0 <= when <= MAX_EPOCH:  # also NaN
+                raise BadQuery(f"{name} is a time in epoch seconds, 0..{MAX_EPOCH}")
+            return when
 
         status = text("status", 10).upper()
         if status and status not in STATUSES:

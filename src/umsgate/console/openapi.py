@@ -31,6 +31,7 @@ def _op(
     body: Mapping[str, Any] | None = None,
     changes: bool = False,
     not_found: bool = False,
+    conflict: str = "",
     status: str = "200",
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
@@ -44,6 +45,8 @@ def _op(
         )
     if not_found:
         responses["404"] = _json("no such thing", _ERROR)
+    if conflict:
+        responses["409"] = _json(conflict, _ERROR)
     out: dict[str, Any] = {
         "tags": [TAG],
         "summary": summary,
@@ -136,6 +139,7 @@ PATHS: dict[str, Any] = {
             },
             changes=True,
             status="201",
+            conflict="a client with this id exists already",
         ),
     },
     "/admin/api/clients/{clientId}": {

@@ -339,3 +339,40 @@ async def test_report_urls_follow_the_outbound_policy(sqlite_store: Store) -> No
             "/admin/api/clients/a", json={"reportUrl": "http://10.1.2.3/r"}, headers=h
         )
         assert r.status_code == 400
+
+
+async def test_malformed_admin_requests_get_the_api_s_own_errors(
+    sqlite_store: Store,
+) -> None:
+    async with running_gateway(make_settings(sqlite_store)) as gw:
+        await operator(gw)
+        token, _ = await operators.issue_token(gw.gateway.db, "ops", 60)
+        bearer = {"Authorization": f"Bearer {token}"}
+        # TPS that is not an object of channels.
+        for doc in ({"clientId": "a", "tps": [None]}, {"clientId": "a", "tps": 5}):
+            r = await gw.http.post("/admin/api/clients", json=doc, headers=bearer)
+            assert r.status_code == 400, r.text
+            assert "tps" in r.json()["message"]
+        r = await gw.http.patch(
+            "/admin/api/clients/a", json={"tps": [None, None]}, headers=bearer
+        )
+        assert r.status_code == 400, r.text
+        # A time past any message id's.
+        r = await gw.http.get(
+            "/admin/api/messages", params={"since": "7.6e123"}, headers=bearer
+        )
+        assert r.status_code == 400, r.text
+        # A report id that is no number: JSON, as every answer of this API.
+        r = await gw.http.post("/admin/api/webhooks/x%C3%BF/resend", headers=bearer)
+        assert r.status_code == 404
+        assert r.headers["content-type"].startswith("application/json")
+        # A client that exists already: 409, documented.
+        assert (
+            await gw.http.post(
+                "/admin/api/clients", json={"clientId": "twice"}, headers=bearer
+            )
+        ).status_code == 201
+        r = await gw.http.post(
+            "/admin/api/clients", json={"clientId": "twice"}, headers=bearer
+        )
+        assert r.status_code == 409
