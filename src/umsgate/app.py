@@ -49,6 +49,7 @@ from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
 from umsgate.protocols.apigw import face as native
+from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.apigw import openapi
 from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
@@ -385,11 +386,17 @@ class Gateway:
             row = await queries.get_message_by_src(conn, client_id, src_msg_id)
         return None if row is None else dict(row._mapping)
 
-    async def take_report_check(self, client_id: str) -> bool:
+    async def take_report_check(self, client_id: str) -> float:
+        """Take the client's report-check slot: 0 when taken, else the seconds until
+        the next one is free."""
+        now = time.time()
+        interval = self.settings.report_check.interval
         async with self.db.transaction() as conn:
-            return await queries.take_report_check_slot(
-                conn, client_id, time.time(), self.settings.report_check.interval
-            )
+            if await queries.take_report_check_slot(conn, client_id, now, interval):
+                return 0.0
+            row = await queries.get_client(conn, client_id)
+        last = row.last_report_check if row is not None else None
+        return interval if last is None else max(0.0, last + interval - now)
 
     async def reports_for_check(
         self,
@@ -523,6 +530,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *native.routes,
+        *native_lookup.routes,
         *tobetext_face.routes,
         *imsms_face.routes,
         Route("/healthz", healthz, methods=["GET"]),
