@@ -48,9 +48,9 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
+from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
-from umsgate.protocols.apigw import openapi
 from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
 from umsgate.protocols.tobetext import face as tobetext_face
@@ -488,7 +488,7 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def docs(request: Request) -> Response:
-    return HTMLResponse(openapi.DOCS_HTML)
+    return HTMLResponse(apidoc.page())
 
 
 def create_app(
