@@ -467,6 +467,36 @@ async def healthz(request: Request) -> Response:
     )
 
 
+#: How long /readyz waits for the store's answer (seconds).
+READY_STORE_TIMEOUT = 2.0
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 when the store answers and every configured route has a
+    connector that can take a message; else 503 with the reasons (``/healthz``
+    stays liveness: the process runs)."""
+    gw: Gateway = request.app.state.gateway
+    reasons: list[dict[str, str]] = []
+    try:
+        async with asyncio.timeout(READY_STORE_TIMEOUT), gw.db.read() as conn:
+            await queries.ping(conn)
+    except Exception as exc:  # whatever the driver raises, the store is not there
+        reasons.append(
+            {"check": "store", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        )
+    for route, why in gw.router.stuck_routes().items():
+        reasons.append(
+            {
+                "check": "route",
+                "route": route,
+                "detail": f"no connector can take a message ({why})",
+            }
+        )
+    if reasons:
+        return JSONResponse({"status": "unavailable", "reasons": reasons}, 503)
+    return JSONResponse({"status": "ready"})
+
+
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     gw.report_health()
@@ -534,6 +564,7 @@ def create_app(
         *tobetext_face.routes,
         *imsms_face.routes,
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),

@@ -12,7 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -73,6 +83,14 @@ async def reserve_pace(
         )
         value = (await conn.execute(stmt)).scalar_one()
     return float(value)
+
+
+# -- readiness -----------------------------------------------------------------------
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """A round trip to the database (``/readyz``)."""
+    await conn.execute(select(literal(1)))
 
 
 # -- nodes -------------------------------------------------------------------------

@@ -46,7 +46,9 @@ async def test_the_timeline_shows_failover_retry_report_and_webhook_tries_in_ord
         acct = await new_account(gw, report_url=receiver.url)
         other = await new_account(gw, "other")
         mid = await send(gw, acct, "tl-1")
-        await wait_for(lambda: bool(second.submits), what="the try on the second connector")
+        await wait_for(
+            lambda: bool(second.submits), what="the try on the second connector"
+        )
         await second.deliver(
             provider_msg_id=f"P{mid}", code=ResultCode.DELIVERED, raw_code="DELIVRD"
         )
