@@ -468,7 +468,7 @@ async def healthz(request: Request) -> Response:
 
 
 #: How long /readyz waits for the store's answer (seconds).
-READY_STORE_TIMEOUT = 2.0
+READY_STORE_TIMEOUT = 5.0
 
 
 async def readyz(request: Request) -> Response:

@@ -83,6 +83,10 @@ async def test_not_ready_when_the_store_does_not_answer(sqlite_store: Store) -> 
         finally:
             db.reader = reader
             await other.close()
-        assert r.status_code == 503
+        assert r.status_code == 503, r.text
         assert r.json()["reasons"][0]["check"] == "store"
-        assert (await gw.http.get("/readyz")).status_code == 200
+
+        async def ready() -> bool:
+            return (await gw.http.get("/readyz")).status_code == 200
+
+        await wait_for(ready, what="ready with the store back")
