@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
 from tests.conftest import Receiver, Store, make_settings, new_account, running_gateway
 from tests.integration.engine.test_outcomes import Scripted, accepted, final, send
 from umsgate.config import RouteSettings
@@ -34,7 +36,7 @@ def busy(_c: Scripted, m: Message) -> SubmitResult:
 
 
 async def test_the_timeline_shows_failover_retry_report_and_webhook_tries_in_order(
-    store: Store, receiver: Receiver
+    store: Store, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     first, second = Named("first", busy), Named("second", accepted())
     settings = dataclasses.replace(
@@ -99,6 +101,13 @@ async def test_the_timeline_shows_failover_retry_report_and_webhook_tries_in_ord
     assert details[8] == "try 2: OK (HTTP 200)"
     ats = [e["at"] for e in doc["events"]]
     assert ats == sorted(ats)
+    # The failed try is logged once for its client, with a count.
+    failing = [
+        r for r in caplog.records if r.__dict__.get("event") == "webhook_failing"
+    ]
+    assert [(r.__dict__["client_id"], r.__dict__["failed"]) for r in failing] == [
+        ("acme", 1)
+    ]
 
     # Another client's message is a message that does not exist.
     for refused in (theirs, unknown):
