@@ -27,6 +27,12 @@ address its host resolves to) fails that delivery at once, without retries:
 repeat the refusal 100 times over hours; the report stays available to the report
 check, and a URL corrected afterwards serves the reports that come after. A name
 that cannot be resolved is an ordinary failed attempt, retried.
+
+Each try also becomes an event of its message's timeline (``WEBHOOK``, with the
+attempt number and the answer, see `umsgate.store.lookup`), written in the same
+batch as the results: the tries cost no transaction of their own. Failed tries are
+counted per client and logged once a minute per client (`FailureLog`), not once per
+report.
 """
 
 from __future__ import annotations
