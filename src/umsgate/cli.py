@@ -652,6 +652,7 @@ def client_rotate_webhook_key(
         lambda d: webhookkeys.rotate_webhook_key(
             d, client_id, grace=grace, sealer=_sealer(settings)
         ),
+        create=False,
     )
     typer.echo(
         orjson.dumps(

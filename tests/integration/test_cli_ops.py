@@ -37,6 +37,7 @@ def test_client_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> N
         ("client", "list"),
         ("client", "update", "--id", "a", "--tps-sms", "5"),
         ("client", "add", "--id", "a"),
+        ("client", "rotate-webhook-key", "--id", "a"),
         ("messages", "search"),
     ):
         code, out = run(*args, "--data-dir", str(where))

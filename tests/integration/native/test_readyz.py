@@ -5,6 +5,7 @@ connector comes back."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import socket
 
 from tests.conftest import Store, make_settings, running_gateway
@@ -75,7 +76,7 @@ async def test_not_ready_when_the_store_does_not_answer(sqlite_store: Store) -> 
         other = open_database(
             make_settings(dataclasses.replace(sqlite_store, data_dir=gone))
         )
-        gone.rmdir()
+        shutil.rmtree(gone)
         gone.write_text("not a directory")
         db.reader = other.engine
         try:
