@@ -503,12 +503,16 @@ class Notifier:
             exc.message,
             extra={"event": "webhook_refused", "message_id": row.id},
         )
+        attempts, now = int(row.attempts) + 1, self._time()
         return {
             "id": row.id,
             "state": "failed",
-            "attempts": int(row.attempts) + 1,
-            "next_at": self._time(),
+            "attempts": attempts,
+            "next_at": now,
             "error": f"refused: {exc.message}"[:300],
+            "try": lookup.webhook_event(
+                row.message_id, now, attempts, f"{what} refused: {exc.message}"
+            ),
         }
 
     async def _deliver_face(self, row: _Claimed, rule: PushRule) -> dict[str, Any]:
