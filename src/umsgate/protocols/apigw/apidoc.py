@@ -16,6 +16,8 @@ from typing import Any
 from umsgate.protocols.apigw import openapi
 
 _METHODS = ("get", "post", "put", "patch", "delete")
+#: Where the references this page links to point (each has a section).
+_SCHEMAS = "#/components/schemas/"
 _STYLE = """
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:70em;padding:1em 2em;
 color:#1b1b1b;background:#fff}
@@ -43,8 +45,15 @@ def _anchor(*parts: str) -> str:
 def _type(schema: Mapping[str, Any]) -> str:
     """A schema in a few words: its type, with links to the schemas it refers to."""
     if "$ref" in schema:
-        name = str(schema["$ref"]).rsplit("/", 1)[-1]
-        return f'<a href="#{_e(_anchor("schema", name))}">{_e(name)}</a>'
+        ref = str(schema["$ref"])
+        if not ref.startswith(_SCHEMAS):
+            return _e(ref.rsplit("/", 1)[-1])  # nothing on this page to link to
+        # A schema, or a part of one (``Kko/properties/buttons``): the link goes
+        # to the schema's section.
+        rest = ref[len(_SCHEMAS) :]
+        top = rest.split("/", 1)[0]
+        shown = rest.replace("/properties/", ".")
+        return f'<a href="#{_e(_anchor("schema", top))}">{_e(shown)}</a>'
     if "allOf" in schema:
         return " and ".join(_type(part) for part in schema["allOf"])
     kind = schema.get("type", "object")
