@@ -517,8 +517,12 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(OPENAPI)
 
 
+#: The page of /docs: the document /openapi.json serves, rendered once.
+DOCS_PAGE = apidoc.render(OPENAPI)
+
+
 async def docs(request: Request) -> Response:
-    return HTMLResponse(apidoc.page())
+    return HTMLResponse(DOCS_PAGE)
 
 
 def create_app(

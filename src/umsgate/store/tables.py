@@ -167,10 +167,9 @@ messages = Table(
         sqlite_where=text("parent_id IS NOT NULL"),
         postgresql_where=text("parent_id IS NOT NULL"),
     ),
-    # Message lookup (`umsgate.store.lookup`): a client's messages newest first, and
-    # those to one receiver.
+    # Message lookup (`umsgate.store.lookup`): a client's messages newest first
+    # (those to one receiver use the receiver index above).
     Index(None, "client_id", "id"),
-    Index(None, "client_id", "receiver", "id"),
 )
 
 #: Provider ids of the parts of a message sent in several parts (SMPP long messages).

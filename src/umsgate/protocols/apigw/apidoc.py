@@ -8,12 +8,9 @@ schemas, each property with its type and limits. References link to their schema
 
 from __future__ import annotations
 
-import functools
 import html
 from collections.abc import Mapping
 from typing import Any
-
-from umsgate.protocols.apigw import openapi
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 #: Where the references this page links to point (each has a section).
@@ -201,9 +198,3 @@ def render(schema: Mapping[str, Any]) -> str:
         f"<ul>{contents}</ul><h2>Schemas</h2><ul>{schema_list}</ul></nav>"
         f"<main>{sections}{models}</main></body></html>"
     )
-
-
-@functools.cache
-def page() -> str:
-    """The page of the native API (its document does not change while it runs)."""
-    return render(openapi.SCHEMA)
