@@ -92,6 +92,7 @@ def main() -> None:
             "1000000",
             "--tps-mms",
             "1000000",
+            "--create",
             "--tobetext-token",
             tobetext_token,
             *store,

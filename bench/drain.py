@@ -107,8 +107,8 @@ def main() -> None:
         sim_port = int(line.rsplit(":", 1)[1])
         creds = json.loads(
             umsgate(
-                "client", "add", "--id", "bench", "--tps-sms", "1000000", *store,
-                env=env,
+                "client", "add", "--id", "bench", "--tps-sms", "1000000",
+                "--create", *store, env=env,
             )
         )  # fmt: skip
         port = free_port()

@@ -464,7 +464,7 @@ def main() -> None:
         creds = json.loads(
             umsgate(
                 "client", "add", "--id", "bench", "--tps-sms", "1000000",
-                "--report-url", report_url, *store, env=env,
+                "--report-url", report_url, "--create", *store, env=env,
             )
         )  # fmt: skip
         port = free_port()

@@ -48,8 +48,9 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
+from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
-from umsgate.protocols.apigw import openapi
+from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
 from umsgate.protocols.tobetext import face as tobetext_face
@@ -385,11 +386,17 @@ class Gateway:
             row = await queries.get_message_by_src(conn, client_id, src_msg_id)
         return None if row is None else dict(row._mapping)
 
-    async def take_report_check(self, client_id: str) -> bool:
+    async def take_report_check(self, client_id: str) -> float:
+        """Take the client's report-check slot: 0 when taken, else the seconds until
+        the next one is free."""
+        now = time.time()
+        interval = self.settings.report_check.interval
         async with self.db.transaction() as conn:
-            return await queries.take_report_check_slot(
-                conn, client_id, time.time(), self.settings.report_check.interval
-            )
+            if await queries.take_report_check_slot(conn, client_id, now, interval):
+                return 0.0
+            row = await queries.get_client(conn, client_id)
+        last = row.last_report_check if row is not None else None
+        return interval if last is None else max(0.0, last + interval - now)
 
     async def reports_for_check(
         self,
@@ -460,6 +467,36 @@ async def healthz(request: Request) -> Response:
     )
 
 
+#: How long /readyz waits for the store's answer (seconds).
+READY_STORE_TIMEOUT = 5.0
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: 200 when the store answers and every configured route has a
+    connector that can take a message; else 503 with the reasons (``/healthz``
+    stays liveness: the process runs)."""
+    gw: Gateway = request.app.state.gateway
+    reasons: list[dict[str, str]] = []
+    try:
+        async with asyncio.timeout(READY_STORE_TIMEOUT), gw.db.read() as conn:
+            await queries.ping(conn)
+    except Exception as exc:  # whatever the driver raises, the store is not there
+        reasons.append(
+            {"check": "store", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+        )
+    for route, why in gw.router.stuck_routes().items():
+        reasons.append(
+            {
+                "check": "route",
+                "route": route,
+                "detail": f"no connector can take a message ({why})",
+            }
+        )
+    if reasons:
+        return JSONResponse({"status": "unavailable", "reasons": reasons}, 503)
+    return JSONResponse({"status": "ready"})
+
+
 async def metrics(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     gw.report_health()
@@ -480,8 +517,12 @@ async def openapi_json(request: Request) -> Response:
     return JSONResponse(OPENAPI)
 
 
+#: The page of /docs: the document /openapi.json serves, rendered once.
+DOCS_PAGE = apidoc.render(OPENAPI)
+
+
 async def docs(request: Request) -> Response:
-    return HTMLResponse(openapi.DOCS_HTML)
+    return HTMLResponse(DOCS_PAGE)
 
 
 def create_app(
@@ -523,9 +564,11 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *native.routes,
+        *native_lookup.routes,
         *tobetext_face.routes,
         *imsms_face.routes,
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),

@@ -32,17 +32,19 @@ def main(argv: Sequence[str]) -> int:
     front.add_argument("--data-dir")
     front.add_argument("--db")
     front.add_argument("--config")
-    front.add_argument("--log-level", default="INFO")
     front.add_argument("--tls-cert")
     front.add_argument("--tls-key")
     hosted = commands.add_parser("connector-process")
     hosted.add_argument("--fd", type=int, required=True)
-    hosted.add_argument("--log-level", default="INFO")
+    for command in (front, hosted):
+        command.add_argument("--log-level", default="INFO")
+        command.add_argument("--log-format", default="text")
+        command.add_argument("--log-sql", action="store_true")
     args = parser.parse_args(argv)
 
     from umsgate.logs import setup_logging
 
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, fmt=args.log_format, sql=args.log_sql)
     if args.command == "connector-process":
         from umsgate.hosting.process import run
 

@@ -28,6 +28,7 @@ from umsgate import (
     children,
     clients,
     config,
+    logs,
     routecmd,
     sealing,
     webhookkeys,
@@ -47,7 +48,12 @@ app = typer.Typer(
 )
 client_app = typer.Typer(help="Manage client accounts.", no_args_is_help=True)
 sim_app = typer.Typer(help="Run a provider simulator.", no_args_is_help=True)
+messages_app = typer.Typer(
+    help="Look messages up: one with its timeline, or a search.",
+    no_args_is_help=True,
+)
 app.add_typer(client_app, name="client")
+app.add_typer(messages_app, name="messages")
 app.add_typer(sim_app, name="sim")
 app.add_typer(routecmd.app, name="routes")
 admin_app = typer.Typer(
@@ -55,6 +61,28 @@ admin_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(admin_app, name="admin")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """umsgate: a unified messaging gateway."""
+
 
 T = TypeVar("T")
 
@@ -72,6 +100,14 @@ DataDirOpt = Annotated[
 DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL]."),
+]
+CreateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--create",
+        help="Create the store if it does not exist (otherwise the command refuses "
+        "to run, so that a mistyped directory does not make an empty store).",
+    ),
 ]
 
 
@@ -109,8 +145,26 @@ def _check_report_url(settings: config.Settings, url: str | None) -> None:
         raise typer.Exit(2) from None
 
 
-def _with_db(settings: config.Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+def _with_db(
+    settings: config.Settings,
+    work: Callable[[Database], Awaitable[T]],
+    *,
+    create: bool = True,
+) -> T:
+    """Run ``work`` on the store, migrated first. Without ``create``, a store that
+    does not exist is not made: the command ends saying where it looked."""
+
     async def run() -> T:
+        if not create and not await store_migrate.created(settings):
+            typer.echo(
+                f"error: there is no store at {store_migrate.location(settings)} "
+                "(from --data-dir, --db, --config or their UMSGATE_STORE_* twins; "
+                "the default is ./data). Run the command where the gateway keeps "
+                "its store, or make one first (`umsgate migrate`, or `umsgate "
+                "client add --create`).",
+                err=True,
+            )
+            raise typer.Exit(1)
         db = open_database(settings)
         try:
             await store_migrate.upgrade(db)
@@ -136,7 +190,26 @@ def serve(
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
-    log_level: Annotated[str, typer.Option(envvar="UMSGATE_LOG_LEVEL")] = "INFO",
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="UMSGATE_LOG_LEVEL", help="debug, info, warning or error."),
+    ] = "INFO",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="UMSGATE_LOG_FORMAT",
+            help="text (one line per record) or json (one object per line).",
+        ),
+    ] = "text",
+    log_sql: Annotated[
+        bool,
+        typer.Option(
+            "--log-sql",
+            envvar="UMSGATE_LOG_SQL",
+            help="Let the database drivers log at --log-level (otherwise they "
+            "log warnings only).",
+        ),
+    ] = False,
     workers: Annotated[
         str | None,
         typer.Option(
@@ -169,7 +242,10 @@ def serve(
     from umsgate.front.listener import Limits
     from umsgate.runtime import SERVER_OPTIONS, tune_gc
 
-    setup_logging(log_level)
+    try:
+        setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     settings = _settings(
         config_path,
         data_dir,
@@ -193,7 +269,6 @@ def serve(
     if settings.server.workers:
         _serve_with_fronts(
             settings,
-            log_level=log_level,
             passed=[
                 *(["--config", str(config_path)] if config_path else []),
                 *(["--data-dir", data_dir] if data_dir else []),
@@ -222,9 +297,7 @@ def serve(
     )
 
 
-def _serve_with_fronts(
-    settings: config.Settings, *, log_level: str, passed: list[str]
-) -> None:
+def _serve_with_fronts(settings: config.Settings, *, passed: list[str]) -> None:
     """This process on a private Unix socket, and ``server.workers`` fronts on the
     public port (`umsgate.front`)."""
     import errno
@@ -264,7 +337,7 @@ def _serve_with_fronts(
         "--gateway-http", gateway_http,
         "--host", host,
         "--port", str(port),
-        "--log-level", log_level,
+        *logs.current.args(),
         *passed,
     ]  # fmt: skip
     application = create_app(
@@ -302,11 +375,30 @@ def version() -> None:
 def _tps(
     sms: int | None, mms: int | None, rcs: int | None, kko: int | None
 ) -> dict[str, int]:
-    return {
+    """The rates given, checked (`clients.check_tps`)."""
+    tps = {
         k: v
         for k, v in (("SMS", sms), ("MMS", mms), ("RCS", rcs), ("KKO", kko))
         if v is not None
     }
+    for channel, rate in tps.items():
+        try:
+            clients.check_tps({channel: rate})
+        except UmsgateError as exc:
+            raise typer.BadParameter(
+                str(exc), param_hint=f"--tps-{channel.lower()}"
+            ) from None
+    return tps
+
+
+def _check(check: Callable[[str], None], value: str | None, hint: str) -> None:
+    """``check(value)`` (a `clients` rule), its error as the option's."""
+    if value is None:
+        return
+    try:
+        check(value)
+    except UmsgateError as exc:
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
 
 
 TobetextTokenOpt = Annotated[
@@ -414,8 +506,10 @@ def client_add(
     data_dir: DataDirOpt = None,
     db: DbOpt = None,
     config_path: ConfigOpt = None,
+    create: CreateOpt = False,
 ) -> None:
     """Create a client and print its credentials as JSON (shown only this once)."""
+    _check(clients.check_client_id, client_id, "--id")
     settings = _settings(config_path, data_dir, db)
     _check_report_url(settings, report_url)
     tps = {**clients.DEFAULT_TPS, **_tps(tps_sms, tps_mms, tps_rcs, tps_kko)}
@@ -436,6 +530,7 @@ def client_add(
             dup_window=dup_window or 0.0,
             sealer=_sealer(settings),
         ),
+        create=create,
     )
     typer.echo(
         orjson.dumps(
@@ -491,8 +586,9 @@ def client_update(
     db: DbOpt = None,
     config_path: ConfigOpt = None,
 ) -> None:
-    """Change a client; every token issued before stops working. New credentials
-    are printed as JSON (shown only this once)."""
+    """Change a client. A new credential (secret, key, a face's token or key) ends
+    every token issued before; a rate, report URL, agents or window keep them. New
+    credentials are printed as JSON (shown only this once)."""
     settings = _settings(config_path, data_dir, db)
     _check_report_url(settings, report_url)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
@@ -518,6 +614,7 @@ def client_update(
             dup_window=dup_window,
             sealer=_sealer(settings),
         ),
+        create=False,
     )
     out: dict[str, str] = {"clientId": client_id}
     if key:
@@ -555,6 +652,7 @@ def client_rotate_webhook_key(
         lambda d: webhookkeys.rotate_webhook_key(
             d, client_id, grace=grace, sealer=_sealer(settings)
         ),
+        create=False,
     )
     typer.echo(
         orjson.dumps(
@@ -605,8 +703,148 @@ def client_list(
 ) -> None:
     """List clients as JSON lines."""
     settings = _settings(config_path, data_dir, db)
-    for row in _with_db(settings, clients.list_clients):
+    for row in _with_db(settings, clients.list_clients, create=False):
         typer.echo(orjson.dumps(row).decode())
+
+
+# -- messages ---------------------------------------------------------------------
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+@messages_app.command("show")
+def messages_show(
+    message_id: Annotated[int, typer.Argument(help="The umsMsgId.", min=1)],
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """A message of any client and its whole timeline."""
+    from umsgate import lookupview
+    from umsgate.store import lookup
+
+    settings = _settings(config_path, data_dir, db)
+
+    async def work(d: Database) -> lookup.MessageDetail | None:
+        async with d.read() as conn:
+            return await lookup.message(conn, message_id)
+
+    detail = _with_db(settings, work, create=False)
+    if detail is None:
+        typer.echo(f"error: no message {message_id}", err=True)
+        raise typer.Exit(1)
+    lookupview.show(
+        _console(),
+        lookupview.message_table(detail),
+        lookupview.timeline_table(detail.events),
+    )
+
+
+def _since(value: str | None, hint: str) -> float | None:
+    from umsgate.protocols.apigw import codec
+
+    try:
+        return codec.parse_time(value, hint)
+    except UmsgateError:
+        raise typer.BadParameter(
+            f"{value!r} is not a time (ISO 8601, no offset: KST; or "
+            "yyyyMMddHHmm[ss] in KST)",
+            param_hint=hint,
+        ) from None
+
+
+@messages_app.command("search")
+def messages_search(
+    src_msg_id: Annotated[
+        str | None, typer.Option("--src-msg-id", help="The client's message id.")
+    ] = None,
+    receiver: Annotated[
+        str | None, typer.Option(help="Receiver number, in any form sends take.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="ACCEPTED, QUEUED, … DELIVERED, FAILED.")
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="SMS, LMS, MMS, RCS or KKO.")
+    ] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", help="One client's (default: all).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Accepted at or after (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Accepted before (ISO 8601).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Page size, 1 to 200.")] = 50,
+    cursor: Annotated[
+        str | None, typer.Option(help="The next-page cursor a search printed.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    db: DbOpt = None,
+    config_path: ConfigOpt = None,
+) -> None:
+    """Messages of every client (or one), newest first, a page at a time."""
+    from umsgate import lookupview
+    from umsgate.domain import phone
+    from umsgate.domain.lifecycle import Status
+    from umsgate.domain.message import Channel
+    from umsgate.store import lookup
+
+    if not 1 <= limit <= lookup.MAX_LIMIT:
+        raise typer.BadParameter(
+            f"{limit} is not in 1..{lookup.MAX_LIMIT}", param_hint="--limit"
+        )
+    if status is not None:
+        status = status.upper()
+        if status not in Status.__members__:
+            raise typer.BadParameter(
+                f"{status!r} is not one of {', '.join(Status)}", param_hint="--status"
+            )
+    if channel is not None:
+        channel = channel.upper()
+        if channel not in Channel.__members__:
+            raise typer.BadParameter(
+                f"{channel!r} is not one of {', '.join(Channel)}",
+                param_hint="--channel",
+            )
+    if receiver is not None:
+        try:
+            receiver = phone.receiver(receiver)
+        except phone.InvalidNumber:
+            raise typer.BadParameter(
+                f"{receiver!r} is not a valid number", param_hint="--receiver"
+            ) from None
+    if cursor is not None:
+        try:
+            lookup.decode_cursor(cursor)
+        except lookup.BadCursor as exc:
+            raise typer.BadParameter(str(exc), param_hint="--cursor") from None
+    query = lookup.Search(
+        client_id=client,
+        src_msg_id=src_msg_id,
+        receiver=receiver,
+        status=status,
+        channel=channel,
+        since=_since(since, "--since"),
+        until=_since(until, "--until"),
+        limit=limit,
+        after=cursor,
+    )
+    settings = _settings(config_path, data_dir, db)
+
+    async def work(d: Database) -> lookup.Page:
+        async with d.read() as conn:
+            return await lookup.search(conn, query)
+
+    page = _with_db(settings, work, create=False)
+    lookupview.show(_console(), lookupview.page_table(page))
+    if page.next_cursor is not None:
+        typer.echo(f"more: --cursor {page.next_cursor}")
 
 
 @app.command()

@@ -2,9 +2,11 @@
 
 Secrets are stored as scrypt hashes and client keys as SHA-256 digests; tokens are
 random, stored only as SHA-256 digests, expire, and carry the client's ``version``:
-any change of secret, key, TPS or report URL raises the version, and every token
-issued before it stops working (apigw spec §3). Each node caches client rows for
-``auth.cache_ttl`` seconds, so a change reaches every node within that time.
+a change of a credential (the secret, the key, a face's token or key) raises the
+version, and every token issued before it stops working (apigw spec §3); a change of
+a rate, the report URL, the IMS agents or the duplicate window keeps them. Each node
+caches client rows for ``auth.cache_ttl`` seconds, so a change reaches every node
+within that time.
 
 Webhook signatures use a key derived from the secret,
 ``HMAC-SHA256(key=clientSecret, msg="umsgate-webhook-v1")``: the client computes it from
@@ -65,7 +67,6 @@ SIGNING_CONTEXT = b"umsgate-webhook-v1"
 #: Tokens remembered per node (an LRU; a miss costs one query).
 TOKEN_CACHE_SIZE = 100_000
 DEFAULT_TPS: Mapping[str, int] = {"SMS": 100, "MMS": 100}
-MAX_CLIENT_ID = 64
 #: What the faces can carry as a credential, a ToBeText ``Cid`` or an IMS agent id:
 #: 1–64 visible ASCII characters (the ToBeText and IMS codecs' patterns).
 FACE_CREDENTIAL = re.compile(r"[\x21-\x7e]{1,64}")
@@ -77,6 +78,11 @@ MAX_KEY = 200
 LOCKOUT_WORDS: Mapping[str, str] = {"client": "client id", "address": "address"}
 #: Longest duplicate window: 30 days, the longest a message may wait (api.md).
 MAX_DUP_WINDOW = 30 * 86400.0
+#: A new client's id: letters, digits and ``. _ - @``, starting with a letter or a
+#: digit (it travels in URLs, logs and the faces' credentials).
+CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+#: Highest rate a client may be given per channel (messages per second).
+MAX_TPS = 1_000_000_000
 
 
 class AuthError(UmsgateError):
@@ -594,6 +600,45 @@ def _face_values(
     return values
 
 
+def check_client_id(client_id: str) -> None:
+    """Raises:
+    UmsgateError: not 1-64 letters, digits or ``. _ - @`` (a letter or digit first).
+    """
+    if not CLIENT_ID.fullmatch(client_id):
+        raise UmsgateError(
+            f"client id {client_id!r}: 1-64 letters, digits, '.', '_', '-' or '@', "
+            "starting with a letter or a digit"
+        )
+
+
+def check_tps(tps: Mapping[str, int]) -> None:
+    """Raises:
+    UmsgateError: a rate that is not a whole number of messages per second in
+        1..`MAX_TPS`.
+    """
+    for channel, rate in tps.items():
+        if isinstance(rate, bool) or not isinstance(rate, int):
+            raise UmsgateError(f"{channel} TPS must be a whole number, not {rate!r}")
+        if not 1 <= rate <= MAX_TPS:
+            raise UmsgateError(
+                f"{channel} TPS is messages per second in 1..{MAX_TPS}, not {rate}"
+            )
+
+
+def check_report_url(url: str) -> None:
+    """A report URL is ``http://`` or ``https://`` with a host ("" is none): the one
+    place the clients' report URLs are judged when they are set (the CLI and
+    `add_client`/`update_client` call it), by the outbound URL policy's own rule
+    (`umsgate.reports.targets.check_url`; the addresses are judged by the caller,
+    which knows the policy, and at each webhook).
+
+    Raises:
+        TargetRefused: saying what is wrong with it.
+    """
+    if url:
+        targets.check_url(url)
+
+
 def _check_dup_window(window: float) -> None:
     if not 0 <= window <= MAX_DUP_WINDOW:
         raise UmsgateError(
@@ -654,8 +699,9 @@ async def add_client(
             (`umsgate.reports.targets.check_url`; the addresses it may reach are
             judged by the caller, which knows the policy, and at each webhook).
     """
-    if not client_id or len(client_id) > MAX_CLIENT_ID or not client_id.isprintable():
-        raise UmsgateError(f"client id must be 1..{MAX_CLIENT_ID} printable characters")
+    check_client_id(client_id)
+    check_report_url(report_url)
+    check_tps(tps or DEFAULT_TPS)
     if key is not None and (not key or len(key) > MAX_KEY or not key.isprintable()):
         raise UmsgateError(f"client key must be 1..{MAX_KEY} printable characters")
     faces = _face_values(
@@ -665,8 +711,6 @@ async def add_client(
         imsms_agents=imsms_agents,
     )
     _check_dup_window(dup_window)
-    if report_url:
-        targets.check_url(report_url)
     secret = secret or new_secret()
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
@@ -707,9 +751,11 @@ async def update_client(
     dup_window: float | None = None,
     sealer: Sealer | None = None,
 ) -> str | None:
-    """Change a client (raising its version); returns the new client key if one was
-    made. A face credential given as "" closes that face to the client; an empty
-    ``imsms_agents`` lets it use any agent id.
+    """Change a client; returns the new client key if one was made. A change of a
+    credential (``secret``, ``new_key``, ``tobetext_token``, ``imsms_key``) raises
+    its version, so that every token issued before stops working; other changes
+    keep them. A face credential given as "" closes that face to the client; an
+    empty ``imsms_agents`` lets it use any agent id.
 
     Raises:
         UmsgateError: no such client, or a face credential that is not acceptable
@@ -737,9 +783,10 @@ async def update_client(
         key = secrets.token_hex(32)
         values["key_hash"] = sha256_hex(key)
     if report_url is not None:
-        if report_url:
-            targets.check_url(report_url)
+        check_report_url(report_url)
         values["report_url"] = report_url
+    if tps is not None:
+        check_tps(tps)
     if dup_window is not None:
         _check_dup_window(dup_window)
         values["dup_window"] = dup_window
@@ -751,7 +798,13 @@ async def update_client(
         if tps is not None:
             merged = {**orjson.loads(row.tps), **tps}
             values["tps"] = orjson.dumps(merged).decode()
-        await queries.update_client(conn, client_id, values)
+        revoke = (
+            secret is not None
+            or new_key
+            or tobetext_token is not None
+            or imsms_key is not None
+        )
+        await queries.update_client(conn, client_id, values, revoke=revoke)
     return key
 
 

@@ -86,6 +86,7 @@ def add_client(
         str(tps),
         "--tps-mms",
         str(tps),
+        "--create",
     )
     creds: dict[str, str] = orjson.loads(out)
     return creds

@@ -108,6 +108,7 @@ async def test_seed_samples_against_umsgate_serve(
             "--new-imsms-key",
             "--imsms-agent",
             f"{AGENT}=0212345678",
+            "--create",
         )
     )
     assert "tobetextToken" not in made  # given, so not shown

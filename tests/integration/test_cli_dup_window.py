@@ -26,6 +26,7 @@ def listed(data_dir: Path) -> dict[str, float]:
 
 def test_add_update_and_list(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    assert run(data, "migrate")[0] == 0
     assert run(data, "client", "add", "--id", "a", "--dup-window", "300")[0] == 0
     assert run(data, "client", "add", "--id", "b")[0] == 0
     assert listed(data) == {"a": 300.0, "b": 0.0}
@@ -39,9 +40,11 @@ def test_add_update_and_list(tmp_path: Path) -> None:
 
 def test_a_bad_window_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    status, out = run(data, "client", "add", "--id", "a", "--dup-window", "-1")
+    status, out = run(
+        data, "client", "add", "--id", "a", "--dup-window", "-1", "--create"
+    )
     assert status != 0 and "duplicate window" in out
-    assert run(data, "client", "add", "--id", "a")[0] == 0
+    assert run(data, "client", "add", "--id", "a", "--create")[0] == 0
     status, out = run(data, "client", "update", "--id", "a", "--dup-window", "99999999")
     assert status != 0 and "duplicate window" in out
     assert listed(data) == {"a": 0.0}

@@ -70,7 +70,7 @@ def test_rotate_webhook_key(tmp_path: Path) -> None:
     data = tmp_path / "data"
     key = sealing.new_key()
     env = {"UMSGATE_SECRET_KEY": key}
-    status, out = run(data, "client", "add", "--id", "a", env=env)
+    status, out = run(data, "client", "add", "--id", "a", "--create", env=env)
     assert status == 0, out
     secret = orjson.loads(out.splitlines()[0])["clientSecret"]
     signing, previous, _ = stored(data, "a")

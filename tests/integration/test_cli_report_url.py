@@ -50,6 +50,12 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli, "RESOLVER", resolve)
 
 
+@pytest.fixture(autouse=True)
+def store(tmp_path: Path) -> None:
+    """The tests' store exists (client commands refuse one that does not)."""
+    assert run(tmp_path / "data", "migrate")[0] == 0
+
+
 PRIVATE = [
     ("http://127.0.0.1:9000/hooks", "127.0.0.1, a loopback address"),
     ("http://10.0.0.1/hooks", "10.0.0.1, a private address"),

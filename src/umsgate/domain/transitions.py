@@ -290,7 +290,7 @@ def submitted(
             state,
             delay,
             result.code,
-            f"{connector}: {result.detail}".strip(),
+            f"{connector}: {_with_raw(result.raw_code, result.detail)}".strip(),
             now,
         )
     return step
@@ -699,7 +699,7 @@ def _finish(
         status = _EXPIRED
     else:
         status = _FAILED
-    if not _move(step, state, status, now, code.value, detail):
+    if not _move(step, state, status, now, code.value, _with_raw(raw, detail)):
         return
     changes = step.changes
     changes["done_at"] = now
@@ -710,3 +710,9 @@ def _finish(
     step.final = code
     step.from_carrier = from_carrier
     step.fallback = status != _DELIVERED and fallback
+
+
+def _with_raw(raw: str | None, detail: str) -> str:
+    """An event's detail with the provider's raw code first (the timeline shows what
+    the provider said, not only what it was mapped to)."""
+    return f"[{raw}] {detail}".strip() if raw else detail

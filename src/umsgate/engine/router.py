@@ -258,6 +258,29 @@ class Router:
             self._usable(name, now)
         return {name: b.snapshot(now) for name, b in self._breakers.items()}
 
+    def stuck_routes(self) -> dict[str, str]:
+        """The routes none of whose connectors can take a message (each is missing,
+        down, or its breaker open), with why in words; the gateway is not ready
+        while there is one (``/readyz``). A breaker that probes counts as able."""
+        now = self._clock()
+        stuck = {}
+        for route in self.routes:
+            able = False
+            for name in route.connectors:
+                connector = self.connectors.get(name)
+                breaker = self._breakers.get(name)
+                if connector is None or breaker is None:
+                    continue
+                health = connector.health()
+                self._tell(breaker.observe(now, health.up, health.detail))
+                if health.up and breaker.state is not State.OPEN:
+                    able = True
+            if not able:
+                stuck[route.name] = ", ".join(
+                    self._state_word(n, now) for n in route.connectors
+                )
+        return stuck
+
     def explain(self, message: Message) -> Decision:
         """Which route and connector ``message`` would take, and why, without
         taking a probe slot or moving a round robin."""

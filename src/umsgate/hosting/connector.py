@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import signal
@@ -37,6 +38,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from umsgate import logs
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
@@ -76,17 +78,12 @@ class HostedConnector:
         """
         self.name = settings.name
         self.settings = settings
+        # The process logs as this one does, at this one's level.
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        options = dataclasses.replace(logs.current, level=level)
         self._command = list(
             command
-            or [
-                sys.executable,
-                "-m",
-                "umsgate",
-                "connector-process",
-                "--log-level",
-                level,
-            ]
+            or [sys.executable, "-m", "umsgate", "connector-process", *options.args()]
         )
         self._stop_timeout = stop_timeout
         self._sink: ReportSink | None = None

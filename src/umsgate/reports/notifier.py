@@ -27,6 +27,12 @@ address its host resolves to) fails that delivery at once, without retries:
 repeat the refusal 100 times over hours; the report stays available to the report
 check, and a URL corrected afterwards serves the reports that come after. A name
 that cannot be resolved is an ordinary failed attempt, retried.
+
+Each try also becomes an event of its message's timeline (``WEBHOOK``, with the
+attempt number and the answer, see `umsgate.store.lookup`), written in the same
+batch as the results: the tries cost no transaction of their own. Failed tries are
+counted per client and logged once a minute per client (`FailureLog`), not once per
+report.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from umsgate.errors import TargetRefused
 from umsgate.reports import targets
 from umsgate.reports.faces import PushRule
 from umsgate.reports.http11 import Http11Client, RequestError
-from umsgate.store import fast, queries
+from umsgate.store import fast, lookup, queries
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.reports.notifier")
@@ -65,6 +71,10 @@ MIN_WAIT = 0.01
 #: loop's time on `bench/e2e.py`; what makes it stale sooner (a retry written) drops
 #: it, and new reports wake the loop whatever it says.
 DUE_REUSE = 0.25
+#: Failing webhooks are logged once per client in this many seconds, with the
+#: number of failed tries since its last line (a receiver that is down would
+#: otherwise log a line per report and retry).
+FAILURE_LOG_EVERY = 60.0
 
 
 class _Claimed(NamedTuple):
@@ -74,6 +84,51 @@ class _Claimed(NamedTuple):
     attempts: int
     face: str
     target_url: str
+    message_id: int
+
+
+class FailureLog:
+    """Failed webhook tries, counted per client and logged as one line per client at
+    most every ``every`` seconds (the first failure at once)."""
+
+    def __init__(self, every: float = FAILURE_LOG_EVERY) -> None:
+        self._every = every
+        #: client → (failed tries, given up, last error) since its last line.
+        self._counts: dict[str, tuple[int, int, str]] = {}
+        self._logged: dict[str, float] = {}
+
+    def failed(self, client_id: str, error: str, *, given_up: bool) -> None:
+        tries, gave_up, _ = self._counts.get(client_id, (0, 0, ""))
+        self._counts[client_id] = (tries + 1, gave_up + int(given_up), error)
+
+    def lines(self, now: float) -> list[tuple[str, int, int, str]]:
+        """(client, failed tries, given up, last error) of the clients whose line is
+        due, forgetting their counts."""
+        due = []
+        for client_id, (tries, gave_up, error) in list(self._counts.items()):
+            last = self._logged.get(client_id)
+            if last is not None and now - last < self._every:
+                continue
+            due.append((client_id, tries, gave_up, error))
+            del self._counts[client_id]
+            self._logged[client_id] = now
+        return due
+
+    def emit(self, now: float) -> None:
+        for client_id, tries, gave_up, error in self.lines(now):
+            log.warning(
+                "webhooks of client %s failing: %d failed tries, %d given up; last: %s",
+                client_id,
+                tries,
+                gave_up,
+                error,
+                extra={
+                    "event": "webhook_failing",
+                    "client_id": client_id,
+                    "failed": tries,
+                    "given_up": gave_up,
+                },
+            )
 
 
 def _no_report_url(row: _Claimed) -> dict[str, Any]:
@@ -138,6 +193,7 @@ class Notifier:
         self._flushed = asyncio.Event()
         #: When the next due time was read, and what it was.
         self._due: tuple[float, float | None] | None = None
+        self.failures = FailureLog()
 
     def wake(self, _message_id: int = 0) -> None:
         self._wake.set()
@@ -332,12 +388,19 @@ class Notifier:
         if not self._results:
             return
         batch, self._results = self._results, []
+        tries = [r["try"] for r in batch if "try" in r]
         try:
             async with fast.transaction(self._db) as raw:
-                await fast.webhook_results(raw, batch)
+                await fast.webhook_results(raw, batch, tries)
         except Exception:
             self._results[:0] = batch
             raise
+        for r in batch:
+            if "try" in r and r["state"] in ("pending", "failed") and "client" in r:
+                self.failures.failed(
+                    r["client"], r["error"], given_up=r["state"] == "failed"
+                )
+        self.failures.emit(self._time())
         if any(r["state"] == "pending" for r in batch):
             self._due = None  # a retry is due: the idle wait may now be shorter
             self._wake.set()
@@ -384,6 +447,9 @@ class Notifier:
                     "attempts": int(row.attempts) + 1,
                     "next_at": now,
                     "error": "",
+                    "try": lookup.webhook_event(
+                        row.message_id, now, int(row.attempts) + 1, "OK (HTTP 200)"
+                    ),
                 }
                 for row in rows
             ]
@@ -394,25 +460,20 @@ class Notifier:
         """The result of an attempt at a native report that was not answered OK:
         retried later, or given up after ``1 + max_retries`` attempts."""
         attempts = int(row.attempts) + 1
+        now = self._time()
         if attempts >= 1 + self._settings.max_retries:
-            log.warning(
-                "webhook given up after %d attempts",
-                attempts,
-                extra={"event": "webhook_failed", "message_id": row.id},
-            )
-            return {
-                "id": row.id,
-                "state": "failed",
-                "attempts": attempts,
-                "next_at": self._time(),
-                "error": error,
-            }
+            state, next_at, outcome = "failed", now, f"{error}; given up"
+        else:
+            next_at = now + self._settings.retry_interval
+            state, outcome = "pending", f"{error}; next try in {next_at - now:g} s"
         return {
             "id": row.id,
-            "state": "pending",
+            "state": state,
             "attempts": attempts,
-            "next_at": self._time() + self._settings.retry_interval,
+            "next_at": next_at,
             "error": error,
+            "client": row.client_id,
+            "try": lookup.webhook_event(row.message_id, now, attempts, outcome),
         }
 
     async def _post(
@@ -442,12 +503,16 @@ class Notifier:
             exc.message,
             extra={"event": "webhook_refused", "message_id": row.id},
         )
+        attempts, now = int(row.attempts) + 1, self._time()
         return {
             "id": row.id,
             "state": "failed",
-            "attempts": int(row.attempts) + 1,
-            "next_at": self._time(),
+            "attempts": attempts,
+            "next_at": now,
             "error": f"refused: {exc.message}"[:300],
+            "try": lookup.webhook_event(
+                row.message_id, now, attempts, f"{what} refused: {exc.message}"
+            ),
         }
 
     async def _deliver_face(self, row: _Claimed, rule: PushRule) -> dict[str, Any]:
@@ -472,21 +537,20 @@ class Notifier:
             error = f"HTTP {status}: {answer[:100]!r}"
         if self._on_result is not None:
             self._on_result(ok)
+        now = self._time()
         if ok:
-            state, next_at = "done", self._time()
+            state, next_at, outcome = "done", now, f"OK (HTTP {status})"
         elif attempts >= rule.attempts:
-            log.warning(
-                "face report given up after %d attempts",
-                attempts,
-                extra={"event": "webhook_failed", "message_id": row.id},
-            )
-            state, next_at = "failed", self._time()
+            state, next_at, outcome = "failed", now, f"{error}; given up"
         else:
-            state, next_at = "pending", self._time() + rule.interval
+            next_at = now + rule.interval
+            state, outcome = "pending", f"{error}; next try in {next_at - now:g} s"
         return {
             "id": row.id,
             "state": state,
             "attempts": attempts,
             "next_at": next_at,
             "error": error,
+            "client": row.client_id,
+            "try": lookup.webhook_event(row.message_id, now, attempts, outcome),
         }

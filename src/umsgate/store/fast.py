@@ -407,23 +407,31 @@ async def claim_webhooks(
     raw: Raw, now: float, lease_until: float, limit: int
 ) -> list[tuple[Any, ...]]:
     """Claim due deliveries (``next_at`` moves to ``lease_until``); rows of (id,
-    client, body, attempts, face, target URL)."""
+    client, body, attempts, face, target URL, message id)."""
     lock = " FOR UPDATE SKIP LOCKED" if raw.postgres else ""
     return await raw.fetch(
         "UPDATE reports SET next_at = ? WHERE id IN (SELECT id FROM reports "
         "WHERE webhook_state = 'pending' AND next_at <= ? "
         f"ORDER BY next_at LIMIT ?{lock}) "
-        "RETURNING id, client_id, body, attempts, face, target_url",
+        "RETURNING id, client_id, body, attempts, face, target_url, message_id",
         [lease_until, now, limit],
     )
 
 
-async def webhook_results(raw: Raw, rows: Sequence[dict[str, Any]]) -> None:
+async def webhook_results(
+    raw: Raw,
+    rows: Sequence[dict[str, Any]],
+    tries: Sequence[tuple[int, float, str, str | None, str]] = (),
+) -> None:
+    """Record webhook results, and the ``tries`` as events of their messages' timelines
+    (see `umsgate.store.lookup.webhook_event`)."""
     await raw.executemany(
         "UPDATE reports "
         "SET webhook_state = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
         [(r["state"], r["attempts"], r["next_at"], r["error"], r["id"]) for r in rows],
     )
+    if tries:
+        await raw.executemany(_INSERT_EVENT, tries)
 
 
 # -- parts of multi-part messages, and reports waiting for their message ---------------

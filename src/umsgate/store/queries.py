@@ -12,7 +12,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Row, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -73,6 +83,14 @@ async def reserve_pace(
         )
         value = (await conn.execute(stmt)).scalar_one()
     return float(value)
+
+
+# -- readiness -----------------------------------------------------------------------
+
+
+async def ping(conn: AsyncConnection) -> None:
+    """A round trip to the database (``/readyz``)."""
+    await conn.execute(select(literal(1)))
 
 
 # -- nodes -------------------------------------------------------------------------
@@ -147,14 +165,18 @@ async def list_clients(conn: AsyncConnection, limit: int = 1000) -> list[Row[Any
 
 
 async def update_client(
-    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
+    conn: AsyncConnection,
+    client_id: str,
+    values: Mapping[str, Any],
+    *,
+    revoke: bool = True,
 ) -> bool:
-    """Change a client and raise its version (every earlier token stops working)."""
-    result = await conn.execute(
-        update(clients)
-        .where(clients.c.id == client_id)
-        .values(**values, version=clients.c.version + 1)
-    )
+    """Change a client; with ``revoke``, raise its version too (every earlier token
+    stops working)."""
+    stmt = update(clients).where(clients.c.id == client_id).values(**values)
+    if revoke:
+        stmt = stmt.values(version=clients.c.version + 1)
+    result = await conn.execute(stmt)
     return bool(result.rowcount)
 
 

@@ -47,7 +47,8 @@ clients = Table(
     Column("report_url", String(2000), nullable=False, server_default=""),
     #: JSON object: channel TPS key → messages per second.
     Column("tps", Text, nullable=False),
-    #: Raised on every change of secret, key, TPS or report URL; tokens carry it.
+    #: Raised on every change of a credential (secret, key, a face's token or key);
+    #: tokens carry it.
     Column("version", Integer, nullable=False, server_default="1"),
     Column("last_report_check", Float, nullable=True),
     Column("created_at", Float, nullable=False),
@@ -166,6 +167,9 @@ messages = Table(
         sqlite_where=text("parent_id IS NOT NULL"),
         postgresql_where=text("parent_id IS NOT NULL"),
     ),
+    # Message lookup (`umsgate.store.lookup`): a client's messages newest first
+    # (those to one receiver use the receiver index above).
+    Index(None, "client_id", "id"),
 )
 
 #: Provider ids of the parts of a message sent in several parts (SMPP long messages).

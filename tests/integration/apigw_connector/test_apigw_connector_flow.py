@@ -198,8 +198,10 @@ async def test_superseded_token_is_renewed_and_the_send_repeated(
     conn: ApiGatewayConnector = await make_connector()
     assert (await conn.submit([new_message(1)]))[0].outcome is Outcome.ACCEPTED
     assert simulator.gateway is not None
+    # A credential of the account changes (here its ToBeText token): every token
+    # issued before ends.
     await clients.update_client(
-        simulator.gateway.db, ACCOUNT.client_id, tps={"SMS": 9999}
+        simulator.gateway.db, ACCOUNT.client_id, tobetext_token="tbt-renewed"
     )
     results = await conn.submit([new_message(i) for i in range(2, 12)])
     assert {r.outcome for r in results} == {Outcome.ACCEPTED}

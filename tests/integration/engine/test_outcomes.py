@@ -105,9 +105,14 @@ async def row(gw: Running, message_id: int) -> dict[str, Any]:
 
 
 async def events(gw: Running, message_id: int) -> list[str]:
+    """The statuses of a message's timeline (without its webhook tries, which the
+    notifier records after the receiver has the report)."""
     async with gw.gateway.db.transaction() as conn:
         result = await conn.execute(
-            text("SELECT status FROM events WHERE message_id = :id ORDER BY id"),
+            text(
+                "SELECT status FROM events WHERE message_id = :id "
+                "AND status <> 'WEBHOOK' ORDER BY id"
+            ),
             {"id": message_id},
         )
         return [r[0] for r in result]

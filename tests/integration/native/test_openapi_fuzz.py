@@ -7,7 +7,8 @@ Two bounded, deterministic runs over every operation of ``/openapi.json``:
   state are met by the test itself or named in `TOLERATED`: each send gets a new
   ``srcMsgId`` (idempotency is a rule between requests), ``fileIds`` name a file the
   client uploaded; times relative to now and the serialised size of free-form
-  objects may be refused.
+  objects may be refused, and so may a lookup of a message that does not exist, or
+  with a cursor the gateway did not give out or a time that is not one.
 - *any*: schema-valid and schema-breaking requests, any text; the server must never
   answer 5xx, and every answer must have a documented status, content type and
   schema; routes refuse undeclared methods and missing credentials.
@@ -65,6 +66,12 @@ TOLERATED = (
     (400, "40012", "expireTime "),
     (400, "40011", "buttons is larger than "),
     (400, "40011", "templateParam is larger than "),
+    # Message lookup: an id no message has, a cursor the gateway did not give out,
+    # a time range that is not a time (the schema names the forms in words).
+    (404, "40400", "no message "),
+    (400, "40000", "cursor: "),
+    (400, "40000", "from "),
+    (400, "40000", "to "),
 )
 
 

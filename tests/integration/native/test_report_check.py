@@ -4,6 +4,7 @@ messages (resolution of §12)."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import httpx
@@ -117,6 +118,8 @@ async def test_report_check(store: Store) -> None:
         assert r.status_code == 429
         assert r.json()["resultCode"] == "42900"
         assert "report check" in r.json()["resultMessage"]
+        # When to ask again: whole seconds, at most the interval, rounded up.
+        assert 1 <= int(r.headers["Retry-After"]) <= math.ceil(interval)
         # The other client has its own allowance.
         r = await gw.http.post("/v1/agent/rpt/sms", json=ids, headers=other.headers())
         assert r.status_code == 200

@@ -3,6 +3,11 @@ and /docs."""
 
 from __future__ import annotations
 
+import html
+import re
+
+import httpx
+
 from tests.conftest import Store, make_settings, new_account, running_gateway, sms_body
 from umsgate import __version__
 
@@ -61,7 +66,31 @@ async def test_service_endpoints(store: Store) -> None:
             assert path in schema["paths"], path
         assert "copyAllowed" in schema["components"]["schemas"]["Rcs"]["required"]
 
+        assert "/v1/messages/{umsMsgId}" in schema["paths"]
+        assert "/v1/messages" in schema["paths"]
+
         r = await gw.http.get("/docs")
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/html")
         assert "/openapi.json" in r.text
+        await _served_offline(gw.http, r.text)
+        # Every path of the document is on the page, and so is each schema.
+        for path in schema["paths"]:
+            assert html.escape(path) in r.text, path
+        for name in schema["components"]["schemas"]:
+            assert f'id="schema-{name}"' in r.text, name
+
+
+async def _served_offline(http: httpx.AsyncClient, page: str) -> None:
+    """Everything the page refers to is served by the gateway itself: no URL to
+    another host, and each of its own links answers."""
+    assert not re.search(r"(?i)https?://", page), "a URL to another host"
+    assert "//" not in re.sub(r"(?i)<!doctype[^>]*>", "", page).replace("://", "")
+    links = set(re.findall(r'(?:src|href)="([^"#][^"]*)"', page))
+    assert "/openapi.json" in links
+    for link in links:
+        assert link.startswith("/"), link
+        r = await http.get(link)
+        assert r.status_code == 200, link
+    for target in re.findall(r'href="#([^"]+)"', page):
+        assert f'id="{target}"' in page, target

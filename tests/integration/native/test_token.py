@@ -194,21 +194,28 @@ async def account_changes(gw: Running, receiver: Receiver) -> None:
     acct.token = await get_token(gw.http, acct)
     assert await still_works(acct.token)
 
-    # New TPS: the old token ends; the new token's service shows the change.
-    old = acct.token
+    # New TPS: not a credential, so live tokens go on (issue 15); a new token's
+    # service shows the change, as the seed asks clients to fetch one.
+    kept = acct.token
     await clients.update_client(db, acct.client_id, tps={"SMS": 7})
-    assert unauthorized(await probe(gw.http, f"Bearer {old}"))
+    assert await still_works(kept)
     r = await gw.http.post("/v1/auth/token", json=creds(acct))
     assert r.json()["service"] == {"SMS": 7, "MMS": 1000}
     acct.token = r.json()["accessToken"]
 
-    # A new report URL.
-    old = acct.token
+    # A new report URL: the same.
     await clients.update_client(db, acct.client_id, report_url=receiver.url + "/hooks")
-    assert unauthorized(await probe(gw.http, f"Bearer {old}"))
+    assert await still_works(kept)
     r = await gw.http.post("/v1/auth/token", json=creds(acct))
     assert r.json()["reportUrl"] == receiver.url + "/hooks"
     acct.token = r.json()["accessToken"]
+
+    # A new ToBeText token is a credential: the native tokens end too.
+    old = acct.token
+    await clients.update_client(db, acct.client_id, tobetext_token="tbt-token-1")
+    assert unauthorized(await probe(gw.http, f"Bearer {old}"))
+    assert unauthorized(await probe(gw.http, f"Bearer {kept}"))
+    acct.token = await get_token(gw.http, acct)
 
     # Sending with a superseded token stores nothing.
     r = await gw.http.post(

@@ -40,6 +40,8 @@ class Code(enum.StrEnum):
     FILE_TOO_LARGE = "41002"
     #: Token missing, invalid, expired or superseded (project).
     UNAUTHORIZED = "40100"
+    #: No such message among the client's (message lookup; project).
+    NOT_FOUND = "40400"
     #: "전송가능한 TPS가 초과되었습니다.", TPS exceeded / report check too often (seed).
     TPS_EXCEEDED = "42900"
     #: Internal error; retry (project).
@@ -51,6 +53,8 @@ class Code(enum.StrEnum):
             return 200
         if self is Code.UNAUTHORIZED:
             return 401
+        if self is Code.NOT_FOUND:
+            return 404
         if self is Code.TPS_EXCEEDED:
             return 429
         if self is Code.INTERNAL:

@@ -350,11 +350,16 @@ async def report_check(request: Request) -> Response:
         return answer(
             Code.BAD_ID_LIST, f"{len(body)} umsMsgIds; at most {limit} per request"
         )
-    if not await gw.take_report_check(client.id):
-        return answer(
+    wait = await gw.take_report_check(client.id)
+    if wait:
+        refused = answer(
             Code.TPS_EXCEEDED,
             f"one report check per {gw.settings.report_check.interval:g} s",
         )
+        # Whole seconds, rounded up (RFC 9110 §10.2.3): a client that waits as told
+        # is not refused again.
+        refused.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return refused
     # Ids are opaque (resolution 36): one that cannot be a stored id matches nothing.
     ids = [
         int(i)

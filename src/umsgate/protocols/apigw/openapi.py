@@ -1,5 +1,5 @@
 """The OpenAPI description of the native API, served at ``/openapi.json`` and rendered
-at ``/docs``.
+at ``/docs`` (`umsgate.protocols.apigw.apidoc`).
 
 The schema says what the face accepts, as closely as JSON Schema can: lengths, enums,
 number patterns, which fields a variant requires. A request it allows is accepted,
@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from umsgate import __version__
+from umsgate.protocols.apigw import openapi_lookup
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _SEND_OK = {"$ref": "#/components/schemas/SendAnswer"}
@@ -265,8 +266,8 @@ SCHEMA: dict[str, Any] = {
         "version": __version__,
         "description": "The API-Gateway protocol (token, files, "
         "SMS/LMS/MMS/RCS/KakaoTalk, "
-        "report check). Reports are pushed to the client's report URL, signed with "
-        "X-Umsgate-Signature; see docs/api.md.",
+        "report check, message lookup). Reports are pushed to the client's report "
+        "URL, signed with X-Umsgate-Signature; see docs/api.md.",
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -653,12 +654,5 @@ SCHEMA: dict[str, Any] = {
     },
 }
 
-DOCS_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>umsgate API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<noscript>The schema is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-</body></html>
-"""
+SCHEMA["components"]["schemas"].update(openapi_lookup.SCHEMAS)
+SCHEMA["paths"].update(openapi_lookup.PATHS)

@@ -1,0 +1,200 @@
+"""The API reference page at ``/docs``: the OpenAPI document rendered as one HTML page
+by the gateway itself, with no script and nothing fetched from elsewhere, so that it
+reads the same on a machine without internet access and in a screen reader.
+
+Paths and methods come first, each with its parameters, body and answers; then the
+schemas, each property with its type and limits. References link to their schema.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+_METHODS = ("get", "post", "put", "patch", "delete")
+#: Where the references this page links to point (each has a section).
+_SCHEMAS = "#/components/schemas/"
+_STYLE = """
+body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:70em;padding:1em 2em;
+color:#1b1b1b;background:#fff}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-top:1px solid #ccc;
+padding-top:.8em}h3{font-size:1.05em}
+code,.path{font-family:ui-monospace,monospace}
+.method{display:inline-block;min-width:4.5em;font-weight:bold;text-transform:uppercase}
+table{border-collapse:collapse;margin:.5em 0 1em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#f2f2f2}
+a{color:#0645ad}a:focus{outline:2px solid #0645ad}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _anchor(*parts: str) -> str:
+    return "-".join(
+        "".join(c if c.isalnum() else "-" for c in part).strip("-") for part in parts
+    )
+
+
+def _type(schema: Mapping[str, Any]) -> str:
+    """A schema in a few words: its type, with links to the schemas it refers to."""
+    if "$ref" in schema:
+        ref = str(schema["$ref"])
+        if not ref.startswith(_SCHEMAS):
+            return _e(ref.rsplit("/", 1)[-1])  # nothing on this page to link to
+        # A schema, or a part of one (``Kko/properties/buttons``): the link goes
+        # to the schema's section.
+        rest = ref[len(_SCHEMAS) :]
+        top = rest.split("/", 1)[0]
+        shown = rest.replace("/properties/", ".")
+        return f'<a href="#{_e(_anchor("schema", top))}">{_e(shown)}</a>'
+    if "allOf" in schema:
+        return " and ".join(_type(part) for part in schema["allOf"])
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = " or ".join(str(k) for k in kind)
+    if kind == "array" and isinstance(schema.get("items"), Mapping):
+        return f"array of {_type(schema['items'])}"
+    return _e(kind)
+
+
+def _limits(schema: Mapping[str, Any]) -> str:
+    """Enum, bounds, default and format of a schema, in words."""
+    out = []
+    if "enum" in schema:
+        out.append(
+            "one of " + ", ".join(f"<code>{_e(v)}</code>" for v in schema["enum"])
+        )
+    for key, words in (
+        ("minimum", "at least"),
+        ("maximum", "at most"),
+        ("minLength", "at least {} characters"),
+        ("maxLength", "at most {} characters"),
+        ("maxItems", "at most {} items"),
+        ("default", "default"),
+        ("format", "format"),
+    ):
+        if key in schema:
+            if "{}" in words:
+                out.append(_e(words.format(schema[key])))
+            else:
+                out.append(f"{_e(words)} <code>{_e(schema[key])}</code>")
+    return "; ".join(out)
+
+
+def _properties(schema: Mapping[str, Any]) -> str:
+    parts = [p for p in schema.get("allOf", ()) if "$ref" in p]
+    if parts:
+        refs = ", ".join(_type(p) for p in parts)
+        head = f"<p>Every property of {refs}, and:</p>"
+    else:
+        head = ""
+    props: dict[str, Any] = dict(schema.get("properties", {}))
+    required: set[str] = set(schema.get("required", ()))
+    for part in schema.get("allOf", ()):
+        props.update(part.get("properties", {}))
+        required |= set(part.get("required", ()))
+    if not props:
+        return head + f"<p>{_type(schema)}</p>"
+    rows = "".join(
+        f'<tr><th scope="row"><code>{_e(name)}</code></th><td>{_type(prop)}</td>'
+        f"<td>{'yes' if name in required else 'no'}</td>"
+        f"<td>{_e(prop.get('description', ''))} {_limits(prop)}</td></tr>"
+        for name, prop in props.items()
+    )
+    return (
+        head + '<table><thead><tr><th scope="col">property</th><th scope="col">type'
+        '</th><th scope="col">required</th><th scope="col">notes</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def _operation(path: str, method: str, op: Mapping[str, Any]) -> str:
+    anchor = _anchor(method, path)
+    out = [
+        f'<section aria-labelledby="{anchor}"><h2 id="{anchor}">'
+        f'<span class="method">{_e(method)}</span> <span class="path">{_e(path)}</span>'
+        "</h2>",
+        f"<p>{_e(op.get('summary', ''))}</p>",
+    ]
+    if op.get("security"):
+        out.append(
+            "<p>Needs <code>Authorization: Bearer</code> and an access token.</p>"
+        )
+    params = op.get("parameters", ())
+    if params:
+        rows = "".join(
+            f'<tr><th scope="row"><code>{_e(p["name"])}</code></th><td>{_e(p["in"])}'
+            f"</td><td>{'yes' if p.get('required') else 'no'}</td>"
+            f"<td>{_type(p.get('schema', {}))}</td>"
+            f"<td>{_e(p.get('description', ''))} {_limits(p.get('schema', {}))}</td>"
+            "</tr>"
+            for p in params
+        )
+        out.append(
+            '<h3>Parameters</h3><table><thead><tr><th scope="col">name</th>'
+            '<th scope="col">in</th><th scope="col">required</th>'
+            '<th scope="col">type</th><th scope="col">notes</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>"
+        )
+    body = op.get("requestBody")
+    if body:
+        kinds = "".join(
+            f"<li><code>{_e(ctype)}</code>: {_type(media.get('schema', {}))}</li>"
+            for ctype, media in body.get("content", {}).items()
+        )
+        out.append(f"<h3>Body</h3><ul>{kinds}</ul>")
+    answers = "".join(
+        f"<li><strong>{_e(status)}</strong> {_e(resp.get('description', ''))}"
+        + "".join(
+            f": {_type(media.get('schema', {}))}"
+            for media in resp.get("content", {}).values()
+        )
+        + "</li>"
+        for status, resp in op.get("responses", {}).items()
+    )
+    out.append(f"<h3>Answers</h3><ul>{answers}</ul></section>")
+    return "".join(out)
+
+
+def render(schema: Mapping[str, Any]) -> str:
+    """The page of an OpenAPI document."""
+    info = schema.get("info", {})
+    title = f"{info.get('title', 'API')} {info.get('version', '')}".strip()
+    ops = [
+        (path, method, item[method])
+        for path, item in schema.get("paths", {}).items()
+        for method in _METHODS
+        if method in item
+    ]
+    contents = "".join(
+        f'<li><a href="#{_e(_anchor(m, p))}"><span class="method">{_e(m)}</span> '
+        f"<code>{_e(p)}</code></a> {_e(op.get('summary', ''))}</li>"
+        for p, m, op in ops
+    )
+    schemas = schema.get("components", {}).get("schemas", {})
+    schema_list = "".join(
+        f'<li><a href="#{_e(_anchor("schema", name))}">{_e(name)}</a></li>'
+        for name in schemas
+    )
+    sections = "".join(_operation(p, m, op) for p, m, op in ops)
+    models = "".join(
+        f'<section aria-labelledby="{_anchor("schema", name)}">'
+        f'<h2 id="{_anchor("schema", name)}">Schema {_e(name)}</h2>'
+        f"<p>{_e(s.get('description', ''))}</p>{_properties(s)}</section>"
+        for name, s in schemas.items()
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><p>{_e(info.get('description', ''))}</p>"
+        '<p>The machine-readable document: <a href="/openapi.json">/openapi.json</a>.'
+        "</p></header>"
+        '<nav aria-label="Contents"><h2>Endpoints</h2>'
+        f"<ul>{contents}</ul><h2>Schemas</h2><ul>{schema_list}</ul></nav>"
+        f"<main>{sections}{models}</main></body></html>"
+    )
