@@ -40,6 +40,7 @@ import collections
 import dataclasses
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -62,6 +63,8 @@ from umsgate.store.database import Database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
+
+log = logging.getLogger("umsgate.clients")
 
 SIGNING_CONTEXT = b"umsgate-webhook-v1"
 #: Tokens remembered per node (an LRU; a miss costs one query).
@@ -734,6 +737,11 @@ async def add_client(
                 **faces,
             },
         )
+    log.info(
+        "client %s added",
+        client_id,
+        extra={"event": "client.added", "client_id": client_id},
+    )
     return Credentials(client_id=client_id, client_secret=secret, client_key=key)
 
 
@@ -805,6 +813,14 @@ async def update_client(
             or imsms_key is not None
         )
         await queries.update_client(conn, client_id, values, revoke=revoke)
+    changed = sorted(k for k in values if k != "updated_at")
+    log.info(
+        "client %s changed (%s); %s",
+        client_id,
+        ", ".join(changed) or "nothing",
+        "its tokens are revoked" if revoke else "its tokens stay valid",
+        extra={"event": "client.changed", "client_id": client_id, "revoked": revoke},
+    )
     return key
 
 
@@ -839,6 +855,15 @@ async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
             conn, client_id, disabled, time.time()
         ):
             raise UmsgateError(f"no client {client_id!r}")
+    log.info(
+        "client %s %s",
+        client_id,
+        "disabled" if disabled else "enabled",
+        extra={
+            "event": "client.disabled" if disabled else "client.enabled",
+            "client_id": client_id,
+        },
+    )
 
 
 async def rotate_secret(db: Database, client_id: str) -> str:
