@@ -360,3 +360,29 @@ def served_in_thread(
         loop.close()
     if "error" in out:
         raise out["error"]
+
+
+async def until_closed(reader: asyncio.StreamReader, within: float) -> bytes:
+    """Everything the server sent until it closed the connection (a reset
+    counts as a close)."""
+    data = b""
+    async with asyncio.timeout(within):
+        while True:
+            try:
+                chunk = await reader.read(65536)
+            except ConnectionResetError:
+                return data
+            if not chunk:
+                return data
+            data += chunk
+
+
+async def trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
+    """``data`` a byte a second, until the server closes."""
+    for byte in data:
+        writer.write(bytes([byte]))
+        try:
+            await writer.drain()
+        except ConnectionError:
+            return
+        await asyncio.sleep(1.0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Store
+from tests.conftest import Store, trickle, until_closed
 from tests.e2e.conftest import server
 
 HEADER_TIMEOUT = 1.0
@@ -25,30 +25,6 @@ ENV = {
     "UMSGATE_SERVER_MAX_CONNECTIONS_PER_CLIENT": "20",
 }
 HEAD = b"POST /v1/auth/token HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\n\r\n{}"
-
-
-async def until_closed(reader: asyncio.StreamReader, within: float) -> bytes:
-    """What the server sent until it closed (a reset counts as a close)."""
-    data = b""
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                chunk = await reader.read(65536)
-            except ConnectionResetError:
-                return data
-            if not chunk:
-                return data
-            data += chunk
-
-
-async def trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
-    for byte in data:
-        writer.write(bytes([byte]))
-        try:
-            await writer.drain()
-        except ConnectionError:
-            return
-        await asyncio.sleep(1.0)
 
 
 @pytest.mark.parametrize("workers", [0, 1])

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from tests.conftest import trickle, until_closed
 from umsgate.deadlines import MAX_HEAD, Limits
 from umsgate.protocols._http.server import Served
 
@@ -48,32 +49,6 @@ async def connect(
     served: Served,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     return await asyncio.open_connection("127.0.0.1", served.port)
-
-
-async def until_closed(reader: asyncio.StreamReader, within: float) -> bytes:
-    """Everything the server sent until it closed the connection (a reset
-    counts as a close)."""
-    data = b""
-    async with asyncio.timeout(within):
-        while True:
-            try:
-                chunk = await reader.read(65536)
-            except ConnectionResetError:
-                return data
-            if not chunk:
-                return data
-            data += chunk
-
-
-async def trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
-    """``data`` a byte a second, until the server closes."""
-    for byte in data:
-        writer.write(bytes([byte]))
-        try:
-            await writer.drain()
-        except ConnectionError:
-            return
-        await asyncio.sleep(1.0)
 
 
 async def test_a_trickled_head_is_cut_off(served: Served) -> None:
