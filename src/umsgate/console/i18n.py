@@ -6,6 +6,8 @@ the first of the two in the Accept-Language header, else English.
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 
 LANGUAGES = ("en", "ko")
@@ -252,3 +254,50 @@ class Words:
     def __call__(self, key: str, **values: object) -> str:
         text = self._table.get(key) or TEXT["en"][key]
         return text.format(**values) if values else text
+
+    def error(self, message: str) -> str:
+        """An error of the gateway's checks (written in English, as the CLI and
+        the APIs give it) in this language: a sentence of `ERRORS` when one
+        matches; else, in Korean, a lead that says what to do, then the English
+        detail."""
+        if self.lang == "en":
+            return message
+        for pattern, korean in ERRORS:
+            match = pattern.fullmatch(message)
+            if match is not None:
+                return korean.format(*match.groups())
+        return f"입력값을 확인하세요: {message}"
+
+
+#: The checks' English messages and their Korean sentences (groups in order).
+ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), korean)
+    for pattern, korean in (
+        (r"client '(.+)' exists already", "클라이언트 '{0}'이(가) 이미 있습니다."),
+        (r"no client '(.+)'", "클라이언트 '{0}'이(가) 없습니다."),
+        (r"TPS of (\w+) must be a whole number", "{0} TPS는 정수여야 합니다."),
+        (r"TPS of (\w+) must be 1\.\.(\d+)", "{0} TPS는 1부터 {1}까지입니다."),
+        (
+            r"(\w+) TPS must be a whole number, not (.+)",
+            "{0} TPS는 정수여야 합니다({1}).",
+        ),
+        (r"(\w+) TPS must be 1\.\.(\d+).*", "{0} TPS는 1부터 {1}까지입니다."),
+        (r"report URL (.+?): (.+)", "리포트 URL {0}을(를) 사용할 수 없습니다: {1}"),
+        (r"(.+) is not a date and time", "{0}은(는) 날짜와 시각이 아닙니다."),
+        (r"(.+) is not a receiver number", "{0}은(는) 수신 번호가 아닙니다."),
+        (r"status is one of (.+)", "상태는 {0} 중 하나입니다."),
+        (r"channel is one of (.+)", "채널은 {0} 중 하나입니다."),
+        (r"the form is too large", "입력 양식이 너무 큽니다."),
+        (r"clientId is required", "clientId를 입력하세요."),
+        (
+            r"(\w+) is at most (\d+) printable characters",
+            "{0}은(는) 표시 가능한 문자 {1}자 이내입니다.",
+        ),
+        (
+            r"(\w+) is a time in epoch seconds.*",
+            "{0}은(는) epoch 초 단위의 시각입니다.",
+        ),
+        (r"limit is 1\.\.(\d+)", "limit는 1부터 {0}까지입니다."),
+        (r"before is a umsMsgId", "before는 umsMsgId여야 합니다."),
+    )
+)

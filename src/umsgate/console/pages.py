@@ -84,14 +84,14 @@ def guarded(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:
             try:
                 form = await _form(request)
             except data.BadQuery as exc:
-                return _error(request, op, words, str(exc), 400)
+                return _error(request, op, words, words.error(str(exc)), 400)
             given = form.get(auth.CSRF_FIELD)
             if not auth.csrf_ok(op, given if isinstance(given, str) else None):
                 return _error(request, op, words, words("forbidden"), 403)
         try:
             return await handler(request, op, words)
         except data.BadQuery as exc:
-            return _error(request, op, words, str(exc), 400)
+            return _error(request, op, words, words.error(str(exc)), 400)
 
     return endpoint
 
@@ -189,7 +189,9 @@ async def login(request: Request) -> Response:
     try:
         form = await _form(request)
     except data.BadQuery as exc:
-        return _respond(request, _login_page(request, words, token, str(exc)), 400)
+        return _respond(
+            request, _login_page(request, words, token, words.error(str(exc))), 400
+        )
     given = form.get("csrf")
     cookie = request.cookies.get(auth.LOGIN_COOKIE, "")
     if not (
@@ -677,7 +679,7 @@ async def create_client(request: Request, op: Operator, words: Words) -> Respons
         )
     except UmsgateError as exc:
         return await clients_page(
-            request, op, words, notice(str(exc), kind="error"), 400
+            request, op, words, notice(words.error(str(exc)), kind="error"), 400
         )
     audit(op, "client.add", client=client_id)
     shown = (
@@ -770,7 +772,9 @@ async def update_client(request: Request, op: Operator, words: Words) -> Respons
             auth.gateway(request).db, client_id, tps=tps or None, report_url=report_url
         )
     except UmsgateError as exc:
-        return await client_page(request, op, words, notice(str(exc), kind="error"))
+        return await client_page(
+            request, op, words, notice(words.error(str(exc)), kind="error")
+        )
     audit(op, "client.update", client=client_id)
     return await client_page(request, op, words, notice(words("saved"), kind="ok"))
 
@@ -780,7 +784,9 @@ async def rotate_secret(request: Request, op: Operator, words: Words) -> Respons
     try:
         secret = await clients.rotate_secret(auth.gateway(request).db, client_id)
     except UmsgateError as exc:
-        return await client_page(request, op, words, notice(str(exc), kind="error"))
+        return await client_page(
+            request, op, words, notice(words.error(str(exc)), kind="error")
+        )
     audit(op, "client.rotate_secret", client=client_id)
     shown = (
         f'<div class="notice notice-ok" role="status"><p>'
@@ -797,7 +803,9 @@ async def set_state(request: Request, op: Operator, words: Words) -> Response:
     try:
         await clients.set_disabled(auth.gateway(request).db, client_id, disabled)
     except UmsgateError as exc:
-        return await client_page(request, op, words, notice(str(exc), kind="error"))
+        return await client_page(
+            request, op, words, notice(words.error(str(exc)), kind="error")
+        )
     audit(op, "client.disable" if disabled else "client.enable", client=client_id)
     return await client_page(request, op, words, notice(words("saved"), kind="ok"))
 

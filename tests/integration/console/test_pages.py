@@ -99,9 +99,10 @@ async def test_failed_logins_back_off(sqlite_store: Store) -> None:
 async def test_pages_show_the_gateway_in_both_languages(store: Store) -> None:
     async with running_gateway(make_settings(store)) as gw:
         await operator(gw)
-        acct = await new_account(gw, client_id="<b>shop</b>")
+        acct = await new_account(gw, client_id="shop")
+        # A srcMsgId that is markup (client ids cannot be): shown as text.
         r = await gw.http.post(
-            "/v1/message/sms", json=sms_body("find-me"), headers=acct.headers()
+            "/v1/message/sms", json=sms_body("<b>find-me</b>"), headers=acct.headers()
         )
         assert r.status_code == 200
         ums = r.json()["umsMsgId"]
@@ -126,13 +127,16 @@ async def test_pages_show_the_gateway_in_both_languages(store: Store) -> None:
                 assert '<a class="skip" href="#main">' in text
                 assert '<main id="main"' in text and "<h1>" in text
                 assert 'aria-current="page"' in text
-                # Data is escaped: the client id shows as text, never as markup.
-                assert "<b>shop</b>" not in text
+                # Data is escaped: the srcMsgId shows as text, never as markup.
+                assert "<b>find-me</b>" not in text
                 assert "content-security-policy" in page.headers
             clients_page = await http.get("/console/clients")
-            assert "&lt;b&gt;shop&lt;/b&gt;" in clients_page.text
-            found = await http.get("/console/messages", params={"srcMsgId": "find-me"})
+            assert ">shop<" in clients_page.text
+            found = await http.get(
+                "/console/messages", params={"srcMsgId": "<b>find-me</b>"}
+            )
             assert f'href="/console/messages/{ums}"' in found.text
+            assert "&lt;b&gt;find-me&lt;/b&gt;" in found.text
             none = await http.get("/console/messages", params={"srcMsgId": "nothing"})
             assert "No message matches." in none.text
             bad = await http.get("/console/messages", params={"status": "BOGUS"})
@@ -148,6 +152,10 @@ async def test_pages_show_the_gateway_in_both_languages(store: Store) -> None:
             ko = await http.get("/console/?lang=ko")
             assert '<html lang="ko">' in ko.text and "대시보드" in ko.text
             assert '<html lang="ko">' in (await http.get("/console/clients")).text
+            # The checks' errors too: a search with a status that is none.
+            bad_ko = await http.get("/console/messages", params={"status": "BOGUS"})
+            assert bad_ko.status_code == 400
+            assert "상태는 " in bad_ko.text and " 중 하나입니다." in bad_ko.text
             http.cookies.delete("umsgate_lang")
             by_header = await http.get(
                 "/console/webhooks", headers={"Accept-Language": "ko-KR,ko;q=0.9"}

@@ -82,3 +82,23 @@ def test_session_cookie_is_secure_over_tls() -> None:
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie
         assert "Max-Age=43200" in cookie and "Path=/" in cookie
         assert ("Secure" in cookie) is secure
+
+
+def test_errors_of_the_checks_are_shown_in_korean_too() -> None:
+    from umsgate.console.i18n import ERRORS, Words
+
+    en, ko = Words("en"), Words("ko")
+    assert en.error("client 'shop' exists already") == "client 'shop' exists already"
+    assert ko.error("client 'shop' exists already") == (
+        "클라이언트 'shop'이(가) 이미 있습니다."
+    )
+    assert ko.error("TPS of SMS must be 1..1000000") == (
+        "SMS TPS는 1부터 1000000까지입니다."
+    )
+    # A message no sentence knows: a Korean lead, then the detail as it is.
+    odd = ko.error("something new went wrong")
+    assert odd.startswith("입력값을 확인하세요: ")
+    assert odd.endswith("something new went wrong")
+    # Every sentence has as many places as its pattern has groups.
+    for pattern, korean in ERRORS:
+        assert korean.count("{") == pattern.groups
