@@ -342,26 +342,12 @@ class Acceptor:
                     results.append(
                         Accepted(id=row["id"], created_at=now, repeated=False)
                     )
-                    events.append((row["id"], now, Status.ACCEPTED.value, None, ""))
-                    events.append((row["id"], now, Status.QUEUED.value, None, ""))
+                    events.extend(self._new_events(row, picked, now))
                     chosen = picked.get(row["id"])
                     if chosen is not None:
-                        assert self._lane is not None
-                        events.append(self._lane.sending_event(row, chosen[0], now))
                         go.append(chosen)
-                elif digest == row["content_hash"]:
-                    results.append(
-                        Accepted(id=stored_id, created_at=created, repeated=True)
-                    )
                 else:
-                    results.append(
-                        ValidationError(
-                            Invalid.ID_REUSED,
-                            f"srcMsgId {sub.key[1]!r} was used before "
-                            "with different content",
-                            field="srcMsgId",
-                        )
-                    )
+                    results.append(_earlier(sub, row, stored_id, digest, created))
             await fast.insert_events(raw, events)
         return results, go
 
@@ -376,12 +362,7 @@ class Acceptor:
         keys that existed, in one statement (`fast.accept_at_once`)."""
         events: list[tuple[int, float, str, str | None, str]] = []
         for row in rows:
-            events.append((row["id"], now, Status.ACCEPTED.value, None, ""))
-            events.append((row["id"], now, Status.QUEUED.value, None, ""))
-            chosen = picked.get(row["id"])
-            if chosen is not None:
-                assert self._lane is not None
-                events.append(self._lane.sending_event(row, chosen[0], now))
+            events.extend(self._new_events(row, picked, now))
         in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
         inserted, existing = await fast.accept_at_once(self._db, in_order, events)
         missing = [
@@ -402,18 +383,41 @@ class Acceptor:
                 if chosen is not None:
                     go.append(chosen)
                 continue
-            stored_id, digest, created = existing[sub.key]
-            if digest == row["content_hash"]:
-                results.append(
-                    Accepted(id=stored_id, created_at=created, repeated=True)
-                )
-            else:
-                results.append(
-                    ValidationError(
-                        Invalid.ID_REUSED,
-                        f"srcMsgId {sub.key[1]!r} was used before with different "
-                        "content",
-                        field="srcMsgId",
-                    )
-                )
+            results.append(_earlier(sub, row, *existing[sub.key]))
         return results, go
+
+    def _new_events(
+        self,
+        row: Mapping[str, Any],
+        picked: Mapping[int, tuple[str, Message]],
+        now: float,
+    ) -> list[tuple[int, float, str, str | None, str]]:
+        """The events of a message inserted now: ACCEPTED, QUEUED, and SENDING when
+        the fast lane picked it."""
+        events: list[tuple[int, float, str, str | None, str]] = [
+            (row["id"], now, Status.ACCEPTED.value, None, ""),
+            (row["id"], now, Status.QUEUED.value, None, ""),
+        ]
+        chosen = picked.get(row["id"])
+        if chosen is not None:
+            assert self._lane is not None
+            events.append(self._lane.sending_event(row, chosen[0], now))
+        return events
+
+
+def _earlier(
+    sub: Submission,
+    row: Mapping[str, Any],
+    stored_id: int,
+    digest: str,
+    created: float,
+) -> Accepted | Exception:
+    """The answer to a submission whose key was stored before: a repeat of the
+    same content, or a srcMsgId reused for other content."""
+    if digest == row["content_hash"]:
+        return Accepted(id=stored_id, created_at=created, repeated=True)
+    return ValidationError(
+        Invalid.ID_REUSED,
+        f"srcMsgId {sub.key[1]!r} was used before with different content",
+        field="srcMsgId",
+    )
