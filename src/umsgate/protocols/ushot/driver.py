@@ -1,5 +1,11 @@
-"""The thin asyncio layer under a `Session`: it moves bytes and reads the clock, nothing
-else. Connector and simulator both use it; all protocol decisions stay in the session.
+"""A UShot `Session` on the shared TCP driver (`umsgate.protocols._tcp`): it moves
+bytes and reads the clock, nothing else. Connector and simulator both use it; all
+protocol decisions stay in the session.
+
+Unlike SMPP's, its owner pulls: `SessionStream.next_event` gives the session's next
+event and fires the session's timers. Reading stops once ``READ_AHEAD`` bytes came
+in that the owner has not asked for yet, so that frames wait in the peer's socket,
+not here; it resumes when the session needs data.
 
 Every wait here is bounded: reads by the session's own deadline (there is always one
 while the session lives: the idle timeout), writes and connects by explicit timeouts.
@@ -11,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 
+from umsgate.protocols import _tcp
 from umsgate.protocols.ushot.events import Event
 from umsgate.protocols.ushot.session import (
     ConnectionClosed,
@@ -23,51 +29,94 @@ from umsgate.protocols.ushot.session import (
     SessionEvent,
 )
 
-#: Bytes asked of the socket per read (a 300 KB file arrives in a few reads).
-READ_SIZE = 65536
 #: How long closing waits for the transport to finish.
 CLOSE_TIMEOUT = 5.0
+#: Bytes taken from the socket beyond what the session has asked for before reading
+#: stops (a 300 KB file arrives in a few reads).
+READ_AHEAD = 131072
 
 
-async def open_stream(
-    host: str, port: int, *, within: float
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Connect, giving up after ``within`` seconds.
+class Monotonic(Protocol):
+    """The part of `umsgate.clock.Clock` a stream reads."""
 
-    Raises:
-        OSError: refused or unreachable; TimeoutError after ``within`` seconds.
-    """
-    async with asyncio.timeout(within):
-        return await asyncio.open_connection(host, port)
+    def monotonic(self) -> float: ...
 
 
-class SessionStream:
-    """A `Session` running over an asyncio stream pair.
+async def _set(event: asyncio.Event) -> None:
+    await event.wait()
+
+
+class SessionStream(_tcp.Connection):
+    """A `Session` running over one TCP connection.
 
     Args:
         session: the state machine (its ``now`` values come from ``clock``).
-        reader, writer: the connection.
-        clock: monotonic seconds, the same clock the session was created with.
+        clock: the same clock the session was created with.
         write_timeout: how long one write may wait for the peer to take the bytes.
+        name: how log lines name the connection.
+        opened: called once the connection is up (a server starts serving it).
     """
 
     def __init__(
         self,
         session: Session,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Monotonic,
         write_timeout: float = 30.0,
+        name: str = "ushot",
+        opened: Callable[[SessionStream], None] | None = None,
     ) -> None:
+        super().__init__(name=name)
         self.session = session
-        self._reader = reader
-        self._writer = writer
         self._clock = clock
         self._write_timeout = write_timeout
-        self._read: asyncio.Future[bytes] | None = None
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        #: Settled when bytes, the end of the stream, or room to write arrive.
+        self._news: asyncio.Future[None] | None = None
+        self._eof = False
+        self._unread = 0
+        self._opened = opened
+
+    # -- asyncio side -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self._opened is not None:
+            self._opened(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._unread += len(data)
+        if self._unread > READ_AHEAD:
+            self.hold_reading()
+        self.session.receive_data(data, self._clock.monotonic())
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._end_of_stream("")
+        return True  # half-closed: what is still to say may still be written
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_of_stream(f"connection lost: {exc}" if exc else "")
+        super().connection_lost(exc)
+
+    def _end_of_stream(self, reason: str) -> None:
+        if not self._eof:
+            self._eof = True
+            self.session.receive_data(b"", self._clock.monotonic(), reason=reason)
+        self._wake()
+
+    def _writable(self) -> None:
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._news is not None and not self._news.done():
+            self._news.set_result(None)
+
+    def _wait(self) -> asyncio.Future[None]:
+        if self._news is None or self._news.done():
+            self._news = self._loop.create_future()
+        return self._news
+
+    # -- owner side -----------------------------------------------------------------
 
     async def send(
         self, event: Event, *, transform: Callable[[bytes], bytes] | None = None
@@ -82,14 +131,19 @@ class SessionStream:
             LocalProtocolError or FieldError from the session; OSError when the
             connection is gone; TimeoutError when the peer does not read.
         """
-        data = self.session.send(event, self._clock())
+        data = self.session.send(event, self._clock.monotonic())
         if transform is not None:
             data = transform(data)
-        if self._writer.is_closing():
+        if not self.alive or self.transport is None or self.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
-        self._writer.write(data)
-        async with asyncio.timeout(self._write_timeout):
-            await self._writer.drain()
+        self.write(data)
+        self.flush()
+        if self.write_paused:
+            async with asyncio.timeout(self._write_timeout):
+                while self.write_paused and not self.lost.is_set():
+                    await self._wait()
+        if self.lost.is_set():
+            raise ConnectionResetError("connection lost")
 
     async def next_event(
         self, *, wake: asyncio.Event | None = None, until: float | None = None
@@ -106,12 +160,13 @@ class SessionStream:
             event = self.session.next_event()
             if not isinstance(event, NeedData):
                 return event
+            self._unread = 0
             if self.session.ended:
                 # Its last event is out; more reading would only spin on EOF.
                 return ConnectionClosed(reason=f"session {self.session.state.value}")
             if wake is not None and wake.is_set():
                 return None
-            now = self._clock()
+            now = self._clock.monotonic()
             if until is not None and now >= until:
                 return None
             deadline = self.session.next_deadline()
@@ -120,41 +175,26 @@ class SessionStream:
                 continue
             limits = [t for t in (deadline, until) if t is not None]
             timeout = max(0.0, min(limits) - now) if limits else None
-            if self._read is None:
-                self._read = asyncio.ensure_future(self._reader.read(READ_SIZE))
-            waiters: set[asyncio.Future[Any]] = {self._read}
-            wake_task: asyncio.Future[Any] | None = None
+            news = self._wait()
+            if self.holding:
+                self.release_reading()
+            waiters: set[asyncio.Future[None]] = {news}
+            wake_task: asyncio.Task[None] | None = None
             if wake is not None:
-                wake_task = asyncio.ensure_future(wake.wait())
+                wake_task = asyncio.ensure_future(_set(wake))
                 waiters.add(wake_task)
             try:
-                done, _ = await asyncio.wait(
+                await asyncio.wait(
                     waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 if wake_task is not None and not wake_task.done():
                     wake_task.cancel()
-            if self._read in done:
-                task, self._read = self._read, None
-                try:
-                    data = task.result()
-                    reason = ""
-                except OSError as exc:
-                    data, reason = b"", f"connection lost: {exc}"
-                self.session.receive_data(data, self._clock(), reason=reason)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the connection (idempotent); the session is marked closed."""
         self.session.close()
-        if self._read is not None:
-            read, self._read = self._read, None
-            read.cancel()
-            # asyncio.wait, unlike awaiting the read, never swallows a cancellation
-            # of the task that is closing us.
-            await asyncio.wait([read], timeout=CLOSE_TIMEOUT)
-            if read.done() and not read.cancelled():
-                read.exception()  # retrieved: a reset while closing is no news
-        self._writer.close()
-        with contextlib.suppress(OSError, TimeoutError):
+        super().close("closed")
+        with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self._writer.wait_closed()
+                await self.lost.wait()
