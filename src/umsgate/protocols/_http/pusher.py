@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import time
 
 import httpx
 
@@ -90,7 +89,6 @@ class Pusher:
         self._agenda: Agenda[Delivery] = Agenda(
             self._scheduled,
             concurrency=concurrency,
-            clock=time.monotonic,
             name="pusher",
         )
 

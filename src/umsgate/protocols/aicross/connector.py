@@ -79,7 +79,7 @@ class AiCrossConnector(HttpConnector[Config]):
         self._poller: Agenda[_Poll] = Agenda(
             self._poll,
             concurrency=config.poll_concurrency,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"aicross {name} poller",
         )
         self._base = config.url.rstrip("/")

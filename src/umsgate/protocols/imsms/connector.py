@@ -106,7 +106,7 @@ class ImsConnector(HttpConnector[Config]):
         self._poller: Agenda[_Poll] = Agenda(
             self._poll,
             concurrency=config.poll_concurrency,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"imsms {name} poller",
         )
         self._base = config.url.rstrip("/")

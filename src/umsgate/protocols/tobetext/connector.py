@@ -112,7 +112,7 @@ class ToBeTextConnector(HttpConnector[Config]):
         self._expiry: Agenda[str] = Agenda(
             self._expire,
             concurrency=4,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"tobetext {name} expiry",
         )
         context.add_route(config.callback_path, self.callback, ["POST", "GET"])

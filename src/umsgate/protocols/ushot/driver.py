@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Protocol
 
+from umsgate.clock import Monotonic
 from umsgate.protocols import _tcp
 from umsgate.protocols.ushot.events import Event
 from umsgate.protocols.ushot.session import (
@@ -34,12 +34,6 @@ CLOSE_TIMEOUT = 5.0
 #: Bytes taken from the socket beyond what the session has asked for before reading
 #: stops (a 300 KB file arrives in a few reads).
 READ_AHEAD = 131072
-
-
-class Monotonic(Protocol):
-    """The part of `umsgate.clock.Clock` a stream reads."""
-
-    def monotonic(self) -> float: ...
 
 
 async def _set(event: asyncio.Event) -> None:

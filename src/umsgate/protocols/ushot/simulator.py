@@ -36,7 +36,7 @@ from typing import Annotated
 
 import typer
 
-from umsgate.clock import SystemClock
+from umsgate.clock import Monotonic, SystemClock
 from umsgate.deadlines import AddressCap
 from umsgate.errors import ProtocolError, UmsgateError
 from umsgate.protocols.ushot.bodies import command_of
@@ -47,7 +47,7 @@ from umsgate.protocols.ushot.codes import (
     Port,
     Version,
 )
-from umsgate.protocols.ushot.driver import Monotonic, SessionStream
+from umsgate.protocols.ushot.driver import SessionStream
 from umsgate.protocols.ushot.events import (
     BatchAck,
     Event,
