@@ -20,8 +20,8 @@ from umsgate.domain.message import Channel, Message
 from umsgate.protocols import _tcp
 from umsgate.protocols.registry import ConnectorContext, Endpoint
 from umsgate.protocols.ushot.codes import Port
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.connector import UShotConnector, build
-from umsgate.protocols.ushot.driver import SessionStream
 from umsgate.protocols.ushot.events import Event, Login, LoginResult
 from umsgate.protocols.ushot.session import Role, Session, SessionEvent
 from umsgate.protocols.ushot.simbackend import Account

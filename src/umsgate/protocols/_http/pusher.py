@@ -13,8 +13,8 @@ import dataclasses
 
 import httpx
 
-from umsgate.protocols._http.agenda import Agenda
 from umsgate.protocols._http.exchange import Answer, Limits, exchange
+from umsgate.protocols._http.schedule import Agenda
 
 #: Attempts kept in `Pusher.attempts` (oldest dropped first).
 MAX_RECORDED_ATTEMPTS = 100_000

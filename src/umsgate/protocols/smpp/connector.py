@@ -68,9 +68,9 @@ from umsgate.protocols.smpp.codes import (
     MessageState,
     status_name,
 )
+from umsgate.protocols.smpp.connection import Connection
 from umsgate.protocols.smpp.link import EsmeLink, LinkDown
 from umsgate.protocols.smpp.options import SmppOptions
-from umsgate.protocols.smpp.transport import Connection
 from umsgate.types import (
     Clock,
     Health,

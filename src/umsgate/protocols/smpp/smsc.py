@@ -68,6 +68,7 @@ from umsgate.protocols.smpp.codes import (
     EsmClass,
     MessageState,
 )
+from umsgate.protocols.smpp.connection import Connection, Handler
 from umsgate.protocols.smpp.session import (
     BindTimeout,
     EnquireLinkDue,
@@ -77,7 +78,6 @@ from umsgate.protocols.smpp.session import (
     TimerEvent,
 )
 from umsgate.protocols.smpp.tlv import NetworkErrorCode, Tlvs
-from umsgate.protocols.smpp.transport import Connection, Handler
 from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.smpp")

@@ -26,7 +26,7 @@ from umsgate.errors import (
 )
 from umsgate.protocols import _tcp
 from umsgate.protocols.ushot.codes import Port
-from umsgate.protocols.ushot.driver import SessionStream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import (
     Login,
     LoginOptions,

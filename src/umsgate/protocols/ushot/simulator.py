@@ -47,7 +47,7 @@ from umsgate.protocols.ushot.codes import (
     Port,
     Version,
 )
-from umsgate.protocols.ushot.driver import SessionStream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import (
     BatchAck,
     Event,
