@@ -239,8 +239,7 @@ def serve(
 
     from umsgate import deadlines, tls
     from umsgate.app import create_app
-    from umsgate.front.listener import Limits
-    from umsgate.runtime import SERVER_OPTIONS, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, Limits, tune_gc
 
     try:
         setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)

@@ -65,7 +65,7 @@ class ServerSettings:
     #: settings file, the environment or on the command line, ``"auto"`` (the
     #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
-    # The deadlines and cap of the public port (`umsgate.front.listener.Limits`):
+    # The deadlines and cap of the public port (`umsgate.runtime.Limits`):
     # the fronts' own, and with ``workers = 0`` the gateway process's
     # (`umsgate.deadlines`).
     #: Seconds from a request's first byte to the end of its head (and from a

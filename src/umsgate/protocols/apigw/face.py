@@ -24,10 +24,10 @@ from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
 from umsgate.errors import UmsgateError, ValidationError
 from umsgate.files import MAX_FILE_BYTES, NotJpeg
-from umsgate.front.passon import PEER_HEADER
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw import send as send_path
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
+from umsgate.runtime import PEER_HEADER
 
 if TYPE_CHECKING:
     from umsgate.app import Gateway
