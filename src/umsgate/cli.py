@@ -31,13 +31,13 @@ from umsgate import (
     logs,
     routecmd,
     sealing,
+    targets,
     webhookkeys,
 )
 from umsgate.console import operators
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
-from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 

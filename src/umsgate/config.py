@@ -253,7 +253,7 @@ class WebhookSettings:
     #: §11: receivers accept an array); 1 sends every report as its own object.
     reports_per_post: int = 1
     #: Let report and callback URLs reach loopback, private, link-local and other
-    #: addresses that are not globally routable (`umsgate.reports.targets`; for a
+    #: addresses that are not globally routable (`umsgate.targets`; for a
     #: gateway whose clients receive reports on its own network, or tests on
     #: 127.0.0.1). Off: such a URL is refused when set and when called.
     allow_private_targets: bool = False

@@ -11,13 +11,12 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from umsgate import clients
+from umsgate import clients, targets
 from umsgate.domain import phone
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.engine import breaker
 from umsgate.errors import UmsgateError
-from umsgate.reports import targets
 from umsgate.store import console as console_queries
 from umsgate.store import queries
 
@@ -235,7 +234,7 @@ def check_tps(tps: object) -> dict[str, int]:
 
 async def check_report_url(gw: Gateway, url: str) -> str:
     """A report URL an operator set, checked as ``umsgate client`` checks one: the
-    outbound URL policy (`umsgate.reports.targets`; http(s), a host, no private
+    outbound URL policy (`umsgate.targets`; http(s), a host, no private
     address unless ``webhook.allow_private_targets``)."""
     if not url:
         return url
