@@ -53,11 +53,11 @@ from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.protocols.sandbox.carrier import SandboxCarrier
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sealing import Sealer
-from umsgate.sim.carrier import SandboxCarrier
 from umsgate.store import migrate, queries
 from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport

@@ -58,6 +58,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from umsgate.deadlines import AddressCap
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.smpp import encoding, receipt
 from umsgate.protocols.smpp import pdu as p
 from umsgate.protocols.smpp.codes import (
@@ -78,7 +79,6 @@ from umsgate.protocols.smpp.session import (
 )
 from umsgate.protocols.smpp.tlv import NetworkErrorCode, Tlvs
 from umsgate.protocols.smpp.transport import Connection, Handler
-from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.smpp")
 
