@@ -52,7 +52,12 @@ from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.imsms import face as imsms_face
-from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.protocols.registry import (
+    OWN_WINDOW,
+    ConnectorContext,
+    Endpoint,
+    build_connector,
+)
 from umsgate.protocols.sandbox.carrier import SandboxCarrier
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
@@ -188,7 +193,13 @@ class Gateway:
         """The gates of the connectors with ``tps`` or ``window``."""
         gates = {}
         for cs in self.settings.connectors:
-            gate = Gate.for_connector(cs, max_chunk=CHUNK, db=self.db, clock=self.clock)
+            gate = Gate.for_connector(
+                cs,
+                max_chunk=CHUNK,
+                db=self.db,
+                clock=self.clock,
+                own_window=cs.protocol in OWN_WINDOW,
+            )
             if gate is not None:
                 gates[cs.name] = gate
         return gates
