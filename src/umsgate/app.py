@@ -31,6 +31,7 @@ from umsgate.config import Settings
 from umsgate.console import api as console_api
 from umsgate.console import openapi as console_openapi
 from umsgate.console import pages as console_pages
+from umsgate.console.auth import ConsoleHost
 from umsgate.console.operators import Sessions
 from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
@@ -48,6 +49,7 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
+from umsgate.ports import ImsHost, NativeHost, SendHost
 from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
@@ -587,5 +589,7 @@ def create_app(
         Mount("/admin/api", routes=console_api.routes),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.gateway = gateway
+    # The faces read it as the ports they declare (checked here by the types).
+    ports: tuple[NativeHost, ImsHost, SendHost, ConsoleHost] = (gateway,) * 4
+    app.state.gateway = ports[0]
     return native.FastSend(app, gateway)

@@ -41,7 +41,7 @@ from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status
 from umsgate.reports.faces import FACE_KEY
 
 if TYPE_CHECKING:
-    from umsgate.protocols.apigw.send import SendHost
+    from umsgate.ports import SendHost
 
 log = logging.getLogger("umsgate.protocols.tobetext.face")
 
