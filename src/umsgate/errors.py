@@ -51,7 +51,7 @@ class ConfigError(UmsgateError):
 
 
 class TargetRefused(UmsgateError):
-    """The gateway does not call this URL (`umsgate.reports.targets`)."""
+    """The gateway does not call this URL (`umsgate.targets`)."""
 
 
 class ValidationError(UmsgateError):

@@ -39,6 +39,7 @@ import typer
 from umsgate.clock import Monotonic, SystemClock
 from umsgate.deadlines import AddressCap
 from umsgate.errors import ProtocolError, UmsgateError
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.ushot.bodies import command_of
 from umsgate.protocols.ushot.codes import (
     DEFAULT_BASE_PORT,
@@ -82,7 +83,6 @@ from umsgate.protocols.ushot.simbackend import (
     Received,
     Record,
 )
-from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.ushot.simulator")
 
