@@ -55,11 +55,11 @@ from umsgate.domain.results import Invalid, ResultCode
 from umsgate.engine.accept import Submission
 from umsgate.errors import RemoteProtocolError, ValidationError
 from umsgate.files import NotJpeg
-from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
+from umsgate.request_body import read_body
 
 if TYPE_CHECKING:
     from umsgate.app import Gateway
