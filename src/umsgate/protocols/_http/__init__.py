@@ -10,8 +10,12 @@ every HTTP connector and simulator does the same way:
 * `agenda`: timed jobs (polls, expiry of missing reports, simulator callbacks) run
   by one loop with bounded concurrency.
 * `options`: reading a connector's ``options`` table with errors that name the key.
+* `base`, `polling`: what every HTTP connector is made of, and the polling of a
+  message's state shared by the connectors that poll.
 * `server`: a simulator's HTTP server that can go down and come back on its port,
-  bounded request bodies, and the foreground loop of ``umsgate sim``.
+  and the foreground loop of ``umsgate sim``; `simbase`: a simulator's lifecycle,
+  fault switches and the requests it received.
+* Request bodies are read by `umsgate.request_body` (limit and deadline).
 * `pusher`: a simulator's callbacks to a customer URL, retried on a schedule.
 """
 

@@ -1,7 +1,8 @@
 """What every HTTP connector is made of: its name and parsed options, the gateway's
 context (the shared HTTP client, the clock, routes for callbacks), a `HealthMeter`,
-a bound on requests at once, and the messages whose final state it still awaits
-(counted in flight beside the requests). A connector says how it sends one
+a bound on requests at once, the messages whose final state it still awaits
+(counted in flight beside the requests), and its timed jobs (polls, expiries: an
+`Agenda` each, started and stopped with it). A connector says how it sends one
 message (`_submit_one`) and how many it awaits (`awaited`); ``submit`` sends a batch
 at once, each message within the bound.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
-from typing import Generic, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols._http.health import HealthMeter
+from umsgate.protocols._http.schedule import Agenda
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.types import Health, Outcome, ReportSink, SubmitResult
 
@@ -26,10 +28,20 @@ class _Bounded(Protocol):
     def concurrency(self) -> int: ...
 
 
+class _Timed(Protocol):
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 C = TypeVar("C", bound=_Bounded)
+J = TypeVar("J")
 
 
 class HttpConnector(Generic[C]):
+    #: The protocol, in the names of the connector's tasks.
+    protocol: ClassVar[str] = "http"
+
     def __init__(self, name: str, config: C, context: ConnectorContext) -> None:
         self.name = name
         self.config = config
@@ -37,6 +49,30 @@ class HttpConnector(Generic[C]):
         self._sink: ReportSink | None = None
         self._meter = HealthMeter()
         self._slots = asyncio.Semaphore(config.concurrency)
+        self._agendas: list[_Timed] = []
+
+    def _agenda(
+        self, job: Callable[[J], Awaitable[None]], *, concurrency: int, what: str
+    ) -> Agenda[J]:
+        """An agenda of timed jobs run by ``job``, started and stopped with the
+        connector (its task named after ``what`` it does)."""
+        agenda: Agenda[J] = Agenda(
+            job,
+            concurrency=concurrency,
+            clock=self._context.clock,
+            name=f"{self.protocol} {self.name} {what}",
+        )
+        self._agendas.append(agenda)
+        return agenda
+
+    async def start(self, sink: ReportSink) -> None:
+        self._sink = sink
+        for agenda in self._agendas:
+            agenda.start()
+
+    async def stop(self) -> None:
+        for agenda in self._agendas:
+            await agenda.stop()
 
     @property
     def awaited(self) -> int:

@@ -1,6 +1,5 @@
 """The HTTP side of a simulator: a server that can go down and come back on the same
-port, request bodies read against a limit, and the foreground loop behind
-``umsgate sim <protocol>``.
+port, and the foreground loop behind ``umsgate sim <protocol>``.
 
 `Served` runs uvicorn inside the caller's event loop on a socket it binds itself, so
 the port is known before the first request (port 0 picks a free one) and stays the
@@ -23,7 +22,6 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import uvicorn
-from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from umsgate import deadlines
@@ -34,8 +32,6 @@ from umsgate.deadlines import Limits
 STARTUP_TIMEOUT = 10.0
 #: How long a stopping server lets running requests finish before cancelling them.
 GRACEFUL_SHUTDOWN = 1.0
-#: How long a request body may take to arrive (the providers' 30 s request timeout).
-BODY_TIMEOUT = 30.0
 
 
 class _Server(uvicorn.Server):
@@ -149,29 +145,6 @@ class Served:
         finally:
             if sock is not None:
                 sock.close()
-
-
-async def read_body(
-    request: Request, limit: int, *, within: float = BODY_TIMEOUT
-) -> bytes | None:
-    """The request body, or None when it is longer than ``limit`` bytes (read no
-    further than that, whatever ``Content-Length`` says) or has not fully arrived
-    ``within`` seconds (uvicorn sets no deadline on a slow body)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with asyncio.timeout(within):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    return None
-                chunks.append(chunk)
-    except TimeoutError:
-        return None
-    return b"".join(chunks)
 
 
 class Runnable(Protocol):

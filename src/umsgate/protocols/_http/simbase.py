@@ -1,10 +1,14 @@
 """What the HTTP simulators share: serve their app, go down and come back on the same
-port, release requests held by a stall fault on the way down, and (for providers that
-call back) run a `Pusher` with its own HTTP client."""
+port, keep the requests they received, the fault switches a test flips (answer 500,
+stall, garble) and the release of requests held by a stall on the way down, and (for
+providers that call back) run a `Pusher` with its own HTTP client."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
+from typing import Generic, TypeVar
 
 import httpx
 from starlette.types import ASGIApp
@@ -12,9 +16,28 @@ from starlette.types import ASGIApp
 from umsgate.protocols._http.pusher import Pusher, PushPolicy
 from umsgate.protocols._http.server import Served
 
+#: Requests kept in a simulator's ``received`` (oldest dropped first).
+MAX_RECORDED = 100_000
 
-class SimulatorBase:
-    """Lifecycle of one simulator.
+R = TypeVar("R")
+
+
+@dataclasses.dataclass(slots=True)
+class Faults:
+    """Switches a test flips; all off by default."""
+
+    #: Answer HTTP 500 (with the provider's internal-error code) without taking the
+    #: request.
+    status_500: bool = False
+    #: Take the request, then hold the answer this many seconds.
+    stall: float = 0.0
+    #: Take the request, then answer a truncated document.
+    malformed: bool = False
+
+
+class SimulatorBase(Generic[R]):
+    """Lifecycle of one simulator, its fault switches and the requests it received
+    (``R``: what it records of one).
 
     Args:
         app: its Starlette app.
@@ -26,6 +49,8 @@ class SimulatorBase:
         self, app: ASGIApp, *, host: str, port: int, push: PushPolicy | None = None
     ) -> None:
         self.app = app
+        self.faults = Faults()
+        self.received: collections.deque[R] = collections.deque(maxlen=MAX_RECORDED)
         self.served = Served(app, host=host, port=port)
         #: Set while down or closing: stalled requests wait on it.
         self._release = asyncio.Event()
@@ -36,6 +61,19 @@ class SimulatorBase:
     @property
     def port(self) -> int:
         return self.served.port
+
+    async def _hold(self) -> None:
+        """Hold an answer while the stall fault says (released on the way down)."""
+        if self.faults.stall > 0:
+            try:
+                async with asyncio.timeout(self.faults.stall):
+                    await self._release.wait()
+            except TimeoutError:
+                pass
+
+    def _garbled(self, content: bytes) -> bytes:
+        """``content`` cut in half when the malformed fault is on."""
+        return content[: len(content) // 2] if self.faults.malformed else content
 
     async def start(self) -> None:
         self._release.clear()

@@ -26,7 +26,6 @@ the answer that follows finds the clientTag reported and polls for nothing.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -38,19 +37,19 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.base import HttpConnector, rejected
+from umsgate.protocols._http.base import rejected
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     exchange,
     status_failure,
 )
-from umsgate.protocols._http.schedule import Agenda, AgendaFull
-from umsgate.protocols._http.server import read_body
+from umsgate.protocols._http.polling import Poll, PollingConnector
 from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.request_body import read_body
+from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +58,12 @@ FORM_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 MAX_REMEMBERED = 100_000
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class _Poll:
-    message_id: int
-    client_tag: str
-    polls: int
-    deadline: dt.datetime
-
-
-class AiCrossConnector(HttpConnector[Config]):
+class AiCrossConnector(PollingConnector[Config]):
     """Implements `umsgate.types.Connector` for AI CROSS."""
+
+    protocol = "aicross"
+    expiry_detail = "no final result within {give_up:g} s (aicross spec §6)"
+    unpolled = "the result is left to the DLR"
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
@@ -76,24 +71,11 @@ class AiCrossConnector(HttpConnector[Config]):
         self._pending: dict[str, int] = {}
         self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._reporting: set[str] = set()
-        self._poller: Agenda[_Poll] = Agenda(
-            self._poll,
-            concurrency=config.poll_concurrency,
-            clock=context.clock,
-            name=f"aicross {name} poller",
-        )
         self._base = config.url.rstrip("/")
         if config.dlr_path is not None:
             context.add_route(config.dlr_path, self.dlr, ["POST"])
 
     # ------------------------------------------------------------ lifecycle
-
-    async def start(self, sink: ReportSink) -> None:
-        self._sink = sink
-        self._poller.start()
-
-    async def stop(self) -> None:
-        await self._poller.stop()
 
     @property
     def awaited(self) -> int:
@@ -218,20 +200,8 @@ class AiCrossConnector(HttpConnector[Config]):
         if tag in self._pending or tag in self._reported:
             return
         self._pending[tag] = message_id
-        if not self.config.poll:
-            return
-        try:
-            self._poller.add(
-                _Poll(
-                    message_id=message_id, client_tag=tag, polls=0, deadline=deadline
-                ),
-                delay=delay,
-            )
-        except AgendaFull:
-            logger.warning(
-                "poll agenda full; the result is left to the DLR",
-                extra={"event": "aicross_poller_full", "message_id": message_id},
-            )
+        if self.config.poll:
+            self._schedule_poll(message_id, tag, deadline, delay=delay)
 
     def _report(
         self, message_id: int, tag: str, result: codec.Result
@@ -264,7 +234,10 @@ class AiCrossConnector(HttpConnector[Config]):
             done_at=done_at,
         )
 
-    async def _deliver(self, tag: str, report: ProviderReport) -> bool:
+    async def _deliver(self, item: Poll, report: ProviderReport) -> bool:
+        return await self._report_once(item.key, report)
+
+    async def _report_once(self, tag: str, report: ProviderReport) -> bool:
         """Hand ``report`` to the sink unless ``tag`` was (or is being) reported;
         True when it is now reported. Sink errors propagate."""
         if tag in self._reported or tag in self._reporting or self._sink is None:
@@ -306,7 +279,7 @@ class AiCrossConnector(HttpConnector[Config]):
         if self._sink is None:
             return self._refuse("not ready", 503, tag)
         try:
-            done = await self._deliver(tag, self._report(message_id, tag, result))
+            done = await self._report_once(tag, self._report(message_id, tag, result))
         except Exception:
             logger.exception(
                 "report not recorded",
@@ -323,41 +296,10 @@ class AiCrossConnector(HttpConnector[Config]):
         self._meter.refused_report(f"DLR {tag}: {why}" if tag else why)
         return PlainTextResponse(why, status_code=status)
 
-    def _next_delay(self, polls: int) -> float:
-        schedule = self.config.poll_schedule
-        return schedule[min(polls, len(schedule) - 1)]
+    def _awaits(self, key: str) -> bool:
+        return key in self._pending
 
-    async def _poll(self, item: _Poll) -> None:
-        if item.client_tag not in self._pending:
-            return
-        polled = dataclasses.replace(item, polls=item.polls + 1)
-        report = await self._ask(polled)
-        if report is None and self._context.clock.now() >= item.deadline:
-            report = ProviderReport(
-                connector=self.name,
-                code=ResultCode.EXPIRED,
-                message_id=item.message_id,
-                provider_msg_id=item.client_tag,
-                detail=f"no final result within {self.config.poll_give_up:g} s "
-                "(aicross spec §6)",
-                done_at=self._context.clock.now(),
-            )
-        if report is not None:
-            try:
-                if await self._deliver(item.client_tag, report):
-                    return
-            except Exception:
-                logger.exception(
-                    "report not recorded; polling again",
-                    extra={
-                        "event": "aicross_report_failed",
-                        "message_id": item.message_id,
-                    },
-                )
-        if item.client_tag in self._pending:
-            self._poller.add(polled, delay=self._next_delay(polled.polls))
-
-    async def _ask(self, item: _Poll) -> ProviderReport | None:
+    async def _ask(self, item: Poll) -> ProviderReport | None:
         """One result request; a report when the result is final, else None."""
         result = await exchange(
             self._context.http,
@@ -365,21 +307,21 @@ class AiCrossConnector(HttpConnector[Config]):
             self._base + self.config.result_path,
             limits=self.config.limits,
             content=codec.encode_result_request(
-                item.client_tag, self._form_token(), self.config.shape
+                item.key, self._form_token(), self.config.shape
             ),
             headers=self._headers(FORM_TYPE),
         )
         if isinstance(result, Failure):
-            self._meter.failed(f"result of {item.client_tag}: {result.detail}")
+            self._meter.failed(f"result of {item.key}: {result.detail}")
             return None
         failure = status_failure(result)
         if failure is not None:
-            self._meter.failed(f"result of {item.client_tag}: {failure.detail}")
+            self._meter.failed(f"result of {item.key}: {failure.detail}")
             return None
         try:
             answer = codec.parse_result(result.body, self.config.shape)
         except RemoteProtocolError as exc:
-            self._meter.failed(f"result of {item.client_tag} unreadable: {exc}")
+            self._meter.failed(f"result of {item.key} unreadable: {exc}")
             return None
         self._meter.succeeded()
         if answer.state is codec.State.ERROR:
@@ -388,18 +330,16 @@ class AiCrossConnector(HttpConnector[Config]):
                     connector=self.name,
                     code=ResultCode.FAILED,
                     message_id=item.message_id,
-                    provider_msg_id=item.client_tag,
+                    provider_msg_id=item.key,
                     raw_code=answer.error_code,
                     detail="the provider does not know this clientTag",
                     done_at=self._context.clock.now(),
                 )
-            self._meter.failed(
-                f"result of {item.client_tag}: error {answer.error_code}"
-            )
+            self._meter.failed(f"result of {item.key}: error {answer.error_code}")
             return None
         if not answer.state.final:
             return None
-        return self._report(item.message_id, item.client_tag, answer)
+        return self._report(item.message_id, item.key, answer)
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> AiCrossConnector:

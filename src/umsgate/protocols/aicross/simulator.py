@@ -23,7 +23,6 @@ the answer); and `AiCrossSimulator.go_down` / `come_back`.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -41,11 +40,12 @@ from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols._http.pusher import Delivery, PushPolicy
-from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.server import run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.aicross import codec
 from umsgate.protocols.aicross.codes import HTTP_STATUS, MESSAGES, ErrorCode, Status
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.request_body import read_body
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SEND_PATH = "/api/p5/send.json"
@@ -63,8 +63,6 @@ DEFAULT_CARRIERS: dict[str, str] = {
     "+8180": "au",
     "+8190": "softbank",
 }
-#: Requests kept in `AiCrossSimulator.received`.
-MAX_RECORDED = 100_000
 #: Messages kept for result queries (oldest forgotten first: then 40401).
 MAX_MESSAGES = 1_000_000
 #: Japan Standard Time, in which ``doneAt`` is written (spec §4 example).
@@ -92,18 +90,6 @@ class Received:
     fields: Mapping[str, str]
     http_status: int
     error_code: str | None
-
-
-@dataclasses.dataclass(slots=True)
-class Faults:
-    """Switches a test flips; all off by default."""
-
-    #: Answer HTTP 500 (``50001``) without taking the request.
-    status_500: bool = False
-    #: Take the request, then hold the answer this many seconds.
-    stall: float = 0.0
-    #: Take the request, then answer a truncated JSON document.
-    malformed: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +132,7 @@ def result_of(taken: Taken, now: float, delay: float) -> codec.Result:
     )
 
 
-class AiCrossSimulator(SimulatorBase):
+class AiCrossSimulator(SimulatorBase[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -183,10 +169,6 @@ class AiCrossSimulator(SimulatorBase):
         self.dlr_url = dlr_url
         self.max_text_chars = max_text_chars
         self.carriers = dict(DEFAULT_CARRIERS if carriers is None else carriers)
-        self.faults = Faults()
-        self.received: collections.deque[Received] = collections.deque(
-            maxlen=MAX_RECORDED
-        )
         self.taken: collections.OrderedDict[str, Taken] = collections.OrderedDict()
         self._untagged = itertools.count(1)
         super().__init__(
@@ -236,6 +218,19 @@ class AiCrossSimulator(SimulatorBase):
         status: int,
         error_code: str | None,
     ) -> Response:
+        self._record(request, fields, status, error_code)
+        await self._hold()
+        return Response(
+            self._garbled(content), status_code=status, media_type=JSON_TYPE
+        )
+
+    def _record(
+        self,
+        request: Request,
+        fields: Mapping[str, str],
+        status: int,
+        error_code: str | None,
+    ) -> None:
         self.received.append(
             Received(
                 at=time.monotonic(),
@@ -245,15 +240,6 @@ class AiCrossSimulator(SimulatorBase):
                 error_code=error_code,
             )
         )
-        if self.faults.stall > 0:
-            try:
-                async with asyncio.timeout(self.faults.stall):
-                    await self._release.wait()
-            except TimeoutError:
-                pass
-        if self.faults.malformed:
-            content = content[: len(content) // 2]
-        return Response(content, status_code=status, media_type=JSON_TYPE)
 
     @staticmethod
     def _error(code: ErrorCode, client_tag: str | None) -> tuple[bytes, int, str]:
@@ -278,15 +264,7 @@ class AiCrossSimulator(SimulatorBase):
         fields: dict[str, str] = {}
         if self.faults.status_500:
             content, status, code = self._error(ErrorCode.INTERNAL, None)
-            self.received.append(
-                Received(
-                    at=time.monotonic(),
-                    path=request.url.path,
-                    fields=fields,
-                    http_status=status,
-                    error_code=code,
-                )
-            )
+            self._record(request, fields, status, code)
             return Response(content, status_code=status, media_type=JSON_TYPE)
         try:
             fields = await self._fields(request)

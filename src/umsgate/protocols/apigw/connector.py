@@ -70,11 +70,11 @@ from umsgate.protocols._http.exchange import (
     retry_after,
 )
 from umsgate.protocols._http.options import Options
-from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec, upstream
 from umsgate.protocols.apigw.codes import Code
 from umsgate.protocols.ratelimit import RateLimiter
 from umsgate.protocols.registry import ConnectorContext
+from umsgate.request_body import read_body
 from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
 
 logger = logging.getLogger(__name__)

@@ -22,12 +22,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
-from umsgate.errors import UmsgateError, ValidationError
+from umsgate.errors import ValidationError
 from umsgate.files import MAX_FILE_BYTES, NotJpeg
 from umsgate.ports import NativeHost, SendHost
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw import send as send_path
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
+from umsgate.request_body import read_body
 from umsgate.runtime import PEER_HEADER
 
 #: Multipart overhead allowed on top of the image (boundaries, part headers).
@@ -51,10 +52,6 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-class BodyTooLarge(UmsgateError):
-    """The request body is larger than the face takes."""
-
-
 def _gateway(request: Request) -> NativeHost:
     gateway: NativeHost = request.app.state.gateway
     return gateway
@@ -73,36 +70,17 @@ def invalid(exc: ValidationError) -> JSON:
     return answer(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise BodyTooLarge
-        except ValueError:
-            raise BodyTooLarge from None
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 async def read_json(request: Request, limit: int) -> Any:
     """The JSON body.
 
     Raises:
         ValidationError: MALFORMED (not JSON) or TOO_LONG (over ``limit``).
     """
-    try:
-        raw = await read_body(request, limit)
-    except BodyTooLarge:
+    raw = await read_body(request, limit)
+    if raw is None:
         raise ValidationError(
             Invalid.TOO_LONG, f"the body is larger than {limit} bytes"
-        ) from None
+        )
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -225,9 +203,8 @@ async def upload(request: Request) -> Response:
         return answer(
             Code.MISSING, "the body must be multipart/form-data with the field img"
         )
-    try:
-        raw = await read_body(request, MAX_FILE_BYTES + UPLOAD_OVERHEAD)
-    except BodyTooLarge:
+    raw = await read_body(request, MAX_FILE_BYTES + UPLOAD_OVERHEAD)
+    if raw is None:
         return answer(Code.FILE_TOO_LARGE, f"img is larger than {MAX_FILE_BYTES} bytes")
 
     async def stream() -> AsyncGenerator[bytes, None]:
@@ -304,10 +281,7 @@ async def file_route(request: Request) -> Response:
 
 async def send(request: Request) -> Response:
     gw = _gateway(request)
-    try:
-        body = await read_body(request, gw.settings.server.max_body)
-    except BodyTooLarge:
-        body = None
+    body = await read_body(request, gw.settings.server.max_body)
     status, payload = await send_path.handle_send(
         gw, request.path_params["channel"], request.headers, body
     )

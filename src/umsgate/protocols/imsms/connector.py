@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 from collections.abc import Sequence
 
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -44,12 +42,10 @@ from umsgate.protocols._http.exchange import (
     status_failure,
 )
 from umsgate.protocols._http.options import Options
-from umsgate.protocols._http.schedule import Agenda, AgendaFull
+from umsgate.protocols._http.polling import Poll, PollingConnector
 from umsgate.protocols.imsms import codec, codes
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
-
-logger = logging.getLogger(__name__)
+from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 #: Spec §2 (plain HTTP on a raw EC2 host; configuration, spec §9.19).
 DEFAULT_URL = "http://ec2-3-34-72-7.ap-northeast-2.compute.amazonaws.com:9999"
@@ -87,38 +83,19 @@ class Config:
     poll_concurrency: int = 16
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class _Poll:
-    message_id: int
-    ims_id: str
-    #: Polls made so far.
-    polls: int
-    deadline: dt.datetime
-
-
-class ImsConnector(HttpConnector[Config]):
+class ImsConnector(PollingConnector[Config]):
     """Implements `umsgate.types.Connector` for IMS SMS."""
+
+    protocol = "imsms"
+    expiry_detail = "no final state within {give_up:g} s (imsms spec §8)"
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
         #: imsId → message id of every message being polled.
         self._polling: dict[str, int] = {}
-        self._poller: Agenda[_Poll] = Agenda(
-            self._poll,
-            concurrency=config.poll_concurrency,
-            clock=context.clock,
-            name=f"imsms {name} poller",
-        )
         self._base = config.url.rstrip("/")
 
     # ------------------------------------------------------------ lifecycle
-
-    async def start(self, sink: ReportSink) -> None:
-        self._sink = sink
-        self._poller.start()
-
-    async def stop(self) -> None:
-        await self._poller.stop()
 
     @property
     def awaited(self) -> int:
@@ -288,73 +265,39 @@ class ImsConnector(HttpConnector[Config]):
     ) -> None:
         if ims_id in self._polling:
             return
-        try:
-            self._poller.add(
-                _Poll(message_id=message_id, ims_id=ims_id, polls=0, deadline=deadline),
-                delay=delay,
-            )
-        except AgendaFull:
-            logger.warning(
-                "poll agenda full; message left to the gateway's expiry",
-                extra={"event": "imsms_poller_full", "message_id": message_id},
-            )
-            return
-        self._polling[ims_id] = message_id
+        if self._schedule_poll(message_id, ims_id, deadline, delay=delay):
+            self._polling[ims_id] = message_id
 
-    def _next_delay(self, polls: int) -> float:
-        schedule = self.config.poll_schedule
-        return schedule[min(polls, len(schedule) - 1)]
+    def _awaits(self, key: str) -> bool:
+        return key in self._polling
 
-    async def _poll(self, item: _Poll) -> None:
-        if item.ims_id not in self._polling:
-            return
-        polled = dataclasses.replace(item, polls=item.polls + 1)
-        report = await self._ask(polled)
-        if report is None and self._context.clock.now() >= item.deadline:
-            report = self._report(
-                polled,
-                ResultCode.EXPIRED,
-                None,
-                f"no final state within {self.config.poll_give_up:g} s (imsms spec §8)",
-            )
-        if report is not None:
-            try:
-                assert self._sink is not None
-                await self._sink.report(report)
-            except Exception:
-                logger.exception(
-                    "report not recorded; polling again",
-                    extra={
-                        "event": "imsms_report_failed",
-                        "message_id": item.message_id,
-                    },
-                )
-            else:
-                del self._polling[item.ims_id]
-                return
-        self._poller.add(polled, delay=self._next_delay(polled.polls))
+    async def _deliver(self, item: Poll, report: ProviderReport) -> bool:
+        assert self._sink is not None
+        await self._sink.report(report)
+        del self._polling[item.key]
+        return True
 
-    async def _ask(self, item: _Poll) -> ProviderReport | None:
+    async def _ask(self, item: Poll) -> ProviderReport | None:
         """One state request; a report when the message is final, else None."""
         result = await exchange(
             self._context.http,
             "GET",
             self._base + INFO_PATH,
             limits=self.config.info_limits,
-            params={"imsId": item.ims_id},
+            params={"imsId": item.key},
             headers={"x-api-key": self.config.api_key, "accept": "application/json"},
         )
         if isinstance(result, Failure):
-            self._meter.failed(f"state of {item.ims_id}: {result.detail}")
+            self._meter.failed(f"state of {item.key}: {result.detail}")
             return None
         failure = status_failure(result)
         if failure is not None:
-            self._meter.failed(f"state of {item.ims_id}: {failure.detail}")
+            self._meter.failed(f"state of {item.key}: {failure.detail}")
             return None
         try:
             answer = codec.parse_info_answer(result.body)
         except RemoteProtocolError as exc:
-            self._meter.failed(f"state of {item.ims_id} unreadable: {exc}")
+            self._meter.failed(f"state of {item.key} unreadable: {exc}")
             return None
         if answer.result_cd == codes.ResultCd.NOT_FOUND:
             self._meter.succeeded()
@@ -365,7 +308,7 @@ class ImsConnector(HttpConnector[Config]):
                 "the provider does not know this imsId (904)",
             )
         if answer.result_cd != codes.ResultCd.OK or answer.ims_data is None:
-            self._meter.failed(f"state of {item.ims_id}: resultCd {answer.result_cd}")
+            self._meter.failed(f"state of {item.key}: resultCd {answer.result_cd}")
             return None
         self._meter.succeeded()
         data = answer.ims_data
@@ -388,7 +331,7 @@ class ImsConnector(HttpConnector[Config]):
 
     def _report(
         self,
-        item: _Poll,
+        item: Poll,
         code: ResultCode,
         raw_code: str | None,
         detail: str,
@@ -399,7 +342,7 @@ class ImsConnector(HttpConnector[Config]):
             connector=self.name,
             code=code,
             message_id=item.message_id,
-            provider_msg_id=item.ims_id,
+            provider_msg_id=item.key,
             raw_code=raw_code,
             detail=detail,
             done_at=done_at or self._context.clock.now(),

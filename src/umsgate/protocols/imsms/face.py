@@ -56,11 +56,11 @@ from umsgate.engine.accept import Submission
 from umsgate.errors import RemoteProtocolError, ValidationError
 from umsgate.files import NotJpeg
 from umsgate.ports import ImsHost
-from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
+from umsgate.request_body import read_body
 
 log = logging.getLogger("umsgate.protocols.imsms.face")
 

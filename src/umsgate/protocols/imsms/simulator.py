@@ -19,7 +19,6 @@ the answer); and `ImsSimulator.go_down` / `come_back`.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import datetime as dt
@@ -36,19 +35,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.server import run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.request_body import read_body
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SEND_PATH = "/api/imsms/send"
 INFO_PATH = "/api/imsms/info"
 #: The seed's sample key, the default account so its sample code runs as written.
 SAMPLE_KEY = "d49855bc-0da6-4214-baf1-543564b25cfc"
-#: Requests kept in `ImsSimulator.received` (oldest dropped first).
-MAX_RECORDED = 100_000
 #: Messages kept for state queries (oldest forgotten first: then 904).
 MAX_MESSAGES = 1_000_000
 DELIVERED = "delivered"
@@ -87,18 +85,6 @@ class Received:
     body: bytes
     result_cd: str
     http_status: int
-
-
-@dataclasses.dataclass(slots=True)
-class Faults:
-    """Switches a test flips; all off by default."""
-
-    #: Answer HTTP 500 (``999``) without taking the request.
-    status_500: bool = False
-    #: Take the request, then hold the answer this many seconds.
-    stall: float = 0.0
-    #: Take the request, then answer a truncated JSON document.
-    malformed: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +139,7 @@ def state(taken: Taken, now: float, delay: float) -> codec.ImsData:
     )
 
 
-class ImsSimulator(SimulatorBase):
+class ImsSimulator(SimulatorBase[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -175,10 +161,6 @@ class ImsSimulator(SimulatorBase):
         self.keys = {key: frozenset(agents) for key, agents in keys.items()}
         self.mix = mix or parse_mix("")
         self.delay = delay
-        self.faults = Faults()
-        self.received: collections.deque[Received] = collections.deque(
-            maxlen=MAX_RECORDED
-        )
         self.taken: collections.OrderedDict[str, Taken] = collections.OrderedDict()
         super().__init__(
             Starlette(
@@ -211,17 +193,9 @@ class ImsSimulator(SimulatorBase):
     # ------------------------------------------------------------ endpoints
 
     def _answer(self, content: bytes, status: int) -> Response:
-        if self.faults.malformed:
-            content = content[: len(content) // 2]
-        return Response(content, status_code=status, media_type=JSON_TYPE)
-
-    async def _hold(self) -> None:
-        if self.faults.stall > 0:
-            try:
-                async with asyncio.timeout(self.faults.stall):
-                    await self._release.wait()
-            except TimeoutError:
-                pass
+        return Response(
+            self._garbled(content), status_code=status, media_type=JSON_TYPE
+        )
 
     def _record(self, request: Request, body: bytes, code: str, status: int) -> None:
         self.received.append(

@@ -57,10 +57,10 @@ from umsgate.protocols._http.exchange import (
 )
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.schedule import Agenda, AgendaFull
-from umsgate.protocols._http.server import read_body
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
+from umsgate.request_body import read_body
+from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ class _Pending:
 class ToBeTextConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for ToBeText."""
 
+    protocol = "tobetext"
+
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
         self._pending: dict[str, _Pending] = {}
@@ -109,22 +111,12 @@ class ToBeTextConnector(HttpConnector[Config]):
         self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._reporting: dict[str, asyncio.Future[None]] = {}
         self._uncertain: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self._expiry: Agenda[str] = Agenda(
-            self._expire,
-            concurrency=4,
-            clock=context.clock,
-            name=f"tobetext {name} expiry",
+        self._expiry: Agenda[str] = self._agenda(
+            self._expire, concurrency=4, what="expiry"
         )
         context.add_route(config.callback_path, self.callback, ["POST", "GET"])
 
     # ------------------------------------------------------------ lifecycle
-
-    async def start(self, sink: ReportSink) -> None:
-        self._sink = sink
-        self._expiry.start()
-
-    async def stop(self) -> None:
-        await self._expiry.stop()
 
     @property
     def awaited(self) -> int:

@@ -46,7 +46,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from umsgate.domain.results import ResultCode
-from umsgate.protocols._http.server import read_body
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext import send as send_path
 from umsgate.protocols.tobetext.codes import (
@@ -56,6 +55,7 @@ from umsgate.protocols.tobetext.codes import (
 )
 from umsgate.protocols.tobetext.send import NAME, PATH, XML_TYPE, msg_id
 from umsgate.reports.faces import FaceReport, PushRule
+from umsgate.request_body import read_body
 
 if TYPE_CHECKING:
     from umsgate.ports import SendHost

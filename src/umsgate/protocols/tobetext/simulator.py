@@ -24,7 +24,6 @@ Fault switches (`Faults`) for tests: answer 500 without taking the request; stal
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import hashlib
@@ -41,14 +40,13 @@ from starlette.routing import Route
 
 from umsgate.errors import RemoteProtocolError
 from umsgate.protocols._http.pusher import Delivery, PushPolicy
-from umsgate.protocols._http.server import read_body, run_foreground
+from umsgate.protocols._http.server import run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.tobetext import codec, codes
+from umsgate.request_body import read_body
 
 XML_TYPE = "application/xml; charset=UTF-8"
-#: Requests kept in `ToBeTextSimulator.received` (oldest dropped first).
-MAX_RECORDED = 100_000
 #: Accepted Ckeys remembered for repeats (oldest forgotten first).
 MAX_REMEMBERED = 1_000_000
 #: Spec §9 "realistic" mode: callbacks 3 to 30 minutes after sending.
@@ -65,18 +63,6 @@ class Received:
     #: The acknowledgement decided (None when a fault answered 500 first).
     ack: codec.Result | None
     http_status: int
-
-
-@dataclasses.dataclass(slots=True)
-class Faults:
-    """Switches a test flips; all off by default."""
-
-    #: Answer HTTP 500 without taking the request.
-    status_500: bool = False
-    #: Take the request, then hold the answer this many seconds.
-    stall: float = 0.0
-    #: Take the request, then answer a truncated XML document.
-    malformed: bool = False
 
 
 def parse_mix(text: str, *, seed: int = 0) -> OutcomeMix:
@@ -96,7 +82,7 @@ def parse_mix(text: str, *, seed: int = 0) -> OutcomeMix:
     )
 
 
-class ToBeTextSimulator(SimulatorBase):
+class ToBeTextSimulator(SimulatorBase[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -131,10 +117,6 @@ class ToBeTextSimulator(SimulatorBase):
         self.delay_max = delay_max
         self.report_first = report_first
         self.callback_ckey = callback_ckey
-        self.faults = Faults()
-        self.received: collections.deque[Received] = collections.deque(
-            maxlen=MAX_RECORDED
-        )
         self._sent: collections.OrderedDict[
             tuple[str, str], tuple[codec.SendRequest, codec.Result]
         ] = collections.OrderedDict()
@@ -195,16 +177,8 @@ class ToBeTextSimulator(SimulatorBase):
                 await pusher.push_now(callback)
             else:
                 pusher.push(callback, delay=self._delay_for(taken.ckey))
-        if self.faults.stall > 0:
-            try:
-                async with asyncio.timeout(self.faults.stall):
-                    await self._release.wait()
-            except TimeoutError:
-                pass
-        content = codec.render_ack(ack)
-        if self.faults.malformed:
-            content = content[: len(content) // 2]
-        return Response(content, media_type=XML_TYPE)
+        await self._hold()
+        return Response(self._garbled(codec.render_ack(ack)), media_type=XML_TYPE)
 
     def _accept(
         self, fields: Mapping[str, str]
