@@ -28,9 +28,9 @@ from umsgate.clients import AuthError, ClientInfo, Directory
 from umsgate.config import Settings
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
-from umsgate.engine.accept import Accepted, Submission
-from umsgate.engine.intake import Intake, Throttled
-from umsgate.errors import StoreError, ValidationError
+from umsgate.domain.submission import Accepted, Submission
+from umsgate.engine.intake import Intake
+from umsgate.errors import StoreError, Throttled, ValidationError
 from umsgate.files import FileStore
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
