@@ -100,16 +100,17 @@ class FileStore:
             raise NotJpeg("img is not a JPEG image")
         t = time.time() if now is None else now
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        new = stored.NewFile(
+        new = stored.FileMeta(
             id=new_file_id(),
             client_id=client_id,
             name=name[:MAX_NAME] or "image.jpg",
             md5=md5,
-            data=data,
-            created_at=t,
+            size=len(data),
             expires_at=t + FILE_TTL,
         )
-        kept = await stored.store_file(self._db, new, reuse_until=t + DEDUP_MIN_LEFT)
+        kept = await stored.store_file(
+            self._db, new, data, created_at=t, reuse_until=t + DEDUP_MIN_LEFT
+        )
         return Stored(
             file_id=kept.id, expires_at=kept.expires_at, duplicate=kept.duplicate
         )

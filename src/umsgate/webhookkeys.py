@@ -23,9 +23,6 @@ from umsgate.store import accounts
 from umsgate.store.accounts import ClientRecord
 from umsgate.store.driver import Source, Value
 
-#: Most clients whose keys `seal_signing_keys` reads (every one there is).
-SEAL_LIMIT = 1_000_000_000
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RotatedKey:
@@ -34,6 +31,10 @@ class RotatedKey:
     signing_key: str
     #: Until when (epoch seconds) the replaced key signs beside it.
     previous_until: float
+
+
+#: Most clients whose keys `seal_signing_keys` reads (every one there is).
+SEAL_LIMIT = 1_000_000_000
 
 
 async def rotate_webhook_key(

@@ -6,6 +6,7 @@ interpreter and looks a client, a token and a file up."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -128,32 +129,28 @@ async def test_the_account_operations(store: Store) -> None:
 async def test_the_file_operations(store: Store) -> None:
     db = await _opened(store)
     try:
-        new = stored.NewFile(
+        new = stored.FileMeta(
             id="F1",
             client_id="acme",
             name="a.jpg",
             md5="m" * 32,
-            data=JPEG,
-            created_at=10.0,
+            size=len(JPEG),
             expires_at=100.0,
         )
-        first = await stored.store_file(db, new, reuse_until=50.0)
+        first = await stored.store_file(
+            db, new, JPEG, created_at=10.0, reuse_until=50.0
+        )
         assert first == stored.Kept(id="F1", expires_at=100.0, duplicate=False)
         again = await stored.store_file(
-            db, stored.NewFile(**{**_fields(new), "id": "F2"}), reuse_until=50.0
+            db,
+            dataclasses.replace(new, id="F2"),
+            JPEG,
+            created_at=20.0,
+            reuse_until=50.0,
         )
         assert again == stored.Kept(id="F1", expires_at=100.0, duplicate=True)
         meta = await stored.file_meta(db, ["F1", "F2"])
-        assert meta == {
-            "F1": stored.FileMeta(
-                id="F1",
-                client_id="acme",
-                name="a.jpg",
-                md5="m" * 32,
-                size=len(JPEG),
-                expires_at=100.0,
-            )
-        }
+        assert meta == {"F1": new}
         assert await stored.file_data(db, "F1") == stored.FileData(
             name="a.jpg", data=JPEG
         )
@@ -162,7 +159,3 @@ async def test_the_file_operations(store: Store) -> None:
         assert await stored.file_meta(db, ["F1"]) == {}
     finally:
         await db.close()
-
-
-def _fields(new: stored.NewFile) -> dict[str, object]:
-    return {f: getattr(new, f) for f in new.__slots__}

@@ -14,30 +14,6 @@ from collections.abc import Mapping, Sequence
 
 from umsgate.store.driver import Source, Tx, Value, fetch
 
-#: The columns of ``clients``, in the order `ClientRecord` reads them.
-CLIENT_COLUMNS = (
-    "id",
-    "secret_hash",
-    "key_hash",
-    "signing_key",
-    "previous_signing_key",
-    "previous_key_until",
-    "report_url",
-    "tps",
-    "version",
-    "last_report_check",
-    "created_at",
-    "updated_at",
-    "tobetext_token_hash",
-    "imsms_key_hash",
-    "imsms_agents",
-    "dup_window",
-    "disabled",
-)
-_SELECT_CLIENT = f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients"
-#: Most clients `list_clients` returns.
-LIST_LIMIT = 1000
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ClientRecord:
@@ -74,6 +50,31 @@ class TokenRecord:
     version: int
     expires_at: float
     created_at: float
+
+
+#: The columns of ``clients``, in the order `ClientRecord` reads them.
+CLIENT_COLUMNS = (
+    "id",
+    "secret_hash",
+    "key_hash",
+    "signing_key",
+    "previous_signing_key",
+    "previous_key_until",
+    "report_url",
+    "tps",
+    "version",
+    "last_report_check",
+    "created_at",
+    "updated_at",
+    "tobetext_token_hash",
+    "imsms_key_hash",
+    "imsms_agents",
+    "dup_window",
+    "disabled",
+)
+_SELECT_CLIENT = f"SELECT {', '.join(CLIENT_COLUMNS)} FROM clients"
+#: Most clients `list_clients` returns.
+LIST_LIMIT = 1000
 
 
 def _client(row: Sequence[Value]) -> ClientRecord:

@@ -27,7 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from umsgate.config import Settings
 from umsgate.errors import ConfigError
-from umsgate.store.driver import SQLITE_BUSY_TIMEOUT_MS, PgDriver, SqliteDriver
+from umsgate.store.driver import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    PgDriver,
+    SqliteDriver,
+    create_pg_pool,
+)
 from umsgate.store.driver import SQLITE_PRAGMAS as _SQLITE_PRAGMAS
 
 _T = TypeVar("_T")
@@ -428,14 +433,11 @@ class Database:
         if self._pg_pool is None:
             async with self._pg_lock:
                 if self._pg_pool is None:
-                    import asyncpg  # type: ignore[import-untyped]
-
-                    settings = {"search_path": self.schema} if self.schema else {}
-                    self._pg_pool = await asyncpg.create_pool(
+                    self._pg_pool = await create_pg_pool(
                         self._pg_dsn,
+                        self.schema,
                         min_size=2,
                         max_size=PG_HOT_CONNECTIONS,
-                        server_settings=settings,
                     )
         return self._pg_pool
 

@@ -213,6 +213,19 @@ class _PgTx(Tx):
         return int(last) if last.isdigit() else 0
 
 
+async def create_pg_pool(
+    dsn: str, schema: str, *, min_size: int, max_size: int
+) -> asyncpg.Pool:
+    """An asyncpg pool on ``dsn``, its connections in ``schema`` ("" for the
+    default)."""
+    import asyncpg
+
+    settings = {"search_path": schema} if schema else {}
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings
+    )
+
+
 class PgDriver:
     """PostgreSQL on an asyncpg pool, given (``pool``: a coroutine function that
     returns it, the gateway's hot-path pool) or made on first use from ``dsn``."""
@@ -239,14 +252,8 @@ class PgDriver:
             return await self._given()
         async with self._lock:
             if self._pool is None:
-                import asyncpg
-
-                settings = {"search_path": self._schema} if self._schema else {}
-                self._pool = await asyncpg.create_pool(
-                    self._dsn,
-                    min_size=1,
-                    max_size=FRONT_PG_CONNECTIONS,
-                    server_settings=settings,
+                self._pool = await create_pg_pool(
+                    self._dsn, self._schema, min_size=1, max_size=FRONT_PG_CONNECTIONS
                 )
             return self._pool
 

@@ -10,9 +10,6 @@ from collections.abc import Sequence
 
 from umsgate.store.driver import Source, Value
 
-#: Largest number of ids in one ``IN`` list (SQLite allows 32,766 parameters).
-IN_CHUNK = 5000
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class FileMeta:
@@ -23,19 +20,6 @@ class FileMeta:
     name: str
     md5: str
     size: int
-    expires_at: float
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class NewFile:
-    """An upload to store."""
-
-    id: str
-    client_id: str
-    name: str
-    md5: str
-    data: bytes
-    created_at: float
     expires_at: float
 
 
@@ -55,9 +39,16 @@ class Kept:
     duplicate: bool
 
 
-async def store_file(source: Source, new: NewFile, *, reuse_until: float) -> Kept:
-    """Store ``new``, unless the client stored the same bytes (by MD5) before and
-    that copy lives until ``reuse_until`` at least: then that copy's id."""
+#: Largest number of ids in one ``IN`` list (SQLite allows 32,766 parameters).
+IN_CHUNK = 5000
+
+
+async def store_file(
+    source: Source, new: FileMeta, data: bytes, *, created_at: float, reuse_until: float
+) -> Kept:
+    """Store the upload ``new`` of bytes ``data``, unless the client stored the same
+    bytes (by MD5) before and that copy lives until ``reuse_until`` at least: then
+    that copy's id."""
     async with source.driver.transaction() as tx:
         rows = await tx.fetch(
             "SELECT id, expires_at FROM files WHERE client_id = ? AND md5 = ?"
@@ -77,9 +68,9 @@ async def store_file(source: Source, new: NewFile, *, reuse_until: float) -> Kep
                 new.client_id,
                 new.name,
                 new.md5,
-                len(new.data),
-                new.data,
-                new.created_at,
+                new.size,
+                data,
+                created_at,
                 new.expires_at,
             ),
         )
