@@ -23,7 +23,7 @@ from pathlib import Path
 
 import uvloop
 
-from umsgate.reports import targets
+from umsgate import targets
 from umsgate.reports.http11 import Http11Client
 
 BODY = (

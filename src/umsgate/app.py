@@ -31,6 +31,7 @@ from umsgate.config import Settings
 from umsgate.console import api as console_api
 from umsgate.console import openapi as console_openapi
 from umsgate.console import pages as console_pages
+from umsgate.console.auth import ConsoleHost
 from umsgate.console.operators import Sessions
 from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
@@ -48,16 +49,22 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
+from umsgate.ports import ImsHost, NativeHost, SendHost
 from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.imsms import face as imsms_face
-from umsgate.protocols.registry import ConnectorContext, Endpoint, build_connector
+from umsgate.protocols.registry import (
+    OWN_WINDOW,
+    ConnectorContext,
+    Endpoint,
+    build_connector,
+)
+from umsgate.protocols.sandbox.carrier import SandboxCarrier
 from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sealing import Sealer
-from umsgate.sim.carrier import SandboxCarrier
 from umsgate.store import accounts, migrate, queries
 from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport
@@ -188,7 +195,13 @@ class Gateway:
         """The gates of the connectors with ``tps`` or ``window``."""
         gates = {}
         for cs in self.settings.connectors:
-            gate = Gate.for_connector(cs, max_chunk=CHUNK, db=self.db, clock=self.clock)
+            gate = Gate.for_connector(
+                cs,
+                max_chunk=CHUNK,
+                db=self.db,
+                clock=self.clock,
+                own_window=cs.protocol in OWN_WINDOW,
+            )
             if gate is not None:
                 gates[cs.name] = gate
         return gates
@@ -571,5 +584,7 @@ def create_app(
         Mount("/admin/api", routes=console_api.routes),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.gateway = gateway
+    # The faces read it as the ports they declare (checked here by the types).
+    ports: tuple[NativeHost, ImsHost, SendHost, ConsoleHost] = (gateway,) * 4
+    app.state.gateway = ports[0]
     return native.FastSend(app, gateway)

@@ -31,13 +31,13 @@ from umsgate import (
     logs,
     routecmd,
     sealing,
+    targets,
     webhookkeys,
 )
 from umsgate.console import operators
 from umsgate.errors import ConfigError, UmsgateError
 from umsgate.logs import setup_logging
 from umsgate.protocols import registry
-from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
 
@@ -239,8 +239,7 @@ def serve(
 
     from umsgate import deadlines, tls
     from umsgate.app import create_app
-    from umsgate.front.listener import Limits
-    from umsgate.runtime import SERVER_OPTIONS, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, Limits, tune_gc
 
     try:
         setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)

@@ -50,12 +50,12 @@ from typing import Any
 
 import orjson
 
+from umsgate import targets
 from umsgate.clock import Clock, SystemClock
 from umsgate.domain import phone
 from umsgate.errors import UmsgateError
 from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
 from umsgate.lockout import Guard, Refusal
-from umsgate.reports import targets
 from umsgate.sealing import Sealer
 from umsgate.store import accounts
 from umsgate.store.accounts import ClientRecord
@@ -626,7 +626,7 @@ def check_report_url(url: str) -> None:
     """A report URL is ``http://`` or ``https://`` with a host ("" is none): the one
     place the clients' report URLs are judged when they are set (the CLI and
     `add_client`/`update_client` call it), by the outbound URL policy's own rule
-    (`umsgate.reports.targets.check_url`; the addresses are judged by the caller,
+    (`umsgate.targets.check_url`; the addresses are judged by the caller,
     which knows the policy, and at each webhook).
 
     Raises:
@@ -693,7 +693,7 @@ async def add_client(
         UmsgateError: the id is taken or not acceptable, a face credential is not
             acceptable, or the IMS key is another client's.
         TargetRefused: the report URL is not an http(s) URL with a host
-            (`umsgate.reports.targets.check_url`; the addresses it may reach are
+            (`umsgate.targets.check_url`; the addresses it may reach are
             judged by the caller, which knows the policy, and at each webhook).
     """
     check_client_id(client_id)

@@ -16,6 +16,13 @@ import time as _time
 from typing import Protocol
 
 
+class Monotonic(Protocol):
+    """The one reading a timeout or a rate needs: what a part takes when that is all
+    it reads (any `Clock` is one)."""
+
+    def monotonic(self) -> float: ...
+
+
 class Clock(Protocol):
     def now(self) -> dt.datetime:
         """Aware UTC time."""

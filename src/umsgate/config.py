@@ -29,7 +29,6 @@ from typing import Any
 from umsgate import sealing
 from umsgate.domain import phone
 from umsgate.domain.message import Channel
-from umsgate.engine.breaker import Policy as BreakerSettings
 from umsgate.errors import ConfigError
 from umsgate.tomllines import Lines
 
@@ -66,7 +65,7 @@ class ServerSettings:
     #: settings file, the environment or on the command line, ``"auto"`` (the
     #: default there) is `auto_workers` of this machine's cores.
     workers: int = 0
-    # The deadlines and cap of the public port (`umsgate.front.listener.Limits`):
+    # The deadlines and cap of the public port (`umsgate.runtime.Limits`):
     # the fronts' own, and with ``workers = 0`` the gateway process's
     # (`umsgate.deadlines`).
     #: Seconds from a request's first byte to the end of its head (and from a
@@ -254,7 +253,7 @@ class WebhookSettings:
     #: §11: receivers accept an array); 1 sends every report as its own object.
     reports_per_post: int = 1
     #: Let report and callback URLs reach loopback, private, link-local and other
-    #: addresses that are not globally routable (`umsgate.reports.targets`; for a
+    #: addresses that are not globally routable (`umsgate.targets`; for a
     #: gateway whose clients receive reports on its own network, or tests on
     #: 127.0.0.1). Off: such a URL is refused when set and when called.
     allow_private_targets: bool = False
@@ -383,6 +382,42 @@ class RouteSettings:
 
     def weight(self, index: int) -> int:
         return self.weights[index] if index < len(self.weights) else 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class BreakerSettings:
+    """When a connector's circuit breaker (`umsgate.engine.breaker`) opens and how it
+    comes back (the ``[breaker]`` settings)."""
+
+    #: Transient failures in the window that open the breaker...
+    threshold: int = 5
+    #: ...when they are at least this share of the window's answers.
+    ratio: float = 0.5
+    #: Seconds of answers the breaker looks at.
+    window: float = 10.0
+    #: Seconds an opened breaker waits before it probes.
+    cooldown: float = 5.0
+    #: Longest cool-down (it doubles after each failed probe).
+    cooldown_max: float = 60.0
+    #: Probe messages that must succeed to close it (and most in flight at once).
+    probes: int = 3
+    #: Seconds a probe may stay unanswered before its slot goes to another message
+    #: (a probe that never went out must not keep the breaker half-open).
+    probe_timeout: float = 150.0
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise ValueError("threshold must be at least 1")
+        if not 0.0 < self.ratio <= 1.0:
+            raise ValueError("ratio must be in (0, 1]")
+        if self.window <= 0 or self.cooldown <= 0:
+            raise ValueError("window and cooldown must be positive")
+        if self.cooldown_max < self.cooldown:
+            raise ValueError("cooldown_max must be at least cooldown")
+        if self.probes < 1:
+            raise ValueError("probes must be at least 1")
+        if self.probe_timeout <= 0:
+            raise ValueError("probe_timeout must be positive")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,7 +7,7 @@ timer is the keep-alive one, armed after an answer and cancelled by any byte tha
 arrives, so a client that trickles a byte a second (slowloris) holds its connection,
 and the memory of what it sent, for as long as it likes; nor does it limit the
 connections of one address. `guarded` makes a uvicorn HTTP protocol class that
-enforces the fronts' own rules (`umsgate.front.listener.Limits`, the ``[server]``
+enforces the fronts' own rules (`umsgate.runtime.Limits`, the ``[server]``
 settings ``header_timeout``, ``body_timeout``, ``keepalive_timeout`` and
 ``max_connections_per_client``; docs/operations.md):
 
@@ -37,8 +37,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from umsgate.front.connection import LINGER, MAX_HEAD
-from umsgate.front.listener import REFUSAL_LOG_INTERVAL, Limits
+from umsgate.runtime import LINGER, MAX_HEAD, REFUSAL_LOG_INTERVAL, Limits
 
 log = logging.getLogger("umsgate.deadlines")
 

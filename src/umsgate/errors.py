@@ -21,7 +21,7 @@
 Each module's own errors derive from the family above that fits, or from
 `UmsgateError` itself (`umsgate.engine.intake.Throttled`,
 `umsgate.front.wire.FrameError`, `umsgate.reports.http11.RequestError`,
-`umsgate.protocols._http.agenda.AgendaFull`, ...); those that callers also catch by
+`umsgate.protocols._http.schedule.AgendaFull`, ...); those that callers also catch by
 a built-in class keep it as a second base (``config.BadValue`` and
 ``domain.phone.InvalidNumber`` are ValueErrors, ``smpp.link.LinkDown`` a
 ConnectionError).
@@ -51,7 +51,7 @@ class ConfigError(UmsgateError):
 
 
 class TargetRefused(UmsgateError):
-    """The gateway does not call this URL (`umsgate.reports.targets`)."""
+    """The gateway does not call this URL (`umsgate.targets`)."""
 
 
 class ValidationError(UmsgateError):

@@ -1,12 +1,19 @@
-"""How umsgate's server processes run: uvicorn's options and the garbage
-collector's tuning, shared by the gateway process, its HTTP fronts and its connector
-processes (which import nothing else of the gateway's)."""
+"""How umsgate's server processes run: uvicorn's options, the garbage collector's
+tuning, the deadlines and caps of their HTTP ports (`Limits`, enforced by the fronts'
+`umsgate.front.listener` and by `umsgate.deadlines` for the ports uvicorn serves),
+and the header a front names a passed-on request's client in (`PEER_HEADER`); shared
+by the gateway process, its HTTP fronts and its connector processes (which import
+nothing else of the gateway's but the settings)."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from umsgate.config import ServerSettings
 
 #: How every umsgate HTTP server runs (uvicorn's options besides where it listens):
 #: the fast loop and parser, no access log (the faces log what matters), 30 s for
@@ -35,3 +42,47 @@ def tune_gc() -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+#: Largest request head (request line and headers). h11 and uvicorn's h11 server
+#: stop at 16 KiB and answer 431 (RFC 6585 §5); no client of the APIs sends more
+#: than a few hundred bytes of headers.
+MAX_HEAD = 16 * 1024
+#: How long a connection being closed discards what the client still sends, so that
+#: the client reads our last answer before the close (Apache's lingering close
+#: gives it 2 s).
+LINGER = 2.0
+#: A refused address is logged at most once in this many seconds.
+REFUSAL_LOG_INTERVAL = 60.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """A front's deadlines and caps (``[server]`` settings; docs/operations.md)."""
+
+    #: A request's head must be complete this many seconds after its first byte
+    #: (and a new connection's first request must begin within it).
+    header_timeout: float
+    #: A request's body must be complete this many seconds after its head.
+    body_timeout: float
+    #: A connection with no request for this many seconds after its last answer is
+    #: closed.
+    keepalive_timeout: float
+    #: Connections one client address may hold to one front; more are closed at
+    #: once.
+    max_connections_per_client: int
+
+    @classmethod
+    def of(cls, server: ServerSettings) -> Limits:
+        return cls(
+            header_timeout=server.header_timeout,
+            body_timeout=server.body_timeout,
+            keepalive_timeout=server.keepalive_timeout,
+            max_connections_per_client=server.max_connections_per_client,
+        )
+
+
+#: The client's address, which the front adds to a request it passes on (the
+#: gateway sees only its Unix socket); one a client sent is dropped. The gateway
+#: reads it only from requests that came over that socket.
+PEER_HEADER = "x-umsgate-peer"

@@ -31,9 +31,9 @@ from tests.e2e.conftest import FAST_ENV, Server, add_client, free_port, token
 from umsgate.domain import phone
 from umsgate.protocols.aicross import simulator as aicross_sim
 from umsgate.protocols.imsms import simulator as imsms_sim
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.tobetext import simulator as tobetext_sim
 from umsgate.sim import apigw as apigw_sim
-from umsgate.sim.mix import OutcomeMix
 from umsgate.testing import wait_for
 
 TOTAL = 1000

@@ -1,10 +1,13 @@
 """Layers: the domain's rules import no engine, store or protocol code (so the
-engine depends on the domain and never the other way), and the clock seam depends
-on nothing of umsgate. Read from the source, without importing it."""
+engine depends on the domain and never the other way), the clock seam depends on
+nothing of umsgate, the packages import one another without a cycle (the order is
+in docs/architecture.md, "Which package may import which"), and no face imports the
+composition root. Read from the source, without importing it."""
 
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,10 @@ def imported(path: Path) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            if node.module == "umsgate":  # from umsgate import targets
+                names.update(f"umsgate.{alias.name}" for alias in node.names)
+            else:
+                names.add(node.module)
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return {n for n in names if n == "umsgate" or n.startswith("umsgate.")}
@@ -59,6 +65,159 @@ def test_the_clock_depends_on_nothing_of_umsgate() -> None:
 def test_the_check_sees_imports() -> None:
     # The ledger imports the domain's rules: the walk finds them.
     assert "umsgate.domain" in imported(SRC / "engine" / "ledger.py")
+
+
+# -- no cycle among packages -----------------------------------------------------------
+
+#: An import between two packages, and the files that make it.
+Graph = dict[tuple[str, str], set[str]]
+
+
+def node_of(root: Path, name: str) -> str:
+    """The node of an imported module: its subpackage or top-level module of
+    ``umsgate`` (``umsgate.engine.gate`` → ``engine``), or ``__init__`` for a
+    name of the package itself (``umsgate.__version__``)."""
+    first = name.split(".")[1] if "." in name else "__init__"
+    if (root / first).is_dir() or (root / f"{first}.py").is_file():
+        return first
+    return "__init__"
+
+
+def package_graph(root: Path) -> Graph:
+    """Which node imports which, each subpackage and each top-level module of the
+    package at ``root`` being one node; every import counts (deferred ones and
+    those under ``TYPE_CHECKING`` too: they are layering all the same)."""
+    graph: Graph = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        source = rel.parts[0].removesuffix(".py")
+        for name in imported(path):
+            target = node_of(root, name)
+            if target != source:
+                graph.setdefault((source, target), set()).add(str(rel))
+    return graph
+
+
+def find_cycle(graph: Graph) -> list[str]:
+    """A cycle of ``graph`` as its nodes in order (the first again at the end), or
+    [] when it has none."""
+    following: dict[str, list[str]] = {}
+    for source, target in sorted(graph):
+        following.setdefault(source, []).append(target)
+    done: set[str] = set()
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return []
+        path.append(node)
+        for target in following.get(node, []):
+            cycle = visit(target)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(node)
+        return []
+
+    for node in sorted(following):
+        cycle = visit(node)
+        if cycle:
+            return cycle
+    return []
+
+
+def described(graph: Graph, cycle: list[str]) -> str:
+    return "\n".join(
+        f"{a} -> {b}: {', '.join(sorted(graph[a, b]))}"
+        for a, b in itertools.pairwise(cycle)
+    )
+
+
+def test_no_import_cycle_among_packages() -> None:
+    graph = package_graph(SRC)
+    cycle = find_cycle(graph)
+    assert cycle == [], "import cycle:\n" + described(graph, cycle)
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_the_cycle_check_finds_a_cycle(tmp_path: Path) -> None:
+    # low -> high by a deferred import, high -> low under TYPE_CHECKING.
+    root = write(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "low.py": "def f():\n    from umsgate.high.part import g\n",
+            "high/__init__.py": "",
+            "high/part.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from umsgate import low\n"
+            ),
+            "top.py": "import umsgate.high.part\nfrom umsgate import __version__\n",
+        },
+    )
+    graph = package_graph(root)
+    assert graph == {
+        ("low", "high"): {"low.py"},
+        ("high", "low"): {"high/part.py"},
+        ("top", "high"): {"top.py"},
+        ("top", "__init__"): {"top.py"},
+    }
+    assert find_cycle(graph) == ["high", "low", "high"]
+    assert described(graph, ["high", "low", "high"]) == (
+        "high -> low: high/part.py\nlow -> high: low.py"
+    )
+    del graph["low", "high"]
+    assert find_cycle(graph) == []
+
+
+# -- faces and the composition root ---------------------------------------------------
+
+
+def faces() -> list[Path]:
+    """The modules that serve requests: the protocols' faces and sends, the
+    console, the fronts."""
+    protocols = SRC / "protocols"
+    return sorted(
+        [
+            *(
+                p
+                for name in ("face", "send", "lookup")
+                for p in protocols.glob(f"*/{name}.py")
+            ),
+            *under("console"),
+            *under("front"),
+        ]
+    )
+
+
+@pytest.mark.parametrize("path", faces(), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_face_imports_the_composition_root(path: Path) -> None:
+    bad = sorted(
+        n for n in imported(path) if n == "umsgate.app" or n.startswith("umsgate.app.")
+    )
+    assert bad == []
+
+
+def test_the_faces_are_found() -> None:
+    names = {str(p.relative_to(SRC)) for p in faces()}
+    assert {
+        "protocols/apigw/face.py",
+        "protocols/apigw/lookup.py",
+        "protocols/apigw/send.py",
+        "protocols/imsms/face.py",
+        "protocols/tobetext/face.py",
+        "console/auth.py",
+        "console/data.py",
+        "front/app.py",
+    } <= names
 
 
 SQL_PACKAGES = ("sqlalchemy", "aiosqlite", "asyncpg", "sqlite3")

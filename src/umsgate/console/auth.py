@@ -12,15 +12,19 @@ CSRF token either).
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from umsgate.config import Settings
 from umsgate.console.operators import NewSession, Operator, Sessions
-
-if TYPE_CHECKING:
-    from umsgate.app import Gateway
+from umsgate.engine.dispatcher import Dispatcher
+from umsgate.engine.router import Router
+from umsgate.reports.notifier import Notifier
+from umsgate.store.database import Database
+from umsgate.types import Connector
 
 SESSION_COOKIE = "umsgate_session"
 #: The login form's own CSRF token (a double-submit cookie, before any session).
@@ -30,8 +34,28 @@ CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def gateway(request: Request) -> Gateway:
-    gw: Gateway = request.app.state.gateway
+class ConsoleHost(Protocol):
+    """What the console's pages and admin API read of the gateway process (the
+    composition root's `Gateway` satisfies it; see `umsgate.ports`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def operator_sessions(self) -> Sessions: ...
+    @property
+    def connectors(self) -> Mapping[str, Connector]: ...
+    @property
+    def router(self) -> Router: ...
+    @property
+    def dispatcher(self) -> Dispatcher: ...
+    @property
+    def notifier(self) -> Notifier: ...
+
+
+def gateway(request: Request) -> ConsoleHost:
+    gw: ConsoleHost = request.app.state.gateway
     return gw
 
 

@@ -9,20 +9,17 @@ import dataclasses
 import math
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from umsgate import clients
+from umsgate import clients, targets
+from umsgate.console.auth import ConsoleHost
 from umsgate.domain import phone
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.engine import breaker
 from umsgate.errors import UmsgateError
-from umsgate.reports import targets
 from umsgate.store import console as console_queries
 from umsgate.store import queries
-
-if TYPE_CHECKING:
-    from umsgate.app import Gateway
 
 #: The dashboard's window: the last hour, per minute.
 WINDOW_MINUTES = 60
@@ -41,7 +38,7 @@ class BadQuery(UmsgateError):
 # -- dashboard ------------------------------------------------------------------------
 
 
-async def stats(gw: Gateway, *, now: float | None = None) -> dict[str, Any]:
+async def stats(gw: ConsoleHost, *, now: float | None = None) -> dict[str, Any]:
     """The last hour per minute: accepted by channel; delivered and failed by
     channel and connector; the delivery ratio; the backlog by status; the webhook
     backlog."""
@@ -111,7 +108,7 @@ async def stats(gw: Gateway, *, now: float | None = None) -> dict[str, Any]:
 # -- connectors and routes ----------------------------------------------------------
 
 
-def connectors(gw: Gateway) -> dict[str, Any]:
+def connectors(gw: ConsoleHost) -> dict[str, Any]:
     """Each connector's state now (up, why, breaker, in flight, TPS, queue) and
     the routes that use them."""
     breakers = gw.router.breakers()
@@ -161,7 +158,7 @@ def connectors(gw: Gateway) -> dict[str, Any]:
 
 
 async def webhooks(
-    gw: Gateway, *, client_id: str | None = None, now: float | None = None
+    gw: ConsoleHost, *, client_id: str | None = None, now: float | None = None
 ) -> dict[str, Any]:
     t = time.time() if now is None else now
     since = t - FAILED_WEBHOOK_WINDOW
@@ -192,7 +189,7 @@ async def webhooks(
     }
 
 
-async def resend_report(gw: Gateway, report_id: int) -> bool:
+async def resend_report(gw: ConsoleHost, report_id: int) -> bool:
     async with gw.db.transaction() as conn:
         done = await console_queries.resend_report(conn, report_id, time.time())
     if done:
@@ -203,7 +200,7 @@ async def resend_report(gw: Gateway, report_id: int) -> bool:
 # -- clients ------------------------------------------------------------------------
 
 
-async def client_list(gw: Gateway) -> list[dict[str, Any]]:
+async def client_list(gw: ConsoleHost) -> list[dict[str, Any]]:
     return await clients.list_clients(gw.db)
 
 
@@ -233,9 +230,9 @@ def check_tps(tps: object) -> dict[str, int]:
     return out
 
 
-async def check_report_url(gw: Gateway, url: str) -> str:
+async def check_report_url(gw: ConsoleHost, url: str) -> str:
     """A report URL an operator set, checked as ``umsgate client`` checks one: the
-    outbound URL policy (`umsgate.reports.targets`; http(s), a host, no private
+    outbound URL policy (`umsgate.targets`; http(s), a host, no private
     address unless ``webhook.allow_private_targets``)."""
     if not url:
         return url
@@ -343,7 +340,7 @@ def message_json(row: Any) -> dict[str, Any]:
     }
 
 
-async def search_messages(gw: Gateway, search: Search) -> dict[str, Any]:
+async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
     """One page of the search, newest first, with the cursor of the next one."""
     async with gw.db.read() as conn:
         rows = await console_queries.search_messages(
@@ -366,7 +363,7 @@ async def search_messages(gw: Gateway, search: Search) -> dict[str, Any]:
     }
 
 
-async def message_timeline(gw: Gateway, message_id: int) -> dict[str, Any] | None:
+async def message_timeline(gw: ConsoleHost, message_id: int) -> dict[str, Any] | None:
     """A message with its events in order and its webhook reports; None if no
     such message."""
     async with gw.db.read() as conn:

@@ -41,8 +41,8 @@ import orjson
 
 from umsgate.domain.lifecycle import TRANSITIONS, Status
 from umsgate.domain.message import Channel
+from umsgate.domain.outcomes import Outcome, ProviderReport, SubmitResult
 from umsgate.domain.results import ResultCode
-from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 #: A retry that would come after the message's expiry comes this long before it.
 LAST_TRY_MARGIN = 0.001

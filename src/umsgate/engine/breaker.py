@@ -32,6 +32,8 @@ import dataclasses
 import enum
 from collections.abc import Hashable
 
+from umsgate.config import BreakerSettings
+
 
 class State(enum.StrEnum):
     CLOSED = "closed"  #: in rotation; answers are counted
@@ -61,41 +63,8 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
 BUCKETS = 10
 #: Seconds a message waits for a HALF_OPEN breaker whose probes are all out.
 PROBE_WAIT = 0.2
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
-    """When a breaker opens and how it comes back (the ``[breaker]`` settings)."""
-
-    #: Transient failures in the window that open the breaker...
-    threshold: int = 5
-    #: ...when they are at least this share of the window's answers.
-    ratio: float = 0.5
-    #: Seconds of answers the breaker looks at.
-    window: float = 10.0
-    #: Seconds an opened breaker waits before it probes.
-    cooldown: float = 5.0
-    #: Longest cool-down (it doubles after each failed probe).
-    cooldown_max: float = 60.0
-    #: Probe messages that must succeed to close it (and most in flight at once).
-    probes: int = 3
-    #: Seconds a probe may stay unanswered before its slot goes to another message
-    #: (a probe that never went out must not keep the breaker half-open).
-    probe_timeout: float = 150.0
-
-    def __post_init__(self) -> None:
-        if self.threshold < 1:
-            raise ValueError("threshold must be at least 1")
-        if not 0.0 < self.ratio <= 1.0:
-            raise ValueError("ratio must be in (0, 1]")
-        if self.window <= 0 or self.cooldown <= 0:
-            raise ValueError("window and cooldown must be positive")
-        if self.cooldown_max < self.cooldown:
-            raise ValueError("cooldown_max must be at least cooldown")
-        if self.probes < 1:
-            raise ValueError("probes must be at least 1")
-        if self.probe_timeout <= 0:
-            raise ValueError("probe_timeout must be positive")
+#: When a breaker opens and how it comes back: the ``[breaker]`` settings.
+Policy = BreakerSettings
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

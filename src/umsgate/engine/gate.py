@@ -12,7 +12,6 @@ import logging
 from umsgate.clock import Clock
 from umsgate.config import ConnectorSettings
 from umsgate.engine import pacing
-from umsgate.protocols import registry
 from umsgate.store import queries
 from umsgate.store.database import Database
 
@@ -65,13 +64,12 @@ class Gate:
         max_chunk: int,
         db: Database,
         clock: Clock,
+        own_window: bool = False,
     ) -> Gate | None:
         """The gate a ``[[connectors]]`` table asks for; None when it sets neither
         ``tps`` nor ``window`` (or only a window that its protocol's sessions hold
-        themselves, see `registry.OWN_WINDOW`)."""
-        window = settings.window
-        if settings.protocol in registry.OWN_WINDOW:
-            window = None
+        themselves: ``own_window``, from `umsgate.protocols.registry.OWN_WINDOW`)."""
+        window = None if own_window else settings.window
         if settings.tps is None and window is None:
             return None
         return cls(

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 
+from umsgate.clock import Monotonic, SystemClock
 from umsgate.config import RouteSettings
 from umsgate.domain import phone
 from umsgate.domain.message import Message
@@ -167,7 +167,8 @@ class Router:
         routes: the ordered route table (empty: everything to ``sandbox``).
         connectors: the running connectors by name.
         policy: when breakers open and how they come back.
-        clock: monotonic seconds (injected, so breakers test without waiting).
+        clock: its monotonic reading times the breakers (injected, so breakers test
+            without waiting; the system clock by default).
         on_transition: told of every breaker transition, once each (logging and
             metrics are the caller's).
     """
@@ -178,13 +179,13 @@ class Router:
         connectors: Mapping[str, Connector],
         *,
         policy: Policy | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Monotonic | None = None,
         on_transition: Callable[[Transition], None] | None = None,
     ) -> None:
         self.routes = tuple(routes) or (DEFAULT_ROUTE,)
         self.connectors = connectors
         self.policy = policy or Policy()
-        self._clock = clock
+        self._clock = (clock or SystemClock()).monotonic
         self._on_transition = on_transition
         self._ranks = {route.name: ranks(route) for route in self.routes}
         self._breakers: dict[str, Breaker] = {

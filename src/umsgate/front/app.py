@@ -32,7 +32,7 @@ from umsgate.files import FileStore
 from umsgate.front.connection import Connection
 from umsgate.front.exchange import Exchange, Request
 from umsgate.front.intake import RemoteIntake
-from umsgate.front.listener import Limits, Listener
+from umsgate.front.listener import Listener
 from umsgate.front.passon import GatewayLink, PassOn
 from umsgate.front.sends import (
     NATIVE_PREFIX,
@@ -42,6 +42,7 @@ from umsgate.front.sends import (
     ToBeTextSends,
 )
 from umsgate.protocols.tobetext.send import PATH as TOBETEXT_PATH
+from umsgate.runtime import Limits
 from umsgate.sealing import Sealer
 from umsgate.store.driver import Driver, open_driver
 

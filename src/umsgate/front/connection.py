@@ -61,6 +61,7 @@ import httptools
 
 from umsgate.errors import UmsgateError
 from umsgate.front.exchange import Exchange, Request
+from umsgate.runtime import LINGER, MAX_HEAD
 
 if TYPE_CHECKING:
     from umsgate.front.listener import Listener
@@ -68,17 +69,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("umsgate.front")
 
 
-#: Largest request head (request line and headers). h11 and uvicorn's h11 server
-#: stop at 16 KiB and answer 431 (RFC 6585 §5); no client of the APIs sends more
-#: than a few hundred bytes of headers.
-MAX_HEAD = 16 * 1024
 #: Exchanges a connection holds before it stops reading: a pipelining client gets
 #: this many requests served at once, and no more memory than that.
 MAX_PIPELINED = 32
-#: How long a connection being closed discards what the client still sends, so that
-#: the client reads our last answer before the close (Apache's lingering close
-#: gives it 2 s).
-LINGER = 2.0
 #: A client that takes no byte of a long answer for this long is dropped: a passed-on
 #: answer would otherwise hold its gateway connection for ever (nginx's
 #: ``send_timeout`` is 60 s; uvicorn had none).

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import email.utils
 import logging
 import socket
 import ssl as ssl_module
 import time
 
-from umsgate.config import ServerSettings
 from umsgate.front.connection import WRITE_STALL, Connection, Router
+from umsgate.runtime import REFUSAL_LOG_INTERVAL, Limits
 
 log = logging.getLogger("umsgate.front")
 
@@ -23,37 +22,9 @@ log = logging.getLogger("umsgate.front")
 TICK = 0.25
 #: Connections the kernel queues before they are accepted (uvicorn's default).
 BACKLOG = 2048
-#: A refused address is logged at most once in this many seconds.
-REFUSAL_LOG_INTERVAL = 60.0
 #: How long a stopping front lets its connections finish their answers (uvicorn's
 #: ``timeout_graceful_shutdown`` of the servers before it).
 STOP_GRACE = 30.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Limits:
-    """A front's deadlines and caps (``[server]`` settings; docs/operations.md)."""
-
-    #: A request's head must be complete this many seconds after its first byte
-    #: (and a new connection's first request must begin within it).
-    header_timeout: float
-    #: A request's body must be complete this many seconds after its head.
-    body_timeout: float
-    #: A connection with no request for this many seconds after its last answer is
-    #: closed.
-    keepalive_timeout: float
-    #: Connections one client address may hold to one front; more are closed at
-    #: once.
-    max_connections_per_client: int
-
-    @classmethod
-    def of(cls, server: ServerSettings) -> Limits:
-        return cls(
-            header_timeout=server.header_timeout,
-            body_timeout=server.body_timeout,
-            keepalive_timeout=server.keepalive_timeout,
-            max_connections_per_client=server.max_connections_per_client,
-        )
 
 
 class Listener:

@@ -32,6 +32,7 @@ import httptools
 
 from umsgate.front.connection import Connection
 from umsgate.front.exchange import HIGH_WATER, Exchange, Request, status_line
+from umsgate.runtime import PEER_HEADER
 
 log = logging.getLogger("umsgate.front")
 
@@ -50,10 +51,6 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
-#: The client's address, which the front adds to a request it passes on (the
-#: gateway sees only its Unix socket); one a client sent is dropped. The gateway
-#: reads it only from requests that came over that socket.
-PEER_HEADER = "x-umsgate-peer"
 _PEER = PEER_HEADER.encode()
 #: The longest the gateway process may stay silent with a request to answer.
 PASS_TIMEOUT = 120.0

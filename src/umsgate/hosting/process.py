@@ -23,10 +23,11 @@ import itertools
 import logging
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from umsgate.clock import SystemClock
+from umsgate.domain.message import Message
 from umsgate.errors import ConnectorError, TransientConnectorError, UmsgateError
 from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
 from umsgate.hosting import wire
@@ -198,12 +199,12 @@ class Host:
                 self._resume(tag, [wire.message_from_wire(m) for m in messages])
             )
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _submit(self, tag: int, messages: list[Any]) -> None:
+    async def _submit(self, tag: int, messages: list[Message]) -> None:
         assert self.connector is not None
         try:
             results = await self.connector.submit(messages)
@@ -222,7 +223,7 @@ class Host:
             return
         self._outbox.put("r", [tag, [wire.result_to_wire(r) for r in results]])
 
-    async def _resume(self, tag: int, messages: list[Any]) -> None:
+    async def _resume(self, tag: int, messages: list[Message]) -> None:
         assert self.connector is not None
         try:
             await self.connector.resume(messages)

@@ -63,10 +63,10 @@ class Outbox:
     ) -> None:
         self.writer = writer
         self._on_error = on_error
-        self._out: dict[str, list[Any]] = {}
+        self._out: dict[str, list[object]] = {}
         self._scheduled = False
 
-    def put(self, key: str, item: Any) -> None:
+    def put(self, key: str, item: object) -> None:
         if self.writer is None:
             return
         self._out.setdefault(key, []).append(item)
@@ -132,7 +132,7 @@ def _dt(value: float | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(value, _UTC)
 
 
-def message_to_wire(m: Message) -> list[Any]:
+def message_to_wire(m: Message) -> list[object]:
     extra = m.extra if type(m.extra) is dict else dict(m.extra)
     fallback = m.fallback
     if fallback is not None and type(fallback) is not dict:
@@ -191,7 +191,7 @@ def message_from_wire(w: list[Any]) -> Message:
     )
 
 
-def result_to_wire(r: SubmitResult) -> list[Any]:
+def result_to_wire(r: SubmitResult) -> list[object]:
     return [
         r.message_id,
         r.outcome.value,
@@ -219,7 +219,7 @@ def result_from_wire(w: list[Any]) -> SubmitResult:
     )
 
 
-def report_to_wire(r: ProviderReport) -> list[Any]:
+def report_to_wire(r: ProviderReport) -> list[object]:
     return [
         r.connector,
         r.code.value,
@@ -245,7 +245,7 @@ def report_from_wire(w: list[Any]) -> ProviderReport:
     )
 
 
-def health_to_wire(h: Health) -> list[Any]:
+def health_to_wire(h: Health) -> list[object]:
     return [h.up, h.detail, h.in_flight, h.refused, h.last_refusal]
 
 

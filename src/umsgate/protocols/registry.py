@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: protocol name → module holding its ``build``.
 PROTOCOLS: dict[str, str] = {
-    "sandbox": "umsgate.sim.carrier",
+    "sandbox": "umsgate.protocols.sandbox.carrier",
     "ushot": "umsgate.protocols.ushot.connector",
     "smpp": "umsgate.protocols.smpp.connector",
     "tobetext": "umsgate.protocols.tobetext.connector",

@@ -18,7 +18,7 @@ What it does and does not do:
 * answers framed by Content-Length, chunked encoding or the connection's end;
 * no redirects (a webhook must not be sent elsewhere), no proxies, no cookies, no
   compression (``Accept-Encoding`` is not sent);
-* the outbound URL policy (`umsgate.reports.targets`): a new connection resolves
+* the outbound URL policy (`umsgate.targets`): a new connection resolves
   its host once, every address must be allowed (`TargetRefused` otherwise, before
   any byte is sent), and the connection is made to a checked address, tried in the
   resolver's order;
@@ -40,8 +40,8 @@ from urllib.parse import quote
 
 import httptools
 
+from umsgate import targets
 from umsgate.errors import UmsgateError
-from umsgate.reports import targets
 
 #: Longest answer body kept; a longer answer ends its connection after it is read.
 MAX_ANSWER_BYTES = 1024
@@ -214,7 +214,7 @@ class Http11Client:
         user_agent: the ``User-Agent`` header's value.
         ssl_context: how ``https`` servers are verified (the system's trust store
             when None).
-        policy: the outbound URL policy (`umsgate.reports.targets`); by default
+        policy: the outbound URL policy (`umsgate.targets`); by default
             private addresses are refused. The attribute may be replaced; it applies
             to connections made after.
     """

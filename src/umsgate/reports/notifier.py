@@ -20,7 +20,7 @@ A report of a compatible face's message (its row names the face) goes to the row
 own target URL instead, unsigned, in the face's content type, and is judged and
 retried by the face's `PushRule` (`umsgate.reports.faces`).
 
-Every URL is called under the outbound URL policy (`umsgate.reports.targets`,
+Every URL is called under the outbound URL policy (`umsgate.targets`,
 ``webhook.allow_private_targets``). A URL the policy refuses (its scheme, or an
 address its host resolves to) fails that delivery at once, without retries:
 ``webhook_state = failed`` with the reason in ``last_error``. Retrying would only
@@ -45,12 +45,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from umsgate import __version__
+from umsgate import __version__, targets
 from umsgate.clients import Directory
 from umsgate.clock import Clock
 from umsgate.config import WebhookSettings
 from umsgate.errors import TargetRefused
-from umsgate.reports import targets
 from umsgate.reports.faces import PushRule
 from umsgate.reports.http11 import Http11Client, RequestError
 from umsgate.store import fast, lookup, queries
@@ -166,7 +165,7 @@ class Notifier:
     ) -> None:
         """Args:
         faces: how each compatible face's reports are pushed, by face name.
-        resolver: how target hosts are resolved (`umsgate.reports.targets`).
+        resolver: how target hosts are resolved (`umsgate.targets`).
         """
         self._db = db
         self._policy = targets.Policy(

@@ -16,8 +16,8 @@ from umsgate import clients
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.apigw.connector import ApiGatewayConnector
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.sim.apigw import ApiGatewaySimulator
-from umsgate.sim.mix import OutcomeMix
 from umsgate.testing import ConnectorGateway, wait_for
 from umsgate.types import Outcome
 

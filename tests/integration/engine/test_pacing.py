@@ -25,7 +25,7 @@ from tests.conftest import (
 from umsgate.config import ConnectorSettings, RouteSettings, SandboxSettings, Settings
 from umsgate.domain.message import Message
 from umsgate.engine.pacing import HORIZON
-from umsgate.sim.carrier import SandboxCarrier
+from umsgate.protocols.sandbox.carrier import SandboxCarrier
 from umsgate.store import queries
 from umsgate.testing import wait_for
 from umsgate.types import SubmitResult

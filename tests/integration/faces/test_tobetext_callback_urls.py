@@ -20,7 +20,7 @@ from tests.integration.faces.conftest import (
     tobetext_client,
 )
 from tests.integration.native.support import report_rows
-from umsgate.reports import targets
+from umsgate import targets
 from umsgate.testing import wait_for
 
 

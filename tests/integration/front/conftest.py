@@ -20,8 +20,9 @@ from starlette.types import ASGIApp
 from tests.conftest import Account, Running, Store, make_settings, new_account
 from umsgate.app import create_app
 from umsgate.front.app import Front, listening_socket
-from umsgate.front.listener import Limits, Listener
+from umsgate.front.listener import Listener
 from umsgate.front.server import IntakeServer
+from umsgate.runtime import Limits
 from umsgate.testing import running_asgi
 
 #: Deadlines of the fronts under test (seconds): short, so that tests can wait them.

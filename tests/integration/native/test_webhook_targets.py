@@ -22,7 +22,7 @@ from tests.conftest import (
     sms_body,
 )
 from tests.integration.native.support import report_rows
-from umsgate.reports import targets
+from umsgate import targets
 from umsgate.store import tables
 from umsgate.testing import wait_for
 

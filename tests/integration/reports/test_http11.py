@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import trustme
 
+from umsgate import targets
 from umsgate.errors import TargetRefused
-from umsgate.reports import targets
 from umsgate.reports.http11 import (
     MAX_ANSWER_BYTES,
     MAX_ANSWER_TOTAL,

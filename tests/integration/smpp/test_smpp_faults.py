@@ -17,8 +17,8 @@ from umsgate.errors import TransientConnectorError
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp import simulator
 from umsgate.protocols.smpp.codes import CommandId, CommandStatus
+from umsgate.protocols.smpp.connection import Connection
 from umsgate.protocols.smpp.smsc import Smsc
-from umsgate.protocols.smpp.transport import Connection
 from umsgate.testing import wait_for
 from umsgate.types import Outcome
 

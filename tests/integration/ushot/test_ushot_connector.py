@@ -22,12 +22,12 @@ from ushot_it import (
 
 from umsgate.domain.message import Channel
 from umsgate.domain.results import ResultCode
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.ushot import fields
 from umsgate.protocols.ushot.codes import Command, Port
 from umsgate.protocols.ushot.events import LmsRecord, SmsRecord
 from umsgate.protocols.ushot.simbackend import Account
 from umsgate.protocols.ushot.simulator import UShotSimulator
-from umsgate.sim.mix import OutcomeMix
 from umsgate.testing import wait_for
 from umsgate.types import Outcome
 

@@ -17,10 +17,11 @@ import httpx
 
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
+from umsgate.protocols import _tcp
 from umsgate.protocols.registry import ConnectorContext, Endpoint
 from umsgate.protocols.ushot.codes import Port
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.connector import UShotConnector, build
-from umsgate.protocols.ushot.driver import SessionStream, open_stream
 from umsgate.protocols.ushot.events import Event, Login, LoginResult
 from umsgate.protocols.ushot.session import Role, Session, SessionEvent
 from umsgate.protocols.ushot.simbackend import Account
@@ -198,15 +199,21 @@ class RawClient:
     async def connect(
         cls, sim: UShotSimulator, port: Port, *, version: str = "SAM11"
     ) -> RawClient:
-        reader, writer = await open_stream("127.0.0.1", sim.ports[port], within=5)
-        session = Session(
-            Role.CLIENT,
-            now=time.monotonic(),
-            version=version,
-            answer_timeout=5,
-            idle_timeout=10,
+        clock = SystemClock()
+
+        def new_stream() -> SessionStream:
+            session = Session(
+                Role.CLIENT,
+                now=clock.monotonic(),
+                version=version,
+                answer_timeout=5,
+                idle_timeout=10,
+            )
+            return SessionStream(session, clock=clock)
+
+        return cls(
+            await _tcp.connect(new_stream, "127.0.0.1", sim.ports[port], within=5)
         )
-        return cls(SessionStream(session, reader, writer))
 
     async def request(self, event: Event) -> SessionEvent | None:
         await self.stream.send(event)
@@ -224,4 +231,4 @@ class RawClient:
         return answer
 
     async def close(self) -> None:
-        await self.stream.close()
+        await self.stream.aclose()

@@ -13,7 +13,6 @@ import pytest
 
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError
-from umsgate.protocols._http.agenda import Agenda, AgendaFull
 from umsgate.protocols._http.exchange import (
     MAX_RETRY_AFTER,
     Answer,
@@ -26,6 +25,7 @@ from umsgate.protocols._http.exchange import (
 )
 from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.options import Options
+from umsgate.protocols._http.schedule import Agenda, AgendaFull
 
 REQUEST = httpx.Request("POST", "http://p.test/")
 

@@ -22,8 +22,8 @@ from umsgate.protocols.ushot.codes import Port, ResultClass, Version
 from umsgate.protocols.ushot.connector import UShotConnector
 from umsgate.protocols.ushot.events import ResultRecord
 from umsgate.protocols.ushot.options import Options
-from umsgate.protocols.ushot.reportlane import carrier, report_of
-from umsgate.protocols.ushot.sendlane import upload_ext
+from umsgate.protocols.ushot.reporting import carrier, report_of
+from umsgate.protocols.ushot.sending import upload_ext
 from umsgate.types import Connector
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "protocols" / "ushot.md"

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import time
 
 import httpx
 
-from umsgate.protocols._http.agenda import Agenda
 from umsgate.protocols._http.exchange import Answer, Limits, exchange
+from umsgate.protocols._http.schedule import Agenda
 
 #: Attempts kept in `Pusher.attempts` (oldest dropped first).
 MAX_RECORDED_ATTEMPTS = 100_000
@@ -90,7 +89,6 @@ class Pusher:
         self._agenda: Agenda[Delivery] = Agenda(
             self._scheduled,
             concurrency=concurrency,
-            clock=time.monotonic,
             name="pusher",
         )
 

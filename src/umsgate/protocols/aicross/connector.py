@@ -38,7 +38,6 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.agenda import Agenda, AgendaFull
 from umsgate.protocols._http.base import HttpConnector, rejected
 from umsgate.protocols._http.exchange import (
     Answer,
@@ -46,6 +45,7 @@ from umsgate.protocols._http.exchange import (
     exchange,
     status_failure,
 )
+from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
@@ -79,7 +79,7 @@ class AiCrossConnector(HttpConnector[Config]):
         self._poller: Agenda[_Poll] = Agenda(
             self._poll,
             concurrency=config.poll_concurrency,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"aicross {name} poller",
         )
         self._base = config.url.rstrip("/")

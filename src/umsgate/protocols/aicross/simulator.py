@@ -45,7 +45,7 @@ from umsgate.protocols._http.server import read_body, run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.aicross import codec
 from umsgate.protocols.aicross.codes import HTTP_STATUS, MESSAGES, ErrorCode, Status
-from umsgate.sim.mix import OutcomeMix
+from umsgate.protocols.sandbox.mix import OutcomeMix
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SEND_PATH = "/api/p5/send.json"

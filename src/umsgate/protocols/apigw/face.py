@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import orjson
 from starlette.datastructures import UploadFile
@@ -24,13 +24,11 @@ from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import Invalid
 from umsgate.errors import UmsgateError, ValidationError
 from umsgate.files import MAX_FILE_BYTES, NotJpeg
-from umsgate.front.passon import PEER_HEADER
+from umsgate.ports import NativeHost, SendHost
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw import send as send_path
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
-
-if TYPE_CHECKING:
-    from umsgate.app import Gateway
+from umsgate.runtime import PEER_HEADER
 
 #: Multipart overhead allowed on top of the image (boundaries, part headers).
 UPLOAD_OVERHEAD = 64 * 1024
@@ -57,8 +55,8 @@ class BodyTooLarge(UmsgateError):
     """The request body is larger than the face takes."""
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+def _gateway(request: Request) -> NativeHost:
+    gateway: NativeHost = request.app.state.gateway
     return gateway
 
 
@@ -373,7 +371,7 @@ async def report_check(request: Request) -> Response:
     )
 
 
-H = TypeVar("H", bound=send_path.SendHost)
+H = TypeVar("H", bound=SendHost)
 
 
 class FastSend(Generic[H]):

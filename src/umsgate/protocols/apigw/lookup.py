@@ -8,7 +8,7 @@ does not exist (404, ``40400``). Refusals are the API's own JSON
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +19,7 @@ from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError
+from umsgate.ports import NativeHost
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import Code
 from umsgate.protocols.apigw.face import (
@@ -29,9 +30,6 @@ from umsgate.protocols.apigw.face import (
     invalid,
 )
 from umsgate.store import lookup
-
-if TYPE_CHECKING:
-    from umsgate.app import Gateway
 
 #: The query parameters of the search, and the longest value of each (a receiver
 #: as the sends take it; srcMsgId as the store keeps it).
@@ -101,8 +99,8 @@ def detail_json(detail: lookup.MessageDetail) -> dict[str, Any]:
     }
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+def _gateway(request: Request) -> NativeHost:
+    gateway: NativeHost = request.app.state.gateway
     return gateway
 
 

@@ -20,18 +20,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Protocol
 
 import orjson
 
-from umsgate.clients import AuthError, ClientInfo, Directory
-from umsgate.config import Settings
+from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.domain.submission import Accepted, Submission
-from umsgate.engine.intake import Intake
 from umsgate.errors import StoreError, Throttled, ValidationError
-from umsgate.files import FileStore
+from umsgate.ports import SendHost
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code
 
@@ -41,27 +38,6 @@ log = logging.getLogger("umsgate.protocols.apigw.face")
 _TPS_KEYS = {channel: channel.tps_key for channel in Channel}
 #: An answer: (HTTP status, JSON body).
 Answer = tuple[int, bytes]
-
-
-class Counts(Protocol):
-    def accepted(self, channel: str, repeated: bool) -> None: ...
-    def rejected(self, channel: str, reason: str) -> None: ...
-
-
-class SendHost(Protocol):
-    """What a send needs of its process: the `Gateway`, or a front
-    (`umsgate.front.app.Front`) that hands its messages to the gateway's process."""
-
-    @property
-    def settings(self) -> Settings: ...
-    @property
-    def directory(self) -> Directory: ...
-    @property
-    def files(self) -> FileStore: ...
-    @property
-    def metrics(self) -> Counts: ...
-    @property
-    def intake(self) -> Intake: ...
 
 
 def bearer_value(value: str | None) -> str | None:

@@ -35,7 +35,6 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.agenda import Agenda, AgendaFull
 from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
@@ -45,6 +44,7 @@ from umsgate.protocols._http.exchange import (
     status_failure,
 )
 from umsgate.protocols._http.options import Options
+from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols.imsms import codec, codes
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.types import Outcome, ProviderReport, ReportSink, SubmitResult
@@ -106,7 +106,7 @@ class ImsConnector(HttpConnector[Config]):
         self._poller: Agenda[_Poll] = Agenda(
             self._poll,
             concurrency=config.poll_concurrency,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"imsms {name} poller",
         )
         self._base = config.url.rstrip("/")

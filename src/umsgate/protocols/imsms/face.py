@@ -40,7 +40,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -55,14 +55,12 @@ from umsgate.domain.results import Invalid, ResultCode
 from umsgate.engine.accept import Submission
 from umsgate.errors import RemoteProtocolError, ValidationError
 from umsgate.files import NotJpeg
+from umsgate.ports import ImsHost
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
-
-if TYPE_CHECKING:
-    from umsgate.app import Gateway
 
 log = logging.getLogger("umsgate.protocols.imsms.face")
 
@@ -183,7 +181,7 @@ def _info_answer(code: ResultCd) -> Response:
     return _answer(codec.render_info_answer(answer), HTTP_STATUS[code])
 
 
-async def _client(gw: Gateway, request: Request) -> ClientInfo | None:
+async def _client(gw: ImsHost, request: Request) -> ClientInfo | None:
     key = request.headers.get("x-api-key", "").strip()
     if not key or len(key) > 200:
         return None
@@ -207,7 +205,7 @@ def _content(message: str) -> tuple[Channel, str]:
 
 async def send(request: Request) -> Response:
     """``POST /api/imsms/send`` (spec §3, §4, §6)."""
-    gw: Gateway = request.app.state.gateway
+    gw: ImsHost = request.app.state.gateway
     client = await _client(gw, request)
     if client is None:
         gw.metrics.rejected(NAME, ResultCd.UNAUTHORIZED)
@@ -234,7 +232,7 @@ async def send(request: Request) -> Response:
 
 
 async def _take(
-    gw: Gateway,
+    gw: ImsHost,
     client: ClientInfo,
     req: codec.SendRequest,
     receiver: str,
@@ -329,7 +327,7 @@ def _known_form(ims_id: str) -> bool:
 
 async def info(request: Request) -> Response:
     """``GET /api/imsms/info?imsId=`` (spec §5, §6)."""
-    gw: Gateway = request.app.state.gateway
+    gw: ImsHost = request.app.state.gateway
     client = await _client(gw, request)
     if client is None:
         return _info_answer(ResultCd.UNAUTHORIZED)

@@ -40,7 +40,7 @@ from umsgate.protocols._http.server import read_body, run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
-from umsgate.sim.mix import OutcomeMix
+from umsgate.protocols.sandbox.mix import OutcomeMix
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SEND_PATH = "/api/imsms/send"

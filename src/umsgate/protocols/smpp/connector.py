@@ -48,8 +48,7 @@ import itertools
 import logging
 import random
 import zoneinfo
-from collections.abc import Coroutine, Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
 
 from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings
@@ -68,9 +67,9 @@ from umsgate.protocols.smpp.codes import (
     MessageState,
     status_name,
 )
+from umsgate.protocols.smpp.connection import Connection
 from umsgate.protocols.smpp.link import EsmeLink, LinkDown
 from umsgate.protocols.smpp.options import SmppOptions
-from umsgate.protocols.smpp.transport import Connection
 from umsgate.types import (
     Clock,
     Health,
@@ -245,7 +244,7 @@ class SmppConnector:
         results: list[SubmitResult | None] = [None] * len(messages)
         sent: list[tuple[int, Message, outbound.Plan]] = []
         futures: list[asyncio.Future[pdus.Response]] = []
-        waiting: list[tuple[int, Coroutine[Any, Any, SubmitResult]]] = []
+        waiting: list[tuple[int, Awaitable[SubmitResult]]] = []
         pace = self._limiter.reserve
         for i, message in enumerate(messages):
             planned = self._plan(message)
@@ -264,7 +263,7 @@ class SmppConnector:
             asyncio.gather(*futures, return_exceptions=True),
             asyncio.gather(*(c for _, c in waiting)),
         )
-        again: list[tuple[int, Coroutine[Any, Any, SubmitResult]]] = []
+        again: list[tuple[int, Awaitable[SubmitResult]]] = []
         for (i, message, planned), outcome in zip(sent, outcomes, strict=True):
             part = self._part_of(outcome, message.id)
             if part is None:  # throttled: its re-submits go the waiting way

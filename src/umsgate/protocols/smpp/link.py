@@ -33,6 +33,7 @@ from umsgate.errors import LocalProtocolError, UmsgateError
 from umsgate.protocols.ratelimit import MIN_TPS
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandId, status_name
+from umsgate.protocols.smpp.connection import Connection
 from umsgate.protocols.smpp.options import SmppOptions
 from umsgate.protocols.smpp.session import (
     EnquireLinkDue,
@@ -41,7 +42,6 @@ from umsgate.protocols.smpp.session import (
     Session,
     TimerEvent,
 )
-from umsgate.protocols.smpp.transport import Connection
 
 log = logging.getLogger("umsgate.protocols.smpp")
 

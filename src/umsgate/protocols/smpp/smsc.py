@@ -4,7 +4,7 @@ received. It runs the same `Session` as the connector, in the SMSC role.
 
 Theory of operation
 -------------------
-Each accepted connection gets a `transport.Connection` whose handler is a
+Each accepted connection gets a `connection.Connection` whose handler is a
 `_Peer`. A submit_sm is answered at once (or after ``faults.resp_delay``) with a
 new message id, recorded in `Smsc.submitted`, and its receipt goes out:
 
@@ -58,6 +58,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from umsgate.deadlines import AddressCap
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.smpp import encoding, receipt
 from umsgate.protocols.smpp import pdu as p
 from umsgate.protocols.smpp.codes import (
@@ -68,6 +69,7 @@ from umsgate.protocols.smpp.codes import (
     EsmClass,
     MessageState,
 )
+from umsgate.protocols.smpp.connection import Connection, Handler
 from umsgate.protocols.smpp.session import (
     BindTimeout,
     EnquireLinkDue,
@@ -77,8 +79,6 @@ from umsgate.protocols.smpp.session import (
     TimerEvent,
 )
 from umsgate.protocols.smpp.tlv import NetworkErrorCode, Tlvs
-from umsgate.protocols.smpp.transport import Connection, Handler
-from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.smpp")
 

@@ -47,7 +47,6 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.agenda import Agenda, AgendaFull
 from umsgate.protocols._http.base import HttpConnector
 from umsgate.protocols._http.exchange import (
     Answer,
@@ -57,6 +56,7 @@ from umsgate.protocols._http.exchange import (
     status_failure,
 )
 from umsgate.protocols._http.options import Options
+from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols._http.server import read_body
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.tobetext import codec, codes
@@ -112,7 +112,7 @@ class ToBeTextConnector(HttpConnector[Config]):
         self._expiry: Agenda[str] = Agenda(
             self._expire,
             concurrency=4,
-            clock=context.clock.monotonic,
+            clock=context.clock,
             name=f"tobetext {name} expiry",
         )
         context.add_route(config.callback_path, self.callback, ["POST", "GET"])

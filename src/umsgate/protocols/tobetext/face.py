@@ -58,7 +58,7 @@ from umsgate.protocols.tobetext.send import NAME, PATH, XML_TYPE, msg_id
 from umsgate.reports.faces import FaceReport, PushRule
 
 if TYPE_CHECKING:
-    from umsgate.protocols.apigw.send import SendHost
+    from umsgate.ports import SendHost
 
 CALLBACK_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from umsgate import targets
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain import phone, text
 from umsgate.domain.message import Channel
@@ -41,11 +42,10 @@ from umsgate.errors import (
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status
-from umsgate.reports import targets
 from umsgate.reports.faces import FACE_KEY
 
 if TYPE_CHECKING:
-    from umsgate.protocols.apigw.send import SendHost
+    from umsgate.ports import SendHost
 
 log = logging.getLogger("umsgate.protocols.tobetext.face")
 
@@ -171,7 +171,7 @@ def prepare(fields: Mapping[str, str], *, allow_private_targets: bool) -> Prepar
 
     Args:
         allow_private_targets: ``webhook.allow_private_targets``: whether a
-            callback URL may name a private address (`umsgate.reports.targets`).
+            callback URL may name a private address (`umsgate.targets`).
 
     Raises:
         RemoteProtocolError: ``code`` is the `AckCode` to answer.

@@ -43,8 +43,8 @@ from umsgate.errors import RemoteProtocolError
 from umsgate.protocols._http.pusher import Delivery, PushPolicy
 from umsgate.protocols._http.server import read_body, run_foreground
 from umsgate.protocols._http.simbase import SimulatorBase
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.sim.mix import OutcomeMix
 
 XML_TYPE = "application/xml; charset=UTF-8"
 #: Requests kept in `ToBeTextSimulator.received` (oldest dropped first).

@@ -32,8 +32,8 @@ from umsgate.protocols.ushot.codes import Port
 from umsgate.protocols.ushot.events import LmsRecord, SmsRecord
 from umsgate.protocols.ushot.lane import Lane
 from umsgate.protocols.ushot.options import Options
-from umsgate.protocols.ushot.reportlane import ReportLane
-from umsgate.protocols.ushot.sendlane import Outgoing, SendLane, field_code
+from umsgate.protocols.ushot.reporting import ReportLane
+from umsgate.protocols.ushot.sending import Outgoing, SendLane, field_code
 from umsgate.types import Clock, Health, Outcome, ReportSink, SubmitResult
 
 #: Messages whose last result asked for a resend, remembered to pick their next MSG_ID.

@@ -24,8 +24,9 @@ from umsgate.errors import (
     RemoteProtocolError,
     TransientConnectorError,
 )
+from umsgate.protocols import _tcp
 from umsgate.protocols.ushot.codes import Port
-from umsgate.protocols.ushot.driver import SessionStream, open_stream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import (
     Login,
     LoginOptions,
@@ -182,24 +183,11 @@ class Lane:
         stream: SessionStream | None = None
         reason = "stopped"
         try:
-            reader, writer = await open_stream(
-                opts.host, opts.port(self.port), within=opts.request_timeout
-            )
-            monotonic = self._clock.monotonic
-            session = Session(
-                Role.CLIENT,
-                now=monotonic(),
-                version=opts.version,
-                keepalive=self._keepalive(),
-                answer_timeout=opts.request_timeout,
-                idle_timeout=opts.idle_timeout,
-            )
-            stream = SessionStream(
-                session,
-                reader,
-                writer,
-                clock=monotonic,
-                write_timeout=opts.request_timeout,
+            stream = await _tcp.connect(
+                self._new_stream,
+                opts.host,
+                opts.port(self.port),
+                within=opts.request_timeout,
             )
             await self._login(stream)
             await self._serve(stream)
@@ -211,7 +199,25 @@ class Lane:
             self.logged_in = False
             self._down(reason)
             if stream is not None:
-                await stream.close()
+                await stream.aclose()
+
+    def _new_stream(self) -> SessionStream:
+        """A stream and its session, once the socket is up."""
+        opts = self.options
+        session = Session(
+            Role.CLIENT,
+            now=self._clock.monotonic(),
+            version=opts.version,
+            keepalive=self._keepalive(),
+            answer_timeout=opts.request_timeout,
+            idle_timeout=opts.idle_timeout,
+        )
+        return SessionStream(
+            session,
+            clock=self._clock,
+            write_timeout=opts.request_timeout,
+            name=f"{self.connector}:{self.port.value}",
+        )
 
     async def _login(self, stream: SessionStream) -> None:
         opts = self.options

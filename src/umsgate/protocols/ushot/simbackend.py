@@ -18,6 +18,7 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.ushot import fields
 from umsgate.protocols.ushot.codes import (
     DELIVERED,
@@ -40,7 +41,6 @@ from umsgate.protocols.ushot.events import (
     SmsRecord,
     SmsSend,
 )
-from umsgate.sim.mix import OutcomeMix
 
 #: Largest file 2030 accepts (spec §14 item 18: "300K" read as 300,000 bytes).
 MAX_FILE_BYTES = 300_000

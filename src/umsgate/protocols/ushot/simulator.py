@@ -36,8 +36,10 @@ from typing import Annotated
 
 import typer
 
+from umsgate.clock import Monotonic, SystemClock
 from umsgate.deadlines import AddressCap
 from umsgate.errors import ProtocolError, UmsgateError
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.ushot.bodies import command_of
 from umsgate.protocols.ushot.codes import (
     DEFAULT_BASE_PORT,
@@ -46,7 +48,7 @@ from umsgate.protocols.ushot.codes import (
     Port,
     Version,
 )
-from umsgate.protocols.ushot.driver import SessionStream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import (
     BatchAck,
     Event,
@@ -81,7 +83,6 @@ from umsgate.protocols.ushot.simbackend import (
     Received,
     Record,
 )
-from umsgate.sim.mix import OutcomeMix
 
 log = logging.getLogger("umsgate.protocols.ushot.simulator")
 
@@ -130,7 +131,7 @@ class UShotSimulator:
         extensions: file extensions 2030 accepts.
         answer_timeout: how long a client may take to acknowledge a push.
         idle_timeout: a session silent this long is closed (spec §8: 90 s).
-        clock: monotonic seconds.
+        clock: its time source (the system clock by default).
         report_first: report-first mode (see the module docstring); results are
             then ready at once and ``result_delay`` is not used.
         max_connections_per_client: connections one client address may hold over
@@ -149,7 +150,7 @@ class UShotSimulator:
         extensions: Sequence[str] = ("jpg",),
         answer_timeout: float = DEFAULT_ANSWER_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Monotonic | None = None,
         report_first: bool = False,
         max_connections_per_client: int = 256,
     ) -> None:
@@ -159,14 +160,15 @@ class UShotSimulator:
         self.answer_timeout = answer_timeout
         self.idle_timeout = idle_timeout
         self.report_first = report_first
-        self._clock = clock
+        self._clocks = clock or SystemClock()
+        self._clock = self._clocks.monotonic
         self.backend = Backend(
             accounts,
             result_delay=0.0 if report_first else result_delay,
             mix=mix,
             telecom=telecom,
             extensions=extensions,
-            clock=clock,
+            clock=self._clock,
         )
         #: Bound port of each session kind (after `start`).
         self.ports: dict[Port, int] = {}
@@ -203,8 +205,8 @@ class UShotSimulator:
         try:
             for port in Port:
                 number = self.base_port + port.offset if self.base_port else 0
-                server = await asyncio.start_server(
-                    self._make_handler(port), self.host, number
+                server = await asyncio.get_running_loop().create_server(
+                    self._stream_factory(port), self.host, number
                 )
                 self._servers.append(server)
                 self.ports[port] = server.sockets[0].getsockname()[1]
@@ -239,33 +241,37 @@ class UShotSimulator:
     ) -> None:
         await self.close()
 
-    def _make_handler(
-        self, port: Port
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
-        def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            key = self._cap.take(writer.get_extra_info("peername"), self._clock())
-            if key is None:
-                writer.transport.abort()
-                return
-            task = asyncio.ensure_future(self._serve(port, reader, writer))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            task.add_done_callback(lambda _t: self._cap.release(key))
+    def _stream_factory(self, port: Port) -> Callable[[], SessionStream]:
+        def new_stream() -> SessionStream:
+            session = Session(
+                Role.SERVER,
+                now=self._clock(),
+                answer_timeout=self.answer_timeout,
+                idle_timeout=self.idle_timeout,
+            )
+            return SessionStream(
+                session,
+                clock=self._clocks,
+                name=f"sim-ushot:{port.value}",
+                opened=lambda stream: self._opened(port, stream),
+            )
 
-        return handler
+        return new_stream
+
+    def _opened(self, port: Port, stream: SessionStream) -> None:
+        assert stream.transport is not None
+        key = self._cap.take(stream.transport.get_extra_info("peername"), self._clock())
+        if key is None:
+            stream.abort(f"too many connections from {stream.peer}")
+            return
+        task = asyncio.ensure_future(self._serve(port, stream))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _t: self._cap.release(key))
 
     # -- one session -----------------------------------------------------------------
 
-    async def _serve(
-        self, port: Port, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        session = Session(
-            Role.SERVER,
-            now=self._clock(),
-            answer_timeout=self.answer_timeout,
-            idle_timeout=self.idle_timeout,
-        )
-        stream = SessionStream(session, reader, writer, clock=self._clock)
+    async def _serve(self, port: Port, stream: SessionStream) -> None:
         conn = _Conn(port=port, stream=stream, wake=asyncio.Event())
         self._conns.add(conn)
         try:
@@ -308,7 +314,7 @@ class UShotSimulator:
                 if conn.inflight:
                     conn.mailbox.put_back(conn.inflight)
                     conn.inflight = []
-            await stream.close()
+            await stream.aclose()
 
     async def _loop(self, conn: _Conn) -> None:
         stream, session = conn.stream, conn.stream.session

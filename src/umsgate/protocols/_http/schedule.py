@@ -6,7 +6,7 @@ callbacks after a delay and retry them. All of these are an `Agenda`: a heap of
 (time, item) with one task that wakes at the earliest time, or when an earlier item
 is added, and hands due items to a handler, at most ``concurrency`` at once.
 
-Times are on the ``clock`` given (monotonic seconds). A handler that raises is
+Times are the ``clock``'s monotonic seconds. A handler that raises is
 logged and does not stop the loop; a handler reschedules an item by adding it again.
 """
 
@@ -17,10 +17,10 @@ import contextlib
 import heapq
 import itertools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+from umsgate.clock import Monotonic, SystemClock
 from umsgate.errors import UmsgateError
 
 T = TypeVar("T")
@@ -42,7 +42,8 @@ class Agenda(Generic[T]):
     Args:
         handler: called with each due item; its exceptions are logged.
         concurrency: handlers running at once.
-        clock: monotonic seconds (the connector's clock).
+        clock: the times are its monotonic seconds (the connector's clock; the
+            system clock by default).
         max_items: most items waiting; `add` raises `AgendaFull` above it.
         name: used in log records.
     """
@@ -52,14 +53,14 @@ class Agenda(Generic[T]):
         handler: Callable[[T], Awaitable[None]],
         *,
         concurrency: int = 16,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Monotonic | None = None,
         max_items: int = DEFAULT_MAX_ITEMS,
         name: str = "agenda",
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be ≥ 1, got {concurrency}")
         self._handler = handler
-        self._clock = clock
+        self._clock = (clock or SystemClock()).monotonic
         self._max_items = max_items
         self._name = name
         self._heap: list[tuple[float, int, T]] = []

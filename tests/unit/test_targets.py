@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
+from umsgate import targets
 from umsgate.errors import TargetRefused
-from umsgate.reports import targets
 
 
 def resolving(table: Mapping[str, Sequence[str]]) -> targets.Resolver:

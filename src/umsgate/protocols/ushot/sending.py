@@ -30,7 +30,7 @@ from umsgate.errors import ConnectorError
 from umsgate.protocols.registry import FileSource
 from umsgate.protocols.ushot import fields
 from umsgate.protocols.ushot.codes import Port, answer_code
-from umsgate.protocols.ushot.driver import SessionStream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import (
     FIXED_MSG_LEN,
     BatchAck,

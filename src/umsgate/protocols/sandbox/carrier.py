@@ -21,10 +21,10 @@ from umsgate.config import ConnectorSettings, SandboxSettings
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError
-from umsgate.sim.mix import OutcomeMix
+from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.types import Health, Outcome, ProviderReport, ReportSink, SubmitResult
 
-log = logging.getLogger("umsgate.sim.carrier")
+log = logging.getLogger("umsgate.protocols.sandbox.carrier")
 
 #: Reports handed to the sink at once.
 REPORT_BATCH = 1000

@@ -34,7 +34,7 @@ from umsgate.protocols.ushot.codes import (
     Version,
     result_info,
 )
-from umsgate.protocols.ushot.driver import SessionStream
+from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import ResultAck, ResultRecord, Results
 from umsgate.protocols.ushot.lane import Lane, log
 from umsgate.protocols.ushot.options import Options
