@@ -65,7 +65,7 @@ from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sealing import Sealer
-from umsgate.store import migrate, queries
+from umsgate.store import accounts, migrate, queries
 from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport
 
@@ -404,12 +404,7 @@ class Gateway:
         the next one is free."""
         now = time.time()
         interval = self.settings.report_check.interval
-        async with self.db.transaction() as conn:
-            if await queries.take_report_check_slot(conn, client_id, now, interval):
-                return 0.0
-            row = await queries.get_client(conn, client_id)
-        last = row.last_report_check if row is not None else None
-        return interval if last is None else max(0.0, last + interval - now)
+        return await accounts.take_report_check(self.db, client_id, now, interval)
 
     async def reports_for_check(
         self,
@@ -427,8 +422,8 @@ class Gateway:
         while True:
             try:
                 removed = await self.files.purge()
+                await accounts.delete_expired_tokens(self.db, time.time())
                 async with self.db.transaction() as conn:
-                    await queries.delete_expired_tokens(conn, time.time())
                     await queries.delete_expired_send_guards(conn, time.time())
                 await self.operator_sessions.purge()
                 if removed:

@@ -46,7 +46,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -57,12 +57,9 @@ from umsgate.errors import UmsgateError
 from umsgate.hashing import DUMMY_HASH, HashPool, PoolBusy, hash_secret
 from umsgate.lockout import Guard, Refusal
 from umsgate.sealing import Sealer
-from umsgate.store import console as console_queries
-from umsgate.store import queries
-from umsgate.store.database import Database
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
+from umsgate.store import accounts
+from umsgate.store.accounts import ClientRecord
+from umsgate.store.driver import Source, Tx, Value
 
 log = logging.getLogger("umsgate.clients")
 
@@ -148,7 +145,7 @@ class ClientInfo:
     disabled: bool = False
 
     @classmethod
-    def from_row(cls, row: Any, sealer: Sealer | None = None) -> ClientInfo:
+    def from_row(cls, row: ClientRecord, sealer: Sealer | None = None) -> ClientInfo:
         """The client of a ``clients`` row, its signing keys opened with ``sealer``
         (stored in clear when None).
 
@@ -202,7 +199,7 @@ class Directory:
 
     def __init__(
         self,
-        db: Database,
+        db: Source,
         *,
         token_ttl: float,
         cache_ttl: float,
@@ -264,8 +261,7 @@ class Directory:
         return None
 
     async def _load(self, client_id: str, now: float) -> ClientInfo | None:
-        async with self._db.read() as conn:
-            row = await queries.get_client(conn, client_id)
+        row = await accounts.get_client(self._db, client_id)
         if row is None:
             self._clients.pop(client_id, None)
             return None
@@ -310,21 +306,22 @@ class Directory:
         token = secrets.token_urlsafe(32)
         now = self._time()
         expires = now + self._token_ttl
-        async with self._db.transaction() as conn:
-            await queries.insert_token(
-                conn,
-                {
-                    "hash": sha256_hex(token),
-                    "client_id": info.id,
-                    "version": info.version,
-                    "expires_at": expires,
-                    "created_at": now,
-                },
-            )
+        await accounts.insert_token(
+            self._db,
+            accounts.TokenRecord(
+                hash=sha256_hex(token),
+                client_id=info.id,
+                version=info.version,
+                expires_at=expires,
+                created_at=now,
+            ),
+        )
         self._clients[info.id] = (info, time.monotonic())
         return IssuedToken(token=token, expires_at=expires, client=info)
 
-    async def _check_secret(self, client_id: str, secret: str, address: str) -> Any:
+    async def _check_secret(
+        self, client_id: str, secret: str, address: str
+    ) -> ClientRecord:
         """The client's row, if ``secret`` is its secret.
 
         Raises:
@@ -333,8 +330,7 @@ class Directory:
         row = None
         # Client ids are printable (add_client); a NUL would fail on PostgreSQL.
         if client_id.isprintable():
-            async with self._db.read() as conn:
-                row = await queries.get_client(conn, client_id)
+            row = await accounts.get_client(self._db, client_id)
         try:
             async with self.hashes.turn():
                 if self.guard is not None:
@@ -373,11 +369,10 @@ class Directory:
         digest = sha256_hex(token)
         hit = self._tokens.get(digest)
         if hit is None:
-            async with self._db.read() as conn:
-                row = await queries.get_token(conn, digest)
+            row = await accounts.get_token(self._db, digest)
             if row is None:
                 raise AuthError("invalid_token", "the token is not valid")
-            hit = (row.client_id, int(row.version), float(row.expires_at))
+            hit = (row.client_id, row.version, row.expires_at)
             self._tokens[digest] = hit
             if len(self._tokens) > TOKEN_CACHE_SIZE:
                 self._tokens.popitem(last=False)
@@ -515,9 +510,8 @@ class Directory:
             if info is not None:
                 return info
         # Not cached, or withdrawn or moved to another client since: ask the store.
-        async with self._db.read() as conn:
-            row = await queries.get_client_by_imsms_key(conn, digest)
-        info = None if row is None else await self._imsms_holder(str(row.id), digest)
+        row = await accounts.client_by_imsms_key(self._db, digest)
+        info = None if row is None else await self._imsms_holder(row.id, digest)
         if info is None:
             raise AuthError("invalid_client", "unknown X-API-KEY")
         return info
@@ -560,13 +554,13 @@ def _face_values(
     tobetext_token: str | None,
     imsms_key: str | None,
     imsms_agents: Mapping[str, str] | None,
-) -> dict[str, Any]:
+) -> dict[str, Value]:
     """Column values for the faces' credentials; "" withdraws one.
 
     Raises:
         UmsgateError: a credential or agent the faces could not carry.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, Value] = {}
     if tobetext_token is not None:
         if tobetext_token and not FACE_CREDENTIAL.fullmatch(client_id):
             raise UmsgateError(
@@ -651,12 +645,12 @@ def _check_dup_window(window: float) -> None:
 
 
 async def _check_imsms_key_free(
-    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
+    tx: Tx, client_id: str, values: Mapping[str, Value]
 ) -> None:
     digest = values.get("imsms_key_hash")
-    if digest is None:
+    if not isinstance(digest, str):
         return
-    holder = await queries.get_client_by_imsms_key(conn, digest)
+    holder = await accounts.client_by_imsms_key(tx, digest)
     if holder is not None and holder.id != client_id:
         raise UmsgateError("this IMS API key belongs to another client")
 
@@ -669,7 +663,7 @@ class Credentials:
 
 
 async def add_client(
-    db: Database,
+    db: Source,
     client_id: str,
     *,
     secret: str | None = None,
@@ -717,26 +711,25 @@ async def add_client(
     secret = secret or new_secret()
     key = key or secrets.token_hex(32)
     t = time.time() if now is None else now
-    async with db.transaction() as conn:
-        if await queries.get_client(conn, client_id) is not None:
+    async with accounts.transaction(db) as tx:
+        if await accounts.get_client(tx, client_id) is not None:
             raise UmsgateError(f"client {client_id!r} exists already")
-        await _check_imsms_key_free(conn, client_id, faces)
-        await queries.insert_client(
-            conn,
-            {
-                "id": client_id,
-                "secret_hash": hash_secret(secret),
-                "key_hash": sha256_hex(key),
-                "signing_key": (sealer or Sealer()).seal(signing_key(secret)),
-                "report_url": report_url,
-                "tps": orjson.dumps(dict(tps or DEFAULT_TPS)).decode(),
-                "version": 1,
-                "created_at": t,
-                "updated_at": t,
-                "dup_window": dup_window,
-                **faces,
-            },
+        await _check_imsms_key_free(tx, client_id, faces)
+        record = ClientRecord(
+            id=client_id,
+            secret_hash=hash_secret(secret),
+            key_hash=sha256_hex(key),
+            signing_key=(sealer or Sealer()).seal(signing_key(secret)),
+            report_url=report_url,
+            tps=orjson.dumps(dict(tps or DEFAULT_TPS)).decode(),
+            version=1,
+            created_at=float(t),
+            updated_at=float(t),
+            dup_window=float(dup_window),
         )
+        await accounts.insert_client(tx, record)
+        if faces:
+            await accounts.update_client(tx, client_id, faces, revoke=False)
     log.info(
         "client %s added",
         client_id,
@@ -746,7 +739,7 @@ async def add_client(
 
 
 async def update_client(
-    db: Database,
+    db: Source,
     client_id: str,
     *,
     secret: str | None = None,
@@ -770,7 +763,7 @@ async def update_client(
             (see `add_client`).
         TargetRefused: the report URL is not acceptable (see `add_client`).
     """
-    values: dict[str, Any] = {
+    values: dict[str, Value] = {
         "updated_at": time.time(),
         **_face_values(
             client_id,
@@ -797,12 +790,12 @@ async def update_client(
         check_tps(tps)
     if dup_window is not None:
         _check_dup_window(dup_window)
-        values["dup_window"] = dup_window
-    async with db.transaction() as conn:
-        row = await queries.get_client(conn, client_id)
+        values["dup_window"] = float(dup_window)
+    async with accounts.transaction(db) as tx:
+        row = await accounts.get_client(tx, client_id)
         if row is None:
             raise UmsgateError(f"no client {client_id!r}")
-        await _check_imsms_key_free(conn, client_id, values)
+        await _check_imsms_key_free(tx, client_id, values)
         if tps is not None:
             merged = {**orjson.loads(row.tps), **tps}
             values["tps"] = orjson.dumps(merged).decode()
@@ -812,7 +805,7 @@ async def update_client(
             or tobetext_token is not None
             or imsms_key is not None
         )
-        await queries.update_client(conn, client_id, values, revoke=revoke)
+        await accounts.update_client(tx, client_id, values, revoke=revoke)
     changed = sorted(k for k in values if k != "updated_at")
     log.info(
         "client %s changed (%s); %s",
@@ -824,9 +817,8 @@ async def update_client(
     return key
 
 
-async def list_clients(db: Database) -> list[dict[str, Any]]:
-    async with db.transaction() as conn:
-        rows = await queries.list_clients(conn)
+async def list_clients(db: Source) -> list[dict[str, Any]]:
+    rows = await accounts.list_clients(db)
     return [
         {
             "clientId": r.id,
@@ -843,18 +835,15 @@ async def list_clients(db: Database) -> list[dict[str, Any]]:
     ]
 
 
-async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
+async def set_disabled(db: Source, client_id: str, disabled: bool) -> None:
     """Disable a client (its tokens stop working, none is issued, the compatible
     faces refuse it) or enable it again.
 
     Raises:
         UmsgateError: no such client.
     """
-    async with db.transaction() as conn:
-        if not await console_queries.set_client_disabled(
-            conn, client_id, disabled, time.time()
-        ):
-            raise UmsgateError(f"no client {client_id!r}")
+    if not await accounts.set_client_disabled(db, client_id, disabled, time.time()):
+        raise UmsgateError(f"no client {client_id!r}")
     log.info(
         "client %s %s",
         client_id,
@@ -866,7 +855,7 @@ async def set_disabled(db: Database, client_id: str, disabled: bool) -> None:
     )
 
 
-async def rotate_secret(db: Database, client_id: str) -> str:
+async def rotate_secret(db: Source, client_id: str) -> str:
     """Give a client a new, made-up secret (its tokens stop working, its webhook
     signing key changes); returns the secret, shown only this once.
 

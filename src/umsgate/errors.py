@@ -130,3 +130,7 @@ class GatewayGone(StoreError, ConnectorError):
     A front's message may or may not be stored (a `StoreError` to the faces); a
     connector process's report was not committed (a `ConnectorError` to the
     connector, which gives the report back to its provider)."""
+
+
+class Throttled(UmsgateError):
+    """The client's TPS for this channel is used up (nothing was stored)."""

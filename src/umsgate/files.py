@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from umsgate.domain.results import Invalid
 from umsgate.errors import UmsgateError, ValidationError
-from umsgate.store import queries
-from umsgate.store.database import Database
+from umsgate.store import files as stored
+from umsgate.store.driver import Source
 
 #: Largest image (apigw spec §4).
 MAX_FILE_BYTES = 1_048_576
@@ -78,7 +78,7 @@ class Stored:
 
 
 class FileStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Source) -> None:
         self._db = db
 
     async def put(
@@ -100,27 +100,20 @@ class FileStore:
             raise NotJpeg("img is not a JPEG image")
         t = time.time() if now is None else now
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        async with self._db.transaction() as conn:
-            hit = await queries.find_file_by_md5(
-                conn, client_id, md5, t + DEDUP_MIN_LEFT
-            )
-            if hit is not None:
-                return Stored(file_id=hit.id, expires_at=hit.expires_at, duplicate=True)
-            file_id = new_file_id()
-            await queries.insert_file(
-                conn,
-                {
-                    "id": file_id,
-                    "client_id": client_id,
-                    "name": name[:MAX_NAME] or "image.jpg",
-                    "md5": md5,
-                    "size": len(data),
-                    "data": data,
-                    "created_at": t,
-                    "expires_at": t + FILE_TTL,
-                },
-            )
-        return Stored(file_id=file_id, expires_at=t + FILE_TTL, duplicate=False)
+        new = stored.FileMeta(
+            id=new_file_id(),
+            client_id=client_id,
+            name=name[:MAX_NAME] or "image.jpg",
+            md5=md5,
+            size=len(data),
+            expires_at=t + FILE_TTL,
+        )
+        kept = await stored.store_file(
+            self._db, new, data, created_at=t, reuse_until=t + DEDUP_MIN_LEFT
+        )
+        return Stored(
+            file_id=kept.id, expires_at=kept.expires_at, duplicate=kept.duplicate
+        )
 
     async def meta(
         self, client_id: str, file_id: str, *, now: float | None = None
@@ -128,8 +121,7 @@ class FileStore:
         t = time.time() if now is None else now
         if not (file_id.isascii() and file_id.isalnum()):
             return None  # never a stored id (and NUL cannot reach PostgreSQL)
-        async with self._db.transaction() as conn:
-            found = await queries.file_meta(conn, [file_id])
+        found = await stored.file_meta(self._db, [file_id])
         row = found.get(file_id)
         if row is None or row.client_id != client_id or row.expires_at <= t:
             return None
@@ -151,8 +143,7 @@ class FileStore:
         """
         if not file_ids:
             return
-        async with self._db.transaction() as conn:
-            found = await queries.file_meta(conn, file_ids)
+        found = await stored.file_meta(self._db, file_ids)
         for fid in file_ids:
             row = found.get(fid)
             if row is None or row.client_id != client_id or row.expires_at <= until:
@@ -163,14 +154,12 @@ class FileStore:
                 )
 
     async def load(self, file_id: str) -> tuple[str, bytes]:
-        async with self._db.transaction() as conn:
-            row = await queries.file_data(conn, file_id)
+        row = await stored.file_data(self._db, file_id)
         if row is None:
             raise KeyError(file_id)
-        return row.name, bytes(row.data)
+        return row.name, row.data
 
     async def purge(self, now: float | None = None) -> int:
-        async with self._db.transaction() as conn:
-            return await queries.delete_expired_files(
-                conn, time.time() if now is None else now
-            )
+        return await stored.delete_expired_files(
+            self._db, time.time() if now is None else now
+        )

@@ -12,15 +12,19 @@ own port, which holds its operator sessions, is `umsgate.console.auth.ConsoleHos
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from umsgate.clients import Directory
 from umsgate.config import Settings
-from umsgate.engine.accept import Acceptor
 from umsgate.engine.intake import Intake
 from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
-from umsgate.store.database import Database
+
+if TYPE_CHECKING:
+    # Annotations only: a front process, which imports this, never loads the
+    # engine's acceptor or the SQLAlchemy store.
+    from umsgate.engine.accept import Acceptor
+    from umsgate.store.database import Database
 
 
 class Counts(Protocol):

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 from umsgate.clients import new_signing_key
 from umsgate.errors import UmsgateError
 from umsgate.sealing import Sealer
-from umsgate.store import queries
-from umsgate.store.database import Database
+from umsgate.store import accounts
+from umsgate.store.accounts import ClientRecord
+from umsgate.store.driver import Source, Value
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,8 +33,12 @@ class RotatedKey:
     previous_until: float
 
 
+#: Most clients whose keys `seal_signing_keys` reads (every one there is).
+SEAL_LIMIT = 1_000_000_000
+
+
 async def rotate_webhook_key(
-    db: Database,
+    db: Source,
     client_id: str,
     *,
     grace: float,
@@ -52,12 +56,12 @@ async def rotate_webhook_key(
     t = time.time() if now is None else now
     key = new_signing_key()
     box = sealer or Sealer()
-    async with db.transaction() as conn:
-        row = await queries.get_client(conn, client_id)
+    async with accounts.transaction(db) as tx:
+        row = await accounts.get_client(tx, client_id)
         if row is None:
             raise UmsgateError(f"no client {client_id!r}")
-        await queries.set_signing_keys(
-            conn,
+        await accounts.set_signing_keys(
+            tx,
             client_id,
             {
                 "signing_key": box.seal(key),
@@ -69,7 +73,7 @@ async def rotate_webhook_key(
     return RotatedKey(client_id=client_id, signing_key=key, previous_until=t + grace)
 
 
-async def seal_signing_keys(db: Database, sealer: Sealer) -> int:
+async def seal_signing_keys(db: Source, sealer: Sealer) -> int:
     """Seal the signing keys stored in clear (written before a secret key was
     configured), and check that every sealed one opens; the number sealed.
 
@@ -77,32 +81,33 @@ async def seal_signing_keys(db: Database, sealer: Sealer) -> int:
         SealError: a stored key is sealed with another key, or with one while none
             is configured.
     """
-    async with db.read() as conn:
-        rows = await queries.signing_keys(conn)
+    rows = await accounts.list_clients(db, limit=SEAL_LIMIT)
     sealed = 0
     for row in rows:
         if not _unsealed_keys(row, sealer):
             continue
         # Read again in the write's transaction: a rotation may have come meanwhile.
-        async with db.transaction() as conn:
-            current = await queries.get_client(conn, row.id)
+        async with accounts.transaction(db) as tx:
+            current = await accounts.get_client(tx, row.id)
             changes = {} if current is None else _unsealed_keys(current, sealer)
             if changes:
-                await queries.set_signing_keys(conn, row.id, changes)
+                await accounts.set_signing_keys(tx, row.id, changes)
                 sealed += 1
     return sealed
 
 
-def _unsealed_keys(row: Any, sealer: Sealer) -> dict[str, str]:
+def _unsealed_keys(row: ClientRecord, sealer: Sealer) -> dict[str, Value]:
     """The sealed values of ``row``'s signing keys that are stored in clear.
 
     Raises:
         SealError: see `seal_signing_keys`.
     """
     what = f"the webhook signing key of client {row.id!r}"
-    changes = {}
-    for column in ("signing_key", "previous_signing_key"):
-        stored = getattr(row, column)
+    changes: dict[str, Value] = {}
+    for column, stored in (
+        ("signing_key", row.signing_key),
+        ("previous_signing_key", row.previous_signing_key),
+    ):
         if not stored:
             continue
         clear = sealer.open(stored, what=what)

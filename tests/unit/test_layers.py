@@ -218,3 +218,34 @@ def test_the_faces_are_found() -> None:
         "console/data.py",
         "front/app.py",
     } <= names
+
+
+SQL_PACKAGES = ("sqlalchemy", "aiosqlite", "asyncpg", "sqlite3")
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages ``path`` imports, at any level (under
+    ``TYPE_CHECKING`` and inside functions too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+    return names
+
+
+def outside_the_store() -> list[Path]:
+    return [p for p in sorted(SRC.rglob("*.py")) if (SRC / "store") not in p.parents]
+
+
+@pytest.mark.parametrize(
+    "path", outside_the_store(), ids=lambda p: str(p.relative_to(SRC))
+)
+def test_only_the_store_speaks_to_the_database(path: Path) -> None:
+    assert sorted(imported_packages(path) & set(SQL_PACKAGES)) == []
+
+
+def test_the_database_check_sees_imports() -> None:
+    assert "sqlalchemy" in imported_packages(SRC / "store" / "database.py")
+    assert "sqlite3" in imported_packages(SRC / "store" / "driver.py")

@@ -35,7 +35,6 @@ first's row. SQLite has one writer, whose transactions the stages already share.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -45,6 +44,8 @@ from umsgate.domain.ids import IdGenerator
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Message
 from umsgate.domain.results import Invalid
+from umsgate.domain.submission import Accepted as Accepted
+from umsgate.domain.submission import Submission as Submission
 from umsgate.errors import ValidationError
 from umsgate.store import fast
 from umsgate.store.database import Database
@@ -82,26 +83,6 @@ Screen = Callable[
     [fast.Raw, Sequence[tuple["Submission", Mapping[str, Any]]], float],
     Awaitable[Mapping[int, Exception]],
 ]
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Submission:
-    """A validated message: every ``messages`` column but id, created_at and status."""
-
-    row: dict[str, Any]
-    #: The client's duplicate window in seconds (0: duplicates are not blocked).
-    dup_window: float = 0.0
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.row["client_id"], self.row["src_msg_id"])
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
-    id: int
-    created_at: float
-    repeated: bool
 
 
 class Acceptor:

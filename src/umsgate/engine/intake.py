@@ -10,15 +10,14 @@ TPS holds however its connections are spread over the fronts.
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from umsgate.engine.accept import Accepted, Acceptor, Submission
+from umsgate.domain.submission import Accepted, Submission
 from umsgate.engine.throttle import Throttles
-from umsgate.errors import UmsgateError
+from umsgate.errors import Throttled as Throttled
 
-
-class Throttled(UmsgateError):
-    """The client's TPS for this channel is used up (nothing was stored)."""
+if TYPE_CHECKING:
+    from umsgate.engine.accept import Acceptor
 
 
 class Intake(Protocol):

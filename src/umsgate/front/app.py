@@ -44,7 +44,7 @@ from umsgate.front.sends import (
 from umsgate.protocols.tobetext.send import PATH as TOBETEXT_PATH
 from umsgate.runtime import Limits
 from umsgate.sealing import Sealer
-from umsgate.store.database import Database, open_database
+from umsgate.store.driver import Driver, open_driver
 
 log = logging.getLogger("umsgate.front")
 
@@ -93,7 +93,10 @@ class Front:
     def __init__(self, settings: Settings, *, intake: str, gateway_http: str) -> None:
         self.settings = settings
         # The fronts only read (tokens, clients, files); the gateway process writes.
-        self.db: Database = open_database(settings, reads_only=True)
+        # They do so on the driver alone: SQLAlchemy is no part of a front.
+        self.db: Driver = open_driver(
+            settings.database_url(), schema=settings.store.schema
+        )
         # Token requests are the gateway process's (passed on), and so are their
         # limits; a front checks ToBeText tokens in a pool of its own.
         self.directory = Directory(

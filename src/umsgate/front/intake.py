@@ -15,10 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, cast
 
-from umsgate.engine.accept import Accepted, Submission
-from umsgate.engine.intake import Throttled
+from umsgate.domain.submission import Accepted, Submission
 from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
-from umsgate.errors import StoreError, ValidationError
+from umsgate.errors import StoreError, Throttled, ValidationError
 from umsgate.front import wire
 
 log = logging.getLogger("umsgate.front")

@@ -129,26 +129,6 @@ async def delete_expired_operator_credentials(
     return int(gone.rowcount or 0) + int(tokens.rowcount or 0)
 
 
-# -- clients ------------------------------------------------------------------------
-
-
-async def set_client_disabled(
-    conn: AsyncConnection, client_id: str, disabled: bool, now: float
-) -> bool:
-    """Disable or enable a client, raising its version (its tokens stop working)."""
-    result = await conn.execute(
-        update(clients)
-        .where(clients.c.id == client_id)
-        .values(disabled=int(disabled), updated_at=now, version=clients.c.version + 1)
-    )
-    return bool(result.rowcount)
-
-
-async def disabled_clients(conn: AsyncConnection) -> set[str]:
-    stmt = select(clients.c.id).where(clients.c.disabled != 0).limit(10_000)
-    return {str(r[0]) for r in (await conn.execute(stmt)).all()}
-
-
 # -- the dashboard --------------------------------------------------------------------
 
 

@@ -27,19 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from umsgate.config import Settings
 from umsgate.errors import ConfigError
-
-#: How long SQLite waits for another process's write lock (ms).
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-_SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=FULL",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-    # Temporary data (the statement journal of each savepoint, sorts) in memory:
-    # as files, every part of a shared transaction opened, checked and unlinked
-    # one (418 openat and unlink calls in 5 s of `bench/e2e.py`).
-    "PRAGMA temp_store=MEMORY",
+from umsgate.store.driver import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    PgDriver,
+    SqliteDriver,
+    create_pg_pool,
 )
-
+from umsgate.store.driver import SQLITE_PRAGMAS as _SQLITE_PRAGMAS
 
 _T = TypeVar("_T")
 log = logging.getLogger("umsgate.store")
@@ -380,6 +374,18 @@ class Database:
         self._pg_dsn = pg_dsn
         self._pg_pool: Any = None
         self._pg_lock = asyncio.Lock()
+        self._driver: SqliteDriver | PgDriver | None = None
+
+    @property
+    def driver(self) -> SqliteDriver | PgDriver:
+        """The store on the driver alone (`umsgate.store.driver`): the account and
+        file operations run on it."""
+        if self._driver is None:
+            if self.is_sqlite:
+                self._driver = SqliteDriver(self._sqlite_path)
+            else:
+                self._driver = PgDriver(pool=self.pg_pool)
+        return self._driver
 
     @property
     def is_sqlite(self) -> bool:
@@ -427,18 +433,18 @@ class Database:
         if self._pg_pool is None:
             async with self._pg_lock:
                 if self._pg_pool is None:
-                    import asyncpg  # type: ignore[import-untyped]
-
-                    settings = {"search_path": self.schema} if self.schema else {}
-                    self._pg_pool = await asyncpg.create_pool(
+                    self._pg_pool = await create_pg_pool(
                         self._pg_dsn,
+                        self.schema,
                         min_size=2,
                         max_size=PG_HOT_CONNECTIONS,
-                        server_settings=settings,
                     )
         return self._pg_pool
 
     async def close(self) -> None:
+        if self._driver is not None:
+            await self._driver.close()
+            self._driver = None
         if self._pg_pool is not None:
             await self._pg_pool.close()
             self._pg_pool = None

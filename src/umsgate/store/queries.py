@@ -18,7 +18,6 @@ from sqlalchemy import (
     case,
     delete,
     func,
-    insert,
     literal,
     select,
     update,
@@ -29,15 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.store.tables import (
-    clients,
     connector_pace,
     events,
-    files,
     messages,
     nodes,
     reports,
     send_guards,
-    tokens,
 )
 
 #: Largest number of bound tuples in one ``IN`` list (SQLite allows 32,766 parameters).
@@ -137,97 +133,7 @@ async def release_slot(conn: AsyncConnection, slot: int, node_id: str) -> None:
     )
 
 
-# -- clients and tokens ---------------------------------------------------------------
-
-
-async def insert_client(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(clients).values(**row))
-
-
-async def get_client(conn: AsyncConnection, client_id: str) -> Row[Any] | None:
-    return (
-        await conn.execute(select(clients).where(clients.c.id == client_id))
-    ).first()
-
-
-async def get_client_by_imsms_key(
-    conn: AsyncConnection, key_hash: str
-) -> Row[Any] | None:
-    """The client whose IMS ``X-API-KEY`` has this SHA-256 digest."""
-    return (
-        await conn.execute(select(clients).where(clients.c.imsms_key_hash == key_hash))
-    ).first()
-
-
-async def list_clients(conn: AsyncConnection, limit: int = 1000) -> list[Row[Any]]:
-    stmt = select(clients).order_by(clients.c.id).limit(limit)
-    return list((await conn.execute(stmt)).all())
-
-
-async def update_client(
-    conn: AsyncConnection,
-    client_id: str,
-    values: Mapping[str, Any],
-    *,
-    revoke: bool = True,
-) -> bool:
-    """Change a client; with ``revoke``, raise its version too (every earlier token
-    stops working)."""
-    stmt = update(clients).where(clients.c.id == client_id).values(**values)
-    if revoke:
-        stmt = stmt.values(version=clients.c.version + 1)
-    result = await conn.execute(stmt)
-    return bool(result.rowcount)
-
-
-async def set_signing_keys(
-    conn: AsyncConnection, client_id: str, values: Mapping[str, Any]
-) -> bool:
-    """Change a client's webhook signing keys (``signing_key``,
-    ``previous_signing_key``, ``previous_key_until``) without raising its version:
-    its tokens stay valid."""
-    result = await conn.execute(
-        update(clients).where(clients.c.id == client_id).values(**values)
-    )
-    return bool(result.rowcount)
-
-
-async def signing_keys(conn: AsyncConnection) -> list[Row[Any]]:
-    """Every client's row, for its id, ``signing_key`` and
-    ``previous_signing_key``."""
-    stmt = select(clients).order_by(clients.c.id)
-    return list((await conn.execute(stmt)).all())
-
-
-async def take_report_check_slot(
-    conn: AsyncConnection, client_id: str, now: float, interval: float
-) -> bool:
-    """Atomically claim the client's report-check slot (one check per ``interval``)."""
-    result = await conn.execute(
-        update(clients)
-        .where(
-            clients.c.id == client_id,
-            (clients.c.last_report_check.is_(None))
-            | (clients.c.last_report_check <= now - interval),
-        )
-        .values(last_report_check=now)
-    )
-    return bool(result.rowcount)
-
-
-async def insert_token(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(tokens).values(**row))
-
-
-async def get_token(conn: AsyncConnection, token_hash: str) -> Row[Any] | None:
-    return (
-        await conn.execute(select(tokens).where(tokens.c.hash == token_hash))
-    ).first()
-
-
-async def delete_expired_tokens(conn: AsyncConnection, now: float) -> int:
-    result = await conn.execute(delete(tokens).where(tokens.c.expires_at < now))
-    return int(result.rowcount or 0)
+# -- duplicate-send guards -----------------------------------------------------------
 
 
 async def delete_expired_send_guards(conn: AsyncConnection, now: float) -> int:
@@ -235,48 +141,6 @@ async def delete_expired_send_guards(conn: AsyncConnection, now: float) -> int:
     result = await conn.execute(
         delete(send_guards).where(send_guards.c.expires_at < now)
     )
-    return int(result.rowcount or 0)
-
-
-# -- files -----------------------------------------------------------------------------
-
-
-async def find_file_by_md5(
-    conn: AsyncConnection, client_id: str, md5: str, min_expires_at: float
-) -> Any:
-    stmt = (
-        select(files.c.id, files.c.expires_at)
-        .where(files.c.client_id == client_id, files.c.md5 == md5)
-        .where(files.c.expires_at >= min_expires_at)
-        .order_by(files.c.expires_at.desc())
-        .limit(1)
-    )
-    return (await conn.execute(stmt)).first()
-
-
-async def insert_file(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(files).values(**row))
-
-
-async def file_meta(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str, Any]:
-    stmt = select(
-        files.c.id,
-        files.c.client_id,
-        files.c.name,
-        files.c.md5,
-        files.c.size,
-        files.c.expires_at,
-    ).where(files.c.id.in_(list(file_ids)))
-    return {row.id: row for row in (await conn.execute(stmt)).all()}
-
-
-async def file_data(conn: AsyncConnection, file_id: str) -> Any:
-    stmt = select(files.c.name, files.c.data).where(files.c.id == file_id)
-    return (await conn.execute(stmt)).first()
-
-
-async def delete_expired_files(conn: AsyncConnection, now: float) -> int:
-    result = await conn.execute(delete(files).where(files.c.expires_at < now))
     return int(result.rowcount or 0)
 
 

@@ -26,9 +26,8 @@ import orjson
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
-from umsgate.engine.accept import Accepted, Submission
-from umsgate.engine.intake import Throttled
-from umsgate.errors import StoreError, ValidationError
+from umsgate.domain.submission import Accepted, Submission
+from umsgate.errors import StoreError, Throttled, ValidationError
 from umsgate.ports import SendHost
 from umsgate.protocols.apigw import codec
 from umsgate.protocols.apigw.codes import FROM_INVALID, MESSAGES, Code

@@ -32,9 +32,13 @@ from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain import phone, text
 from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
-from umsgate.engine.accept import Accepted, Submission
-from umsgate.engine.intake import Throttled
-from umsgate.errors import RemoteProtocolError, TargetRefused, ValidationError
+from umsgate.domain.submission import Accepted, Submission
+from umsgate.errors import (
+    RemoteProtocolError,
+    TargetRefused,
+    Throttled,
+    ValidationError,
+)
 from umsgate.protocols.apigw import codec as native_codec
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status

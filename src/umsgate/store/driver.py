@@ -1,0 +1,306 @@
+"""The store on the database driver alone, without SQLAlchemy: what the front
+processes need (clients, tokens, files) and the account and file operations of the
+gateway process (`umsgate.store.accounts`, `umsgate.store.files`).
+
+A front process imports this and never SQLAlchemy (about 27 MiB of its memory).
+SQLite keeps its rules: WAL, a busy timeout, and writes that begin with ``BEGIN
+IMMEDIATE`` on a connection of their own, which waits for the gateway's hot-path
+writer (`umsgate.store.database.SqliteWriter`) through SQLite's lock as the
+SQLAlchemy engine's connection did; reads begin deferred on another connection and
+never take the write lock. Each connection runs its statements on a thread of its
+own. On PostgreSQL the statements run on an asyncpg pool (the gateway's hot-path
+pool when the gateway opens it). Placeholders are written ``?`` and numbered ``$n``
+for asyncpg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import asyncpg  # type: ignore[import-untyped]
+
+#: A value a statement binds or a row holds.
+Value = str | int | float | bytes | None
+Row = tuple[Value, ...]
+
+#: How long SQLite waits for another connection's write lock (ms).
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    # Temporary data (savepoint journals, sorts) in memory, not in files.
+    "PRAGMA temp_store=MEMORY",
+)
+#: Connections of a front's own PostgreSQL pool (it only looks clients and files up).
+FRONT_PG_CONNECTIONS = 2
+
+_QMARK = re.compile(r"\?")
+_T = TypeVar("_T")
+
+
+def numbered(sql: str) -> str:
+    """``?`` placeholders as asyncpg's ``$1, $2, …``."""
+    counter = iter(range(1, 100_000))
+    return _QMARK.sub(lambda _m: f"${next(counter)}", sql)
+
+
+class Tx:
+    """A transaction of a `Driver`: the handle the store's operations take when
+    several statements must be atomic."""
+
+    __slots__ = ()
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        """The rows of a query."""
+        raise NotImplementedError
+
+    async def execute(self, sql: str, params: Sequence[Value] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        raise NotImplementedError
+
+
+class Driver(Protocol):
+    """Statements on the driver: reads outside any write lock, and transactions."""
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        """The rows of a read-only query (it never waits for the write lock)."""
+
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        """A transaction, committed on normal exit and rolled back on error."""
+
+    async def close(self) -> None: ...
+
+
+class Source(Protocol):
+    """Whatever gives the store's operations their `Driver`: a `Driver` itself, or
+    the gateway's `umsgate.store.database.Database`."""
+
+    @property
+    def driver(self) -> Driver: ...
+
+
+async def fetch(q: Source | Tx, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+    """A query in the transaction ``q``, or a read on its own."""
+    if isinstance(q, Tx):
+        return await q.fetch(sql, params)
+    return await q.driver.fetch(sql, params)
+
+
+# -- SQLite -------------------------------------------------------------------------
+
+
+class _SqliteConnection:
+    """One sqlite3 connection and the thread its statements run on."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="sqlite-store"
+        )
+        self.lock = asyncio.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False
+            )
+            for pragma in SQLITE_PRAGMAS:
+                conn.execute(pragma)
+            self._conn = conn
+        return self._conn
+
+    def fetch_now(self, sql: str, params: Sequence[Value]) -> list[Row]:
+        cursor = self._connection().execute(sql, tuple(params))
+        try:
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def execute_now(self, sql: str, params: Sequence[Value]) -> int:
+        cursor = self._connection().execute(sql, tuple(params))
+        try:
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+    def run(self, fn: Callable[..., _T], *args: object) -> Awaitable[_T]:
+        return asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def close_now(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+
+    async def close(self) -> None:
+        await self.run(self.close_now)
+        self._thread.shutdown(wait=True)
+
+
+class _SqliteTx(Tx):
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: _SqliteConnection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        return await self._conn.run(self._conn.fetch_now, sql, params)
+
+    async def execute(self, sql: str, params: Sequence[Value] = ()) -> int:
+        return await self._conn.run(self._conn.execute_now, sql, params)
+
+
+class SqliteDriver:
+    """SQLite: reads on one connection (deferred), writes on another (``BEGIN
+    IMMEDIATE``, one transaction at a time)."""
+
+    def __init__(self, path: str) -> None:
+        self._reader = _SqliteConnection(path)
+        self._writer = _SqliteConnection(path)
+
+    @property
+    def driver(self) -> Driver:
+        return self
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        # In autocommit mode each query is its own deferred transaction: it sees
+        # the last commit and never takes the write lock.
+        return await self._reader.run(self._reader.fetch_now, sql, params)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        writer = self._writer
+        async with writer.lock:
+            await writer.run(writer.execute_now, "BEGIN IMMEDIATE", ())
+            try:
+                yield _SqliteTx(writer)
+            except BaseException:
+                await writer.run(writer.execute_now, "ROLLBACK", ())
+                raise
+            await writer.run(writer.execute_now, "COMMIT", ())
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+
+# -- PostgreSQL ---------------------------------------------------------------------
+
+
+class _PgTx(Tx):
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        return [tuple(r) for r in await self._conn.fetch(numbered(sql), *params)]
+
+    async def execute(self, sql: str, params: Sequence[Value] = ()) -> int:
+        status = await self._conn.execute(numbered(sql), *params)
+        # "UPDATE 3", "INSERT 0 1", "DELETE 0": the count is the last word.
+        last = str(status).rsplit(" ", 1)[-1]
+        return int(last) if last.isdigit() else 0
+
+
+async def create_pg_pool(
+    dsn: str, schema: str, *, min_size: int, max_size: int
+) -> asyncpg.Pool:
+    """An asyncpg pool on ``dsn``, its connections in ``schema`` ("" for the
+    default)."""
+    import asyncpg
+
+    settings = {"search_path": schema} if schema else {}
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, server_settings=settings
+    )
+
+
+class PgDriver:
+    """PostgreSQL on an asyncpg pool, given (``pool``: a coroutine function that
+    returns it, the gateway's hot-path pool) or made on first use from ``dsn``."""
+
+    def __init__(
+        self,
+        *,
+        dsn: str = "",
+        schema: str = "",
+        pool: Callable[[], Awaitable[asyncpg.Pool]] | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._schema = schema
+        self._given = pool
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def driver(self) -> Driver:
+        return self
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._given is not None:
+            return await self._given()
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await create_pg_pool(
+                    self._dsn, self._schema, min_size=1, max_size=FRONT_PG_CONNECTIONS
+                )
+            return self._pool
+
+    async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        pool = await self._get_pool()
+        return [tuple(r) for r in await pool.fetch(numbered(sql), *params)]
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite://`` URL (``sqlite:///rel``, ``sqlite:////abs``, with
+    or without ``+driver``); None for any other URL."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] != "sqlite":
+        return None
+    path = rest[1:] if rest.startswith("/") else rest
+    return path.split("?", 1)[0] or ":memory:"
+
+
+def pg_dsn(url: str) -> str | None:
+    """A PostgreSQL URL as asyncpg takes it (no ``+driver``); None for another."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] not in ("postgresql", "postgres"):
+        return None
+    return f"postgresql://{rest}"
+
+
+def open_driver(url: str, *, schema: str = "") -> SqliteDriver | PgDriver:
+    """A `Driver` for the store at ``url`` (no connection is made yet).
+
+    Raises:
+        ValueError: neither SQLite nor PostgreSQL.
+    """
+    path = sqlite_path(url)
+    if path is not None:
+        return SqliteDriver(path)
+    dsn = pg_dsn(url)
+    if dsn is not None:
+        return PgDriver(dsn=dsn, schema=schema)
+    raise ValueError(f"not a SQLite or PostgreSQL URL: {url.split(':', 1)[0]!r}")
