@@ -3,6 +3,9 @@ declares, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -77,3 +80,56 @@ async def test_provider_id_and_parent_indexes_leave_out_the_rows_without(
                 assert "ix_messages_connector_provider_msg_id" in details, details
     finally:
         await db.close()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert migrate.head() == script.get_current_head()
+
+
+#: Run in a fresh interpreter: upgrade the store named by the JSON overrides in
+#: argv[1], then say whether Alembic was imported and whether the store exists.
+UPGRADE_AGAIN = """
+import asyncio, json, sys
+from umsgate import config
+from umsgate.store import migrate
+from umsgate.store.database import open_database
+
+settings = config.load(None, env={}, overrides={"store": json.loads(sys.argv[1])})
+
+async def main():
+    db = open_database(settings)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.close()
+    return await migrate.created(settings)
+
+created = asyncio.run(main())
+print(json.dumps({"alembic": "alembic" in sys.modules, "created": created}))
+"""
+
+
+def _upgrade_in_a_new_process(store: Store) -> dict[str, bool]:
+    done = subprocess.run(
+        [sys.executable, "-c", UPGRADE_AGAIN, json.dumps(store.overrides())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, bool] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_alembic_is_imported_only_when_there_is_an_upgrade_to_run(
+    store: Store,
+) -> None:
+    """A first start migrates (Alembic runs); every later start finds the schema
+    at the head with one query and leaves Alembic unloaded."""
+    first = _upgrade_in_a_new_process(store)
+    assert first == {"alembic": True, "created": True}
+    again = _upgrade_in_a_new_process(store)
+    assert again == {"alembic": False, "created": True}
