@@ -60,6 +60,7 @@ def head() -> str:
                 and isinstance(node.targets[0], ast.Name)
                 and node.targets[0].id in ("revision", "down_revision")
                 and isinstance(node.value, ast.Constant)
+                and isinstance(node.value.value, str | None)
             ):
                 values[node.targets[0].id] = node.value.value
         if isinstance(values.get("revision"), str):
