@@ -29,7 +29,7 @@ from umsgate import (
     clients,
     config,
     logs,
-    routecmd,
+    routecheck,
     sealing,
     webhookkeys,
 )
@@ -55,7 +55,7 @@ messages_app = typer.Typer(
 app.add_typer(client_app, name="client")
 app.add_typer(messages_app, name="messages")
 app.add_typer(sim_app, name="sim")
-app.add_typer(routecmd.app, name="routes")
+app.add_typer(routecheck.app, name="routes")
 admin_app = typer.Typer(
     help="Manage operator accounts (the console at /console and /admin/api).",
     no_args_is_help=True,
