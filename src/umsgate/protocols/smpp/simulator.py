@@ -29,8 +29,8 @@ from typing import Annotated, Any, BinaryIO
 
 import orjson
 import typer
-from typer.models import OptionInfo
 
+from umsgate.protocols.simoptions import SimOptions
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandStatus
 from umsgate.protocols.smpp.smsc import Faults, SimulatorConfig, Smsc, Stats, Submitted
@@ -149,19 +149,13 @@ def _recorder(out: BinaryIO) -> Callable[[Submitted], None]:
     return write
 
 
-def _option(name: str, *decls: str, help: str, min: int | None = None) -> OptionInfo:
-    """A command option with its ``UMSGATE_SIM_SMPP_<NAME>`` environment twin."""
-    option: OptionInfo = typer.Option(
-        *decls, help=help, envvar=f"UMSGATE_SIM_SMPP_{name}", min=min
-    )
-    return option
+_option = SimOptions("SMPP")
 
 
 def command(
     host: Annotated[str, _option("HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int,
-        _option("PORT", help="Port to listen on (0: any free port)."),
+        int, _option("PORT", help="Port to listen on (0: any free port).")
     ] = 2775,
     account: Annotated[
         list[str] | None,
@@ -213,8 +207,7 @@ def command(
         ),
     ] = "",
     seed: Annotated[
-        int,
-        _option("SEED", help="Seed of the outcome and early-receipt draws."),
+        int, _option("SEED", help="Seed of the outcome and early-receipt draws.")
     ] = 0,
     receipt_retry: Annotated[
         float,
@@ -271,12 +264,10 @@ def command(
         ),
     ] = None,
     ignore_enquire_link: Annotated[
-        bool,
-        _option("IGNORE_ENQUIRE_LINK", help="Fault: never answer enquire_link."),
+        bool, _option("IGNORE_ENQUIRE_LINK", help="Fault: never answer enquire_link.")
     ] = False,
     resp_delay: Annotated[
-        float,
-        _option("RESP_DELAY", help="Fault: seconds before each submit_sm_resp."),
+        float, _option("RESP_DELAY", help="Fault: seconds before each submit_sm_resp.")
     ] = 0.0,
     refuse_status: Annotated[
         str | None,
