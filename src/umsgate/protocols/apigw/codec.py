@@ -19,7 +19,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
@@ -63,6 +63,16 @@ _FOOTER = re.compile(r"^[0-9-]{1,20}$")
 _FILE_ID = re.compile(r"^[0-9A-Za-z]{1,20}$")
 
 
+class Fallback(TypedDict):
+    """The message sent instead when an RCS or KakaoTalk one fails (spec §8)."""
+
+    channel: str
+    subject: str
+    content: str
+    fileIds: list[str]
+    originCode: str
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SendRequest:
     """A validated send request of any channel."""
@@ -76,8 +86,8 @@ class SendRequest:
     subject: str
     content: str
     file_ids: tuple[str, ...]
-    extra: Mapping[str, Any]
-    fallback: Mapping[str, Any] | None
+    extra: Mapping[str, object]
+    fallback: Fallback | None
     reserve_at: float | None
     expires_at: float | None
 
@@ -101,7 +111,7 @@ class SendRequest:
             orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
 
-    def row(self, client_id: str, now: float, default_ttl: float) -> dict[str, Any]:
+    def row(self, client_id: str, now: float, default_ttl: float) -> dict[str, object]:
         """The ``messages`` row of this request for ``client_id`` (without id,
         created_at and status, which the acceptor gives it); a message without an
         expiry lives ``default_ttl`` seconds from when it is due."""
@@ -138,7 +148,7 @@ def _bad(code: str, field: str, message: str) -> ValidationError:
 
 
 def _get_str(
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     name: str,
     *,
     required: bool,
@@ -179,7 +189,7 @@ def _get_str(
 
 
 def _get_bool(
-    body: Mapping[str, Any], name: str, *, required: bool, default: bool = False
+    body: Mapping[str, object], name: str, *, required: bool, default: bool = False
 ) -> bool:
     value = body.get(name)
     if value is None:
@@ -193,7 +203,7 @@ def _get_bool(
     raise _bad(Invalid.MALFORMED, name, f"{name} must be a boolean")
 
 
-def _nat_code(body: Mapping[str, Any]) -> int:
+def _nat_code(body: Mapping[str, object]) -> int:
     name = "natCode" if "natCode" in body else "countryCode"
     value = body.get(name)
     if value is None:
@@ -209,18 +219,18 @@ def _nat_code(body: Mapping[str, Any]) -> int:
     return 82
 
 
-def _receiver(body: Mapping[str, Any], nat: int, name: str = "receiver") -> str:
+def _receiver(body: Mapping[str, object], nat: int, name: str = "receiver") -> str:
     message = "{raw}는 잘못된 수신번호 형식입니다."
     return _number(body, nat, name, phone.receiver, Invalid.BAD_RECEIVER, message)
 
 
-def _sender(body: Mapping[str, Any], nat: int, name: str) -> str:
+def _sender(body: Mapping[str, object], nat: int, name: str) -> str:
     message = "{name} {raw!r} is not a valid sender number"
     return _number(body, nat, name, phone.sender, Invalid.BAD_SENDER, message)
 
 
 def _number(
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     nat: int,
     name: str,
     normalize: Callable[[str, int], str],
@@ -238,7 +248,7 @@ def _number(
     raise _bad(code, name, message.format(raw=raw, name=name))
 
 
-def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
+def _file_ids(value: object, name: str = "fileIds") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -253,7 +263,7 @@ def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_time(value: Any, name: str) -> float | None:
+def parse_time(value: object, name: str) -> float | None:
     """``yyyyMMddHHmm[ss]`` (KST) or ISO 8601 (no offset = KST) → epoch seconds."""
     if value is None or value == "":
         return None
@@ -292,7 +302,7 @@ def _epoch(value: str) -> float:
     return when.timestamp()
 
 
-def _times(body: Mapping[str, Any], now: float) -> tuple[float | None, float | None]:
+def _times(body: Mapping[str, object], now: float) -> tuple[float | None, float | None]:
     reserve = parse_time(body.get("reserveTime"), "reserveTime")
     expire = parse_time(body.get("expireTime"), "expireTime")
     if reserve is not None and reserve > now + MAX_RESERVE_AHEAD:
@@ -317,7 +327,7 @@ def _times(body: Mapping[str, Any], now: float) -> tuple[float | None, float | N
 
 def _header(
     headers: Mapping[str, str],
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     name: str,
     limit: int,
     *,
@@ -350,13 +360,13 @@ class _Head:
     """What every channel reads first, in the order the spec lists it: the header
     values kept as ``extra``, srcMsgId, the text codec (dstCharSet) and natCode."""
 
-    extra: dict[str, Any]
+    extra: dict[str, object]
     src: str
     codec: str
     nat: int
 
 
-def _head(body: Mapping[str, Any], extra: dict[str, Any]) -> _Head:
+def _head(body: Mapping[str, object], extra: dict[str, object]) -> _Head:
     src = _get_str(
         body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
     )
@@ -365,10 +375,10 @@ def _head(body: Mapping[str, Any], extra: dict[str, Any]) -> _Head:
 
 
 def _message_head(
-    body: Mapping[str, Any], headers: Mapping[str, str]
+    body: Mapping[str, object], headers: Mapping[str, str]
 ) -> tuple[_Head, str]:
     """What SMS and LMS/MMS requests share: the head and the sender."""
-    extra: dict[str, Any] = {
+    extra: dict[str, object] = {
         "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
         "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
     }
@@ -377,7 +387,7 @@ def _message_head(
 
 
 def _request(
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     channel: Channel,
     head: _Head,
     sender: str,
@@ -387,7 +397,7 @@ def _request(
     content: str,
     subject: str = "",
     file_ids: tuple[str, ...] = (),
-    fallback: Mapping[str, Any] | None = None,
+    fallback: Fallback | None = None,
 ) -> SendRequest:
     """The request, its channel's own fields checked; cmpMsgId is read last."""
     return SendRequest(
@@ -408,7 +418,7 @@ def _request(
 
 
 def parse_sms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/sms`` (spec §6)."""
     head, sender = _message_head(body, headers)
@@ -420,7 +430,7 @@ def parse_sms(
 
 
 def parse_mms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
     head, sender = _message_head(body, headers)
@@ -445,13 +455,15 @@ def parse_mms(
     )
 
 
-def _cmp(body: Mapping[str, Any]) -> str:
+def _cmp(body: Mapping[str, object]) -> str:
     return _get_str(
         body, "cmpMsgId", required=False, max_chars=CMP_MSG_ID_MAX, id_like=True
     )
 
 
-def _agency(headers: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, str]:
+def _agency(
+    headers: Mapping[str, str], body: Mapping[str, object]
+) -> dict[str, object]:
     # Resolution 17: headers, or the body when the header is absent (the header wins).
     return {
         "agencyId": _header(headers, body, "agencyId", KEY_MAX, from_body=True),
@@ -460,7 +472,7 @@ def _agency(headers: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, st
     }
 
 
-def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
+def _fallback(body: Mapping[str, object], codec: str) -> Fallback | None:
     used = _get_bool(body, "usedFallback", required=True)
     raw = body.get("fallback")
     if not used:
@@ -515,8 +527,8 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
 
 
 def _buttons(
-    value: Any, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]
-) -> list[Any]:
+    value: object, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]
+) -> list[object]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
@@ -541,7 +553,7 @@ def _buttons(
 
 
 def parse_rcs(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/rcs`` (spec §8)."""
     head = _head(body, _agency(headers, body))
@@ -638,7 +650,7 @@ def parse_rcs(
     )
 
 
-def _rcs_text(param: Mapping[str, Any]) -> str:
+def _rcs_text(param: Mapping[str, object]) -> str:
     for key in ("description", "body", "text", "content"):
         value = param.get(key)
         if isinstance(value, str):
@@ -647,7 +659,7 @@ def _rcs_text(param: Mapping[str, Any]) -> str:
 
 
 def parse_kko(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/kko`` (spec §9, reconstructed table)."""
     head = _head(body, _agency(headers, body))
