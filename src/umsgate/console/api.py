@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -53,7 +52,7 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def body(request: Request) -> dict[str, Any]:
+async def body(request: Request) -> dict[str, object]:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise data.BadQuery(f"the body is at most {MAX_BODY} bytes")
@@ -66,7 +65,7 @@ async def body(request: Request) -> dict[str, Any]:
     return value
 
 
-def audit(op: Operator, action: str, **fields: Any) -> None:
+def audit(op: Operator, action: str, **fields: object) -> None:
     log.info(
         "operator %s: %s %s",
         op.username,
