@@ -20,7 +20,7 @@ import sys
 import typing
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import orjson
@@ -43,6 +43,9 @@ from umsgate.protocols import registry
 from umsgate.reports import targets
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="umsgate: a unified messaging gateway.",
@@ -116,7 +119,7 @@ CreateOpt = Annotated[
 
 
 def _settings(
-    config_path: Path | None, data_dir: str | None, db: str | None, **server: Any
+    config_path: Path | None, data_dir: str | None, db: str | None, **server: object
 ) -> config.Settings:
     try:
         return config.load(
@@ -747,7 +750,7 @@ def client_list(settings: config.Settings) -> None:
 # -- messages ---------------------------------------------------------------------
 
 
-def _console() -> Any:
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -907,7 +910,7 @@ def send(
     """Send one message through a running gateway and print its answer."""
     import secrets as _secrets
 
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "srcMsgId": src_msg_id or _secrets.token_hex(8),
         "callback": sender,
         "receiver": to,
