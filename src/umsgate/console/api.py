@@ -112,16 +112,11 @@ async def post_client(request: Request, op: Operator) -> Response:
     if not isinstance(client_id, str):
         raise data.BadQuery("clientId is required")
     tps = data.check_tps(doc.get("tps") or {})
-    report_url = await data.check_report_url(
-        auth.gateway(request), str(doc.get("reportUrl") or "")
-    )
+    report_url = str(doc.get("reportUrl") or "")
     try:
-        creds = await clients.add_client(
-            auth.gateway(request).db,
-            client_id,
-            tps={**clients.DEFAULT_TPS, **tps},
-            report_url=report_url,
-        )
+        creds = await data.add_client(auth.gateway(request), client_id, tps, report_url)
+    except data.BadQuery:
+        raise
     except UmsgateError as exc:
         status, code = (
             (409, "exists") if "exists already" in str(exc) else (400, "bad_request")

@@ -667,15 +667,8 @@ async def create_client(request: Request, op: Operator, words: Words) -> Respons
     client_id = str(form.get("clientId") or "").strip()
     try:
         tps = _tps_from_form(form)
-        report_url = await data.check_report_url(
-            auth.gateway(request), str(form.get("reportUrl") or "").strip()
-        )
-        creds = await clients.add_client(
-            auth.gateway(request).db,
-            client_id,
-            tps={**clients.DEFAULT_TPS, **tps},
-            report_url=report_url,
-        )
+        report_url = str(form.get("reportUrl") or "").strip()
+        creds = await data.add_client(auth.gateway(request), client_id, tps, report_url)
     except UmsgateError as exc:
         return await clients_page(
             request, op, words, notice(words.error(str(exc)), kind="error"), 400
