@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
@@ -60,17 +61,13 @@ async def running(
     """
     base = config or SimulatorConfig(port=0)
     if fields:
-        base = SimulatorConfig(**{**_as_dict(base), **fields})
+        base = dataclasses.replace(base, **fields)
     smsc = Smsc(base)
     await smsc.start()
     try:
         yield smsc
     finally:
         await smsc.close()
-
-
-def _as_dict(config: SimulatorConfig) -> dict[str, Any]:
-    return {f: getattr(config, f) for f in SimulatorConfig.__dataclass_fields__}
 
 
 def parse_account(value: str) -> tuple[str, str]:
