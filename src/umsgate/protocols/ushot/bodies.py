@@ -436,19 +436,27 @@ def _sms_record(b: bytes, legacy: bool) -> SmsRecord:
     )
 
 
+def _layout(
+    f: Frame, count: int, start: int, width: int, legacy_width: int
+) -> tuple[bool, int]:
+    """Whether the ``count`` records from ``start`` have the legacy layout (without
+    USERCODE), and their width; the body must hold exactly that many whole records.
+    """
+    size = len(f.body) - start
+    if size == width * count:
+        return False, width
+    if size == legacy_width * count:
+        return True, legacy_width
+    raise _corrupt(
+        f.command,
+        f"COUNT {count} needs {width * count} (or legacy "
+        f"{legacy_width * count}) record bytes, LENGTH leaves {size}",
+    )
+
+
 def _sms_send(f: Frame) -> SmsSend:
     count = _read_count(f)
-    size = len(f.body) - COUNT_LEN
-    if size == SMS_RECORD_LEN * count:
-        legacy, width = False, SMS_RECORD_LEN
-    elif size == SMS_RECORD_LEN_LEGACY * count:
-        legacy, width = True, SMS_RECORD_LEN_LEGACY
-    else:
-        raise _corrupt(
-            f.command,
-            f"COUNT {count} needs {SMS_RECORD_LEN * count} (or legacy "
-            f"{SMS_RECORD_LEN_LEGACY * count}) record bytes, LENGTH leaves {size}",
-        )
+    legacy, width = _layout(f, count, COUNT_LEN, SMS_RECORD_LEN, SMS_RECORD_LEN_LEGACY)
     body = f.body
     records = tuple(
         _sms_record(body[COUNT_LEN + i * width : COUNT_LEN + (i + 1) * width], legacy)
@@ -487,17 +495,7 @@ def _fixed_send(f: Frame) -> FixedSend:
     if count == 0 and len(f.body) == COUNT_LEN:
         return FixedSend()  # a keepalive sent as bare ``0000``: tolerated
     start = COUNT_LEN + FILE_NAMES_LEN
-    size = len(f.body) - start
-    if size == FIXED_RECORD_LEN * count:
-        legacy, width = False, FIXED_RECORD_LEN
-    elif size == FIXED_RECORD_LEN_LEGACY * count:
-        legacy, width = True, FIXED_RECORD_LEN_LEGACY
-    else:
-        raise _corrupt(
-            f.command,
-            f"COUNT {count} needs {FIXED_RECORD_LEN * count} (or legacy "
-            f"{FIXED_RECORD_LEN_LEGACY * count}) record bytes, LENGTH leaves {size}",
-        )
+    legacy, width = _layout(f, count, start, FIXED_RECORD_LEN, FIXED_RECORD_LEN_LEGACY)
     body = f.body
     records = []
     for i in range(count):
