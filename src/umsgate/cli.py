@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import importlib
 import importlib.util
+import inspect
 import math
 import os
 import sys
+import typing
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import httpx
 import orjson
@@ -29,7 +32,7 @@ from umsgate import (
     clients,
     config,
     logs,
-    routecmd,
+    routecheck,
     sealing,
     targets,
     webhookkeys,
@@ -40,6 +43,9 @@ from umsgate.logs import setup_logging
 from umsgate.protocols import registry
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 app = typer.Typer(
     help="umsgate: a unified messaging gateway.",
@@ -55,7 +61,7 @@ messages_app = typer.Typer(
 app.add_typer(client_app, name="client")
 app.add_typer(messages_app, name="messages")
 app.add_typer(sim_app, name="sim")
-app.add_typer(routecmd.app, name="routes")
+app.add_typer(routecheck.app, name="routes")
 admin_app = typer.Typer(
     help="Manage operator accounts (the console at /console and /admin/api).",
     no_args_is_help=True,
@@ -101,6 +107,7 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL, e.g. postgresql://… [UMSGATE_STORE_URL]."),
 ]
+_KEYWORD = inspect.Parameter.POSITIONAL_OR_KEYWORD
 CreateOpt = Annotated[
     bool,
     typer.Option(
@@ -112,7 +119,7 @@ CreateOpt = Annotated[
 
 
 def _settings(
-    config_path: Path | None, data_dir: str | None, db: str | None, **server: Any
+    config_path: Path | None, data_dir: str | None, db: str | None, **server: object
 ) -> config.Settings:
     try:
         return config.load(
@@ -122,6 +129,51 @@ def _settings(
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+#: The options that say where the store is, as `store_command` adds them.
+_STORE_OPTIONS = (
+    inspect.Parameter("data_dir", _KEYWORD, default=None, annotation=DataDirOpt),
+    inspect.Parameter("db", _KEYWORD, default=None, annotation=DbOpt),
+    inspect.Parameter("config_path", _KEYWORD, default=None, annotation=ConfigOpt),
+)
+
+
+def store_command(
+    group: typer.Typer, name: str | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command of ``group`` that works on the store: the function takes
+    the loaded ``settings`` first, and the command gets ``--data-dir``, ``--db``
+    and ``--config`` after its own options (before a ``--create``)."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        hints = typing.get_type_hints(func, include_extras=True)
+        own = [
+            p.replace(annotation=hints[p.name])
+            for p in inspect.signature(func).parameters.values()
+            if p.name != "settings"
+        ]
+        at = next((i for i, p in enumerate(own) if p.name == "create"), len(own))
+        params = [*own[:at], *_STORE_OPTIONS, *own[at:]]
+
+        @functools.wraps(func)
+        def command(
+            *,
+            data_dir: str | None,
+            db: str | None,
+            config_path: Path | None,
+            **options: object,
+        ) -> None:
+            func(_settings(config_path, data_dir, db), **options)
+
+        command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            params, return_annotation=None
+        )
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        group.command(name)(command)
+        return command
+
+    return register
 
 
 #: How ``--report-url`` hosts are resolved when they are checked (a seam for tests).
@@ -351,12 +403,9 @@ def _serve_with_fronts(settings: config.Settings, *, passed: list[str]) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-@app.command()
-def migrate(
-    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
-) -> None:
+@store_command(app)
+def migrate(settings: config.Settings) -> None:
     """Create or upgrade the store's schema."""
-    settings = _settings(config_path, data_dir, db)
 
     async def work(_db: Database) -> None:
         return None
@@ -557,8 +606,9 @@ def client_add(
     )
 
 
-@client_app.command("update")
+@store_command(client_app, "update")
 def client_update(
+    settings: config.Settings,
     client_id: Annotated[str, typer.Option("--id")],
     secret: Annotated[str | None, typer.Option(help="A new secret.")] = None,
     new_key: Annotated[
@@ -581,14 +631,10 @@ def client_update(
         ),
     ] = False,
     dup_window: DupWindowOpt = None,
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """Change a client. A new credential (secret, key, a face's token or key) ends
     every token issued before; a rate, report URL, agents or window keep them. New
     credentials are printed as JSON (shown only this once)."""
-    settings = _settings(config_path, data_dir, db)
     _check_report_url(settings, report_url)
     tps = _tps(tps_sms, tps_mms, tps_rcs, tps_kko) or None
     tbt, ims, agents, shown = _face_credentials(
@@ -622,8 +668,9 @@ def client_update(
     typer.echo(orjson.dumps(out).decode())
 
 
-@client_app.command("rotate-webhook-key")
+@store_command(client_app, "rotate-webhook-key")
 def client_rotate_webhook_key(
+    settings: config.Settings,
     client_id: Annotated[str, typer.Option("--id", help="The client's id.")],
     grace: Annotated[
         float | None,
@@ -632,14 +679,10 @@ def client_rotate_webhook_key(
             "[security.webhook_key_grace, 86400].",
         ),
     ] = None,
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """Give a client a new webhook signing key and print it as JSON (shown only
     this once). Reports carry a signature by each key until the grace period ends
     (docs/api.md); the client's tokens stay valid."""
-    settings = _settings(config_path, data_dir, db)
     if grace is None:
         grace = settings.security.webhook_key_grace
     if not 0 <= grace <= config.MAX_KEY_GRACE:
@@ -696,12 +739,9 @@ def _sealer(settings: config.Settings) -> sealing.Sealer:
     return sealing.Sealer(settings.security.secret_key)
 
 
-@client_app.command("list")
-def client_list(
-    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
-) -> None:
+@store_command(client_app, "list")
+def client_list(settings: config.Settings) -> None:
     """List clients as JSON lines."""
-    settings = _settings(config_path, data_dir, db)
     for row in _with_db(settings, clients.list_clients, create=False):
         typer.echo(orjson.dumps(row).decode())
 
@@ -709,24 +749,20 @@ def client_list(
 # -- messages ---------------------------------------------------------------------
 
 
-def _console() -> Any:
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
 
 
-@messages_app.command("show")
+@store_command(messages_app, "show")
 def messages_show(
+    settings: config.Settings,
     message_id: Annotated[int, typer.Argument(help="The umsMsgId.", min=1)],
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """A message of any client and its whole timeline."""
     from umsgate import lookupview
     from umsgate.store import lookup
-
-    settings = _settings(config_path, data_dir, db)
 
     async def work(d: Database) -> lookup.MessageDetail | None:
         async with d.read() as conn:
@@ -873,7 +909,7 @@ def send(
     """Send one message through a running gateway and print its answer."""
     import secrets as _secrets
 
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "srcMsgId": src_msg_id or _secrets.token_hex(8),
         "callback": sender,
         "receiver": to,
@@ -942,71 +978,53 @@ def _password(from_stdin: bool) -> str:
     return value
 
 
-@admin_app.command("add")
+@store_command(admin_app, "add")
 def admin_add(
+    settings: config.Settings,
     username: UsernameOpt,
     password_stdin: PasswordStdinOpt = False,
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """Create an operator (asks for the password twice)."""
-    settings = _settings(config_path, data_dir, db)
     password = _password(password_stdin)
     _with_db(settings, lambda d: operators.add_operator(d, username, password))
     typer.echo(f"operator {username} added", err=True)
 
 
-@admin_app.command("list")
-def admin_list(
-    data_dir: DataDirOpt = None, db: DbOpt = None, config_path: ConfigOpt = None
-) -> None:
+@store_command(admin_app, "list")
+def admin_list(settings: config.Settings) -> None:
     """List operators as JSON lines."""
-    settings = _settings(config_path, data_dir, db)
     for row in _with_db(settings, operators.list_operators):
         typer.echo(orjson.dumps(row).decode())
 
 
-@admin_app.command("remove")
-def admin_remove(
-    username: UsernameOpt,
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
-) -> None:
+@store_command(admin_app, "remove")
+def admin_remove(settings: config.Settings, username: UsernameOpt) -> None:
     """Remove an operator; its sessions and tokens end."""
-    settings = _settings(config_path, data_dir, db)
     _with_db(settings, lambda d: operators.remove_operator(d, username))
     typer.echo(f"operator {username} removed", err=True)
 
 
-@admin_app.command("passwd")
+@store_command(admin_app, "passwd")
 def admin_passwd(
+    settings: config.Settings,
     username: UsernameOpt,
     password_stdin: PasswordStdinOpt = False,
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """Change an operator's password; its sessions and tokens end."""
-    settings = _settings(config_path, data_dir, db)
     password = _password(password_stdin)
     _with_db(settings, lambda d: operators.set_password(d, username, password))
     typer.echo(f"password of {username} changed", err=True)
 
 
-@admin_app.command("token")
+@store_command(admin_app, "token")
 def admin_token(
+    settings: config.Settings,
     username: UsernameOpt,
     ttl: Annotated[
         str, typer.Option("--ttl", help="Lifetime: 90s, 15m, 1h, 7d (at most 90d).")
     ] = "1h",
-    data_dir: DataDirOpt = None,
-    db: DbOpt = None,
-    config_path: ConfigOpt = None,
 ) -> None:
     """Print a bearer token for the admin API (Authorization: Bearer …)."""
-    settings = _settings(config_path, data_dir, db)
     try:
         seconds = operators.parse_ttl(ttl)
     except UmsgateError as exc:

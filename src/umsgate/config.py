@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from umsgate import sealing
 from umsgate.domain import phone
@@ -462,7 +462,13 @@ def auto_own_process(protocol: str, cores: int | None = None) -> bool:
     return cores >= 2 and protocol in OWN_PROCESS_BY_DEFAULT
 
 
-_SECTIONS: dict[str, type[Any]] = {
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+#: A settings dataclass.
+_D = TypeVar("_D", bound="DataclassInstance")
+
+_SECTIONS: dict[str, type[DataclassInstance]] = {
     "server": ServerSettings,
     "store": StoreSettings,
     "auth": AuthSettings,
@@ -476,7 +482,7 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _cast(value: Any, annotation: Any, where: str) -> Any:
+def _cast(value: object, annotation: object, where: str) -> object:
     origin = typing.get_origin(annotation)
     if annotation is bool:
         if isinstance(value, bool):
@@ -521,8 +527,8 @@ def _cast(value: Any, annotation: Any, where: str) -> Any:
 
 
 def _build(
-    cls: type[Any], data: Mapping[str, Any], where: Callable[[str | None], str]
-) -> Any:
+    cls: type[_D], data: Mapping[str, object], where: Callable[[str | None], str]
+) -> _D:
     """``cls`` from ``data``; ``where(key)`` names a key's place (None: the table)."""
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
@@ -549,7 +555,7 @@ class _Source:
     lines: Lines
     directory: Path
 
-    def origin(self, table: str, index: int, data: Mapping[str, Any]) -> Origin:
+    def origin(self, table: str, index: int, data: Mapping[str, object]) -> Origin:
         line = self.lines.table(table, index) or self.lines.key(None, table)
         keys = {
             k: n for k in data if (n := self.lines.key(table, k, index)) is not None
@@ -571,7 +577,7 @@ def load(
     path: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> Settings:
     """Read settings: the TOML file, then ``UMSGATE_<SECTION>_<KEY>`` variables, then
     ``overrides`` (the command line's flags).
@@ -580,7 +586,7 @@ def load(
         ConfigError: naming the file and line (or the variable), the key, the value
             and what was expected.
     """
-    raw: dict[str, Any] = {}
+    raw: dict[str, object] = {}
     source = _Source(file="defaults", lines=Lines(""), directory=Path.cwd())
     if path is not None:
         try:
@@ -603,7 +609,7 @@ def load(
             directory=Path(path).expanduser().resolve().parent,
         )
     environ = os.environ if env is None else env
-    sections: dict[str, dict[str, Any]] = {}
+    sections: dict[str, dict[str, object]] = {}
     #: (section, key) → where a value that did not come from the file came from.
     elsewhere: dict[tuple[str, str], str] = {}
     for name in _SECTIONS:
@@ -652,7 +658,8 @@ def load(
 
         return where
 
-    built = {
+    # Each section is of its own type, as `Settings` has it.
+    built: dict[str, Any] = {
         name: _build(cls, sections[name], where_in(name))
         for name, cls in _SECTIONS.items()
     }
@@ -722,7 +729,7 @@ def _secret_key(
     return dataclasses.replace(security, secret_key=key)
 
 
-def _tables(raw: Mapping[str, Any], name: str, source: _Source) -> list[Any]:
+def _tables(raw: Mapping[str, object], name: str, source: _Source) -> list[object]:
     tables = raw.get(name, [])
     if not isinstance(tables, list):
         raise ConfigError(
@@ -732,7 +739,7 @@ def _tables(raw: Mapping[str, Any], name: str, source: _Source) -> list[Any]:
 
 
 def _connector(
-    data: Any, source: _Source, index: int, environ: Mapping[str, str]
+    data: object, source: _Source, index: int, environ: Mapping[str, str]
 ) -> ConnectorSettings:
     if not isinstance(data, dict):
         line = source.at(None, "connectors")
@@ -845,7 +852,9 @@ _ROUTE_KEYS = (
 _PREFIX = re.compile(r"\+[0-9]{1,15}")
 
 
-def _route(data: Any, source: _Source, index: int, defined: set[str]) -> RouteSettings:
+def _route(
+    data: object, source: _Source, index: int, defined: set[str]
+) -> RouteSettings:
     if not isinstance(data, dict):
         line = source.at(None, "routes")
         raise ConfigError(f"{line}: [[routes]] #{index + 1} must be a table")

@@ -3,8 +3,8 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -16,6 +16,9 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from umsgate.engine.ledger import Final
+
+#: A labelled metric family, or one of its children.
+_Family = TypeVar("_Family", Counter, Histogram)
 
 #: Seconds: from a 0-ms receipt on loopback to a report after a day.
 LATENCY_BUCKETS = (
@@ -142,8 +145,8 @@ class Metrics:
 
         self._backlog_labels: set[tuple[str, str]] = set()
         # Children by label values: `labels()` costs more than the increment.
-        self._accepted_by: dict[tuple[str, bool], Any] = {}
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._accepted_by: dict[tuple[str, bool], Counter] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Counter | Histogram] = {}
 
     def accepted(self, channel: str, repeated: bool, n: int = 1) -> None:
         child = self._accepted_by.get((channel, repeated))
@@ -155,7 +158,7 @@ class Metrics:
     def rejected(self, channel: str, reason: str, n: int = 1) -> None:
         self._rejected.labels(channel, reason).inc(n)
 
-    def add_counts(self, counts: Mapping[str, Any]) -> None:
+    def add_counts(self, counts: Mapping[str, Iterable[Sequence[str | int]]]) -> None:
         """Add a front process's counts (`umsgate.front.app.Counts.take`)."""
         for channel, repeated, n in counts.get("a", ()):
             self.accepted(str(channel), bool(repeated), int(n))
@@ -190,14 +193,14 @@ class Metrics:
         for key, n in counts.items():
             self._child(self._finals, key).inc(n)
 
-    def _child(self, family: Any, labels: tuple[str, ...]) -> Any:
+    def _child(self, family: _Family, labels: tuple[str, ...]) -> _Family:
         """``family.labels(*labels)``, kept: `labels()` costs more than the
         observation."""
         key = (id(family), labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = family.labels(*labels)
-        return child
+        return cast(_Family, child)
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()

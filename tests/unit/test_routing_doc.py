@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from umsgate import config, routecmd
+from umsgate import config, routecheck
 from umsgate.domain.message import Channel, Message
 from umsgate.engine.router import Router
 from umsgate.errors import ConfigError
@@ -89,7 +89,7 @@ def message(i: int, **fields: Any) -> Message:
 def test_the_example_routes_as_the_document_says(example: Path) -> None:
     settings = config.load(example, env=ENV)
     names = ["sandbox", *(c.name for c in settings.connectors)]
-    router = Router(settings.routes, {n: routecmd.Offline(n) for n in names})
+    router = Router(settings.routes, {n: routecheck.Offline(n) for n in names})
 
     def goes(m: Message) -> tuple[str | None, str | None]:
         pick = router.pick(m)
@@ -124,7 +124,7 @@ def test_the_routes_test_output_shown_is_what_the_command_prints(
     args = shlex.split(command.removeprefix("$ umsgate "))
     args[args.index("--config") + 1] = str(example)
     monkeypatch.chdir(example.parent)
-    result = CliRunner().invoke(routecmd.app, args[1:], env=ENV)
+    result = CliRunner().invoke(routecheck.app, args[1:], env=ENV)
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == expected
 
@@ -135,7 +135,7 @@ def test_the_routes_check_output_shown_is_what_the_command_prints(
     shown = block("routes-check").splitlines()
     monkeypatch.chdir(example.parent)
     result = CliRunner().invoke(
-        routecmd.app, ["check", "--config", "umsgate.toml"], env=ENV
+        routecheck.app, ["check", "--config", "umsgate.toml"], env=ENV
     )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == shown[1:]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -53,7 +52,7 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
-async def body(request: Request) -> dict[str, Any]:
+async def body(request: Request) -> dict[str, object]:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise data.BadQuery(f"the body is at most {MAX_BODY} bytes")
@@ -66,7 +65,7 @@ async def body(request: Request) -> dict[str, Any]:
     return value
 
 
-def audit(op: Operator, action: str, **fields: Any) -> None:
+def audit(op: Operator, action: str, **fields: object) -> None:
     log.info(
         "operator %s: %s %s",
         op.username,
@@ -113,16 +112,11 @@ async def post_client(request: Request, op: Operator) -> Response:
     if not isinstance(client_id, str):
         raise data.BadQuery("clientId is required")
     tps = data.check_tps(doc.get("tps") or {})
-    report_url = await data.check_report_url(
-        auth.gateway(request), str(doc.get("reportUrl") or "")
-    )
+    report_url = str(doc.get("reportUrl") or "")
     try:
-        creds = await clients.add_client(
-            auth.gateway(request).db,
-            client_id,
-            tps={**clients.DEFAULT_TPS, **tps},
-            report_url=report_url,
-        )
+        creds = await data.add_client(auth.gateway(request), client_id, tps, report_url)
+    except data.BadQuery:
+        raise
     except UmsgateError as exc:
         status, code = (
             (409, "exists") if "exists already" in str(exc) else (400, "bad_request")

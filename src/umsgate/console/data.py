@@ -247,6 +247,21 @@ async def check_report_url(gw: ConsoleHost, url: str) -> str:
     return url
 
 
+async def add_client(
+    gw: ConsoleHost, client_id: str, tps: Mapping[str, int], report_url: str
+) -> clients.Credentials:
+    """A new client, with the default TPS of the channels ``tps`` leaves out.
+
+    Raises:
+        BadQuery: the report URL is refused (see `check_report_url`).
+        UmsgateError: the client id is taken or not acceptable.
+    """
+    report_url = await check_report_url(gw, report_url)
+    return await clients.add_client(
+        gw.db, client_id, tps={**clients.DEFAULT_TPS, **tps}, report_url=report_url
+    )
+
+
 # -- messages -----------------------------------------------------------------------
 
 

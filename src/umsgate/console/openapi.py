@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeVar
 
 _ERROR = {"$ref": "#/components/schemas/AdminError"}
-_OBJ: dict[str, Any] = {"type": "object", "additionalProperties": True}
+_OBJ: dict[str, object] = {"type": "object", "additionalProperties": True}
 SECURITY: list[dict[str, list[str]]] = [
     {"operatorToken": []},
     {"operatorSession": [], "csrfHeader": []},
 ]
 TAG = "admin"
 
+#: A part of the document: an object or a list.
+_C = TypeVar("_C", dict[str, object], list[object])
 
-def _json(description: str, schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
+
+def _json(
+    description: str, schema: Mapping[str, object] | None = None
+) -> dict[str, object]:
     return {
         "description": description,
         "content": {"application/json": {"schema": dict(schema or _OBJ)}},
@@ -25,16 +30,16 @@ def _json(description: str, schema: Mapping[str, Any] | None = None) -> dict[str
 
 def _op(
     summary: str,
-    ok: dict[str, Any],
+    ok: dict[str, object],
     *,
-    params: list[dict[str, Any]] | None = None,
-    body: Mapping[str, Any] | None = None,
+    params: list[dict[str, object]] | None = None,
+    body: Mapping[str, object] | None = None,
     changes: bool = False,
     not_found: bool = False,
     conflict: str = "",
     status: str = "200",
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {
+) -> dict[str, object]:
+    responses: dict[str, object] = {
         status: ok,
         "400": _json("bad input", _ERROR),
         "401": _json("no operator session or token", _ERROR),
@@ -47,7 +52,7 @@ def _op(
         responses["404"] = _json("no such thing", _ERROR)
     if conflict:
         responses["409"] = _json(conflict, _ERROR)
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "tags": [TAG],
         "summary": summary,
         "security": SECURITY,
@@ -63,7 +68,7 @@ def _op(
     return out
 
 
-def _path(name: str, description: str) -> dict[str, Any]:
+def _path(name: str, description: str) -> dict[str, object]:
     return {
         "name": name,
         "in": "path",
@@ -73,7 +78,7 @@ def _path(name: str, description: str) -> dict[str, Any]:
     }
 
 
-def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
+def _query(name: str, description: str, kind: str = "string") -> dict[str, object]:
     return {
         "name": name,
         "in": "query",
@@ -89,7 +94,7 @@ _TPS = {
     "additionalProperties": {"type": "integer", "minimum": 1},
 }
 
-PATHS: dict[str, Any] = {
+PATHS: dict[str, object] = {
     "/admin/api/stats": {
         "get": _op(
             "Dashboard figures: the last hour per minute (accepted by channel, "
@@ -197,7 +202,7 @@ PATHS: dict[str, Any] = {
     },
 }
 
-COMPONENTS: dict[str, Any] = {
+COMPONENTS: dict[str, dict[str, object]] = {
     "securitySchemes": {
         "operatorToken": {
             "type": "http",
@@ -231,13 +236,21 @@ COMPONENTS: dict[str, Any] = {
 }
 
 
-def with_admin(schema: Mapping[str, Any]) -> dict[str, Any]:
+def with_admin(schema: Mapping[str, object]) -> dict[str, object]:
     """``schema`` with the admin API's paths, security schemes and schemas."""
     out = copy.deepcopy(dict(schema))
-    out.setdefault("paths", {}).update(copy.deepcopy(PATHS))
-    components = out.setdefault("components", {})
+    _member(out, "paths", dict).update(copy.deepcopy(PATHS))
+    components = _member(out, "components", dict)
     for key, values in COMPONENTS.items():
-        components.setdefault(key, {}).update(copy.deepcopy(values))
-    tags = out.setdefault("tags", [])
+        _member(components, key, dict).update(copy.deepcopy(values))
+    tags = _member(out, "tags", list)
     tags.append({"name": TAG, "description": "The admin API of the operator console"})
     return out
+
+
+def _member(doc: dict[str, object], key: str, kind: type[_C]) -> _C:
+    """``doc[key]``, made an empty ``kind`` when absent."""
+    value = doc.setdefault(key, kind())
+    if not isinstance(value, kind):
+        raise TypeError(f"{key} of the schema is not a {kind.__name__}")
+    return value

@@ -17,7 +17,6 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any
 
 from umsgate import clients, hashing, lockout
 from umsgate.config import ConsoleSettings
@@ -101,7 +100,7 @@ async def add_operator(
         )
 
 
-async def list_operators(db: Database) -> list[dict[str, Any]]:
+async def list_operators(db: Database) -> list[dict[str, object]]:
     async with db.read() as conn:
         rows = await queries.list_operators(conn)
     return [

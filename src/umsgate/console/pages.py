@@ -12,8 +12,7 @@ import datetime as dt
 import hmac
 import importlib.resources
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlencode
 
 from starlette.datastructures import FormData
@@ -578,7 +577,7 @@ async def message_page(request: Request, op: Operator, words: Words) -> Response
 # -- clients ------------------------------------------------------------------------
 
 
-def _tps_text(tps: dict[str, Any], words: Words) -> str:
+def _tps_text(tps: Mapping[str, object], words: Words) -> str:
     return ", ".join(
         f"{k} {tps[k]}" if k in tps else f"{k} {words('unlimited')}"
         for k in data.TPS_KEYS
@@ -602,7 +601,7 @@ def _client_form(words: Words, csrf: str) -> str:
 
 
 def _tps_from_form(form: FormData) -> dict[str, int]:
-    out: dict[str, Any] = {}
+    out: dict[str, int] = {}
     for key in data.TPS_KEYS:
         value = str(form.get(f"tps{key.title()}") or "").strip()
         if value:
@@ -668,15 +667,8 @@ async def create_client(request: Request, op: Operator, words: Words) -> Respons
     client_id = str(form.get("clientId") or "").strip()
     try:
         tps = _tps_from_form(form)
-        report_url = await data.check_report_url(
-            auth.gateway(request), str(form.get("reportUrl") or "").strip()
-        )
-        creds = await clients.add_client(
-            auth.gateway(request).db,
-            client_id,
-            tps={**clients.DEFAULT_TPS, **tps},
-            report_url=report_url,
-        )
+        report_url = str(form.get("reportUrl") or "").strip()
+        creds = await data.add_client(auth.gateway(request), client_id, tps, report_url)
     except UmsgateError as exc:
         return await clients_page(
             request, op, words, notice(words.error(str(exc)), kind="error"), 400

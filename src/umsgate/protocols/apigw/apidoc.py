@@ -29,7 +29,7 @@ a{color:#0645ad}a:focus{outline:2px solid #0645ad}
 """
 
 
-def _e(text: Any) -> str:
+def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 

@@ -18,8 +18,8 @@ import datetime as dt
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TypedDict
 
 import orjson
 
@@ -63,6 +63,16 @@ _FOOTER = re.compile(r"^[0-9-]{1,20}$")
 _FILE_ID = re.compile(r"^[0-9A-Za-z]{1,20}$")
 
 
+class Fallback(TypedDict):
+    """The message sent instead when an RCS or KakaoTalk one fails (spec §8)."""
+
+    channel: str
+    subject: str
+    content: str
+    fileIds: list[str]
+    originCode: str
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SendRequest:
     """A validated send request of any channel."""
@@ -76,8 +86,8 @@ class SendRequest:
     subject: str
     content: str
     file_ids: tuple[str, ...]
-    extra: Mapping[str, Any]
-    fallback: Mapping[str, Any] | None
+    extra: Mapping[str, object]
+    fallback: Fallback | None
     reserve_at: float | None
     expires_at: float | None
 
@@ -101,7 +111,7 @@ class SendRequest:
             orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
 
-    def row(self, client_id: str, now: float, default_ttl: float) -> dict[str, Any]:
+    def row(self, client_id: str, now: float, default_ttl: float) -> dict[str, object]:
         """The ``messages`` row of this request for ``client_id`` (without id,
         created_at and status, which the acceptor gives it); a message without an
         expiry lives ``default_ttl`` seconds from when it is due."""
@@ -138,7 +148,7 @@ def _bad(code: str, field: str, message: str) -> ValidationError:
 
 
 def _get_str(
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     name: str,
     *,
     required: bool,
@@ -179,7 +189,7 @@ def _get_str(
 
 
 def _get_bool(
-    body: Mapping[str, Any], name: str, *, required: bool, default: bool = False
+    body: Mapping[str, object], name: str, *, required: bool, default: bool = False
 ) -> bool:
     value = body.get(name)
     if value is None:
@@ -193,7 +203,7 @@ def _get_bool(
     raise _bad(Invalid.MALFORMED, name, f"{name} must be a boolean")
 
 
-def _nat_code(body: Mapping[str, Any]) -> int:
+def _nat_code(body: Mapping[str, object]) -> int:
     name = "natCode" if "natCode" in body else "countryCode"
     value = body.get(name)
     if value is None:
@@ -209,33 +219,36 @@ def _nat_code(body: Mapping[str, Any]) -> int:
     return 82
 
 
-def _receiver(body: Mapping[str, Any], nat: int, name: str = "receiver") -> str:
+def _receiver(body: Mapping[str, object], nat: int, name: str = "receiver") -> str:
+    message = "{raw}는 잘못된 수신번호 형식입니다."
+    return _number(body, nat, name, phone.receiver, Invalid.BAD_RECEIVER, message)
+
+
+def _sender(body: Mapping[str, object], nat: int, name: str) -> str:
+    message = "{name} {raw!r} is not a valid sender number"
+    return _number(body, nat, name, phone.sender, Invalid.BAD_SENDER, message)
+
+
+def _number(
+    body: Mapping[str, object],
+    nat: int,
+    name: str,
+    normalize: Callable[[str, int], str],
+    code: str,
+    message: str,
+) -> str:
+    """The phone number in ``name``, normalized; ``message`` (a format of ``raw``
+    and ``name``) says why not."""
     raw = _get_str(body, name, required=True)
-    if len(raw) > phone.MAX_NUMBER_CHARS:
-        raise _bad(Invalid.BAD_RECEIVER, name, f"{raw}는 잘못된 수신번호 형식입니다.")
-    try:
-        return phone.receiver(raw, nat)
-    except phone.InvalidNumber:
-        raise _bad(
-            Invalid.BAD_RECEIVER, name, f"{raw}는 잘못된 수신번호 형식입니다."
-        ) from None
+    if len(raw) <= phone.MAX_NUMBER_CHARS:
+        try:
+            return normalize(raw, nat)
+        except phone.InvalidNumber:
+            pass
+    raise _bad(code, name, message.format(raw=raw, name=name))
 
 
-def _sender(body: Mapping[str, Any], nat: int, name: str) -> str:
-    raw = _get_str(body, name, required=True)
-    if len(raw) > phone.MAX_NUMBER_CHARS:
-        raise _bad(
-            Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number"
-        )
-    try:
-        return phone.sender(raw, nat)
-    except phone.InvalidNumber:
-        raise _bad(
-            Invalid.BAD_SENDER, name, f"{name} {raw!r} is not a valid sender number"
-        ) from None
-
-
-def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
+def _file_ids(value: object, name: str = "fileIds") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -250,7 +263,7 @@ def _file_ids(value: Any, name: str = "fileIds") -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_time(value: Any, name: str) -> float | None:
+def parse_time(value: object, name: str) -> float | None:
     """``yyyyMMddHHmm[ss]`` (KST) or ISO 8601 (no offset = KST) → epoch seconds."""
     if value is None or value == "":
         return None
@@ -289,7 +302,7 @@ def _epoch(value: str) -> float:
     return when.timestamp()
 
 
-def _times(body: Mapping[str, Any], now: float) -> tuple[float | None, float | None]:
+def _times(body: Mapping[str, object], now: float) -> tuple[float | None, float | None]:
     reserve = parse_time(body.get("reserveTime"), "reserveTime")
     expire = parse_time(body.get("expireTime"), "expireTime")
     if reserve is not None and reserve > now + MAX_RESERVE_AHEAD:
@@ -314,7 +327,7 @@ def _times(body: Mapping[str, Any], now: float) -> tuple[float | None, float | N
 
 def _header(
     headers: Mapping[str, str],
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     name: str,
     limit: int,
     *,
@@ -342,86 +355,115 @@ def _header(
 # -- channels --------------------------------------------------------------------------
 
 
-def _message_head(
-    body: Mapping[str, Any], headers: Mapping[str, str]
-) -> tuple[dict[str, Any], str, str, int, str]:
-    """What SMS and LMS/MMS requests share, checked in the order the spec lists it:
-    (headers as ``extra``, srcMsgId, codec, natCode, sender)."""
-    extra = {
-        "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
-        "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
-    }
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Head:
+    """What every channel reads first, in the order the spec lists it: the header
+    values kept as ``extra``, srcMsgId, the text codec (dstCharSet) and natCode."""
+
+    extra: dict[str, object]
+    src: str
+    codec: str
+    nat: int
+
+
+def _head(body: Mapping[str, object], extra: dict[str, object]) -> _Head:
     src = _get_str(
         body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
     )
     codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
-    nat = _nat_code(body)
-    return extra, src, codec, nat, _sender(body, nat, "callback")
+    return _Head(extra, src, codec, _nat_code(body))
 
 
-def parse_sms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+def _message_head(
+    body: Mapping[str, object], headers: Mapping[str, str]
+) -> tuple[_Head, str]:
+    """What SMS and LMS/MMS requests share: the head and the sender."""
+    extra: dict[str, object] = {
+        "originCode": _header(headers, body, "originCode", ORIGIN_CODE_MAX),
+        "billCode": _header(headers, body, "billCode", BILL_CODE_MAX),
+    }
+    head = _head(body, extra)
+    return head, _sender(body, head.nat, "callback")
+
+
+def _request(
+    body: Mapping[str, object],
+    channel: Channel,
+    head: _Head,
+    sender: str,
+    receiver: str,
+    times: tuple[float | None, float | None],
+    *,
+    content: str,
+    subject: str = "",
+    file_ids: tuple[str, ...] = (),
+    fallback: Fallback | None = None,
 ) -> SendRequest:
-    """``POST /v1/message/sms`` (spec §6)."""
-    extra, src, codec, nat, sender = _message_head(body, headers)
-    content = _get_str(body, "content", required=True)
-    text.check_length(content, codec, text.SMS_MAX_BYTES, field="content")
-    receiver = _receiver(body, nat)
-    reserve, expire = _times(body, now)
-    return SendRequest(
-        channel=Channel.SMS,
-        src_msg_id=src,
-        cmp_msg_id=_cmp(body),
-        codec=codec,
-        sender=sender,
-        receiver=receiver,
-        subject="",
-        content=content,
-        file_ids=(),
-        extra=extra,
-        fallback=None,
-        reserve_at=reserve,
-        expires_at=expire,
-    )
-
-
-def parse_mms(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
-) -> SendRequest:
-    """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
-    extra, src, codec, nat, sender = _message_head(body, headers)
-    files = _file_ids(body.get("fileIds"))
-    channel = Channel.MMS if files else Channel.LMS
-    content = _get_str(body, "content", required=channel is Channel.LMS)
-    text.check_length(content, codec, text.LMS_MAX_BYTES, field="content")
-    subject = _get_str(body, "subject", required=False) or NO_SUBJECT
-    text.check_length(subject, codec, text.SUBJECT_MAX_BYTES, field="subject")
-    receiver = _receiver(body, nat)
-    reserve, expire = _times(body, now)
+    """The request, its channel's own fields checked; cmpMsgId is read last."""
     return SendRequest(
         channel=channel,
-        src_msg_id=src,
+        src_msg_id=head.src,
         cmp_msg_id=_cmp(body),
-        codec=codec,
+        codec=head.codec,
         sender=sender,
         receiver=receiver,
         subject=subject,
         content=content,
-        file_ids=files,
-        extra=extra,
-        fallback=None,
-        reserve_at=reserve,
-        expires_at=expire,
+        file_ids=file_ids,
+        extra=head.extra,
+        fallback=fallback,
+        reserve_at=times[0],
+        expires_at=times[1],
     )
 
 
-def _cmp(body: Mapping[str, Any]) -> str:
+def parse_sms(
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
+    """``POST /v1/message/sms`` (spec §6)."""
+    head, sender = _message_head(body, headers)
+    content = _get_str(body, "content", required=True)
+    text.check_length(content, head.codec, text.SMS_MAX_BYTES, field="content")
+    receiver = _receiver(body, head.nat)
+    times = _times(body, now)
+    return _request(body, Channel.SMS, head, sender, receiver, times, content=content)
+
+
+def parse_mms(
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
+) -> SendRequest:
+    """``POST /v1/message/mms`` (spec §7): LMS without files, MMS with 1–3."""
+    head, sender = _message_head(body, headers)
+    files = _file_ids(body.get("fileIds"))
+    channel = Channel.MMS if files else Channel.LMS
+    content = _get_str(body, "content", required=channel is Channel.LMS)
+    text.check_length(content, head.codec, text.LMS_MAX_BYTES, field="content")
+    subject = _get_str(body, "subject", required=False) or NO_SUBJECT
+    text.check_length(subject, head.codec, text.SUBJECT_MAX_BYTES, field="subject")
+    receiver = _receiver(body, head.nat)
+    times = _times(body, now)
+    return _request(
+        body,
+        channel,
+        head,
+        sender,
+        receiver,
+        times,
+        content=content,
+        subject=subject,
+        file_ids=files,
+    )
+
+
+def _cmp(body: Mapping[str, object]) -> str:
     return _get_str(
         body, "cmpMsgId", required=False, max_chars=CMP_MSG_ID_MAX, id_like=True
     )
 
 
-def _agency(headers: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, str]:
+def _agency(
+    headers: Mapping[str, str], body: Mapping[str, object]
+) -> dict[str, object]:
     # Resolution 17: headers, or the body when the header is absent (the header wins).
     return {
         "agencyId": _header(headers, body, "agencyId", KEY_MAX, from_body=True),
@@ -430,7 +472,7 @@ def _agency(headers: Mapping[str, str], body: Mapping[str, Any]) -> dict[str, st
     }
 
 
-def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
+def _fallback(body: Mapping[str, object], codec: str) -> Fallback | None:
     used = _get_bool(body, "usedFallback", required=True)
     raw = body.get("fallback")
     if not used:
@@ -485,8 +527,8 @@ def _fallback(body: Mapping[str, Any], codec: str) -> dict[str, Any] | None:
 
 
 def _buttons(
-    value: Any, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]
-) -> list[Any]:
+    value: object, *, name: str, max_items: int, max_bytes: int, need: tuple[str, ...]
+) -> list[object]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(b, dict) for b in value):
@@ -511,15 +553,10 @@ def _buttons(
 
 
 def parse_rcs(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/rcs`` (spec §8)."""
-    extra: dict[str, Any] = _agency(headers, body)
-    src = _get_str(
-        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
-    )
-    codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
-    nat = _nat_code(body)
+    head = _head(body, _agency(headers, body))
     kind = _get_str(body, "type", required=False, default="INFO").upper()
     if kind == "NFO":  # resolution 18
         kind = "INFO"
@@ -527,7 +564,7 @@ def parse_rcs(
         raise _bad(
             Invalid.NOT_ALLOWED, "type", f"type {kind!r} is not supported (INFO, ETC)"
         )
-    sender = _sender(body, nat, "chatbotId")
+    sender = _sender(body, head.nat, "chatbotId")
     brand = _get_str(body, "brandKey", required=True, max_chars=KEY_MAX)
     header = _get_str(body, "header", required=True, id_like=True)
     if header not in ("0", "1"):
@@ -540,7 +577,7 @@ def parse_rcs(
     if footer and not _FOOTER.match(footer):
         raise _bad(Invalid.NOT_ALLOWED, "footer", "footer holds digits and '-' only")
     rcs_type = _get_str(body, "rcsType", required=True, max_chars=20).upper()
-    receiver = _receiver(body, nat)
+    receiver = _receiver(body, head.nat)
     expiry = _get_str(body, "expiryOption", required=False, id_like=True, default="1")
     if expiry not in RCS_EXPIRY:
         raise _bad(
@@ -575,11 +612,11 @@ def parse_rcs(
         need=(),
     )
     copy_allowed = _get_bool(body, "copyAllowed", required=True)
-    fallback = _fallback(body, codec)
+    fallback = _fallback(body, head.codec)
     reserve, expire = _times(body, now)
     rcs_expire = (reserve or now) + RCS_EXPIRY[expiry]
     expire = min(expire, rcs_expire) if expire else rcs_expire
-    extra.update(
+    head.extra.update(
         type=kind,
         brandKey=brand,
         header=header,
@@ -600,24 +637,20 @@ def parse_rcs(
             "templateParam",
             "templateParam contains a NUL character",
         )
-    return SendRequest(
-        channel=Channel.RCS,
-        src_msg_id=src,
-        cmp_msg_id=_cmp(body),
-        codec=codec,
-        sender=sender,
-        receiver=receiver,
-        subject=subject,
+    return _request(
+        body,
+        Channel.RCS,
+        head,
+        sender,
+        receiver,
+        (reserve, expire),
         content=content,
-        file_ids=(),
-        extra=extra,
+        subject=subject,
         fallback=fallback,
-        reserve_at=reserve,
-        expires_at=expire,
     )
 
 
-def _rcs_text(param: Mapping[str, Any]) -> str:
+def _rcs_text(param: Mapping[str, object]) -> str:
     for key in ("description", "body", "text", "content"):
         value = param.get(key)
         if isinstance(value, str):
@@ -626,15 +659,10 @@ def _rcs_text(param: Mapping[str, Any]) -> str:
 
 
 def parse_kko(
-    body: Mapping[str, Any], headers: Mapping[str, str], *, now: float
+    body: Mapping[str, object], headers: Mapping[str, str], *, now: float
 ) -> SendRequest:
     """``POST /v1/message/kko`` (spec §9, reconstructed table)."""
-    extra: dict[str, Any] = _agency(headers, body)
-    src = _get_str(
-        body, "srcMsgId", required=True, max_chars=SRC_MSG_ID_MAX, id_like=True
-    )
-    codec = text.codec_for(_get_str(body, "dstCharSet", required=False) or None)
-    nat = _nat_code(body)
+    head = _head(body, _agency(headers, body))
     msg_type = _get_str(body, "msgType", required=True).upper()
     if msg_type not in ("AT", "FT"):
         raise _bad(
@@ -642,11 +670,11 @@ def parse_kko(
             "msgType",
             "msgType must be AT (AlimTalk) or FT (FriendTalk)",
         )
-    sender = _sender(body, nat, "callback")
-    receiver = _receiver(body, nat)
+    sender = _sender(body, head.nat, "callback")
+    receiver = _receiver(body, head.nat)
     title = _get_str(body, "title", required=False, max_chars=KEY_MAX)
     content = _get_str(body, "content", required=True, max_chars=KKO_CONTENT_MAX)
-    text.byte_length(content, codec, field="content")
+    text.byte_length(content, head.codec, field="content")
     profile = _get_str(body, "profileKey", required=True, max_chars=KEY_MAX)
     template = _get_str(
         body, "templateCode", required=msg_type == "AT", max_chars=KKO_TEMPLATE_MAX
@@ -661,7 +689,7 @@ def parse_kko(
         max_bytes=KKO_BUTTONS_BYTES,
         need=("name", "type"),
     )
-    extra.update(
+    head.extra.update(
         msgType=msg_type,
         title=title,
         kplusId=_get_str(body, "kplusId", required=False, max_chars=KEY_MAX),
@@ -674,22 +702,18 @@ def parse_kko(
         adFlag=_get_bool(body, "adFlag", required=True),
         buttons=buttons,
     )
-    fallback = _fallback(body, codec)
-    reserve, expire = _times(body, now)
-    return SendRequest(
-        channel=Channel.KKO,
-        src_msg_id=src,
-        cmp_msg_id=_cmp(body),
-        codec=codec,
-        sender=sender,
-        receiver=receiver,
-        subject=title,
+    fallback = _fallback(body, head.codec)
+    times = _times(body, now)
+    return _request(
+        body,
+        Channel.KKO,
+        head,
+        sender,
+        receiver,
+        times,
         content=content,
-        file_ids=(),
-        extra=extra,
+        subject=title,
         fallback=fallback,
-        reserve_at=reserve,
-        expires_at=expire,
     )
 
 

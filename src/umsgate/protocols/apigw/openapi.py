@@ -13,6 +13,7 @@ with schemathesis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from umsgate import __version__
@@ -50,8 +51,10 @@ _FILE_ID = {"type": "string", "pattern": r"^[0-9A-Za-z]{1,20}$"}
 _FILE_IDS = {"type": "array", "items": _FILE_ID, "maxItems": 3}
 
 
-def _text(max_length: int, *, required: bool = True, bytes_: bool = False) -> Any:
-    schema: dict[str, Any] = {"type": "string", "maxLength": max_length}
+def _text(
+    max_length: int, *, required: bool = True, bytes_: bool = False
+) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "string", "maxLength": max_length}
     if required:
         schema.update(minLength=1, pattern=_NOT_BLANK)
     if bytes_:
@@ -62,7 +65,7 @@ def _text(max_length: int, *, required: bool = True, bytes_: bool = False) -> An
     return schema
 
 
-def _header(name: str, max_length: int) -> dict[str, Any]:
+def _header(name: str, max_length: int) -> dict[str, object]:
     return {
         "name": name,
         "in": "header",
@@ -79,7 +82,7 @@ def _header(name: str, max_length: int) -> dict[str, Any]:
 _HEADER_LIMITS = {"originCode": 9, "billCode": 5, "agencyId": 100, "agencyKey": 100}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: Mapping[str, object], description: str) -> dict[str, object]:
     return {
         "description": description,
         "content": {"application/json": {"schema": schema}},
@@ -89,7 +92,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 _UNAUTHORIZED = _json(_ERROR, "token missing, invalid, expired or superseded (40100)")
 
 
-def _send(summary: str, body_ref: str, headers: list[str]) -> dict[str, Any]:
+def _send(summary: str, body_ref: str, headers: list[str]) -> dict[str, object]:
     return {
         "post": {
             "summary": summary,
@@ -164,9 +167,9 @@ _numbers = {
 }
 
 
-def _fallback_variant(kind: str, content_bytes: int) -> dict[str, Any]:
+def _fallback_variant(kind: str, content_bytes: int) -> dict[str, object]:
     required = ["type", "content"]
-    properties: dict[str, Any] = {
+    properties: dict[str, object] = {
         "type": {"type": "string", "enum": [kind]},
         "content": _text(content_bytes, bytes_=True),
         "originCode": {"type": "string", "maxLength": 9},

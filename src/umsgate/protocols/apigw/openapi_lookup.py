@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
@@ -14,14 +14,14 @@ _TIME = {"type": ["string", "null"], "format": "date-time"}
 _TEXT = {"type": ["string", "null"]}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: Mapping[str, object], description: str) -> dict[str, object]:
     return {
         "description": description,
         "content": {"application/json": {"schema": schema}},
     }
 
 
-SCHEMAS: dict[str, Any] = {
+SCHEMAS: dict[str, object] = {
     "Message": {
         "type": "object",
         "description": "A message (its content is not shown). Times are ISO 8601 UTC.",
@@ -109,7 +109,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+def _query(name: str, description: str, **schema: object) -> dict[str, object]:
     return {
         "name": name,
         "in": "query",
@@ -119,7 +119,7 @@ def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
     }
 
 
-PATHS: dict[str, Any] = {
+PATHS: dict[str, object] = {
     "/v1/messages/{umsMsgId}": {
         "get": {
             "summary": "A message and its whole timeline",

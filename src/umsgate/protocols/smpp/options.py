@@ -92,7 +92,7 @@ _BIND_MODES = ("transceiver", "transmitter+receiver")
 _LONG_MODES = ("udh", "sar", "payload")
 
 
-def parse(name: str, raw: Mapping[str, Any]) -> SmppOptions:
+def parse(name: str, raw: Mapping[str, object]) -> SmppOptions:
     """``raw`` (a connector's ``options``) checked and typed.
 
     Raises:
@@ -195,6 +195,8 @@ def parse(name: str, raw: Mapping[str, Any]) -> SmppOptions:
         values["retry_statuses"] = frozenset(statuses)
     if "receipt_timezone" in raw:
         zone = raw["receipt_timezone"]
+        if not isinstance(zone, str):
+            raise bad("receipt_timezone", "an IANA time zone name")
         try:
             zoneinfo.ZoneInfo(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
@@ -30,6 +31,7 @@ from typing import Annotated, Any, BinaryIO
 import orjson
 import typer
 
+from umsgate.protocols.simoptions import SimOptions
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import CommandStatus
 from umsgate.protocols.smpp.smsc import Faults, SimulatorConfig, Smsc, Stats, Submitted
@@ -59,17 +61,13 @@ async def running(
     """
     base = config or SimulatorConfig(port=0)
     if fields:
-        base = SimulatorConfig(**{**_as_dict(base), **fields})
+        base = dataclasses.replace(base, **fields)
     smsc = Smsc(base)
     await smsc.start()
     try:
         yield smsc
     finally:
         await smsc.close()
-
-
-def _as_dict(config: SimulatorConfig) -> dict[str, Any]:
-    return {f: getattr(config, f) for f in SimulatorConfig.__dataclass_fields__}
 
 
 def parse_account(value: str) -> tuple[str, str]:
@@ -148,169 +146,153 @@ def _recorder(out: BinaryIO) -> Callable[[Submitted], None]:
     return write
 
 
-def _env(name: str) -> str:
-    return f"UMSGATE_SIM_SMPP_{name}"
+_option = SimOptions("SMPP")
 
 
 def command(
-    host: Annotated[
-        str, typer.Option(help="Address to listen on.", envvar=_env("HOST"))
-    ] = "127.0.0.1",
+    host: Annotated[str, _option("HOST", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[
-        int,
-        typer.Option(help="Port to listen on (0: any free port).", envvar=_env("PORT")),
+        int, _option("PORT", help="Port to listen on (0: any free port).")
     ] = 2775,
     account: Annotated[
         list[str] | None,
-        typer.Option(
+        _option(
+            "ACCOUNT",
             help="SYSTEM_ID:PASSWORD that may bind (repeatable); none: anyone may.",
-            envvar=_env("ACCOUNT"),
         ),
     ] = None,
     tps: Annotated[
         float | None,
-        typer.Option(
-            help="Submits per second per system_id; beyond: ESME_RTHROTTLED.",
-            envvar=_env("TPS"),
+        _option(
+            "TPS", help="Submits per second per system_id; beyond: ESME_RTHROTTLED."
         ),
     ] = None,
     window: Annotated[
         int,
-        typer.Option(
-            help="Outstanding submits per session; beyond: ESME_RMSGQFUL.",
-            envvar=_env("WINDOW"),
+        _option(
+            "WINDOW", help="Outstanding submits per session; beyond: ESME_RMSGQFUL."
         ),
     ] = 100,
     receipt_delay: Annotated[
         float,
-        typer.Option(
+        _option(
+            "RECEIPT_DELAY",
             help="Seconds from submit to receipt; 0: in the same write as the "
             "submit_sm_resp, right behind it (on a transceiver).",
-            envvar=_env("RECEIPT_DELAY"),
         ),
     ] = 1.0,
     early_receipts: Annotated[
         float,
-        typer.Option(
+        _option(
+            "EARLY_RECEIPTS",
             help="Share (0..1) of receipts sent at once before their submit_sm_resp "
             "(in the same write on a transceiver), whatever --receipt-delay says.",
-            envvar=_env("EARLY_RECEIPTS"),
         ),
     ] = 0.0,
     receipt_burst: Annotated[
         float,
-        typer.Option(
+        _option(
+            "RECEIPT_BURST",
             help="Hold receipts and send them together every SECONDS (0: no bursts).",
-            envvar=_env("RECEIPT_BURST"),
         ),
     ] = 0.0,
     mix: Annotated[
         str,
-        typer.Option(
+        _option(
+            "MIX",
             help='Outcome shares, e.g. "UNDELIV=0.05,EXPIRED=0.01"; rest: DELIVRD.',
-            envvar=_env("MIX"),
         ),
     ] = "",
     seed: Annotated[
-        int,
-        typer.Option(
-            help="Seed of the outcome and early-receipt draws.", envvar=_env("SEED")
-        ),
+        int, _option("SEED", help="Seed of the outcome and early-receipt draws.")
     ] = 0,
     receipt_retry: Annotated[
         float,
-        typer.Option(
+        _option(
+            "RECEIPT_RETRY",
             help="Seconds before an unacknowledged receipt is sent again.",
-            envvar=_env("RECEIPT_RETRY"),
         ),
     ] = 5.0,
     resend_refused: Annotated[
         bool,
-        typer.Option(
+        _option(
+            "RESEND_REFUSED",
             "--resend-refused/--no-resend-refused",
             help="Send a receipt refused, timed out or unanswered when its session "
             "ends again; --no-resend-refused: never, it is counted lost.",
-            envvar=_env("RESEND_REFUSED"),
         ),
     ] = True,
     receipt_window: Annotated[
         int,
-        typer.Option(
+        _option(
+            "RECEIPT_WINDOW",
             help="Unacknowledged receipts per session (0: no window, every receipt "
             "at once).",
-            envvar=_env("RECEIPT_WINDOW"),
         ),
     ] = 50,
     enquire_link_interval: Annotated[
         float,
-        typer.Option(
+        _option(
+            "ENQUIRE_LINK_INTERVAL",
             help="Seconds of silence before the SMSC sends enquire_link (0: never).",
-            envvar=_env("ENQUIRE_LINK_INTERVAL"),
         ),
     ] = 30.0,
     bind_timeout: Annotated[
         float,
-        typer.Option(
+        _option(
+            "BIND_TIMEOUT",
             help="Seconds a connection may stay without binding before it is "
             "closed (0: for ever).",
-            envvar=_env("BIND_TIMEOUT"),
         ),
     ] = 10.0,
     max_connections_per_client: Annotated[
         int,
-        typer.Option(
+        _option(
+            "MAX_CONNECTIONS_PER_CLIENT",
             help="Connections one client address may hold; more are closed at once.",
-            envvar=_env("MAX_CONNECTIONS_PER_CLIENT"),
             min=1,
         ),
     ] = 256,
     drop_after: Annotated[
         int | None,
-        typer.Option(
+        _option(
+            "DROP_AFTER",
             help="Fault: drop the connection that receives the N-th PDU (once).",
-            envvar=_env("DROP_AFTER"),
         ),
     ] = None,
     ignore_enquire_link: Annotated[
-        bool,
-        typer.Option(
-            help="Fault: never answer enquire_link.", envvar=_env("IGNORE_ENQUIRE_LINK")
-        ),
+        bool, _option("IGNORE_ENQUIRE_LINK", help="Fault: never answer enquire_link.")
     ] = False,
     resp_delay: Annotated[
-        float,
-        typer.Option(
-            help="Fault: seconds before each submit_sm_resp.", envvar=_env("RESP_DELAY")
-        ),
+        float, _option("RESP_DELAY", help="Fault: seconds before each submit_sm_resp.")
     ] = 0.0,
     refuse_status: Annotated[
         str | None,
-        typer.Option(
+        _option(
+            "REFUSE_STATUS",
             help="Fault: answer submit_sm with this command_status (a name such as "
             "RSYSERR or ESME_RSYSERR, or a number such as 0x08) instead of taking it.",
-            envvar=_env("REFUSE_STATUS"),
         ),
     ] = None,
     refuse_first: Annotated[
         int | None,
-        typer.Option(
+        _option(
+            "REFUSE_FIRST",
             help="Fault: refuse only the first N submits (with --refuse-status).",
-            envvar=_env("REFUSE_FIRST"),
         ),
     ] = None,
     refuse_for: Annotated[
         float | None,
-        typer.Option(
+        _option(
+            "REFUSE_FOR",
             help="Fault: refuse submits only for the first SECONDS after start "
             "(with --refuse-status).",
-            envvar=_env("REFUSE_FOR"),
         ),
     ] = None,
     record: Annotated[
         Path | None,
-        typer.Option(
-            help="Append one JSON line per accepted submit_sm to this file.",
-            envvar=_env("RECORD"),
+        _option(
+            "RECORD", help="Append one JSON line per accepted submit_sm to this file."
         ),
     ] = None,
 ) -> None:

@@ -109,32 +109,7 @@ def encode(tlvs: Tlvs) -> bytes:
     """
     if tlvs is NO_TLVS:
         return b""
-    parts: list[bytes] = []
-    if tlvs.user_message_reference is not None:
-        parts.append(
-            _tlv(
-                Tag.USER_MESSAGE_REFERENCE,
-                _u16(tlvs.user_message_reference, "user_message_reference"),
-            )
-        )
-    if tlvs.sar_msg_ref_num is not None:
-        parts.append(
-            _tlv(Tag.SAR_MSG_REF_NUM, _u16(tlvs.sar_msg_ref_num, "sar_msg_ref_num"))
-        )
-    if tlvs.sar_total_segments is not None:
-        parts.append(
-            _tlv(
-                Tag.SAR_TOTAL_SEGMENTS,
-                _u8(tlvs.sar_total_segments, "sar_total_segments"),
-            )
-        )
-    if tlvs.sar_segment_seqnum is not None:
-        parts.append(
-            _tlv(
-                Tag.SAR_SEGMENT_SEQNUM,
-                _u8(tlvs.sar_segment_seqnum, "sar_segment_seqnum"),
-            )
-        )
+    parts = [_integer(tlvs, tag) for tag in _LEADING_INTEGERS]
     if tlvs.message_payload is not None:
         parts.append(_tlv(Tag.MESSAGE_PAYLOAD, tlvs.message_payload))
     if tlvs.network_error_code is not None:
@@ -159,16 +134,29 @@ def encode(tlvs: Tlvs) -> bytes:
                 code=CommandStatus.RINVOPTPARAMVAL,
             )
         parts.append(_tlv(Tag.RECEIPTED_MESSAGE_ID, raw + b"\0"))
-    if tlvs.sc_interface_version is not None:
-        parts.append(
-            _tlv(
-                Tag.SC_INTERFACE_VERSION,
-                _u8(tlvs.sc_interface_version, "sc_interface_version"),
-            )
-        )
+    parts.append(_integer(tlvs, Tag.SC_INTERFACE_VERSION))
     for extra in tlvs.other:
         parts.append(_tlv(extra.tag, extra.value))
     return b"".join(parts)
+
+
+#: The integer TLVs written first, in this order.
+_LEADING_INTEGERS = (
+    Tag.USER_MESSAGE_REFERENCE,
+    Tag.SAR_MSG_REF_NUM,
+    Tag.SAR_TOTAL_SEGMENTS,
+    Tag.SAR_SEGMENT_SEQNUM,
+)
+
+
+def _integer(tlvs: Tlvs, tag: Tag) -> bytes:
+    """The TLV of the integer field ``tag`` names (nothing when it is absent)."""
+    if tag in _U16_FIELDS:
+        name, pack = _U16_FIELDS[tag], _u16
+    else:
+        name, pack = _U8_FIELDS[tag], _u8
+    value: int | None = getattr(tlvs, name)
+    return b"" if value is None else _tlv(tag, pack(value, name))
 
 
 def _bad_length(tag: int, length: int, want: int) -> InvalidPdu:

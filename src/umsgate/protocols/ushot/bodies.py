@@ -112,19 +112,19 @@ def _date(value: str, field: str) -> bytes:
     return encode_text(value, ID_LEN, field)
 
 
-def _head(
-    grp_id: str, msg_id: str, sender: str, receiver: str, reserve: str, timeout: str
-) -> list[bytes]:
-    _required(grp_id, "GRP_ID")
-    _required(msg_id, "MSG_ID")
-    _required(receiver, "RECEIVER")
+def _head(record: SmsRecord | LmsRecord) -> list[bytes]:
+    """The fields every record starts with; MSG is required too."""
+    _required(record.msg, "MSG")
+    _required(record.grp_id, "GRP_ID")
+    _required(record.msg_id, "MSG_ID")
+    _required(record.receiver, "RECEIVER")
     return [
-        encode_text(grp_id, ID_LEN, "GRP_ID"),
-        encode_text(msg_id, ID_LEN, "MSG_ID"),
-        encode_text(sender, PHONE_LEN, "SENDER"),
-        encode_text(receiver, PHONE_LEN, "RECEIVER"),
-        _date(reserve, "RESERVE_DT"),
-        _date(timeout, "TIMEOUT_DT"),
+        encode_text(record.grp_id, ID_LEN, "GRP_ID"),
+        encode_text(record.msg_id, ID_LEN, "MSG_ID"),
+        encode_text(record.sender, PHONE_LEN, "SENDER"),
+        encode_text(record.receiver, PHONE_LEN, "RECEIVER"),
+        _date(record.reserve_dt, "RESERVE_DT"),
+        _date(record.timeout_dt, "TIMEOUT_DT"),
     ]
 
 
@@ -137,15 +137,7 @@ def encode_sms_record(record: SmsRecord, *, legacy: bool = False) -> bytes:
     Raises:
         FieldError: naming the field that does not fit or is missing.
     """
-    _required(record.msg, "MSG")
-    parts = _head(
-        record.grp_id,
-        record.msg_id,
-        record.sender,
-        record.receiver,
-        record.reserve_dt,
-        record.timeout_dt,
-    )
+    parts = _head(record)
     parts.append(encode_text(record.msg, SMS_MSG_LEN, "MSG", content=True))
     parts.append(encode_text(record.url, URL_LEN, "URL"))
     if not legacy:
@@ -162,15 +154,7 @@ def encode_lms_record(
     Raises:
         FieldError: naming the field that does not fit or is missing.
     """
-    _required(record.msg, "MSG")
-    parts = _head(
-        record.grp_id,
-        record.msg_id,
-        record.sender,
-        record.receiver,
-        record.reserve_dt,
-        record.timeout_dt,
-    )
+    parts = _head(record)
     parts.append(encode_text(record.subject, SUBJECT_LEN, "SUBJECT", content=True))
     if variable:
         msg = encode_exact(record.msg, "MSG")
@@ -261,69 +245,44 @@ def encode_event(event: Event, version: str) -> bytes:
     Raises:
         FieldError: a value does not fit its field (naming the field).
     """
-    command: int
+    command = command_of(event)
     resp_code = ""
     resp_mesg = ""
+    if isinstance(event, _ANSWERS):
+        resp_code, resp_mesg = event.resp_code, event.resp_mesg
     match event:
         case Login():
             _required(event.user_id, "ID")
             _required(event.password, "PASSWORD")
-            command = Command.LOGIN
             version = event.version
             resp_mesg = event.resp_mesg
             body = encode_text(event.user_id, ID_LEN, "ID") + encode_text(
                 event.password, ID_LEN, "PASSWORD"
             )
         case LoginResult():
-            command = Command.LOGIN_RESULT
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
             body = _login_result_body(event)
         case SmsSend():
-            command = Command.SMS_SEND
             body = _count(len(event.records)) + b"".join(
                 encode_sms_record(r, legacy=event.legacy) for r in event.records
             )
-        case FixedSend():
-            command = Command.FIXED_SEND
+        case FixedSend() | LmsSend() | MmsSend():
+            names = b""
+            if not isinstance(event, LmsSend):
+                names = _encode_names(event.file_names)
+            variable = not isinstance(event, FixedSend)
             body = (
                 _count(len(event.records))
-                + _encode_names(event.file_names)
+                + names
                 + b"".join(
-                    encode_lms_record(r, variable=False, legacy=event.legacy)
+                    encode_lms_record(r, variable=variable, legacy=event.legacy)
                     for r in event.records
                 )
             )
-        case LmsSend():
-            command = Command.LMS_SEND
-            body = _count(len(event.records)) + b"".join(
-                encode_lms_record(r, variable=True, legacy=event.legacy)
-                for r in event.records
-            )
-        case MmsSend():
-            command = Command.MMS_SEND
-            body = (
-                _count(len(event.records))
-                + _encode_names(event.file_names)
-                + b"".join(
-                    encode_lms_record(r, variable=True, legacy=event.legacy)
-                    for r in event.records
-                )
-            )
-        case SendAck():
-            command = Command.SEND_ACK
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
+        case SendAck() | ResultAck():
             body = _keys(event.keys)
         case BatchAck():
-            command = Command.BATCH_ACK
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
             body = b""
-        case ResultAck():
-            command = Command.RESULT_ACK
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
-            body = _keys(event.keys)
         case Results():
-            command = Command.RESULTS
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
             body = _count(len(event.records)) + b"".join(
                 _result_record(r) for r in event.records
             )
@@ -332,7 +291,6 @@ def encode_event(event: Event, version: str) -> bytes:
             _required(ext, "FILE_EXT")
             if not ext.isascii():
                 raise FieldError(f"FILE_EXT {ext!r} is not ASCII", field="FILE_EXT")
-            command = Command.FILE_UPLOAD
             body = b"".join(
                 (
                     encode_number(len(event.data), FILE_LENGTH_LEN, "FILE_LENGTH"),
@@ -341,12 +299,8 @@ def encode_event(event: Event, version: str) -> bytes:
                 )
             )
         case FileResult():
-            command = Command.FILE_RESULT
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
             body = encode_text(event.file_name, FILE_NAME_LEN, "FILE_NAME")
         case UnknownCommand():
-            command = event.command
-            resp_code, resp_mesg = event.resp_code, event.resp_mesg
             body = event.body
     return encode_frame(
         Frame(
@@ -365,6 +319,17 @@ def command_of(event: Event) -> int:
         return event.command
     return _COMMANDS[type(event)]
 
+
+#: The events whose frame carries their own RESP_CODE and RESP_MESG.
+_ANSWERS = (
+    LoginResult,
+    SendAck,
+    BatchAck,
+    ResultAck,
+    Results,
+    FileResult,
+    UnknownCommand,
+)
 
 _COMMANDS: dict[type, Command] = {
     Login: Command.LOGIN,
@@ -471,19 +436,27 @@ def _sms_record(b: bytes, legacy: bool) -> SmsRecord:
     )
 
 
+def _layout(
+    f: Frame, count: int, start: int, width: int, legacy_width: int
+) -> tuple[bool, int]:
+    """Whether the ``count`` records from ``start`` have the legacy layout (without
+    USERCODE), and their width; the body must hold exactly that many whole records.
+    """
+    size = len(f.body) - start
+    if size == width * count:
+        return False, width
+    if size == legacy_width * count:
+        return True, legacy_width
+    raise _corrupt(
+        f.command,
+        f"COUNT {count} needs {width * count} (or legacy "
+        f"{legacy_width * count}) record bytes, LENGTH leaves {size}",
+    )
+
+
 def _sms_send(f: Frame) -> SmsSend:
     count = _read_count(f)
-    size = len(f.body) - COUNT_LEN
-    if size == SMS_RECORD_LEN * count:
-        legacy, width = False, SMS_RECORD_LEN
-    elif size == SMS_RECORD_LEN_LEGACY * count:
-        legacy, width = True, SMS_RECORD_LEN_LEGACY
-    else:
-        raise _corrupt(
-            f.command,
-            f"COUNT {count} needs {SMS_RECORD_LEN * count} (or legacy "
-            f"{SMS_RECORD_LEN_LEGACY * count}) record bytes, LENGTH leaves {size}",
-        )
+    legacy, width = _layout(f, count, COUNT_LEN, SMS_RECORD_LEN, SMS_RECORD_LEN_LEGACY)
     body = f.body
     records = tuple(
         _sms_record(body[COUNT_LEN + i * width : COUNT_LEN + (i + 1) * width], legacy)
@@ -522,17 +495,7 @@ def _fixed_send(f: Frame) -> FixedSend:
     if count == 0 and len(f.body) == COUNT_LEN:
         return FixedSend()  # a keepalive sent as bare ``0000``: tolerated
     start = COUNT_LEN + FILE_NAMES_LEN
-    size = len(f.body) - start
-    if size == FIXED_RECORD_LEN * count:
-        legacy, width = False, FIXED_RECORD_LEN
-    elif size == FIXED_RECORD_LEN_LEGACY * count:
-        legacy, width = True, FIXED_RECORD_LEN_LEGACY
-    else:
-        raise _corrupt(
-            f.command,
-            f"COUNT {count} needs {FIXED_RECORD_LEN * count} (or legacy "
-            f"{FIXED_RECORD_LEN_LEGACY * count}) record bytes, LENGTH leaves {size}",
-        )
+    legacy, width = _layout(f, count, start, FIXED_RECORD_LEN, FIXED_RECORD_LEN_LEGACY)
     body = f.body
     records = []
     for i in range(count):

@@ -16,6 +16,17 @@ import dataclasses
 from umsgate.protocols.ushot.codes import LOGIN_MARK, RESP_OK, Version
 
 
+class _Answer:
+    """An answer's RESP_CODE, and whether it says the request succeeded."""
+
+    __slots__ = ()
+    resp_code: str
+
+    @property
+    def ok(self) -> bool:
+        return self.resp_code == RESP_OK
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Login:
     """1010 로그인요청. ``version`` is the frame's VERSION: the mode of the session."""
@@ -41,7 +52,7 @@ class LoginOptions:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LoginResult:
+class LoginResult(_Answer):
     """1011 로그인결과. Body fields are None when the body ended before them (a refusal
     carries none; an older 24-byte layout lacks the last ones, spec §6.9)."""
 
@@ -54,10 +65,6 @@ class LoginResult:
     balance: str | None = None
     variable: bool | None = None
     max_msg_size: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.resp_code == RESP_OK
 
     def options(self, *, default_max_count: int = 30) -> LoginOptions:
         """The options to obey, with the spec's fallbacks (§6.2, §6.9): a RESP_MESG that
@@ -99,8 +106,8 @@ def parse_login_mesg(text: str) -> tuple[int, int] | None:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class SmsRecord:
-    """One record of a 1020 SMS send (spec §6.3)."""
+class _Record:
+    """The fields every send record has (spec §6.3–§6.5)."""
 
     grp_id: str
     msg_id: str
@@ -109,23 +116,21 @@ class SmsRecord:
     sender: str = ""
     reserve_dt: str = ""
     timeout_dt: str = ""
-    url: str = ""
     usercode: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class LmsRecord:
+class SmsRecord(_Record):
+    """One record of a 1020 SMS send (spec §6.3)."""
+
+    url: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class LmsRecord(_Record):
     """One record of a 1024/1044/1045 LMS or MMS send (spec §6.4, §6.5)."""
 
-    grp_id: str
-    msg_id: str
-    receiver: str
-    msg: str
-    sender: str = ""
-    reserve_dt: str = ""
-    timeout_dt: str = ""
     subject: str = ""
-    usercode: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,7 +183,7 @@ class MsgKey:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class SendAck:
+class SendAck(_Answer):
     """1021 발송요청응답 (SAM11): the keys of every record of the request, in order; a
     refusal carries none (spec §7.2)."""
 
@@ -186,21 +191,13 @@ class SendAck:
     resp_mesg: str = "OK"
     keys: tuple[MsgKey, ...] = ()
 
-    @property
-    def ok(self) -> bool:
-        return self.resp_code == RESP_OK
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class BatchAck:
+class BatchAck(_Answer):
     """1026 발송요청응답 (SAM10): header only; RESP_CODE answers the whole request."""
 
     resp_code: str = RESP_OK
     resp_mesg: str = "OK"
-
-    @property
-    def ok(self) -> bool:
-        return self.resp_code == RESP_OK
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -256,16 +253,12 @@ class FileUpload:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class FileResult:
+class FileResult(_Answer):
     """2040 파일전송응답: the server's name for the uploaded file (blank on failure)."""
 
     resp_code: str = RESP_OK
     resp_mesg: str = "OK"
     file_name: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.resp_code == RESP_OK
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -40,6 +40,7 @@ from umsgate.clock import Monotonic, SystemClock
 from umsgate.deadlines import AddressCap
 from umsgate.errors import ProtocolError, UmsgateError
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.protocols.simoptions import SimOptions
 from umsgate.protocols.ushot.bodies import command_of
 from umsgate.protocols.ushot.codes import (
     DEFAULT_BASE_PORT,
@@ -522,7 +523,7 @@ class UShotSimulator:
 
 # -- command line ----------------------------------------------------------------------
 
-_ENV = "UMSGATE_SIM_USHOT_"
+_option = SimOptions("USHOT")
 
 
 def _parse_accounts(specs: Sequence[str], template: Account) -> list[Account]:
@@ -552,81 +553,59 @@ def _parse_versions(text: str) -> frozenset[Version]:
 
 
 def command(
-    host: Annotated[
-        str, typer.Option(envvar=f"{_ENV}HOST", help="Address to listen on.")
-    ] = "127.0.0.1",
+    host: Annotated[str, _option("HOST", help="Address to listen on.")] = "127.0.0.1",
     base_port: Annotated[
         int,
-        typer.Option(
-            envvar=f"{_ENV}BASE_PORT",
+        _option(
+            "BASE_PORT",
             help="SMS send port; SMS report, MMS send and MMS report follow (+1..+3). "
             "0 picks free ports.",
         ),
     ] = DEFAULT_BASE_PORT,
     account: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar=f"{_ENV}ACCOUNT",
-            help="ID:PASSWORD of an account (repeatable).",
-        ),
+        _option("ACCOUNT", help="ID:PASSWORD of an account (repeatable)."),
     ] = None,
-    version: Annotated[
-        str,
-        typer.Option(envvar=f"{_ENV}VERSION", help="SAM10, SAM11 or both."),
-    ] = "both",
+    version: Annotated[str, _option("VERSION", help="SAM10, SAM11 or both.")] = "both",
     delay: Annotated[
-        float,
-        typer.Option(envvar=f"{_ENV}DELAY", help="Seconds from acceptance to result."),
+        float, _option("DELAY", help="Seconds from acceptance to result.")
     ] = 1.0,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar=f"{_ENV}MIX",
-            help='Result codes and shares, "CODE=SHARE,..."; the rest is 6.',
+        _option(
+            "MIX", help='Result codes and shares, "CODE=SHARE,..."; the rest is 6.'
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar=f"{_ENV}SEED", help="Seed of the outcome draw.")
-    ] = 0,
+    seed: Annotated[int, _option("SEED", help="Seed of the outcome draw.")] = 0,
     max_count: Annotated[
-        int,
-        typer.Option(envvar=f"{_ENV}MAX_COUNT", help="Most records per send request."),
+        int, _option("MAX_COUNT", help="Most records per send request.")
     ] = 30,
     variable: Annotated[
-        bool,
-        typer.Option(
-            envvar=f"{_ENV}VARIABLE", help="VARIABLE_YN: 1044/1045 (Y) or 1024 (N)."
-        ),
+        bool, _option("VARIABLE", help="VARIABLE_YN: 1044/1045 (Y) or 1024 (N).")
     ] = True,
     max_msg_size: Annotated[
-        int,
-        typer.Option(envvar=f"{_ENV}MAX_MSG_SIZE", help="MAX_MSG_SIZE, at most 3000."),
+        int, _option("MAX_MSG_SIZE", help="MAX_MSG_SIZE, at most 3000.")
     ] = 2000,
     service: Annotated[
-        int,
-        typer.Option(envvar=f"{_ENV}SERVICE", help="1 = SMS, 2 = callback URL only."),
+        int, _option("SERVICE", help="1 = SMS, 2 = callback URL only.")
     ] = 1,
     telecom: Annotated[
-        str,
-        typer.Option(envvar=f"{_ENV}TELECOM", help="TELECOM: mixed, SKT, KTF or LGT."),
+        str, _option("TELECOM", help="TELECOM: mixed, SKT, KTF or LGT.")
     ] = "mixed",
     ack_delay: Annotated[
-        float,
-        typer.Option(
-            envvar=f"{_ENV}ACK_DELAY", help="Fault: seconds before each send answer."
-        ),
+        float, _option("ACK_DELAY", help="Fault: seconds before each send answer.")
     ] = 0.0,
     refuse_logins: Annotated[
         float,
-        typer.Option(
-            envvar=f"{_ENV}REFUSE_LOGINS",
+        _option(
+            "REFUSE_LOGINS",
             help="Fault: refuse every login for this many seconds after start.",
         ),
     ] = 0.0,
     report_first: Annotated[
         bool,
-        typer.Option(
-            envvar=f"{_ENV}REPORT_FIRST",
+        _option(
+            "REPORT_FIRST",
             help="Answer each send request only once its results were taken on the "
             "report session (results are ready at once; --delay is not used).",
         ),

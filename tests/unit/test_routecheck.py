@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from umsgate import routecmd
+from umsgate import routecheck
 
 SETTINGS = """\
 [[connectors]]
@@ -56,7 +56,7 @@ ENV = {"A_PASS": "env-pass"}
 def run(tmp_path: Path, *args: str, text: str = SETTINGS) -> Result:
     path = tmp_path / "umsgate.toml"
     path.write_text(text)
-    result = CliRunner().invoke(routecmd.app, [*args, "--config", str(path)], env=ENV)
+    result = CliRunner().invoke(routecheck.app, [*args, "--config", str(path)], env=ENV)
     for secret in ("env-pass", "inline-s"):
         assert secret not in result.output
     return result
@@ -98,7 +98,7 @@ def test_check_refuses_a_bad_connector_option_hiding_the_secret(
 
 
 def test_check_wants_a_file() -> None:
-    result = CliRunner().invoke(routecmd.app, ["check"], env={"UMSGATE_CONFIG": ""})
+    result = CliRunner().invoke(routecheck.app, ["check"], env={"UMSGATE_CONFIG": ""})
     assert result.exit_code == 1
     assert "--config" in result.output
 
