@@ -3,8 +3,8 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -13,6 +13,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 if TYPE_CHECKING:
     from umsgate.engine.ledger import Final
@@ -22,6 +23,18 @@ LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     300.0, 900.0, 3600.0, 21600.0, 86400.0,
 )  # fmt: skip
+
+_Family = TypeVar("_Family", bound=MetricWrapperBase)
+
+
+class FrontCounts(TypedDict, total=False):
+    """A front process's counts since its last (``"m"`` in its frames,
+    `umsgate.front.wire`), each entry a JSON list of three."""
+
+    #: ``[channel, repeated, n]``: sends accepted.
+    a: list[tuple[str, bool, int]]
+    #: ``[channel, reason, n]``: sends refused.
+    r: list[tuple[str, str, int]]
 
 
 class Metrics:
@@ -142,8 +155,8 @@ class Metrics:
 
         self._backlog_labels: set[tuple[str, str]] = set()
         # Children by label values: `labels()` costs more than the increment.
-        self._accepted_by: dict[tuple[str, bool], Any] = {}
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._accepted_by: dict[tuple[str, bool], Counter] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
     def accepted(self, channel: str, repeated: bool, n: int = 1) -> None:
         child = self._accepted_by.get((channel, repeated))
@@ -155,7 +168,7 @@ class Metrics:
     def rejected(self, channel: str, reason: str, n: int = 1) -> None:
         self._rejected.labels(channel, reason).inc(n)
 
-    def add_counts(self, counts: Mapping[str, Any]) -> None:
+    def add_counts(self, counts: FrontCounts) -> None:
         """Add a front process's counts (`umsgate.front.app.Counts.take`)."""
         for channel, repeated, n in counts.get("a", ()):
             self.accepted(str(channel), bool(repeated), int(n))
@@ -190,14 +203,14 @@ class Metrics:
         for key, n in counts.items():
             self._child(self._finals, key).inc(n)
 
-    def _child(self, family: Any, labels: tuple[str, ...]) -> Any:
+    def _child(self, family: _Family, labels: tuple[str, ...]) -> _Family:
         """``family.labels(*labels)``, kept: `labels()` costs more than the
         observation."""
         key = (id(family), labels)
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = family.labels(*labels)
-        return child
+        return cast(_Family, child)  # kept under its family's id: of its type
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()
