@@ -86,7 +86,7 @@ class Options:
         return tuple(out)
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any], *, where: str) -> Options:
+    def from_mapping(cls, raw: Mapping[str, object], *, where: str) -> Options:
         """Options from a connector table's keys (``base_port`` sets the four ports at
         once; an explicit port wins).
 
@@ -96,6 +96,7 @@ class Options:
         """
         hints = typing.get_type_hints(cls)
         known = {f.name for f in dataclasses.fields(cls)}
+        # Each value of its field's type (`_cast`), which a checker cannot see.
         values: dict[str, Any] = {}
         data = dict(raw)
         base = data.pop("base_port", None)
@@ -155,7 +156,7 @@ class Options:
                 raise ConfigError(f"{where}: option {key!r} is over {limit} bytes")
 
 
-def _int(value: Any, where: str) -> int:
+def _int(value: object, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
@@ -163,7 +164,8 @@ def _int(value: Any, where: str) -> int:
     raise ConfigError(f"{where}: {value!r} is not an integer")
 
 
-def _cast(key: str, value: Any, hint: Any, where: str) -> Any:
+def _cast(key: str, value: object, hint: object, where: str) -> object:
+    """``value`` as of the type ``hint`` (field ``key``'s)."""
     if hint is int:
         return _int(value, where)
     if hint is float:
