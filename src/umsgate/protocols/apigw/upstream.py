@@ -12,7 +12,6 @@ import dataclasses
 import datetime as dt
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import orjson
 
@@ -157,7 +156,7 @@ def send_request(
     channel = message.channel
     receiver = _domestic(message.receiver, "receiver", ResultCode.INVALID_NUMBER)
     sender = _domestic(message.sender, "sender", ResultCode.SENDER_NOT_REGISTERED)
-    body: dict[str, Any] = {
+    body: dict[str, object] = {
         "srcMsgId": str(message.id),
         "dstCharSet": "utf-8" if message.charset == "utf-8" else "euc-kr",
         "natCode": 82,
@@ -228,7 +227,7 @@ def check_request(kind: str, ums_msg_ids: Sequence[str]) -> tuple[str, bytes]:
 # -- answers ---------------------------------------------------------------------------
 
 
-def json_object(body: bytes) -> dict[str, Any] | None:
+def json_object(body: bytes) -> dict[str, object] | None:
     """The body as a JSON object, or None."""
     try:
         doc = orjson.loads(body)
@@ -303,14 +302,14 @@ class ReportFields:
     done_at: dt.datetime | None
 
 
-def _text(doc: Mapping[str, Any], name: str) -> str:
+def _text(doc: Mapping[str, object], name: str) -> str:
     value = doc.get(name)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return ""
     return str(value)
 
 
-def parse_report(doc: Any) -> ReportFields | None:
+def parse_report(doc: object) -> ReportFields | None:
     """A report object; None when it is not one (no ``resultCode``, or neither
     ``srcMsgId`` nor ``umsMsgId``). ``pfmRcvDttm`` is KST (resolution 29)."""
     if not isinstance(doc, dict):
