@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -138,12 +138,12 @@ class _Guarded(HttpToolsProtocol):
     #: Connections held per client address, for one server.
     cap: ClassVar[AddressCap]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._phase = _Phase.IDLE
-        self._timer: asyncio.TimerHandle | None = None
-        self._address: str | None = ""
-        self._head_bytes = 0
+    # Each connection's own, from these starting values (set on the instance as
+    # they change).
+    _phase: _Phase = _Phase.IDLE
+    _timer: asyncio.TimerHandle | None = None
+    _address: str | None = ""
+    _head_bytes: int = 0
 
     # -- deadlines -------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ class FrameError(RemoteProtocolError):
     """The peer sent something that is not a frame."""
 
 
-def frame(payload: Any) -> bytes:
+def frame(payload: object) -> bytes:
+    """``payload`` as a frame (anything orjson writes; it raises on the rest)."""
     body = orjson.dumps(payload)
     return len(body).to_bytes(4, "big") + body
 
@@ -36,8 +37,9 @@ class FrameReader:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[Any]:
-        """The payloads of the frames that ``data`` completes, in order.
+    def feed(self, data: bytes) -> list[object]:
+        """The payloads of the frames that ``data`` completes, in order (JSON values,
+        for the reader to check).
 
         Raises:
             FrameError: a length over `MAX_FRAME`, or a body that is not JSON (the
@@ -50,7 +52,7 @@ class FrameReader:
             if len(data) == 4 + size and size <= MAX_FRAME:
                 return [_loads(data[4:])]
         buffer += data
-        payloads = []
+        payloads: list[object] = []
         while len(buffer) >= 4:
             size = int.from_bytes(buffer[:4], "big")
             if size > MAX_FRAME:
@@ -62,7 +64,7 @@ class FrameReader:
         return payloads
 
 
-def _loads(body: bytes) -> Any:
+def _loads(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -70,7 +72,8 @@ def _loads(body: bytes) -> Any:
 
 
 async def read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next frame's payload.
+    """The next frame's payload (a JSON value: its readers index into it and catch
+    the KeyError, IndexError or TypeError of a frame not of their shape).
 
     Raises:
         asyncio.IncompleteReadError: the peer closed the socket (at a frame

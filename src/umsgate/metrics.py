@@ -3,8 +3,8 @@ one process, as they do in tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, TypeVar, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,6 +25,16 @@ LATENCY_BUCKETS = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
     300.0, 900.0, 3600.0, 21600.0, 86400.0,
 )  # fmt: skip
+
+
+class FrontCounts(TypedDict, total=False):
+    """A front process's counts since its last (``"m"`` in its frames,
+    `umsgate.front.wire`), each entry a JSON list of three."""
+
+    #: ``[channel, repeated, n]``: sends accepted.
+    a: list[tuple[str, bool, int]]
+    #: ``[channel, reason, n]``: sends refused.
+    r: list[tuple[str, str, int]]
 
 
 class Metrics:
@@ -158,7 +168,7 @@ class Metrics:
     def rejected(self, channel: str, reason: str, n: int = 1) -> None:
         self._rejected.labels(channel, reason).inc(n)
 
-    def add_counts(self, counts: Mapping[str, Iterable[Sequence[str | int]]]) -> None:
+    def add_counts(self, counts: FrontCounts) -> None:
         """Add a front process's counts (`umsgate.front.app.Counts.take`)."""
         for channel, repeated, n in counts.get("a", ()):
             self.accepted(str(channel), bool(repeated), int(n))
@@ -200,7 +210,7 @@ class Metrics:
         child = self._children.get(key)
         if child is None:
             child = self._children[key] = family.labels(*labels)
-        return cast(_Family, child)
+        return cast(_Family, child)  # kept under its family's id: of its type
 
     def webhook(self, ok: bool) -> None:
         self._webhooks.labels("ok" if ok else "error").inc()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from umsgate.domain.submission import Accepted, Submission
 from umsgate.errors import GatewayGone as GatewayGone  # named here for callers
@@ -33,7 +33,7 @@ class RemoteIntake(asyncio.Protocol):
         self,
         path: str,
         *,
-        counts: Callable[[], dict[str, Any] | None] = lambda: None,
+        counts: Callable[[], Mapping[str, object] | None] = lambda: None,
         counts_every: float = 1.0,
         on_lost: Callable[[], None] = lambda: None,
     ) -> None:
@@ -52,7 +52,8 @@ class RemoteIntake(asyncio.Protocol):
         self._on_lost = on_lost
         self._tags = itertools.count()
         self._waiting: dict[int, Then] = {}
-        self._out: list[list[Any]] = []
+        #: ``[tag, row, dup_window, tps_key, tps]`` of the messages not yet sent.
+        self._out: list[list[object]] = []
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._transport: asyncio.Transport | None = None
@@ -76,7 +77,7 @@ class RemoteIntake(asyncio.Protocol):
 
     # -- sending --------------------------------------------------------------------
 
-    def _send(self, payload: dict[str, Any]) -> None:
+    def _send(self, payload: Mapping[str, object]) -> None:
         """One frame to the gateway, unless it is gone."""
         if self._transport is not None and not self._lost:
             self._transport.write(wire.frame(payload))
@@ -136,7 +137,7 @@ class RemoteIntake(asyncio.Protocol):
         self._flush_scheduled = False
         if not self._out:
             return
-        payload: dict[str, Any] = {"s": self._out}
+        payload: dict[str, object] = {"s": self._out}
         self._out = []
         loop = cast(asyncio.AbstractEventLoop, self._loop)
         if loop.time() >= self._counts_due:
@@ -166,6 +167,8 @@ class RemoteIntake(asyncio.Protocol):
             return
         waiting = self._waiting
         for answers in frames:
+            if not isinstance(answers, list):
+                raise wire.FrameError("a frame that is not a list of answers")
             for answer in answers:
                 then = waiting.pop(answer[0], None)
                 if then is None:

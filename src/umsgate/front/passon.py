@@ -410,26 +410,20 @@ class PassOn(Exchange):
         if self._held_input:
             self._held_input = False
             self.conn.resume()
-        if self.started:
-            log.error(
-                "the gateway process failed in the middle of an answer to %s %s: %s",
-                self.request.method.decode("latin-1"),
-                self.request.path,
-                why,
-                extra={"event": "front_pass_error"},
-            )
-            self.gone = True
-            self.conn.abort()
-            return
         log.error(
-            "passing %s %s to the gateway process failed: %s",
+            "the gateway process failed in the middle of an answer to %s %s: %s"
+            if self.started
+            else "passing %s %s to the gateway process failed: %s",
             self.request.method.decode("latin-1"),
             self.request.path,
             why,
             extra={"event": "front_pass_error"},
         )
         self.gone = True
-        self.answer(503, b"application/json", UNAVAILABLE)
+        if self.started:
+            self.conn.abort()
+        else:
+            self.answer(503, b"application/json", UNAVAILABLE)
 
     def _stop_timer(self) -> None:
         if self._timer is not None:

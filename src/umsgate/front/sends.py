@@ -17,7 +17,7 @@ import functools
 import logging
 import time
 from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from umsgate.clients import AuthError, ClientInfo, sha256_hex
 from umsgate.errors import RemoteProtocolError
@@ -108,7 +108,7 @@ class Tasks:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, work: Coroutine[Any, Any, None]) -> None:
+    def start(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -281,19 +281,13 @@ class ToBeTextSends:
                 client = self.front.directory.authenticate_tobetext_cached(cid, token)
             except AuthError:
                 raise tobetext.auth_failed() from None
-            if client is None:
-                self.tasks.start(self._authenticate(exchange, fields, cid, token))
-                return
-            prepared = tobetext.prepare(
-                fields,
-                allow_private_targets=(
-                    self.front.settings.webhook.allow_private_targets
-                ),
-            )
         except RemoteProtocolError as exc:
-            _answer(exchange, tobetext.refused(self.front, fields, exc), XML)
+            self._refused(exchange, fields, exc)
             return
-        self._submit(exchange, client, fields, prepared)
+        if client is None:
+            self.tasks.start(self._authenticate(exchange, fields, cid, token))
+            return
+        self._prepare(exchange, client, fields)
 
     def late(self, exchange: Buffered) -> None:
         _answer(exchange, tobetext.too_large(self.front), XML)
@@ -302,10 +296,21 @@ class ToBeTextSends:
         self, exchange: Buffered, fields: dict[str, str], cid: str, token: str
     ) -> None:
         try:
-            try:
-                client = await self.front.directory.authenticate_tobetext(cid, token)
-            except AuthError:
-                raise tobetext.auth_failed() from None
+            client = await self.front.directory.authenticate_tobetext(cid, token)
+        except AuthError:
+            self._refused(exchange, fields, tobetext.auth_failed())
+            return
+        except Exception:
+            _failed(exchange)
+            return
+        self._prepare(exchange, client, fields)
+
+    def _prepare(
+        self, exchange: Buffered, client: ClientInfo, fields: dict[str, str]
+    ) -> None:
+        """Hand the message of an authenticated client's fields over, or answer why
+        it is refused."""
+        try:
             prepared = tobetext.prepare(
                 fields,
                 allow_private_targets=(
@@ -313,12 +318,14 @@ class ToBeTextSends:
                 ),
             )
         except RemoteProtocolError as exc:
-            _answer(exchange, tobetext.refused(self.front, fields, exc), XML)
-            return
-        except Exception:
-            _failed(exchange)
+            self._refused(exchange, fields, exc)
             return
         self._submit(exchange, client, fields, prepared)
+
+    def _refused(
+        self, exchange: Buffered, fields: dict[str, str], exc: RemoteProtocolError
+    ) -> None:
+        _answer(exchange, tobetext.refused(self.front, fields, exc), XML)
 
     def _submit(
         self,

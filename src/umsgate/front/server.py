@@ -9,13 +9,13 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from umsgate.engine.accept import Accepted, Submission
 from umsgate.engine.intake import LocalIntake
 from umsgate.errors import ValidationError
 from umsgate.front import wire
+from umsgate.metrics import FrontCounts
 
 log = logging.getLogger("umsgate.front")
 
@@ -25,7 +25,7 @@ class IntakeServer:
         self,
         intake: LocalIntake,
         *,
-        on_counts: Callable[[Mapping[str, Any]], None] | None = None,
+        on_counts: Callable[[FrontCounts], None] | None = None,
     ) -> None:
         self._intake = intake
         self._on_counts = on_counts
@@ -37,7 +37,7 @@ class IntakeServer:
         #: Answers not yet written, by front: all those of one loop turn go in one
         #: frame (one commit answers the frames of many turns at once, and each
         #: write to a front's socket is a system call that wakes it).
-        self._unsent: dict[asyncio.StreamWriter, list[list[Any]]] = {}
+        self._unsent: dict[asyncio.StreamWriter, list[list[object]]] = {}
         self._flush_scheduled = False
         #: Messages the fronts handed over since start.
         self.received = 0
@@ -106,13 +106,15 @@ class IntakeServer:
             self._ready.discard(writer)
             writer.close()
 
-    def _take(self, items: list[list[Any]], writer: asyncio.StreamWriter) -> None:
+    def _take(self, items: list[object], writer: asyncio.StreamWriter) -> None:
         """Hand a frame's messages to the intake; each is answered, in this turn's
         frame to its front, as its commit ends (a callback each, not a task per
         frame)."""
-        answers: list[list[Any]] = []
+        answers: list[list[object]] = []
         for item in items:
             try:
+                if not isinstance(item, list):
+                    raise TypeError("the message is not a list")
                 tag, row, dup_window, tps_key, tps = item
                 if not isinstance(row, dict):
                     raise TypeError("the row is not an object")
@@ -141,9 +143,10 @@ class IntakeServer:
             self._send(writer, answers)
 
     def _committed(
-        self, tag: Any, writer: asyncio.StreamWriter, fut: asyncio.Future[Accepted]
+        self, tag: object, writer: asyncio.StreamWriter, fut: asyncio.Future[Accepted]
     ) -> None:
         self._waiting.discard(fut)
+        answer: list[object]
         if fut.cancelled():
             answer = [tag, wire.FAILED, "cancelled"]
         elif (error := fut.exception()) is None:
@@ -155,7 +158,7 @@ class IntakeServer:
             answer = [tag, wire.FAILED, str(error) or type(error).__name__]
         self._send(writer, [answer])
 
-    def _send(self, writer: asyncio.StreamWriter, answers: list[list[Any]]) -> None:
+    def _send(self, writer: asyncio.StreamWriter, answers: list[list[object]]) -> None:
         self._unsent.setdefault(writer, []).extend(answers)
         if not self._flush_scheduled:
             self._flush_scheduled = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import orjson
 from starlette.datastructures import UploadFile
@@ -48,7 +48,7 @@ REPORT_CHECK_MAX_BODY = 64 * 1024
 class JSON(Response):
     media_type = "application/json"
 
-    def render(self, content: Any) -> bytes:
+    def render(self, content: object) -> bytes:
         return orjson.dumps(content)
 
 
@@ -57,8 +57,8 @@ def _gateway(request: Request) -> NativeHost:
     return gateway
 
 
-def answer(code: Code, message: str | None = None, **extra: Any) -> JSON:
-    body = {
+def answer(code: Code, message: str | None = None, **extra: object) -> JSON:
+    body: dict[str, object] = {
         "resultCode": code.value,
         "resultMessage": message or MESSAGES.get(code, code.name),
     }
@@ -70,8 +70,8 @@ def invalid(exc: ValidationError) -> JSON:
     return answer(FROM_INVALID.get(exc.code, Code.MALFORMED), exc.message)
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The JSON body.
+async def read_json(request: Request, limit: int) -> object:
+    """The JSON body (any JSON value: the caller checks its shape).
 
     Raises:
         ValidationError: MALFORMED (not JSON) or TOO_LONG (over ``limit``).

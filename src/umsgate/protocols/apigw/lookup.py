@@ -8,7 +8,8 @@ does not exist (404, ``40400``). Refusals are the API's own JSON
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Literal, TypedDict
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -49,7 +50,53 @@ def _time(epoch: float | None) -> str | None:
     return None if epoch is None else codec.iso_time(epoch)
 
 
-def message_json(view: lookup.MessageView) -> dict[str, Any]:
+class MessageJson(TypedDict):
+    """A message as the API shows it; times ISO 8601 (`codec.iso_time`)."""
+
+    umsMsgId: str
+    srcMsgId: str
+    channel: str
+    status: str
+    callback: str
+    receiver: str
+    resultCode: str | None
+    rawCode: str | None
+    resultMessage: str | None
+    connector: str | None
+    providerMsgId: str | None
+    carrier: str
+    attempts: int
+    segments: int
+    createdAt: str | None
+    sentAt: str | None
+    doneAt: str | None
+    expiresAt: str | None
+    fallbackOf: str | None
+    fallbackTo: str | None
+
+
+class WebhookJson(TypedDict):
+    state: str
+    attempts: int
+    lastError: str
+
+
+class EventJson(TypedDict):
+    at: str
+    type: Literal["webhook", "status"]
+    status: str | None
+    code: str | None
+    detail: str
+
+
+class DetailJson(MessageJson):
+    """A message with its timeline and its report's push."""
+
+    webhook: WebhookJson | None
+    events: list[EventJson]
+
+
+def message_json(view: lookup.MessageView) -> MessageJson:
     """A message as the API shows it."""
     return {
         "umsMsgId": str(view.id),
@@ -75,7 +122,7 @@ def message_json(view: lookup.MessageView) -> dict[str, Any]:
     }
 
 
-def detail_json(detail: lookup.MessageDetail) -> dict[str, Any]:
+def detail_json(detail: lookup.MessageDetail) -> DetailJson:
     webhook = detail.webhook
     return {
         **message_json(detail.message),
@@ -123,7 +170,7 @@ async def show(request: Request) -> Response:
     return JSON(detail_json(detail))
 
 
-def parse_search(params: Any, client_id: str) -> lookup.Search:
+def parse_search(params: Mapping[str, str], client_id: str) -> lookup.Search:
     """The search a query string asks for.
 
     Raises:

@@ -96,6 +96,7 @@ class Options:
         """
         hints = typing.get_type_hints(cls)
         known = {f.name for f in dataclasses.fields(cls)}
+        # Each value of its field's type (`_cast`), which a checker cannot see.
         values: dict[str, Any] = {}
         data = dict(raw)
         base = data.pop("base_port", None)
@@ -164,6 +165,7 @@ def _int(value: object, where: str) -> int:
 
 
 def _cast(key: str, value: object, hint: object, where: str) -> object:
+    """``value`` as of the type ``hint`` (field ``key``'s)."""
     if hint is int:
         return _int(value, where)
     if hint is float:
