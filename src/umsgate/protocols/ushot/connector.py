@@ -30,7 +30,7 @@ from umsgate.protocols.registry import ConnectorContext, FileSource
 from umsgate.protocols.ushot import bodies, fields, msgid
 from umsgate.protocols.ushot.codes import Port
 from umsgate.protocols.ushot.events import LmsRecord, SmsRecord
-from umsgate.protocols.ushot.lane import Lane
+from umsgate.protocols.ushot.lane import Lane, LaneArgs
 from umsgate.protocols.ushot.options import Options
 from umsgate.protocols.ushot.reporting import ReportLane
 from umsgate.protocols.ushot.sending import Outgoing, SendLane, field_code
@@ -108,24 +108,18 @@ class UShotConnector:
             return
         opts = self.options
         for port in opts.ports:
+            args = LaneArgs(
+                connector=self.name, port=port, options=opts, clock=self._clock
+            )
             if port.is_report:
                 self._report[port] = ReportLane(
-                    connector=self.name,
-                    port=port,
-                    options=opts,
-                    clock=self._clock,
+                    **args,
                     sink=sink,
                     on_transient=self._transient,
                     on_refused=self._refused_results,
                 )
             else:
-                self._send[port] = SendLane(
-                    connector=self.name,
-                    port=port,
-                    options=opts,
-                    clock=self._clock,
-                    files=self._files,
-                )
+                self._send[port] = SendLane(**args, files=self._files)
         for lane in self.lanes:
             lane.start()
         waits = [
