@@ -31,7 +31,6 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import signal
 import socket
 import sys
 import time
@@ -122,12 +121,7 @@ class HostedConnector:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             self._outbox.put("x", 1)
-            try:
-                await asyncio.wait_for(proc.wait(), self._stop_timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+            await self._reap(proc)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,12 +194,16 @@ class HostedConnector:
         finally:
             self._lost()
             if proc.returncode is None:
-                try:
-                    await asyncio.wait_for(proc.wait(), self._stop_timeout)
-                except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGKILL)
-                    await proc.wait()
+                await self._reap(proc)
+
+    async def _reap(self, proc: asyncio.subprocess.Process) -> None:
+        """Wait for ``proc`` to end, killing it after ``stop_timeout``."""
+        try:
+            await asyncio.wait_for(proc.wait(), self._stop_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
     def _lost(self) -> None:
         """The process's socket closed: what was in flight is answered."""
