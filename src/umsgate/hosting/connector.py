@@ -31,12 +31,10 @@ import contextlib
 import dataclasses
 import itertools
 import logging
-import signal
 import socket
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from umsgate import logs
 from umsgate.config import ConnectorSettings
@@ -123,12 +121,7 @@ class HostedConnector:
         proc = self._proc
         if proc is not None and proc.returncode is None:
             self._outbox.put("x", 1)
-            try:
-                await asyncio.wait_for(proc.wait(), self._stop_timeout)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+            await self._reap(proc)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -201,12 +194,16 @@ class HostedConnector:
         finally:
             self._lost()
             if proc.returncode is None:
-                try:
-                    await asyncio.wait_for(proc.wait(), self._stop_timeout)
-                except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGKILL)
-                    await proc.wait()
+                await self._reap(proc)
+
+    async def _reap(self, proc: asyncio.subprocess.Process) -> None:
+        """Wait for ``proc`` to end, killing it after ``stop_timeout``."""
+        try:
+            await asyncio.wait_for(proc.wait(), self._stop_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
     def _lost(self) -> None:
         """The process's socket closed: what was in flight is answered."""
@@ -227,10 +224,7 @@ class HostedConnector:
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
             while True:
-                payload = await wire.read_frame(reader)
-                if not isinstance(payload, dict):
-                    raise wire.FrameError("a frame that is not an object")
-                self._handle(payload)
+                self._handle(await wire.read_to_gateway(reader))
         except (asyncio.IncompleteReadError, ConnectionError):
             return
         except (wire.FrameError, KeyError, IndexError, TypeError, ValueError) as exc:
@@ -244,7 +238,7 @@ class HostedConnector:
                 with contextlib.suppress(ProcessLookupError):
                     self._proc.kill()
 
-    def _handle(self, payload: dict[str, Any]) -> None:
+    def _handle(self, payload: wire.ToGateway) -> None:
         for entry in payload.get("r", ()):
             waiting = self._submits.pop(entry[0], None)
             if waiting is None or waiting[0].done():
@@ -268,7 +262,7 @@ class HostedConnector:
             self._ready.set()
             self._started.set()
 
-    def _commit(self, entries: list[Any]) -> None:
+    def _commit(self, entries: Sequence[wire.Reports]) -> None:
         """Commit the reports of one frame together; answer each tag once done.
 
         A `QueueingSink` (the gateway) queues them in this loop turn, and they are
@@ -298,7 +292,9 @@ class HostedConnector:
 
         committed.add_done_callback(answer)
 
-    def _answer_reports(self, entries: list[Any], error: BaseException | None) -> None:
+    def _answer_reports(
+        self, entries: Sequence[wire.Reports], error: BaseException | None
+    ) -> None:
         tags = [entry[0] for entry in entries]
         detail: str | None = None
         if error is not None:

@@ -24,7 +24,7 @@ import logging
 import signal
 import socket
 from collections.abc import Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from umsgate.clock import SystemClock
 from umsgate.domain.message import Message
@@ -154,9 +154,7 @@ class Host:
     async def _read(self) -> None:
         try:
             while True:
-                payload = await wire.read_frame(self._reader)
-                if not isinstance(payload, dict):
-                    raise wire.FrameError("a frame that is not an object")
+                payload = await wire.read_to_connector(self._reader)
                 self._handle(payload)
                 if payload.get("x"):
                     self._stop.set()
@@ -181,7 +179,7 @@ class Host:
             )
         self._lost()
 
-    def _handle(self, payload: dict[str, Any]) -> None:
+    def _handle(self, payload: wire.ToConnector) -> None:
         for tag, messages in payload.get("s", ()):
             self._spawn(
                 self._submit(tag, [wire.message_from_wire(m) for m in messages])
@@ -241,7 +239,7 @@ async def serve(fd: int) -> int:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_connection(sock=sock, limit=wire.MAX_FRAME)
     try:
-        hello = await wire.read_frame(reader)
+        hello = await wire.read_to_connector(reader)
         settings = wire.settings_from_wire(hello["c"])
     except (asyncio.IncompleteReadError, wire.FrameError, KeyError, TypeError) as exc:
         log.error(

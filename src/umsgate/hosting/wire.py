@@ -22,16 +22,21 @@ connector process → gateway
     * ``"h": [up, detail, in_flight]``: the connector's health, when it changed;
     * ``"d": [tag, ...]``: these resumes are done.
 
-Values are lists in a fixed order rather than dicts: a message crosses twice per
-send, and lists are what orjson writes and reads fastest.
+Values are arrays in a fixed order rather than objects: a message crosses twice
+per send, and arrays are what orjson writes and reads fastest. Their types are
+`MessageWire`, `ResultWire`, `ReportWire` and `HealthWire`, and the frames'
+`ToConnector` and `ToGateway`: tuples on the writing side, the lists JSON reads
+them back as on the other, indexed the same. The peer is our own process; a value
+of the wrong shape fails where it is used (KeyError, IndexError, TypeError or
+ValueError), and the reader stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypedDict, cast
 
 from umsgate.config import ConnectorSettings
 from umsgate.domain.lifecycle import Status
@@ -44,9 +49,122 @@ __all__ = [
     "MAX_FRAME",
     "FrameError",
     "Outbox",
+    "ToConnector",
+    "ToGateway",
     "frame",
     "read_frame",
+    "read_to_connector",
+    "read_to_gateway",
 ]
+
+#: `Message` in `message_to_wire`'s order; times are POSIX seconds.
+MessageWire = tuple[
+    int,  # id
+    str,  # client_id
+    str,  # src_msg_id
+    str,  # channel
+    str,  # sender
+    str,  # receiver
+    str,  # content
+    str,  # status
+    str,  # subject
+    str,  # charset
+    str,  # cmp_msg_id
+    Sequence[str],  # file_ids
+    Mapping[str, object],  # extra
+    Mapping[str, object] | None,  # fallback
+    int | None,  # parent_id
+    float,  # created_at
+    float,  # due_at
+    float | None,  # expires_at
+    int,  # attempts
+    str | None,  # connector
+    str | None,  # provider_msg_id
+    int,  # segments
+]
+#: `SubmitResult` in `result_to_wire`'s order.
+ResultWire = tuple[
+    int,  # message_id
+    str,  # outcome
+    str | None,  # provider_msg_id
+    str | None,  # code
+    str | None,  # raw_code
+    str,  # detail
+    int | None,  # segments
+    Sequence[str],  # segment_ids
+    float | None,  # retry_after
+]
+#: `ProviderReport` in `report_to_wire`'s order.
+ReportWire = tuple[
+    str,  # connector
+    str,  # code
+    int | None,  # message_id
+    str | None,  # provider_msg_id
+    str | None,  # raw_code
+    str,  # detail
+    str,  # carrier
+    float | None,  # done_at
+]
+#: `Health`: up, detail, in_flight, refused, last_refusal.
+HealthWire = tuple[bool, str, int, int, str]
+
+
+class SettingsWire(TypedDict):
+    """`ConnectorSettings` as the first frame carries it."""
+
+    name: str
+    protocol: str
+    tps: float | None
+    window: int | None
+    options: Mapping[str, object]
+    secrets: Sequence[str]
+
+
+#: A batch's tag and its messages (a submit or a resume).
+Batch = tuple[int, Sequence[MessageWire]]
+#: A batch's results, or (tag, None, why) when it could not be tried.
+Results = tuple[int, Sequence[ResultWire]] | tuple[int, None, str]
+#: Reports to commit under a tag.
+Reports = tuple[int, Sequence[ReportWire]]
+
+
+class ToConnector(TypedDict, total=False):
+    """A frame from the gateway process (see the module docstring)."""
+
+    c: SettingsWire
+    s: Sequence[Batch]
+    a: Sequence[tuple[int, str | None]]
+    q: Sequence[Batch]
+    x: int
+
+
+class ToGateway(TypedDict, total=False):
+    """A frame from the connector process (see the module docstring)."""
+
+    u: int
+    r: Sequence[Results]
+    p: Sequence[Reports]
+    h: Sequence[HealthWire]
+    d: Sequence[int]
+
+
+async def _read_object(reader: asyncio.StreamReader) -> dict[str, object]:
+    """Raises: as `read_frame`, and FrameError for a frame that is no object."""
+    payload = await read_frame(reader)
+    if not isinstance(payload, dict):
+        raise FrameError("a frame that is not an object")
+    return payload
+
+
+async def read_to_connector(reader: asyncio.StreamReader) -> ToConnector:
+    """The next frame from the gateway process (its values unchecked: see the
+    module docstring)."""
+    return cast(ToConnector, await _read_object(reader))
+
+
+async def read_to_gateway(reader: asyncio.StreamReader) -> ToGateway:
+    """The next frame from the connector process (its values unchecked)."""
+    return cast(ToGateway, await _read_object(reader))
 
 
 class Outbox:
@@ -100,7 +218,7 @@ _CODES = {c.value: c for c in ResultCode}
 _OUTCOMES = {o.value: o for o in Outcome}
 
 
-def settings_to_wire(settings: ConnectorSettings) -> dict[str, Any]:
+def settings_to_wire(settings: ConnectorSettings) -> SettingsWire:
     return {
         "name": settings.name,
         "protocol": settings.protocol,
@@ -111,7 +229,7 @@ def settings_to_wire(settings: ConnectorSettings) -> dict[str, Any]:
     }
 
 
-def settings_from_wire(data: dict[str, Any]) -> ConnectorSettings:
+def settings_from_wire(data: SettingsWire) -> ConnectorSettings:
     """The settings the connector process builds its connector from (never
     ``own_process``: that connector is the one that runs there)."""
     return ConnectorSettings(
@@ -132,12 +250,12 @@ def _dt(value: float | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(value, _UTC)
 
 
-def message_to_wire(m: Message) -> list[object]:
+def message_to_wire(m: Message) -> MessageWire:
     extra = m.extra if type(m.extra) is dict else dict(m.extra)
     fallback = m.fallback
     if fallback is not None and type(fallback) is not dict:
         fallback = dict(fallback)
-    return [
+    return (
         m.id,
         m.client_id,
         m.src_msg_id,
@@ -160,10 +278,10 @@ def message_to_wire(m: Message) -> list[object]:
         m.connector,
         m.provider_msg_id,
         m.segments,
-    ]
+    )
 
 
-def message_from_wire(w: list[Any]) -> Message:
+def message_from_wire(w: MessageWire) -> Message:
     """Raises: KeyError, IndexError, TypeError or ValueError on a bad value."""
     return Message(
         id=w[0],
@@ -191,8 +309,8 @@ def message_from_wire(w: list[Any]) -> Message:
     )
 
 
-def result_to_wire(r: SubmitResult) -> list[object]:
-    return [
+def result_to_wire(r: SubmitResult) -> ResultWire:
+    return (
         r.message_id,
         r.outcome.value,
         r.provider_msg_id,
@@ -202,10 +320,10 @@ def result_to_wire(r: SubmitResult) -> list[object]:
         r.segments,
         r.segment_ids,
         r.retry_after,
-    ]
+    )
 
 
-def result_from_wire(w: list[Any]) -> SubmitResult:
+def result_from_wire(w: ResultWire) -> SubmitResult:
     return SubmitResult(
         message_id=w[0],
         outcome=_OUTCOMES[w[1]],
@@ -219,8 +337,8 @@ def result_from_wire(w: list[Any]) -> SubmitResult:
     )
 
 
-def report_to_wire(r: ProviderReport) -> list[object]:
-    return [
+def report_to_wire(r: ProviderReport) -> ReportWire:
+    return (
         r.connector,
         r.code.value,
         r.message_id,
@@ -229,10 +347,10 @@ def report_to_wire(r: ProviderReport) -> list[object]:
         r.detail,
         r.carrier,
         _ts(r.done_at),
-    ]
+    )
 
 
-def report_from_wire(w: list[Any]) -> ProviderReport:
+def report_from_wire(w: ReportWire) -> ProviderReport:
     return ProviderReport(
         connector=w[0],
         code=_CODES[w[1]],
@@ -245,11 +363,11 @@ def report_from_wire(w: list[Any]) -> ProviderReport:
     )
 
 
-def health_to_wire(h: Health) -> list[object]:
-    return [h.up, h.detail, h.in_flight, h.refused, h.last_refusal]
+def health_to_wire(h: Health) -> HealthWire:
+    return (h.up, h.detail, h.in_flight, h.refused, h.last_refusal)
 
 
-def health_from_wire(w: list[Any]) -> Health:
+def health_from_wire(w: HealthWire) -> Health:
     return Health(
         up=bool(w[0]),
         detail=str(w[1]),

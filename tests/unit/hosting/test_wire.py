@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,31 @@ def test_health_and_settings_come_back() -> None:
         options={"host": "127.0.0.1", "password": "pw"},
         secrets=frozenset({"password"}),
     )
+
+
+Read = Callable[[asyncio.StreamReader], Awaitable[object]]
+
+
+def _read_back(read: Read, value: object) -> object:
+    async def run() -> object:
+        reader = asyncio.StreamReader()
+        reader.feed_data(wire.frame(value))
+        reader.feed_eof()
+        return await read(reader)
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("read", [wire.read_to_connector, wire.read_to_gateway])
+def test_a_frame_is_read_back_as_the_object_it_was(read: Read) -> None:
+    assert _read_back(read, {"x": 1}) == {"x": 1}
+
+
+@pytest.mark.parametrize("read", [wire.read_to_connector, wire.read_to_gateway])
+@pytest.mark.parametrize("value", [[1, 2], "s", 3, None])
+def test_a_frame_that_is_not_an_object_is_refused(read: Read, value: object) -> None:
+    with pytest.raises(wire.FrameError, match="not an object"):
+        _read_back(read, value)
 
 
 def _load(tmp_path: Path, body: str) -> config.Settings:

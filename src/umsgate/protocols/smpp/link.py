@@ -28,6 +28,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from umsgate.errors import LocalProtocolError, UmsgateError
 from umsgate.protocols.ratelimit import MIN_TPS
@@ -44,6 +45,16 @@ from umsgate.protocols.smpp.session import (
 )
 
 log = logging.getLogger("umsgate.protocols.smpp")
+
+_P_co = TypeVar("_P_co", bound=pdus.Pdu, covariant=True)
+
+
+class PduFactory(Protocol[_P_co]):
+    """Builds a request once the session gives it its sequence number (in
+    practice a `functools.partial` of a PDU class with every other field set)."""
+
+    def __call__(self, *, sequence: int) -> _P_co: ...
+
 
 BIND_CLASSES: dict[str, type[pdus.Bind]] = {
     "transmitter": pdus.BindTransmitter,
@@ -301,7 +312,7 @@ class EsmeLink:
 
     async def request(
         self,
-        make: Callable[..., pdus.Pdu],
+        make: PduFactory[pdus.Pdu],
         pace: Callable[[float], float] | None = None,
     ) -> pdus.Response:
         """Send the data request ``make(sequence=...)`` builds; its response.
@@ -351,7 +362,7 @@ class EsmeLink:
 
     def send_now(
         self,
-        make: Callable[..., pdus.Pdu],
+        make: PduFactory[pdus.Pdu],
         pace: Callable[[float], float] | None = None,
     ) -> asyncio.Future[pdus.Response] | None:
         """`request` without a coroutine, when a window permit is free and nobody
@@ -379,7 +390,7 @@ class EsmeLink:
     @staticmethod
     def _send_into(
         current: _Bound,
-        make: Callable[..., pdus.Pdu],
+        make: PduFactory[pdus.Pdu],
         future: asyncio.Future[pdus.Response],
     ) -> None:
         if future.done():

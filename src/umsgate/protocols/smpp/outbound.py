@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable
 
 from umsgate.domain import phone
 from umsgate.domain.message import Channel, Message
@@ -30,6 +29,7 @@ from umsgate.protocols.smpp import encoding
 from umsgate.protocols.smpp import pdu as pdus
 from umsgate.protocols.smpp.codes import EsmClass, RegisteredDelivery, Ton
 from umsgate.protocols.smpp.encoding import Encoding
+from umsgate.protocols.smpp.link import PduFactory
 from umsgate.protocols.smpp.options import SmppOptions
 from umsgate.protocols.smpp.tlv import NO_TLVS, Tlvs
 
@@ -37,7 +37,7 @@ from umsgate.protocols.smpp.tlv import NO_TLVS, Tlvs
 CHANNELS = frozenset({Channel.SMS, Channel.LMS})
 
 #: Builds the submit_sm of one part once the session gives it a sequence number.
-PartFactory = Callable[..., pdus.SubmitSm]
+PartFactory = PduFactory[pdus.SubmitSm]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,7 +30,7 @@ from umsgate.protocols.registry import ConnectorContext, FileSource
 from umsgate.protocols.ushot import bodies, fields, msgid
 from umsgate.protocols.ushot.codes import Port
 from umsgate.protocols.ushot.events import LmsRecord, SmsRecord
-from umsgate.protocols.ushot.lane import Lane
+from umsgate.protocols.ushot.lane import Lane, LaneArgs
 from umsgate.protocols.ushot.options import Options
 from umsgate.protocols.ushot.reporting import ReportLane
 from umsgate.protocols.ushot.sending import Outgoing, SendLane, field_code
@@ -108,24 +108,18 @@ class UShotConnector:
             return
         opts = self.options
         for port in opts.ports:
+            args = LaneArgs(
+                connector=self.name, port=port, options=opts, clock=self._clock
+            )
             if port.is_report:
                 self._report[port] = ReportLane(
-                    connector=self.name,
-                    port=port,
-                    options=opts,
-                    clock=self._clock,
+                    **args,
                     sink=sink,
                     on_transient=self._transient,
                     on_refused=self._refused_results,
                 )
             else:
-                self._send[port] = SendLane(
-                    connector=self.name,
-                    port=port,
-                    options=opts,
-                    clock=self._clock,
-                    files=self._files,
-                )
+                self._send[port] = SendLane(**args, files=self._files)
         for lane in self.lanes:
             lane.start()
         waits = [
@@ -266,37 +260,29 @@ class UShotConnector:
         grp_id = message.cmp_msg_id
         if not grp_id or not grp_id.isascii() or len(grp_id) > bodies.ID_LEN:
             grp_id = msg_id
-        # Trailing spaces would not survive the fixed-width field (spec §3).
-        content = message.content.rstrip(" ")
+        # The fields SMS and LMS records share. Trailing spaces would not survive
+        # the fixed-width field (spec §3).
+        common = {
+            "grp_id": grp_id,
+            "msg_id": msg_id,
+            "receiver": receiver,
+            "msg": message.content.rstrip(" "),
+            "sender": sender,
+            "reserve_dt": reserve,
+            "timeout_dt": timeout,
+            "usercode": opts.usercode,
+        }
         record: SmsRecord | LmsRecord
         file_ids: tuple[str, ...] = ()
         try:
             if port is Port.SMS:
                 url = message.extra.get("url")
                 record = SmsRecord(
-                    grp_id=grp_id,
-                    msg_id=msg_id,
-                    receiver=receiver,
-                    msg=content,
-                    sender=sender,
-                    reserve_dt=reserve,
-                    timeout_dt=timeout,
-                    url=url if isinstance(url, str) else opts.callback_url,
-                    usercode=opts.usercode,
+                    **common, url=url if isinstance(url, str) else opts.callback_url
                 )
                 bodies.encode_sms_record(record)
             else:
-                record = LmsRecord(
-                    grp_id=grp_id,
-                    msg_id=msg_id,
-                    receiver=receiver,
-                    msg=content,
-                    sender=sender,
-                    reserve_dt=reserve,
-                    timeout_dt=timeout,
-                    subject=message.subject.rstrip(" "),
-                    usercode=opts.usercode,
-                )
+                record = LmsRecord(**common, subject=message.subject.rstrip(" "))
                 bodies.encode_lms_record(record, variable=True)
                 if channel is Channel.MMS:
                     file_ids = message.file_ids

@@ -22,24 +22,31 @@ SOH = 0x01
 STX = 0x02
 ETX = 0x03
 
+
+def _layout(*widths: int) -> list[slice]:
+    """The places of header fields of these widths, one after another after SOH."""
+    places = []
+    start = 1
+    for width in widths:
+        places.append(slice(start, start + width))
+        start += width
+    return places
+
+
+#: The header's fields after SOH (spec §4): VERSION(6) COMMAND(5) LENGTH(8)
+#: RESP_CODE(5) RESP_MESG(50).
+_VERSION, _COMMAND, _LENGTH, _RESP_CODE, _RESP_MESG = _layout(6, 5, 8, 5, 50)
+
 #: Header bytes before STX: SOH, VERSION, COMMAND, LENGTH, RESP_CODE, RESP_MESG.
-HEADER_LEN = 75
+HEADER_LEN = _RESP_MESG.stop
 #: Bytes of a frame besides its body (header, STX, ETX).
-OVERHEAD = 77
+OVERHEAD = HEADER_LEN + 2
 #: Largest LENGTH accepted (spec §4, Resolution: 1 MiB; a 300 KB file fits thrice).
 MAX_BODY = 1_048_576
 
-_VERSION = slice(1, 7)
-_COMMAND = slice(7, 12)
-_LENGTH = slice(12, 20)
-_RESP_CODE = slice(20, 25)
-_RESP_MESG = slice(25, 75)
 
-_VERSION_LEN = 6
-_COMMAND_LEN = 5
-_LENGTH_LEN = 8
-_RESP_CODE_LEN = 5
-_RESP_MESG_LEN = 50
+def _width(place: slice) -> int:
+    return int(place.stop - place.start)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,11 +75,11 @@ def encode_frame(frame: Frame) -> bytes:
     return b"".join(
         (
             b"\x01",
-            fields.encode_text(frame.version, _VERSION_LEN, "VERSION"),
-            fields.encode_text(str(frame.command), _COMMAND_LEN, "COMMAND"),
-            fields.encode_number(len(frame.body), _LENGTH_LEN, "LENGTH"),
-            fields.encode_text(frame.resp_code, _RESP_CODE_LEN, "RESP_CODE"),
-            fields.encode_text(frame.resp_mesg, _RESP_MESG_LEN, "RESP_MESG"),
+            fields.encode_text(frame.version, _width(_VERSION), "VERSION"),
+            fields.encode_text(str(frame.command), _width(_COMMAND), "COMMAND"),
+            fields.encode_number(len(frame.body), _width(_LENGTH), "LENGTH"),
+            fields.encode_text(frame.resp_code, _width(_RESP_CODE), "RESP_CODE"),
+            fields.encode_text(frame.resp_mesg, _width(_RESP_MESG), "RESP_MESG"),
             b"\x02",
             frame.body,
             b"\x03",
@@ -128,9 +135,9 @@ class FrameDecoder:
             return None
         if buf[pos] != SOH:
             raise _corrupt(f"expected SOH, got {bytes(buf[pos : pos + 16])!r}")
-        if avail < 20:
+        if avail < _LENGTH.stop:
             return None
-        length = self._length(bytes(buf[pos + 12 : pos + 20]))
+        length = self._length(bytes(buf[pos + _LENGTH.start : pos + _LENGTH.stop]))
         if avail < HEADER_LEN + 1:
             return None
         if buf[pos + HEADER_LEN] != STX:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 from umsgate.errors import (
     PermanentConnectorError,
@@ -54,6 +54,15 @@ E = TypeVar("E")
 
 class LoginRefused(PermanentConnectorError):
     """UShot refused the login (wrong ID/password, address not registered, ...)."""
+
+
+class LaneArgs(TypedDict):
+    """What every lane is built with (see `Lane`); the lanes take it as keywords."""
+
+    connector: str
+    port: Port
+    options: Options
+    clock: Clock
 
 
 class Lane:

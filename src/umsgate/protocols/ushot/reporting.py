@@ -24,22 +24,21 @@ import asyncio
 import collections
 import datetime as dt
 from collections.abc import Callable, Sequence
+from typing import Unpack
 
 from umsgate.errors import TransientConnectorError
 from umsgate.protocols.ushot import fields, msgid
 from umsgate.protocols.ushot.codes import (
     RESP_OK,
-    Port,
     ResultClass,
     Version,
     result_info,
 )
 from umsgate.protocols.ushot.connection import SessionStream
 from umsgate.protocols.ushot.events import ResultAck, ResultRecord, Results
-from umsgate.protocols.ushot.lane import Lane, log
-from umsgate.protocols.ushot.options import Options
+from umsgate.protocols.ushot.lane import Lane, LaneArgs, log
 from umsgate.protocols.ushot.session import KeepaliveDue
-from umsgate.types import Clock, ProviderReport, ReportSink
+from umsgate.types import ProviderReport, ReportSink
 
 #: MSG_IDs remembered for deduplication of re-sent results.
 SEEN_LIMIT = 200_000
@@ -97,15 +96,12 @@ class ReportLane(Lane):
     def __init__(
         self,
         *,
-        connector: str,
-        port: Port,
-        options: Options,
-        clock: Clock,
         sink: ReportSink,
         on_transient: Callable[[int, int], None],
         on_refused: Callable[[int, str], None],
+        **lane: Unpack[LaneArgs],
     ) -> None:
-        super().__init__(connector=connector, port=port, options=options, clock=clock)
+        super().__init__(**lane)
         self._sink = sink
         self._on_transient = on_transient
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()

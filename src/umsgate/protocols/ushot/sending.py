@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+from typing import Unpack
 
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
@@ -46,10 +47,9 @@ from umsgate.protocols.ushot.events import (
     SmsRecord,
     SmsSend,
 )
-from umsgate.protocols.ushot.lane import Lane, log
-from umsgate.protocols.ushot.options import Options
+from umsgate.protocols.ushot.lane import Lane, LaneArgs, log
 from umsgate.protocols.ushot.session import KeepaliveDue
-from umsgate.types import Clock, Outcome, SubmitResult
+from umsgate.types import Outcome, SubmitResult
 
 #: Largest file sent with 2030 (spec §14 item 18: 300,000 bytes).
 MAX_FILE_BYTES = 300_000
@@ -117,16 +117,8 @@ def field_code(exc: fields.FieldError) -> ResultCode:
 class SendLane(Lane):
     """The SMS or the MMS send session with its queue."""
 
-    def __init__(
-        self,
-        *,
-        connector: str,
-        port: Port,
-        options: Options,
-        clock: Clock,
-        files: FileSource,
-    ) -> None:
-        super().__init__(connector=connector, port=port, options=options, clock=clock)
+    def __init__(self, *, files: FileSource, **lane: Unpack[LaneArgs]) -> None:
+        super().__init__(**lane)
         self._files = files
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._inflight: list[Outgoing] = []
