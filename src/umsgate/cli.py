@@ -764,11 +764,7 @@ def messages_show(
     from umsgate import lookupview
     from umsgate.store import lookup
 
-    async def work(d: Database) -> lookup.MessageDetail | None:
-        async with d.read() as conn:
-            return await lookup.message(conn, message_id)
-
-    detail = _with_db(settings, work, create=False)
+    detail = _with_db(settings, lambda d: lookup.message(d, message_id), create=False)
     if detail is None:
         typer.echo(f"error: no message {message_id}", err=True)
         raise typer.Exit(1)
@@ -872,11 +868,7 @@ def messages_search(
     )
     settings = _settings(config_path, data_dir, db)
 
-    async def work(d: Database) -> lookup.Page:
-        async with d.read() as conn:
-            return await lookup.search(conn, query)
-
-    page = _with_db(settings, work, create=False)
+    page = _with_db(settings, lambda d: lookup.search(d, query), create=False)
     lookupview.show(_console(), lookupview.page_table(page))
     if page.next_cursor is not None:
         typer.echo(f"more: --cursor {page.next_cursor}")

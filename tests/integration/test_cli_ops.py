@@ -172,10 +172,7 @@ def test_messages_show_and_search(sqlite_store: Store) -> None:
     async def fill() -> list[int]:
         db = await _filled(sqlite_store, count=90)
         try:
-            async with db.read() as conn:
-                page = await lookup.search(
-                    conn, lookup.Search(client_id="acme", limit=10)
-                )
+            page = await lookup.search(db, lookup.Search(client_id="acme", limit=10))
             ids = [m.id for m in page.messages]
             async with db.transaction() as conn:
                 await conn.execute(

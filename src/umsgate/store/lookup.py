@@ -29,13 +29,13 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, RowMapping, Select, and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from umsgate.domain import ids
 from umsgate.errors import UmsgateError
+from umsgate.store.database import Database
 from umsgate.store.tables import clients, events, messages, reports
 
 #: Page size when none is asked for, and the largest one served.
@@ -111,6 +111,8 @@ class MessageView:
     #: The message this one is the fallback of, and the fallback made from this one.
     fallback_of: int | None
     fallback_to: int | None = None
+    #: Whether this is the fallback made from another message (its ``kind``).
+    is_fallback: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -184,7 +186,7 @@ def id_floor(epoch: float) -> int:
     return ids.OFFSET + (ms << (ids.SLOT_BITS + ids.SEQ_BITS))
 
 
-_VIEW_COLUMNS = (
+VIEW_COLUMNS = (
     messages.c.id,
     messages.c.client_id,
     messages.c.src_msg_id,
@@ -205,10 +207,12 @@ _VIEW_COLUMNS = (
     messages.c.sent_at,
     messages.c.done_at,
     messages.c.parent_id,
+    messages.c.kind,
 )
 
 
-def _view(row: Any, fallback_to: int | None = None) -> MessageView:
+def view(row: RowMapping, fallback_to: int | None = None) -> MessageView:
+    """The view of a row of `VIEW_COLUMNS`."""
     return MessageView(
         id=int(row["id"]),
         client_id=row["client_id"],
@@ -231,18 +235,43 @@ def _view(row: Any, fallback_to: int | None = None) -> MessageView:
         done_at=None if row["done_at"] is None else float(row["done_at"]),
         fallback_of=None if row["parent_id"] is None else int(row["parent_id"]),
         fallback_to=fallback_to,
+        is_fallback=bool(row["kind"]),
+    )
+
+
+async def timeline(conn: AsyncConnection, message_id: int) -> tuple[EventView, ...]:
+    """The events of a message, in order (the ``events(message_id)`` index)."""
+    columns = (
+        events.c.id,
+        events.c.at,
+        events.c.status,
+        events.c.code,
+        events.c.detail,
+    )
+    stmt = select(*columns).where(events.c.message_id == message_id)
+    result = await conn.execute(stmt.order_by(events.c.id))
+    return tuple(
+        EventView(id=int(i), at=float(at), status=status, code=code, detail=detail)
+        for i, at, status, code, detail in result.all()
     )
 
 
 async def message(
-    conn: AsyncConnection, message_id: int, *, client_id: str | None = None
+    db: Database, message_id: int, *, client_id: str | None = None
 ) -> MessageDetail | None:
     """One message with its timeline; None when there is none with this id, or it
     is not ``client_id``'s (when given)."""
+    async with db.read() as conn:
+        return await _message(conn, message_id, client_id)
+
+
+async def _message(
+    conn: AsyncConnection, message_id: int, client_id: str | None
+) -> MessageDetail | None:
     cond: ColumnElement[bool] = messages.c.id == message_id
     if client_id is not None:
         cond = and_(cond, messages.c.client_id == client_id)
-    row = (await conn.execute(select(*_VIEW_COLUMNS).where(cond))).mappings().first()
+    row = (await conn.execute(select(*VIEW_COLUMNS).where(cond))).mappings().first()
     if row is None:
         return None
     child = (
@@ -253,19 +282,7 @@ async def message(
             .limit(1)
         )
     ).scalar()
-    timeline = (
-        await conn.execute(
-            select(
-                events.c.id,
-                events.c.at,
-                events.c.status,
-                events.c.code,
-                events.c.detail,
-            )
-            .where(events.c.message_id == message_id)
-            .order_by(events.c.id)
-        )
-    ).all()
+    steps = await timeline(conn, message_id)
     # A fallback's report carries its parent's umsMsgId; the index leads with it.
     known_as = [message_id] + ([int(row["parent_id"])] if row["parent_id"] else [])
     report = (
@@ -290,17 +307,8 @@ async def message(
         .first()
     )
     return MessageDetail(
-        message=_view(row, None if child is None else int(child)),
-        events=tuple(
-            EventView(
-                id=int(e.id),
-                at=float(e.at),
-                status=e.status,
-                code=e.code,
-                detail=e.detail,
-            )
-            for e in timeline
-        ),
+        message=view(row, None if child is None else int(child)),
+        events=steps,
         webhook=None
         if report is None
         else WebhookView(
@@ -312,7 +320,7 @@ async def message(
     )
 
 
-def search_statement(query: Search) -> Select[Any]:
+def search_statement(query: Search) -> Select[tuple[object, ...]]:
     """The statement of `search` (one row more than a page: whether more follow)."""
     conds: list[ColumnElement[bool]] = []
     if query.client_id is not None:
@@ -334,29 +342,31 @@ def search_statement(query: Search) -> Select[Any]:
         conds.append(messages.c.id < id_floor(query.until))
     if query.after is not None:
         conds.append(messages.c.id < decode_cursor(query.after))
-    order: ColumnElement[Any] = messages.c.id
+    order: ColumnElement[int] = messages.c.id
     if query.src_msg_id is not None:
         # At most two rows (a message and its fallback): SQLite, left to itself,
         # would walk the client's id index to skip this sort instead of using the
         # unique key; an expression is no index's order.
         order = messages.c.id + 0
     return (
-        select(*_VIEW_COLUMNS)
+        select(*VIEW_COLUMNS)
         .where(*conds)
         .order_by(order.desc())
         .limit(query.limit + 1)
     )
 
 
-async def search(conn: AsyncConnection, query: Search) -> Page:
+async def search(db: Database, query: Search) -> Page:
     """One page of the messages that match ``query``, newest first.
 
     Raises:
         BadCursor: ``query.after`` is not a cursor of this gateway.
     """
-    rows = (await conn.execute(search_statement(query))).mappings().all()
+    statement = search_statement(query)
+    async with db.read() as conn:
+        rows = (await conn.execute(statement)).mappings().all()
     more = len(rows) > query.limit
-    views = tuple(_view(r) for r in rows[: query.limit])
+    views = tuple(view(r) for r in rows[: query.limit])
     return Page(
         messages=views,
         next_cursor=encode_cursor(views[-1].id) if more and views else None,

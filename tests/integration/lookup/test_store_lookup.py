@@ -155,25 +155,24 @@ def _check_plan(backend: str, name: str, plan: str) -> None:
 async def test_pages_cover_a_search_without_gaps_or_repeats(store: Store) -> None:
     db = await _filled(store)
     try:
-        async with db.read() as conn:
-            everything = await lookup.search(
-                conn, lookup.Search(client_id="acme", limit=lookup.MAX_LIMIT)
+        everything = await lookup.search(
+            db, lookup.Search(client_id="acme", limit=lookup.MAX_LIMIT)
+        )
+        seen: list[int] = []
+        cursor = None
+        pages = 0
+        while True:
+            page = await lookup.search(
+                db, lookup.Search(client_id="acme", limit=7, after=cursor)
             )
-            seen: list[int] = []
-            cursor = None
-            pages = 0
-            while True:
-                page = await lookup.search(
-                    conn, lookup.Search(client_id="acme", limit=7, after=cursor)
-                )
-                pages += 1
-                seen.extend(m.id for m in page.messages)
-                if page.next_cursor is None:
-                    break
-                cursor = page.next_cursor
-            by_receiver = await lookup.search(
-                conn, lookup.Search(receiver="+821012345678", limit=lookup.MAX_LIMIT)
-            )
+            pages += 1
+            seen.extend(m.id for m in page.messages)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        by_receiver = await lookup.search(
+            db, lookup.Search(receiver="+821012345678", limit=lookup.MAX_LIMIT)
+        )
     finally:
         await db.close()
     assert pages == 15  # 100 messages of acme, 7 a page

@@ -163,8 +163,7 @@ async def show(request: Request) -> Response:
     message_id = int(raw)
     if message_id > MAX_STORED_ID:
         return not_found
-    async with _gateway(request).db.read() as conn:
-        detail = await lookup.message(conn, message_id, client_id=client.id)
+    detail = await lookup.message(_gateway(request).db, message_id, client_id=client.id)
     if detail is None:
         return not_found
     return JSON(detail_json(detail))
@@ -255,8 +254,7 @@ async def search(request: Request) -> Response:
         query = parse_search(request.query_params, client.id)
     except ValidationError as exc:
         return invalid(exc)
-    async with _gateway(request).db.read() as conn:
-        page = await lookup.search(conn, query)
+    page = await lookup.search(_gateway(request).db, query)
     return JSON(
         {
             "messages": [message_json(m) for m in page.messages],
