@@ -21,7 +21,7 @@ from collections.abc import Callable
 from umsgate import clients, hashing, lockout
 from umsgate.config import ConsoleSettings
 from umsgate.errors import UmsgateError
-from umsgate.store import console as queries
+from umsgate.store import operators as store
 from umsgate.store.database import Database
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -86,50 +86,31 @@ async def add_operator(
     check_password(password)
     digest = await asyncio.to_thread(hashing.hash_secret, password)
     t = time.time() if now is None else now
-    async with db.transaction() as conn:
-        if await queries.get_operator(conn, username) is not None:
-            raise OperatorError(f"operator {username!r} exists already")
-        await queries.insert_operator(
-            conn,
-            {
-                "username": username,
-                "password_hash": digest,
-                "created_at": t,
-                "updated_at": t,
-            },
-        )
+    record = store.OperatorRecord(
+        username=username, password_hash=digest, created_at=t, updated_at=t
+    )
+    if not await store.add_operator(db, record):
+        raise OperatorError(f"operator {username!r} exists already")
 
 
 async def list_operators(db: Database) -> list[dict[str, object]]:
-    async with db.read() as conn:
-        rows = await queries.list_operators(conn)
     return [
-        {
-            "username": r.username,
-            "createdAt": float(r.created_at),
-            "updatedAt": float(r.updated_at),
-        }
-        for r in rows
+        {"username": r.username, "createdAt": r.created_at, "updatedAt": r.updated_at}
+        for r in await store.list_operators(db)
     ]
 
 
 async def remove_operator(db: Database, username: str) -> None:
-    async with db.transaction() as conn:
-        if not await queries.delete_operator(conn, username):
-            raise OperatorError(f"no operator {username!r}")
-        await queries.delete_operator_credentials(conn, username)
+    if not await store.remove_operator(db, username):
+        raise OperatorError(f"no operator {username!r}")
 
 
 async def set_password(db: Database, username: str, password: str) -> None:
     """Change an operator's password; its sessions and tokens end."""
     check_password(password)
     digest = await asyncio.to_thread(hashing.hash_secret, password)
-    async with db.transaction() as conn:
-        if not await queries.update_operator_password(
-            conn, username, digest, time.time()
-        ):
-            raise OperatorError(f"no operator {username!r}")
-        await queries.delete_operator_credentials(conn, username)
+    if not await store.set_password(db, username, digest, time.time()):
+        raise OperatorError(f"no operator {username!r}")
 
 
 async def issue_token(
@@ -142,18 +123,14 @@ async def issue_token(
         )
     t = time.time() if now is None else now
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with db.transaction() as conn:
-        if await queries.get_operator(conn, username) is None:
-            raise OperatorError(f"no operator {username!r}")
-        await queries.insert_operator_token(
-            conn,
-            {
-                "hash": clients.sha256_hex(token),
-                "username": username,
-                "created_at": t,
-                "expires_at": t + ttl,
-            },
-        )
+    record = store.TokenRecord(
+        hash=clients.sha256_hex(token),
+        username=username,
+        created_at=t,
+        expires_at=t + ttl,
+    )
+    if not await store.add_token(db, record):
+        raise OperatorError(f"no operator {username!r}")
     return token, t + ttl
 
 
@@ -200,8 +177,7 @@ class Sessions:
             TooManyFailures: the username or address must wait before trying again.
         """
         self.limiter.check(username, address)
-        async with self._db.read() as conn:
-            row = await queries.get_operator(conn, username)
+        row = await store.get_operator(self._db, username)
         # An unknown username is checked against a dummy hash, so that it takes
         # as long as a wrong password.
         stored = hashing.DUMMY_HASH if row is None else row.password_hash
@@ -223,18 +199,17 @@ class Sessions:
             csrf=secrets.token_urlsafe(32),
             expires_at=now + self.settings.session_max,
         )
-        async with self._db.transaction() as conn:
-            await queries.insert_session(
-                conn,
-                {
-                    "hash": clients.sha256_hex(new.id),
-                    "username": username,
-                    "csrf": new.csrf,
-                    "created_at": now,
-                    "last_seen": now,
-                    "expires_at": new.expires_at,
-                },
-            )
+        await store.add_session(
+            self._db,
+            store.SessionRecord(
+                hash=clients.sha256_hex(new.id),
+                username=username,
+                csrf=new.csrf,
+                created_at=now,
+                last_seen=now,
+                expires_at=new.expires_at,
+            ),
+        )
         return new
 
     async def session(self, session_id: str) -> Operator | None:
@@ -242,40 +217,34 @@ class Sessions:
         if not session_id or len(session_id) > 100:
             return None
         digest = clients.sha256_hex(session_id)
-        async with self._db.read() as conn:
-            row = await queries.get_session(conn, digest)
+        row = await store.get_session(self._db, digest)
         now = self._time()
         if row is None:
             return None
         if now >= row.expires_at or now - row.last_seen >= self.settings.session_idle:
-            async with self._db.transaction() as conn:
-                await queries.delete_session(conn, digest)
+            await store.delete_session(self._db, digest)
             return None
         if now - row.last_seen >= TOUCH_EVERY:
-            async with self._db.transaction() as conn:
-                await queries.touch_session(conn, digest, now)
+            await store.touch_session(self._db, digest, now)
         return Operator(username=row.username, csrf=row.csrf, session=digest)
 
     async def logout(self, operator: Operator) -> None:
         if operator.session:
-            async with self._db.transaction() as conn:
-                await queries.delete_session(conn, operator.session)
+            await store.delete_session(self._db, operator.session)
 
     async def token(self, token: str) -> Operator | None:
         """The operator of a bearer token that has not expired, or None."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
-        async with self._db.read() as conn:
-            row = await queries.get_operator_token(conn, clients.sha256_hex(token))
+        row = await store.get_token(self._db, clients.sha256_hex(token))
         if row is None or self._time() >= row.expires_at:
             return None
         return Operator(username=row.username)
 
     async def purge(self) -> int:
-        async with self._db.transaction() as conn:
-            return await queries.delete_expired_operator_credentials(
-                conn, self._time(), self.settings.session_idle
-            )
+        return await store.delete_expired(
+            self._db, self._time(), self.settings.session_idle
+        )
 
 
 class TooManyFailures(OperatorError):
