@@ -18,8 +18,8 @@ from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
 from umsgate.engine import breaker
 from umsgate.errors import UmsgateError
-from umsgate.store import console as console_queries
-from umsgate.store import queries
+from umsgate.store import console as console_store
+from umsgate.store import lookup
 
 #: The dashboard's window: the last hour, per minute.
 WINDOW_MINUTES = 60
@@ -46,36 +46,33 @@ async def stats(gw: ConsoleHost, *, now: float | None = None) -> dict[str, Any]:
     last = math.floor(t / 60)
     first = last - WINDOW_MINUTES + 1
     since = first * 60.0
-    async with gw.db.read() as conn:
-        accepted_rows = await console_queries.accepted_per_minute(conn, since)
-        final_rows = await console_queries.finals_per_minute(conn, since)
-        backlog = await console_queries.backlog_by_status(conn)
-        webhooks = await console_queries.webhook_backlog(
-            conn, t - FAILED_WEBHOOK_WINDOW
-        )
+    figures = await console_store.dashboard(gw.db, since, t - FAILED_WEBHOOK_WINDOW)
     minutes = [first + i for i in range(WINDOW_MINUTES)]
     index = {m: i for i, m in enumerate(minutes)}
     accepted: dict[str, list[int]] = {}
-    for minute, channel, n in accepted_rows:
-        if minute in index:
-            accepted.setdefault(channel, [0] * WINDOW_MINUTES)[index[minute]] += n
+    for a in figures.accepted:
+        if a.minute in index:
+            row = accepted.setdefault(a.channel, [0] * WINDOW_MINUTES)
+            row[index[a.minute]] += a.count
     outcome: dict[str, dict[str, list[int]]] = {
         s: {} for s in ("DELIVERED", "FAILED", "EXPIRED")
     }
     by_connector: dict[str, dict[str, int]] = {}
     totals = {"DELIVERED": 0, "FAILED": 0, "EXPIRED": 0}
-    for minute, status, channel, connector, n in final_rows:
-        if minute not in index or status not in outcome:
+    for f in figures.finished:
+        if f.minute not in index or f.status not in outcome:
             continue
-        key = f"{channel}/{connector or '-'}"
-        outcome[status].setdefault(key, [0] * WINDOW_MINUTES)[index[minute]] += n
+        connector = f.connector or "-"
+        key = f"{f.channel}/{connector}"
+        row = outcome[f.status].setdefault(key, [0] * WINDOW_MINUTES)
+        row[index[f.minute]] += f.count
         per = by_connector.setdefault(
-            connector or "-", {"DELIVERED": 0, "FAILED": 0, "EXPIRED": 0}
+            connector, {"DELIVERED": 0, "FAILED": 0, "EXPIRED": 0}
         )
-        per[status] += n
-        totals[status] += n
+        per[f.status] += f.count
+        totals[f.status] += f.count
     ended = sum(totals.values())
-    pending = sum(w["pending"] for w in webhooks["clients"].values())
+    webhooks = figures.webhooks
     return {
         "now": t,
         "minutes": [m * 60 for m in minutes],
@@ -91,15 +88,15 @@ async def stats(gw: ConsoleHost, *, now: float | None = None) -> dict[str, Any]:
         },
         "byConnector": by_connector,
         "deliveryRatio": None if not ended else totals["DELIVERED"] / ended,
-        "backlog": backlog,
+        "backlog": {b.status: b.count for b in figures.backlog},
         "webhooks": {
-            "pending": pending,
-            "failing": sum(w["failing"] for w in webhooks["clients"].values()),
-            "failed": sum(w["failed"] for w in webhooks["clients"].values()),
+            "pending": sum(w.pending for w in webhooks.clients),
+            "failing": sum(w.failing for w in webhooks.clients),
+            "failed": sum(w.failed for w in webhooks.clients),
             "oldestPendingAge": (
                 None
-                if webhooks["oldest_pending"] is None
-                else max(0.0, t - webhooks["oldest_pending"])
+                if webhooks.oldest_pending is None
+                else max(0.0, t - webhooks.oldest_pending)
             ),
         },
     }
@@ -162,36 +159,38 @@ async def webhooks(
 ) -> dict[str, Any]:
     t = time.time() if now is None else now
     since = t - FAILED_WEBHOOK_WINDOW
-    async with gw.db.read() as conn:
-        backlog = await console_queries.webhook_backlog(conn, since)
-        rows = await console_queries.troubled_reports(
-            conn, failed_since=since, client_id=client_id or None
-        )
+    found = await console_store.webhooks(
+        gw.db, failed_since=since, client_id=client_id or None
+    )
     return {
         "clients": [
-            {"clientId": cid, **counts}
-            for cid, counts in sorted(backlog["clients"].items())
+            {
+                "clientId": c.client_id,
+                "pending": c.pending,
+                "failing": c.failing,
+                "failed": c.failed,
+            }
+            for c in found.backlog.clients
         ],
         "reports": [
             {
-                "id": int(r.id),
+                "id": r.id,
                 "clientId": r.client_id,
                 "umsMsgId": str(r.ums_msg_id),
                 "channel": r.channel,
-                "state": r.webhook_state,
-                "attempts": int(r.attempts),
-                "nextAt": float(r.next_at),
+                "state": r.state,
+                "attempts": r.attempts,
+                "nextAt": r.next_at,
                 "lastError": r.last_error,
-                "createdAt": float(r.created_at),
+                "createdAt": r.created_at,
             }
-            for r in rows
+            for r in found.troubled
         ],
     }
 
 
 async def resend_report(gw: ConsoleHost, report_id: int) -> bool:
-    async with gw.db.transaction() as conn:
-        done = await console_queries.resend_report(conn, report_id, time.time())
+    done = await console_store.resend_report(gw.db, report_id, time.time())
     if done:
         gw.notifier.wake()
     return done
@@ -331,45 +330,44 @@ class Search:
         )
 
 
-def message_json(row: Any) -> dict[str, Any]:
+def message_json(m: lookup.MessageView) -> dict[str, Any]:
     return {
-        "umsMsgId": str(row.id),
-        "clientId": row.client_id,
-        "srcMsgId": row.src_msg_id,
-        "kind": "fallback" if row.kind else "message",
-        "parentId": None if row.parent_id is None else str(row.parent_id),
-        "channel": row.channel,
-        "status": row.status,
-        "sender": row.sender,
-        "receiver": row.receiver,
-        "connector": row.connector,
-        "providerMsgId": row.provider_msg_id,
-        "attempts": int(row.attempts),
-        "segments": int(row.segments),
-        "resultCode": row.result_code,
-        "rawCode": row.raw_code,
-        "resultMessage": row.result_message,
-        "createdAt": float(row.created_at),
-        "sentAt": None if row.sent_at is None else float(row.sent_at),
-        "doneAt": None if row.done_at is None else float(row.done_at),
+        "umsMsgId": str(m.id),
+        "clientId": m.client_id,
+        "srcMsgId": m.src_msg_id,
+        "kind": "fallback" if m.is_fallback else "message",
+        "parentId": None if m.fallback_of is None else str(m.fallback_of),
+        "channel": m.channel,
+        "status": m.status,
+        "sender": m.sender,
+        "receiver": m.receiver,
+        "connector": m.connector,
+        "providerMsgId": m.provider_msg_id,
+        "attempts": m.attempts,
+        "segments": m.segments,
+        "resultCode": m.result_code,
+        "rawCode": m.raw_code,
+        "resultMessage": m.result_message,
+        "createdAt": m.created_at,
+        "sentAt": m.sent_at,
+        "doneAt": m.done_at,
     }
 
 
 async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
     """One page of the search, newest first, with the cursor of the next one."""
-    async with gw.db.read() as conn:
-        rows = await console_queries.search_messages(
-            conn,
-            client_id=search.client_id or None,
-            src_msg_id=search.src_msg_id or None,
-            receiver=search.receiver or None,
-            status=search.status or None,
-            channel=search.channel or None,
-            since=search.since,
-            until=search.until,
-            before_id=search.before,
-            limit=search.limit + 1,
-        )
+    rows = await console_store.search_messages(
+        gw.db,
+        client_id=search.client_id or None,
+        src_msg_id=search.src_msg_id or None,
+        receiver=search.receiver or None,
+        status=search.status or None,
+        channel=search.channel or None,
+        since=search.since,
+        until=search.until,
+        before_id=search.before,
+        limit=search.limit + 1,
+    )
     more = len(rows) > search.limit
     rows = rows[: search.limit]
     return {
@@ -381,36 +379,25 @@ async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
 async def message_timeline(gw: ConsoleHost, message_id: int) -> dict[str, Any] | None:
     """A message with its events in order and its webhook reports; None if no
     such message."""
-    async with gw.db.read() as conn:
-        row = await console_queries.get_message(conn, message_id)
-        if row is None:
-            return None
-        events = await queries.message_events(conn, message_id)
-        reports = await console_queries.message_reports(
-            conn, row.client_id, message_id if not row.kind else int(row.parent_id)
-        )
-        fallbacks = await console_queries.fallbacks_of(conn, message_id)
+    found = await console_store.story(gw.db, message_id)
+    if found is None:
+        return None
     return {
-        **message_json(row),
-        "fallbacks": [str(f) for f in fallbacks],
+        **message_json(found.message),
+        "fallbacks": [str(f) for f in found.fallbacks],
         "events": [
-            {
-                "at": float(e.at),
-                "status": e.status,
-                "code": e.code,
-                "detail": e.detail,
-            }
-            for e in events
+            {"at": e.at, "status": e.status, "code": e.code, "detail": e.detail}
+            for e in found.events
         ],
         "reports": [
             {
-                "id": int(r.id),
-                "state": r.webhook_state,
-                "attempts": int(r.attempts),
+                "id": r.id,
+                "state": r.state,
+                "attempts": r.attempts,
                 "lastError": r.last_error,
-                "createdAt": float(r.created_at),
-                "nextAt": float(r.next_at),
+                "createdAt": r.created_at,
+                "nextAt": r.next_at,
             }
-            for r in reports
+            for r in found.reports
         ],
     }

@@ -1,29 +1,33 @@
-"""Named queries of the operator console and the admin API: operators, their
-sessions and tokens, the dashboard's figures and the webhook backlog.
+"""What the operator console and the admin API read and change beyond operators
+(`umsgate.store.operators`): the dashboard's figures, the webhook backlog and its
+troubled reports, message searches across clients and a message's whole story.
 
-Every figure comes from an index range: the last hour of messages by
-``created_at`` and ``done_at``, the backlog by ``(status, due_at)``, the webhook
-backlog by ``(webhook_state, next_at)``; none counts the whole table.
+Each operation opens its own read or transaction. Every figure comes from an index
+range: the last hour of messages by ``created_at`` and ``done_at``, the backlog by
+``(status, due_at)``, the webhook backlog by ``(webhook_state, next_at)``; none
+counts the whole table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import dataclasses
 
-from sqlalchemy import Integer, Row, and_, cast, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    RowMapping,
+    and_,
+    cast,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from umsgate.domain import ids
 from umsgate.domain.lifecycle import Status
-from umsgate.store.tables import (
-    clients,
-    messages,
-    operator_sessions,
-    operator_tokens,
-    operators,
-    reports,
-)
+from umsgate.store import lookup
+from umsgate.store.database import Database
+from umsgate.store.tables import clients, messages, reports
 
 #: Statuses of messages still on their way (the backlog).
 OPEN_STATUSES = tuple(s.value for s in Status if not s.final)
@@ -33,128 +37,139 @@ WEBHOOK_LIST_LIMIT = 200
 #: reads at most this many index entries; the console shows "at least" beyond).
 BACKLOG_CAP = 100_000
 
-# -- operators ----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """Messages created in one minute on one channel."""
+
+    #: Minutes since the epoch.
+    minute: int
+    channel: str
+    count: int
 
 
-async def insert_operator(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(operators).values(**row))
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    """Messages that ended in one minute with one status, channel and connector."""
+
+    minute: int
+    status: str
+    channel: str
+    #: "" when none took it.
+    connector: str
+    count: int
 
 
-async def get_operator(conn: AsyncConnection, username: str) -> Row[Any] | None:
-    stmt = select(operators).where(operators.c.username == username)
-    return (await conn.execute(stmt)).first()
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StatusCount:
+    status: str
+    count: int
 
 
-async def list_operators(conn: AsyncConnection) -> list[Row[Any]]:
-    stmt = select(operators).order_by(operators.c.username).limit(1000)
-    return list((await conn.execute(stmt)).all())
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClientWebhooks:
+    """A client's reports waiting for their webhook (pending; failing: pending
+    after a failed try) and given up."""
+
+    client_id: str
+    pending: int = 0
+    failing: int = 0
+    failed: int = 0
 
 
-async def update_operator_password(
-    conn: AsyncConnection, username: str, password_hash: str, now: float
-) -> bool:
-    result = await conn.execute(
-        update(operators)
-        .where(operators.c.username == username)
-        .values(password_hash=password_hash, updated_at=now)
-    )
-    return bool(result.rowcount)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookBacklog:
+    #: By client id.
+    clients: tuple[ClientWebhooks, ...]
+    #: When the oldest pending report was made; None when none is pending.
+    oldest_pending: float | None
 
 
-async def delete_operator(conn: AsyncConnection, username: str) -> bool:
-    result = await conn.execute(
-        delete(operators).where(operators.c.username == username)
-    )
-    return bool(result.rowcount)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Dashboard:
+    """The figures of the dashboard since a time."""
+
+    accepted: tuple[Accepted, ...]
+    finished: tuple[Finished, ...]
+    #: Messages on their way, for each status of `OPEN_STATUSES` in order.
+    backlog: tuple[StatusCount, ...]
+    webhooks: WebhookBacklog
 
 
-async def delete_operator_credentials(conn: AsyncConnection, username: str) -> None:
-    """End every session and token of an operator."""
-    await conn.execute(
-        delete(operator_sessions).where(operator_sessions.c.username == username)
-    )
-    await conn.execute(
-        delete(operator_tokens).where(operator_tokens.c.username == username)
-    )
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReportState:
+    """Where the webhook of one report stands."""
+
+    id: int
+    client_id: str
+    ums_msg_id: int
+    channel: str
+    #: pending, done, failed or none.
+    state: str
+    attempts: int
+    next_at: float
+    last_error: str
+    created_at: float
 
 
-# -- sessions and tokens ------------------------------------------------------------
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Webhooks:
+    backlog: WebhookBacklog
+    #: Reports pending again after a failed try, then those given up.
+    troubled: tuple[ReportState, ...]
 
 
-async def insert_session(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(operator_sessions).values(**row))
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """A message with its events, its webhook reports and the fallbacks made
+    from it."""
 
-
-async def get_session(conn: AsyncConnection, digest: str) -> Row[Any] | None:
-    stmt = select(operator_sessions).where(operator_sessions.c.hash == digest)
-    return (await conn.execute(stmt)).first()
-
-
-async def touch_session(conn: AsyncConnection, digest: str, now: float) -> None:
-    await conn.execute(
-        update(operator_sessions)
-        .where(operator_sessions.c.hash == digest)
-        .values(last_seen=now)
-    )
-
-
-async def delete_session(conn: AsyncConnection, digest: str) -> None:
-    await conn.execute(
-        delete(operator_sessions).where(operator_sessions.c.hash == digest)
-    )
-
-
-async def insert_operator_token(conn: AsyncConnection, row: Mapping[str, Any]) -> None:
-    await conn.execute(insert(operator_tokens).values(**row))
-
-
-async def get_operator_token(conn: AsyncConnection, digest: str) -> Row[Any] | None:
-    stmt = select(operator_tokens).where(operator_tokens.c.hash == digest)
-    return (await conn.execute(stmt)).first()
-
-
-async def delete_expired_operator_credentials(
-    conn: AsyncConnection, now: float, idle: float
-) -> int:
-    """Drop sessions past their end or idle too long, and expired tokens."""
-    gone = await conn.execute(
-        delete(operator_sessions).where(
-            (operator_sessions.c.expires_at <= now)
-            | (operator_sessions.c.last_seen <= now - idle)
-        )
-    )
-    tokens = await conn.execute(
-        delete(operator_tokens).where(operator_tokens.c.expires_at <= now)
-    )
-    return int(gone.rowcount or 0) + int(tokens.rowcount or 0)
+    message: lookup.MessageView
+    events: tuple[lookup.EventView, ...]
+    reports: tuple[ReportState, ...]
+    fallbacks: tuple[int, ...]
 
 
 # -- the dashboard --------------------------------------------------------------------
 
 
-def _minute(column: Any) -> Any:
+def _minute(column: ColumnElement[float]) -> ColumnElement[int]:
     return cast(func.floor(column / 60), Integer)
 
 
-async def accepted_per_minute(
+async def dashboard(db: Database, since: float, failed_since: float) -> Dashboard:
+    """Messages created and ended since ``since``, the backlog, and the webhook
+    backlog with the reports given up since ``failed_since``, in one read."""
+    async with db.read() as conn:
+        return Dashboard(
+            accepted=await _accepted_per_minute(conn, since),
+            finished=await _finals_per_minute(conn, since),
+            backlog=await _backlog_by_status(conn),
+            webhooks=await _webhook_backlog(conn, failed_since),
+        )
+
+
+async def _accepted_per_minute(
     conn: AsyncConnection, since: float
-) -> list[tuple[int, str, int]]:
-    """(minute number, channel, messages) of the messages created since ``since``
-    (clients' own and fallbacks), by the ``created_at`` index."""
+) -> tuple[Accepted, ...]:
+    """The messages created since ``since`` (clients' own and fallbacks), by the
+    ``created_at`` index."""
     minute = _minute(messages.c.created_at).label("minute")
     stmt = (
         select(minute, messages.c.channel, func.count())
         .where(messages.c.created_at >= since)
         .group_by(minute, messages.c.channel)
     )
-    return [(int(m), str(c), int(n)) for m, c, n in (await conn.execute(stmt)).all()]
+    return tuple(
+        Accepted(minute=int(m), channel=str(c), count=int(n))
+        for m, c, n in (await conn.execute(stmt)).all()
+    )
 
 
-async def finals_per_minute(
+async def _finals_per_minute(
     conn: AsyncConnection, since: float
-) -> list[tuple[int, str, str, str, int]]:
-    """(minute, status, channel, connector, messages) of the messages that ended
-    since ``since``, by the partial ``done_at`` index."""
+) -> tuple[Finished, ...]:
+    """The messages that ended since ``since``, by the partial ``done_at`` index."""
     minute = _minute(messages.c.done_at).label("minute")
     connector = func.coalesce(messages.c.connector, "").label("connector")
     stmt = (
@@ -162,31 +177,62 @@ async def finals_per_minute(
         .where(messages.c.done_at.is_not(None), messages.c.done_at >= since)
         .group_by(minute, messages.c.status, messages.c.channel, connector)
     )
-    return [
-        (int(m), str(s), str(c), str(k), int(n))
+    return tuple(
+        Finished(
+            minute=int(m), status=str(s), channel=str(c), connector=str(k), count=int(n)
+        )
         for m, s, c, k, n in (await conn.execute(stmt)).all()
-    ]
+    )
 
 
-async def backlog_by_status(conn: AsyncConnection) -> dict[str, int]:
+async def _backlog_by_status(conn: AsyncConnection) -> tuple[StatusCount, ...]:
     """Messages on their way by status (the ``(status, due_at)`` index; counts the
     backlog only)."""
-    out = {}
+    out = []
     for status in OPEN_STATUSES:
         stmt = select(func.count()).where(messages.c.status == status)
-        out[status] = int((await conn.execute(stmt)).scalar() or 0)
-    return out
+        count = int((await conn.execute(stmt)).scalar() or 0)
+        out.append(StatusCount(status=status, count=count))
+    return tuple(out)
 
 
 # -- webhooks -----------------------------------------------------------------------
 
 
-async def webhook_backlog(
+_REPORT_COLUMNS = (
+    reports.c.id,
+    reports.c.client_id,
+    reports.c.ums_msg_id,
+    reports.c.channel,
+    reports.c.webhook_state,
+    reports.c.attempts,
+    reports.c.next_at,
+    reports.c.last_error,
+    reports.c.created_at,
+)
+
+
+def _report_state(row: RowMapping) -> ReportState:
+    """The state of a row of `_REPORT_COLUMNS`."""
+    return ReportState(
+        id=int(row["id"]),
+        client_id=str(row["client_id"]),
+        ums_msg_id=int(row["ums_msg_id"]),
+        channel=str(row["channel"]),
+        state=str(row["webhook_state"]),
+        attempts=int(row["attempts"]),
+        next_at=float(row["next_at"]),
+        last_error=str(row["last_error"]),
+        created_at=float(row["created_at"]),
+    )
+
+
+async def _webhook_backlog(
     conn: AsyncConnection, failed_since: float, cap: int = BACKLOG_CAP
-) -> dict[str, Any]:
-    """Reports waiting for their webhook (pending; failing: pending after a failed
-    try) and given up since ``failed_since``, per client, with the oldest pending
-    report's creation time; at most ``cap`` of each state are counted.
+) -> WebhookBacklog:
+    """Reports waiting for their webhook and given up since ``failed_since``, per
+    client, with the oldest pending report's creation time; at most ``cap`` of each
+    state are counted.
 
     Each count reads an index range of ``(webhook_state, next_at)`` in a bounded
     subquery: grouped directly, a planner that knows the column has three values
@@ -211,53 +257,42 @@ async def webhook_backlog(
         .subquery()
     )
     failed_stmt = select(failed.c.client_id, func.count()).group_by(failed.c.client_id)
-    per_client: dict[str, dict[str, Any]] = {}
+    per_client: dict[str, ClientWebhooks] = {}
     oldest: float | None = None
     for client_id, n, n_failing, first in (await conn.execute(pending_stmt)).all():
-        per_client[str(client_id)] = {
-            "pending": int(n),
-            "failing": int(n_failing or 0),
-            "failed": 0,
-        }
+        per_client[str(client_id)] = ClientWebhooks(
+            client_id=str(client_id), pending=int(n), failing=int(n_failing or 0)
+        )
         if first is not None and (oldest is None or first < oldest):
             oldest = float(first)
     for client_id, n in (await conn.execute(failed_stmt)).all():
-        entry = per_client.setdefault(
-            str(client_id), {"pending": 0, "failing": 0, "failed": 0}
-        )
-        entry["failed"] = int(n)
-    return {"clients": per_client, "oldest_pending": oldest}
+        entry = per_client.get(str(client_id), ClientWebhooks(client_id=str(client_id)))
+        per_client[str(client_id)] = dataclasses.replace(entry, failed=int(n))
+    return WebhookBacklog(
+        clients=tuple(per_client[c] for c in sorted(per_client)),
+        oldest_pending=oldest,
+    )
 
 
-async def troubled_reports(
-    conn: AsyncConnection,
+async def webhooks(
+    db: Database,
     *,
     failed_since: float,
     client_id: str | None = None,
     limit: int = WEBHOOK_LIST_LIMIT,
-) -> list[Row[Any]]:
-    """Reports whose webhook failed at least once: pending again (oldest next try
-    first) and given up since ``failed_since`` (latest first)."""
-    cols = (
-        reports.c.id,
-        reports.c.client_id,
-        reports.c.ums_msg_id,
-        reports.c.channel,
-        reports.c.webhook_state,
-        reports.c.attempts,
-        reports.c.next_at,
-        reports.c.last_error,
-        reports.c.created_at,
-    )
+) -> Webhooks:
+    """The webhook backlog, and the reports whose webhook failed at least once:
+    pending again (oldest next try first) and given up since ``failed_since``
+    (latest first), of every client or one."""
     own = [] if client_id is None else [reports.c.client_id == client_id]
     retrying = (
-        select(*cols)
+        select(*_REPORT_COLUMNS)
         .where(reports.c.webhook_state == "pending", reports.c.attempts > 0, *own)
         .order_by(reports.c.next_at)
         .limit(limit)
     )
     failed = (
-        select(*cols)
+        select(*_REPORT_COLUMNS)
         .where(
             reports.c.webhook_state == "failed",
             reports.c.next_at >= failed_since,
@@ -266,67 +301,75 @@ async def troubled_reports(
         .order_by(reports.c.next_at.desc())
         .limit(limit)
     )
-    rows: list[Row[Any]] = []
-    for stmt in (retrying, failed):
-        rows.extend(await conn.execute(stmt))
-    return rows
+    troubled: list[ReportState] = []
+    async with db.read() as conn:
+        backlog = await _webhook_backlog(conn, failed_since)
+        for stmt in (retrying, failed):
+            result = await conn.execute(stmt)
+            troubled.extend(_report_state(r) for r in result.mappings())
+    return Webhooks(backlog=backlog, troubled=tuple(troubled))
 
 
-async def resend_report(conn: AsyncConnection, report_id: int, now: float) -> bool:
+async def resend_report(db: Database, report_id: int, now: float) -> bool:
     """Put a report's webhook back in the queue, due now (delivered ones too: the
-    client may have lost it)."""
-    result = await conn.execute(
-        update(reports)
-        .where(reports.c.id == report_id, reports.c.webhook_state != "none")
-        .values(webhook_state="pending", next_at=now, last_error="")
-    )
-    return bool(result.rowcount)
-
-
-async def get_report(conn: AsyncConnection, report_id: int) -> Row[Any] | None:
-    stmt = select(reports).where(reports.c.id == report_id)
-    return (await conn.execute(stmt)).first()
-
-
-async def message_reports(
-    conn: AsyncConnection, client_id: str, message_id: int
-) -> list[Row[Any]]:
-    """The webhook reports of a message the client knows by ``message_id`` (its
-    own, and its fallback's), by the ``(client_id, ums_msg_id)`` index."""
-    stmt = (
-        select(reports)
-        .where(
-            and_(reports.c.client_id == client_id, reports.c.ums_msg_id == message_id)
+    client may have lost it). False: no such report with a webhook."""
+    async with db.transaction() as conn:
+        result = await conn.execute(
+            update(reports)
+            .where(reports.c.id == report_id, reports.c.webhook_state != "none")
+            .values(webhook_state="pending", next_at=now, last_error="")
         )
-        .order_by(reports.c.id)
-    )
-    return list((await conn.execute(stmt)).all())
-
-
-async def fallbacks_of(conn: AsyncConnection, message_id: int) -> list[int]:
-    """The ids of the fallback messages made from a message (the partial parent
-    index)."""
-    stmt = select(messages.c.id).where(messages.c.parent_id == message_id).limit(10)
-    return [int(r[0]) for r in (await conn.execute(stmt)).all()]
-
-
-async def get_message(conn: AsyncConnection, message_id: int) -> Row[Any] | None:
-    """A message of any client by its umsMsgId."""
-    stmt = select(messages).where(messages.c.id == message_id)
-    return (await conn.execute(stmt)).first()
+    return bool(result.rowcount)
 
 
 # -- messages -----------------------------------------------------------------------
 
 
-def _id_floor(epoch: float) -> int:
-    """The smallest message id made at or after ``epoch`` (seconds)."""
-    ms = max(0, int(epoch * 1000) - ids.EPOCH_MS)
-    return ids.OFFSET + (ms << (ids.SLOT_BITS + ids.SEQ_BITS))
+async def story(db: Database, message_id: int) -> Story | None:
+    """A message of any client by its umsMsgId, with its events, its webhook
+    reports (those of the umsMsgId its client knows: its own, or its parent's for a
+    fallback, by the ``(client_id, ums_msg_id)`` index) and the fallbacks made from
+    it (the partial parent index); None if there is no such message."""
+    async with db.read() as conn:
+        row = (
+            (
+                await conn.execute(
+                    select(*lookup.VIEW_COLUMNS).where(messages.c.id == message_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        message = lookup.view(row)
+        events = await lookup.timeline(conn, message_id)
+        known_as = message_id
+        if message.is_fallback and message.fallback_of is not None:
+            known_as = message.fallback_of
+        report_rows = await conn.execute(
+            select(*_REPORT_COLUMNS)
+            .where(
+                and_(
+                    reports.c.client_id == message.client_id,
+                    reports.c.ums_msg_id == known_as,
+                )
+            )
+            .order_by(reports.c.id)
+        )
+        fallbacks = await conn.execute(
+            select(messages.c.id).where(messages.c.parent_id == message_id).limit(10)
+        )
+        return Story(
+            message=message,
+            events=events,
+            reports=tuple(_report_state(r) for r in report_rows.mappings()),
+            fallbacks=tuple(int(f[0]) for f in fallbacks),
+        )
 
 
 async def search_messages(
-    conn: AsyncConnection,
+    db: Database,
     *,
     client_id: str | None = None,
     src_msg_id: str | None = None,
@@ -337,13 +380,10 @@ async def search_messages(
     until: float | None = None,
     before_id: int | None = None,
     limit: int = 50,
-) -> list[Row[Any]]:
-    """Messages of every client (or one), newest first, at most ``limit``.
-
-    Stands in for the store's message lookup until that exists: same filters,
-    ``before_id`` as the cursor.
-    """
-    conds: list[Any] = []
+) -> tuple[lookup.MessageView, ...]:
+    """Messages of every client (or one), newest first, at most ``limit``, with
+    ``before_id`` as the cursor."""
+    conds: list[ColumnElement[bool]] = []
     if client_id:
         conds.append(messages.c.client_id == client_id)
     elif src_msg_id or receiver:
@@ -361,10 +401,17 @@ async def search_messages(
     # Ids are time-ordered (`umsgate.domain.ids`): a time range is an id range, read
     # from the primary key in the order of the page.
     if since is not None:
-        conds.append(messages.c.id >= _id_floor(since))
+        conds.append(messages.c.id >= lookup.id_floor(since))
     if until is not None:
-        conds.append(messages.c.id < _id_floor(until))
+        conds.append(messages.c.id < lookup.id_floor(until))
     if before_id is not None:
         conds.append(messages.c.id < before_id)
-    stmt = select(messages).where(*conds).order_by(messages.c.id.desc()).limit(limit)
-    return list((await conn.execute(stmt)).all())
+    stmt = (
+        select(*lookup.VIEW_COLUMNS)
+        .where(*conds)
+        .order_by(messages.c.id.desc())
+        .limit(limit)
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(stmt)).mappings().all()
+    return tuple(lookup.view(r) for r in rows)
