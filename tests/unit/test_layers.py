@@ -249,3 +249,86 @@ def test_only_the_store_speaks_to_the_database(path: Path) -> None:
 def test_the_database_check_sees_imports() -> None:
     assert "sqlalchemy" in imported_packages(SRC / "store" / "database.py")
     assert "sqlite3" in imported_packages(SRC / "store" / "driver.py")
+
+
+# -- transactions stay in the store ---------------------------------------------------
+
+#: The names a `Database` goes by where it is used (``db``, ``self._db``, ``gw.db``,
+#: the CLI's ``d``): a ``.read()`` or ``.transaction()`` on one of them opens a
+#: SQLAlchemy connection.
+DATABASE_NAMES = {"db", "_db", "d", "database"}
+#: Modules that still open the database's connections themselves, until the
+#: message operations they call take the `Database` (the list only shrinks).
+OPENS_CONNECTIONS_STILL = {
+    "app.py",
+    "engine/dispatcher.py",
+    "engine/gate.py",
+    "engine/nodes.py",
+    "reports/notifier.py",
+}
+
+
+def connection_uses(path: Path) -> list[str]:
+    """Where ``path`` opens a connection of a `Database` (``db.read()``,
+    ``db.transaction()``) or names ``AsyncConnection``, as ``line: what``."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("read", "transaction")
+            and not node.args
+            and not node.keywords
+        ):
+            receiver = node.func.value
+            name = (
+                receiver.attr
+                if isinstance(receiver, ast.Attribute)
+                else receiver.id
+                if isinstance(receiver, ast.Name)
+                else ""
+            )
+            if name in DATABASE_NAMES:
+                found.append(f"{node.lineno}: {name}.{node.func.attr}()")
+        elif (isinstance(node, ast.Name) and node.id == "AsyncConnection") or (
+            isinstance(node, ast.Attribute) and node.attr == "AsyncConnection"
+        ):
+            found.append(f"{node.lineno}: AsyncConnection")
+        elif isinstance(node, ast.ImportFrom):
+            found.extend(
+                f"{node.lineno}: AsyncConnection"
+                for alias in node.names
+                if alias.name == "AsyncConnection"
+            )
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for p in outside_the_store()
+        if str(p.relative_to(SRC)) not in OPENS_CONNECTIONS_STILL
+    ],
+    ids=lambda p: str(p.relative_to(SRC)),
+)
+def test_only_the_store_opens_transactions(path: Path) -> None:
+    assert connection_uses(path) == []
+
+
+def test_the_transaction_check_sees_them(tmp_path: Path) -> None:
+    assert connection_uses(SRC / "store" / "operators.py")
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from x import AsyncConnection as C\n"
+        "async def f(gw, fh, conn: 'AsyncConnection'):\n"
+        "    async with gw.db.read() as c:\n"
+        "        data = fh.read()\n"
+        "    async with self._db.transaction() as c:\n"
+        "        text = item.read(10)\n"
+    )
+    assert connection_uses(path) == [
+        "1: AsyncConnection",
+        "3: db.read()",
+        "5: _db.transaction()",
+    ]
