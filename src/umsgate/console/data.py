@@ -356,23 +356,24 @@ def message_json(m: lookup.MessageView) -> dict[str, Any]:
 
 async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
     """One page of the search, newest first, with the cursor of the next one."""
-    rows = await console_store.search_messages(
+    page = await lookup.search(
         gw.db,
-        client_id=search.client_id or None,
-        src_msg_id=search.src_msg_id or None,
-        receiver=search.receiver or None,
-        status=search.status or None,
-        channel=search.channel or None,
-        since=search.since,
-        until=search.until,
-        before_id=search.before,
-        limit=search.limit + 1,
+        lookup.Search(
+            client_id=search.client_id or None,
+            src_msg_id=search.src_msg_id or None,
+            receiver=search.receiver or None,
+            status=search.status or None,
+            channel=search.channel or None,
+            since=search.since,
+            until=search.until,
+            before=search.before,
+            limit=search.limit,
+        ),
     )
-    more = len(rows) > search.limit
-    rows = rows[: search.limit]
+    rows = page.messages
     return {
         "messages": [message_json(r) for r in rows],
-        "next": str(rows[-1].id) if more and rows else None,
+        "next": str(rows[-1].id) if page.next_cursor is not None else None,
     }
 
 

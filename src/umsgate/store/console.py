@@ -1,6 +1,7 @@
 """What the operator console and the admin API read and change beyond operators
-(`umsgate.store.operators`): the dashboard's figures, the webhook backlog and its
-troubled reports, message searches across clients and a message's whole story.
+(`umsgate.store.operators`) and the message searches (`umsgate.store.lookup`): the
+dashboard's figures, the webhook backlog and its troubled reports, and a message's
+whole story.
 
 Each operation opens its own read or transaction. Every figure comes from an index
 range: the last hour of messages by ``created_at`` and ``done_at``, the backlog by
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from umsgate.domain.lifecycle import Status
 from umsgate.store import lookup
 from umsgate.store.database import Database
-from umsgate.store.tables import clients, messages, reports
+from umsgate.store.tables import messages, reports
 
 #: Statuses of messages still on their way (the backlog).
 OPEN_STATUSES = tuple(s.value for s in Status if not s.final)
@@ -322,7 +323,7 @@ async def resend_report(db: Database, report_id: int, now: float) -> bool:
     return bool(result.rowcount)
 
 
-# -- messages -----------------------------------------------------------------------
+# -- a message -----------------------------------------------------------------------
 
 
 async def story(db: Database, message_id: int) -> Story | None:
@@ -366,52 +367,3 @@ async def story(db: Database, message_id: int) -> Story | None:
             reports=tuple(_report_state(r) for r in report_rows.mappings()),
             fallbacks=tuple(int(f[0]) for f in fallbacks),
         )
-
-
-async def search_messages(
-    db: Database,
-    *,
-    client_id: str | None = None,
-    src_msg_id: str | None = None,
-    receiver: str | None = None,
-    status: str | None = None,
-    channel: str | None = None,
-    since: float | None = None,
-    until: float | None = None,
-    before_id: int | None = None,
-    limit: int = 50,
-) -> tuple[lookup.MessageView, ...]:
-    """Messages of every client (or one), newest first, at most ``limit``, with
-    ``before_id`` as the cursor."""
-    conds: list[ColumnElement[bool]] = []
-    if client_id:
-        conds.append(messages.c.client_id == client_id)
-    elif src_msg_id or receiver:
-        # The indexes lead with the client: probe them once per client (the
-        # clients table is small) instead of walking the table in id order.
-        conds.append(messages.c.client_id.in_(select(clients.c.id)))
-    if src_msg_id:
-        conds.append(messages.c.src_msg_id == src_msg_id)
-    if receiver:
-        conds.append(messages.c.receiver == receiver)
-    if status:
-        conds.append(messages.c.status == status)
-    if channel:
-        conds.append(messages.c.channel == channel)
-    # Ids are time-ordered (`umsgate.domain.ids`): a time range is an id range, read
-    # from the primary key in the order of the page.
-    if since is not None:
-        conds.append(messages.c.id >= lookup.id_floor(since))
-    if until is not None:
-        conds.append(messages.c.id < lookup.id_floor(until))
-    if before_id is not None:
-        conds.append(messages.c.id < before_id)
-    stmt = (
-        select(*lookup.VIEW_COLUMNS)
-        .where(*conds)
-        .order_by(messages.c.id.desc())
-        .limit(limit)
-    )
-    async with db.read() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
-    return tuple(lookup.view(r) for r in rows)

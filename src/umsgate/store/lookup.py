@@ -133,6 +133,7 @@ class Search:
         receiver: E.164, as the store keeps it (normalise first).
         since, until: epoch seconds; ``since`` inclusive, ``until`` exclusive.
         after: the cursor of the previous page.
+        before: messages older than this id only (the console's own cursor).
     """
 
     client_id: str | None = None
@@ -144,6 +145,7 @@ class Search:
     until: float | None = None
     limit: int = DEFAULT_LIMIT
     after: str | None = None
+    before: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_LIMIT:
@@ -342,6 +344,8 @@ def search_statement(query: Search) -> Select[tuple[object, ...]]:
         conds.append(messages.c.id < id_floor(query.until))
     if query.after is not None:
         conds.append(messages.c.id < decode_cursor(query.after))
+    if query.before is not None:
+        conds.append(messages.c.id < query.before)
     order: ColumnElement[int] = messages.c.id
     if query.src_msg_id is not None:
         # At most two rows (a message and its fallback): SQLite, left to itself,
