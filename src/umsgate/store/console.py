@@ -39,51 +39,11 @@ WEBHOOK_LIST_LIMIT = 200
 BACKLOG_CAP = 100_000
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
-    """Messages created in one minute on one channel."""
-
-    #: Minutes since the epoch.
-    minute: int
-    channel: str
-    count: int
+# -- the dashboard --------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Finished:
-    """Messages that ended in one minute with one status, channel and connector."""
-
-    minute: int
-    status: str
-    channel: str
-    #: "" when none took it.
-    connector: str
-    count: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class StatusCount:
-    status: str
-    count: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ClientWebhooks:
-    """A client's reports waiting for their webhook (pending; failing: pending
-    after a failed try) and given up."""
-
-    client_id: str
-    pending: int = 0
-    failing: int = 0
-    failed: int = 0
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class WebhookBacklog:
-    #: By client id.
-    clients: tuple[ClientWebhooks, ...]
-    #: When the oldest pending report was made; None when none is pending.
-    oldest_pending: float | None
+def _minute(column: ColumnElement[float]) -> ColumnElement[int]:
+    return cast(func.floor(column / 60), Integer)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,47 +57,6 @@ class Dashboard:
     webhooks: WebhookBacklog
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class ReportState:
-    """Where the webhook of one report stands."""
-
-    id: int
-    client_id: str
-    ums_msg_id: int
-    channel: str
-    #: pending, done, failed or none.
-    state: str
-    attempts: int
-    next_at: float
-    last_error: str
-    created_at: float
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Webhooks:
-    backlog: WebhookBacklog
-    #: Reports pending again after a failed try, then those given up.
-    troubled: tuple[ReportState, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Story:
-    """A message with its events, its webhook reports and the fallbacks made
-    from it."""
-
-    message: lookup.MessageView
-    events: tuple[lookup.EventView, ...]
-    reports: tuple[ReportState, ...]
-    fallbacks: tuple[int, ...]
-
-
-# -- the dashboard --------------------------------------------------------------------
-
-
-def _minute(column: ColumnElement[float]) -> ColumnElement[int]:
-    return cast(func.floor(column / 60), Integer)
-
-
 async def dashboard(db: Database, since: float, failed_since: float) -> Dashboard:
     """Messages created and ended since ``since``, the backlog, and the webhook
     backlog with the reports given up since ``failed_since``, in one read."""
@@ -148,6 +67,16 @@ async def dashboard(db: Database, since: float, failed_since: float) -> Dashboar
             backlog=await _backlog_by_status(conn),
             webhooks=await _webhook_backlog(conn, failed_since),
         )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """Messages created in one minute on one channel."""
+
+    #: Minutes since the epoch.
+    minute: int
+    channel: str
+    count: int
 
 
 async def _accepted_per_minute(
@@ -165,6 +94,18 @@ async def _accepted_per_minute(
         Accepted(minute=int(m), channel=str(c), count=int(n))
         for m, c, n in (await conn.execute(stmt)).all()
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Finished:
+    """Messages that ended in one minute with one status, channel and connector."""
+
+    minute: int
+    status: str
+    channel: str
+    #: "" when none took it.
+    connector: str
+    count: int
 
 
 async def _finals_per_minute(
@@ -186,6 +127,12 @@ async def _finals_per_minute(
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StatusCount:
+    status: str
+    count: int
+
+
 async def _backlog_by_status(conn: AsyncConnection) -> tuple[StatusCount, ...]:
     """Messages on their way by status (the ``(status, due_at)`` index; counts the
     backlog only)."""
@@ -198,6 +145,22 @@ async def _backlog_by_status(conn: AsyncConnection) -> tuple[StatusCount, ...]:
 
 
 # -- webhooks -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ReportState:
+    """Where the webhook of one report stands."""
+
+    id: int
+    client_id: str
+    ums_msg_id: int
+    channel: str
+    #: pending, done, failed or none.
+    state: str
+    attempts: int
+    next_at: float
+    last_error: str
+    created_at: float
 
 
 _REPORT_COLUMNS = (
@@ -226,6 +189,25 @@ def _report_state(row: RowMapping) -> ReportState:
         last_error=str(row["last_error"]),
         created_at=float(row["created_at"]),
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClientWebhooks:
+    """A client's reports waiting for their webhook (pending; failing: pending
+    after a failed try) and given up."""
+
+    client_id: str
+    pending: int = 0
+    failing: int = 0
+    failed: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookBacklog:
+    #: By client id.
+    clients: tuple[ClientWebhooks, ...]
+    #: When the oldest pending report was made; None when none is pending.
+    oldest_pending: float | None
 
 
 async def _webhook_backlog(
@@ -273,6 +255,13 @@ async def _webhook_backlog(
         clients=tuple(per_client[c] for c in sorted(per_client)),
         oldest_pending=oldest,
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Webhooks:
+    backlog: WebhookBacklog
+    #: Reports pending again after a failed try, then those given up.
+    troubled: tuple[ReportState, ...]
 
 
 async def webhooks(
@@ -324,6 +313,17 @@ async def resend_report(db: Database, report_id: int, now: float) -> bool:
 
 
 # -- a message -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Story:
+    """A message with its events, its webhook reports and the fallbacks made
+    from it."""
+
+    message: lookup.MessageView
+    events: tuple[lookup.EventView, ...]
+    reports: tuple[ReportState, ...]
+    fallbacks: tuple[int, ...]
 
 
 async def story(db: Database, message_id: int) -> Story | None:

@@ -17,9 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from umsgate.store.database import Database
 from umsgate.store.tables import operator_sessions, operator_tokens, operators
 
-#: Most operators `list_operators` returns.
-LIST_LIMIT = 1000
-
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorRecord:
@@ -121,6 +118,10 @@ async def get_operator(db: Database, username: str) -> OperatorRecord | None:
     return await _first(db, OperatorRecord, operators.c.username == username)
 
 
+#: Most operators `list_operators` returns.
+LIST_LIMIT = 1000
+
+
 async def list_operators(db: Database) -> list[OperatorRecord]:
     """Every operator (at most `LIST_LIMIT`), by name."""
     stmt = select(operators).order_by(operators.c.username).limit(LIST_LIMIT)
@@ -186,13 +187,13 @@ async def delete_session(db: Database, digest: str) -> None:
         )
 
 
+async def get_token(db: Database, digest: str) -> TokenRecord | None:
+    return await _first(db, TokenRecord, operator_tokens.c.hash == digest)
+
+
 async def add_token(db: Database, token: TokenRecord) -> bool:
     """Store a token of an existing operator. False: no such operator."""
     return await _insert(db, operator_tokens, token, if_operator=True)
-
-
-async def get_token(db: Database, digest: str) -> TokenRecord | None:
-    return await _first(db, TokenRecord, operator_tokens.c.hash == digest)
 
 
 async def delete_expired(db: Database, now: float, idle: float) -> int:
