@@ -37,10 +37,10 @@ from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
-from umsgate.engine.gate import Gate
 from umsgate.engine.intake import LocalIntake
 from umsgate.engine.ledger import Final, Ledger, Reported
 from umsgate.engine.nodes import Nodes
+from umsgate.engine.pacer import Pacer
 from umsgate.engine.router import Router
 from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
@@ -191,20 +191,20 @@ class Gateway:
             )
         self.connectors.update(self._given_connectors)
 
-    def _gates(self) -> dict[str, Gate]:
-        """The gates of the connectors with ``tps`` or ``window``."""
-        gates = {}
+    def _pacers(self) -> dict[str, Pacer]:
+        """The pacers of the connectors with ``tps`` or ``window``."""
+        pacers = {}
         for cs in self.settings.connectors:
-            gate = Gate.for_connector(
+            pacer = Pacer.for_connector(
                 cs,
                 max_chunk=CHUNK,
                 db=self.db,
                 clock=self.clock,
                 own_window=cs.protocol in OWN_WINDOW,
             )
-            if gate is not None:
-                gates[cs.name] = gate
-        return gates
+            if pacer is not None:
+                pacers[cs.name] = pacer
+        return pacers
 
     def _add_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
         self.extra_routes.append(Route(path, endpoint, methods=list(methods)))
@@ -255,7 +255,7 @@ class Gateway:
             settings=self.settings.engine,
             clock=self.clock,
             on_submitted=self.metrics.submitted,
-            gates=self._gates(),
+            pacers=self._pacers(),
         )
         self.acceptor = Acceptor(
             self.db,

@@ -75,7 +75,7 @@ Graph = dict[tuple[str, str], set[str]]
 
 def node_of(root: Path, name: str) -> str:
     """The node of an imported module: its subpackage or top-level module of
-    ``umsgate`` (``umsgate.engine.gate`` → ``engine``), or ``__init__`` for a
+    ``umsgate`` (``umsgate.engine.pacer`` → ``engine``), or ``__init__`` for a
     name of the package itself (``umsgate.__version__``)."""
     first = name.split(".")[1] if "." in name else "__init__"
     if (root / first).is_dir() or (root / f"{first}.py").is_file():

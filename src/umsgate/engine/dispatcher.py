@@ -9,10 +9,10 @@ flight per connector; every answer goes to the ledger. It claims again as soon a
 there is room, when the acceptor or the ledger signals new work, or every
 ``poll_interval`` (reserved messages become due by time alone). What it decides
 (where each claimed message goes, what expires or waits, what the fast lane takes,
-what a gate holds back) is in `umsgate.engine.assignment`, without I/O.
+what a pacer holds back) is in `umsgate.engine.assignment`, without I/O.
 
-A connector with ``tps`` or ``window`` has a `Gate` (`umsgate.engine.gate`): its
-messages go in chunks of the gate's size, each waiting for its slots of the rate and
+A connector with ``tps`` or ``window`` has a `Pacer` (`umsgate.engine.pacer`): its
+messages go in chunks of the pacer's size, each waiting for its slots of the rate and
 for room in the window before ``submit``; of a claimed burst, only a couple of
 seconds of the rate are kept waiting here, the rest is queued again with delays that
 follow the rate (`umsgate.engine.pacing`).
@@ -53,9 +53,9 @@ from umsgate.domain.message import Message
 from umsgate.domain.transitions import EventRow
 from umsgate.engine import assignment
 from umsgate.engine.assignment import CHUNK, MAX_IN_FLIGHT
-from umsgate.engine.gate import Gate
 from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
+from umsgate.engine.pacer import Pacer
 from umsgate.engine.router import Router
 from umsgate.store import fast, queries
 from umsgate.store.database import Database
@@ -86,10 +86,10 @@ class Dispatcher:
         settings: EngineSettings,
         clock: Clock,
         on_submitted: Callable[[str, int], None] | None = None,
-        gates: Mapping[str, Gate] | None = None,
+        pacers: Mapping[str, Pacer] | None = None,
     ) -> None:
         """Args:
-        gates: the paced connectors' gates by connector name.
+        pacers: the paced connectors' pacers by connector name.
         """
         self._db = db
         self._ledger = ledger
@@ -103,7 +103,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._in_flight = 0
-        self._gates = dict(gates or {})
+        self._pacers = dict(pacers or {})
         self._limits = {
             name: asyncio.Semaphore(self._chunks_in_flight(name)) for name in connectors
         }
@@ -117,19 +117,19 @@ class Dispatcher:
         self._reserved = 0
 
     def _chunks_in_flight(self, name: str) -> int:
-        gate = self._gates.get(name)
+        pacer = self._pacers.get(name)
         return assignment.chunks_in_flight(
             self._settings.connector_concurrency,
-            gate.chunk if gate is not None else None,
+            pacer.chunk if pacer is not None else None,
         )
 
     def queued_for(self, name: str) -> int:
         """Messages this node holds waiting for connector ``name``'s rate (its
-        gate's queue; 0 for a connector without one)."""
-        gate = self._gates.get(name)
-        if gate is None or gate.backlog is None:
+        pacer's queue; 0 for a connector without one)."""
+        pacer = self._pacers.get(name)
+        if pacer is None or pacer.backlog is None:
             return 0
-        return gate.backlog.waiting
+        return pacer.backlog.waiting
 
     def wake(self, _n: int = 0) -> None:
         self._wake.set()
@@ -213,7 +213,7 @@ class Dispatcher:
         self._hand_out(plan.groups, held)
         if held:
             # Put back before the next claim: were it spawned, the claims of a
-            # burst would outrun the ledger and hold far more than the gate's rate
+            # burst would outrun the ledger and hold far more than the pacer's rate
             # in SENDING at once.
             await self._ledger.apply_many(held)
         return len(rows)
@@ -277,14 +277,14 @@ class Dispatcher:
             self._spawn(self._ledger.apply_many(held))
 
     def _hand_out(self, groups: Mapping[str, list[Message]], held: list[Op]) -> None:
-        """Submit claimed messages in chunks (a gate's size and rate for a paced
+        """Submit claimed messages in chunks (a pacer's size and rate for a paced
         connector: the rest of a burst goes into ``held``, to be queued again)."""
         for name, messages in groups.items():
-            gate = self._gates.get(name)
+            pacer = self._pacers.get(name)
             size = CHUNK
-            if gate is not None:
-                messages = self._hold_back(gate, messages, held)
-                size = gate.chunk
+            if pacer is not None:
+                messages = self._hold_back(pacer, messages, held)
+                size = pacer.chunk
             for start in range(0, len(messages), size):
                 chunk = messages[start : start + size]
                 self._in_flight += len(chunk)
@@ -296,41 +296,43 @@ class Dispatcher:
         task.add_done_callback(self._tasks.discard)
 
     def _hold_back(
-        self, gate: Gate, messages: list[Message], held: list[Op]
+        self, pacer: Pacer, messages: list[Message], held: list[Op]
     ) -> list[Message]:
-        """The messages to send now; the rest of a burst too large for the gate's
+        """The messages to send now; the rest of a burst too large for the pacer's
         rate goes into ``held``, to be queued again, due when its turn comes near."""
-        keep, delays = gate.admit(len(messages))
+        keep, delays = pacer.admit(len(messages))
         for m in messages[keep:]:  # not sent now: a probe slot goes back
-            self._router.release(gate.name, m.id)
+            self._router.release(pacer.name, m.id)
         if delays:
-            rate = gate.pace.rate if gate.pace is not None else 0.0
+            rate = pacer.pace.rate if pacer.pace is not None else 0.0
             held.extend(
-                assignment.held_back(messages[keep:], delays, gate=gate.name, rate=rate)
+                assignment.held_back(
+                    messages[keep:], delays, gate=pacer.name, rate=rate
+                )
             )
         return messages[:keep]
 
     async def _paced_submit(
-        self, gate: Gate, connector: Connector, messages: Sequence[Message]
+        self, pacer: Pacer, connector: Connector, messages: Sequence[Message]
     ) -> list[SubmitResult]:
         try:
-            await gate.turn(len(messages))
+            await pacer.turn(len(messages))
         finally:
-            gate.done(len(messages))
-        await gate.enter(len(messages))
+            pacer.done(len(messages))
+        await pacer.enter(len(messages))
         try:
             return await self._submit(connector, messages)
         finally:
-            gate.leave(len(messages))
+            pacer.leave(len(messages))
 
     async def _send(self, connector: Connector, messages: Sequence[Message]) -> None:
-        gate = self._gates.get(connector.name)
+        pacer = self._pacers.get(connector.name)
         try:
             async with self._limits[connector.name]:
-                if gate is None:
+                if pacer is None:
                     results = await self._submit(connector, messages)
                 else:
-                    results = await self._paced_submit(gate, connector, messages)
+                    results = await self._paced_submit(pacer, connector, messages)
             self._router.record(connector.name, results)
             ops: list[Op] = [
                 Submitted(message_id=r.message_id, connector=connector.name, result=r)
