@@ -66,6 +66,8 @@ from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sealing import Sealer
 from umsgate.store import accounts, migrate, queries
+from umsgate.store import messages as message_store
+from umsgate.store import reports as report_store
 from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport
 
@@ -383,8 +385,8 @@ class Gateway:
             return
         self._backlog_at = now
         async with self.db.read() as conn:
-            counts = await queries.backlog(conn)
-            waiting, oldest = await queries.webhook_backlog(conn)
+            counts = await message_store.backlog(conn)
+            waiting, oldest = await report_store.webhook_backlog(conn)
         self.metrics.backlog(counts)
         age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
         self.metrics.webhook_backlog(waiting, age)
@@ -396,7 +398,7 @@ class Gateway:
     ) -> Mapping[str, Any] | None:
         """A client's own message by its client-side id (the faces' state queries)."""
         async with self.db.read() as conn:
-            row = await queries.get_message_by_src(conn, client_id, src_msg_id)
+            row = await message_store.get_message_by_src(conn, client_id, src_msg_id)
         return None if row is None else dict(row._mapping)
 
     async def take_report_check(self, client_id: str) -> float:
@@ -414,7 +416,7 @@ class Gateway:
         origins: Sequence[str],
     ) -> list[str]:
         async with self.db.read() as conn:
-            return await queries.reports_for_check(
+            return await report_store.reports_for_check(
                 conn, client_id, ids, channels, origins
             )
 
@@ -424,7 +426,7 @@ class Gateway:
                 removed = await self.files.purge()
                 await accounts.delete_expired_tokens(self.db, time.time())
                 async with self.db.transaction() as conn:
-                    await queries.delete_expired_send_guards(conn, time.time())
+                    await message_store.delete_expired_send_guards(conn, time.time())
                 await self.operator_sessions.purge()
                 if removed:
                     log.info(

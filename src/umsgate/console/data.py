@@ -19,7 +19,7 @@ from umsgate.domain.message import Channel
 from umsgate.engine import breaker
 from umsgate.errors import UmsgateError
 from umsgate.store import console as console_queries
-from umsgate.store import queries
+from umsgate.store import messages as message_store
 
 #: The dashboard's window: the last hour, per minute.
 WINDOW_MINUTES = 60
@@ -385,7 +385,7 @@ async def message_timeline(gw: ConsoleHost, message_id: int) -> dict[str, Any] |
         row = await console_queries.get_message(conn, message_id)
         if row is None:
             return None
-        events = await queries.message_events(conn, message_id)
+        events = await message_store.message_events(conn, message_id)
         reports = await console_queries.message_reports(
             conn, row.client_id, message_id if not row.kind else int(row.parent_id)
         )

@@ -57,8 +57,9 @@ from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
 from umsgate.engine.pacer import Pacer
 from umsgate.engine.router import Router
-from umsgate.store import fast, queries
+from umsgate.store import messages as message_store
 from umsgate.store.database import Database
+from umsgate.store.transactions import transaction
 from umsgate.types import Connector, SubmitResult
 
 __all__ = ["CHUNK", "MAX_IN_FLIGHT", "SUBMIT_TIMEOUT", "Dispatcher"]
@@ -185,9 +186,9 @@ class Dispatcher:
         now = self._time()
         plan: assignment.Plan | None = None
         try:
-            async with fast.transaction(self._db) as raw:
-                rows = await fast.claim_due(
-                    raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
+            async with transaction(self._db) as tx:
+                rows = await message_store.claim_due(
+                    tx, self._nodes.node_id, now, min(room, self._settings.batch_size)
                 )
                 # Routed before the SENDING events are written, so that each
                 # attempt's event names the connector it is tried on.
@@ -197,7 +198,7 @@ class Dispatcher:
                     pick=self._router.pick,
                     no_route_delay=self._settings.retry_max,
                 )
-                await fast.insert_events(raw, plan.events)
+                await message_store.insert_events(tx, plan.events)
         except BaseException:
             if plan is not None:  # the claim did not happen: give the probes back
                 for name, messages in plan.groups.items():
@@ -405,8 +406,7 @@ class Dispatcher:
         cutoff = self._time() - self._settings.report_timeout
         total = 0
         for _ in range(REPORT_SWEEP_ROUNDS):  # the rest waits for the next sweep
-            async with self._db.read() as conn:
-                ids = await queries.sent_before(conn, cutoff, REPORT_SWEEP_BATCH)
+            ids = await message_store.sent_before(self._db, cutoff, REPORT_SWEEP_BATCH)
             if not ids:
                 return total
             if not total:
@@ -425,15 +425,12 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Take over the claims of dead nodes; the number of messages taken over."""
-        async with self._db.read() as conn:
-            owners = await queries.owners_in(conn, (Status.SENDING, Status.SENT))
+        owners = await message_store.owners_in(self._db, (Status.SENDING, Status.SENT))
         dead = self._nodes.dead_among(o for o in owners if o != self._nodes.node_id)
         if not dead:
             return 0
         total = 0
-        async with self._db.read() as conn:
-            stalled = await queries.stalled_claims(conn, dead, Status.SENDING, 10_000)
-            orphans = await queries.stalled_claims(conn, dead, Status.SENT, 10_000)
+        stalled, orphans = await message_store.stalled_claims(self._db, dead, 10_000)
         if stalled:
             log.warning(
                 "requeueing %d messages claimed by dead nodes",
@@ -443,24 +440,22 @@ class Dispatcher:
             await self._ledger.apply_many(
                 [
                     Requeue(
-                        message_id=r["id"],
+                        message_id=m.id,
                         delay=0.0,
                         detail="claim of a dead node recovered",
                     )
-                    for r in stalled
+                    for m in stalled
                 ]
             )
             total += len(stalled)
             self._wake.set()
         if orphans:
             await self._ledger.apply_many(
-                [Adopt(message_id=r["id"], owner=self._nodes.node_id) for r in orphans]
+                [Adopt(message_id=m.id, owner=self._nodes.node_id) for m in orphans]
             )
             by_connector: dict[str, list[Message]] = {}
-            for r in orphans:
-                by_connector.setdefault(r["connector"] or "", []).append(
-                    queries.message_from_row(r)
-                )
+            for m in orphans:
+                by_connector.setdefault(m.connector or "", []).append(m)
             for name, msgs in by_connector.items():
                 connector = self._connectors.get(name)
                 if connector is not None:
@@ -474,8 +469,7 @@ class Dispatcher:
         """Wait until nothing is due and nothing is in flight here."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            async with self._db.read() as conn:
-                nxt = await queries.next_due_at(conn)
+            nxt = await message_store.next_due_at(self._db)
             if (
                 (nxt is None or nxt > self._time())
                 and self._in_flight == 0

@@ -80,7 +80,8 @@ class ReportFace(Protocol):
         """The report of a message that just became final with ``code``.
 
         Args:
-            row: the message's state columns (``fast.STATE_COLUMNS``), final values.
+            row: the message's state columns (``store.messages.STATE_COLUMNS``),
+                final values.
             extra: its ``extra`` column, decoded.
             from_carrier: whether the code came from the provider's report.
         """

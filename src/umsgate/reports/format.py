@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from umsgate.domain.records import ReportRow
 from umsgate.domain.results import ResultCode
 from umsgate.reports import faces as report_faces
 
@@ -73,7 +74,7 @@ def report_row(
     now: float,
     from_carrier: bool,
     faces: Mapping[str, report_faces.ReportFace] | None = None,
-) -> dict[str, Any]:
+) -> ReportRow:
     """A ``reports`` row for a message that just became final.
 
     A message of one of ``faces`` gets that face's body and target URL (see
@@ -93,21 +94,21 @@ def report_row(
         face_name, encoded, target = face.name, rendered.body, rendered.target_url
         if face.push is None or not target:
             state = "none"
-    return {
-        "message_id": row["id"],
-        "client_id": row["client_id"],
-        "ums_msg_id": int(body["umsMsgId"]),
-        "channel": row["channel"],
-        "origin_channel": origin,
-        "body": encoded,
-        "created_at": now,
-        "webhook_state": state,
-        "attempts": 0,
-        "next_at": now,
-        "last_error": "",
-        "face": face_name,
-        "target_url": target,
-    }
+    return ReportRow(
+        message_id=row["id"],
+        client_id=row["client_id"],
+        ums_msg_id=int(body["umsMsgId"]),
+        channel=row["channel"],
+        origin_channel=origin,
+        body=encoded,
+        created_at=now,
+        webhook_state=state,
+        attempts=0,
+        next_at=now,
+        last_error="",
+        face=face_name,
+        target_url=target,
+    )
 
 
 def _origin_of_fallback(row: dict[str, Any]) -> str:

@@ -28,7 +28,7 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.imsms import codec, codes, connector
 from umsgate.protocols.imsms.face import SRC_PREFIX
-from umsgate.store import queries
+from umsgate.store import messages as message_store
 from umsgate.testing import connector_gateway, wait_for
 from umsgate.types import Outcome
 
@@ -104,7 +104,7 @@ async def test_state_follows_the_message_to_the_sandbox_outcome(store: Store) ->
 
         async def all_finished() -> bool:
             async with gw.gateway.db.transaction() as conn:
-                counts = await queries.status_counts(conn)
+                counts = await message_store.status_counts(conn)
             return set(counts) <= {"DELIVERED", "FAILED", "EXPIRED"}
 
         await wait_for(all_finished, timeout=20, what="every message finished")

@@ -28,7 +28,8 @@ from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext.codes import CallbackCode
 from umsgate.protocols.tobetext.face import callback_code
 from umsgate.protocols.tobetext.send import src_msg_id
-from umsgate.store import queries
+from umsgate.store import messages as message_store
+from umsgate.store import reports as report_store
 from umsgate.testing import wait_for
 
 #: The sandbox's outcomes: invalid number, provider auth failure, expiry, the rest
@@ -45,7 +46,7 @@ def expected_code(running: Running, ums_msg_id: int) -> ResultCode:
 
 async def stored_count(running: Running) -> int:
     async with running.gateway.db.transaction() as conn:
-        return sum((await queries.status_counts(conn)).values())
+        return sum((await message_store.status_counts(conn)).values())
 
 
 async def test_seed_samples_reach_their_callbacks(
@@ -300,7 +301,7 @@ async def test_no_callback_url_pushes_nothing(store: Store, shape: str) -> None:
 
         async def reported() -> bool:
             async with gw.gateway.db.transaction() as conn:
-                return (await queries.webhook_counts(conn)) == {"none": 1}
+                return (await report_store.webhook_counts(conn)) == {"none": 1}
 
         await wait_for(reported, what="a report with nothing to push")
 
