@@ -49,6 +49,7 @@ from umsgate.domain.submission import Submission as Submission
 from umsgate.errors import ValidationError
 from umsgate.store import messages as message_store
 from umsgate.store.database import Database
+from umsgate.store.messages import Stored
 from umsgate.store.transactions import Pending, Transaction, transaction
 
 log = logging.getLogger("umsgate.engine.accept")
@@ -301,7 +302,9 @@ class Acceptor:
             if await message_store.insert_messages(tx, in_order):
                 # Every row went in: each key holds the id just given.
                 stored = {
-                    s.key: (r["id"], r["content_hash"], now)
+                    s.key: Stored(
+                        id=r["id"], content_hash=r["content_hash"], created_at=now
+                    )
                     for s, r in zip(subs, rows, strict=True)
                 }
             else:
@@ -311,16 +314,16 @@ class Acceptor:
                 fresh = [
                     (sub, row)
                     for sub, row in zip(subs, rows, strict=True)
-                    if stored[sub.key][0] == row["id"]
+                    if stored[sub.key].id == row["id"]
                 ]
                 refused = await self._screen(tx, fresh, now)
             results: list[Accepted | Exception] = []
             events: list[tuple[int, float, str, str | None, str]] = []
             for sub, row in zip(subs, rows, strict=True):
-                stored_id, digest, created = stored[sub.key]
-                if stored_id in refused and digest == row["content_hash"]:
-                    results.append(refused[stored_id])
-                elif stored_id == row["id"]:
+                found = stored[sub.key]
+                if found.id in refused and found.content_hash == row["content_hash"]:
+                    results.append(refused[found.id])
+                elif found.id == row["id"]:
                     results.append(
                         Accepted(id=row["id"], created_at=now, repeated=False)
                     )
@@ -329,7 +332,7 @@ class Acceptor:
                     if chosen is not None:
                         go.append(chosen)
                 else:
-                    results.append(_earlier(sub, row, stored_id, digest, created))
+                    results.append(_earlier(sub, row, found))
             await message_store.insert_events(tx, events)
         return results, go
 
@@ -367,7 +370,7 @@ class Acceptor:
                 if chosen is not None:
                     go.append(chosen)
                 continue
-            results.append(_earlier(sub, row, *existing[sub.key]))
+            results.append(_earlier(sub, row, existing[sub.key]))
         return results, go
 
     def _new_events(
@@ -392,14 +395,12 @@ class Acceptor:
 def _earlier(
     sub: Submission,
     row: Mapping[str, Any],
-    stored_id: int,
-    digest: str,
-    created: float,
+    stored: Stored,
 ) -> Accepted | Exception:
     """The answer to a submission whose key was stored before: a repeat of the
     same content, or a srcMsgId reused for other content."""
-    if digest == row["content_hash"]:
-        return Accepted(id=stored_id, created_at=created, repeated=True)
+    if stored.content_hash == row["content_hash"]:
+        return Accepted(id=stored.id, created_at=stored.created_at, repeated=True)
     return ValidationError(
         Invalid.ID_REUSED,
         f"srcMsgId {sub.key[1]!r} was used before with different content",

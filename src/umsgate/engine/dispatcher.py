@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from umsgate.clock import Clock
@@ -108,7 +108,7 @@ class Dispatcher:
         self._limits = {
             name: asyncio.Semaphore(self._chunks_in_flight(name)) for name in connectors
         }
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -291,7 +291,7 @@ class Dispatcher:
                 self._in_flight += len(chunk)
                 self._spawn(self._send(self._connectors[name], chunk))
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -46,7 +46,6 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
 
 import orjson
 
@@ -551,20 +550,15 @@ class Ledger:
                 resolved.append((op, op.message_id, None))
         resolved.extend(after)
         # The rows are the rules' `MessageState`s as they are: no copy per message.
-        rows = cast(
-            "dict[int, MessageState]",
-            await message_store.lock_messages(
-                tx, sorted({mid for _, mid, _ in resolved})
-            ),
+        rows = await message_store.lock_messages(
+            tx, sorted({mid for _, mid, _ in resolved})
         )
         before = {mid: message_store.mutable_values(row) for mid, row in rows.items()}
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]
         if part_mids:
             for mid, plist in (await message_store.parts_of(tx, part_mids)).items():
-                batch.parts[mid] = {
-                    p["provider_msg_id"]: cast(PartState, p) for p in plist
-                }
+                batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
         for op, mid, part in resolved:
             row = rows.get(mid)
             if row is None:
@@ -575,18 +569,10 @@ class Ledger:
                 continue
             self._replay(batch, op, row, part)
         await report_store.insert_pending_reports(tx, parked)
-        await message_store.insert_parts(
-            tx, cast("list[dict[str, Any]]", batch.new_parts)
-        )
-        await message_store.update_parts(
-            tx, cast("list[dict[str, Any]]", batch.part_updates)
-        )
+        await message_store.insert_parts(tx, batch.new_parts)
+        await message_store.update_parts(tx, batch.part_updates)
         await message_store.update_messages(
-            tx,
-            cast(
-                "list[dict[str, Any]]", [batch.rows[m] for m in sorted(batch.changed)]
-            ),
-            before,
+            tx, [batch.rows[m] for m in sorted(batch.changed)], before
         )
         if batch.fallbacks:
             await message_store.insert_fallbacks(tx, batch.fallbacks)
@@ -675,7 +661,7 @@ class Ledger:
         )
         batch.reports.append(
             report_format.report_row(
-                cast("dict[str, Any]", row),
+                row,
                 code,
                 now=now,
                 from_carrier=step.from_carrier,

@@ -9,10 +9,12 @@ connection (``db``), those of the faces and the console take one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
+import operator
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Row, delete, func, select
@@ -21,9 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.records import FallbackRow
+from umsgate.domain.transitions import MessageState, PartResult, PartState
 from umsgate.store.database import Database
 from umsgate.store.tables import events, messages, send_guards
 from umsgate.store.transactions import (
+    Cell,
     Transaction,
     chunks,
     insert_sql,
@@ -69,6 +73,15 @@ _INSERT_MESSAGE = (
 _INSERT_EVENT = insert_sql("events", EVENT_COLUMNS)
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Stored:
+    """The message stored under a client's (client, srcMsgId) key."""
+
+    id: int
+    content_hash: str
+    created_at: float
+
+
 async def insert_messages(
     tx: Transaction, rows: Sequence[Mapping[str, object]]
 ) -> bool:
@@ -94,8 +107,8 @@ async def insert_fallbacks(tx: Transaction, rows: Sequence[FallbackRow]) -> None
     )
 
 
-def _pg_array_type(column: Any) -> str:
-    name = type(column.type).__name__.upper()
+def _pg_array_type(column: str) -> str:
+    name = type(messages.c[column].type).__name__.upper()
     if name in ("BIGINTEGER", "BIGINT"):
         return "bigint"
     if name in ("INTEGER", "SMALLINTEGER"):
@@ -116,8 +129,7 @@ _PG_ACCEPT = (
     + ",".join(MESSAGE_COLUMNS)
     + ") SELECT * FROM unnest("
     + ",".join(
-        f"${i + 1}::{_pg_array_type(messages.c[c])}[]"
-        for i, c in enumerate(MESSAGE_COLUMNS)
+        f"${i + 1}::{_pg_array_type(c)}[]" for i, c in enumerate(MESSAGE_COLUMNS)
     )
     + ") ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING RETURNING id), "
     + "ev AS (INSERT INTO events ("
@@ -138,14 +150,14 @@ _PG_ACCEPT = (
 
 async def accept_at_once(
     db: Database,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Mapping[str, object]],
     events: Sequence[tuple[int, float, str, str | None, str]],
-) -> tuple[set[int], dict[tuple[str, str], tuple[int, str, float]]]:
+) -> tuple[set[int], dict[tuple[str, str], Stored]]:
     """PostgreSQL, one statement in its own transaction: insert ``rows`` (skipping
     keys that exist) and the ``events`` of those inserted; (the ids inserted, the
-    (client, srcMsgId) → (id, content hash, created_at) of the others that existed
-    before). A key in neither was inserted meanwhile by a transaction this one
-    waited for (the same request twice at once): read it with `message_keys`."""
+    (client, srcMsgId) → `Stored` of the others that existed before). A key in
+    neither was inserted meanwhile by a transaction this one waited for (the same
+    request twice at once): read it with `message_keys`."""
     # Column-wise, for unnest (rows and events are never empty-width).
     columns = [[r.get(c) for r in rows] for c in MESSAGE_COLUMNS]
     event_columns = [[e[i] for e in events] for i in range(5)]
@@ -153,20 +165,22 @@ async def accept_at_once(
     async with pool.acquire() as pg:
         found = await pg.fetch(_PG_ACCEPT, *columns, *event_columns)
     inserted: set[int] = set()
-    existing: dict[tuple[str, str], tuple[int, str, float]] = {}
+    existing: dict[tuple[str, str], Stored] = {}
     for is_new, mid, client, src, digest, created in found:
         if is_new:
             inserted.add(int(mid))
         else:
-            existing[(client, src)] = (int(mid), digest, float(created))
+            existing[(client, src)] = Stored(
+                id=int(mid), content_hash=digest, created_at=float(created)
+            )
     return inserted, existing
 
 
 async def message_keys(
     tx: Transaction, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, str, float]]:
-    """(client, srcMsgId) → (id, content hash, created_at) of clients' own messages."""
-    found: dict[tuple[str, str], tuple[int, str, float]] = {}
+) -> dict[tuple[str, str], Stored]:
+    """(client, srcMsgId) → `Stored` of clients' own messages."""
+    found: dict[tuple[str, str], Stored] = {}
     by_client: dict[str, list[str]] = {}
     for client, src in dict.fromkeys(keys):
         by_client.setdefault(client, []).append(src)
@@ -179,7 +193,9 @@ async def message_keys(
                 [client, *chunk],
             )
             for src, mid, digest, created in rows:
-                found[(client, src)] = (int(mid), digest, float(created))
+                found[(client, src)] = Stored(
+                    id=int(mid), content_hash=digest, created_at=float(created)
+                )
     return found
 
 
@@ -255,11 +271,10 @@ async def claim_due(
     return [dict(zip(MESSAGE_COLUMNS, r, strict=True)) for r in rows]
 
 
-async def lock_messages(
-    tx: Transaction, ids: Sequence[int]
-) -> dict[int, dict[str, Any]]:
-    """State rows of ``ids`` (locked for update on PostgreSQL until commit)."""
-    found: dict[int, dict[str, Any]] = {}
+async def lock_messages(tx: Transaction, ids: Sequence[int]) -> dict[int, MessageState]:
+    """State rows of ``ids`` (locked for update on PostgreSQL until commit); each
+    a new dict, for the rules to change in place (`umsgate.domain.transitions`)."""
+    found: dict[int, MessageState] = {}
     lock = " FOR UPDATE" if tx.postgres else ""
     for chunk in chunks(list(ids)):
         rows = await tx.fetch(
@@ -268,14 +283,17 @@ async def lock_messages(
             list(chunk),
         )
         for r in rows:
-            row = dict(zip(STATE_COLUMNS, r, strict=True))
+            row = cast(MessageState, dict(zip(STATE_COLUMNS, r, strict=True)))
             found[row["id"]] = row
     return found
 
 
-def mutable_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+_mutable = operator.itemgetter(*MUTABLE)
+
+
+def mutable_values(row: MessageState) -> tuple[Cell, ...]:
     """The `MUTABLE` columns of a state row, to compare with after a change."""
-    return tuple(row[c] for c in MUTABLE)
+    return cast("tuple[Cell, ...]", _mutable(row))
 
 
 @functools.cache
@@ -286,14 +304,14 @@ def _update_sql(columns: tuple[int, ...]) -> str:
 
 async def update_messages(
     tx: Transaction,
-    rows: Sequence[dict[str, Any]],
-    before: Mapping[int, tuple[Any, ...]],
+    rows: Sequence[MessageState],
+    before: Mapping[int, tuple[Cell, ...]],
 ) -> None:
     """Write the columns of each row that differ from ``before`` (its
     `mutable_values` when it was read), one statement per set of columns. A
     column left out of the SET list leaves its indexes alone: a final status does
     not rewrite the provider id's index entry, for one."""
-    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    groups: dict[tuple[int, ...], list[tuple[Cell, ...]]] = {}
     for row in rows:
         now = mutable_values(row)
         was = before.get(row["id"])
@@ -343,8 +361,9 @@ async def ids_by_provider(
 
 async def parts_of(
     tx: Transaction, message_ids: Sequence[int]
-) -> dict[int, list[dict[str, Any]]]:
-    out: dict[int, list[dict[str, Any]]] = {}
+) -> dict[int, list[PartState]]:
+    """The known parts of messages sent in parts, by message id."""
+    out: dict[int, list[PartState]] = {}
     cols = (
         "connector",
         "provider_msg_id",
@@ -359,12 +378,12 @@ async def parts_of(
             f"WHERE message_id IN ({marks(len(chunk))})",
             list(chunk),
         ):
-            row = dict(zip(cols, r, strict=True))
-            out.setdefault(int(row["message_id"]), []).append(row)
+            part = cast(PartState, dict(zip(cols, r, strict=True)))
+            out.setdefault(int(part["message_id"]), []).append(part)
     return out
 
 
-async def insert_parts(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
+async def insert_parts(tx: Transaction, rows: Sequence[PartState]) -> None:
     await tx.executemany(
         "INSERT INTO message_parts (connector, provider_msg_id, message_id, part) "
         "VALUES (?,?,?,?) "
@@ -376,7 +395,7 @@ async def insert_parts(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
     )
 
 
-async def update_parts(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
+async def update_parts(tx: Transaction, rows: Sequence[PartResult]) -> None:
     await tx.executemany(
         "UPDATE message_parts SET result_code = ?, raw_code = ? "
         "WHERE connector = ? AND provider_msg_id = ?",
@@ -452,15 +471,6 @@ async def owners_in(db: Database, statuses: Sequence[Status]) -> list[str]:
 
 
 # -- look-ups and counts --------------------------------------------------------------
-
-
-async def get_message(
-    conn: AsyncConnection, client_id: str, message_id: int
-) -> Row[Any] | None:
-    stmt = select(messages).where(
-        messages.c.id == message_id, messages.c.client_id == client_id
-    )
-    return (await conn.execute(stmt)).first()
 
 
 async def get_message_by_src(
