@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from umsgate.domain.results import ResultCode
+from umsgate.domain.transitions import MessageState
 
 #: The key of ``extra`` that names a message's face.
 FACE_KEY = "face"
@@ -71,10 +72,10 @@ class ReportFace(Protocol):
 
     def render(
         self,
-        row: Mapping[str, Any],
+        row: MessageState,
         code: ResultCode,
         *,
-        extra: Mapping[str, Any],
+        extra: Mapping[str, object],
         from_carrier: bool,
     ) -> FaceReport:
         """The report of a message that just became final with ``code``.
@@ -88,7 +89,7 @@ class ReportFace(Protocol):
         ...
 
 
-def face_of(row: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def face_of(row: MessageState) -> tuple[str, dict[str, object]] | None:
     """(face name, decoded ``extra``) of a face's message; None for a native one."""
     raw = row.get("extra")
     # Most messages are native: skip decoding unless the key can be there at all.
