@@ -37,10 +37,10 @@ from umsgate.domain.ids import IdGenerator
 from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
-from umsgate.engine.gate import Gate
 from umsgate.engine.intake import LocalIntake
 from umsgate.engine.ledger import Final, Ledger, Reported
 from umsgate.engine.nodes import Nodes
+from umsgate.engine.pacer import Pacer
 from umsgate.engine.router import Router
 from umsgate.engine.throttle import Throttles
 from umsgate.files import FileStore
@@ -65,8 +65,11 @@ from umsgate.protocols.tobetext import face as tobetext_face
 from umsgate.reports.faces import ReportFace
 from umsgate.reports.notifier import Notifier
 from umsgate.sealing import Sealer
-from umsgate.store import accounts, migrate, queries
+from umsgate.store import accounts, migrate
+from umsgate.store import messages as message_store
+from umsgate.store import reports as report_store
 from umsgate.store.database import Database, open_database
+from umsgate.store.messages import StoredMessage
 from umsgate.types import Connector, ProviderReport
 
 log = logging.getLogger("umsgate.app")
@@ -191,20 +194,20 @@ class Gateway:
             )
         self.connectors.update(self._given_connectors)
 
-    def _gates(self) -> dict[str, Gate]:
-        """The gates of the connectors with ``tps`` or ``window``."""
-        gates = {}
+    def _pacers(self) -> dict[str, Pacer]:
+        """The pacers of the connectors with ``tps`` or ``window``."""
+        pacers = {}
         for cs in self.settings.connectors:
-            gate = Gate.for_connector(
+            pacer = Pacer.for_connector(
                 cs,
                 max_chunk=CHUNK,
                 db=self.db,
                 clock=self.clock,
                 own_window=cs.protocol in OWN_WINDOW,
             )
-            if gate is not None:
-                gates[cs.name] = gate
-        return gates
+            if pacer is not None:
+                pacers[cs.name] = pacer
+        return pacers
 
     def _add_route(self, path: str, endpoint: Endpoint, methods: Sequence[str]) -> None:
         self.extra_routes.append(Route(path, endpoint, methods=list(methods)))
@@ -255,7 +258,7 @@ class Gateway:
             settings=self.settings.engine,
             clock=self.clock,
             on_submitted=self.metrics.submitted,
-            gates=self._gates(),
+            pacers=self._pacers(),
         )
         self.acceptor = Acceptor(
             self.db,
@@ -382,22 +385,20 @@ class Gateway:
         if now - self._backlog_at < BACKLOG_EVERY:
             return
         self._backlog_at = now
-        async with self.db.read() as conn:
-            counts = await queries.backlog(conn)
-            waiting, oldest = await queries.webhook_backlog(conn)
+        counts = await message_store.backlog(self.db)
+        webhooks = await report_store.webhook_backlog(self.db)
         self.metrics.backlog(counts)
+        oldest = webhooks.oldest
         age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
-        self.metrics.webhook_backlog(waiting, age)
+        self.metrics.webhook_backlog(webhooks.waiting, age)
 
     # -- helpers of the faces ----------------------------------------------------------
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str
-    ) -> Mapping[str, Any] | None:
+    ) -> StoredMessage | None:
         """A client's own message by its client-side id (the faces' state queries)."""
-        async with self.db.read() as conn:
-            row = await queries.get_message_by_src(conn, client_id, src_msg_id)
-        return None if row is None else dict(row._mapping)
+        return await message_store.message_by_src(self.db, client_id, src_msg_id)
 
     async def take_report_check(self, client_id: str) -> float:
         """Take the client's report-check slot: 0 when taken, else the seconds until
@@ -413,18 +414,16 @@ class Gateway:
         channels: Sequence[str],
         origins: Sequence[str],
     ) -> list[str]:
-        async with self.db.read() as conn:
-            return await queries.reports_for_check(
-                conn, client_id, ids, channels, origins
-            )
+        return await report_store.reports_for_check(
+            self.db, client_id, ids, channels, origins
+        )
 
     async def _purge_loop(self) -> None:
         while True:
             try:
                 removed = await self.files.purge()
                 await accounts.delete_expired_tokens(self.db, time.time())
-                async with self.db.transaction() as conn:
-                    await queries.delete_expired_send_guards(conn, time.time())
+                await message_store.delete_expired_send_guards(self.db, time.time())
                 await self.operator_sessions.purge()
                 if removed:
                     log.info(
@@ -486,8 +485,8 @@ async def readyz(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     reasons: list[dict[str, str]] = []
     try:
-        async with asyncio.timeout(READY_STORE_TIMEOUT), gw.db.read() as conn:
-            await queries.ping(conn)
+        async with asyncio.timeout(READY_STORE_TIMEOUT):
+            await gw.db.ping()
     except Exception as exc:  # whatever the driver raises, the store is not there
         reasons.append(
             {"check": "store", "detail": f"{type(exc).__name__}: {exc}"[:300]}

@@ -16,6 +16,7 @@ from prometheus_client import (
 
 if TYPE_CHECKING:
     from umsgate.engine.ledger import Final
+    from umsgate.store.messages import BacklogCount
 
 #: A labelled metric family, or one of its children.
 _Family = TypeVar("_Family", Counter, Histogram)
@@ -236,9 +237,9 @@ class Metrics:
         # refuses one.
         self._refused.labels(connector).inc(max(0, added))
 
-    def backlog(self, counts: Sequence[tuple[str, str, int]]) -> None:
+    def backlog(self, counts: Sequence[BacklogCount]) -> None:
         """The backlog as counted now; a (status, channel) not counted reads 0."""
-        seen = {(status, channel): n for status, channel, n in counts}
+        seen = {(c.status, c.channel): c.count for c in counts}
         for labels in {*seen, *self._backlog_labels}:
             self._backlog.labels(*labels).set(seen.get(labels, 0))
         self._backlog_labels |= seen.keys()

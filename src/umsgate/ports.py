@@ -11,8 +11,8 @@ own port, which holds its operator sessions, is `umsgate.console.auth.ConsoleHos
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from umsgate.clients import Directory
 from umsgate.config import Settings
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # engine's acceptor or the SQLAlchemy store.
     from umsgate.engine.accept import Acceptor
     from umsgate.store.database import Database
+    from umsgate.store.messages import StoredMessage
 
 
 class Counts(Protocol):
@@ -88,6 +89,6 @@ class ImsHost(FaceHost, Protocol):
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str
-    ) -> Mapping[str, Any] | None:
+    ) -> StoredMessage | None:
         """A client's own message by its client-side id."""
         ...

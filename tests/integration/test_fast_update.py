@@ -6,16 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from umsgate import config
-from umsgate.store import fast
+from umsgate.store import messages as message_store
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import open_database
+from umsgate.store.transactions import transaction
 
 
 async def test_only_changed_columns_are_written(tmp_path: Path) -> None:
     db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
     try:
         await store_migrate.upgrade(db)
-        async with fast.transaction(db) as raw:
+        async with transaction(db) as raw:
             await raw.executemany(
                 "INSERT INTO messages (id, client_id, src_msg_id, channel, status, "
                 "sender, receiver, content, charset, content_hash, created_at, "
@@ -25,15 +26,17 @@ async def test_only_changed_columns_are_written(tmp_path: Path) -> None:
                 [(i, f"s{i}", f"p{i}") for i in (1, 2, 3)],
             )
         statements: list[str] = []
-        async with fast.transaction(db) as raw:
-            rows = await fast.lock_messages(raw, [1, 2, 3])
-            before = {mid: fast.mutable_values(row) for mid, row in rows.items()}
-            raw.driver.set_trace_callback(statements.append)
+        async with transaction(db) as raw:
+            rows = await message_store.lock_messages(raw, [1, 2, 3])
+            before = {
+                mid: message_store.mutable_values(row) for mid, row in rows.items()
+            }
+            raw.sqlite.set_trace_callback(statements.append)
             rows[1].update(status="DELIVERED", done_at=5.0, result_code="1000")
             rows[2].update(status="DELIVERED", done_at=6.0, result_code="1000")
             rows[3]["attempts"] = rows[3]["attempts"]  # nothing changed
-            await fast.update_messages(raw, list(rows.values()), before)
-            raw.driver.set_trace_callback(None)
+            await message_store.update_messages(raw, list(rows.values()), before)
+            raw.sqlite.set_trace_callback(None)
         updates = [s for s in statements if s.startswith("UPDATE")]
         assert updates == [
             "UPDATE messages SET status = 'DELIVERED', done_at = 5.0, "
@@ -41,7 +44,7 @@ async def test_only_changed_columns_are_written(tmp_path: Path) -> None:
             "UPDATE messages SET status = 'DELIVERED', done_at = 6.0, "
             "result_code = '1000' WHERE id = 2",
         ]
-        async with fast.transaction(db) as raw:
+        async with transaction(db) as raw:
             stored = await raw.fetch(
                 "SELECT id, status, done_at, provider_msg_id FROM messages ORDER BY id"
             )

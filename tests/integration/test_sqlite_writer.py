@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from umsgate import config
-from umsgate.store import fast
 from umsgate.store import migrate as store_migrate
 from umsgate.store.database import Database, open_database
+from umsgate.store.transactions import transaction
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ async def test_begin_waits_for_another_connections_write_lock(
     loop = asyncio.get_running_loop()
     loop.call_later(0.5, other.execute, "COMMIT")
     started = time.monotonic()
-    async with fast.transaction(db) as raw:
+    async with transaction(db) as raw:
         rows = await raw.fetch("SELECT count(*) FROM messages")
     waited = time.monotonic() - started
     ticker.cancel()
@@ -59,11 +59,11 @@ async def test_begin_waits_for_another_connections_write_lock(
 
 async def test_a_failed_statement_rolls_back(db: Database, tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError):
-        async with fast.transaction(db) as raw:
+        async with transaction(db) as raw:
             await raw.executemany("INSERT INTO nodes_missing_table VALUES (?)", [(1,)])
     async with db.sqlite_writer() as writer:
         assert not writer.conn.in_transaction
-    async with fast.transaction(db) as raw:  # the lock was given back
+    async with transaction(db) as raw:  # the lock was given back
         assert await raw.fetch("SELECT 1") == [(1,)]
 
 
@@ -74,14 +74,14 @@ async def test_the_wal_is_checkpointed_while_writing(tmp_path: Path) -> None:
     main_file = tmp_path / "umsgate.db"
     try:
         await store_migrate.upgrade(db)
-        async with fast.transaction(db) as raw:
+        async with transaction(db) as raw:
             await raw.executemany("CREATE TABLE pad (x TEXT)", [()])
         await asyncio.sleep(0.1)
         before = main_file.stat().st_size
         deadline = time.monotonic() + 10
         while main_file.stat().st_size <= before + 100_000:
             assert time.monotonic() < deadline, "nothing was checkpointed"
-            async with fast.transaction(db) as raw:
+            async with transaction(db) as raw:
                 await raw.executemany(
                     "INSERT INTO pad VALUES (?)", [("x" * 1000,)] * 50
                 )
@@ -94,7 +94,7 @@ async def test_the_wal_is_checkpointed_while_writing(tmp_path: Path) -> None:
 
 
 async def _pad_table(db: Database, *extra: str) -> None:
-    async with fast.transaction(db) as raw:
+    async with transaction(db) as raw:
         await raw.executemany("CREATE TABLE pad (x INTEGER PRIMARY KEY)", [()])
         for sql in extra:
             await raw.executemany(sql, [()])
@@ -111,7 +111,7 @@ def _stored(path: Path, table: str = "pad") -> list[int]:
 
 async def _insert(db: Database, x: int, table: str = "pad") -> None:
     """One transaction that inserts ``x`` into ``table``."""
-    async with fast.transaction(db) as raw:
+    async with transaction(db) as raw:
         await raw.executemany(f"INSERT INTO {table} VALUES (?)", [(x,)])
 
 
@@ -149,7 +149,7 @@ async def test_a_failed_part_is_undone_alone(db: Database, tmp_path: Path) -> No
     statements = await _traced(db)
 
     async def write(x: int) -> None:
-        async with fast.transaction(db) as raw:
+        async with transaction(db) as raw:
             await raw.executemany("INSERT INTO pad VALUES (?)", [(x,)])
             if x == 2:
                 await raw.executemany("INSERT INTO pad VALUES (?)", [(1,)])

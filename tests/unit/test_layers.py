@@ -75,7 +75,7 @@ Graph = dict[tuple[str, str], set[str]]
 
 def node_of(root: Path, name: str) -> str:
     """The node of an imported module: its subpackage or top-level module of
-    ``umsgate`` (``umsgate.engine.gate`` → ``engine``), or ``__init__`` for a
+    ``umsgate`` (``umsgate.engine.pacer`` → ``engine``), or ``__init__`` for a
     name of the package itself (``umsgate.__version__``)."""
     first = name.split(".")[1] if "." in name else "__init__"
     if (root / first).is_dir() or (root / f"{first}.py").is_file():
@@ -257,15 +257,6 @@ def test_the_database_check_sees_imports() -> None:
 #: the CLI's ``d``): a ``.read()`` or ``.transaction()`` on one of them opens a
 #: SQLAlchemy connection.
 DATABASE_NAMES = {"db", "_db", "d", "database"}
-#: Modules that still open the database's connections themselves, until the
-#: message operations they call take the `Database` (the list only shrinks).
-OPENS_CONNECTIONS_STILL = {
-    "app.py",
-    "engine/dispatcher.py",
-    "engine/gate.py",
-    "engine/nodes.py",
-    "reports/notifier.py",
-}
 
 
 def connection_uses(path: Path) -> list[str]:
@@ -305,11 +296,7 @@ def connection_uses(path: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [
-        p
-        for p in outside_the_store()
-        if str(p.relative_to(SRC)) not in OPENS_CONNECTIONS_STILL
-    ],
+    outside_the_store(),
     ids=lambda p: str(p.relative_to(SRC)),
 )
 def test_only_the_store_opens_transactions(path: Path) -> None:

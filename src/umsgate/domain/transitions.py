@@ -42,6 +42,7 @@ import orjson
 from umsgate.domain.lifecycle import TRANSITIONS, Status
 from umsgate.domain.message import Channel
 from umsgate.domain.outcomes import Outcome, ProviderReport, SubmitResult
+from umsgate.domain.records import FallbackRow
 from umsgate.domain.results import ResultCode
 
 #: A retry that would come after the message's expiry comes this long before it.
@@ -56,7 +57,7 @@ Backoff = Callable[[int], float]
 
 
 class MessageState(TypedDict, total=False):
-    """A message's row as the rules read it (`umsgate.store.fast.STATE_COLUMNS`).
+    """A message's row as the rules read it (`umsgate.store.messages.STATE_COLUMNS`).
 
     ``total=False`` so that the same type says which columns a `Step` changes; a
     state read from the store has every key."""
@@ -555,7 +556,7 @@ def sending_event(
 
 def fallback_row(
     state: MessageState, *, now: float, ttl: float, next_id: Callable[[], int]
-) -> dict[str, Any] | None:
+) -> FallbackRow | None:
     """The fallback message of an RCS/KakaoTalk message that did not end
     DELIVERED, as a row to insert QUEUED (an id is drawn only for it); None when it
     has no fallback to SMS, LMS or MMS."""
@@ -567,36 +568,36 @@ def fallback_row(
     channel = spec.get("channel")
     if channel not in _FALLBACK_TO:
         return None
-    return {
-        "id": next_id(),
-        "client_id": state["client_id"],
-        "src_msg_id": state["src_msg_id"],
-        "kind": 1,
-        "parent_id": state["id"],
-        "cmp_msg_id": state["cmp_msg_id"],
-        "channel": channel,
-        "status": _QUEUED,
-        "sender": state["sender"],
-        "receiver": state["receiver"],
-        "subject": spec.get("subject", ""),
-        "content": spec.get("content", ""),
-        "charset": state["charset"],
-        "file_ids": orjson.dumps(spec.get("fileIds", [])).decode(),
-        "extra": orjson.dumps(
+    return FallbackRow(
+        id=next_id(),
+        client_id=state["client_id"],
+        src_msg_id=state["src_msg_id"],
+        kind=1,
+        parent_id=state["id"],
+        cmp_msg_id=state["cmp_msg_id"],
+        channel=channel,
+        status=_QUEUED,
+        sender=state["sender"],
+        receiver=state["receiver"],
+        subject=spec.get("subject", ""),
+        content=spec.get("content", ""),
+        charset=state["charset"],
+        file_ids=orjson.dumps(spec.get("fileIds", [])).decode(),
+        extra=orjson.dumps(
             {
                 "originCode": spec.get("originCode", ""),
                 "originChannel": state["channel"],
             }
         ).decode(),
-        "fallback": None,
-        "content_hash": "",
-        "created_at": now,
-        "due_at": now,
-        "expires_at": now + ttl,
-        "attempts": 0,
-        "segments": 1,
-        "carrier": "",
-    }
+        fallback=None,
+        content_hash="",
+        created_at=now,
+        due_at=now,
+        expires_at=now + ttl,
+        attempts=0,
+        segments=1,
+        carrier="",
+    )
 
 
 def fallback_events(

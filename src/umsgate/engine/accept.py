@@ -18,7 +18,7 @@ commit (one fsync on SQLite) for hundreds of messages.
 On SQLite a batch does not wait for its COMMIT before the next is written: the
 writer's transactions are shared by the stages and commit a couple of loop turns
 after their first part (`store.database.SqliteWriter`), so the acceptor writes its
-batch, leaves the COMMIT's future (`store.fast.Pending`) and answers the batch's
+batch, leaves the COMMIT's future (`store.transactions.Pending`) and answers the batch's
 callers in the turn that COMMIT ends, while the next batch gathers and is written
 as a part of the same or the next transaction (on the one connection, which sees
 the rows of the first; a failed COMMIT fails both).
@@ -47,8 +47,10 @@ from umsgate.domain.results import Invalid
 from umsgate.domain.submission import Accepted as Accepted
 from umsgate.domain.submission import Submission as Submission
 from umsgate.errors import ValidationError
-from umsgate.store import fast
+from umsgate.store import messages as message_store
 from umsgate.store.database import Database
+from umsgate.store.messages import Stored
+from umsgate.store.transactions import Pending, Transaction, transaction
 
 log = logging.getLogger("umsgate.engine.accept")
 
@@ -80,7 +82,7 @@ PG_PARALLEL = 4
 #: ids it returns are refused with their error, their rows deleted by it
 #: (`umsgate.engine.duplicates.screen`).
 Screen = Callable[
-    [fast.Raw, Sequence[tuple["Submission", Mapping[str, Any]]], float],
+    [Transaction, Sequence[tuple["Submission", Mapping[str, Any]]], float],
     Awaitable[Mapping[int, Exception]],
 ]
 
@@ -179,7 +181,7 @@ class Acceptor:
         self, batch: list[tuple[Submission, asyncio.Future[Accepted]]]
     ) -> None:
         """Write ``batch``; its callers are answered once it is committed."""
-        pending = fast.Pending()
+        pending = Pending()
         try:
             results, picked = await self._commit([s for s, _ in batch], pending)
         except Exception as exc:
@@ -243,7 +245,7 @@ class Acceptor:
             self._on_committed(new)
 
     async def _commit(
-        self, subs: list[Submission], pending: fast.Pending
+        self, subs: list[Submission], pending: Pending
     ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
         """Write ``subs`` in a transaction; each one's result, and the new messages
         the fast lane takes once the commit is done."""
@@ -289,37 +291,39 @@ class Acceptor:
         rows: list[dict[str, Any]],
         picked: Mapping[int, tuple[str, Message]],
         now: float,
-        pending: fast.Pending,
+        pending: Pending,
     ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
         if not self._db.is_sqlite and not any(s.dup_window for s in subs):
             return await self._write_at_once(subs, rows, picked, now)
         go: list[tuple[str, Message]] = []
-        async with fast.transaction(self._db, pending=pending) as raw:
+        async with transaction(self._db, pending=pending) as tx:
             # In key order: see the module docstring (concurrent batches).
             in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
-            if await fast.insert_messages(raw, in_order):
+            if await message_store.insert_messages(tx, in_order):
                 # Every row went in: each key holds the id just given.
                 stored = {
-                    s.key: (r["id"], r["content_hash"], now)
+                    s.key: Stored(
+                        id=r["id"], content_hash=r["content_hash"], created_at=now
+                    )
                     for s, r in zip(subs, rows, strict=True)
                 }
             else:
-                stored = await fast.message_keys(raw, [s.key for s in subs])
+                stored = await message_store.message_keys(tx, [s.key for s in subs])
             refused: Mapping[int, Exception] = {}
             if self._screen is not None and any(s.dup_window for s in subs):
                 fresh = [
                     (sub, row)
                     for sub, row in zip(subs, rows, strict=True)
-                    if stored[sub.key][0] == row["id"]
+                    if stored[sub.key].id == row["id"]
                 ]
-                refused = await self._screen(raw, fresh, now)
+                refused = await self._screen(tx, fresh, now)
             results: list[Accepted | Exception] = []
             events: list[tuple[int, float, str, str | None, str]] = []
             for sub, row in zip(subs, rows, strict=True):
-                stored_id, digest, created = stored[sub.key]
-                if stored_id in refused and digest == row["content_hash"]:
-                    results.append(refused[stored_id])
-                elif stored_id == row["id"]:
+                found = stored[sub.key]
+                if found.id in refused and found.content_hash == row["content_hash"]:
+                    results.append(refused[found.id])
+                elif found.id == row["id"]:
                     results.append(
                         Accepted(id=row["id"], created_at=now, repeated=False)
                     )
@@ -328,8 +332,8 @@ class Acceptor:
                     if chosen is not None:
                         go.append(chosen)
                 else:
-                    results.append(_earlier(sub, row, stored_id, digest, created))
-            await fast.insert_events(raw, events)
+                    results.append(_earlier(sub, row, found))
+            await message_store.insert_events(tx, events)
         return results, go
 
     async def _write_at_once(
@@ -340,12 +344,14 @@ class Acceptor:
         now: float,
     ) -> tuple[list[Accepted | Exception], list[tuple[str, Message]]]:
         """PostgreSQL without duplicate windows: the batch, its events and the
-        keys that existed, in one statement (`fast.accept_at_once`)."""
+        keys that existed, in one statement (`message_store.accept_at_once`)."""
         events: list[tuple[int, float, str, str | None, str]] = []
         for row in rows:
             events.extend(self._new_events(row, picked, now))
         in_order = sorted(rows, key=lambda r: (r["client_id"], r["src_msg_id"]))
-        inserted, existing = await fast.accept_at_once(self._db, in_order, events)
+        inserted, existing = await message_store.accept_at_once(
+            self._db, in_order, events
+        )
         missing = [
             s.key
             for s, r in zip(subs, rows, strict=True)
@@ -353,8 +359,8 @@ class Acceptor:
         ]
         if missing:
             # Inserted meanwhile by a transaction this one waited for: visible now.
-            async with fast.transaction(self._db) as raw:
-                existing.update(await fast.message_keys(raw, missing))
+            async with transaction(self._db) as tx:
+                existing.update(await message_store.message_keys(tx, missing))
         results: list[Accepted | Exception] = []
         go: list[tuple[str, Message]] = []
         for sub, row in zip(subs, rows, strict=True):
@@ -364,7 +370,7 @@ class Acceptor:
                 if chosen is not None:
                     go.append(chosen)
                 continue
-            results.append(_earlier(sub, row, *existing[sub.key]))
+            results.append(_earlier(sub, row, existing[sub.key]))
         return results, go
 
     def _new_events(
@@ -389,14 +395,12 @@ class Acceptor:
 def _earlier(
     sub: Submission,
     row: Mapping[str, Any],
-    stored_id: int,
-    digest: str,
-    created: float,
+    stored: Stored,
 ) -> Accepted | Exception:
     """The answer to a submission whose key was stored before: a repeat of the
     same content, or a srcMsgId reused for other content."""
-    if digest == row["content_hash"]:
-        return Accepted(id=stored_id, created_at=created, repeated=True)
+    if stored.content_hash == row["content_hash"]:
+        return Accepted(id=stored.id, created_at=stored.created_at, repeated=True)
     return ValidationError(
         Invalid.ID_REUSED,
         f"srcMsgId {sub.key[1]!r} was used before with different content",

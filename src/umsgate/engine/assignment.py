@@ -37,7 +37,7 @@ from umsgate.domain.results import ResultCode
 from umsgate.domain.transitions import EventRow
 from umsgate.engine.ledger import Expire, Op, Requeue
 from umsgate.engine.router import Pick
-from umsgate.store import queries
+from umsgate.store import messages as message_store
 from umsgate.types import Outcome, SubmitResult
 
 #: Messages handed to a connector in one ``submit`` call.
@@ -61,7 +61,7 @@ class Plan:
 
 def claimed_message(row: Mapping[str, Any], attempts: int) -> Message:
     """The message of a claimed (or picked) row, as its connector sees it."""
-    return queries.message_from_row({**row, "attempts": attempts})
+    return message_store.message_from_row({**row, "attempts": attempts})
 
 
 def plan_claim(

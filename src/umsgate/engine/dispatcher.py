@@ -9,10 +9,10 @@ flight per connector; every answer goes to the ledger. It claims again as soon a
 there is room, when the acceptor or the ledger signals new work, or every
 ``poll_interval`` (reserved messages become due by time alone). What it decides
 (where each claimed message goes, what expires or waits, what the fast lane takes,
-what a gate holds back) is in `umsgate.engine.assignment`, without I/O.
+what a pacer holds back) is in `umsgate.engine.assignment`, without I/O.
 
-A connector with ``tps`` or ``window`` has a `Gate` (`umsgate.engine.gate`): its
-messages go in chunks of the gate's size, each waiting for its slots of the rate and
+A connector with ``tps`` or ``window`` has a `Pacer` (`umsgate.engine.pacer`): its
+messages go in chunks of the pacer's size, each waiting for its slots of the rate and
 for room in the window before ``submit``; of a claimed burst, only a couple of
 seconds of the rate are kept waiting here, the rest is queued again with delays that
 follow the rate (`umsgate.engine.pacing`).
@@ -42,7 +42,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from umsgate.clock import Clock
@@ -53,12 +53,13 @@ from umsgate.domain.message import Message
 from umsgate.domain.transitions import EventRow
 from umsgate.engine import assignment
 from umsgate.engine.assignment import CHUNK, MAX_IN_FLIGHT
-from umsgate.engine.gate import Gate
 from umsgate.engine.ledger import Adopt, Expire, Ledger, Op, Requeue, Submitted
 from umsgate.engine.nodes import Nodes
+from umsgate.engine.pacer import Pacer
 from umsgate.engine.router import Router
-from umsgate.store import fast, queries
+from umsgate.store import messages as message_store
 from umsgate.store.database import Database
+from umsgate.store.transactions import transaction
 from umsgate.types import Connector, SubmitResult
 
 __all__ = ["CHUNK", "MAX_IN_FLIGHT", "SUBMIT_TIMEOUT", "Dispatcher"]
@@ -86,10 +87,10 @@ class Dispatcher:
         settings: EngineSettings,
         clock: Clock,
         on_submitted: Callable[[str, int], None] | None = None,
-        gates: Mapping[str, Gate] | None = None,
+        pacers: Mapping[str, Pacer] | None = None,
     ) -> None:
         """Args:
-        gates: the paced connectors' gates by connector name.
+        pacers: the paced connectors' pacers by connector name.
         """
         self._db = db
         self._ledger = ledger
@@ -103,11 +104,11 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._in_flight = 0
-        self._gates = dict(gates or {})
+        self._pacers = dict(pacers or {})
         self._limits = {
             name: asyncio.Semaphore(self._chunks_in_flight(name)) for name in connectors
         }
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._stopping = False
         self._stopped = asyncio.Event()
@@ -117,19 +118,19 @@ class Dispatcher:
         self._reserved = 0
 
     def _chunks_in_flight(self, name: str) -> int:
-        gate = self._gates.get(name)
+        pacer = self._pacers.get(name)
         return assignment.chunks_in_flight(
             self._settings.connector_concurrency,
-            gate.chunk if gate is not None else None,
+            pacer.chunk if pacer is not None else None,
         )
 
     def queued_for(self, name: str) -> int:
         """Messages this node holds waiting for connector ``name``'s rate (its
-        gate's queue; 0 for a connector without one)."""
-        gate = self._gates.get(name)
-        if gate is None or gate.backlog is None:
+        pacer's queue; 0 for a connector without one)."""
+        pacer = self._pacers.get(name)
+        if pacer is None or pacer.backlog is None:
             return 0
-        return gate.backlog.waiting
+        return pacer.backlog.waiting
 
     def wake(self, _n: int = 0) -> None:
         self._wake.set()
@@ -185,9 +186,9 @@ class Dispatcher:
         now = self._time()
         plan: assignment.Plan | None = None
         try:
-            async with fast.transaction(self._db) as raw:
-                rows = await fast.claim_due(
-                    raw, self._nodes.node_id, now, min(room, self._settings.batch_size)
+            async with transaction(self._db) as tx:
+                rows = await message_store.claim_due(
+                    tx, self._nodes.node_id, now, min(room, self._settings.batch_size)
                 )
                 # Routed before the SENDING events are written, so that each
                 # attempt's event names the connector it is tried on.
@@ -197,7 +198,7 @@ class Dispatcher:
                     pick=self._router.pick,
                     no_route_delay=self._settings.retry_max,
                 )
-                await fast.insert_events(raw, plan.events)
+                await message_store.insert_events(tx, plan.events)
         except BaseException:
             if plan is not None:  # the claim did not happen: give the probes back
                 for name, messages in plan.groups.items():
@@ -213,7 +214,7 @@ class Dispatcher:
         self._hand_out(plan.groups, held)
         if held:
             # Put back before the next claim: were it spawned, the claims of a
-            # burst would outrun the ledger and hold far more than the gate's rate
+            # burst would outrun the ledger and hold far more than the pacer's rate
             # in SENDING at once.
             await self._ledger.apply_many(held)
         return len(rows)
@@ -277,60 +278,62 @@ class Dispatcher:
             self._spawn(self._ledger.apply_many(held))
 
     def _hand_out(self, groups: Mapping[str, list[Message]], held: list[Op]) -> None:
-        """Submit claimed messages in chunks (a gate's size and rate for a paced
+        """Submit claimed messages in chunks (a pacer's size and rate for a paced
         connector: the rest of a burst goes into ``held``, to be queued again)."""
         for name, messages in groups.items():
-            gate = self._gates.get(name)
+            pacer = self._pacers.get(name)
             size = CHUNK
-            if gate is not None:
-                messages = self._hold_back(gate, messages, held)
-                size = gate.chunk
+            if pacer is not None:
+                messages = self._hold_back(pacer, messages, held)
+                size = pacer.chunk
             for start in range(0, len(messages), size):
                 chunk = messages[start : start + size]
                 self._in_flight += len(chunk)
                 self._spawn(self._send(self._connectors[name], chunk))
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def _hold_back(
-        self, gate: Gate, messages: list[Message], held: list[Op]
+        self, pacer: Pacer, messages: list[Message], held: list[Op]
     ) -> list[Message]:
-        """The messages to send now; the rest of a burst too large for the gate's
+        """The messages to send now; the rest of a burst too large for the pacer's
         rate goes into ``held``, to be queued again, due when its turn comes near."""
-        keep, delays = gate.admit(len(messages))
+        keep, delays = pacer.admit(len(messages))
         for m in messages[keep:]:  # not sent now: a probe slot goes back
-            self._router.release(gate.name, m.id)
+            self._router.release(pacer.name, m.id)
         if delays:
-            rate = gate.pace.rate if gate.pace is not None else 0.0
+            rate = pacer.pace.rate if pacer.pace is not None else 0.0
             held.extend(
-                assignment.held_back(messages[keep:], delays, gate=gate.name, rate=rate)
+                assignment.held_back(
+                    messages[keep:], delays, gate=pacer.name, rate=rate
+                )
             )
         return messages[:keep]
 
     async def _paced_submit(
-        self, gate: Gate, connector: Connector, messages: Sequence[Message]
+        self, pacer: Pacer, connector: Connector, messages: Sequence[Message]
     ) -> list[SubmitResult]:
         try:
-            await gate.turn(len(messages))
+            await pacer.turn(len(messages))
         finally:
-            gate.done(len(messages))
-        await gate.enter(len(messages))
+            pacer.done(len(messages))
+        await pacer.enter(len(messages))
         try:
             return await self._submit(connector, messages)
         finally:
-            gate.leave(len(messages))
+            pacer.leave(len(messages))
 
     async def _send(self, connector: Connector, messages: Sequence[Message]) -> None:
-        gate = self._gates.get(connector.name)
+        pacer = self._pacers.get(connector.name)
         try:
             async with self._limits[connector.name]:
-                if gate is None:
+                if pacer is None:
                     results = await self._submit(connector, messages)
                 else:
-                    results = await self._paced_submit(gate, connector, messages)
+                    results = await self._paced_submit(pacer, connector, messages)
             self._router.record(connector.name, results)
             ops: list[Op] = [
                 Submitted(message_id=r.message_id, connector=connector.name, result=r)
@@ -403,8 +406,7 @@ class Dispatcher:
         cutoff = self._time() - self._settings.report_timeout
         total = 0
         for _ in range(REPORT_SWEEP_ROUNDS):  # the rest waits for the next sweep
-            async with self._db.read() as conn:
-                ids = await queries.sent_before(conn, cutoff, REPORT_SWEEP_BATCH)
+            ids = await message_store.sent_before(self._db, cutoff, REPORT_SWEEP_BATCH)
             if not ids:
                 return total
             if not total:
@@ -423,15 +425,12 @@ class Dispatcher:
 
     async def recover(self) -> int:
         """Take over the claims of dead nodes; the number of messages taken over."""
-        async with self._db.read() as conn:
-            owners = await queries.owners_in(conn, (Status.SENDING, Status.SENT))
+        owners = await message_store.owners_in(self._db, (Status.SENDING, Status.SENT))
         dead = self._nodes.dead_among(o for o in owners if o != self._nodes.node_id)
         if not dead:
             return 0
         total = 0
-        async with self._db.read() as conn:
-            stalled = await queries.stalled_claims(conn, dead, Status.SENDING, 10_000)
-            orphans = await queries.stalled_claims(conn, dead, Status.SENT, 10_000)
+        stalled, orphans = await message_store.stalled_claims(self._db, dead, 10_000)
         if stalled:
             log.warning(
                 "requeueing %d messages claimed by dead nodes",
@@ -441,24 +440,22 @@ class Dispatcher:
             await self._ledger.apply_many(
                 [
                     Requeue(
-                        message_id=r["id"],
+                        message_id=m.id,
                         delay=0.0,
                         detail="claim of a dead node recovered",
                     )
-                    for r in stalled
+                    for m in stalled
                 ]
             )
             total += len(stalled)
             self._wake.set()
         if orphans:
             await self._ledger.apply_many(
-                [Adopt(message_id=r["id"], owner=self._nodes.node_id) for r in orphans]
+                [Adopt(message_id=m.id, owner=self._nodes.node_id) for m in orphans]
             )
             by_connector: dict[str, list[Message]] = {}
-            for r in orphans:
-                by_connector.setdefault(r["connector"] or "", []).append(
-                    queries.message_from_row(r)
-                )
+            for m in orphans:
+                by_connector.setdefault(m.connector or "", []).append(m)
             for name, msgs in by_connector.items():
                 connector = self._connectors.get(name)
                 if connector is not None:
@@ -472,8 +469,7 @@ class Dispatcher:
         """Wait until nothing is due and nothing is in flight here."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            async with self._db.read() as conn:
-                nxt = await queries.next_due_at(conn)
+            nxt = await message_store.next_due_at(self._db)
             if (
                 (nxt is None or nxt > self._time())
                 and self._in_flight == 0

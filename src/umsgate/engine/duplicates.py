@@ -16,7 +16,7 @@ of one batch, across batches and across nodes: ``send_guards`` keeps, per (clien
 receiver, digest), when the last message was accepted. Within a batch the first
 message of a key is the candidate and later ones with other srcMsgIds are refused
 at once; the candidates then take their guards with one upsert that succeeds only
-where the stored guard is older than the window (`fast.take_send_guards`). On
+where the stored guard is older than the window (`store.messages.take_send_guards`). On
 PostgreSQL the upsert's row lock makes a second node taking the same key wait for
 the first one's commit and then see its guard; on SQLite the single writer orders
 them. A refused message's row is deleted in the same transaction, so nothing of it is
@@ -34,7 +34,8 @@ import orjson
 from umsgate.domain.results import Invalid
 from umsgate.engine.accept import Submission
 from umsgate.errors import ValidationError
-from umsgate.store import fast
+from umsgate.store import messages as message_store
+from umsgate.store.transactions import Transaction
 
 Key = tuple[str, str, str]
 
@@ -55,7 +56,7 @@ def refusal(window: float) -> ValidationError:
 
 
 async def screen(
-    raw: fast.Raw,
+    tx: Transaction,
     fresh: Sequence[tuple[Submission, Mapping[str, Any]]],
     now: float,
 ) -> dict[int, ValidationError]:
@@ -77,10 +78,10 @@ async def screen(
             (*key, row["src_msg_id"], now, now + window)
             for key, (row, window) in sorted(candidates.items())
         ]
-        taken = await fast.take_send_guards(raw, guards)
+        taken = await message_store.take_send_guards(tx, guards)
         for key, (row, window) in candidates.items():
             if key not in taken:
                 refused[row["id"]] = refusal(window)
     if refused:
-        await fast.delete_messages(raw, sorted(refused))
+        await message_store.delete_messages(tx, sorted(refused))
     return refused

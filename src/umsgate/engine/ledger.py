@@ -46,20 +46,23 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
 
 import orjson
 
 from umsgate.clock import Clock
 from umsgate.domain import transitions
 from umsgate.domain.ids import IdGenerator
+from umsgate.domain.records import FallbackRow, ReportRow
 from umsgate.domain.results import ResultCode
 from umsgate.domain.transitions import EventRow, MessageState, PartResult, PartState
 from umsgate.engine import retry
 from umsgate.reports import faces as report_faces
 from umsgate.reports import format as report_format
-from umsgate.store import fast
+from umsgate.store import messages as message_store
+from umsgate.store import reports as report_store
 from umsgate.store.database import Database
+from umsgate.store.reports import ParkedReport
+from umsgate.store.transactions import Pending, Transaction, transaction
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 log = logging.getLogger("umsgate.engine.ledger")
@@ -142,12 +145,12 @@ class _Batch:
     rows: dict[int, MessageState]
     changed: set[int] = dataclasses.field(default_factory=set)
     events: list[EventRow] = dataclasses.field(default_factory=list)
-    reports: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    reports: list[ReportRow] = dataclasses.field(default_factory=list)
     new_parts: list[PartState] = dataclasses.field(default_factory=list)
     part_updates: list[PartResult] = dataclasses.field(default_factory=list)
     #: The known parts of the messages with part reports, by provider id.
     parts: dict[int, dict[str, PartState]] = dataclasses.field(default_factory=dict)
-    fallbacks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    fallbacks: list[FallbackRow] = dataclasses.field(default_factory=list)
     finals: list[Final] = dataclasses.field(default_factory=list)
     #: Messages were queued to be sent at once.
     wake: bool = False
@@ -287,7 +290,7 @@ class Ledger:
                 await self._write(batch)
             if self._time() - self._last_pending >= 1.0:
                 self._last_pending = self._time()
-                pending = fast.Pending()
+                pending = Pending()
                 try:
                     outcome = await self._retry_pending(pending)
                 except Exception as exc:
@@ -297,8 +300,8 @@ class Ledger:
 
     async def _load_parked(self) -> None:
         parked: dict[tuple[str, str], list[ProviderReport]] = {}
-        async with fast.transaction(self._db) as raw:
-            for body in await fast.pending_report_bodies(raw, PARKED_INDEX_MAX):
+        async with transaction(self._db) as tx:
+            for body in await report_store.pending_report_bodies(tx, PARKED_INDEX_MAX):
                 rep = _report_from_json(body)
                 key = (rep.connector, rep.provider_msg_id or "")
                 parked.setdefault(key, []).append(rep)
@@ -307,7 +310,7 @@ class Ledger:
     async def _write(
         self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]]
     ) -> None:
-        pending = fast.Pending()
+        pending = Pending()
         journal = _Journal()
         try:
             outcome = await self._commit(
@@ -337,7 +340,7 @@ class Ledger:
 
     def _after(
         self,
-        pending: fast.Pending,
+        pending: Pending,
         batch: list[tuple[Sequence[Op], asyncio.Future[None]]],
         outcome: tuple[list[Final], bool],
         journal: _Journal | None = None,
@@ -409,34 +412,37 @@ class Ledger:
         batch, self._queue = self._queue[:count], self._queue[count:]
         return batch
 
-    async def _retry_pending(self, pending: fast.Pending) -> tuple[list[Final], bool]:
+    async def _retry_pending(self, pending: Pending) -> tuple[list[Final], bool]:
         """Match again the reports parked more than `PENDING_GRACE` ago (by another
         node, before a restart, or beyond the index); the outcome, to be told once
         ``pending`` is committed."""
         now = self._time()
-        async with fast.transaction(self._db, pending=pending) as raw:
-            rows = await fast.take_pending_reports(
-                raw,
+        async with transaction(self._db, pending=pending) as tx:
+            rows = await report_store.take_pending_reports(
+                tx,
                 PENDING_BATCH,
                 after=self._pending_cursor,
                 before=now - PENDING_GRACE,
             )
-            self._pending_cursor = rows[-1][0] if len(rows) == PENDING_BATCH else 0
+            self._pending_cursor = rows[-1].id if len(rows) == PENDING_BATCH else 0
             if not rows:
                 return ([], False)
-            found = await fast.ids_by_provider(raw, [(r[1], r[2]) for r in rows])
+            found = await message_store.ids_by_provider(
+                tx, [(r.connector, r.provider_msg_id) for r in rows]
+            )
             done: list[int] = []
             ops: list[Op] = []
             parked = self._parked if self._parked is not None else {}
-            for row_id, connector, pid, body, created_at in rows:
+            for row in rows:
+                connector, pid = row.connector, row.provider_msg_id
                 fate = transitions.pending_fate(
                     matched=(connector, pid) in found,
-                    age=now - created_at,
+                    age=now - row.created_at,
                     ttl=self._unmatched_ttl,
                 )
                 if fate is transitions.PendingFate.APPLY:
-                    ops.append(Reported(report=_report_from_json(body)))
-                    done.append(row_id)
+                    ops.append(Reported(report=_report_from_json(row.body)))
+                    done.append(row.id)
                     parked.pop((connector, pid), None)
                 elif fate is transitions.PendingFate.DROP:
                     log.warning(
@@ -450,20 +456,20 @@ class Ledger:
                             "provider_msg_id": pid,
                         },
                     )
-                    done.append(row_id)
+                    done.append(row.id)
                     parked.pop((connector, pid), None)
                     if self._on_unmatched is not None:
                         self._on_unmatched(connector, pid)
-            await fast.delete_pending_reports(raw, done)
-            return await self._apply_in(raw, ops, _Journal()) if ops else ([], False)
+            await report_store.delete_pending_reports(tx, done)
+            return await self._apply_in(tx, ops, _Journal()) if ops else ([], False)
 
     async def _commit(
-        self, ops: Sequence[Op], pending: fast.Pending, journal: _Journal
+        self, ops: Sequence[Op], pending: Pending, journal: _Journal
     ) -> tuple[list[Final], bool]:
         """Apply ``ops`` in a transaction; its outcome (see `_apply_in`), to be told
         once it is committed (`pending`)."""
-        async with fast.transaction(self._db, pending=pending) as raw:
-            return await self._apply_in(raw, ops, journal)
+        async with transaction(self._db, pending=pending) as tx:
+            return await self._apply_in(tx, ops, journal)
 
     def _committed(self, finals: list[Final], queued: bool) -> None:
         """Tell the notifier and the dispatcher, once the batch is on disk."""
@@ -473,7 +479,7 @@ class Ledger:
             self._on_queued()
 
     async def _apply_in(
-        self, raw: fast.Raw, ops: Sequence[Op], journal: _Journal
+        self, tx: Transaction, ops: Sequence[Op], journal: _Journal
     ) -> tuple[list[Final], bool]:
         """Apply ``ops`` in the open transaction; (messages made final, whether new
         messages were queued). What it takes from and adds to the index of parked
@@ -500,7 +506,9 @@ class Ledger:
                     *ops,
                     *(Reported(report=r) for _, reps in journal.taken for r in reps),
                 ]
-                await fast.delete_pending_by_key(raw, [k for k, _ in journal.taken])
+                await report_store.delete_pending_by_key(
+                    tx, [k for k, _ in journal.taken]
+                )
         lookup = [
             (op.report.connector, op.report.provider_msg_id)
             for op in ops
@@ -509,14 +517,14 @@ class Ledger:
             and op.report.provider_msg_id
         ]
         lookup = [k for k in lookup if k not in in_batch]
-        found = await fast.ids_by_provider(raw, lookup) if lookup else {}
+        found = await message_store.ids_by_provider(tx, lookup) if lookup else {}
         found.update(in_batch)
         resolved: list[tuple[Op, int, int | None]] = []
         # Reports of ids that this batch records are replayed after every other op:
         # a receipt can overtake its submit answer and land in the same batch ahead
         # of it, and the message (and its parts) must be SENT before it is final.
         after: list[tuple[Op, int, int | None]] = []
-        parked: list[dict[str, Any]] = []
+        parked: list[ParkedReport] = []
         for op in ops:
             if isinstance(op, Reported):
                 rep = op.report
@@ -528,12 +536,12 @@ class Ledger:
                 else:
                     key = (rep.connector, rep.provider_msg_id or "")
                     parked.append(
-                        {
-                            "connector": rep.connector,
-                            "provider_msg_id": rep.provider_msg_id or "",
-                            "body": _report_to_json(rep),
-                            "created_at": now,
-                        }
+                        ParkedReport(
+                            connector=rep.connector,
+                            provider_msg_id=rep.provider_msg_id or "",
+                            body=_report_to_json(rep),
+                            created_at=now,
+                        )
                     )
                     if index is not None and len(index) < PARKED_INDEX_MAX:
                         index.setdefault(key, []).append(rep)
@@ -542,18 +550,15 @@ class Ledger:
                 resolved.append((op, op.message_id, None))
         resolved.extend(after)
         # The rows are the rules' `MessageState`s as they are: no copy per message.
-        rows = cast(
-            "dict[int, MessageState]",
-            await fast.lock_messages(raw, sorted({mid for _, mid, _ in resolved})),
+        rows = await message_store.lock_messages(
+            tx, sorted({mid for _, mid, _ in resolved})
         )
-        before = {mid: fast.mutable_values(row) for mid, row in rows.items()}
+        before = {mid: message_store.mutable_values(row) for mid, row in rows.items()}
         batch = _Batch(now=now, rows=rows)
         part_mids = [mid for op, mid, part in resolved if part is not None]
         if part_mids:
-            for mid, plist in (await fast.parts_of(raw, part_mids)).items():
-                batch.parts[mid] = {
-                    p["provider_msg_id"]: cast(PartState, p) for p in plist
-                }
+            for mid, plist in (await message_store.parts_of(tx, part_mids)).items():
+                batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
         for op, mid, part in resolved:
             row = rows.get(mid)
             if row is None:
@@ -563,20 +568,16 @@ class Ledger:
                 )
                 continue
             self._replay(batch, op, row, part)
-        await fast.insert_pending_reports(raw, parked)
-        await fast.insert_parts(raw, cast("list[dict[str, Any]]", batch.new_parts))
-        await fast.update_parts(raw, cast("list[dict[str, Any]]", batch.part_updates))
-        await fast.update_messages(
-            raw,
-            cast(
-                "list[dict[str, Any]]", [batch.rows[m] for m in sorted(batch.changed)]
-            ),
-            before,
+        await report_store.insert_pending_reports(tx, parked)
+        await message_store.insert_parts(tx, batch.new_parts)
+        await message_store.update_parts(tx, batch.part_updates)
+        await message_store.update_messages(
+            tx, [batch.rows[m] for m in sorted(batch.changed)], before
         )
         if batch.fallbacks:
-            await fast.insert_messages(raw, batch.fallbacks)
-        await fast.insert_events(raw, batch.events)
-        await fast.insert_reports(raw, batch.reports)
+            await message_store.insert_fallbacks(tx, batch.fallbacks)
+        await message_store.insert_events(tx, batch.events)
+        await report_store.insert_reports(tx, batch.reports)
         return batch.finals, bool(batch.fallbacks) or batch.wake
 
     # -- the replay -------------------------------------------------------------------
@@ -660,7 +661,7 @@ class Ledger:
         )
         batch.reports.append(
             report_format.report_row(
-                cast("dict[str, Any]", row),
+                row,
                 code,
                 now=now,
                 from_carrier=step.from_carrier,
@@ -674,7 +675,7 @@ class Ledger:
             if replacement is not None:
                 batch.fallbacks.append(replacement)
                 batch.events.extend(
-                    transitions.fallback_events(replacement["id"], row["id"], now)
+                    transitions.fallback_events(replacement.id, row["id"], now)
                 )
 
 

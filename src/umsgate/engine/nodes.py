@@ -9,6 +9,7 @@ over by the dispatcher's recovery.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from umsgate.clock import Clock
 from umsgate.domain.ids import MAX_SLOT
 from umsgate.errors import StoreError
-from umsgate.store import queries
+from umsgate.store import nodes as node_store
 from umsgate.store.database import Database
 
 log = logging.getLogger("umsgate.engine.nodes")
@@ -56,6 +57,9 @@ class Nodes:
         pid_text = rest.partition(":")[0]
         return host == _host() and pid_text.isdigit() and not _pid_alive(int(pid_text))
 
+    def _dead_node(self, now: float, node: node_store.NodeInfo) -> bool:
+        return self._dead(node.node_id, node.heartbeat, now)
+
     async def join(self) -> int:
         """Take a free or dead node's slot.
 
@@ -64,21 +68,15 @@ class Nodes:
         """
         for _ in range(10):
             now = self._time()
-            async with self._db.transaction() as conn:
-                rows = {r.slot: r for r in await queries.node_rows(conn)}
-                for slot in range(MAX_SLOT + 1):
-                    row = rows.get(slot)
-                    if row is None:
-                        if await queries.take_free_slot(conn, slot, self.node_id, now):
-                            self.slot = slot
-                            break
-                    elif self._dead(row.node_id, row.heartbeat, now):
-                        if await queries.take_stale_slot(
-                            conn, slot, self.node_id, row.node_id, now
-                        ):
-                            self.slot = slot
-                            break
-            if self.slot >= 0:
+            slot = await node_store.take_slot(
+                self._db,
+                self.node_id,
+                now,
+                slots=MAX_SLOT + 1,
+                is_dead=functools.partial(self._dead_node, now),
+            )
+            if slot is not None:
+                self.slot = slot
                 log.info(
                     "joined as node %s in slot %d",
                     self.node_id,
@@ -92,9 +90,7 @@ class Nodes:
         """Refresh the heartbeat and the set of live nodes; False if our slot was
         lost."""
         now = self._time()
-        async with self._db.transaction() as conn:
-            ok = await queries.heartbeat(conn, self.slot, self.node_id, now)
-            rows = await queries.node_rows(conn)
+        ok, rows = await node_store.heartbeat(self._db, self.slot, self.node_id, now)
         self.live = {
             r.node_id for r in rows if not self._dead(r.node_id, r.heartbeat, now)
         }
@@ -120,5 +116,4 @@ class Nodes:
         return out
 
     async def leave(self) -> None:
-        async with self._db.transaction() as conn:
-            await queries.release_slot(conn, self.slot, self.node_id)
+        await node_store.release_slot(self._db, self.slot, self.node_id)

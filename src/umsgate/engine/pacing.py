@@ -1,6 +1,6 @@
 """Pacing of one connector: its rate (``tps``), its window (messages in flight), and
 how much of a claimed burst a node keeps waiting for it. Pure: time comes in as
-``now``; `umsgate.engine.gate` does the waiting and the store calls.
+``now``; `umsgate.engine.pacer` does the waiting and the store calls.
 
 Theory of operation
 -------------------

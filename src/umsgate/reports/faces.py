@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
 from umsgate.domain.results import ResultCode
+from umsgate.domain.transitions import MessageState
 
 #: The key of ``extra`` that names a message's face.
 FACE_KEY = "face"
@@ -71,23 +72,24 @@ class ReportFace(Protocol):
 
     def render(
         self,
-        row: Mapping[str, Any],
+        row: MessageState,
         code: ResultCode,
         *,
-        extra: Mapping[str, Any],
+        extra: Mapping[str, object],
         from_carrier: bool,
     ) -> FaceReport:
         """The report of a message that just became final with ``code``.
 
         Args:
-            row: the message's state columns (``fast.STATE_COLUMNS``), final values.
+            row: the message's state columns (``store.messages.STATE_COLUMNS``),
+                final values.
             extra: its ``extra`` column, decoded.
             from_carrier: whether the code came from the provider's report.
         """
         ...
 
 
-def face_of(row: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+def face_of(row: MessageState) -> tuple[str, dict[str, object]] | None:
     """(face name, decoded ``extra``) of a face's message; None for a native one."""
     raw = row.get("extra")
     # Most messages are native: skip decoding unless the key can be there at all.

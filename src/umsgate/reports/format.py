@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
 
+from umsgate.domain.records import ReportRow
 from umsgate.domain.results import ResultCode
+from umsgate.domain.transitions import MessageState
 from umsgate.reports import faces as report_faces
 
 KST = dt.timezone(dt.timedelta(hours=9), "KST")
@@ -49,7 +50,7 @@ def native_code(code: ResultCode) -> tuple[str, str]:
 
 
 def report_body(
-    row: dict[str, Any], code: ResultCode, *, from_carrier: bool
+    row: MessageState, code: ResultCode, *, from_carrier: bool
 ) -> dict[str, str]:
     result_code, result_message = native_code(code)
     return {
@@ -67,13 +68,13 @@ def report_body(
 
 
 def report_row(
-    row: dict[str, Any],
+    row: MessageState,
     code: ResultCode,
     *,
     now: float,
     from_carrier: bool,
     faces: Mapping[str, report_faces.ReportFace] | None = None,
-) -> dict[str, Any]:
+) -> ReportRow:
     """A ``reports`` row for a message that just became final.
 
     A message of one of ``faces`` gets that face's body and target URL (see
@@ -82,7 +83,7 @@ def report_row(
     body = report_body(row, code, from_carrier=from_carrier)
     origin = row["channel"]
     if row["kind"]:
-        origin = row.get("origin_channel") or _origin_of_fallback(row)
+        origin = _origin_of_fallback(row)
     encoded = orjson.dumps(body).decode()
     face_name = target = ""
     state = "pending"
@@ -93,24 +94,24 @@ def report_row(
         face_name, encoded, target = face.name, rendered.body, rendered.target_url
         if face.push is None or not target:
             state = "none"
-    return {
-        "message_id": row["id"],
-        "client_id": row["client_id"],
-        "ums_msg_id": int(body["umsMsgId"]),
-        "channel": row["channel"],
-        "origin_channel": origin,
-        "body": encoded,
-        "created_at": now,
-        "webhook_state": state,
-        "attempts": 0,
-        "next_at": now,
-        "last_error": "",
-        "face": face_name,
-        "target_url": target,
-    }
+    return ReportRow(
+        message_id=row["id"],
+        client_id=row["client_id"],
+        ums_msg_id=int(body["umsMsgId"]),
+        channel=row["channel"],
+        origin_channel=origin,
+        body=encoded,
+        created_at=now,
+        webhook_state=state,
+        attempts=0,
+        next_at=now,
+        last_error="",
+        face=face_name,
+        target_url=target,
+    )
 
 
-def _origin_of_fallback(row: dict[str, Any]) -> str:
+def _origin_of_fallback(row: MessageState) -> str:
     extra = orjson.loads(row["extra"]) if row.get("extra") else {}
     origin = extra.get("originChannel")
     return str(origin) if origin else row["channel"]

@@ -42,7 +42,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from umsgate import __version__, targets
@@ -52,8 +51,11 @@ from umsgate.config import WebhookSettings
 from umsgate.errors import TargetRefused
 from umsgate.reports.faces import PushRule
 from umsgate.reports.http11 import Http11Client, RequestError
-from umsgate.store import fast, lookup, queries
+from umsgate.store import lookup
+from umsgate.store import reports as report_store
 from umsgate.store.database import Database
+from umsgate.store.reports import WebhookDue, WebhookResult
+from umsgate.store.transactions import transaction
 
 log = logging.getLogger("umsgate.reports.notifier")
 
@@ -74,16 +76,6 @@ DUE_REUSE = 0.25
 #: number of failed tries since its last line (a receiver that is down would
 #: otherwise log a line per report and retry).
 FAILURE_LOG_EVERY = 60.0
-
-
-class _Claimed(NamedTuple):
-    id: int
-    client_id: str
-    body: str
-    attempts: int
-    face: str
-    target_url: str
-    message_id: int
 
 
 class FailureLog:
@@ -130,16 +122,37 @@ class FailureLog:
             )
 
 
-def _no_report_url(row: _Claimed) -> dict[str, Any]:
+def _no_report_url(row: WebhookDue) -> WebhookResult:
     """The result of a native report whose client has no report URL: nothing is
     pushed, and the report stays available to the report check."""
-    return {
-        "id": row.id,
-        "state": "none",
-        "attempts": row.attempts,
-        "next_at": 0.0,
-        "error": "client has no report URL",
-    }
+    return WebhookResult(
+        id=row.id,
+        state="none",
+        attempts=row.attempts,
+        next_at=0.0,
+        error="client has no report URL",
+    )
+
+
+def _tried(
+    row: WebhookDue,
+    attempts: int,
+    now: float,
+    state: str,
+    next_at: float,
+    error: str,
+    outcome: str,
+) -> WebhookResult:
+    """The result of a try that was sent and answered (or not) by its target."""
+    return WebhookResult(
+        id=row.id,
+        state=state,
+        attempts=attempts,
+        next_at=next_at,
+        error=error,
+        client=row.client_id,
+        attempt=lookup.webhook_event(row.message_id, now, attempts, outcome),
+    )
 
 
 def target_url(report_url: str) -> str:
@@ -188,7 +201,7 @@ class Notifier:
         self._room = asyncio.Event()
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self._results: list[dict[str, Any]] = []
+        self._results: list[WebhookResult] = []
         self._flushed = asyncio.Event()
         #: When the next due time was read, and what it was.
         self._due: tuple[float, float | None] | None = None
@@ -271,8 +284,7 @@ class Notifier:
             due = self._due[1]
         else:
             try:
-                async with self._db.read() as conn:
-                    due = await queries.next_webhook_at(conn)
+                due = await report_store.next_webhook_at(self._db)
             except Exception:
                 log.exception(
                     "reading the next webhook time failed",
@@ -299,25 +311,24 @@ class Notifier:
         now = self._time()
         lease = now + self._settings.timeout * 3 + 5
         per_post = self._settings.reports_per_post
-        async with fast.transaction(self._db) as raw:
-            rows = await fast.claim_webhooks(
-                raw, now, lease, min(room * per_post, self._settings.batch_size)
+        async with transaction(self._db) as tx:
+            rows = await report_store.claim_webhooks(
+                tx, now, lease, min(room * per_post, self._settings.batch_size)
             )
         has_url: dict[str, bool] = {}
         #: Native reports by client, sent ``per_post`` to a request.
-        native: dict[str, list[_Claimed]] = {}
-        for row in rows:
-            claimed = _Claimed(*row)
+        native: dict[str, list[WebhookDue]] = {}
+        for claimed in rows:
             if claimed.face:
                 if claimed.face not in self._faces or not claimed.target_url:
                     self._results.append(
-                        {
-                            "id": claimed.id,
-                            "state": "none",
-                            "attempts": claimed.attempts,
-                            "next_at": 0.0,
-                            "error": f"nothing to push for face {claimed.face!r}",
-                        }
+                        WebhookResult(
+                            id=claimed.id,
+                            state="none",
+                            attempts=claimed.attempts,
+                            next_at=0.0,
+                            error=f"nothing to push for face {claimed.face!r}",
+                        )
                     )
                     continue
                 self._start([claimed])
@@ -338,14 +349,14 @@ class Notifier:
             self._flushed.set()
         return len(rows)
 
-    def _start(self, rows: list[_Claimed]) -> None:
+    def _start(self, rows: list[WebhookDue]) -> None:
         """One POST's task: a face's report, or native reports of one client."""
         self._in_flight += 1
         task = asyncio.create_task(self._deliver_and_keep(rows))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver_and_keep(self, rows: list[_Claimed]) -> None:
+    async def _deliver_and_keep(self, rows: list[WebhookDue]) -> None:
         try:
             if rows[0].face:
                 results = [await self._deliver_face(rows[0], self._faces[rows[0].face])]
@@ -354,13 +365,13 @@ class Notifier:
         except Exception as exc:  # a bug must not lose the delivery: try it again later
             log.exception("webhook delivery crashed", extra={"event": "webhook_error"})
             results = [
-                {
-                    "id": row.id,
-                    "state": "pending",
-                    "attempts": row.attempts,
-                    "next_at": self._time() + self._settings.retry_interval,
-                    "error": repr(exc)[:300],
-                }
+                WebhookResult(
+                    id=row.id,
+                    state="pending",
+                    attempts=row.attempts,
+                    next_at=self._time() + self._settings.retry_interval,
+                    error=repr(exc)[:300],
+                )
                 for row in rows
             ]
         finally:
@@ -387,20 +398,21 @@ class Notifier:
         if not self._results:
             return
         batch, self._results = self._results, []
-        tries = [r["try"] for r in batch if "try" in r]
         try:
-            async with fast.transaction(self._db) as raw:
-                await fast.webhook_results(raw, batch, tries)
+            async with transaction(self._db) as tx:
+                await report_store.webhook_results(tx, batch)
         except Exception:
             self._results[:0] = batch
             raise
         for r in batch:
-            if "try" in r and r["state"] in ("pending", "failed") and "client" in r:
-                self.failures.failed(
-                    r["client"], r["error"], given_up=r["state"] == "failed"
-                )
+            if (
+                r.attempt is not None
+                and r.client is not None
+                and r.state in ("pending", "failed")
+            ):
+                self.failures.failed(r.client, r.error, given_up=r.state == "failed")
         self.failures.emit(self._time())
-        if any(r["state"] == "pending" for r in batch):
+        if any(r.state == "pending" for r in batch):
             self._due = None  # a retry is due: the idle wait may now be shorter
             self._wake.set()
 
@@ -408,7 +420,7 @@ class Notifier:
     def busy(self) -> bool:
         return bool(self._in_flight or self._results)
 
-    async def _deliver(self, rows: list[_Claimed]) -> list[dict[str, Any]]:
+    async def _deliver(self, rows: list[WebhookDue]) -> list[WebhookResult]:
         """One POST of one client's native reports: the report's own object, or a
         JSON array of several (apigw spec §11: receivers accept both). The answer
         decides for all of them; each keeps its own count of attempts."""
@@ -440,22 +452,22 @@ class Notifier:
         if ok:
             now = self._time()
             return [
-                {
-                    "id": row.id,
-                    "state": "done",
-                    "attempts": int(row.attempts) + 1,
-                    "next_at": now,
-                    "error": "",
-                    "try": lookup.webhook_event(
+                WebhookResult(
+                    id=row.id,
+                    state="done",
+                    attempts=int(row.attempts) + 1,
+                    next_at=now,
+                    error="",
+                    attempt=lookup.webhook_event(
                         row.message_id, now, int(row.attempts) + 1, "OK (HTTP 200)"
                     ),
-                }
+                )
                 for row in rows
             ]
         error = error or f"HTTP {status}: {answer[:100]!r}"
         return [self._failed_attempt(row, error) for row in rows]
 
-    def _failed_attempt(self, row: _Claimed, error: str) -> dict[str, Any]:
+    def _failed_attempt(self, row: WebhookDue, error: str) -> WebhookResult:
         """The result of an attempt at a native report that was not answered OK:
         retried later, or given up after ``1 + max_retries`` attempts."""
         attempts = int(row.attempts) + 1
@@ -465,15 +477,7 @@ class Notifier:
         else:
             next_at = now + self._settings.retry_interval
             state, outcome = "pending", f"{error}; next try in {next_at - now:g} s"
-        return {
-            "id": row.id,
-            "state": state,
-            "attempts": attempts,
-            "next_at": next_at,
-            "error": error,
-            "client": row.client_id,
-            "try": lookup.webhook_event(row.message_id, now, attempts, outcome),
-        }
+        return _tried(row, attempts, now, state, next_at, error, outcome)
 
     async def _post(
         self, url: str, body: bytes, headers: Mapping[str, str], timeout: float
@@ -493,7 +497,7 @@ class Notifier:
             return 0, b"", str(exc)[:300]
         return status, answer, ""
 
-    def _refused(self, row: _Claimed, exc: TargetRefused, what: str) -> dict[str, Any]:
+    def _refused(self, row: WebhookDue, exc: TargetRefused, what: str) -> WebhookResult:
         """The result of a delivery the outbound URL policy refused: failed at
         once (see the module docstring)."""
         log.warning(
@@ -503,18 +507,18 @@ class Notifier:
             extra={"event": "webhook_refused", "message_id": row.id},
         )
         attempts, now = int(row.attempts) + 1, self._time()
-        return {
-            "id": row.id,
-            "state": "failed",
-            "attempts": attempts,
-            "next_at": now,
-            "error": f"refused: {exc.message}"[:300],
-            "try": lookup.webhook_event(
+        return WebhookResult(
+            id=row.id,
+            state="failed",
+            attempts=attempts,
+            next_at=now,
+            error=f"refused: {exc.message}"[:300],
+            attempt=lookup.webhook_event(
                 row.message_id, now, attempts, f"{what} refused: {exc.message}"
             ),
-        }
+        )
 
-    async def _deliver_face(self, row: _Claimed, rule: PushRule) -> dict[str, Any]:
+    async def _deliver_face(self, row: WebhookDue, rule: PushRule) -> WebhookResult:
         """One attempt at a face's report, judged and scheduled by its rule. The
         answer is read no further than `MAX_ANSWER_BYTES`, within the rule's
         timeout (the target is the face client's own URL)."""
@@ -544,12 +548,4 @@ class Notifier:
         else:
             next_at = now + rule.interval
             state, outcome = "pending", f"{error}; next try in {next_at - now:g} s"
-        return {
-            "id": row.id,
-            "state": state,
-            "attempts": attempts,
-            "next_at": next_at,
-            "error": error,
-            "client": row.client_id,
-            "try": lookup.webhook_event(row.message_id, now, attempts, outcome),
-        }
+        return _tried(row, attempts, now, state, next_at, error, outcome)

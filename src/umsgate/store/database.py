@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import event, literal, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -54,7 +54,7 @@ COMMIT_HOPS = 2
 
 
 class SqliteWriter:
-    """The SQLite connection of the hot path (``store/fast.py``).
+    """The SQLite connection of the hot path (``store/transactions.py``).
 
     Its statements run on the event loop's own thread. Each takes micro- to
     milliseconds in SQLite's C code, and a hop to a worker thread costs more than
@@ -68,7 +68,7 @@ class SqliteWriter:
       but p50 1.6 ms, p90 5 ms and up to 25 ms under the load of `bench/e2e.py`,
       where the COMMITs on the loop had kept it from everything else (HTTP answers,
       frames, receipts) a quarter of the time. Nobody waits for a COMMIT to write
-      the next part (the stages leave its future behind, `fast.Pending`), and a
+      the next part (the stages leave its future behind, `transactions.Pending`), and a
       part that comes while a COMMIT runs waits for it, then begins the next
       transaction;
     * ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
@@ -82,7 +82,7 @@ class SqliteWriter:
 
     Its transactions are shared. The acceptor, the dispatcher's claims, the ledger
     and the notifier each commit their own batches: on `bench/e2e.py` they made
-    3,300 COMMITs for 20,000 messages. So each `fast.transaction` is a *part* of
+    3,300 COMMITs for 20,000 messages. So each `transactions.transaction` is a *part* of
     the one open transaction (`join`: a SAVEPOINT, after a BEGIN IMMEDIATE if none
     is open), and the transaction commits `COMMIT_HOPS` loop turns after its first
     part was kept, with every part written meanwhile (1,300 COMMITs on the same
@@ -410,6 +410,11 @@ class Database:
         async with self.reader.begin() as conn:
             yield conn
 
+    async def ping(self) -> None:
+        """A round trip to the database (``/readyz``)."""
+        async with self.read() as conn:
+            await conn.execute(select(literal(1)))
+
     @contextlib.asynccontextmanager
     async def sqlite_writer(self) -> AsyncIterator[SqliteWriter]:
         """The SQLite connection of the hot path (`SqliteWriter`), one user at a
@@ -423,7 +428,7 @@ class Database:
             yield self._writer
 
     async def pg_pool(self) -> Any:
-        """PostgreSQL: the hot path's pool (`store.fast`), asyncpg's own.
+        """PostgreSQL: the hot path's pool (`store.transactions`), asyncpg's own.
 
         Apart from SQLAlchemy's: a checkout there costs a ``SELECT 1`` (its
         pre-ping) and its pool's bookkeeping, and every message goes through

@@ -15,7 +15,7 @@ from tests.conftest import Store, new_account, running_gateway, sms_body
 from tests.integration.engine.test_ledger_batch_order import Holding
 from tests.integration.engine.test_outcomes import events, row, settings_for
 from tests.integration.native.support import kst_minute
-from umsgate.store import fast
+from umsgate.store import messages as message_store
 from umsgate.testing import wait_for
 
 
@@ -24,14 +24,14 @@ async def test_a_message_due_now_is_sent_without_a_claim(store: Store) -> None:
     async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
         acct = await new_account(gw)
         claims: list[Any] = []
-        real_claim = fast.claim_due
+        real_claim = message_store.claim_due
 
         async def counting_claim(*args: Any) -> list[dict[str, Any]]:
             rows = await real_claim(*args)
             claims.extend(r["id"] for r in rows)
             return rows
 
-        fast.claim_due = counting_claim  # type: ignore[assignment]
+        message_store.claim_due = counting_claim  # type: ignore[assignment]
         try:
             r = await gw.http.post(
                 "/v1/message/sms", json=sms_body("lane-1"), headers=acct.headers()
@@ -48,7 +48,7 @@ async def test_a_message_due_now_is_sent_without_a_claim(store: Store) -> None:
             assert stored["attempts"] == 0
             await wait_for(lambda: len(provider.submits) == 1, what="the submit")
         finally:
-            fast.claim_due = real_claim  # type: ignore[assignment]
+            message_store.claim_due = real_claim  # type: ignore[assignment]
             provider.release.set()
         assert [(m.id, m.attempts) for m in provider.submits] == [(mid, 1)]
         assert claims == []  # never claimed

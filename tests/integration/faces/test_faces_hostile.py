@@ -27,7 +27,7 @@ from tests.integration.faces.conftest import (
 from umsgate.protocols.imsms import codec as ims_codec
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.send import src_msg_id
-from umsgate.store import queries
+from umsgate.store import messages as message_store
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -56,7 +56,7 @@ async def chunks(data: bytes, size: int = 4096) -> AsyncIterator[bytes]:
 
 async def nothing_stored(running: Running) -> bool:
     async with running.gateway.db.transaction() as conn:
-        return not await queries.status_counts(conn)
+        return not await message_store.status_counts(conn)
 
 
 async def test_tobetext_face_refuses_hostile_input(store: Store) -> None:
@@ -173,7 +173,7 @@ async def test_tobetext_face_refuses_hostile_input(store: Store) -> None:
         r = await gw.http.post("/sms", content=curl_body(fields, "cp949"), headers=FORM)
         assert ack(r).error_code == 200
         row = await gw.gateway.message_by_src(CID, src_msg_id("cp949"))
-        assert row is not None and row["content"] == "안녕하세요 똠방각하"
+        assert row is not None and row.content == "안녕하세요 똠방각하"
         # No content type at all (the Java sample sets none of its own).
         r = await gw.http.post(
             "/sms", content=curl_body(send_fields("no-type", body="hi"))

@@ -28,7 +28,7 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.imsms import codec, codes, connector
 from umsgate.protocols.imsms.face import SRC_PREFIX
-from umsgate.store import queries
+from umsgate.store import messages as message_store
 from umsgate.testing import connector_gateway, wait_for
 from umsgate.types import Outcome
 
@@ -104,7 +104,7 @@ async def test_state_follows_the_message_to_the_sandbox_outcome(store: Store) ->
 
         async def all_finished() -> bool:
             async with gw.gateway.db.transaction() as conn:
-                counts = await queries.status_counts(conn)
+                counts = await message_store.status_counts(conn)
             return set(counts) <= {"DELIVERED", "FAILED", "EXPIRED"}
 
         await wait_for(all_finished, timeout=20, what="every message finished")
@@ -143,8 +143,8 @@ async def test_state_follows_the_message_to_the_sandbox_outcome(store: Store) ->
             assert (verdict.code is ResultCode.DELIVERED) is delivered
             row = await gw.gateway.message_by_src("ims-app", SRC_PREFIX + ims_id)
             assert row is not None
-            assert row["sender"] == "+82212345678"
-            assert row["channel"] == ("MMS" if i % 5 == 0 else "SMS")
+            assert row.state["sender"] == "+82212345678"
+            assert row.state["channel"] == ("MMS" if i % 5 == 0 else "SMS")
         # Ids differ from run to run, and so do the draws: the mix shows at least
         # delivered and one failure (every one of the three in 99 % of runs).
         assert ResultCode.DELIVERED in seen and len(seen) >= 2, seen
@@ -298,7 +298,7 @@ async def test_umsgate_imsms_connector_against_the_face(store: Store) -> None:
                 "ims-app", SRC_PREFIX + str(result.provider_msg_id)
             )
             assert row is not None
-            drawn = expected_code(gw, int(row["id"]))
+            drawn = expected_code(gw, int(row.state["id"]))
             if drawn is ResultCode.DELIVERED:
                 assert (report.code, report.raw_code) == (ResultCode.DELIVERED, "0")
             else:

@@ -21,14 +21,14 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext import connector
-from umsgate.store import queries
+from umsgate.store import reports as report_store
 from umsgate.testing import connector_gateway, wait_for
 from umsgate.types import Outcome
 
 
 async def webhook_states(running: Running) -> dict[str, int]:
     async with running.gateway.db.transaction() as conn:
-        return await queries.webhook_counts(conn)
+        return await report_store.webhook_counts(conn)
 
 
 async def test_callbacks_follow_the_retry_rule(

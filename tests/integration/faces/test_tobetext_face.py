@@ -28,7 +28,8 @@ from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext.codes import CallbackCode
 from umsgate.protocols.tobetext.face import callback_code
 from umsgate.protocols.tobetext.send import src_msg_id
-from umsgate.store import queries
+from umsgate.store import messages as message_store
+from umsgate.store import reports as report_store
 from umsgate.testing import wait_for
 
 #: The sandbox's outcomes: invalid number, provider auth failure, expiry, the rest
@@ -45,7 +46,7 @@ def expected_code(running: Running, ums_msg_id: int) -> ResultCode:
 
 async def stored_count(running: Running) -> int:
     async with running.gateway.db.transaction() as conn:
-        return sum((await queries.status_counts(conn)).values())
+        return sum((await message_store.status_counts(conn)).values())
 
 
 async def test_seed_samples_reach_their_callbacks(
@@ -116,7 +117,7 @@ async def test_seed_samples_reach_their_callbacks(
         )
         # The curl sample's Korean text arrived intact.
         row = await gw.gateway.message_by_src(CID, src_msg_id("ord-0003"))
-        assert row is not None and row["content"] == "인증번호 000003"
+        assert row is not None and row.content == "인증번호 000003"
 
 
 async def test_ckey_is_idempotent(store: Store, callbacks: CallbackReceiver) -> None:
@@ -269,13 +270,13 @@ async def test_text_decides_sms_or_lms(store: Store) -> None:
         for ckey, (body, channel, charset) in cases.items():
             row = await gw.gateway.message_by_src(CID, src_msg_id(ckey))
             assert row is not None
-            assert (row["channel"], row["charset"], row["content"]) == (
+            assert (row.state["channel"], row.state["charset"], row.content) == (
                 channel,
                 charset,
                 body,
             ), ckey
-            assert row["receiver"] == "+821012341234"
-            assert row["sender"] == "+821012341234"
+            assert row.state["receiver"] == "+821012341234"
+            assert row.state["sender"] == "+821012341234"
 
 
 async def test_callback_codes_cover_every_unified_code() -> None:
@@ -300,7 +301,7 @@ async def test_no_callback_url_pushes_nothing(store: Store, shape: str) -> None:
 
         async def reported() -> bool:
             async with gw.gateway.db.transaction() as conn:
-                return (await queries.webhook_counts(conn)) == {"none": 1}
+                return (await report_store.webhook_counts(conn)) == {"none": 1}
 
         await wait_for(reported, what="a report with nothing to push")
 

@@ -579,11 +579,11 @@ def test_a_failed_rcs_message_falls_back() -> None:
     ids = iter([99])
     row = transitions.fallback_row(rcs(), now=NOW, ttl=600.0, next_id=lambda: next(ids))
     assert row is not None
-    assert row["id"] == 99 and row["parent_id"] == 7 and row["kind"] == 1
-    assert row["channel"] == "LMS" and row["status"] == "QUEUED"
-    assert (row["subject"], row["content"]) == ("s", "c")
-    assert orjson.loads(row["extra"]) == {"originCode": "X1", "originChannel": "RCS"}
-    assert row["due_at"] == NOW and row["expires_at"] == NOW + 600.0
+    assert row.id == 99 and row.parent_id == 7 and row.kind == 1
+    assert row.channel == "LMS" and row.status == "QUEUED"
+    assert (row.subject, row.content) == ("s", "c")
+    assert orjson.loads(row.extra) == {"originCode": "X1", "originChannel": "RCS"}
+    assert row.due_at == NOW and row.expires_at == NOW + 600.0
     assert transitions.fallback_events(99, 7, NOW) == (
         (99, NOW, "ACCEPTED", None, "fallback of 7"),
         (99, NOW, "QUEUED", None, ""),

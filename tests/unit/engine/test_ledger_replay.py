@@ -100,7 +100,7 @@ def test_a_message_in_parts_is_delivered_when_its_last_part_is() -> None:
     assert [u["provider_msg_id"] for u in b.part_updates] == ["a", "b"]
     assert [e[2] for e in b.events] == ["SENT", "DELIVERED"]
     assert b.changed == {1}
-    assert len(b.reports) == 1 and b.reports[0]["message_id"] == 1
+    assert len(b.reports) == 1 and b.reports[0].message_id == 1
     # The parts the batch read are the parts as the reports left them.
     assert {p["result_code"] for p in b.parts[1].values()} == {"1000"}
 
@@ -114,12 +114,12 @@ def test_a_failed_rcs_message_brings_its_fallback_into_the_batch() -> None:
     )
     assert message["status"] == "FAILED"
     (fallback,) = b.fallbacks
-    assert fallback["parent_id"] == 2 and fallback["channel"] == "SMS"
-    assert fallback["expires_at"] == NOW + 600.0
+    assert fallback.parent_id == 2 and fallback.channel == "SMS"
+    assert fallback.expires_at == NOW + 600.0
     assert [(e[0], e[2]) for e in b.events] == [
         (2, "FAILED"),
-        (fallback["id"], "ACCEPTED"),
-        (fallback["id"], "QUEUED"),
+        (fallback.id, "ACCEPTED"),
+        (fallback.id, "QUEUED"),
     ]
     assert len(b.finals) == 1 and len(b.reports) == 1
 

@@ -40,7 +40,7 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -61,6 +61,9 @@ from umsgate.protocols.imsms import codec
 from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
 from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
 from umsgate.request_body import read_body
+
+if TYPE_CHECKING:
+    from umsgate.store.messages import StoredMessage
 
 log = logging.getLogger("umsgate.protocols.imsms.face")
 
@@ -118,16 +121,16 @@ def state(row: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def ims_data(row: Mapping[str, Any]) -> codec.ImsData:
-    """``imsData`` of a stored message (a full ``messages`` row)."""
-    extra = orjson.loads(row["extra"])
-    fields = state(row, extra)
+def ims_data(found: StoredMessage) -> codec.ImsData:
+    """``imsData`` of a stored message."""
+    extra = orjson.loads(found.state["extra"])
+    fields = state(found.state, extra)
     return codec.ImsData(
         ims_id=fields["imsId"],
         send_to=str(extra.get("sendTo", "")),
         send_type="S",
         send_date=extra.get("sendDate"),
-        message=row["content"],
+        message=found.content,
         # Not echoed: the file is the stored MMS image (up to 1 MiB of base64).
         attachment=None,
         attachment_ext=extra.get("attachmentExt"),
@@ -334,19 +337,19 @@ async def info(request: Request) -> Response:
     ims_id = request.query_params.get("imsId", "")
     if not codec.IMS_ID_PATTERN.fullmatch(ims_id):
         return _info_answer(ResultCd.INVALID_REQUEST)
-    row = None
+    found = None
     if _known_form(ims_id):
         try:
-            row = await gw.message_by_src(client.id, SRC_PREFIX + ims_id)
+            found = await gw.message_by_src(client.id, SRC_PREFIX + ims_id)
         except Exception:
             log.exception("reading a message failed", extra={"event": "store_error"})
             return _info_answer(ResultCd.INTERNAL)
-    if row is None:
+    if found is None:
         return _info_answer(ResultCd.NOT_FOUND)
     answer = codec.InfoAnswer(
         result_cd=ResultCd.OK.value,
         result_msg=MESSAGES[ResultCd.OK],
-        ims_data=ims_data(row),
+        ims_data=ims_data(found),
     )
     return _answer(codec.render_info_answer(answer), 200)
 

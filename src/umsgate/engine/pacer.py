@@ -1,7 +1,7 @@
-"""The gate in front of one connector: waits for its rate and its window, and keeps
-the claimed backlog short. The policy is `umsgate.engine.pacing`; this module adds
+"""The pacer of one connector: waits for its rate and its window, and keeps the
+claimed backlog short. The policy is `umsgate.engine.pacing`; this module adds
 the waiting and, on PostgreSQL, the schedule shared by every node (one row of
-``connector_pace`` per connector, see `umsgate.store.queries.reserve_pace`).
+``connector_pace`` per connector, see `umsgate.store.nodes.reserve_pace`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import logging
 from umsgate.clock import Clock
 from umsgate.config import ConnectorSettings
 from umsgate.engine import pacing
-from umsgate.store import queries
+from umsgate.store import nodes as node_store
 from umsgate.store.database import Database
 
-log = logging.getLogger("umsgate.engine.gate")
+log = logging.getLogger("umsgate.engine.pacer")
 
 
-class Gate:
+class Pacer:
     """Rate, window and backlog of one connector on this node.
 
     Args:
@@ -65,8 +65,8 @@ class Gate:
         db: Database,
         clock: Clock,
         own_window: bool = False,
-    ) -> Gate | None:
-        """The gate a ``[[connectors]]`` table asks for; None when it sets neither
+    ) -> Pacer | None:
+        """The pacer a ``[[connectors]]`` table asks for; None when it sets neither
         ``tps`` nor ``window`` (or only a window that its protocol's sessions hold
         themselves: ``own_window``, from `umsgate.protocols.registry.OWN_WINDOW`)."""
         window = None if own_window else settings.window
@@ -116,10 +116,9 @@ class Gate:
         if self._db is None:
             return self.pace.reserve(n, now)
         try:
-            async with self._db.transaction() as conn:
-                tat = await queries.reserve_pace(
-                    conn, self.name, self.pace.floor(now), self.pace.step(n)
-                )
+            tat = await node_store.reserve_pace(
+                self._db, self.name, self.pace.floor(now), self.pace.step(n)
+            )
         except Exception:
             # Without the database nothing new is claimed either; what is claimed
             # goes on at this node's own pace rather than waiting for it.

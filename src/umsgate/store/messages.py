@@ -1,0 +1,577 @@
+"""Messages in the store: accepting them, claiming them, reading and writing their
+state, their parts and their timelines.
+
+The operations of the hot path (accept, claim, lock, apply changes) run on the
+driver inside a `umsgate.store.transactions.transaction`; the others (sweeps,
+look-ups, counts) on SQLAlchemy Core: those the engine calls open their own
+connection (``db``), those of the faces and the console take one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import operator
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Row, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.message import Channel, Message
+from umsgate.domain.records import FallbackRow
+from umsgate.domain.transitions import MessageState, PartResult, PartState
+from umsgate.store.database import Database
+from umsgate.store.tables import events, messages, send_guards
+from umsgate.store.transactions import (
+    Cell,
+    Transaction,
+    chunks,
+    insert_sql,
+    marks,
+)
+
+MESSAGE_COLUMNS = tuple(c.name for c in messages.columns)
+
+#: What the ledger reads to decide a transition and write a report (no bodies).
+STATE_COLUMNS = tuple(
+    c
+    for c in MESSAGE_COLUMNS
+    if c not in ("content", "subject", "file_ids", "content_hash")
+)
+
+EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+
+#: The columns a status change may write.
+MUTABLE = (
+    "status",
+    "owner",
+    "due_at",
+    "connector",
+    "provider_msg_id",
+    "sent_at",
+    "done_at",
+    "result_code",
+    "raw_code",
+    "result_message",
+    "carrier",
+    "segments",
+    "attempts",
+)
+
+
+# -- accepting -------------------------------------------------------------------------
+
+_INSERT_MESSAGE = (
+    insert_sql("messages", MESSAGE_COLUMNS)
+    + " ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING"
+)
+
+_INSERT_EVENT = insert_sql("events", EVENT_COLUMNS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Stored:
+    """The message stored under a client's (client, srcMsgId) key."""
+
+    id: int
+    content_hash: str
+    created_at: float
+
+
+async def insert_messages(
+    tx: Transaction, rows: Sequence[Mapping[str, object]]
+) -> bool:
+    """Insert messages; a (client, srcMsgId, kind) that exists is skipped. True when
+    every row is known to be inserted (SQLite counts the rows it changed), so that
+    nobody needs to read the keys back; False when some were skipped or the count
+    is not known (asyncpg's executemany gives none)."""
+    params = [tuple(map(r.get, MESSAGE_COLUMNS)) for r in rows]
+    if tx.postgres:
+        await tx.executemany(_INSERT_MESSAGE, params)
+        return False
+    before = tx.changes()
+    await tx.executemany(_INSERT_MESSAGE, params)
+    after = tx.changes()
+    return before is not None and after is not None and after - before == len(rows)
+
+
+async def insert_fallbacks(tx: Transaction, rows: Sequence[FallbackRow]) -> None:
+    """Insert fallback messages (their keys are new: the kind is 1)."""
+    await tx.executemany(
+        _INSERT_MESSAGE,
+        [tuple(getattr(r, c, None) for c in MESSAGE_COLUMNS) for r in rows],
+    )
+
+
+def _pg_array_type(column: str) -> str:
+    name = type(messages.c[column].type).__name__.upper()
+    if name in ("BIGINTEGER", "BIGINT"):
+        return "bigint"
+    if name in ("INTEGER", "SMALLINTEGER"):
+        return "integer"
+    if name in ("FLOAT", "DOUBLE", "DOUBLE_PRECISION", "NUMERIC"):
+        return "float8"
+    return "text"
+
+
+#: PostgreSQL: one statement that inserts a group commit's messages (skipping keys
+#: that exist), the events of those it inserted, and returns their ids and the
+#: messages that were there before under the other keys. In autocommit it is one
+#: round trip, COMMIT included, where a transaction of separate statements was
+#: six, each a wait of the event loop and of the server under load (BEGIN alone
+#: p50 4 ms on `bench/e2e.py`).
+_PG_ACCEPT = (
+    "WITH new AS (INSERT INTO messages ("
+    + ",".join(MESSAGE_COLUMNS)
+    + ") SELECT * FROM unnest("
+    + ",".join(
+        f"${i + 1}::{_pg_array_type(c)}[]" for i, c in enumerate(MESSAGE_COLUMNS)
+    )
+    + ") ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING RETURNING id), "
+    + "ev AS (INSERT INTO events ("
+    + ",".join(EVENT_COLUMNS)
+    + ") SELECT e.* FROM unnest("
+    + ",".join(
+        f"${len(MESSAGE_COLUMNS) + i + 1}::{t}[]"
+        for i, t in enumerate(("bigint", "float8", "text", "text", "text"))
+    )
+    + ") AS e(message_id, at, status, code, detail) "
+    + "WHERE e.message_id IN (SELECT id FROM new)) "
+    + "SELECT true, id, '', '', '', 0.0 FROM new UNION ALL "
+    + "SELECT false, m.id, m.client_id, m.src_msg_id, m.content_hash, m.created_at "
+    + "FROM messages m JOIN unnest($2::text[], $3::text[]) AS k(client_id, src_msg_id) "
+    + "ON m.client_id = k.client_id AND m.src_msg_id = k.src_msg_id AND m.kind = 0"
+)
+
+
+async def accept_at_once(
+    db: Database,
+    rows: Sequence[Mapping[str, object]],
+    events: Sequence[tuple[int, float, str, str | None, str]],
+) -> tuple[set[int], dict[tuple[str, str], Stored]]:
+    """PostgreSQL, one statement in its own transaction: insert ``rows`` (skipping
+    keys that exist) and the ``events`` of those inserted; (the ids inserted, the
+    (client, srcMsgId) → `Stored` of the others that existed before). A key in
+    neither was inserted meanwhile by a transaction this one waited for (the same
+    request twice at once): read it with `message_keys`."""
+    # Column-wise, for unnest (rows and events are never empty-width).
+    columns = [[r.get(c) for r in rows] for c in MESSAGE_COLUMNS]
+    event_columns = [[e[i] for e in events] for i in range(5)]
+    pool = await db.pg_pool()
+    async with pool.acquire() as pg:
+        found = await pg.fetch(_PG_ACCEPT, *columns, *event_columns)
+    inserted: set[int] = set()
+    existing: dict[tuple[str, str], Stored] = {}
+    for is_new, mid, client, src, digest, created in found:
+        if is_new:
+            inserted.add(int(mid))
+        else:
+            existing[(client, src)] = Stored(
+                id=int(mid), content_hash=digest, created_at=float(created)
+            )
+    return inserted, existing
+
+
+async def message_keys(
+    tx: Transaction, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Stored]:
+    """(client, srcMsgId) → `Stored` of clients' own messages."""
+    found: dict[tuple[str, str], Stored] = {}
+    by_client: dict[str, list[str]] = {}
+    for client, src in dict.fromkeys(keys):
+        by_client.setdefault(client, []).append(src)
+    for client, srcs in by_client.items():
+        for chunk in chunks(srcs):
+            rows = await tx.fetch(
+                "SELECT src_msg_id, id, content_hash, created_at FROM messages "
+                "WHERE client_id = ? AND kind = 0 "
+                f"AND src_msg_id IN ({marks(len(chunk))})",
+                [client, *chunk],
+            )
+            for src, mid, digest, created in rows:
+                found[(client, src)] = Stored(
+                    id=int(mid), content_hash=digest, created_at=float(created)
+                )
+    return found
+
+
+async def insert_events(
+    tx: Transaction, rows: Sequence[tuple[int, float, str, str | None, str]]
+) -> None:
+    """Events as (message_id, at, status, code, detail)."""
+    await tx.executemany(_INSERT_EVENT, rows)
+
+
+# -- duplicate sends -------------------------------------------------------------------
+
+#: Guard rows in one statement (6 parameters each).
+GUARD_CHUNK = 1000
+_GUARD_COLUMNS = ("client_id", "receiver", "digest", "src_msg_id", "at", "expires_at")
+
+
+async def take_send_guards(
+    tx: Transaction, rows: Sequence[tuple[str, str, str, str, float, float]]
+) -> set[tuple[str, str, str]]:
+    """Take the guards of (client, receiver, digest, srcMsgId, at, expires_at), at
+    most one row per key, sorted by key (so that concurrent transactions lock in
+    one order): a key without a guard, or whose guard is older than the new row's
+    window (``expires_at - at``), is taken and returned; one taken within that window
+    is not (a duplicate). The row lock of the upsert makes concurrent takers of one
+    key wait, so only one of them wins, across nodes too."""
+    taken: set[tuple[str, str, str]] = set()
+    for chunk in chunks(rows, GUARD_CHUNK):
+        values = ",".join(f"({marks(len(_GUARD_COLUMNS))})" for _ in chunk)
+        found = await tx.fetch(
+            f"INSERT INTO send_guards ({','.join(_GUARD_COLUMNS)}) VALUES {values} "
+            "ON CONFLICT (client_id, receiver, digest) DO UPDATE SET "
+            "src_msg_id = excluded.src_msg_id, at = excluded.at, "
+            "expires_at = excluded.expires_at "
+            "WHERE send_guards.at <= excluded.at - (excluded.expires_at - excluded.at) "
+            "RETURNING client_id, receiver, digest",
+            [value for row in chunk for value in row],
+        )
+        taken.update((c, r, d) for c, r, d in found)
+    return taken
+
+
+async def delete_messages(tx: Transaction, ids: Sequence[int]) -> None:
+    """Remove messages inserted in this transaction (refused before the commit)."""
+    await tx.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
+
+
+async def delete_expired_send_guards(db: Database, now: float) -> int:
+    """Forget duplicate-send guards whose window has passed."""
+    async with db.transaction() as conn:
+        result = await conn.execute(
+            delete(send_guards).where(send_guards.c.expires_at < now)
+        )
+    return int(result.rowcount or 0)
+
+
+# -- claiming and applying changes -----------------------------------------------------
+
+
+async def claim_due(
+    tx: Transaction, node_id: str, now: float, limit: int
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` due QUEUED messages (they become SENDING, owned by
+    ``node_id``); returns their rows. A claim is not an attempt: the ledger counts
+    one when a connector answers (`umsgate.engine.ledger`)."""
+    lock = " FOR UPDATE SKIP LOCKED" if tx.postgres else ""
+    rows = await tx.fetch(
+        "UPDATE messages "
+        "SET status = ?, owner = ?, claimed_at = ? "
+        f"WHERE id IN (SELECT id FROM messages WHERE status = ? AND due_at <= ? "
+        f"ORDER BY due_at LIMIT ?{lock}) RETURNING {','.join(MESSAGE_COLUMNS)}",
+        [Status.SENDING.value, node_id, now, Status.QUEUED.value, now, limit],
+    )
+    return [dict(zip(MESSAGE_COLUMNS, r, strict=True)) for r in rows]
+
+
+async def lock_messages(tx: Transaction, ids: Sequence[int]) -> dict[int, MessageState]:
+    """State rows of ``ids`` (locked for update on PostgreSQL until commit); each
+    a new dict, for the rules to change in place (`umsgate.domain.transitions`)."""
+    found: dict[int, MessageState] = {}
+    lock = " FOR UPDATE" if tx.postgres else ""
+    for chunk in chunks(list(ids)):
+        rows = await tx.fetch(
+            f"SELECT {','.join(STATE_COLUMNS)} FROM messages "
+            f"WHERE id IN ({marks(len(chunk))}){lock}",
+            list(chunk),
+        )
+        for r in rows:
+            row = cast(MessageState, dict(zip(STATE_COLUMNS, r, strict=True)))
+            found[row["id"]] = row
+    return found
+
+
+_mutable = operator.itemgetter(*MUTABLE)
+
+
+def mutable_values(row: MessageState) -> tuple[Cell, ...]:
+    """The `MUTABLE` columns of a state row, to compare with after a change."""
+    return cast("tuple[Cell, ...]", _mutable(row))
+
+
+@functools.cache
+def _update_sql(columns: tuple[int, ...]) -> str:
+    sets = ", ".join(f"{MUTABLE[i]} = ?" for i in columns)
+    return f"UPDATE messages SET {sets} WHERE id = ?"
+
+
+async def update_messages(
+    tx: Transaction,
+    rows: Sequence[MessageState],
+    before: Mapping[int, tuple[Cell, ...]],
+) -> None:
+    """Write the columns of each row that differ from ``before`` (its
+    `mutable_values` when it was read), one statement per set of columns. A
+    column left out of the SET list leaves its indexes alone: a final status does
+    not rewrite the provider id's index entry, for one."""
+    groups: dict[tuple[int, ...], list[tuple[Cell, ...]]] = {}
+    for row in rows:
+        now = mutable_values(row)
+        was = before.get(row["id"])
+        changed = tuple(
+            i for i, value in enumerate(now) if was is None or value != was[i]
+        )
+        if changed:
+            groups.setdefault(changed, []).append(
+                (*(now[i] for i in changed), row["id"])
+            )
+    for columns, params in groups.items():
+        await tx.executemany(_update_sql(columns), params)
+
+
+# -- parts of multi-part messages -----------------------------------------------------
+
+
+async def ids_by_provider(
+    tx: Transaction, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int | None]]:
+    """(connector, provider id) → (message id, part number; None for a whole
+    message)."""
+    found: dict[tuple[str, str], tuple[int, int | None]] = {}
+    by_connector: dict[str, list[str]] = {}
+    for connector, pid in dict.fromkeys(keys):
+        by_connector.setdefault(connector, []).append(pid)
+    for connector, pids in by_connector.items():
+        for chunk in chunks(pids):
+            in_list = marks(len(chunk))
+            for pid, mid, part in await tx.fetch(
+                "SELECT provider_msg_id, message_id, part FROM message_parts "
+                f"WHERE connector = ? AND provider_msg_id IN ({in_list})",
+                [connector, *chunk],
+            ):
+                found[(connector, pid)] = (int(mid), int(part))
+            rest = [p for p in chunk if (connector, p) not in found]
+            if not rest:
+                continue
+            for pid, mid in await tx.fetch(
+                "SELECT provider_msg_id, id FROM messages "
+                f"WHERE connector = ? AND provider_msg_id IN ({marks(len(rest))})",
+                [connector, *rest],
+            ):
+                found[(connector, pid)] = (int(mid), None)
+    return found
+
+
+async def parts_of(
+    tx: Transaction, message_ids: Sequence[int]
+) -> dict[int, list[PartState]]:
+    """The known parts of messages sent in parts, by message id."""
+    out: dict[int, list[PartState]] = {}
+    cols = (
+        "connector",
+        "provider_msg_id",
+        "message_id",
+        "part",
+        "result_code",
+        "raw_code",
+    )
+    for chunk in chunks(list(message_ids)):
+        for r in await tx.fetch(
+            f"SELECT {','.join(cols)} FROM message_parts "
+            f"WHERE message_id IN ({marks(len(chunk))})",
+            list(chunk),
+        ):
+            part = cast(PartState, dict(zip(cols, r, strict=True)))
+            out.setdefault(int(part["message_id"]), []).append(part)
+    return out
+
+
+async def insert_parts(tx: Transaction, rows: Sequence[PartState]) -> None:
+    await tx.executemany(
+        "INSERT INTO message_parts (connector, provider_msg_id, message_id, part) "
+        "VALUES (?,?,?,?) "
+        "ON CONFLICT (connector, provider_msg_id) DO NOTHING",
+        [
+            (r["connector"], r["provider_msg_id"], r["message_id"], r["part"])
+            for r in rows
+        ],
+    )
+
+
+async def update_parts(tx: Transaction, rows: Sequence[PartResult]) -> None:
+    await tx.executemany(
+        "UPDATE message_parts SET result_code = ?, raw_code = ? "
+        "WHERE connector = ? AND provider_msg_id = ?",
+        [
+            (r["result_code"], r["raw_code"], r["connector"], r["provider_msg_id"])
+            for r in rows
+        ],
+    )
+
+
+# -- sweeps of the engine --------------------------------------------------------------
+
+
+async def next_due_at(db: Database) -> float | None:
+    """When the next QUEUED message is due (None: none is queued)."""
+    stmt = select(func.min(messages.c.due_at)).where(
+        messages.c.status == Status.QUEUED.value
+    )
+    async with db.read() as conn:
+        value = (await conn.execute(stmt)).scalar()
+    return None if value is None else float(value)
+
+
+async def stalled_claims(
+    db: Database, dead_owners: Sequence[str], limit: int
+) -> tuple[list[Message], list[Message]]:
+    """Messages owned by dead nodes: (those SENDING, those SENT), at most ``limit``
+    of each (locked on PostgreSQL)."""
+    if not dead_owners:
+        return [], []
+    found: list[list[Message]] = []
+    async with db.read() as conn:
+        for status in (Status.SENDING, Status.SENT):
+            stmt = (
+                select(messages)
+                .where(
+                    messages.c.status == status.value,
+                    messages.c.owner.in_(list(dead_owners)),
+                )
+                .limit(limit)
+            )
+            if not db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = (await conn.execute(stmt)).all()
+            found.append([message_from_row(dict(r._mapping)) for r in rows])
+    return found[0], found[1]
+
+
+async def sent_before(db: Database, cutoff: float, limit: int) -> list[int]:
+    """Ids of SENT messages submitted at or before ``cutoff`` (oldest first)."""
+    stmt = (
+        select(messages.c.id)
+        .where(messages.c.status == Status.SENT.value, messages.c.sent_at <= cutoff)
+        .order_by(messages.c.sent_at)
+        .limit(limit)
+    )
+    async with db.read() as conn:
+        return [int(r[0]) for r in (await conn.execute(stmt)).all()]
+
+
+async def owners_in(db: Database, statuses: Sequence[Status]) -> list[str]:
+    """The nodes that own messages in ``statuses``."""
+    stmt = (
+        select(messages.c.owner)
+        .where(
+            messages.c.status.in_([s.value for s in statuses]),
+            messages.c.owner.is_not(None),
+        )
+        .distinct()
+    )
+    async with db.read() as conn:
+        return [r[0] for r in (await conn.execute(stmt)).all()]
+
+
+# -- look-ups and counts --------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the faces' state queries read it: its state and its text."""
+
+    state: MessageState
+    content: str
+
+
+async def message_by_src(
+    db: Database, client_id: str, src_msg_id: str
+) -> StoredMessage | None:
+    """A client's own message (not a fallback) by its client-side id."""
+    stmt = select(
+        *(messages.c[name] for name in STATE_COLUMNS), messages.c.content
+    ).where(
+        messages.c.client_id == client_id,
+        messages.c.src_msg_id == src_msg_id,
+        messages.c.kind == 0,
+    )
+    async with db.read() as conn:
+        row = (await conn.execute(stmt)).first()
+    if row is None:
+        return None
+    values = row._mapping
+    state = cast(MessageState, {name: values[name] for name in STATE_COLUMNS})
+    return StoredMessage(state=state, content=values["content"])
+
+
+async def message_events(conn: AsyncConnection, message_id: int) -> list[Row[Any]]:
+    stmt = select(events).where(events.c.message_id == message_id).order_by(events.c.id)
+    return list((await conn.execute(stmt)).all())
+
+
+async def status_counts(conn: AsyncConnection) -> dict[str, int]:
+    stmt = select(messages.c.status, func.count()).group_by(messages.c.status)
+    return {status: int(n) for status, n in (await conn.execute(stmt)).all()}
+
+
+#: The statuses of a message that is not final yet (its backlog).
+BACKLOG_STATUSES = tuple(s.value for s in Status if not s.final)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BacklogCount:
+    """How many messages of a channel are in a status that is not final."""
+
+    status: str
+    channel: str
+    count: int
+
+
+async def backlog(db: Database) -> list[BacklogCount]:
+    """The messages not final yet, by status and channel: a range of the
+    (status, due_at) index, so the final ones, most of the table, are not read."""
+    stmt = (
+        select(messages.c.status, messages.c.channel, func.count())
+        .where(messages.c.status.in_(BACKLOG_STATUSES))
+        .group_by(messages.c.status, messages.c.channel)
+    )
+    async with db.read() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [BacklogCount(st, ch, int(n)) for st, ch, n in rows]
+
+
+_CHANNELS = {c.value: c for c in Channel}
+
+
+_STATUSES = {s.value: s for s in Status}
+
+
+def _json(text: str, empty: Any) -> Any:
+    # Most messages have no files and an empty extra: skip the parser for those.
+    return empty if text in ("[]", "{}") else orjson.loads(text)
+
+
+def message_from_row(row: Mapping[str, Any]) -> Message:
+    utc = dt.UTC
+    return Message(
+        id=int(row["id"]),
+        client_id=row["client_id"],
+        src_msg_id=row["src_msg_id"],
+        channel=_CHANNELS[row["channel"]],
+        sender=row["sender"],
+        receiver=row["receiver"],
+        content=row["content"],
+        status=_STATUSES[row["status"]],
+        subject=row["subject"],
+        charset=row["charset"],
+        cmp_msg_id=row["cmp_msg_id"],
+        file_ids=tuple(_json(row["file_ids"], ())),
+        extra=_json(row["extra"], {}),
+        fallback=orjson.loads(row["fallback"]) if row["fallback"] else None,
+        parent_id=row["parent_id"],
+        created_at=dt.datetime.fromtimestamp(row["created_at"], utc),
+        due_at=dt.datetime.fromtimestamp(row["due_at"], utc),
+        expires_at=dt.datetime.fromtimestamp(row["expires_at"], utc),
+        attempts=int(row["attempts"]),
+        connector=row["connector"],
+        provider_msg_id=row["provider_msg_id"],
+        segments=int(row["segments"]),
+    )
