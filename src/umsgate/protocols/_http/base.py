@@ -17,6 +17,7 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from umsgate.domain.message import Message
 from umsgate.domain.results import ResultCode
+from umsgate.protocols._http.exchange import Failure
 from umsgate.protocols._http.health import HealthMeter
 from umsgate.protocols._http.schedule import Agenda
 from umsgate.protocols.registry import ConnectorContext
@@ -104,4 +105,16 @@ def rejected(message: Message, code: ResultCode, detail: str) -> SubmitResult:
     """The message refused before any request: it can never go as it is."""
     return SubmitResult(
         message_id=message.id, outcome=Outcome.REJECTED, code=code, detail=detail
+    )
+
+
+def retry(message: Message, failure: Failure) -> SubmitResult:
+    """The message to be tried again after ``failure`` (no usable answer), after the
+    wait the provider asked for, if any."""
+    return SubmitResult(
+        message_id=message.id,
+        outcome=Outcome.RETRY,
+        code=failure.code,
+        detail=failure.detail,
+        retry_after=failure.retry_after,
     )

@@ -37,12 +37,12 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.base import rejected
+from umsgate.protocols._http.base import rejected, retry
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     exchange,
-    status_failure,
+    read_answer,
 )
 from umsgate.protocols._http.polling import Poll, PollingConnector
 from umsgate.protocols.aicross import codec, codes, config
@@ -139,29 +139,15 @@ class AiCrossConnector(PollingConnector[Config]):
         return self._judge(message, result)
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
-        if isinstance(result, Answer):
-            failure = status_failure(result)
-            if failure is None:
-                try:
-                    answer = codec.parse_send_answer(result.body, self.config.shape)
-                except RemoteProtocolError as exc:
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"HTTP {result.status}, answer unreadable: {exc}",
-                        reached=True,
-                    )
-                else:
-                    self._meter.succeeded()
-                    return self._answered(message, result.status, answer)
-            result = failure
-        self._meter.failed(result.detail)
-        return SubmitResult(
-            message_id=message.id,
-            outcome=Outcome.RETRY,
-            code=result.code,
-            detail=result.detail,
-            retry_after=result.retry_after,
-        )
+        def read(reply: Answer) -> tuple[int, codec.SendAnswer]:
+            return reply.status, codec.parse_send_answer(reply.body, self.config.shape)
+
+        answer = read_answer(result, read)
+        if isinstance(answer, Failure):
+            self._meter.failed(answer.detail)
+            return retry(message, answer)
+        self._meter.succeeded()
+        return self._answered(message, *answer)
 
     def _answered(
         self, message: Message, status: int, answer: codec.SendAnswer
@@ -203,7 +189,7 @@ class AiCrossConnector(PollingConnector[Config]):
         if self.config.poll:
             self._schedule_poll(message_id, tag, deadline, delay=delay)
 
-    def _report(
+    def _report_result(
         self, message_id: int, tag: str, result: codec.Result
     ) -> ProviderReport:
         if result.state is codec.State.DELIVERED:
@@ -279,7 +265,9 @@ class AiCrossConnector(PollingConnector[Config]):
         if self._sink is None:
             return self._refuse("not ready", 503, tag)
         try:
-            done = await self._report_once(tag, self._report(message_id, tag, result))
+            done = await self._report_once(
+                tag, self._report_result(message_id, tag, result)
+            )
         except Exception:
             logger.exception(
                 "report not recorded",
@@ -311,35 +299,28 @@ class AiCrossConnector(PollingConnector[Config]):
             ),
             headers=self._headers(FORM_TYPE),
         )
-        if isinstance(result, Failure):
-            self._meter.failed(f"result of {item.key}: {result.detail}")
-            return None
-        failure = status_failure(result)
-        if failure is not None:
-            self._meter.failed(f"result of {item.key}: {failure.detail}")
-            return None
-        try:
-            answer = codec.parse_result(result.body, self.config.shape)
-        except RemoteProtocolError as exc:
-            self._meter.failed(f"result of {item.key} unreadable: {exc}")
+        answer = self._read_poll(
+            item,
+            "result",
+            result,
+            lambda reply: codec.parse_result(reply.body, self.config.shape),
+        )
+        if answer is None:
             return None
         self._meter.succeeded()
         if answer.state is codec.State.ERROR:
             if answer.error_code in self.config.unknown_codes:
-                return ProviderReport(
-                    connector=self.name,
-                    code=ResultCode.FAILED,
-                    message_id=item.message_id,
-                    provider_msg_id=item.key,
-                    raw_code=answer.error_code,
-                    detail="the provider does not know this clientTag",
-                    done_at=self._context.clock.now(),
+                return self._report(
+                    item,
+                    ResultCode.FAILED,
+                    answer.error_code,
+                    "the provider does not know this clientTag",
                 )
             self._meter.failed(f"result of {item.key}: error {answer.error_code}")
             return None
         if not answer.state.final:
             return None
-        return self._report(item.message_id, item.key, answer)
+        return self._report_result(item.message_id, item.key, answer)
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> AiCrossConnector:

@@ -47,13 +47,13 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.base import HttpConnector
+from umsgate.protocols._http.base import HttpConnector, rejected, retry
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     Limits,
     exchange,
-    status_failure,
+    read_answer,
 )
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.schedule import Agenda, AgendaFull
@@ -158,26 +158,23 @@ class ToBeTextConnector(HttpConnector[Config]):
         return self._judge(message, result)
 
     def _precheck(self, message: Message) -> SubmitResult | None:
-        def rejected(code: ResultCode, detail: str) -> SubmitResult:
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.REJECTED,
-                code=code,
-                detail=detail,
-            )
-
         if message.channel is not Channel.SMS:
-            return rejected(ResultCode.UNSUPPORTED, "ToBeText sends SMS only")
+            return rejected(message, ResultCode.UNSUPPORTED, "ToBeText sends SMS only")
         if not codec.body_fits(message.content):
             return rejected(
+                message,
                 ResultCode.CONTENT_REJECTED,
                 "text over 160 ASCII or 80 other characters (tobetext spec §10.8)",
             )
         if not codec.NUMBER_PATTERN.fullmatch(message.receiver):
-            return rejected(ResultCode.INVALID_NUMBER, "receiver is not 8-15 digits")
+            return rejected(
+                message, ResultCode.INVALID_NUMBER, "receiver is not 8-15 digits"
+            )
         if not codec.NUMBER_PATTERN.fullmatch(message.sender):
             return rejected(
-                ResultCode.SENDER_NOT_REGISTERED, "sender is not 8-15 digits"
+                message,
+                ResultCode.SENDER_NOT_REGISTERED,
+                "sender is not 8-15 digits",
             )
         return None
 
@@ -192,38 +189,20 @@ class ToBeTextConnector(HttpConnector[Config]):
         )
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
-        ckey = str(message.id)
-        if isinstance(result, Answer):
-            failure = status_failure(result)
-            if failure is None and result.status != 200:
-                failure = Failure(
-                    code=ResultCode.PROVIDER_ERROR,
-                    detail=f"HTTP {result.status} instead of 200 (spec §10.12)",
-                    reached=True,
-                )
-            if failure is None:
-                try:
-                    ack = codec.parse_ack(result.body)
-                except RemoteProtocolError as exc:
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"acknowledgement unreadable: {exc}",
-                        reached=True,
-                    )
-                else:
-                    self._meter.succeeded()
-                    return self._acknowledged(message, ack)
-            result = failure
-        self._meter.failed(result.detail)
-        if result.reached:
-            self._remember(self._uncertain, ckey, MAX_UNCERTAIN)
-        return SubmitResult(
-            message_id=message.id,
-            outcome=Outcome.RETRY,
-            code=result.code,
-            detail=result.detail,
-            retry_after=result.retry_after,
+        ack = read_answer(
+            result,
+            lambda reply: codec.parse_ack(reply.body),
+            expect=200,
+            unexpected="HTTP {status} instead of 200 (spec §10.12)",
+            unreadable="acknowledgement unreadable: {error}",
         )
+        if isinstance(ack, Failure):
+            self._meter.failed(ack.detail)
+            if ack.reached:
+                self._remember(self._uncertain, str(message.id), MAX_UNCERTAIN)
+            return retry(message, ack)
+        self._meter.succeeded()
+        return self._acknowledged(message, ack)
 
     def _acknowledged(self, message: Message, ack: codec.Result) -> SubmitResult:
         ckey = str(message.id)
