@@ -36,8 +36,7 @@ from starlette.responses import PlainTextResponse, Response
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.base import rejected, retry
+from umsgate.protocols._http.base import message_id_in, rejected, remember, retry
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -48,7 +47,6 @@ from umsgate.protocols._http.polling import Poll, PollingConnector
 from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.request_body import read_body
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 logger = logging.getLogger(__name__)
@@ -62,6 +60,7 @@ class AiCrossConnector(PollingConnector[Config]):
     """Implements `umsgate.types.Connector` for AI CROSS."""
 
     protocol = "aicross"
+    report_name = "DLR"
     expiry_detail = "no final result within {give_up:g} s (aicross spec §6)"
     unpolled = "the result is left to the DLR"
 
@@ -233,23 +232,21 @@ class AiCrossConnector(PollingConnector[Config]):
             await self._sink.report(report)
         finally:
             self._reporting.discard(tag)
-        self._reported[tag] = None
-        while len(self._reported) > MAX_REMEMBERED:
-            self._reported.popitem(last=False)
+        remember(self._reported, tag, MAX_REMEMBERED)
         self._pending.pop(tag, None)
         return True
 
     async def dlr(self, request: Request) -> Response:
         """The gateway endpoint for DLRs (spec S14, §6)."""
-        body = await read_body(request, codec.MAX_REQUEST_BYTES)
-        if body is None:
-            return self._refuse("DLR too large", 413)
-        try:
-            result = codec.parse_dlr(
+        result = await self._read_report(
+            request,
+            codec.MAX_REQUEST_BYTES,
+            lambda body: codec.parse_dlr(
                 body, request.headers.get("content-type", ""), self.config.shape
-            )
-        except RemoteProtocolError as exc:
-            return self._refuse(f"malformed DLR: {exc}", 400)
+            ),
+        )
+        if isinstance(result, Response):
+            return result
         tag = result.client_tag or ""
         if not result.state.final:
             return PlainTextResponse("OK")
@@ -257,13 +254,13 @@ class AiCrossConnector(PollingConnector[Config]):
         if message_id is None:
             if tag in self._reported:
                 return PlainTextResponse("OK")
-            if not (tag.isdigit() and len(tag) <= 19):
-                return self._refuse("unknown clientTag", 404, tag)
             # Sent before a restart, or its send is still waiting for its answer
             # (the DLR overtook it): the ledger finds the message by its id.
-            message_id = int(tag)
+            message_id = message_id_in(tag)
+            if message_id is None:
+                return self._refuse_report("unknown clientTag", 404, tag)
         if self._sink is None:
-            return self._refuse("not ready", 503, tag)
+            return self._refuse_report("not ready", 503, tag)
         try:
             done = await self._report_once(
                 tag, self._report_result(message_id, tag, result)
@@ -273,16 +270,11 @@ class AiCrossConnector(PollingConnector[Config]):
                 "report not recorded",
                 extra={"event": "aicross_report_failed", "message_id": message_id},
             )
-            return self._refuse("report not recorded", 500, tag)
+            return self._refuse_report("report not recorded", 500, tag)
         if not done:
             # A repeat while the first copy is recorded: nothing is refused.
             return PlainTextResponse("being recorded", status_code=503)
         return PlainTextResponse("OK")
-
-    def _refuse(self, why: str, status: int, tag: str = "") -> Response:
-        """Answer a DLR with an error (counted in ``health().refused``)."""
-        self._meter.refused_report(f"DLR {tag}: {why}" if tag else why)
-        return PlainTextResponse(why, status_code=status)
 
     def _awaits(self, key: str) -> bool:
         return key in self._pending

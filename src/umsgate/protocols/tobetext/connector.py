@@ -46,8 +46,14 @@ from starlette.responses import PlainTextResponse, Response
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.base import HttpConnector, rejected, retry
+from umsgate.errors import ConfigError
+from umsgate.protocols._http.base import (
+    HttpConnector,
+    message_id_in,
+    rejected,
+    remember,
+    retry,
+)
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
@@ -59,7 +65,6 @@ from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.request_body import read_body
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 logger = logging.getLogger(__name__)
@@ -103,6 +108,7 @@ class ToBeTextConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for ToBeText."""
 
     protocol = "tobetext"
+    report_name = "callback"
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
@@ -199,7 +205,7 @@ class ToBeTextConnector(HttpConnector[Config]):
         if isinstance(ack, Failure):
             self._meter.failed(ack.detail)
             if ack.reached:
-                self._remember(self._uncertain, str(message.id), MAX_UNCERTAIN)
+                remember(self._uncertain, str(message.id), MAX_UNCERTAIN)
             return retry(message, ack)
         self._meter.succeeded()
         return self._acknowledged(message, ack)
@@ -235,15 +241,6 @@ class ToBeTextConnector(HttpConnector[Config]):
             raw_code=str(ack.error_code),
             detail=detail,
         )
-
-    @staticmethod
-    def _remember(
-        table: collections.OrderedDict[str, None], key: str, limit: int
-    ) -> None:
-        table[key] = None
-        table.move_to_end(key)
-        while len(table) > limit:
-            table.popitem(last=False)
 
     def _track(self, ckey: str, message_id: int, msg_id: str | None) -> None:
         self._pending[ckey] = _Pending(message_id=message_id, msg_id=msg_id)
@@ -293,36 +290,31 @@ class ToBeTextConnector(HttpConnector[Config]):
 
     async def callback(self, request: Request) -> Response:
         """The gateway endpoint for status callbacks (spec §5)."""
-        body = await read_body(request, codec.MAX_REQUEST_BYTES)
-        if body is None:
-            return self._refuse("callback too large", 413)
-        try:
-            result = codec.parse_callback(
+        result = await self._read_report(
+            request,
+            codec.MAX_REQUEST_BYTES,
+            lambda body: codec.parse_callback(
                 body, request.headers.get("content-type", ""), request.url.query
-            )
-        except RemoteProtocolError as exc:
-            return self._refuse(f"malformed callback: {exc}", 400)
+            ),
+        )
+        if isinstance(result, Response):
+            return result
         ckey = result.ckey or self._by_msg_id.get(result.msg_id, "")
         pending = self._pending.get(ckey) if ckey else None
         if pending is not None and pending.msg_id and result.msg_id:
             if pending.msg_id != result.msg_id:
-                return self._refuse(
+                return self._refuse_report(
                     "MsgId does not match the message's CKey", 400, ckey
                 )
-        if pending is not None:
-            message_id: int | None = pending.message_id
-        elif ckey.isdigit() and len(ckey) <= 19:
-            # Not sent by this process (a restart): the store knows the id or not.
-            message_id = int(ckey)
-        else:
-            message_id = None
+        # Not sent by this process (a restart): the store knows the id or not.
+        message_id = pending.message_id if pending is not None else message_id_in(ckey)
         key = ckey or f"msgid:{result.msg_id}"
         if message_id is None and not result.msg_id:
-            return self._refuse("unknown CKey", 404, ckey)
+            return self._refuse_report("unknown CKey", 404, ckey)
         if key in self._reported:
             return PlainTextResponse("OK")
         if self._sink is None:
-            return self._refuse("not ready", 503, key)
+            return self._refuse_report("not ready", 503, key)
         report = ProviderReport(
             connector=self.name,
             code=codes.callback_result(result.error_code),
@@ -339,13 +331,8 @@ class ToBeTextConnector(HttpConnector[Config]):
                 "report not recorded",
                 extra={"event": "tobetext_report_failed", "message_id": message_id},
             )
-            return self._refuse("report not recorded", 500, key)
+            return self._refuse_report("report not recorded", 500, key)
         return PlainTextResponse("OK")
-
-    def _refuse(self, why: str, status: int, key: str = "") -> Response:
-        """Answer a callback with an error (counted in ``health().refused``)."""
-        self._meter.refused_report(f"callback {key}: {why}" if key else why)
-        return PlainTextResponse(why, status_code=status)
 
     async def _deliver(self, key: str, report: ProviderReport) -> None:
         """Hand ``report`` to the sink once per key; a concurrent repeat waits for
@@ -367,7 +354,7 @@ class ToBeTextConnector(HttpConnector[Config]):
             raise
         else:
             done.set_result(None)
-            self._remember(self._reported, key, MAX_REMEMBERED)
+            remember(self._reported, key, MAX_REMEMBERED)
             self._untrack(key)
             if report.provider_msg_id:
                 # Reported by MsgId alone while its acknowledgement was read: the
