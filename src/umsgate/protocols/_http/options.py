@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from umsgate.errors import ConfigError
@@ -27,17 +26,17 @@ class Options:
         options: the table.
     """
 
-    def __init__(self, where: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, where: str, options: Mapping[str, object]) -> None:
         self._where = where
         self._options = dict(options)
         self._read: set[str] = set()
 
-    def _bad(self, key: str, value: Any, expected: str) -> ConfigError:
+    def _bad(self, key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(
             f"{self._where}: option {key!r} = {value!r} is not {expected}"
         )
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: str) -> object:
         self._read.add(key)
         return self._options.get(key)
 

@@ -20,7 +20,7 @@ import enum
 import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import TypeAlias
 
 import orjson
 
@@ -65,6 +65,10 @@ class Shape:
 
 DEFAULT_SHAPE = Shape()
 
+#: A decoded answer or DLR: a JSON object or array (its members are checked where
+#: they are read), or the fields of a form.
+Document: TypeAlias = Mapping[str, object] | list[object]
+
 
 def refusal(code: ErrorCode, detail: str) -> RemoteProtocolError:
     """The error that makes a server answer ``code`` (the message says why)."""
@@ -73,7 +77,7 @@ def refusal(code: ErrorCode, detail: str) -> RemoteProtocolError:
     )
 
 
-def path_get(data: Any, path: str) -> Any:
+def path_get(data: object, path: str) -> object:
     """The value at a dotted ``path`` (``result.0.status``), or None."""
     for part in path.split("."):
         if isinstance(data, Mapping):
@@ -85,7 +89,7 @@ def path_get(data: Any, path: str) -> Any:
     return data
 
 
-def _text_at(data: Any, path: str) -> str | None:
+def _text_at(data: Document, path: str) -> str | None:
     value = path_get(data, path)
     if value is None or value == "":
         return None
@@ -214,7 +218,7 @@ def render_answer(
     )
 
 
-def _object(body: bytes) -> Any:
+def _object(body: bytes) -> Document:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -294,7 +298,7 @@ def render_result(result: Result) -> bytes:
     )
 
 
-def _result(data: Any, shape: Shape) -> Result:
+def _result(data: Document, shape: Shape) -> Result:
     status = _text_at(data, shape.status_path)
     error_code = _text_at(data, shape.error_code_path)
     if status in shape.delivered_values:
