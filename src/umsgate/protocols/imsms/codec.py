@@ -353,8 +353,7 @@ class ImsData:
     message_delivered: bool = False
 
 
-#: Wire name of each `ImsData` field, in the seed's order (`_ims_data` reads them in
-#: the same order).
+#: Wire name of each `ImsData` field, in the seed's order.
 _WIRE: dict[str, str] = {
     "ims_id": "imsId",
     "send_to": "sendTo",
@@ -376,6 +375,20 @@ _WIRE: dict[str, str] = {
     "message_delivered": "messageDelivered",
     "ims_agent_id": "imsAgentId",
 }
+
+#: The `ImsData` texts that are null when absent.
+_OPTIONAL_TEXTS = (
+    "send_date",
+    "attachment",
+    "attachment_ext",
+    "ims_req_dttm",
+    "send_start_dttm",
+    "send_end_dttm",
+    "message_guid",
+    "message_date",
+    "message_date_delivered",
+    "message_date_read",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -429,7 +442,7 @@ def parse_info_answer(body: bytes) -> InfoAnswer:
 
 def _ims_data(raw: Mapping[str, object]) -> ImsData:
     """Read ``imsData``: an absent or null field takes its default (null, or ""
-    for the texts); the first field of the wrong type is named.
+    for the texts).
 
     Raises:
         RemoteProtocolError: no ``imsId``, or a field of the wrong type.
@@ -437,26 +450,18 @@ def _ims_data(raw: Mapping[str, object]) -> ImsData:
     ims_id = _loose_string(raw, "imsId")
     if ims_id is None:
         raise RemoteProtocolError("imsData.imsId is missing")
+    optional = {name: _loose_string(raw, _WIRE[name]) for name in _OPTIONAL_TEXTS}
     return ImsData(
         ims_id=ims_id,
         send_to=_text(raw, "sendTo", ""),
         send_type=_text(raw, "sendType", "S"),
-        send_date=_loose_string(raw, "sendDate"),
         message=_text(raw, "message", ""),
-        attachment=_loose_string(raw, "attachment"),
-        attachment_ext=_loose_string(raw, "attachmentExt"),
-        ims_req_dttm=_loose_string(raw, "imsReqDttm"),
-        send_start_dttm=_loose_string(raw, "sendStartDttm"),
-        send_end_dttm=_loose_string(raw, "sendEndDttm"),
-        message_guid=_loose_string(raw, "messageGuid"),
+        ims_agent_id=_text(raw, "imsAgentId", ""),
         message_error=_integer(raw, "messageError"),
-        message_date=_loose_string(raw, "messageDate"),
-        message_date_delivered=_loose_string(raw, "messageDateDelivered"),
-        message_date_read=_loose_string(raw, "messageDateRead"),
         message_sent=_flag(raw, "messageSent"),
         message_finished=_flag(raw, "messageFinished"),
         message_delivered=_flag(raw, "messageDelivered"),
-        ims_agent_id=_text(raw, "imsAgentId", ""),
+        **optional,
     )
 
 
