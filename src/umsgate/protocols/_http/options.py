@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from umsgate.errors import ConfigError
+from umsgate.protocols._http.exchange import Limits
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -185,6 +186,18 @@ class Options:
         ):
             raise self._bad(key, value, "a table of strings")
         return {k: str(v) for k, v in value.items()}
+
+    def limits(self, max_body: int) -> Limits:
+        """The `Limits` of a request: ``connect_timeout`` (10 s) and ``timeout``
+        (30 s, the whole exchange, at least the connect timeout), answers of at most
+        ``max_body`` bytes."""
+        connect = self.number("connect_timeout", 10.0, minimum=0.001)
+        total = self.number("timeout", 30.0, minimum=0.001)
+        if connect > total:
+            raise ConfigError(
+                f"{self._where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
+            )
+        return Limits(connect=connect, total=total, max_body=max_body)
 
     def finish(self) -> None:
         """Refuse keys that were never read.

@@ -328,22 +328,13 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ImsConnecto
         )
     if any(ch in api_key for ch in "\r\n"):
         raise ConfigError(f"{where}: option 'api_key' has a line break")
-    connect = options.number("connect_timeout", 10.0, minimum=0.001)
-    total = options.number("timeout", 30.0, minimum=0.001)
-    if connect > total:
-        raise ConfigError(
-            f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
-        )
+    limits = options.limits(codec.MAX_SEND_ANSWER_BYTES)
     config = Config(
         api_key=api_key,
         agent_id=agent_id,
         url=options.url("url", DEFAULT_URL),
-        limits=Limits(
-            connect=connect, total=total, max_body=codec.MAX_SEND_ANSWER_BYTES
-        ),
-        info_limits=Limits(
-            connect=connect, total=total, max_body=codec.MAX_INFO_ANSWER_BYTES
-        ),
+        limits=limits,
+        info_limits=dataclasses.replace(limits, max_body=codec.MAX_INFO_ANSWER_BYTES),
         max_text_bytes=options.integer(
             "max_text_bytes",
             codec.MAX_TEXT_BYTES,

@@ -400,12 +400,7 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ToBeTextCon
         callback_url = context.public_url.rstrip("/") + path
     if not codec.usable_callback(callback_url):
         raise ConfigError(f"{where}: callback URL {callback_url!r} is not usable")
-    connect = options.number("connect_timeout", 10.0, minimum=0.001)
-    total = options.number("timeout", 30.0, minimum=0.001)
-    if connect > total:
-        raise ConfigError(
-            f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
-        )
+    limits = options.limits(codec.MAX_ACK_BYTES)
     config = Config(
         cid=cid,
         token=token,
@@ -414,7 +409,7 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ToBeTextCon
         backup_active=backup_active,
         callback_url=callback_url,
         callback_path=path,
-        limits=Limits(connect=connect, total=total, max_body=codec.MAX_ACK_BYTES),
+        limits=limits,
         concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
         report_timeout=options.number("report_timeout", 7200.0, minimum=0.001),
     )
