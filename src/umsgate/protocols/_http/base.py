@@ -6,7 +6,7 @@ a bound on requests at once, the messages whose final state it still awaits
 message (`_submit_one`) and how many it awaits (`awaited`); ``submit`` sends a batch
 at once, each message within the bound. A connector whose provider reports to a
 gateway endpoint reads those requests with `_read_report` and answers errors with
-`_refuse_report`.
+`_refuse_report`, and hands what they report on with `_record_report`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import ClassVar, Generic, Protocol, TypeVar
 
@@ -124,6 +125,26 @@ class HttpConnector(Generic[C]):
             return parse(body)
         except RemoteProtocolError as exc:
             return self._refuse_report(f"malformed {self.report_name}: {exc}", 400)
+
+    async def _record_report(
+        self, key: str, message_id: int | None, deliver: Callable[[], Awaitable[T]]
+    ) -> T | Response:
+        """What ``deliver()`` returns once it handed a provider's report to the sink,
+        or the refusal to answer: 503 before the connector is started, 500 (logged)
+        when the report could not be recorded."""
+        if self._sink is None:
+            return self._refuse_report("not ready", 503, key)
+        try:
+            return await deliver()
+        except Exception:
+            logging.getLogger(type(self).__module__).exception(
+                "report not recorded",
+                extra={
+                    "event": f"{self.protocol}_report_failed",
+                    "message_id": message_id,
+                },
+            )
+            return self._refuse_report("report not recorded", 500, key)
 
     def _refuse_report(self, why: str, status: int, key: str = "") -> Response:
         """Answer a provider's request with an error (counted in

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import logging
 from collections.abc import Sequence
 
 from starlette.requests import Request
@@ -48,8 +47,6 @@ from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.types import Outcome, ProviderReport, SubmitResult
-
-logger = logging.getLogger(__name__)
 
 FORM_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 #: Reported clientTags remembered to answer repeated DLRs without a second report.
@@ -259,18 +256,12 @@ class AiCrossConnector(PollingConnector[Config]):
             message_id = message_id_in(tag)
             if message_id is None:
                 return self._refuse_report("unknown clientTag", 404, tag)
-        if self._sink is None:
-            return self._refuse_report("not ready", 503, tag)
-        try:
-            done = await self._report_once(
-                tag, self._report_result(message_id, tag, result)
-            )
-        except Exception:
-            logger.exception(
-                "report not recorded",
-                extra={"event": "aicross_report_failed", "message_id": message_id},
-            )
-            return self._refuse_report("report not recorded", 500, tag)
+        report = self._report_result(message_id, tag, result)
+        done = await self._record_report(
+            tag, message_id, lambda: self._report_once(tag, report)
+        )
+        if isinstance(done, Response):
+            return done
         if not done:
             # A repeat while the first copy is recorded: nothing is refused.
             return PlainTextResponse("being recorded", status_code=503)

@@ -313,8 +313,6 @@ class ToBeTextConnector(HttpConnector[Config]):
             return self._refuse_report("unknown CKey", 404, ckey)
         if key in self._reported:
             return PlainTextResponse("OK")
-        if self._sink is None:
-            return self._refuse_report("not ready", 503, key)
         report = ProviderReport(
             connector=self.name,
             code=codes.callback_result(result.error_code),
@@ -324,14 +322,11 @@ class ToBeTextConnector(HttpConnector[Config]):
             detail=result.error_msg,
             done_at=self._context.clock.now(),
         )
-        try:
-            await self._deliver(key, report)
-        except Exception:
-            logger.exception(
-                "report not recorded",
-                extra={"event": "tobetext_report_failed", "message_id": message_id},
-            )
-            return self._refuse_report("report not recorded", 500, key)
+        refused = await self._record_report(
+            key, message_id, lambda: self._deliver(key, report)
+        )
+        if refused is not None:
+            return refused
         return PlainTextResponse("OK")
 
     async def _deliver(self, key: str, report: ProviderReport) -> None:
