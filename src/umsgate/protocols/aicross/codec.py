@@ -19,8 +19,8 @@ import dataclasses
 import enum
 import re
 import urllib.parse
-from collections.abc import Mapping
-from typing import TypeAlias
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias, TypeVar
 
 import orjson
 
@@ -68,6 +68,7 @@ DEFAULT_SHAPE = Shape()
 #: A decoded answer or DLR: a JSON object or array (its members are checked where
 #: they are read), or the fields of a form.
 Document: TypeAlias = Mapping[str, object] | list[object]
+K = TypeVar("K")
 
 
 def refusal(code: ErrorCode, detail: str) -> RemoteProtocolError:
@@ -96,6 +97,30 @@ def _text_at(data: Document, path: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RemoteProtocolError(f"{path} is not a string")
     return str(value)
+
+
+def _classify(
+    data: Document,
+    shape: Shape,
+    what: str,
+    kinds: Sequence[tuple[frozenset[str], K]],
+    error: K,
+) -> tuple[K, str | None, str | None]:
+    """The kind of a ``what`` answer by its status (the first of ``kinds`` whose
+    values hold it; else ``error`` for an error status, or for no status but an error
+    code), with its status and error code.
+
+    Raises:
+        RemoteProtocolError: a status that is not configured, or not a string.
+    """
+    status = _text_at(data, shape.status_path)
+    error_code = _text_at(data, shape.error_code_path)
+    for values, kind in kinds:
+        if status in values:
+            return kind, status, error_code
+    if status in shape.error_values or (status is None and error_code is not None):
+        return error, status, error_code
+    raise RemoteProtocolError(f"{what} status {status!r} is not configured")
 
 
 # --------------------------------------------------------------------- send
@@ -238,14 +263,13 @@ def parse_send_answer(body: bytes, shape: Shape = DEFAULT_SHAPE) -> SendAnswer:
     if len(body) > MAX_ANSWER_BYTES:
         raise RemoteProtocolError(f"answer of {len(body)} bytes")
     data = _object(body)
-    status = _text_at(data, shape.status_path)
-    error_code = _text_at(data, shape.error_code_path)
-    if status in shape.accepted_values:
-        kind = AnswerKind.ACCEPTED
-    elif status in shape.error_values or (status is None and error_code is not None):
-        kind = AnswerKind.ERROR
-    else:
-        raise RemoteProtocolError(f"send status {status!r} is not configured")
+    kind, _, error_code = _classify(
+        data,
+        shape,
+        "send",
+        [(shape.accepted_values, AnswerKind.ACCEPTED)],
+        AnswerKind.ERROR,
+    )
     return SendAnswer(
         kind=kind,
         client_tag=_text_at(data, shape.client_tag_path),
@@ -299,18 +323,17 @@ def render_result(result: Result) -> bytes:
 
 
 def _result(data: Document, shape: Shape) -> Result:
-    status = _text_at(data, shape.status_path)
-    error_code = _text_at(data, shape.error_code_path)
-    if status in shape.delivered_values:
-        state = State.DELIVERED
-    elif status in shape.failed_values:
-        state = State.FAILED
-    elif status in shape.delivering_values:
-        state = State.DELIVERING
-    elif status in shape.error_values or (status is None and error_code is not None):
-        state = State.ERROR
-    else:
-        raise RemoteProtocolError(f"result status {status!r} is not configured")
+    state, status, error_code = _classify(
+        data,
+        shape,
+        "result",
+        [
+            (shape.delivered_values, State.DELIVERED),
+            (shape.failed_values, State.FAILED),
+            (shape.delivering_values, State.DELIVERING),
+        ],
+        State.ERROR,
+    )
     return Result(
         client_tag=_text_at(data, shape.client_tag_path),
         state=state,
