@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from umsgate.errors import ConfigError
 from umsgate.protocols._http.exchange import Limits
 
+#: Most requests of a kind in flight at once (each holds a pooled connection).
+MAX_CONCURRENCY = 1024
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -186,6 +189,11 @@ class Options:
         ):
             raise self._bad(key, value, "a table of strings")
         return {k: str(v) for k, v in value.items()}
+
+    def concurrency(self, key: str = "concurrency") -> int:
+        """How many requests of a kind may be in flight at once: 1 to
+        `MAX_CONCURRENCY`, 16 by default."""
+        return self.integer(key, 16, minimum=1, maximum=MAX_CONCURRENCY)
 
     def limits(self, max_body: int) -> Limits:
         """The `Limits` of a request: ``connect_timeout`` (10 s) and ``timeout``

@@ -157,10 +157,8 @@ def read(settings: ConnectorSettings) -> Config:
             "poll_give_up", DEFAULT_POLL_GIVE_UP, minimum=0.001
         ),
         limits=limits,
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
-        poll_concurrency=options.integer(
-            "poll_concurrency", 16, minimum=1, maximum=1024
-        ),
+        concurrency=options.concurrency(),
+        poll_concurrency=options.concurrency("poll_concurrency"),
     )
     options.finish()
     return config

@@ -348,10 +348,8 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ImsConnecto
         poll_give_up=options.number(
             "poll_give_up", DEFAULT_POLL_GIVE_UP, minimum=0.001
         ),
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
-        poll_concurrency=options.integer(
-            "poll_concurrency", 16, minimum=1, maximum=1024
-        ),
+        concurrency=options.concurrency(),
+        poll_concurrency=options.concurrency("poll_concurrency"),
     )
     options.finish()
     return ImsConnector(settings.name, config, context)

@@ -405,7 +405,7 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ToBeTextCon
         callback_url=callback_url,
         callback_path=path,
         limits=limits,
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
+        concurrency=options.concurrency(),
         report_timeout=options.number("report_timeout", 7200.0, minimum=0.001),
     )
     options.finish()
