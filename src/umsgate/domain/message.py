@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Mapping
-from typing import Any
 
 from umsgate.domain.lifecycle import Status
 
@@ -57,8 +56,8 @@ class Message:
     charset: str = "cp949"
     cmp_msg_id: str = ""
     file_ids: tuple[str, ...] = ()
-    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    fallback: Mapping[str, Any] | None = None
+    extra: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    fallback: Mapping[str, object] | None = None
     parent_id: int | None = None
     created_at: dt.datetime
     due_at: dt.datetime

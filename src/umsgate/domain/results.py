@@ -8,11 +8,20 @@ policy: only transient codes are retried. The table is rendered in
 
 Codes are 4-digit strings: 1xxx success, 2xxx permanent failure, 3xxx expiry,
 4xxx transient failure.
+
+A provider whose codes carry a text and an HTTP status keeps them in one
+`CodeTable`, a row per code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Mapping
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class ResultCode(enum.StrEnum):
@@ -119,3 +128,40 @@ class Invalid(enum.StrEnum):
     ID_REUSED = "id_reused"
     #: The same receiver and content were sent within the duplicate window.
     DUPLICATE = "duplicate"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CodeRow:
+    """What goes with one provider code."""
+
+    #: The text answered with the code.
+    message: str
+    #: The HTTP status of an answer with the code (None: it is not answered).
+    http_status: int | None = None
+    #: The unified code it maps to (None: success, or read another way).
+    unified: ResultCode | None = None
+
+
+class CodeTable(Generic[K]):
+    """A provider's codes, a `CodeRow` each, read by column."""
+
+    def __init__(self, rows: Mapping[K, CodeRow]) -> None:
+        self.rows = dict(rows)
+
+    @property
+    def messages(self) -> dict[K, str]:
+        return {code: row.message for code, row in self.rows.items()}
+
+    @property
+    def http_statuses(self) -> dict[K, int]:
+        """The codes that are answered, and their HTTP status."""
+        return _given({code: row.http_status for code, row in self.rows.items()})
+
+    @property
+    def results(self) -> dict[K, ResultCode]:
+        """The codes that map to a unified code, and that code."""
+        return _given({code: row.unified for code, row in self.rows.items()})
+
+
+def _given(column: Mapping[K, V | None]) -> dict[K, V]:
+    return {key: value for key, value in column.items() if value is not None}

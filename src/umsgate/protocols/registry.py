@@ -12,7 +12,7 @@ import dataclasses
 import importlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings, Settings
@@ -153,5 +153,5 @@ class NoHttp:
     """Stands for the HTTP client in a connector process, whose protocols
     (`OWN_PROCESS`) make no HTTP request: any use of it is a bug, said at once."""
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> NoReturn:
         raise RuntimeError(f"a connector process has no HTTP client (.{name})")

@@ -20,15 +20,19 @@ import dataclasses
 import email.utils
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import httpx
 
 from umsgate.domain.results import ResultCode
+from umsgate.errors import RemoteProtocolError
 
 #: Longest a provider may ask us to wait in ``Retry-After`` before we stop believing it
 #: (one hour; longer values are clamped so a bad header cannot park a message for days).
 MAX_RETRY_AFTER = 3600.0
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,6 +187,45 @@ def status_failure(answer: Answer) -> Failure | None:
             retry_after=retry_after(answer.headers) if answer.status == 503 else None,
         )
     return None
+
+
+def read_answer(
+    result: Answer | Failure,
+    parse: Callable[[Answer], T],
+    *,
+    unreadable: str = "HTTP {status}, answer unreadable: {error}",
+    expect: int | None = None,
+    unexpected: str = "HTTP {status} instead of {expect}",
+) -> T | Failure:
+    """What ``parse`` reads in the provider's answer, or the `Failure` that stands
+    for no usable answer: none came, a 429 or 5xx (`status_failure`), a status other
+    than ``expect`` (when given), or a body ``parse`` refuses.
+
+    Args:
+        unreadable: the detail when ``parse`` raises `RemoteProtocolError`, formatted
+            with ``status`` and ``error``.
+        unexpected: the detail for a status other than ``expect``, formatted with
+            ``status`` and ``expect``.
+    """
+    if isinstance(result, Failure):
+        return result
+    failure = status_failure(result)
+    if failure is not None:
+        return failure
+    if expect is not None and result.status != expect:
+        return Failure(
+            code=ResultCode.PROVIDER_ERROR,
+            detail=unexpected.format(status=result.status, expect=expect),
+            reached=True,
+        )
+    try:
+        return parse(result)
+    except RemoteProtocolError as exc:
+        return Failure(
+            code=ResultCode.PROVIDER_ERROR,
+            detail=unreadable.format(status=result.status, error=exc),
+            reached=True,
+        )
 
 
 def retry_after(

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from umsgate.errors import ConfigError
+from umsgate.protocols._http.exchange import Limits
+
+#: Most requests of a kind in flight at once (each holds a pooled connection).
+MAX_CONCURRENCY = 1024
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -27,17 +30,17 @@ class Options:
         options: the table.
     """
 
-    def __init__(self, where: str, options: Mapping[str, Any]) -> None:
+    def __init__(self, where: str, options: Mapping[str, object]) -> None:
         self._where = where
         self._options = dict(options)
         self._read: set[str] = set()
 
-    def _bad(self, key: str, value: Any, expected: str) -> ConfigError:
+    def _bad(self, key: str, value: object, expected: str) -> ConfigError:
         return ConfigError(
             f"{self._where}: option {key!r} = {value!r} is not {expected}"
         )
 
-    def _get(self, key: str) -> Any:
+    def _get(self, key: str) -> object:
         self._read.add(key)
         return self._options.get(key)
 
@@ -186,6 +189,23 @@ class Options:
         ):
             raise self._bad(key, value, "a table of strings")
         return {k: str(v) for k, v in value.items()}
+
+    def concurrency(self, key: str = "concurrency") -> int:
+        """How many requests of a kind may be in flight at once: 1 to
+        `MAX_CONCURRENCY`, 16 by default."""
+        return self.integer(key, 16, minimum=1, maximum=MAX_CONCURRENCY)
+
+    def limits(self, max_body: int) -> Limits:
+        """The `Limits` of a request: ``connect_timeout`` (10 s) and ``timeout``
+        (30 s, the whole exchange, at least the connect timeout), answers of at most
+        ``max_body`` bytes."""
+        connect = self.number("connect_timeout", 10.0, minimum=0.001)
+        total = self.number("timeout", 30.0, minimum=0.001)
+        if connect > total:
+            raise ConfigError(
+                f"{self._where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
+            )
+        return Limits(connect=connect, total=total, max_body=max_body)
 
     def finish(self) -> None:
         """Refuse keys that were never read.

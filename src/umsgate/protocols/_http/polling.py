@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import ClassVar, Protocol, TypeVar
 
 from umsgate.domain.results import ResultCode
 from umsgate.protocols._http.base import HttpConnector
+from umsgate.protocols._http.exchange import Answer, Failure, read_answer
 from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.types import ProviderReport
@@ -46,6 +48,7 @@ class _Polled(Protocol):
 
 
 P = TypeVar("P", bound=_Polled)
+T = TypeVar("T")
 
 
 class PollingConnector(HttpConnector[P]):
@@ -72,6 +75,21 @@ class PollingConnector(HttpConnector[P]):
         """Hand ``report`` on; False when the message is to be polled again."""
         raise NotImplementedError
 
+    def _read_poll(
+        self,
+        item: Poll,
+        what: str,
+        result: Answer | Failure,
+        parse: Callable[[Answer], T],
+    ) -> T | None:
+        """What ``parse`` reads in the answer to a poll of ``item`` (``what`` it
+        asked for); None, counted as failed, when no usable answer came."""
+        answer = read_answer(result, parse, unreadable="answer unreadable: {error}")
+        if isinstance(answer, Failure):
+            self._meter.failed(f"{what} of {item.key}: {answer.detail}")
+            return None
+        return answer
+
     def _schedule_poll(
         self, message_id: int, key: str, deadline: dt.datetime, *, delay: float
     ) -> bool:
@@ -97,14 +115,32 @@ class PollingConnector(HttpConnector[P]):
         schedule = self.config.poll_schedule
         return schedule[min(polls, len(schedule) - 1)]
 
-    def _expired(self, item: Poll) -> ProviderReport:
+    def _report(
+        self,
+        item: Poll,
+        code: ResultCode,
+        raw_code: str | None,
+        detail: str,
+        *,
+        done_at: dt.datetime | None = None,
+    ) -> ProviderReport:
+        """The report of the message ``item`` polls for (done now unless said)."""
         return ProviderReport(
             connector=self.name,
-            code=ResultCode.EXPIRED,
+            code=code,
             message_id=item.message_id,
             provider_msg_id=item.key,
-            detail=self.expiry_detail.format(give_up=self.config.poll_give_up),
-            done_at=self._context.clock.now(),
+            raw_code=raw_code,
+            detail=detail,
+            done_at=done_at or self._context.clock.now(),
+        )
+
+    def _expired(self, item: Poll) -> ProviderReport:
+        return self._report(
+            item,
+            ResultCode.EXPIRED,
+            None,
+            self.expiry_detail.format(give_up=self.config.poll_give_up),
         )
 
     async def _poll(self, item: Poll) -> None:

@@ -19,8 +19,8 @@ import dataclasses
 import enum
 import re
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypeAlias, TypeVar
 
 import orjson
 
@@ -65,6 +65,11 @@ class Shape:
 
 DEFAULT_SHAPE = Shape()
 
+#: A decoded answer or DLR: a JSON object or array (its members are checked where
+#: they are read), or the fields of a form.
+Document: TypeAlias = Mapping[str, object] | list[object]
+K = TypeVar("K")
+
 
 def refusal(code: ErrorCode, detail: str) -> RemoteProtocolError:
     """The error that makes a server answer ``code`` (the message says why)."""
@@ -73,7 +78,7 @@ def refusal(code: ErrorCode, detail: str) -> RemoteProtocolError:
     )
 
 
-def path_get(data: Any, path: str) -> Any:
+def path_get(data: object, path: str) -> object:
     """The value at a dotted ``path`` (``result.0.status``), or None."""
     for part in path.split("."):
         if isinstance(data, Mapping):
@@ -85,13 +90,37 @@ def path_get(data: Any, path: str) -> Any:
     return data
 
 
-def _text_at(data: Any, path: str) -> str | None:
+def _text_at(data: Document, path: str) -> str | None:
     value = path_get(data, path)
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise RemoteProtocolError(f"{path} is not a string")
     return str(value)
+
+
+def _classify(
+    data: Document,
+    shape: Shape,
+    what: str,
+    kinds: Sequence[tuple[frozenset[str], K]],
+    error: K,
+) -> tuple[K, str | None, str | None]:
+    """The kind of a ``what`` answer by its status (the first of ``kinds`` whose
+    values hold it; else ``error`` for an error status, or for no status but an error
+    code), with its status and error code.
+
+    Raises:
+        RemoteProtocolError: a status that is not configured, or not a string.
+    """
+    status = _text_at(data, shape.status_path)
+    error_code = _text_at(data, shape.error_code_path)
+    for values, kind in kinds:
+        if status in values:
+            return kind, status, error_code
+    if status in shape.error_values or (status is None and error_code is not None):
+        return error, status, error_code
+    raise RemoteProtocolError(f"{what} status {status!r} is not configured")
 
 
 # --------------------------------------------------------------------- send
@@ -214,7 +243,7 @@ def render_answer(
     )
 
 
-def _object(body: bytes) -> Any:
+def _object(body: bytes) -> Document:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -234,14 +263,13 @@ def parse_send_answer(body: bytes, shape: Shape = DEFAULT_SHAPE) -> SendAnswer:
     if len(body) > MAX_ANSWER_BYTES:
         raise RemoteProtocolError(f"answer of {len(body)} bytes")
     data = _object(body)
-    status = _text_at(data, shape.status_path)
-    error_code = _text_at(data, shape.error_code_path)
-    if status in shape.accepted_values:
-        kind = AnswerKind.ACCEPTED
-    elif status in shape.error_values or (status is None and error_code is not None):
-        kind = AnswerKind.ERROR
-    else:
-        raise RemoteProtocolError(f"send status {status!r} is not configured")
+    kind, _, error_code = _classify(
+        data,
+        shape,
+        "send",
+        [(shape.accepted_values, AnswerKind.ACCEPTED)],
+        AnswerKind.ERROR,
+    )
     return SendAnswer(
         kind=kind,
         client_tag=_text_at(data, shape.client_tag_path),
@@ -294,19 +322,18 @@ def render_result(result: Result) -> bytes:
     )
 
 
-def _result(data: Any, shape: Shape) -> Result:
-    status = _text_at(data, shape.status_path)
-    error_code = _text_at(data, shape.error_code_path)
-    if status in shape.delivered_values:
-        state = State.DELIVERED
-    elif status in shape.failed_values:
-        state = State.FAILED
-    elif status in shape.delivering_values:
-        state = State.DELIVERING
-    elif status in shape.error_values or (status is None and error_code is not None):
-        state = State.ERROR
-    else:
-        raise RemoteProtocolError(f"result status {status!r} is not configured")
+def _result(data: Document, shape: Shape) -> Result:
+    state, status, error_code = _classify(
+        data,
+        shape,
+        "result",
+        [
+            (shape.delivered_values, State.DELIVERED),
+            (shape.failed_values, State.FAILED),
+            (shape.delivering_values, State.DELIVERING),
+        ],
+        State.ERROR,
+    )
     return Result(
         client_tag=_text_at(data, shape.client_tag_path),
         state=state,

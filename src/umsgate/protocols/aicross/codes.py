@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 
-from umsgate.domain.results import ResultCode
+from umsgate.domain.results import CodeRow, CodeTable, ResultCode
 
 
 class ErrorCode(enum.StrEnum):
@@ -51,37 +51,36 @@ class Status(enum.StrEnum):
     DELIVERING = "delivering"
 
 
-#: ``message`` texts the simulator answers with.
-MESSAGES: dict[ErrorCode, str] = {
-    ErrorCode.INVALID_PARAMETER: "missing or invalid parameter",
-    ErrorCode.BAD_TOKEN: "token missing or wrong",
-    ErrorCode.UNKNOWN_CLIENT_TAG: "unknown clientTag",
-    ErrorCode.DUPLICATE_CLIENT_TAG: "duplicate clientTag",
-    ErrorCode.INTERNAL: "internal error",
-    ErrorCode.UNKNOWN_SUBSCRIBER: "unknown subscriber",
-    ErrorCode.CARRIER_REJECTED: "carrier rejected",
-    ErrorCode.EXPIRED: "expired undelivered",
-}
-
-#: HTTP status of each refusal (spec §4 proposal).
-HTTP_STATUS: dict[ErrorCode, int] = {
-    ErrorCode.INVALID_PARAMETER: 400,
-    ErrorCode.BAD_TOKEN: 401,
-    ErrorCode.UNKNOWN_CLIENT_TAG: 404,
-    ErrorCode.DUPLICATE_CLIENT_TAG: 409,
-    ErrorCode.INTERNAL: 500,
-}
-
+#: Per code: the ``message`` text the simulator answers with, the HTTP status of a
+#: refusal with it (spec §4 proposal; none for delivery failures), and its unified
+#: code (none for 40901: the connector reads it as "accepted earlier", spec §6).
+TABLE: CodeTable[ErrorCode] = CodeTable(
+    {
+        ErrorCode.INVALID_PARAMETER: CodeRow(
+            "missing or invalid parameter", 400, ResultCode.CONTENT_REJECTED
+        ),
+        ErrorCode.BAD_TOKEN: CodeRow(
+            "token missing or wrong", 401, ResultCode.AUTH_FAILED
+        ),
+        ErrorCode.UNKNOWN_CLIENT_TAG: CodeRow(
+            "unknown clientTag", 404, ResultCode.FAILED
+        ),
+        ErrorCode.DUPLICATE_CLIENT_TAG: CodeRow("duplicate clientTag", 409),
+        ErrorCode.INTERNAL: CodeRow("internal error", 500, ResultCode.PROVIDER_ERROR),
+        ErrorCode.UNKNOWN_SUBSCRIBER: CodeRow(
+            "unknown subscriber", None, ResultCode.INVALID_NUMBER
+        ),
+        ErrorCode.CARRIER_REJECTED: CodeRow(
+            "carrier rejected", None, ResultCode.CARRIER_REJECTED
+        ),
+        ErrorCode.EXPIRED: CodeRow("expired undelivered", None, ResultCode.EXPIRED),
+    }
+)
+MESSAGES = TABLE.messages
+HTTP_STATUS = TABLE.http_statuses
 #: Placeholder codes → unified code (docs/protocols/aicross.md renders this table).
-#: 40901 is absent: the connector reads it as "accepted earlier" (spec §6).
 DEFAULT_RESULTS: dict[str, ResultCode] = {
-    ErrorCode.INVALID_PARAMETER: ResultCode.CONTENT_REJECTED,
-    ErrorCode.BAD_TOKEN: ResultCode.AUTH_FAILED,
-    ErrorCode.UNKNOWN_CLIENT_TAG: ResultCode.FAILED,
-    ErrorCode.INTERNAL: ResultCode.PROVIDER_ERROR,
-    ErrorCode.UNKNOWN_SUBSCRIBER: ResultCode.INVALID_NUMBER,
-    ErrorCode.CARRIER_REJECTED: ResultCode.CARRIER_REJECTED,
-    ErrorCode.EXPIRED: ResultCode.EXPIRED,
+    code.value: unified for code, unified in TABLE.results.items()
 }
 
 

@@ -124,12 +124,7 @@ def read(settings: ConnectorSettings) -> Config:
     for key, value in options.table("code_map").items():
         results[key] = _unified(where, key, value)
     dlr_path = options.path("dlr_path", f"/callbacks/aicross/{settings.name}")
-    connect = options.number("connect_timeout", 10.0, minimum=0.001)
-    total = options.number("timeout", 30.0, minimum=0.001)
-    if connect > total:
-        raise ConfigError(
-            f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
-        )
+    limits = options.limits(codec.MAX_ANSWER_BYTES)
     dlr = options.boolean("dlr", True)
     poll = options.boolean("poll", True)
     if not dlr and not poll:
@@ -161,11 +156,9 @@ def read(settings: ConnectorSettings) -> Config:
         poll_give_up=options.number(
             "poll_give_up", DEFAULT_POLL_GIVE_UP, minimum=0.001
         ),
-        limits=Limits(connect=connect, total=total, max_body=codec.MAX_ANSWER_BYTES),
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
-        poll_concurrency=options.integer(
-            "poll_concurrency", 16, minimum=1, maximum=1024
-        ),
+        limits=limits,
+        concurrency=options.concurrency(),
+        poll_concurrency=options.concurrency("poll_concurrency"),
     )
     options.finish()
     return config

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import logging
 from collections.abc import Sequence
 
 from starlette.requests import Request
@@ -36,22 +35,18 @@ from starlette.responses import PlainTextResponse, Response
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.errors import RemoteProtocolError
-from umsgate.protocols._http.base import rejected
+from umsgate.protocols._http.base import message_id_in, rejected, remember, retry
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     exchange,
-    status_failure,
+    read_answer,
 )
 from umsgate.protocols._http.polling import Poll, PollingConnector
 from umsgate.protocols.aicross import codec, codes, config
 from umsgate.protocols.aicross.config import Config
 from umsgate.protocols.registry import ConnectorContext
-from umsgate.request_body import read_body
 from umsgate.types import Outcome, ProviderReport, SubmitResult
-
-logger = logging.getLogger(__name__)
 
 FORM_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 #: Reported clientTags remembered to answer repeated DLRs without a second report.
@@ -62,6 +57,7 @@ class AiCrossConnector(PollingConnector[Config]):
     """Implements `umsgate.types.Connector` for AI CROSS."""
 
     protocol = "aicross"
+    report_name = "DLR"
     expiry_detail = "no final result within {give_up:g} s (aicross spec §6)"
     unpolled = "the result is left to the DLR"
 
@@ -139,29 +135,15 @@ class AiCrossConnector(PollingConnector[Config]):
         return self._judge(message, result)
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
-        if isinstance(result, Answer):
-            failure = status_failure(result)
-            if failure is None:
-                try:
-                    answer = codec.parse_send_answer(result.body, self.config.shape)
-                except RemoteProtocolError as exc:
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"HTTP {result.status}, answer unreadable: {exc}",
-                        reached=True,
-                    )
-                else:
-                    self._meter.succeeded()
-                    return self._answered(message, result.status, answer)
-            result = failure
-        self._meter.failed(result.detail)
-        return SubmitResult(
-            message_id=message.id,
-            outcome=Outcome.RETRY,
-            code=result.code,
-            detail=result.detail,
-            retry_after=result.retry_after,
-        )
+        def read(reply: Answer) -> tuple[int, codec.SendAnswer]:
+            return reply.status, codec.parse_send_answer(reply.body, self.config.shape)
+
+        answer = read_answer(result, read)
+        if isinstance(answer, Failure):
+            self._meter.failed(answer.detail)
+            return retry(message, answer)
+        self._meter.succeeded()
+        return self._answered(message, *answer)
 
     def _answered(
         self, message: Message, status: int, answer: codec.SendAnswer
@@ -203,7 +185,7 @@ class AiCrossConnector(PollingConnector[Config]):
         if self.config.poll:
             self._schedule_poll(message_id, tag, deadline, delay=delay)
 
-    def _report(
+    def _report_result(
         self, message_id: int, tag: str, result: codec.Result
     ) -> ProviderReport:
         if result.state is codec.State.DELIVERED:
@@ -247,23 +229,21 @@ class AiCrossConnector(PollingConnector[Config]):
             await self._sink.report(report)
         finally:
             self._reporting.discard(tag)
-        self._reported[tag] = None
-        while len(self._reported) > MAX_REMEMBERED:
-            self._reported.popitem(last=False)
+        remember(self._reported, tag, MAX_REMEMBERED)
         self._pending.pop(tag, None)
         return True
 
     async def dlr(self, request: Request) -> Response:
         """The gateway endpoint for DLRs (spec S14, §6)."""
-        body = await read_body(request, codec.MAX_REQUEST_BYTES)
-        if body is None:
-            return self._refuse("DLR too large", 413)
-        try:
-            result = codec.parse_dlr(
+        result = await self._read_report(
+            request,
+            codec.MAX_REQUEST_BYTES,
+            lambda body: codec.parse_dlr(
                 body, request.headers.get("content-type", ""), self.config.shape
-            )
-        except RemoteProtocolError as exc:
-            return self._refuse(f"malformed DLR: {exc}", 400)
+            ),
+        )
+        if isinstance(result, Response):
+            return result
         tag = result.client_tag or ""
         if not result.state.final:
             return PlainTextResponse("OK")
@@ -271,30 +251,21 @@ class AiCrossConnector(PollingConnector[Config]):
         if message_id is None:
             if tag in self._reported:
                 return PlainTextResponse("OK")
-            if not (tag.isdigit() and len(tag) <= 19):
-                return self._refuse("unknown clientTag", 404, tag)
             # Sent before a restart, or its send is still waiting for its answer
             # (the DLR overtook it): the ledger finds the message by its id.
-            message_id = int(tag)
-        if self._sink is None:
-            return self._refuse("not ready", 503, tag)
-        try:
-            done = await self._report_once(tag, self._report(message_id, tag, result))
-        except Exception:
-            logger.exception(
-                "report not recorded",
-                extra={"event": "aicross_report_failed", "message_id": message_id},
-            )
-            return self._refuse("report not recorded", 500, tag)
+            message_id = message_id_in(tag)
+            if message_id is None:
+                return self._refuse_report("unknown clientTag", 404, tag)
+        report = self._report_result(message_id, tag, result)
+        done = await self._record_report(
+            tag, message_id, lambda: self._report_once(tag, report)
+        )
+        if isinstance(done, Response):
+            return done
         if not done:
             # A repeat while the first copy is recorded: nothing is refused.
             return PlainTextResponse("being recorded", status_code=503)
         return PlainTextResponse("OK")
-
-    def _refuse(self, why: str, status: int, tag: str = "") -> Response:
-        """Answer a DLR with an error (counted in ``health().refused``)."""
-        self._meter.refused_report(f"DLR {tag}: {why}" if tag else why)
-        return PlainTextResponse(why, status_code=status)
 
     def _awaits(self, key: str) -> bool:
         return key in self._pending
@@ -311,35 +282,28 @@ class AiCrossConnector(PollingConnector[Config]):
             ),
             headers=self._headers(FORM_TYPE),
         )
-        if isinstance(result, Failure):
-            self._meter.failed(f"result of {item.key}: {result.detail}")
-            return None
-        failure = status_failure(result)
-        if failure is not None:
-            self._meter.failed(f"result of {item.key}: {failure.detail}")
-            return None
-        try:
-            answer = codec.parse_result(result.body, self.config.shape)
-        except RemoteProtocolError as exc:
-            self._meter.failed(f"result of {item.key} unreadable: {exc}")
+        answer = self._read_poll(
+            item,
+            "result",
+            result,
+            lambda reply: codec.parse_result(reply.body, self.config.shape),
+        )
+        if answer is None:
             return None
         self._meter.succeeded()
         if answer.state is codec.State.ERROR:
             if answer.error_code in self.config.unknown_codes:
-                return ProviderReport(
-                    connector=self.name,
-                    code=ResultCode.FAILED,
-                    message_id=item.message_id,
-                    provider_msg_id=item.key,
-                    raw_code=answer.error_code,
-                    detail="the provider does not know this clientTag",
-                    done_at=self._context.clock.now(),
+                return self._report(
+                    item,
+                    ResultCode.FAILED,
+                    answer.error_code,
+                    "the provider does not know this clientTag",
                 )
             self._meter.failed(f"result of {item.key}: error {answer.error_code}")
             return None
         if not answer.state.final:
             return None
-        return self._report(item.message_id, item.key, answer)
+        return self._report_result(item.message_id, item.key, answer)
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> AiCrossConnector:

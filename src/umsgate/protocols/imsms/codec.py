@@ -20,7 +20,6 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import orjson
 import phonenumbers
@@ -126,7 +125,7 @@ def encode_send_request(request: SendRequest) -> bytes:
     return orjson.dumps(body)
 
 
-def _object(body: bytes, *, code: ResultCd | None) -> dict[str, Any]:
+def _object(body: bytes, *, code: ResultCd | None) -> dict[str, object]:
     def error(detail: str) -> RemoteProtocolError:
         if code is None:
             return RemoteProtocolError(detail)
@@ -141,7 +140,7 @@ def _object(body: bytes, *, code: ResultCd | None) -> dict[str, Any]:
     return value
 
 
-def _string(data: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+def _string(data: Mapping[str, object], name: str, *, required: bool) -> str | None:
     value = data.get(name)
     if value is None:
         if required:
@@ -283,7 +282,7 @@ def render_send_answer(answer: SendAnswer) -> bytes:
     )
 
 
-def _result_cd(data: Mapping[str, Any]) -> str:
+def _result_cd(data: Mapping[str, object]) -> str:
     code = data.get("resultCd")
     if isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 999:
         return f"{code:03d}"
@@ -292,7 +291,7 @@ def _result_cd(data: Mapping[str, Any]) -> str:
     return code.strip()
 
 
-def _loose_string(data: Mapping[str, Any], name: str) -> str | None:
+def _loose_string(data: Mapping[str, object], name: str) -> str | None:
     value = data.get(name)
     if value is None:
         return None
@@ -376,7 +375,20 @@ _WIRE: dict[str, str] = {
     "message_delivered": "messageDelivered",
     "ims_agent_id": "imsAgentId",
 }
-_BOOLEANS = {"message_finished", "message_sent", "message_delivered"}
+
+#: The `ImsData` texts that are null when absent.
+_OPTIONAL_TEXTS = (
+    "send_date",
+    "attachment",
+    "attachment_ext",
+    "ims_req_dttm",
+    "send_start_dttm",
+    "send_end_dttm",
+    "message_guid",
+    "message_date",
+    "message_date_delivered",
+    "message_date_read",
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -389,7 +401,7 @@ class InfoAnswer:
 
 
 def render_info_answer(answer: InfoAnswer) -> bytes:
-    data: dict[str, Any] | None = None
+    data: dict[str, object] | None = None
     if answer.ims_data is not None:
         data = {wire: getattr(answer.ims_data, name) for name, wire in _WIRE.items()}
     return orjson.dumps(
@@ -420,29 +432,53 @@ def parse_info_answer(body: bytes) -> InfoAnswer:
         raise RemoteProtocolError("imsData is not an object")
     if "sendType" not in raw and "send_type" in raw:
         raw = raw | {"sendType": raw["send_type"]}
-    values: dict[str, Any] = {}
-    for name, wire in _WIRE.items():
-        value = raw.get(wire)
-        if name in _BOOLEANS:
-            if value is not None and not isinstance(value, bool):
-                raise RemoteProtocolError(f"{wire} is not a boolean")
-            values[name] = bool(value)
-        elif name == "message_error":
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int)
-            ):
-                raise RemoteProtocolError(f"{wire} is not an integer")
-            values[name] = value
-        elif value is None:
-            if name == "ims_id":
-                raise RemoteProtocolError("imsData.imsId is missing")
-            # absent or null: the field's default (null, or "" for the texts)
-        elif not isinstance(value, str):
-            raise RemoteProtocolError(f"{wire} is not a string")
-        else:
-            values[name] = value
+    ims_data = _ims_data(raw)
     return InfoAnswer(
         result_cd=result_cd,
         result_msg=_loose_string(data, "resultMsg") or "",
-        ims_data=ImsData(**values),
+        ims_data=ims_data,
     )
+
+
+def _ims_data(raw: Mapping[str, object]) -> ImsData:
+    """Read ``imsData``: an absent or null field takes its default (null, or ""
+    for the texts).
+
+    Raises:
+        RemoteProtocolError: no ``imsId``, or a field of the wrong type.
+    """
+    ims_id = _loose_string(raw, "imsId")
+    if ims_id is None:
+        raise RemoteProtocolError("imsData.imsId is missing")
+    optional = {name: _loose_string(raw, _WIRE[name]) for name in _OPTIONAL_TEXTS}
+    return ImsData(
+        ims_id=ims_id,
+        send_to=_text(raw, "sendTo", ""),
+        send_type=_text(raw, "sendType", "S"),
+        message=_text(raw, "message", ""),
+        ims_agent_id=_text(raw, "imsAgentId", ""),
+        message_error=_integer(raw, "messageError"),
+        message_sent=_flag(raw, "messageSent"),
+        message_finished=_flag(raw, "messageFinished"),
+        message_delivered=_flag(raw, "messageDelivered"),
+        **optional,
+    )
+
+
+def _text(data: Mapping[str, object], name: str, default: str) -> str:
+    value = _loose_string(data, name)
+    return default if value is None else value
+
+
+def _integer(data: Mapping[str, object], name: str) -> int | None:
+    value = data.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise RemoteProtocolError(f"{name} is not an integer")
+    return value
+
+
+def _flag(data: Mapping[str, object], name: str) -> bool:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise RemoteProtocolError(f"{name} is not a boolean")
+    return bool(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from umsgate.domain.results import ResultCode
+from umsgate.domain.results import CodeRow, CodeTable, ResultCode
 
 
 class ResultCd(enum.StrEnum):
@@ -37,46 +37,40 @@ class ResultCd(enum.StrEnum):
     INTERNAL = "999"
 
 
-#: ``resultMsg`` the simulator and the compatible face answer with.
-MESSAGES: dict[ResultCd, str] = {
-    ResultCd.OK: "OK",
-    ResultCd.BAD_NUMBER_FORMAT: "전화번호가 형식에 맞지 않습니다.",
-    ResultCd.INVALID_NUMBER: "전화번호 유효성 검증에 실패했습니다.",
-    ResultCd.EMPTY_MESSAGE: "메세지 텍스트는 비어있을 수 없습니다.",
-    ResultCd.SEND_FAILED: "메세지 전송 실패.",
-    ResultCd.UNAUTHORIZED: "X-API-KEY가 없거나 올바르지 않습니다.",
-    ResultCd.AGENT_NOT_ALLOWED: "허용되지 않은 에이전트입니다.",
-    ResultCd.INVALID_REQUEST: "요청 형식이 올바르지 않습니다.",
-    ResultCd.NOT_FOUND: "발송 요청건을 찾을 수 없습니다.",
-    ResultCd.INTERNAL: "내부 오류.",
-}
-
-#: HTTP status of each code (spec §6).
-HTTP_STATUS: dict[ResultCd, int] = {
-    ResultCd.OK: 200,
-    ResultCd.BAD_NUMBER_FORMAT: 200,
-    ResultCd.INVALID_NUMBER: 200,
-    ResultCd.EMPTY_MESSAGE: 200,
-    ResultCd.SEND_FAILED: 200,
-    ResultCd.UNAUTHORIZED: 401,
-    ResultCd.AGENT_NOT_ALLOWED: 403,
-    ResultCd.INVALID_REQUEST: 400,
-    ResultCd.NOT_FOUND: 404,
-    ResultCd.INTERNAL: 500,
-}
-
+#: Per code: the ``resultMsg`` the simulator and the compatible face answer with, the
+#: HTTP status (spec §6), and the unified code of a send refused with it.
+TABLE: CodeTable[ResultCd] = CodeTable(
+    {
+        ResultCd.OK: CodeRow("OK", 200),
+        ResultCd.BAD_NUMBER_FORMAT: CodeRow(
+            "전화번호가 형식에 맞지 않습니다.", 200, ResultCode.INVALID_NUMBER
+        ),
+        ResultCd.INVALID_NUMBER: CodeRow(
+            "전화번호 유효성 검증에 실패했습니다.", 200, ResultCode.INVALID_NUMBER
+        ),
+        ResultCd.EMPTY_MESSAGE: CodeRow(
+            "메세지 텍스트는 비어있을 수 없습니다.", 200, ResultCode.CONTENT_REJECTED
+        ),
+        ResultCd.SEND_FAILED: CodeRow("메세지 전송 실패.", 200, ResultCode.FAILED),
+        ResultCd.UNAUTHORIZED: CodeRow(
+            "X-API-KEY가 없거나 올바르지 않습니다.", 401, ResultCode.AUTH_FAILED
+        ),
+        ResultCd.AGENT_NOT_ALLOWED: CodeRow(
+            "허용되지 않은 에이전트입니다.", 403, ResultCode.AUTH_FAILED
+        ),
+        ResultCd.INVALID_REQUEST: CodeRow(
+            "요청 형식이 올바르지 않습니다.", 400, ResultCode.CONTENT_REJECTED
+        ),
+        ResultCd.NOT_FOUND: CodeRow(
+            "발송 요청건을 찾을 수 없습니다.", 404, ResultCode.FAILED
+        ),
+        ResultCd.INTERNAL: CodeRow("내부 오류.", 500, ResultCode.PROVIDER_ERROR),
+    }
+)
+MESSAGES = TABLE.messages
+HTTP_STATUS = TABLE.http_statuses
 #: Send refusals → unified code (docs/protocols/imsms.md renders this table).
-SEND_RESULTS: dict[ResultCd, ResultCode] = {
-    ResultCd.BAD_NUMBER_FORMAT: ResultCode.INVALID_NUMBER,
-    ResultCd.INVALID_NUMBER: ResultCode.INVALID_NUMBER,
-    ResultCd.EMPTY_MESSAGE: ResultCode.CONTENT_REJECTED,
-    ResultCd.SEND_FAILED: ResultCode.FAILED,
-    ResultCd.UNAUTHORIZED: ResultCode.AUTH_FAILED,
-    ResultCd.AGENT_NOT_ALLOWED: ResultCode.AUTH_FAILED,
-    ResultCd.INVALID_REQUEST: ResultCode.CONTENT_REJECTED,
-    ResultCd.NOT_FOUND: ResultCode.FAILED,
-    ResultCd.INTERNAL: ResultCode.PROVIDER_ERROR,
-}
+SEND_RESULTS = TABLE.results
 
 #: ``raw_code`` of a send whose answer was lost (a project marker, not an IMS code):
 #: the message may or may not have gone out, and IMS cannot recognise a repeat.

@@ -34,12 +34,13 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.errors import ConfigError, RemoteProtocolError
+from umsgate.protocols._http.base import rejected, retry
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     Limits,
     exchange,
-    status_failure,
+    read_answer,
 )
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.polling import Poll, PollingConnector
@@ -134,23 +135,18 @@ class ImsConnector(PollingConnector[Config]):
         return self._judge(message, result)
 
     async def _prepare(self, message: Message) -> codec.SendRequest | SubmitResult:
-        def rejected(code: ResultCode, detail: str) -> SubmitResult:
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.REJECTED,
-                code=code,
-                detail=detail,
-            )
-
         if message.channel not in (Channel.SMS, Channel.LMS, Channel.MMS):
             return rejected(
-                ResultCode.UNSUPPORTED, "IMS SMS sends SMS, LMS and MMS only"
+                message, ResultCode.UNSUPPORTED, "IMS SMS sends SMS, LMS and MMS only"
             )
         if not message.content:
-            return rejected(ResultCode.CONTENT_REJECTED, "empty text (IMS code 120)")
+            return rejected(
+                message, ResultCode.CONTENT_REJECTED, "empty text (IMS code 120)"
+            )
         size = codec.text_bytes(message.content)
         if size > self.config.max_text_bytes:
             return rejected(
+                message,
                 ResultCode.CONTENT_REJECTED,
                 f"text of {size} bytes; at most {self.config.max_text_bytes}",
             )
@@ -159,12 +155,16 @@ class ImsConnector(PollingConnector[Config]):
         if message.channel is Channel.MMS and message.file_ids:
             if len(message.file_ids) > 1:
                 return rejected(
-                    ResultCode.CONTENT_REJECTED, "IMS SMS takes one attachment only"
+                    message,
+                    ResultCode.CONTENT_REJECTED,
+                    "IMS SMS takes one attachment only",
                 )
             try:
                 name, attachment = await self._context.files.load(message.file_ids[0])
             except LookupError:
-                return rejected(ResultCode.CONTENT_REJECTED, "attachment not found")
+                return rejected(
+                    message, ResultCode.CONTENT_REJECTED, "attachment not found"
+                )
             except Exception as exc:
                 return SubmitResult(
                     message_id=message.id,
@@ -176,7 +176,7 @@ class ImsConnector(PollingConnector[Config]):
             try:
                 codec.check_attachment(attachment, ext)
             except RemoteProtocolError as exc:
-                return rejected(ResultCode.CONTENT_REJECTED, str(exc))
+                return rejected(message, ResultCode.CONTENT_REJECTED, str(exc))
         return codec.SendRequest(
             send_to=message.receiver,
             message=message.content,
@@ -186,43 +186,26 @@ class ImsConnector(PollingConnector[Config]):
         )
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
-        if isinstance(result, Answer):
-            failure = status_failure(result)
-            if failure is None:
-                try:
-                    answer = codec.parse_send_answer(result.body)
-                except RemoteProtocolError as exc:
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"HTTP {result.status}, answer unreadable: {exc}",
-                        reached=True,
-                    )
-                else:
-                    if answer.result_cd != codes.ResultCd.INTERNAL:
-                        self._meter.succeeded()
-                        return self._answered(message, answer)
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"resultCd 999 {answer.result_msg}",
-                        reached=True,
-                    )
-            result = failure
-        self._meter.failed(result.detail)
-        if not result.reached or result.code is ResultCode.THROTTLED:
-            # Surely not taken: a refused connection, or a 429 refusal.
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.RETRY,
-                code=result.code,
-                detail=result.detail,
-                retry_after=result.retry_after,
+        answer = read_answer(result, lambda reply: codec.parse_send_answer(reply.body))
+        if not isinstance(answer, Failure):
+            if answer.result_cd != codes.ResultCd.INTERNAL:
+                self._meter.succeeded()
+                return self._answered(message, answer)
+            answer = Failure(
+                code=ResultCode.PROVIDER_ERROR,
+                detail=f"resultCd 999 {answer.result_msg}",
+                reached=True,
             )
+        self._meter.failed(answer.detail)
+        if not answer.reached or answer.code is ResultCode.THROTTLED:
+            # Surely not taken: a refused connection, or a 429 refusal.
+            return retry(message, answer)
         if self.config.allow_duplicates:
             return SubmitResult(
                 message_id=message.id,
                 outcome=Outcome.RETRY,
-                code=result.code,
-                detail=f"{result.detail}; resent because duplicates are allowed",
+                code=answer.code,
+                detail=f"{answer.detail}; resent because duplicates are allowed",
             )
         return SubmitResult(
             message_id=message.id,
@@ -230,7 +213,7 @@ class ImsConnector(PollingConnector[Config]):
             code=ResultCode.FAILED,
             raw_code=codes.OUTCOME_UNKNOWN,
             detail=(
-                f"provider outcome unknown ({result.detail}); not resent: IMS cannot "
+                f"provider outcome unknown ({answer.detail}); not resent: IMS cannot "
                 "recognise a repeat and would deliver twice (imsms spec §8)"
             ),
         )
@@ -287,17 +270,10 @@ class ImsConnector(PollingConnector[Config]):
             params={"imsId": item.key},
             headers={"x-api-key": self.config.api_key, "accept": "application/json"},
         )
-        if isinstance(result, Failure):
-            self._meter.failed(f"state of {item.key}: {result.detail}")
-            return None
-        failure = status_failure(result)
-        if failure is not None:
-            self._meter.failed(f"state of {item.key}: {failure.detail}")
-            return None
-        try:
-            answer = codec.parse_info_answer(result.body)
-        except RemoteProtocolError as exc:
-            self._meter.failed(f"state of {item.key} unreadable: {exc}")
+        answer = self._read_poll(
+            item, "state", result, lambda reply: codec.parse_info_answer(reply.body)
+        )
+        if answer is None:
             return None
         if answer.result_cd == codes.ResultCd.NOT_FOUND:
             self._meter.succeeded()
@@ -329,25 +305,6 @@ class ImsConnector(PollingConnector[Config]):
             done_at=codec.parse_time(done_at) if done_at else None,
         )
 
-    def _report(
-        self,
-        item: Poll,
-        code: ResultCode,
-        raw_code: str | None,
-        detail: str,
-        *,
-        done_at: dt.datetime | None = None,
-    ) -> ProviderReport:
-        return ProviderReport(
-            connector=self.name,
-            code=code,
-            message_id=item.message_id,
-            provider_msg_id=item.key,
-            raw_code=raw_code,
-            detail=detail,
-            done_at=done_at or self._context.clock.now(),
-        )
-
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> ImsConnector:
     """Build the connector from its ``[[connectors]]`` options.
@@ -371,22 +328,13 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ImsConnecto
         )
     if any(ch in api_key for ch in "\r\n"):
         raise ConfigError(f"{where}: option 'api_key' has a line break")
-    connect = options.number("connect_timeout", 10.0, minimum=0.001)
-    total = options.number("timeout", 30.0, minimum=0.001)
-    if connect > total:
-        raise ConfigError(
-            f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
-        )
+    limits = options.limits(codec.MAX_SEND_ANSWER_BYTES)
     config = Config(
         api_key=api_key,
         agent_id=agent_id,
         url=options.url("url", DEFAULT_URL),
-        limits=Limits(
-            connect=connect, total=total, max_body=codec.MAX_SEND_ANSWER_BYTES
-        ),
-        info_limits=Limits(
-            connect=connect, total=total, max_body=codec.MAX_INFO_ANSWER_BYTES
-        ),
+        limits=limits,
+        info_limits=dataclasses.replace(limits, max_body=codec.MAX_INFO_ANSWER_BYTES),
         max_text_bytes=options.integer(
             "max_text_bytes",
             codec.MAX_TEXT_BYTES,
@@ -400,10 +348,8 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ImsConnecto
         poll_give_up=options.number(
             "poll_give_up", DEFAULT_POLL_GIVE_UP, minimum=0.001
         ),
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
-        poll_concurrency=options.integer(
-            "poll_concurrency", 16, minimum=1, maximum=1024
-        ),
+        concurrency=options.concurrency(),
+        poll_concurrency=options.concurrency("poll_concurrency"),
     )
     options.finish()
     return ImsConnector(settings.name, config, context)

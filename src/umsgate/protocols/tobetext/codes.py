@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 
-from umsgate.domain.results import ResultCode
+from umsgate.domain.results import CodeRow, CodeTable, ResultCode
 
 
 class Status(enum.StrEnum):
@@ -63,55 +63,54 @@ class CallbackCode(enum.IntEnum):
     OTHER = 412
 
 
-#: Messages the simulator and the compatible face put in ``ErrorMsg``.
-ACK_MESSAGES: dict[AckCode, str] = {
-    AckCode.SUCCESS: "Message successfully sent",
-    AckCode.AUTH_FAILED: "Authentication Failed",
-    AckCode.CKEY: "Ckey value error",
-    AckCode.COUNTRY_CODE: "CCode value error",
-    AckCode.RECV_NUM: "RecvNum value error",
-    AckCode.SEND_NUM: "SendNum value error",
-    AckCode.BODY: "Body field value error",
-    AckCode.CID: "Cid value error",
-    AckCode.TOKEN: "token value error",
-    AckCode.CALLBACK: "callback value error",
-}
+#: Acknowledgement codes: the ``ErrorMsg`` the simulator and the compatible face put
+#: beside each, and the unified code of a refusal with it (all permanent: the
+#: message is REJECTED). docs/protocols/tobetext.md renders the mapping.
+ACK_TABLE: CodeTable[AckCode] = CodeTable(
+    {
+        AckCode.SUCCESS: CodeRow("Message successfully sent"),
+        AckCode.AUTH_FAILED: CodeRow(
+            "Authentication Failed", unified=ResultCode.AUTH_FAILED
+        ),
+        # Our Ckey is the gateway's message id, always well-formed: a 2001 is the
+        # provider refusing a repeat it cannot match (see the connector's handling).
+        AckCode.CKEY: CodeRow("Ckey value error", unified=ResultCode.FAILED),
+        AckCode.COUNTRY_CODE: CodeRow(
+            "CCode value error", unified=ResultCode.INVALID_NUMBER
+        ),
+        AckCode.RECV_NUM: CodeRow(
+            "RecvNum value error", unified=ResultCode.INVALID_NUMBER
+        ),
+        # "SendNum value error": the sender number is not one this account may use.
+        AckCode.SEND_NUM: CodeRow(
+            "SendNum value error", unified=ResultCode.SENDER_NOT_REGISTERED
+        ),
+        AckCode.BODY: CodeRow(
+            "Body field value error", unified=ResultCode.CONTENT_REJECTED
+        ),
+        AckCode.CID: CodeRow("Cid value error", unified=ResultCode.AUTH_FAILED),
+        AckCode.TOKEN: CodeRow("token value error", unified=ResultCode.AUTH_FAILED),
+        # Our callback is the gateway's own public URL: a provider refusing it is a
+        # configuration fault (server.public_url), not the message's.
+        AckCode.CALLBACK: CodeRow("callback value error", unified=ResultCode.FAILED),
+    }
+)
+ACK_MESSAGES = ACK_TABLE.messages
+ACK_RESULTS = ACK_TABLE.results
 
-CALLBACK_MESSAGES: dict[CallbackCode, str] = {
-    CallbackCode.SUCCESS: "Success",
-    CallbackCode.FAILED: "Failed",
-    CallbackCode.INTERNAL: "Internal error",
-    CallbackCode.OTHER: "Other",
-}
-
-#: Acknowledgement refusals → unified code (all permanent: the message is REJECTED).
-#: docs/protocols/tobetext.md renders this table.
-ACK_RESULTS: dict[AckCode, ResultCode] = {
-    AckCode.AUTH_FAILED: ResultCode.AUTH_FAILED,
-    # Our Ckey is the gateway's message id, always well-formed: a 2001 is the
-    # provider refusing a repeat it cannot match (see the connector's handling).
-    AckCode.CKEY: ResultCode.FAILED,
-    AckCode.COUNTRY_CODE: ResultCode.INVALID_NUMBER,
-    AckCode.RECV_NUM: ResultCode.INVALID_NUMBER,
-    # "SendNum value error": the sender number is not one this account may use.
-    AckCode.SEND_NUM: ResultCode.SENDER_NOT_REGISTERED,
-    AckCode.BODY: ResultCode.CONTENT_REJECTED,
-    AckCode.CID: ResultCode.AUTH_FAILED,
-    AckCode.TOKEN: ResultCode.AUTH_FAILED,
-    # Our callback is the gateway's own public URL: a provider refusing it is a
-    # configuration fault (server.public_url), not the message's.
-    AckCode.CALLBACK: ResultCode.FAILED,
-}
-
-#: Callback codes → unified code. All failures are final as the seed says
-#: ("전송실패"); 411 is not made transient because a resend reuses the Ckey, which
-#: the provider treats as a repeat and would never call back for.
-CALLBACK_RESULTS: dict[CallbackCode, ResultCode] = {
-    CallbackCode.SUCCESS: ResultCode.DELIVERED,
-    CallbackCode.FAILED: ResultCode.FAILED,
-    CallbackCode.INTERNAL: ResultCode.FAILED,
-    CallbackCode.OTHER: ResultCode.FAILED,
-}
+#: Callback codes: their text, and their unified code. All failures are final as
+#: the seed says ("전송실패"); 411 is not made transient because a resend reuses the
+#: Ckey, which the provider treats as a repeat and would never call back for.
+CALLBACK_TABLE: CodeTable[CallbackCode] = CodeTable(
+    {
+        CallbackCode.SUCCESS: CodeRow("Success", unified=ResultCode.DELIVERED),
+        CallbackCode.FAILED: CodeRow("Failed", unified=ResultCode.FAILED),
+        CallbackCode.INTERNAL: CodeRow("Internal error", unified=ResultCode.FAILED),
+        CallbackCode.OTHER: CodeRow("Other", unified=ResultCode.FAILED),
+    }
+)
+CALLBACK_MESSAGES = CALLBACK_TABLE.messages
+CALLBACK_RESULTS = CALLBACK_TABLE.results
 
 
 def ack_result(code: int) -> ResultCode:

@@ -46,20 +46,25 @@ from starlette.responses import PlainTextResponse, Response
 from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
-from umsgate.errors import ConfigError, RemoteProtocolError
-from umsgate.protocols._http.base import HttpConnector
+from umsgate.errors import ConfigError
+from umsgate.protocols._http.base import (
+    HttpConnector,
+    message_id_in,
+    rejected,
+    remember,
+    retry,
+)
 from umsgate.protocols._http.exchange import (
     Answer,
     Failure,
     Limits,
     exchange,
-    status_failure,
+    read_answer,
 )
 from umsgate.protocols._http.options import Options
 from umsgate.protocols._http.schedule import Agenda, AgendaFull
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.request_body import read_body
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
 logger = logging.getLogger(__name__)
@@ -103,6 +108,7 @@ class ToBeTextConnector(HttpConnector[Config]):
     """Implements `umsgate.types.Connector` for ToBeText."""
 
     protocol = "tobetext"
+    report_name = "callback"
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
@@ -158,26 +164,23 @@ class ToBeTextConnector(HttpConnector[Config]):
         return self._judge(message, result)
 
     def _precheck(self, message: Message) -> SubmitResult | None:
-        def rejected(code: ResultCode, detail: str) -> SubmitResult:
-            return SubmitResult(
-                message_id=message.id,
-                outcome=Outcome.REJECTED,
-                code=code,
-                detail=detail,
-            )
-
         if message.channel is not Channel.SMS:
-            return rejected(ResultCode.UNSUPPORTED, "ToBeText sends SMS only")
+            return rejected(message, ResultCode.UNSUPPORTED, "ToBeText sends SMS only")
         if not codec.body_fits(message.content):
             return rejected(
+                message,
                 ResultCode.CONTENT_REJECTED,
                 "text over 160 ASCII or 80 other characters (tobetext spec §10.8)",
             )
         if not codec.NUMBER_PATTERN.fullmatch(message.receiver):
-            return rejected(ResultCode.INVALID_NUMBER, "receiver is not 8-15 digits")
+            return rejected(
+                message, ResultCode.INVALID_NUMBER, "receiver is not 8-15 digits"
+            )
         if not codec.NUMBER_PATTERN.fullmatch(message.sender):
             return rejected(
-                ResultCode.SENDER_NOT_REGISTERED, "sender is not 8-15 digits"
+                message,
+                ResultCode.SENDER_NOT_REGISTERED,
+                "sender is not 8-15 digits",
             )
         return None
 
@@ -192,38 +195,20 @@ class ToBeTextConnector(HttpConnector[Config]):
         )
 
     def _judge(self, message: Message, result: Answer | Failure) -> SubmitResult:
-        ckey = str(message.id)
-        if isinstance(result, Answer):
-            failure = status_failure(result)
-            if failure is None and result.status != 200:
-                failure = Failure(
-                    code=ResultCode.PROVIDER_ERROR,
-                    detail=f"HTTP {result.status} instead of 200 (spec §10.12)",
-                    reached=True,
-                )
-            if failure is None:
-                try:
-                    ack = codec.parse_ack(result.body)
-                except RemoteProtocolError as exc:
-                    failure = Failure(
-                        code=ResultCode.PROVIDER_ERROR,
-                        detail=f"acknowledgement unreadable: {exc}",
-                        reached=True,
-                    )
-                else:
-                    self._meter.succeeded()
-                    return self._acknowledged(message, ack)
-            result = failure
-        self._meter.failed(result.detail)
-        if result.reached:
-            self._remember(self._uncertain, ckey, MAX_UNCERTAIN)
-        return SubmitResult(
-            message_id=message.id,
-            outcome=Outcome.RETRY,
-            code=result.code,
-            detail=result.detail,
-            retry_after=result.retry_after,
+        ack = read_answer(
+            result,
+            lambda reply: codec.parse_ack(reply.body),
+            expect=200,
+            unexpected="HTTP {status} instead of 200 (spec §10.12)",
+            unreadable="acknowledgement unreadable: {error}",
         )
+        if isinstance(ack, Failure):
+            self._meter.failed(ack.detail)
+            if ack.reached:
+                remember(self._uncertain, str(message.id), MAX_UNCERTAIN)
+            return retry(message, ack)
+        self._meter.succeeded()
+        return self._acknowledged(message, ack)
 
     def _acknowledged(self, message: Message, ack: codec.Result) -> SubmitResult:
         ckey = str(message.id)
@@ -256,15 +241,6 @@ class ToBeTextConnector(HttpConnector[Config]):
             raw_code=str(ack.error_code),
             detail=detail,
         )
-
-    @staticmethod
-    def _remember(
-        table: collections.OrderedDict[str, None], key: str, limit: int
-    ) -> None:
-        table[key] = None
-        table.move_to_end(key)
-        while len(table) > limit:
-            table.popitem(last=False)
 
     def _track(self, ckey: str, message_id: int, msg_id: str | None) -> None:
         self._pending[ckey] = _Pending(message_id=message_id, msg_id=msg_id)
@@ -314,36 +290,29 @@ class ToBeTextConnector(HttpConnector[Config]):
 
     async def callback(self, request: Request) -> Response:
         """The gateway endpoint for status callbacks (spec §5)."""
-        body = await read_body(request, codec.MAX_REQUEST_BYTES)
-        if body is None:
-            return self._refuse("callback too large", 413)
-        try:
-            result = codec.parse_callback(
+        result = await self._read_report(
+            request,
+            codec.MAX_REQUEST_BYTES,
+            lambda body: codec.parse_callback(
                 body, request.headers.get("content-type", ""), request.url.query
-            )
-        except RemoteProtocolError as exc:
-            return self._refuse(f"malformed callback: {exc}", 400)
+            ),
+        )
+        if isinstance(result, Response):
+            return result
         ckey = result.ckey or self._by_msg_id.get(result.msg_id, "")
         pending = self._pending.get(ckey) if ckey else None
         if pending is not None and pending.msg_id and result.msg_id:
             if pending.msg_id != result.msg_id:
-                return self._refuse(
+                return self._refuse_report(
                     "MsgId does not match the message's CKey", 400, ckey
                 )
-        if pending is not None:
-            message_id: int | None = pending.message_id
-        elif ckey.isdigit() and len(ckey) <= 19:
-            # Not sent by this process (a restart): the store knows the id or not.
-            message_id = int(ckey)
-        else:
-            message_id = None
+        # Not sent by this process (a restart): the store knows the id or not.
+        message_id = pending.message_id if pending is not None else message_id_in(ckey)
         key = ckey or f"msgid:{result.msg_id}"
         if message_id is None and not result.msg_id:
-            return self._refuse("unknown CKey", 404, ckey)
+            return self._refuse_report("unknown CKey", 404, ckey)
         if key in self._reported:
             return PlainTextResponse("OK")
-        if self._sink is None:
-            return self._refuse("not ready", 503, key)
         report = ProviderReport(
             connector=self.name,
             code=codes.callback_result(result.error_code),
@@ -353,20 +322,12 @@ class ToBeTextConnector(HttpConnector[Config]):
             detail=result.error_msg,
             done_at=self._context.clock.now(),
         )
-        try:
-            await self._deliver(key, report)
-        except Exception:
-            logger.exception(
-                "report not recorded",
-                extra={"event": "tobetext_report_failed", "message_id": message_id},
-            )
-            return self._refuse("report not recorded", 500, key)
+        refused = await self._record_report(
+            key, message_id, lambda: self._deliver(key, report)
+        )
+        if refused is not None:
+            return refused
         return PlainTextResponse("OK")
-
-    def _refuse(self, why: str, status: int, key: str = "") -> Response:
-        """Answer a callback with an error (counted in ``health().refused``)."""
-        self._meter.refused_report(f"callback {key}: {why}" if key else why)
-        return PlainTextResponse(why, status_code=status)
 
     async def _deliver(self, key: str, report: ProviderReport) -> None:
         """Hand ``report`` to the sink once per key; a concurrent repeat waits for
@@ -388,7 +349,7 @@ class ToBeTextConnector(HttpConnector[Config]):
             raise
         else:
             done.set_result(None)
-            self._remember(self._reported, key, MAX_REMEMBERED)
+            remember(self._reported, key, MAX_REMEMBERED)
             self._untrack(key)
             if report.provider_msg_id:
                 # Reported by MsgId alone while its acknowledgement was read: the
@@ -434,12 +395,7 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ToBeTextCon
         callback_url = context.public_url.rstrip("/") + path
     if not codec.usable_callback(callback_url):
         raise ConfigError(f"{where}: callback URL {callback_url!r} is not usable")
-    connect = options.number("connect_timeout", 10.0, minimum=0.001)
-    total = options.number("timeout", 30.0, minimum=0.001)
-    if connect > total:
-        raise ConfigError(
-            f"{where}: 'connect_timeout' {connect:g} > 'timeout' {total:g}"
-        )
+    limits = options.limits(codec.MAX_ACK_BYTES)
     config = Config(
         cid=cid,
         token=token,
@@ -448,8 +404,8 @@ def build(settings: ConnectorSettings, context: ConnectorContext) -> ToBeTextCon
         backup_active=backup_active,
         callback_url=callback_url,
         callback_path=path,
-        limits=Limits(connect=connect, total=total, max_body=codec.MAX_ACK_BYTES),
-        concurrency=options.integer("concurrency", 16, minimum=1, maximum=1024),
+        limits=limits,
+        concurrency=options.concurrency(),
         report_timeout=options.number("report_timeout", 7200.0, minimum=0.001),
     )
     options.finish()
