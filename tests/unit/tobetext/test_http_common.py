@@ -234,3 +234,14 @@ async def test_agenda_drop_and_stop_keeps_waiting_items() -> None:
     agenda.start()
     await agenda.stop()
     assert len(agenda) == 2
+
+
+def test_a_provider_key_is_a_message_id_only_in_ascii_digits() -> None:
+    from umsgate.protocols._http.base import message_id_in
+
+    assert message_id_in("1234567890123456789") == 1234567890123456789
+    assert message_id_in("12345678901234567890") is None  # beyond 64 bits
+    assert message_id_in("") is None
+    assert message_id_in("12a") is None
+    assert message_id_in("²") is None  # isdigit, but int() refuses it
+    assert message_id_in("١٢") is None  # Arabic-Indic digits, int() reads 12

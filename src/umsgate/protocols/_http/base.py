@@ -155,8 +155,10 @@ class HttpConnector(Generic[C]):
 
 def message_id_in(key: str) -> int | None:
     """The gateway message id that a provider's key is (ToBeText's ``CKey`` and AI
-    CROSS's ``clientTag`` are the message id), or None when it cannot be one."""
-    return int(key) if key.isdigit() and len(key) <= 19 else None
+    CROSS's ``clientTag`` are the message id), or None when it cannot be one: only
+    ASCII digits count (``str.isdigit`` also takes "²", which `int` refuses, and
+    "١٢", which it reads as 12)."""
+    return int(key) if key.isascii() and key.isdigit() and len(key) <= 19 else None
 
 
 def remember(table: collections.OrderedDict[str, None], key: str, limit: int) -> None:
