@@ -291,7 +291,7 @@ def serve(
 
     from umsgate import deadlines, tls
     from umsgate.app import create_app
-    from umsgate.runtime import SERVER_OPTIONS, Limits, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, Limits, ServerOptions, tune_gc
 
     try:
         setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)
@@ -332,17 +332,18 @@ def serve(
     application = create_app(settings)
     tune_gc()
     server = settings.server
+    options: ServerOptions = {
+        **SERVER_OPTIONS,
+        # Deadlines on heads, bodies and idle connections, and a cap per
+        # address, which uvicorn's own protocol lacks.
+        "http": deadlines.guarded(Limits.of(server)),
+    }
     uvicorn.run(
         application,
         host=server.host,
         port=server.port,
-        **{
-            **SERVER_OPTIONS,
-            # Deadlines on heads, bodies and idle connections, and a cap per
-            # address, which uvicorn's own protocol lacks.
-            "http": deadlines.guarded(Limits.of(server)),
-            "timeout_keep_alive": max(1, math.ceil(server.keepalive_timeout)),
-        },
+        **options,
+        timeout_keep_alive=max(1, math.ceil(server.keepalive_timeout)),
         ssl_certfile=server.tls_cert or None,
         ssl_keyfile=server.tls_key or None,
     )

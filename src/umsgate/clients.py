@@ -46,7 +46,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TypedDict
 
 import orjson
 
@@ -817,7 +817,23 @@ async def update_client(
     return key
 
 
-async def list_clients(db: Source) -> list[dict[str, Any]]:
+class ClientJson(TypedDict):
+    """A client as ``umsgate client list`` and the console show it."""
+
+    clientId: str
+    reportUrl: str
+    #: Channel (``SMS``, ``MMS``, ...) → messages per second.
+    tps: dict[str, int]
+    version: int
+    tobetext: bool
+    imsms: bool
+    #: imsms agent → its sender number ("" for none).
+    imsmsAgents: dict[str, str]
+    dupWindow: float
+    disabled: bool
+
+
+async def list_clients(db: Source) -> list[ClientJson]:
     rows = await accounts.list_clients(db)
     return [
         {

@@ -315,7 +315,7 @@ class ConnectorSettings:
     #: answered (None: only ``engine.connector_concurrency`` chunks).
     window: int | None = None
     #: The protocol's own keys; never shown (they hold credentials).
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    options: Mapping[str, object] = dataclasses.field(default_factory=dict, repr=False)
     #: Options whose values are secrets: from ``X_env``/``X_file``, or named so.
     secrets: frozenset[str] = frozenset()
     #: Run the connector in a process of its own, next to the gateway process
@@ -324,7 +324,7 @@ class ConnectorSettings:
     own_process: bool = False
     origin: Origin | None = dataclasses.field(default=None, compare=False)
 
-    def options_with_limits(self, *keys: str) -> Mapping[str, Any]:
+    def options_with_limits(self, *keys: str) -> Mapping[str, object]:
         """``options`` plus those of ``tps`` and ``window`` (``keys``) that are set,
         for protocols whose own sessions enforce them as well (SMPP's window and
         rate limiter)."""

@@ -9,7 +9,6 @@ What the frames carry is each pair's own: `umsgate.front.wire` (fronts) and
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import orjson
 
@@ -71,9 +70,9 @@ def _loads(body: bytes) -> object:
         raise FrameError(f"a frame that is not JSON: {exc}") from None
 
 
-async def read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next frame's payload (a JSON value: its readers index into it and catch
-    the KeyError, IndexError or TypeError of a frame not of their shape).
+async def read_frame(reader: asyncio.StreamReader) -> object:
+    """The next frame's payload: a JSON value, for the reader to check the shape of
+    (`isinstance`, or the KeyError, IndexError or TypeError of indexing into it).
 
     Raises:
         asyncio.IncompleteReadError: the peer closed the socket (at a frame

@@ -7,18 +7,32 @@ nothing else of the gateway's but the settings)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
     from umsgate.config import ServerSettings
 
+
+class ServerOptions(TypedDict):
+    """Keyword arguments of `uvicorn.run` that `SERVER_OPTIONS` sets."""
+
+    log_level: str
+    access_log: bool
+    loop: str
+    #: A protocol's name, or its class (`umsgate.deadlines.guarded`).
+    http: str | type[asyncio.Protocol]
+    timeout_graceful_shutdown: int
+    proxy_headers: bool
+    server_header: bool
+
+
 #: How every umsgate HTTP server runs (uvicorn's options besides where it listens):
 #: the fast loop and parser, no access log (the faces log what matters), 30 s for
 #: requests in flight at shutdown, and no headers a client did not send trusted.
-SERVER_OPTIONS: Mapping[str, Any] = {
+SERVER_OPTIONS: ServerOptions = {
     "log_level": "warning",
     "access_log": False,
     "loop": "uvloop",

@@ -9,7 +9,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TypedDict
 
 from umsgate import clients, targets
 from umsgate.console.auth import ConsoleHost
@@ -38,7 +38,42 @@ class BadQuery(UmsgateError):
 # -- dashboard ------------------------------------------------------------------------
 
 
-async def stats(gw: ConsoleHost, *, now: float | None = None) -> dict[str, Any]:
+class Totals(TypedDict):
+    accepted: int
+    delivered: int
+    failed: int
+    expired: int
+
+
+class WebhookFigures(TypedDict):
+    pending: int
+    failing: int
+    failed: int
+    #: Seconds the oldest pending report has waited; None when none is pending.
+    oldestPendingAge: float | None
+
+
+class Stats(TypedDict):
+    """The dashboard's figures. A series is a list of `WINDOW_MINUTES` counts, one
+    a minute, keyed by channel (``accepted``) or ``channel/connector``."""
+
+    now: float
+    #: The start of each minute of the window, in epoch seconds.
+    minutes: list[int]
+    accepted: dict[str, list[int]]
+    delivered: dict[str, list[int]]
+    failed: dict[str, list[int]]
+    expired: dict[str, list[int]]
+    totals: Totals
+    #: Connector → ``DELIVERED``/``FAILED``/``EXPIRED`` → count.
+    byConnector: dict[str, dict[str, int]]
+    deliveryRatio: float | None
+    #: Status → messages in it.
+    backlog: dict[str, int]
+    webhooks: WebhookFigures
+
+
+async def stats(gw: ConsoleHost, *, now: float | None = None) -> Stats:
     """The last hour per minute: accepted by channel; delivered and failed by
     channel and connector; the delivery ratio; the backlog by status; the webhook
     backlog."""
@@ -105,12 +140,44 @@ async def stats(gw: ConsoleHost, *, now: float | None = None) -> dict[str, Any]:
 # -- connectors and routes ----------------------------------------------------------
 
 
-def connectors(gw: ConsoleHost) -> dict[str, Any]:
+class ConnectorState(TypedDict):
+    name: str
+    protocol: str
+    #: ``up``, ``down`` or ``degraded`` (up with its breaker not closed).
+    state: str
+    up: bool
+    detail: str
+    inFlight: int
+    tps: float | None
+    window: int | None
+    queued: int
+    refused: int
+    lastRefusal: str
+    #: The breaker's snapshot (`breaker.Snapshot.as_json`), if it has one.
+    breaker: dict[str, object] | None
+
+
+class RouteJson(TypedDict):
+    name: str
+    connectors: list[str]
+    weights: list[int]
+    channels: list[str]
+    countries: list[str]
+    prefixes: list[str]
+    clients: list[str]
+
+
+class Connectors(TypedDict):
+    connectors: list[ConnectorState]
+    routes: list[RouteJson]
+
+
+def connectors(gw: ConsoleHost) -> Connectors:
     """Each connector's state now (up, why, breaker, in flight, TPS, queue) and
     the routes that use them."""
     breakers = gw.router.breakers()
     configured = {c.name: c for c in gw.settings.connectors}
-    out = []
+    out: list[ConnectorState] = []
     for name, connector in gw.connectors.items():
         health = connector.health()
         snap = breakers.get(name)
@@ -136,7 +203,7 @@ def connectors(gw: ConsoleHost) -> dict[str, Any]:
                 "breaker": None if snap is None else snap.as_json(),
             }
         )
-    routes = [
+    routes: list[RouteJson] = [
         {
             "name": r.name,
             "connectors": list(r.connectors),
@@ -154,9 +221,40 @@ def connectors(gw: ConsoleHost) -> dict[str, Any]:
 # -- webhooks -----------------------------------------------------------------------
 
 
+class ClientWebhooksJson(TypedDict):
+    clientId: str
+    pending: int
+    failing: int
+    failed: int
+
+
+class ReportJson(TypedDict):
+    """A webhook report, as a message's timeline lists it."""
+
+    id: int
+    state: str
+    attempts: int
+    lastError: str
+    createdAt: float
+    nextAt: float
+
+
+class TroubledReport(ReportJson):
+    """A report pending with failures or given up, as the webhook page lists it."""
+
+    clientId: str
+    umsMsgId: str
+    channel: str
+
+
+class Webhooks(TypedDict):
+    clients: list[ClientWebhooksJson]
+    reports: list[TroubledReport]
+
+
 async def webhooks(
     gw: ConsoleHost, *, client_id: str | None = None, now: float | None = None
-) -> dict[str, Any]:
+) -> Webhooks:
     t = time.time() if now is None else now
     since = t - FAILED_WEBHOOK_WINDOW
     found = await console_store.webhooks(
@@ -199,7 +297,7 @@ async def resend_report(gw: ConsoleHost, report_id: int) -> bool:
 # -- clients ------------------------------------------------------------------------
 
 
-async def client_list(gw: ConsoleHost) -> list[dict[str, Any]]:
+async def client_list(gw: ConsoleHost) -> list[clients.ClientJson]:
     return await clients.list_clients(gw.db)
 
 
@@ -330,7 +428,30 @@ class Search:
         )
 
 
-def message_json(m: lookup.MessageView) -> dict[str, Any]:
+class MessageJson(TypedDict):
+    umsMsgId: str
+    clientId: str
+    srcMsgId: str
+    #: ``message``, or ``fallback`` for one made from ``parentId``.
+    kind: str
+    parentId: str | None
+    channel: str
+    status: str
+    sender: str
+    receiver: str
+    connector: str | None
+    providerMsgId: str | None
+    attempts: int
+    segments: int
+    resultCode: str | None
+    rawCode: str | None
+    resultMessage: str | None
+    createdAt: float
+    sentAt: float | None
+    doneAt: float | None
+
+
+def message_json(m: lookup.MessageView) -> MessageJson:
     return {
         "umsMsgId": str(m.id),
         "clientId": m.client_id,
@@ -354,7 +475,13 @@ def message_json(m: lookup.MessageView) -> dict[str, Any]:
     }
 
 
-async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
+class MessagePage(TypedDict):
+    messages: list[MessageJson]
+    #: The ``before`` of the next page; None on the last one.
+    next: str | None
+
+
+async def search_messages(gw: ConsoleHost, search: Search) -> MessagePage:
     """One page of the search, newest first, with the cursor of the next one."""
     page = await lookup.search(
         gw.db,
@@ -377,7 +504,22 @@ async def search_messages(gw: ConsoleHost, search: Search) -> dict[str, Any]:
     }
 
 
-async def message_timeline(gw: ConsoleHost, message_id: int) -> dict[str, Any] | None:
+class EventJson(TypedDict):
+    at: float
+    status: str
+    code: str | None
+    detail: str
+
+
+class MessageStory(MessageJson):
+    """A message with the ids of its fallbacks, its events and its reports."""
+
+    fallbacks: list[str]
+    events: list[EventJson]
+    reports: list[ReportJson]
+
+
+async def message_timeline(gw: ConsoleHost, message_id: int) -> MessageStory | None:
     """A message with its events in order and its webhook reports; None if no
     such message."""
     found = await console_store.story(gw.db, message_id)

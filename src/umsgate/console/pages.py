@@ -811,7 +811,7 @@ async def connectors_page(request: Request, op: Operator, words: Words) -> Respo
     for c in live["connectors"]:
         kind = {"up": "ok", "down": "bad", "degraded": "warn"}[c["state"]]
         br = c["breaker"] or {}
-        reason = br.get("reason") or ""
+        reason = str(br.get("reason") or "")
         why = c["detail"]
         if reason and c["detail"] not in reason:
             why = f"{why}; {reason}" if why else reason

@@ -23,7 +23,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict
 
 from umsgate import tls
 from umsgate.clients import Directory
@@ -54,6 +54,15 @@ COUNTS_EVERY = 1.0
 TASKS_GRACE = 10.0
 
 
+class CountsFrame(TypedDict):
+    """What `Counts.take` gives the gateway process (in a frame's ``m``)."""
+
+    #: (channel, repeated, sends) of each kind of send accepted.
+    a: list[tuple[str, bool, int]]
+    #: (channel, reason, sends) of each kind of send refused.
+    r: list[tuple[str, str, int]]
+
+
 class Counts:
     """The accepted and refused sends of a front since its last frame."""
 
@@ -70,12 +79,12 @@ class Counts:
         key = (channel, str(reason))
         self._rejected[key] = self._rejected.get(key, 0) + 1
 
-    def take(self) -> dict[str, Any] | None:
+    def take(self) -> CountsFrame | None:
         if not self._accepted and not self._rejected:
             return None
-        counts = {
-            "a": [[c, r, n] for (c, r), n in self._accepted.items()],
-            "r": [[c, r, n] for (c, r), n in self._rejected.items()],
+        counts: CountsFrame = {
+            "a": [(c, r, n) for (c, r), n in self._accepted.items()],
+            "r": [(c, r, n) for (c, r), n in self._rejected.items()],
         }
         self._accepted = {}
         self._rejected = {}

@@ -9,8 +9,7 @@ schemas, each property with its type and limits. References link to their schema
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 #: Where the references this page links to point (each has a section).
@@ -39,7 +38,22 @@ def _anchor(*parts: str) -> str:
     )
 
 
-def _type(schema: Mapping[str, Any]) -> str:
+def _map(value: object) -> Mapping[str, object]:
+    """``value`` if it is a JSON object; an empty one if it is absent or not one."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: object) -> Sequence[object]:
+    """``value`` if it is a JSON array; an empty one if it is absent or not one."""
+    return value if isinstance(value, list) else ()
+
+
+def _maps(value: object) -> list[Mapping[str, object]]:
+    """The JSON objects in the array ``value``."""
+    return [item for item in _list(value) if isinstance(item, Mapping)]
+
+
+def _type(schema: Mapping[str, object]) -> str:
     """A schema in a few words: its type, with links to the schemas it refers to."""
     if "$ref" in schema:
         ref = str(schema["$ref"])
@@ -52,21 +66,23 @@ def _type(schema: Mapping[str, Any]) -> str:
         shown = rest.replace("/properties/", ".")
         return f'<a href="#{_e(_anchor("schema", top))}">{_e(shown)}</a>'
     if "allOf" in schema:
-        return " and ".join(_type(part) for part in schema["allOf"])
+        return " and ".join(_type(part) for part in _maps(schema["allOf"]))
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = " or ".join(str(k) for k in kind)
-    if kind == "array" and isinstance(schema.get("items"), Mapping):
-        return f"array of {_type(schema['items'])}"
+    items = schema.get("items")
+    if kind == "array" and isinstance(items, Mapping):
+        return f"array of {_type(items)}"
     return _e(kind)
 
 
-def _limits(schema: Mapping[str, Any]) -> str:
+def _limits(schema: Mapping[str, object]) -> str:
     """Enum, bounds, default and format of a schema, in words."""
     out = []
     if "enum" in schema:
         out.append(
-            "one of " + ", ".join(f"<code>{_e(v)}</code>" for v in schema["enum"])
+            "one of "
+            + ", ".join(f"<code>{_e(v)}</code>" for v in _list(schema["enum"]))
         )
     for key, words in (
         ("minimum", "at least"),
@@ -85,18 +101,18 @@ def _limits(schema: Mapping[str, Any]) -> str:
     return "; ".join(out)
 
 
-def _properties(schema: Mapping[str, Any]) -> str:
-    parts = [p for p in schema.get("allOf", ()) if "$ref" in p]
+def _properties(schema: Mapping[str, object]) -> str:
+    parts = [p for p in _maps(schema.get("allOf")) if "$ref" in p]
     if parts:
         refs = ", ".join(_type(p) for p in parts)
         head = f"<p>Every property of {refs}, and:</p>"
     else:
         head = ""
-    props: dict[str, Any] = dict(schema.get("properties", {}))
-    required: set[str] = set(schema.get("required", ()))
-    for part in schema.get("allOf", ()):
-        props.update(part.get("properties", {}))
-        required |= set(part.get("required", ()))
+    props: dict[str, Mapping[str, object]] = {}
+    required: set[object] = set()
+    for part in (schema, *_maps(schema.get("allOf"))):
+        props.update((k, _map(v)) for k, v in _map(part.get("properties")).items())
+        required.update(_list(part.get("required")))
     if not props:
         return head + f"<p>{_type(schema)}</p>"
     rows = "".join(
@@ -112,7 +128,7 @@ def _properties(schema: Mapping[str, Any]) -> str:
     )
 
 
-def _operation(path: str, method: str, op: Mapping[str, Any]) -> str:
+def _operation(path: str, method: str, op: Mapping[str, object]) -> str:
     anchor = _anchor(method, path)
     out = [
         f'<section aria-labelledby="{anchor}"><h2 id="{anchor}">'
@@ -124,13 +140,13 @@ def _operation(path: str, method: str, op: Mapping[str, Any]) -> str:
         out.append(
             "<p>Needs <code>Authorization: Bearer</code> and an access token.</p>"
         )
-    params = op.get("parameters", ())
+    params = _maps(op.get("parameters"))
     if params:
         rows = "".join(
             f'<tr><th scope="row"><code>{_e(p["name"])}</code></th><td>{_e(p["in"])}'
             f"</td><td>{'yes' if p.get('required') else 'no'}</td>"
-            f"<td>{_type(p.get('schema', {}))}</td>"
-            f"<td>{_e(p.get('description', ''))} {_limits(p.get('schema', {}))}</td>"
+            f"<td>{_type(_map(p.get('schema')))}</td>"
+            f"<td>{_e(p.get('description', ''))} {_limits(_map(p.get('schema')))}</td>"
             "</tr>"
             for p in params
         )
@@ -140,33 +156,34 @@ def _operation(path: str, method: str, op: Mapping[str, Any]) -> str:
             '<th scope="col">type</th><th scope="col">notes</th></tr></thead>'
             f"<tbody>{rows}</tbody></table>"
         )
-    body = op.get("requestBody")
+    body = _map(op.get("requestBody"))
     if body:
         kinds = "".join(
-            f"<li><code>{_e(ctype)}</code>: {_type(media.get('schema', {}))}</li>"
-            for ctype, media in body.get("content", {}).items()
+            f"<li><code>{_e(ctype)}</code>: {_type(_map(_map(media).get('schema')))}"
+            "</li>"
+            for ctype, media in _map(body.get("content")).items()
         )
         out.append(f"<h3>Body</h3><ul>{kinds}</ul>")
     answers = "".join(
         f"<li><strong>{_e(status)}</strong> {_e(resp.get('description', ''))}"
         + "".join(
-            f": {_type(media.get('schema', {}))}"
-            for media in resp.get("content", {}).values()
+            f": {_type(_map(_map(media).get('schema')))}"
+            for media in _map(resp.get("content")).values()
         )
         + "</li>"
-        for status, resp in op.get("responses", {}).items()
+        for status, resp in ((s, _map(r)) for s, r in _map(op.get("responses")).items())
     )
     out.append(f"<h3>Answers</h3><ul>{answers}</ul></section>")
     return "".join(out)
 
 
-def render(schema: Mapping[str, Any]) -> str:
+def render(schema: Mapping[str, object]) -> str:
     """The page of an OpenAPI document."""
-    info = schema.get("info", {})
+    info = _map(schema.get("info"))
     title = f"{info.get('title', 'API')} {info.get('version', '')}".strip()
     ops = [
-        (path, method, item[method])
-        for path, item in schema.get("paths", {}).items()
+        (path, method, _map(item[method]))
+        for path, item in ((p, _map(i)) for p, i in _map(schema.get("paths")).items())
         for method in _METHODS
         if method in item
     ]
@@ -175,7 +192,10 @@ def render(schema: Mapping[str, Any]) -> str:
         f"<code>{_e(p)}</code></a> {_e(op.get('summary', ''))}</li>"
         for p, m, op in ops
     )
-    schemas = schema.get("components", {}).get("schemas", {})
+    schemas = {
+        name: _map(s)
+        for name, s in _map(_map(schema.get("components")).get("schemas")).items()
+    }
     schema_list = "".join(
         f'<li><a href="#{_e(_anchor("schema", name))}">{_e(name)}</a></li>'
         for name in schemas

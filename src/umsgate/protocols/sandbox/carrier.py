@@ -15,7 +15,7 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from umsgate.config import ConnectorSettings, SandboxSettings
 from umsgate.domain.message import Message
@@ -132,11 +132,20 @@ def build(settings: ConnectorSettings, context: object) -> SandboxCarrier:
     """A sandbox connector from a ``[[connectors]]`` table (``delay``, ``seed``,
     ``mix`` as in the ``[sandbox]`` section)."""
     opts = dict(settings.options)
+    delay = opts.pop("delay", 0.5)
+    seed = opts.pop("seed", 0)
+    mix = opts.pop("mix", {})
     try:
+        if not isinstance(delay, str | int | float):
+            raise TypeError(f"delay {delay!r} is not a number")
+        if not isinstance(seed, str | int | float):
+            raise TypeError(f"seed {seed!r} is not a number")
+        if not isinstance(mix, Mapping):
+            raise TypeError("mix is a table of status to share")
         sandbox = SandboxSettings(
-            delay=float(opts.pop("delay", 0.5)),
-            seed=int(opts.pop("seed", 0)),
-            mix={str(k): float(v) for k, v in dict(opts.pop("mix", {})).items()},
+            delay=float(delay),
+            seed=int(seed),
+            mix={str(k): float(v) for k, v in mix.items()},
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"connector {settings.name!r}: {exc}") from None

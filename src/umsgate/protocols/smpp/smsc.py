@@ -55,7 +55,6 @@ import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from umsgate.deadlines import AddressCap
 from umsgate.protocols.sandbox.mix import OutcomeMix
@@ -161,9 +160,15 @@ class _CappedConnection(Connection):
     dropped as soon as it opens."""
 
     def __init__(
-        self, session: Session, handler: Handler, *, cap: AddressCap, **options: Any
+        self,
+        session: Session,
+        handler: Handler,
+        *,
+        cap: AddressCap,
+        close_on_invalid: bool,
+        name: str,
     ) -> None:
-        super().__init__(session, handler, **options)
+        super().__init__(session, handler, close_on_invalid=close_on_invalid, name=name)
         self._cap = cap
         self._cap_key: str | None = ""
 
