@@ -19,6 +19,7 @@ from umsgate import clients
 from umsgate.console import auth, data
 from umsgate.console.operators import Operator
 from umsgate.errors import UmsgateError
+from umsgate.request_body import read_body
 
 log = logging.getLogger("umsgate.console")
 
@@ -53,8 +54,8 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def body(request: Request) -> dict[str, object]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    raw = await read_body(request, MAX_BODY)
+    if raw is None:
         raise data.BadQuery(f"the body is at most {MAX_BODY} bytes")
     try:
         value = orjson.loads(raw or b"{}")

@@ -13,9 +13,9 @@ import hmac
 import importlib.resources
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -28,6 +28,7 @@ from umsgate.console.html import badge, csrf_field, e, notice, page, table, url,
 from umsgate.console.i18n import LANG_COOKIE, LANGUAGES, Words, language
 from umsgate.console.operators import Operator, TooManyFailures
 from umsgate.errors import UmsgateError
+from umsgate.request_body import read_body
 
 PageHandler = Callable[[Request, Operator, Words], Awaitable[Response]]
 
@@ -64,10 +65,30 @@ def _login_redirect(request: Request) -> Response:
     return RedirectResponse("/console/login?" + urlencode({"next": target}), 303)
 
 
+#: The most fields a console form has (a larger one is not the console's).
+MAX_FORM_FIELDS = 50
+
+
 async def _form(request: Request) -> FormData:
-    if int(request.headers.get("content-length") or 0) > MAX_FORM:
+    """The posted form (``application/x-www-form-urlencoded``: the console's forms
+    carry no file), read once with the size limit and read deadline of every body
+    (`umsgate.request_body`) and kept for the handler after the CSRF check."""
+    kept = getattr(request.state, "form", None)
+    if isinstance(kept, FormData):
+        return kept
+    raw = await read_body(request, MAX_FORM)
+    if raw is None:
         raise data.BadQuery("the form is too large")
-    return await request.form(max_files=0, max_fields=50)
+    try:
+        fields: list[tuple[str, str | UploadFile]] = list(
+            parse_qsl(
+                raw.decode(), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+            )
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise data.BadQuery("the form cannot be read") from None
+    request.state.form = form = FormData(fields)
+    return form
 
 
 def guarded(handler: PageHandler) -> Callable[[Request], Awaitable[Response]]:

@@ -5,6 +5,7 @@ English and Korean, escaping, and what each page shows."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -218,3 +219,30 @@ async def test_client_forms_need_the_csrf_token(store: Store) -> None:
             assert row["disabled"] is True and row["tps"]["SMS"] == 9
         finally:
             await http.aclose()
+
+
+async def test_a_form_too_large_is_refused(sqlite_store: Store) -> None:
+    """A form is read with the limit of every body: one sent in chunks with no
+    length is refused with the login page and 400, never taken whole."""
+    async with running_gateway(make_settings(sqlite_store)) as gw:
+        await operator(gw)
+        async with httpx.AsyncClient(base_url=gw.url) as http:
+            token = csrf_of((await http.get("/console/login")).text)
+
+            async def chunks() -> AsyncIterator[bytes]:
+                yield f"csrf={token}&username=ops&password=".encode()
+                for _ in range(40):
+                    yield b"x" * 1024
+
+            big = await http.post(
+                "/console/login",
+                content=chunks(),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+            assert big.status_code == 400
+            assert "too large" in big.text
+            fine = await http.post(
+                "/console/login",
+                data={"username": "ops", "password": PASSWORD, "csrf": token},
+            )
+            assert fine.status_code == 303
