@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from umsgate.clients import Directory
+from umsgate.clients import ClientInfo, Directory
 from umsgate.config import Settings
 from umsgate.engine.intake import Intake
 from umsgate.engine.throttle import Throttles
@@ -34,18 +34,40 @@ class Counts(Protocol):
     def rejected(self, channel: str, reason: str) -> None: ...
 
 
-class FaceHost(Protocol):
-    """What every face of the clients reads: the settings, the client accounts,
-    the uploaded files and the counts."""
+class CountedHost(Protocol):
+    """What every face reads of its process: the settings and the counts."""
 
     @property
     def settings(self) -> Settings: ...
     @property
+    def metrics(self) -> Counts: ...
+
+
+class FaceHost(CountedHost, Protocol):
+    """What every face of the clients reads: besides the settings and the counts,
+    the client accounts and the uploaded files."""
+
+    @property
     def directory(self) -> Directory: ...
     @property
     def files(self) -> FileStore: ...
+
+
+class ToBeTextDirectory(Protocol):
+    """The client accounts as ToBeText's send asks them."""
+
+    async def authenticate_tobetext(self, cid: str, token: str) -> ClientInfo: ...
+
+
+class ToBeTextHost(CountedHost, Protocol):
+    """What ToBeText's send (`umsgate.protocols.tobetext.send`) needs: a `SendHost`,
+    or the provider's simulator, which serves the same face in front of a fake
+    carrier (`umsgate.protocols.tobetext.simulator`)."""
+
     @property
-    def metrics(self) -> Counts: ...
+    def directory(self) -> ToBeTextDirectory: ...
+    @property
+    def intake(self) -> Intake: ...
 
 
 class SendHost(FaceHost, Protocol):
