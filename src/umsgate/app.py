@@ -49,7 +49,7 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
-from umsgate.ports import ImsHost, NativeHost, SendHost
+from umsgate.ports import ImsHost, NativeHost, SendHost, ToBeTextHost
 from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
@@ -585,6 +585,8 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     # The faces read it as the ports they declare (checked here by the types).
-    ports: tuple[NativeHost, ImsHost, SendHost, ConsoleHost] = (gateway,) * 4
+    ports: tuple[NativeHost, ImsHost, SendHost, ToBeTextHost, ConsoleHost] = (
+        gateway,
+    ) * 5
     app.state.gateway = ports[0]
     return native.FastSend(app, gateway)

@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from umsgate.clients import ClientInfo, Directory
 from umsgate.config import Settings
+from umsgate.domain.submission import Accepted, Submission
 from umsgate.engine.intake import Intake
-from umsgate.engine.throttle import Throttles
-from umsgate.files import FileStore
+from umsgate.files import FileStore, Stored
 
 if TYPE_CHECKING:
     # Annotations only: a front process, which imports this, never loads the
-    # engine's acceptor or the SQLAlchemy store.
-    from umsgate.engine.accept import Acceptor
+    # SQLAlchemy store.
     from umsgate.store.database import Database
 
 
@@ -99,14 +98,44 @@ class NativeHost(SendHost, Protocol):
     ) -> list[str]: ...
 
 
-class ImsHost(FaceHost, Protocol):
+class ImsDirectory(Protocol):
+    """The client accounts as the IMS face asks them."""
+
+    async def authenticate_imsms(self, api_key: str) -> ClientInfo: ...
+
+
+class Uploads(Protocol):
+    """Where the IMS face keeps an attachment (`umsgate.files.FileStore`)."""
+
+    async def put(self, client_id: str, name: str, data: bytes) -> Stored: ...
+
+
+class Allows(Protocol):
+    """The clients' TPS buckets (`umsgate.engine.throttle.Throttles`)."""
+
+    def allow(self, client_id: str, key: str, tps: float | None) -> bool: ...
+
+
+class Accepts(Protocol):
+    """The store's door (`umsgate.engine.accept.Acceptor`)."""
+
+    async def accept(self, submission: Submission) -> Accepted: ...
+
+
+class ImsHost(CountedHost, Protocol):
     """The IMS face's (`umsgate.protocols.imsms.face`): it takes messages through
-    the throttles and the acceptor itself, and answers state queries."""
+    the throttles and the acceptor itself, and answers state queries. The `Gateway`
+    is one; the provider's simulator, which serves the same face in front of a fake
+    carrier (`umsgate.protocols.imsms.simulator`), another."""
 
     @property
-    def throttles(self) -> Throttles: ...
+    def directory(self) -> ImsDirectory: ...
     @property
-    def acceptor(self) -> Acceptor: ...
+    def files(self) -> Uploads: ...
+    @property
+    def throttles(self) -> Allows: ...
+    @property
+    def acceptor(self) -> Accepts: ...
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str

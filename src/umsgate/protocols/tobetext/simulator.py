@@ -39,6 +39,7 @@ from umsgate import config
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain.results import ResultCode
 from umsgate.engine.intake import Intake
+from umsgate.ports import ToBeTextHost
 from umsgate.protocols._http.pusher import Delivery, PushPolicy
 from umsgate.protocols._http.server import run_foreground
 from umsgate.protocols.sandbox.facesim import (
@@ -157,7 +158,9 @@ class ToBeTextSimulator(FaceSimulator[Received]):
         settings = config.load(
             None, env={}, overrides={"webhook": {"allow_private_targets": True}}
         )
-        gateway = _Host(settings, _Accounts(accounts), Counts(), self.carrier)
+        gateway: ToBeTextHost = _Host(
+            settings, _Accounts(accounts), Counts(), self.carrier
+        )
         super().__init__(
             routes, gateway, host=host, port=port, push=push or PushPolicy()
         )
