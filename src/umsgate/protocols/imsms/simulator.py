@@ -38,7 +38,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -188,7 +188,7 @@ class _Host:
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str
-    ) -> Mapping[str, Any] | None:
+    ) -> Mapping[str, object] | None:
         return self._simulator.row_of(client_id, src_msg_id)
 
 

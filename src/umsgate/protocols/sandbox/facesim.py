@@ -166,7 +166,7 @@ class FaceSimulator(SimulatorBase[R]):
         face = Starlette(routes=list(routes))
         face.state.gateway = gateway
         self._face = face
-        super().__init__(_Asgi(self._serve), host=host, port=port, push=push)
+        super().__init__(Asgi(self._serve), host=host, port=port, push=push)
 
     def record(self, exchange: Exchange) -> R | None:
         """What ``received`` keeps of an exchange (None: nothing)."""
@@ -227,7 +227,7 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-class _Asgi:
+class Asgi:
     """An ASGI 3 app around a coroutine function (uvicorn takes a bound method for
     an ASGI 2 app)."""
 
