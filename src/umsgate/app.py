@@ -34,6 +34,7 @@ from umsgate.console import pages as console_pages
 from umsgate.console.auth import ConsoleHost
 from umsgate.console.operators import Sessions
 from umsgate.domain.ids import IdGenerator
+from umsgate.domain.records import StoredMessage
 from umsgate.engine import breaker, duplicates
 from umsgate.engine.accept import Acceptor
 from umsgate.engine.dispatcher import CHUNK, Dispatcher
@@ -49,7 +50,7 @@ from umsgate.front.supervisor import Fronts
 from umsgate.hosting.connector import HostedConnector
 from umsgate.lockout import Guard
 from umsgate.metrics import Metrics
-from umsgate.ports import ImsHost, NativeHost, SendHost
+from umsgate.ports import ImsHost, NativeHost, SendHost, ToBeTextHost
 from umsgate.protocols.apigw import apidoc, openapi
 from umsgate.protocols.apigw import face as native
 from umsgate.protocols.apigw import lookup as native_lookup
@@ -69,7 +70,6 @@ from umsgate.store import accounts, migrate
 from umsgate.store import messages as message_store
 from umsgate.store import reports as report_store
 from umsgate.store.database import Database, open_database
-from umsgate.store.messages import StoredMessage
 from umsgate.types import Connector, ProviderReport
 
 log = logging.getLogger("umsgate.app")
@@ -584,6 +584,8 @@ def create_app(
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     # The faces read it as the ports they declare (checked here by the types).
-    ports: tuple[NativeHost, ImsHost, SendHost, ConsoleHost] = (gateway,) * 4
+    ports: tuple[NativeHost, ImsHost, SendHost, ToBeTextHost, ConsoleHost] = (
+        gateway,
+    ) * 5
     app.state.gateway = ports[0]
     return native.FastSend(app, gateway)

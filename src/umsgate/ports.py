@@ -14,18 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from umsgate.clients import Directory
+from umsgate.clients import ClientInfo, Directory
 from umsgate.config import Settings
+from umsgate.domain.submission import Accepted, Submission
 from umsgate.engine.intake import Intake
-from umsgate.engine.throttle import Throttles
-from umsgate.files import FileStore
+from umsgate.files import FileStore, Stored
 
 if TYPE_CHECKING:
     # Annotations only: a front process, which imports this, never loads the
-    # engine's acceptor or the SQLAlchemy store.
-    from umsgate.engine.accept import Acceptor
+    # SQLAlchemy store.
+    from umsgate.domain.records import StoredMessage
     from umsgate.store.database import Database
-    from umsgate.store.messages import StoredMessage
 
 
 class Counts(Protocol):
@@ -35,18 +34,40 @@ class Counts(Protocol):
     def rejected(self, channel: str, reason: str) -> None: ...
 
 
-class FaceHost(Protocol):
-    """What every face of the clients reads: the settings, the client accounts,
-    the uploaded files and the counts."""
+class CountedHost(Protocol):
+    """What every face reads of its process: the settings and the counts."""
 
     @property
     def settings(self) -> Settings: ...
     @property
+    def metrics(self) -> Counts: ...
+
+
+class FaceHost(CountedHost, Protocol):
+    """What every face of the clients reads: besides the settings and the counts,
+    the client accounts and the uploaded files."""
+
+    @property
     def directory(self) -> Directory: ...
     @property
     def files(self) -> FileStore: ...
+
+
+class ToBeTextDirectory(Protocol):
+    """The client accounts as ToBeText's send asks them."""
+
+    async def authenticate_tobetext(self, cid: str, token: str) -> ClientInfo: ...
+
+
+class ToBeTextHost(CountedHost, Protocol):
+    """What ToBeText's send (`umsgate.protocols.tobetext.send`) needs: a `SendHost`,
+    or the provider's simulator, which serves the same face in front of a fake
+    carrier (`umsgate.protocols.tobetext.simulator`)."""
+
     @property
-    def metrics(self) -> Counts: ...
+    def directory(self) -> ToBeTextDirectory: ...
+    @property
+    def intake(self) -> Intake: ...
 
 
 class SendHost(FaceHost, Protocol):
@@ -78,14 +99,44 @@ class NativeHost(SendHost, Protocol):
     ) -> list[str]: ...
 
 
-class ImsHost(FaceHost, Protocol):
+class ImsDirectory(Protocol):
+    """The client accounts as the IMS face asks them."""
+
+    async def authenticate_imsms(self, api_key: str) -> ClientInfo: ...
+
+
+class Uploads(Protocol):
+    """Where the IMS face keeps an attachment (`umsgate.files.FileStore`)."""
+
+    async def put(self, client_id: str, name: str, data: bytes) -> Stored: ...
+
+
+class Allows(Protocol):
+    """The clients' TPS buckets (`umsgate.engine.throttle.Throttles`)."""
+
+    def allow(self, client_id: str, key: str, tps: float | None) -> bool: ...
+
+
+class Accepts(Protocol):
+    """The store's door (`umsgate.engine.accept.Acceptor`)."""
+
+    async def accept(self, submission: Submission) -> Accepted: ...
+
+
+class ImsHost(CountedHost, Protocol):
     """The IMS face's (`umsgate.protocols.imsms.face`): it takes messages through
-    the throttles and the acceptor itself, and answers state queries."""
+    the throttles and the acceptor itself, and answers state queries. The `Gateway`
+    is one; the provider's simulator, which serves the same face in front of a fake
+    carrier (`umsgate.protocols.imsms.simulator`), another."""
 
     @property
-    def throttles(self) -> Throttles: ...
+    def directory(self) -> ImsDirectory: ...
     @property
-    def acceptor(self) -> Acceptor: ...
+    def files(self) -> Uploads: ...
+    @property
+    def throttles(self) -> Allows: ...
+    @property
+    def acceptor(self) -> Accepts: ...
 
     async def message_by_src(
         self, client_id: str, src_msg_id: str

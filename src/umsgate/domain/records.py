@@ -1,4 +1,5 @@
-"""The rows the rules and the reports ask the store to write, as frozen values.
+"""The rows the rules and the reports ask the store to write, and the stored message
+the faces' state queries read, as frozen values.
 
 `umsgate.domain.transitions` makes a `FallbackRow` for a message that falls back,
 `umsgate.reports.format` a `ReportRow` for a message that became final; the ledger
@@ -10,6 +11,10 @@ they are slotted and not validated: their fields come from a stored row.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from umsgate.domain.transitions import MessageState
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,3 +68,12 @@ class FallbackRow:
     attempts: int
     segments: int
     carrier: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the faces' state queries read it
+    (`umsgate.store.messages.message_by_src`): its state and its text."""
+
+    state: MessageState
+    content: str

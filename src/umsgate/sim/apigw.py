@@ -38,6 +38,7 @@ from umsgate.app import Gateway, create_app
 from umsgate.domain.results import ResultCode
 from umsgate.protocols._http.server import Served, run_foreground
 from umsgate.protocols.apigw.codes import MESSAGES, Code
+from umsgate.protocols.sandbox.facesim import Asgi
 
 #: Requests kept in `ApiGatewaySimulator.received` (oldest dropped first).
 MAX_RECORDED = 100_000
@@ -177,7 +178,7 @@ class ApiGatewaySimulator:
         #: The gateway behind the face (built by `start`).
         self.gateway: Gateway | None = None
         self._release = asyncio.Event()
-        self.served = Served(_Asgi(self._faulty), host=host, port=port)
+        self.served = Served(Asgi(self._faulty), host=host, port=port)
         self._started = False
 
     # ------------------------------------------------------------ lifecycle
@@ -292,17 +293,6 @@ class ApiGatewaySimulator:
                 status=status,
             )
         )
-
-
-class _Asgi:
-    """An ASGI 3 app around a coroutine function (uvicorn takes a bound method for
-    an ASGI 2 app)."""
-
-    def __init__(self, handle: ASGIApp) -> None:
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._handle(scope, receive, send)
 
 
 async def _answer(send: Send, code: Code) -> None:

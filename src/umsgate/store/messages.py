@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
-from umsgate.domain.records import FallbackRow
+from umsgate.domain.records import FallbackRow, StoredMessage
 from umsgate.domain.transitions import MessageState, PartResult, PartState
 from umsgate.store.database import Database
 from umsgate.store.tables import events, messages, send_guards
@@ -472,14 +472,6 @@ async def owners_in(db: Database, statuses: Sequence[Status]) -> list[str]:
 
 
 # -- look-ups and counts --------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """A message as the faces' state queries read it: its state and its text."""
-
-    state: MessageState
-    content: str
 
 
 async def message_by_src(

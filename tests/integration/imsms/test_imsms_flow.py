@@ -79,9 +79,10 @@ async def test_mms_attachment_reaches_the_provider(
     )
     assert result.outcome is Outcome.ACCEPTED
     taken = simulator.taken[result.provider_msg_id]
-    assert taken.request.attachment_ext == "png"
-    assert taken.request.attachment is not None
-    assert taken.request.attachment.startswith(b"\x89PNG")
+    assert taken.extra["attachmentExt"] == "png"
+    attachment = simulator.attachment(taken)
+    assert attachment is not None
+    assert attachment.startswith(b"\x89PNG")
 
 
 async def test_seed_sample_client(simulator: ImsSimulator) -> None:

@@ -63,7 +63,7 @@ from umsgate.reports.faces import FACE_KEY, FaceReport, PushRule
 from umsgate.request_body import read_body
 
 if TYPE_CHECKING:
-    from umsgate.store.messages import StoredMessage
+    from umsgate.domain.records import StoredMessage
 
 log = logging.getLogger("umsgate.protocols.imsms.face")
 

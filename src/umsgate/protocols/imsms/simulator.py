@@ -1,16 +1,26 @@
-"""A fake IMS SMS: send and state, with each message's state advancing over time
-(``umsgate sim imsms``).
+"""A fake IMS SMS (``umsgate sim imsms``): the IMS face's own send and state routes
+(`umsgate.protocols.imsms.face`) in front of a fake carrier
+(`umsgate.protocols.sandbox.facesim`), each message's state advancing over time.
 
-Behaviour (imsms spec §6, §8): every call needs a known ``X-API-KEY`` (401/901);
-a key may use the configured agents (403/902; no list = any agent). A valid send
-gets ``000`` and a new ``imsId``; its state is a pure function of the time since it
-was taken: nothing started before ``delay``/2, started until ``delay``, then finished
-with the outcome the mix draws for (``sendTo``, ``message``):
+What a request gets is what the gateway's face answers (imsms spec §6, §8): every
+call needs a known ``X-API-KEY`` (401/901); a key may use the configured agents
+(403/902; no list = any agent); the body is read by the same codec (903, 100/110,
+120). A valid send gets ``000`` and a new ``imsId``. Unlike the gateway, the fake
+carrier takes any attachment the codec reads (PNG too) and limits no TPS.
+
+A message's state is a pure function of the time since it was taken: queued before
+``delay``/2, sending until ``delay``, then finished with the outcome the mix draws
+for (``sendTo``, ``message``):
 
 * ``delivered`` (default): sent and delivered, read at 2 × ``delay``;
-* ``undelivered``: sent, ``messageDelivered`` false;
-* ``E<n>``: not sent, ``messageError`` n;
-* ``130``: the send itself is answered ``130`` and nothing is kept.
+* ``undelivered``: sent, ``messageDelivered`` false (delivery unconfirmed);
+* ``E<n>``: not sent, ``messageError`` n (n ≥ 0);
+* ``130``: the send itself is answered ``130`` and nothing is kept (the face's
+  answer to a send the acceptor refuses as a duplicate).
+
+The face renders the state from the fake carrier's row; the two receipts the
+gateway never has, a read time and a delivery left unconfirmed, are added to its
+``imsData`` by the simulator's state route around the face's.
 
 Fault switches (`Faults`) apply to both calls: answer 500 (``999``) without taking
 the request; stall (take it, answer late); answer truncated JSON (take it, garble
@@ -22,33 +32,47 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
+import math
 import re
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Annotated
+from typing import Annotated, cast
 
+import orjson
 import typer
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from umsgate.errors import RemoteProtocolError
+from umsgate import config
+from umsgate.clients import AuthError, ClientInfo
+from umsgate.domain.lifecycle import Status
+from umsgate.domain.records import StoredMessage
+from umsgate.domain.results import Invalid
+from umsgate.domain.submission import Accepted, Submission
+from umsgate.domain.transitions import MessageState
+from umsgate.errors import ValidationError
+from umsgate.files import Stored
+from umsgate.ports import ImsHost
 from umsgate.protocols._http.server import run_foreground
-from umsgate.protocols._http.simbase import SimulatorBase
-from umsgate.protocols.imsms import codec
-from umsgate.protocols.imsms.codes import HTTP_STATUS, MESSAGES, ResultCd
+from umsgate.protocols.imsms import codec, face
+from umsgate.protocols.imsms.codes import ResultCd
+from umsgate.protocols.sandbox.facesim import (
+    MAX_KEPT,
+    Counts,
+    Exchange,
+    FaceSimulator,
+    FakeCarrier,
+    Taken,
+)
 from umsgate.protocols.sandbox.mix import OutcomeMix
-from umsgate.request_body import read_body
 
-JSON_TYPE = "application/json; charset=UTF-8"
-SEND_PATH = "/api/imsms/send"
-INFO_PATH = "/api/imsms/info"
+SEND_PATH = face.SEND_PATH
+INFO_PATH = face.INFO_PATH
 #: The seed's sample key, the default account so its sample code runs as written.
 SAMPLE_KEY = "d49855bc-0da6-4214-baf1-543564b25cfc"
-#: Messages kept for state queries (oldest forgotten first: then 904).
-MAX_MESSAGES = 1_000_000
 DELIVERED = "delivered"
 UNDELIVERED = "undelivered"
 SEND_FAILED = ResultCd.SEND_FAILED.value
@@ -87,59 +111,93 @@ class Received:
     http_status: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class Taken:
-    """A message the simulator took."""
-
-    api_key: str
-    ims_id: str
-    request: codec.SendRequest
-    outcome: str
-    at: float
-    wall: dt.datetime
-
-
-def state(taken: Taken, now: float, delay: float) -> codec.ImsData:
-    """The ``imsData`` of ``taken`` at monotonic time ``now`` (pure)."""
+def row_at(taken: Taken, outcome: str, now: float, delay: float) -> StoredMessage:
+    """The stored message ``taken`` is at monotonic time ``now`` (pure): what the
+    face renders ``imsData`` from."""
     elapsed = now - taken.at
-
-    def stamp(after: float) -> str | None:
-        if elapsed < after:
-            return None
-        return codec.format_time(taken.wall + dt.timedelta(seconds=after))
-
-    request = taken.request
-    started = stamp(delay / 2)
+    started = elapsed >= delay / 2
     finished = elapsed >= delay
-    sent = finished and taken.outcome in (DELIVERED, UNDELIVERED)
-    delivered = finished and taken.outcome == DELIVERED
-    error_match = _ERROR_OUTCOME.fullmatch(taken.outcome)
-    return codec.ImsData(
-        ims_id=taken.ims_id,
-        send_to=request.send_to,
-        send_type=request.send_type,
-        send_date=request.send_date,
-        message=request.message,
-        attachment=None,
-        attachment_ext=request.attachment_ext,
-        ims_agent_id=request.ims_agent_id,
-        ims_req_dttm=codec.format_time(taken.wall),
-        send_start_dttm=started,
-        send_end_dttm=stamp(delay),
-        message_guid=f"g-{taken.ims_id}" if started else None,
-        message_error=(int(error_match.group(1)) if error_match else 0)
-        if finished
-        else None,
-        message_date=stamp(delay) if sent else None,
-        message_date_delivered=stamp(delay) if delivered else None,
-        message_date_read=stamp(2 * delay) if delivered else None,
-        message_finished=finished,
-        message_sent=sent,
-        message_delivered=delivered,
+    sent = finished and outcome in (DELIVERED, UNDELIVERED)
+    error = _ERROR_OUTCOME.fullmatch(outcome)
+    if finished:
+        status = Status.DELIVERED if sent else Status.FAILED
+    else:
+        status = Status.SENDING if started else Status.QUEUED
+    end = taken.created_at + delay
+    state = {
+        **taken.row,
+        "status": status.value,
+        "claimed_at": taken.created_at + delay / 2 if started else None,
+        "sent_at": end if sent else None,
+        "done_at": end if finished else None,
+        "result_code": error.group(1) if finished and error else None,
+    }
+    return StoredMessage(
+        state=cast(MessageState, state), content=str(taken.row.get("content", ""))
     )
 
 
-class ImsSimulator(SimulatorBase[Received]):
+class _Keys:
+    """The configured keys, as the face's directory: each key is a client."""
+
+    def __init__(self, keys: Mapping[str, Iterable[str]]) -> None:
+        self.clients = {
+            key: ClientInfo(
+                id=key,
+                version=1,
+                report_url="",
+                tps={},
+                signing_key="",
+                imsms_agents=dict.fromkeys(agents, ""),
+            )
+            for key, agents in keys.items()
+        }
+
+    async def authenticate_imsms(self, api_key: str) -> ClientInfo:
+        client = self.clients.get(api_key)
+        if client is None:
+            raise AuthError("invalid_client", "unknown X-API-KEY")
+        return client
+
+
+class _Attachments:
+    """Attachments as taken (any type the codec reads), by file id."""
+
+    def __init__(self) -> None:
+        self.content: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+
+    async def put(self, client_id: str, name: str, data: bytes) -> Stored:
+        file_id = f"f-{uuid.uuid4().hex}"
+        self.content[file_id] = data
+        while len(self.content) > MAX_KEPT:
+            self.content.popitem(last=False)
+        return Stored(file_id=file_id, expires_at=math.inf, duplicate=False)
+
+
+class _Unlimited:
+    def allow(self, client_id: str, key: str, tps: float | None) -> bool:
+        return True
+
+
+class _Host:
+    """What the face reads of its process (`umsgate.ports.ImsHost`)."""
+
+    def __init__(self, simulator: ImsSimulator, keys: _Keys) -> None:
+        self._simulator = simulator
+        self.settings = config.load(None, env={})
+        self.directory = keys
+        self.files = _Attachments()
+        self.metrics = Counts()
+        self.throttles = _Unlimited()
+        self.acceptor = simulator
+
+    async def message_by_src(
+        self, client_id: str, src_msg_id: str
+    ) -> StoredMessage | None:
+        return self._simulator.row_of(client_id, src_msg_id)
+
+
+class ImsSimulator(FaceSimulator[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -158,20 +216,16 @@ class ImsSimulator(SimulatorBase[Received]):
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self.keys = {key: frozenset(agents) for key, agents in keys.items()}
         self.mix = mix or parse_mix("")
         self.delay = delay
-        self.taken: collections.OrderedDict[str, Taken] = collections.OrderedDict()
-        super().__init__(
-            Starlette(
-                routes=[
-                    Route(SEND_PATH, self._send, methods=["POST"]),
-                    Route(INFO_PATH, self._info, methods=["GET"]),
-                ]
-            ),
-            host=host,
-            port=port,
-        )
+        self.carrier = FakeCarrier()
+        self.gateway = _Host(self, _Keys(keys))
+        routes = [
+            Route(SEND_PATH, face.send, methods=["POST"]),
+            Route(INFO_PATH, self._info, methods=["GET"]),
+        ]
+        served: ImsHost = self.gateway
+        super().__init__(routes, served, host=host, port=port)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -183,118 +237,116 @@ class ImsSimulator(SimulatorBase[Received]):
     def listening(self) -> str:
         return f"imsms={self.served.address}"
 
+    @property
+    def taken(self) -> dict[str, Taken]:
+        """The messages taken, by ``imsId``."""
+        return {str(t.extra["imsId"]): t for t in self.carrier.taken.values()}
+
+    def attachment(self, taken: Taken) -> bytes | None:
+        """The attachment of a message taken, as received."""
+        file_ids = orjson.loads(str(taken.row["file_ids"]))
+        return self.gateway.files.content.get(file_ids[0]) if file_ids else None
+
     def outcome(self, send_to: str, message: str) -> str:
         """The outcome the mix gives a message (repeatable)."""
         return self.mix.draw(f"{send_to}\n{message}")
 
+    def _outcome_of(self, taken: Taken) -> str:
+        return self.outcome(str(taken.extra["sendTo"]), str(taken.row["content"]))
+
+    # ------------------------------------------------------------ the fake carrier
+
+    async def accept(self, submission: Submission) -> Accepted:
+        """The face's acceptor: ``130`` outcomes refused, the rest taken.
+
+        Raises:
+            ValidationError: a ``130`` outcome (the face answers it ``130``), or
+                an idempotency key used with other values.
+        """
+        extra = orjson.loads(submission.row["extra"])
+        if self.outcome(str(extra["sendTo"]), submission.row["content"]) == (
+            SEND_FAILED
+        ):
+            raise ValidationError(Invalid.DUPLICATE, "the send was refused (130)")
+        return await self.carrier.accept(submission)
+
+    def row_of(self, client_id: str, src_msg_id: str) -> StoredMessage | None:
+        taken = self.carrier.by_src(client_id, src_msg_id)
+        if taken is None:
+            return None
+        return row_at(taken, self._outcome_of(taken), time.monotonic(), self.delay)
+
+    # ------------------------------------------------------------ the state route
+
     def state_of(self, ims_id: str) -> codec.ImsData:
-        return state(self.taken[ims_id], time.monotonic(), self.delay)
+        """The ``imsData`` the state route answers now for a message taken.
 
-    # ------------------------------------------------------------ endpoints
+        Raises:
+            KeyError: no message has this ``imsId``.
+        """
+        taken = self.taken[ims_id]
+        row = row_at(taken, self._outcome_of(taken), time.monotonic(), self.delay)
+        return self._receipts(face.ims_data(row), taken)
 
-    def _answer(self, content: bytes, status: int) -> Response:
-        return Response(
-            self._garbled(content), status_code=status, media_type=JSON_TYPE
-        )
-
-    def _record(self, request: Request, body: bytes, code: str, status: int) -> None:
-        self.received.append(
-            Received(
-                at=time.monotonic(),
-                path=request.url.path,
-                api_key=request.headers.get("x-api-key", ""),
-                body=body,
-                result_cd=code,
-                http_status=status,
+    def _receipts(self, data: codec.ImsData, taken: Taken) -> codec.ImsData:
+        """``data`` with the receipts the gateway never has: the read time of a
+        delivered message, and a delivery left unconfirmed."""
+        if not data.message_finished:
+            return data
+        outcome = self._outcome_of(taken)
+        if outcome == UNDELIVERED:
+            return dataclasses.replace(
+                data, message_delivered=False, message_date_delivered=None
             )
-        )
-
-    def _internal(self, request: Request) -> Response:
-        self._record(request, b"", ResultCd.INTERNAL, 500)
-        return Response(
-            codec.render_send_answer(codec.answer_for(ResultCd.INTERNAL)),
-            status_code=500,
-            media_type=JSON_TYPE,
-        )
-
-    async def _send(self, request: Request) -> Response:
-        if self.faults.status_500:
-            return self._internal(request)
-        key = request.headers.get("x-api-key", "")
-        body = b""
-        try:
-            if key not in self.keys:
-                raise codec.refusal(ResultCd.UNAUTHORIZED, "unknown X-API-KEY")
-            read = await read_body(request, codec.MAX_REQUEST_BYTES)
-            if read is None:
-                raise codec.refusal(
-                    ResultCd.INVALID_REQUEST,
-                    f"body over {codec.MAX_REQUEST_BYTES} bytes",
-                )
-            body = read
-            send = codec.parse_send_request(body)
-            agents = self.keys[key]
-            if agents and send.ims_agent_id not in agents:
-                raise codec.refusal(ResultCd.AGENT_NOT_ALLOWED, send.ims_agent_id)
-            answer = self._take(key, send)
-        except RemoteProtocolError as exc:
-            answer = codec.answer_for(ResultCd(str(exc.code)))
-        status = HTTP_STATUS[ResultCd(answer.result_cd)]
-        self._record(request, body, answer.result_cd, status)
-        await self._hold()
-        return self._answer(codec.render_send_answer(answer), status)
-
-    def _take(self, key: str, send: codec.SendRequest) -> codec.SendAnswer:
-        outcome = self.outcome(send.send_to, send.message)
-        if outcome == SEND_FAILED:
-            return codec.answer_for(ResultCd.SEND_FAILED)
-        taken = Taken(
-            api_key=key,
-            ims_id=str(uuid.uuid4()),
-            request=send,
-            outcome=outcome,
-            at=time.monotonic(),
-            wall=dt.datetime.now(dt.UTC),
-        )
-        self.taken[taken.ims_id] = taken
-        while len(self.taken) > MAX_MESSAGES:
-            self.taken.popitem(last=False)
-        return codec.SendAnswer(
-            result_cd=ResultCd.OK.value,
-            result_msg=MESSAGES[ResultCd.OK],
-            ims_id=taken.ims_id,
-            ims_req_dttm=codec.format_time(taken.wall),
-        )
+        if outcome == DELIVERED and time.monotonic() - taken.at >= 2 * self.delay:
+            read = dt.datetime.fromtimestamp(taken.created_at + 2 * self.delay, dt.UTC)
+            return dataclasses.replace(data, message_date_read=codec.format_time(read))
+        return data
 
     async def _info(self, request: Request) -> Response:
-        if self.faults.status_500:
-            return self._internal(request)
-        key = request.headers.get("x-api-key", "")
+        """The face's state route, with `_receipts`."""
+        response = await face.info(request)
+        if response.status_code != 200:
+            return response
+        answer = codec.parse_info_answer(bytes(response.body))
+        key = request.headers.get("x-api-key", "").strip()
         ims_id = request.query_params.get("imsId", "")
-        if key not in self.keys:
-            answer = codec.InfoAnswer(
-                result_cd=ResultCd.UNAUTHORIZED,
-                result_msg=MESSAGES[ResultCd.UNAUTHORIZED],
-            )
-        elif not codec.IMS_ID_PATTERN.fullmatch(ims_id):
-            answer = codec.InfoAnswer(
-                result_cd=ResultCd.INVALID_REQUEST,
-                result_msg=MESSAGES[ResultCd.INVALID_REQUEST],
-            )
-        elif (taken := self.taken.get(ims_id)) is None or taken.api_key != key:
-            answer = codec.InfoAnswer(
-                result_cd=ResultCd.NOT_FOUND, result_msg=MESSAGES[ResultCd.NOT_FOUND]
-            )
-        else:
-            answer = codec.InfoAnswer(
-                result_cd=ResultCd.OK,
-                result_msg=MESSAGES[ResultCd.OK],
-                ims_data=state(taken, time.monotonic(), self.delay),
-            )
-        status = HTTP_STATUS[ResultCd(answer.result_cd)]
-        self._record(request, ims_id.encode(), answer.result_cd, status)
-        await self._hold()
-        return self._answer(codec.render_info_answer(answer), status)
+        taken = self.carrier.by_src(key, face.SRC_PREFIX + ims_id)
+        if answer.ims_data is None or taken is None:
+            return response
+        data = self._receipts(answer.ims_data, taken)
+        if data == answer.ims_data:
+            return response
+        return Response(
+            codec.render_info_answer(dataclasses.replace(answer, ims_data=data)),
+            media_type=face.JSON_TYPE,
+        )
+
+    # ------------------------------------------------------------ records
+
+    def internal_error(self) -> tuple[int, str, bytes]:
+        answer = codec.answer_for(ResultCd.INTERNAL)
+        return 500, face.JSON_TYPE, codec.render_send_answer(answer)
+
+    def record(self, exchange: Exchange) -> Received:
+        scope = exchange.scope
+        headers = dict(scope["headers"])
+        body = exchange.body
+        if scope["path"] == INFO_PATH:
+            query = urllib.parse.parse_qs(scope["query_string"].decode("latin-1"))
+            body = query.get("imsId", [""])[0].encode()
+        try:
+            result_cd = str(orjson.loads(exchange.answer)["resultCd"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            result_cd = ""
+        return Received(
+            at=time.monotonic(),
+            path=scope["path"],
+            api_key=headers.get(b"x-api-key", b"").decode("latin-1"),
+            body=body,
+            result_cd=result_cd,
+            http_status=exchange.status,
+        )
 
 
 # ---------------------------------------------------------------- the CLI command

@@ -58,7 +58,7 @@ from umsgate.reports.faces import FaceReport, PushRule
 from umsgate.request_body import read_body
 
 if TYPE_CHECKING:
-    from umsgate.ports import SendHost
+    from umsgate.ports import ToBeTextHost
 
 CALLBACK_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 
@@ -148,7 +148,7 @@ async def send(request: Request) -> Response:
     """``POST /sms``: the XML acknowledgement of spec §4 (business errors are HTTP
     200 with their ``ErrorCode``, spec §10.12)."""
     # The Gateway, or a front (`umsgate.front.app`), which serves this route too.
-    gw: SendHost = request.app.state.gateway
+    gw: ToBeTextHost = request.app.state.gateway
     body = await read_body(request, codec.MAX_REQUEST_BYTES)
     status, xml = await send_path.handle(
         gw, body, request.headers.get("content-type", "")

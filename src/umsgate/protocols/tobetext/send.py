@@ -45,7 +45,7 @@ from umsgate.protocols.tobetext.codes import ACK_MESSAGES, AckCode, Status
 from umsgate.reports.faces import FACE_KEY
 
 if TYPE_CHECKING:
-    from umsgate.ports import SendHost
+    from umsgate.ports import ToBeTextHost
 
 log = logging.getLogger("umsgate.protocols.tobetext.face")
 
@@ -99,7 +99,7 @@ def ack(result: codec.Result, status: int = 200) -> Answer:
     return status, codec.render_ack(result)
 
 
-def too_large(gw: SendHost) -> Answer:
+def too_large(gw: ToBeTextHost) -> Answer:
     """The answer to a body over `codec.MAX_REQUEST_BYTES`, or one that did not
     arrive in time (counted)."""
     gw.metrics.rejected(NAME, "too_large")
@@ -115,7 +115,7 @@ def too_large(gw: SendHost) -> Answer:
 
 
 def refused(
-    gw: SendHost, fields: Mapping[str, str], exc: RemoteProtocolError
+    gw: ToBeTextHost, fields: Mapping[str, str], exc: RemoteProtocolError
 ) -> Answer:
     """The refusing acknowledgement of a broken field (counted)."""
     gw.metrics.rejected(NAME, str(exc.code))
@@ -218,7 +218,7 @@ def prepare(fields: Mapping[str, str], *, allow_private_targets: bool) -> Prepar
 
 
 def submission(
-    gw: SendHost, client: ClientInfo, prepared: Prepared, *, now: float
+    gw: ToBeTextHost, client: ClientInfo, prepared: Prepared, *, now: float
 ) -> tuple[Submission, str, float | None]:
     """What the `Intake` takes for the request: (submission, TPS key, TPS)."""
     tps_key = prepared.message.channel.tps_key
@@ -232,7 +232,7 @@ def submission(
     )
 
 
-def answered(gw: SendHost, prepared: Prepared, accepted: Accepted) -> Answer:
+def answered(gw: ToBeTextHost, prepared: Prepared, accepted: Accepted) -> Answer:
     """The acknowledgement of a committed (or repeated) message (counted)."""
     gw.metrics.accepted(prepared.message.channel.value, accepted.repeated)
     return ack(
@@ -248,7 +248,7 @@ def answered(gw: SendHost, prepared: Prepared, accepted: Accepted) -> Answer:
     )
 
 
-def not_taken(gw: SendHost, prepared: Prepared, error: BaseException) -> Answer:
+def not_taken(gw: ToBeTextHost, prepared: Prepared, error: BaseException) -> Answer:
     """The acknowledgement when the `Intake` did not take the message.
 
     Raises:
@@ -293,7 +293,7 @@ def not_taken(gw: SendHost, prepared: Prepared, error: BaseException) -> Answer:
 
 
 def outcome(
-    gw: SendHost,
+    gw: ToBeTextHost,
     fields: Mapping[str, str],
     prepared: Prepared,
     result: Accepted | BaseException,
@@ -308,7 +308,7 @@ def outcome(
         return refused(gw, fields, exc)
 
 
-async def handle(gw: SendHost, body: bytes | None, content_type: str) -> Answer:
+async def handle(gw: ToBeTextHost, body: bytes | None, content_type: str) -> Answer:
     """``POST /sms`` from its body (None when over `codec.MAX_REQUEST_BYTES` or late)
     and content type: the XML acknowledgement of spec §4 (business errors are HTTP
     200 with their ``ErrorCode``, spec §10.12)."""

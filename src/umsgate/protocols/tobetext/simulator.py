@@ -1,14 +1,17 @@
-"""A fake ToBeText: the send endpoint with the spec's validation and error codes, and
-status callbacks drawn from an outcome mix (``umsgate sim tobetext``).
+"""A fake ToBeText (``umsgate sim tobetext``): the ToBeText face's own ``POST /sms``
+(`umsgate.protocols.tobetext.face`) in front of a fake carrier
+(`umsgate.protocols.sandbox.facesim`), with status callbacks drawn from an outcome
+mix.
 
-Behaviour (tobetext spec §9): ``POST /sms`` takes URL-encoded or multipart forms,
-checks ``Cid``/``token`` against the configured accounts (2006/2007 malformed, 410
-unknown), validates the rest (2001–2005), and answers the XML acknowledgement with a
-new 32-hex ``MsgId``. A repeated ``Ckey`` with identical parameters gets the first
-acknowledgement again and sends nothing more; with other parameters it gets 2001.
-Each accepted message with a callback URL is called back after ``delay`` seconds
-(or a per-message delay between ``delay`` and ``delay_max``) with 200, 400, 411 or
-412 from the mix, retried per spec §9 when the customer does not answer 2xx.
+What a request gets is what the gateway's face answers (tobetext spec §9): the form
+read by the same codec, ``Cid``/``token`` checked against the configured accounts
+(2006/2007 malformed, 410 unknown), the rest validated (2001–2005, 2008), and the XML
+acknowledgement with a 32-hex ``MsgId``. A repeated ``Ckey`` with identical
+parameters gets the first acknowledgement again and sends nothing more; with other
+parameters it gets 2001. Each accepted message with a callback URL is called back
+after ``delay`` seconds (or a per-message delay between ``delay`` and ``delay_max``)
+with 200, 400, 411 or 412 from the mix, rendered by the face's own reports
+(`ToBeTextReports`) and retried per spec §9 when the customer does not answer 2xx.
 
 Report-first mode (``report_first``, ``--report-first``): the callback of a new
 message is POSTed, and its answer awaited, before the send is acknowledged (a
@@ -24,33 +27,43 @@ Fault switches (`Faults`) for tests: answer 500 without taking the request; stal
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Annotated
 
 import typer
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
-from umsgate.errors import RemoteProtocolError
+from umsgate import config
+from umsgate.clients import AuthError, ClientInfo
+from umsgate.domain.results import ResultCode
+from umsgate.engine.intake import Intake
+from umsgate.ports import ToBeTextHost
 from umsgate.protocols._http.pusher import Delivery, PushPolicy
 from umsgate.protocols._http.server import run_foreground
-from umsgate.protocols._http.simbase import SimulatorBase
+from umsgate.protocols.sandbox.facesim import (
+    Counts,
+    Exchange,
+    FaceSimulator,
+    FakeCarrier,
+    Taken,
+)
 from umsgate.protocols.sandbox.mix import OutcomeMix
 from umsgate.protocols.tobetext import codec, codes
-from umsgate.request_body import read_body
+from umsgate.protocols.tobetext.face import PUSH, ToBeTextReports, routes
+from umsgate.protocols.tobetext.send import PATH, msg_id
 
-XML_TYPE = "application/xml; charset=UTF-8"
-#: Accepted Ckeys remembered for repeats (oldest forgotten first).
-MAX_REMEMBERED = 1_000_000
 #: Spec §9 "realistic" mode: callbacks 3 to 30 minutes after sending.
 REALISTIC_DELAY = (180.0, 1800.0)
+#: The callback codes of the mix as the face's reports say them (`face.CALLBACK_CODES`
+#: maps each back to its code).
+OUTCOMES: Mapping[codes.CallbackCode, ResultCode] = {
+    codes.CallbackCode.SUCCESS: ResultCode.DELIVERED,
+    codes.CallbackCode.FAILED: ResultCode.FAILED,
+    codes.CallbackCode.INTERNAL: ResultCode.PROVIDER_ERROR,
+    codes.CallbackCode.OTHER: ResultCode.EXPIRED,
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,7 +73,7 @@ class Received:
     at: float
     #: Decoded form fields, names lower-cased.
     fields: Mapping[str, str]
-    #: The acknowledgement decided (None when a fault answered 500 first).
+    #: The acknowledgement answered (None when a fault answered 500 first).
     ack: codec.Result | None
     http_status: int
 
@@ -82,7 +95,29 @@ def parse_mix(text: str, *, seed: int = 0) -> OutcomeMix:
     )
 
 
-class ToBeTextSimulator(SimulatorBase[Received]):
+class _Accounts:
+    """The configured accounts, as the face's directory."""
+
+    def __init__(self, accounts: Mapping[str, str]) -> None:
+        self.tokens = dict(accounts)
+
+    async def authenticate_tobetext(self, cid: str, token: str) -> ClientInfo:
+        if cid not in self.tokens or self.tokens[cid] != token:
+            raise AuthError("invalid_client", "Cid and token do not authenticate")
+        return ClientInfo(id=cid, version=1, report_url="", tps={}, signing_key="")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Host:
+    """What the face reads of its process (`umsgate.ports.ToBeTextHost`)."""
+
+    settings: config.Settings
+    directory: _Accounts
+    metrics: Counts
+    intake: Intake
+
+
+class ToBeTextSimulator(FaceSimulator[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -111,20 +146,23 @@ class ToBeTextSimulator(SimulatorBase[Received]):
         report_first: bool = False,
         callback_ckey: bool = True,
     ) -> None:
-        self.accounts = dict(accounts)
         self.mix = mix or parse_mix("")
         self.delay = delay
         self.delay_max = delay_max
         self.report_first = report_first
         self.callback_ckey = callback_ckey
-        self._sent: collections.OrderedDict[
-            tuple[str, str], tuple[codec.SendRequest, codec.Result]
-        ] = collections.OrderedDict()
+        self.carrier = FakeCarrier(self._taken)
+        self.reports = ToBeTextReports()
+        # Callbacks go to whoever runs the simulator, on their own machine or
+        # network: private targets are the rule here.
+        settings = config.load(
+            None, env={}, overrides={"webhook": {"allow_private_targets": True}}
+        )
+        gateway: ToBeTextHost = _Host(
+            settings, _Accounts(accounts), Counts(), self.carrier
+        )
         super().__init__(
-            Starlette(routes=[Route("/sms", self._send, methods=["POST"])]),
-            host=host,
-            port=port,
-            push=push or PushPolicy(),
+            routes, gateway, host=host, port=port, push=push or PushPolicy()
         )
 
     # ------------------------------------------------------------ lifecycle
@@ -132,7 +170,7 @@ class ToBeTextSimulator(SimulatorBase[Received]):
     @property
     def url(self) -> str:
         """The send URL (``http://host:port/sms``)."""
-        return f"{self.served.url}/sms"
+        return f"{self.served.url}{PATH}"
 
     def listening(self) -> str:
         return f"tobetext={self.served.address}"
@@ -140,102 +178,51 @@ class ToBeTextSimulator(SimulatorBase[Received]):
     @property
     def accepted(self) -> int:
         """Distinct messages accepted."""
-        return len(self._sent)
+        return len(self.carrier.taken)
 
-    # ------------------------------------------------------------ the endpoint
-
-    async def _send(self, request: Request) -> Response:
-        if self.faults.status_500:
-            self.received.append(
-                Received(at=time.monotonic(), fields={}, ack=None, http_status=500)
+    def record(self, exchange: Exchange) -> Received:
+        if exchange.status == 500 and not exchange.body:
+            return Received(at=time.monotonic(), fields={}, ack=None, http_status=500)
+        headers = dict(exchange.scope["headers"])
+        fields = (
+            {}
+            if exchange.status == 413
+            else codec.decode_form(
+                exchange.body, headers.get(b"content-type", b"").decode("latin-1")
             )
-            return Response("Internal Server Error", status_code=500)
-        body = await read_body(request, codec.MAX_REQUEST_BYTES)
-        if body is None:
-            ack = codec.Result(
-                status=codes.Status.FAIL,
-                error_code=int(codes.AckCode.BODY),
-                error_msg=f"request larger than {codec.MAX_REQUEST_BYTES} bytes",
-            )
-            self.received.append(
-                Received(at=time.monotonic(), fields={}, ack=ack, http_status=413)
-            )
-            return Response(codec.render_ack(ack), status_code=413, media_type=XML_TYPE)
-        fields = codec.decode_form(body, request.headers.get("content-type", ""))
-        taken: codec.SendRequest | None = None
-        try:
-            ack, taken = self._accept(fields)
-        except RemoteProtocolError as exc:
-            ack = codec.error_result(fields, exc)
-        self.received.append(
-            Received(at=time.monotonic(), fields=fields, ack=ack, http_status=200)
         )
-        pusher = self.pusher
-        if taken is not None and taken.callback is not None and pusher is not None:
-            callback = self._callback(taken, ack)
-            if self.report_first:
-                await pusher.push_now(callback)
-            else:
-                pusher.push(callback, delay=self._delay_for(taken.ckey))
-        await self._hold()
-        return Response(self._garbled(codec.render_ack(ack)), media_type=XML_TYPE)
-
-    def _accept(
-        self, fields: Mapping[str, str]
-    ) -> tuple[codec.Result, codec.SendRequest | None]:
-        """The acknowledgement, and the request when it is taken as new.
-
-        Raises:
-            RemoteProtocolError: refused, with its acknowledgement code.
-        """
-        cid, token = codec.credentials(fields)
-        if self.accounts.get(cid) != token:
-            raise codec.refusal(codes.AckCode.AUTH_FAILED, "Cid and token do not match")
-        request = codec.parse_send_request(fields)
-        key = (request.cid, request.ckey)
-        prior = self._sent.get(key)
-        if prior is not None:
-            if prior[0] == request:
-                return prior[1], None
-            raise codec.refusal(
-                codes.AckCode.CKEY, "Ckey already used with other values"
-            )
-        ack = codec.Result(
-            ckey=request.ckey,
-            status=codes.Status.SUCCESS,
-            msg_id=uuid.uuid4().hex,
-            send_num=request.send_num.lstrip("+"),
-            recv_num=request.recv_num.lstrip("+"),
-            error_code=int(codes.AckCode.SUCCESS),
-            error_msg=codes.ACK_MESSAGES[codes.AckCode.SUCCESS],
+        return Received(
+            at=time.monotonic(),
+            fields=fields,
+            ack=codec.parse_ack(exchange.answer),
+            http_status=exchange.status,
         )
-        self._sent[key] = (request, ack)
-        while len(self._sent) > MAX_REMEMBERED:
-            self._sent.popitem(last=False)
-        return ack, request
+
+    # ------------------------------------------------------------ the callbacks
 
     def outcome(self, ckey: str) -> int:
         """The callback code the mix gives ``ckey`` (repeatable)."""
         return int(self.mix.draw(ckey))
 
-    def _callback(self, request: codec.SendRequest, ack: codec.Result) -> Delivery:
-        assert request.callback is not None
-        code = codes.CallbackCode(self.outcome(request.ckey))
-        report = dataclasses.replace(
-            ack,
-            ckey=ack.ckey if self.callback_ckey else "",
-            status=codes.Status.SUCCESS
-            if code is codes.CallbackCode.SUCCESS
-            else codes.Status.FAIL,
-            error_code=int(code),
-            error_msg=codes.CALLBACK_MESSAGES[code],
+    async def _taken(self, taken: Taken) -> None:
+        """Call back for a new message: now, or after its delay."""
+        pusher = self.pusher
+        if not taken.extra.get("callback") or pusher is None:
+            return
+        ckey = str(taken.extra.get("ckey", ""))
+        code = OUTCOMES[codes.CallbackCode(self.outcome(ckey))]
+        extra = taken.extra if self.callback_ckey else {**taken.extra, "ckey": ""}
+        report = self.reports.render(taken.row, code, extra=extra, from_carrier=True)
+        delivery = Delivery(
+            key=msg_id(taken.id),
+            url=report.target_url,
+            body=report.body.encode(),
+            content_type=PUSH.content_type,
         )
-        return Delivery(
-            key=ack.msg_id,
-            url=request.callback,
-            body=codec.render_callback(report),
-            content_type="application/x-www-form-urlencoded; charset=UTF-8",
-        )
+        if self.report_first:
+            await pusher.push_now(delivery)
+        else:
+            pusher.push(delivery, delay=self._delay_for(ckey))
 
     def _delay_for(self, ckey: str) -> float:
         if self.delay_max is None or self.delay_max <= self.delay:
