@@ -43,8 +43,8 @@ from umsgate.protocols._http.exchange import (
     read_answer,
 )
 from umsgate.protocols._http.polling import Poll, PollingConnector
-from umsgate.protocols.aicross import codec, codes, config
-from umsgate.protocols.aicross.config import Config
+from umsgate.protocols.aicross import codec, codes, options
+from umsgate.protocols.aicross.options import Config
 from umsgate.protocols.registry import ConnectorContext
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
@@ -307,9 +307,9 @@ class AiCrossConnector(PollingConnector[Config]):
 
 
 def build(settings: ConnectorSettings, context: ConnectorContext) -> AiCrossConnector:
-    """Build the connector from its ``[[connectors]]`` options (`config.read`).
+    """Build the connector from its ``[[connectors]]`` options (`options.read`).
 
     Raises:
         ConfigError: naming the option that cannot be used.
     """
-    return AiCrossConnector(settings.name, config.read(settings), context)
+    return AiCrossConnector(settings.name, options.read(settings), context)

@@ -1,5 +1,5 @@
-"""The AI CROSS connector's configuration: every name the seed leaves open is an
-option (aicross spec §4, §7), read and checked here once.
+"""The AI CROSS connector's options (its ``[[connectors]]`` table): every name the
+seed leaves open is an option (aicross spec §4, §7), read and checked here once.
 """
 
 from __future__ import annotations
