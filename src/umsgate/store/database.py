@@ -462,10 +462,9 @@ class Database:
             await self.reader.dispose()
 
 
-def open_database(settings: Settings, *, reads_only: bool = False) -> Database:
-    """Create the engine for ``settings`` (no connection is made yet). With
-    ``reads_only`` (the HTTP fronts) SQLite transactions begin deferred: a reader
-    never takes the write lock the gateway process's commits need.
+def open_database(settings: Settings) -> Database:
+    """Create the engine for ``settings`` (no connection is made yet). (The HTTP
+    fronts open no engine: their reads run on `umsgate.store.driver`.)
 
     Raises:
         ConfigError: an unsupported URL.
@@ -483,9 +482,9 @@ def open_database(settings: Settings, *, reads_only: bool = False) -> Database:
             pool_timeout=60,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _sqlite_events(engine, begin="BEGIN" if reads_only else "BEGIN IMMEDIATE")
+        _sqlite_events(engine, begin="BEGIN IMMEDIATE")
         reader = None
-        if not reads_only and url.database and url.database != ":memory:":
+        if url.database and url.database != ":memory:":
             reader = create_async_engine(
                 url,
                 pool_size=2,

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from umsgate.store.database import Database
+from umsgate.store.driver import numbered
 
 #: Largest IN list in one statement (SQLite allows 32,766 parameters).
 IN_CHUNK = 5000
@@ -32,12 +32,6 @@ IN_CHUNK = 5000
 Cell = Any
 
 _T = TypeVar("_T")
-_QMARK = re.compile(r"\?")
-
-
-def _numbered(sql: str) -> str:
-    counter = iter(range(1, 100_000))
-    return _QMARK.sub(lambda _m: f"${next(counter)}", sql)
 
 
 def marks(n: int) -> str:
@@ -80,7 +74,7 @@ class Transaction:
         self.postgres = pg is not None
 
     def _sql(self, sql: str) -> str:
-        return _numbered(sql) if self.postgres else sql
+        return numbered(sql) if self.postgres else sql
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         if not rows:
