@@ -16,9 +16,8 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -57,8 +56,10 @@ from umsgate.protocols.apigw import lookup as native_lookup
 from umsgate.protocols.imsms import face as imsms_face
 from umsgate.protocols.registry import (
     OWN_WINDOW,
+    USES_HTTP,
     ConnectorContext,
     Endpoint,
+    NoHttp,
     build_connector,
 )
 from umsgate.protocols.sandbox.carrier import SandboxCarrier
@@ -71,6 +72,9 @@ from umsgate.store import messages as message_store
 from umsgate.store import reports as report_store
 from umsgate.store.database import Database, open_database
 from umsgate.types import Connector, ProviderReport
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("umsgate.app")
 
@@ -150,11 +154,9 @@ class Gateway:
         self.nodes = Nodes(
             self.db, timeout=settings.engine.node_timeout, clock=self.clock
         )
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.webhook.timeout),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
-            follow_redirects=False,
-        )
+        #: The HTTP client lent to connectors that make HTTP requests; made with
+        #: them (`_build_connectors`), so that a gateway with none never loads httpx.
+        self.http: httpx.AsyncClient | None = None
         self.extra_routes: list[BaseRoute] = []
         self.connectors: dict[str, Connector] = {}
         #: Parked reports dropped without finding their message, by connector, and
@@ -176,8 +178,20 @@ class Gateway:
         self.router: Router
 
     def _build_connectors(self) -> None:
+        if self.http is None and any(
+            cs.protocol in USES_HTTP for cs in self.settings.connectors
+        ):
+            # Imported here: about 11 MiB that a gateway without an HTTP provider
+            # (SMPP, UShot, the sandbox) does not need.
+            import httpx
+
+            self.http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.webhook.timeout),
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
+                follow_redirects=False,
+            )
         context = ConnectorContext(
-            http=self.http,
+            http=self.http if self.http is not None else cast("httpx.AsyncClient", NoHttp()),
             files=self.files,
             add_route=self._add_route,
             public_url=self.settings.server.public_url
@@ -293,7 +307,7 @@ class Gateway:
         self.directory.close()
         if not self._started:
             await self.db.close()
-            await self.http.aclose()
+            await self._close_http()
             return
         self._started = False
         if self._purger is not None:
@@ -307,9 +321,13 @@ class Gateway:
         await self.notifier.stop()
         with contextlib.suppress(Exception):
             await self.nodes.leave()
-        await self.http.aclose()
+        await self._close_http()
         await self.db.close()
         log.info("gateway stopped", extra={"event": "stop"})
+
+    async def _close_http(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
 
     # -- the ReportSink every connector reports into -----------------------------------
 

@@ -18,11 +18,10 @@ import math
 import os
 import sys
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
-import httpx
 import orjson
 import typer
 
@@ -291,7 +290,7 @@ def serve(
 
     from umsgate import deadlines, tls
     from umsgate.app import create_app
-    from umsgate.runtime import SERVER_OPTIONS, Limits, ServerOptions, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, Limits, ServerOptions, tune_process
 
     try:
         setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)
@@ -330,7 +329,7 @@ def serve(
         )
         return
     application = create_app(settings)
-    tune_gc()
+    tune_process()
     server = settings.server
     options: ServerOptions = {
         **SERVER_OPTIONS,
@@ -361,7 +360,7 @@ def _serve_with_fronts(settings: config.Settings, *, passed: list[str]) -> None:
 
     from umsgate.app import FrontPlan, create_app
     from umsgate.front.app import listening_socket
-    from umsgate.runtime import SERVER_OPTIONS, tune_gc
+    from umsgate.runtime import SERVER_OPTIONS, tune_process
 
     host, port = settings.server.host, settings.server.port
     if port:
@@ -396,7 +395,7 @@ def _serve_with_fronts(settings: config.Settings, *, passed: list[str]) -> None:
         settings,
         fronts=FrontPlan(count=settings.server.workers, command=command, intake=intake),
     )
-    tune_gc()
+    tune_process()
     try:
         uvicorn.run(application, uds=gateway_http, **SERVER_OPTIONS)
     finally:
@@ -902,6 +901,8 @@ def send(
     """Send one message through a running gateway and print its answer."""
     import secrets as _secrets
 
+    import httpx  # here: `serve` runs in this process and needs none of it
+
     body: dict[str, object] = {
         "srcMsgId": src_msg_id or _secrets.token_hex(8),
         "callback": sender,
@@ -1028,6 +1029,15 @@ def admin_token(
     typer.echo(token)
 
 
+def _wants_simulators(args: Sequence[str]) -> bool:
+    """Whether the command line ``args`` (after the program's name) may run or
+    list a simulator: ``sim …``, or no command at all (help). Each simulator's
+    module loads its protocol's server side (and httpx for the HTTP ones), about
+    10 MiB that ``serve`` and the other commands never use."""
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    return command is None or command == "sim"
+
+
 def _register_simulators() -> None:
     for name, module_name in SIMULATORS.items():
         try:
@@ -1044,5 +1054,6 @@ def main() -> None:
         # The processes serve starts, run as `umsgate front …` rather than
         # `python -m umsgate front …`.
         raise SystemExit(children.main(sys.argv[1:]))
-    _register_simulators()
+    if _wants_simulators(sys.argv[1:]):
+        _register_simulators()
     app()

@@ -167,8 +167,15 @@ class _FastRegion:
 
 _FAST: dict[int, _FastRegion] = {82: _FastRegion(82, "KR")}
 
+#: Entries of the per-process caches of parsed numbers. Bulk sends go to ever new
+#: receivers, so a cache this size holds the senders and the numbers sent to again
+#: soon, and nothing more: at 131,072 entries each front held about 16 MiB of
+#: numbers after 100,000 messages, to save under 2 µs a Korean number (the
+#: uncached fast path), about 25 µs a foreign one.
+CACHED_NUMBERS = 8192
 
-@functools.lru_cache(maxsize=131072)
+
+@functools.lru_cache(maxsize=CACHED_NUMBERS)
 def _parse(raw: str, nat_code: int) -> tuple[str, int]:
     text = raw.strip()
     fast = _FAST.get(nat_code)
@@ -234,7 +241,7 @@ def is_region(code: str) -> bool:
     return code in phonenumbers.SUPPORTED_REGIONS
 
 
-@functools.lru_cache(maxsize=131072)
+@functools.lru_cache(maxsize=CACHED_NUMBERS)
 def country(e164: str) -> str:
     """The region (ISO 3166-1 alpha-2) of an E.164 number, ``ZZ`` when unknown.
 

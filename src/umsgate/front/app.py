@@ -225,9 +225,9 @@ def run_front(settings: Settings, *, intake: str, gateway_http: str, port: int) 
     returns the exit status (1 when the gateway went away)."""
     import uvloop
 
-    from umsgate.runtime import tune_gc
+    from umsgate.runtime import tune_process
 
-    tune_gc()
+    tune_process()
     sock = listening_socket(settings.server.host, port)
     with (
         contextlib.closing(sock),

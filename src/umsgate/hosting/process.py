@@ -281,11 +281,11 @@ async def serve(fd: int) -> int:
 
 
 def run(fd: int) -> int:
-    """The connector process's main: `serve` on uvloop, after `runtime.tune_gc`."""
+    """The connector process's main: `serve` on uvloop, after `runtime.tune_process`."""
     import uvloop
 
-    from umsgate.runtime import tune_gc
+    from umsgate.runtime import tune_process
 
-    tune_gc()
+    tune_process()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(serve(fd))

@@ -8,11 +8,12 @@ when a connector of that protocol is configured.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol, cast
 
 from umsgate.clock import SystemClock
 from umsgate.config import ConnectorSettings, Settings
@@ -40,6 +41,11 @@ PROTOCOLS: dict[str, str] = {
 #: SMPP window counts outstanding submit_sm of a session): the dispatcher does not
 #: count it again in whole chunks.
 OWN_WINDOW: frozenset[str] = frozenset({"smpp"})
+
+
+#: Protocols whose connectors make HTTP requests with the gateway's shared client
+#: (`ConnectorContext.http`); without one of them the gateway does not make it.
+USES_HTTP: frozenset[str] = frozenset({"tobetext", "imsms", "apigw", "aicross"})
 
 
 #: Protocols whose connector may run in a process of its own (``own_process``):
@@ -124,10 +130,13 @@ def check_connectors(settings: Settings) -> list[str]:
         ConfigError: the first connector that cannot be built, with its line.
     """
 
-    import httpx
-
     async def build_all() -> list[str]:
-        async with httpx.AsyncClient() as http:
+        async with contextlib.AsyncExitStack() as stack:
+            http: httpx.AsyncClient = cast("httpx.AsyncClient", NoHttp())
+            if any(cs.protocol in USES_HTTP for cs in settings.connectors):
+                import httpx  # only then: see `USES_HTTP`
+
+                http = await stack.enter_async_context(httpx.AsyncClient())
             context = ConnectorContext(
                 http=http,
                 files=NoFiles(),
@@ -150,8 +159,9 @@ class NoFiles:
 
 
 class NoHttp:
-    """Stands for the HTTP client in a connector process, whose protocols
-    (`OWN_PROCESS`) make no HTTP request: any use of it is a bug, said at once."""
+    """Stands for the HTTP client where no protocol that makes HTTP requests runs
+    (a connector process, `OWN_PROCESS`; a gateway without `USES_HTTP` connectors):
+    any use of it is a bug, said at once."""
 
     def __getattr__(self, name: str) -> NoReturn:
         raise RuntimeError(f"a connector process has no HTTP client (.{name})")

@@ -62,3 +62,28 @@ def test_every_prefix_agrees_with_the_library() -> None:
                 got = fast(raw)
                 if got != "slow":
                     assert got == library(raw), raw
+
+
+def test_memory_for_numbers_stays_bounded_however_many_receivers() -> None:
+    """Bulk traffic goes to ever new receivers: what a process keeps of the numbers
+    it has parsed (fronts: `phone.receiver`; the SMPP connector: `outbound.address`)
+    does not grow with their count."""
+    import tracemalloc
+
+    from umsgate.protocols.smpp import outbound
+
+    def send(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            e164 = phone.receiver(f"0102{n:07d}")
+            outbound.address(e164, 1)
+            outbound.address(e164, 0)
+
+    tracemalloc.start()
+    try:
+        send(0, 10_000)  # more than the caches keep
+        before = tracemalloc.get_traced_memory()[0]
+        send(10_000, 40_000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 500_000, f"{grown} bytes kept for 40,000 more numbers"

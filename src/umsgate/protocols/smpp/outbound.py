@@ -59,7 +59,7 @@ class Refused(UmsgateError):
         self.detail = detail
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=phone.CACHED_NUMBERS)
 def address(e164: str, ton: int) -> str:
     """How a number is written for ``ton``: international digits for TON 1, as
     written for alphanumeric (TON 5), national digits otherwise.

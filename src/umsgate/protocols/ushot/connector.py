@@ -47,7 +47,7 @@ def _aware(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=phone.CACHED_NUMBERS)
 def national(e164: str) -> str:
     """The number as UShot wants it: domestic digits (``+821012345678`` →
     ``01012345678``). Korean mobiles are rewritten directly (they dominate bulk
