@@ -190,8 +190,9 @@ class Gateway:
                 limits=httpx.Limits(max_connections=256, max_keepalive_connections=128),
                 follow_redirects=False,
             )
+        http = self.http if self.http is not None else NoHttp()
         context = ConnectorContext(
-            http=self.http if self.http is not None else cast("httpx.AsyncClient", NoHttp()),
+            http=cast("httpx.AsyncClient", http),
             files=self.files,
             add_route=self._add_route,
             public_url=self.settings.server.public_url

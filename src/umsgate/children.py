@@ -1,14 +1,15 @@
-"""The entry of the processes that ``umsgate serve`` starts itself: the HTTP front
-processes of ``--workers`` (``front``) and connectors with ``own_process = true``
-(``connector-process``).
+"""The entry of the processes of ``umsgate serve``: the gateway process itself
+(``gateway``, which ``serve`` replaces itself with once it has checked its options),
+the HTTP front processes of ``--workers`` (``front``) and connectors with
+``own_process = true`` (``connector-process``).
 
-They are started as ``python -m umsgate front …`` and ``python -m umsgate
+They run as ``python -m umsgate gateway …``, ``… front …`` and ``…
 connector-process …``, and `umsgate.__main__` sends those here before the command
-line (`umsgate.cli`) is imported: the command line loads Typer, Click, Rich, the
-store's migrations and every command's modules, which such a process never runs.
-Each of these processes imports only what it runs (a connector process: its
-protocol; a front: the HTTP server, the faces it serves and the store's reads), so
-it stays small beside the gateway process.
+line (`umsgate.cli`) is imported: the command line loads Typer, Click, Rich,
+pydantic, the store's migrations and every command's modules, which such a process
+never runs. Each of these processes imports only what it runs (the gateway: the
+engine, the store and the faces; a connector process: its protocol; a front: the
+HTTP server, the faces it serves and the store's reads).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 
 #: The commands served here.
-COMMANDS = frozenset({"front", "connector-process"})
+COMMANDS = frozenset({"gateway", "front", "connector-process"})
 
 
 def main(argv: Sequence[str]) -> int:
@@ -29,14 +30,19 @@ def main(argv: Sequence[str]) -> int:
     front.add_argument("--gateway-http", required=True)
     front.add_argument("--host", required=True)
     front.add_argument("--port", type=int, required=True)
-    front.add_argument("--data-dir")
-    front.add_argument("--db")
-    front.add_argument("--config")
-    front.add_argument("--tls-cert")
-    front.add_argument("--tls-key")
     hosted = commands.add_parser("connector-process")
     hosted.add_argument("--fd", type=int, required=True)
-    for command in (front, hosted):
+    gateway = commands.add_parser("gateway")
+    gateway.add_argument("--host")
+    gateway.add_argument("--port", type=int)
+    gateway.add_argument("--workers")
+    for command in (front, gateway):
+        command.add_argument("--data-dir")
+        command.add_argument("--db")
+        command.add_argument("--config")
+        command.add_argument("--tls-cert")
+        command.add_argument("--tls-key")
+    for command in (front, hosted, gateway):
         command.add_argument("--log-level", default="INFO")
         command.add_argument("--log-format", default="text")
         command.add_argument("--log-sql", action="store_true")
@@ -49,7 +55,48 @@ def main(argv: Sequence[str]) -> int:
         from umsgate.hosting.process import run
 
         return run(args.fd)
+    if args.command == "gateway":
+        return _gateway(args)
     return _front(args)
+
+
+def _store_and_tls(args: argparse.Namespace) -> list[str]:
+    """The options that name the settings file, the store and the TLS files, as
+    given: a front process gets them too."""
+    return [
+        f"--{name.replace('_', '-')}={value}"
+        for name in ("config", "data_dir", "db", "tls_cert", "tls_key")
+        if (value := getattr(args, name)) is not None
+    ]
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from umsgate import config
+    from umsgate.errors import UmsgateError
+    from umsgate.serving import run
+
+    try:
+        settings = config.load(
+            Path(args.config) if args.config else None,
+            overrides={
+                "store": {"data_dir": args.data_dir, "url": args.db},
+                "server": {
+                    "host": args.host,
+                    "port": args.port,
+                    "workers": args.workers,
+                    "tls_cert": args.tls_cert,
+                    "tls_key": args.tls_key,
+                },
+            },
+        )
+    except UmsgateError as exc:
+        import sys
+
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return run(settings, passed=_store_and_tls(args))
 
 
 def _front(args: argparse.Namespace) -> int:

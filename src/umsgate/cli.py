@@ -14,7 +14,6 @@ import functools
 import importlib
 import importlib.util
 import inspect
-import math
 import os
 import sys
 import typing
@@ -286,11 +285,7 @@ def serve(
 ) -> None:
     """Run the API, the dispatcher and the notifier in one process (and, with
     --workers, HTTP front processes in front of it)."""
-    import uvicorn
-
-    from umsgate import deadlines, tls
-    from umsgate.app import create_app
-    from umsgate.runtime import SERVER_OPTIONS, Limits, ServerOptions, tune_process
+    from umsgate import tls
 
     try:
         setup_logging(log_level, fmt=log_format.lower(), sql=log_sql)
@@ -316,91 +311,23 @@ def serve(
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if settings.server.workers:
-        _serve_with_fronts(
-            settings,
-            passed=[
-                *(["--config", str(config_path)] if config_path else []),
-                *(["--data-dir", data_dir] if data_dir else []),
-                *(["--db", db] if db else []),
-                *(["--tls-cert", tls_cert] if tls_cert else []),
-                *(["--tls-key", tls_key] if tls_key else []),
-            ],
-        )
-        return
-    application = create_app(settings)
-    tune_process()
-    server = settings.server
-    options: ServerOptions = {
-        **SERVER_OPTIONS,
-        # Deadlines on heads, bodies and idle connections, and a cap per
-        # address, which uvicorn's own protocol lacks.
-        "http": deadlines.guarded(Limits.of(server)),
+    # Checked: this process becomes the gateway process (`umsgate.serving`, through
+    # `umsgate.children`), which leaves the command line's modules behind.
+    given = {
+        "--host": host,
+        "--port": None if port is None else str(port),
+        "--workers": workers,
+        "--config": None if config_path is None else str(config_path),
+        "--data-dir": data_dir,
+        "--db": db,
+        "--tls-cert": tls_cert,
+        "--tls-key": tls_key,
     }
-    uvicorn.run(
-        application,
-        host=server.host,
-        port=server.port,
-        **options,
-        timeout_keep_alive=max(1, math.ceil(server.keepalive_timeout)),
-        ssl_certfile=server.tls_cert or None,
-        ssl_keyfile=server.tls_key or None,
-    )
-
-
-def _serve_with_fronts(settings: config.Settings, *, passed: list[str]) -> None:
-    """This process on a private Unix socket, and ``server.workers`` fronts on the
-    public port (`umsgate.front`)."""
-    import errno
-    import shutil
-    import socket
-    import tempfile
-
-    import uvicorn
-
-    from umsgate.app import FrontPlan, create_app
-    from umsgate.front.app import listening_socket
-    from umsgate.runtime import SERVER_OPTIONS, tune_process
-
-    host, port = settings.server.host, settings.server.port
-    if port:
-        # The fronts share the port (SO_REUSEPORT), and so would a gateway that
-        # runs there already: refuse the port if anything holds it.
-        probe = socket.socket(socket.getaddrinfo(host, port)[0][0], socket.SOCK_STREAM)
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-        except OSError as exc:
-            reason = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-            typer.echo(f"error: cannot listen on {host}:{port}: {reason}", err=True)
-            raise typer.Exit(1) from None
-        finally:
-            probe.close()
-    # Bound, not listening: holds the port (and resolves port 0) for the fronts.
-    reserved = listening_socket(host, port)
-    port = reserved.getsockname()[1]
-    run_dir = tempfile.mkdtemp(prefix="umsgate-")  # mode 0700
-    intake = f"{run_dir}/intake.sock"
-    gateway_http = f"{run_dir}/gateway.sock"
-    command = [
-        sys.executable, "-m", "umsgate", "front",
-        "--intake", intake,
-        "--gateway-http", gateway_http,
-        "--host", host,
-        "--port", str(port),
-        *logs.current.args(),
-        *passed,
-    ]  # fmt: skip
-    application = create_app(
-        settings,
-        fronts=FrontPlan(count=settings.server.workers, command=command, intake=intake),
-    )
-    tune_process()
-    try:
-        uvicorn.run(application, uds=gateway_http, **SERVER_OPTIONS)
-    finally:
-        reserved.close()
-        shutil.rmtree(run_dir, ignore_errors=True)
+    argv = [sys.executable, "-m", "umsgate", "gateway", *logs.current.args()]
+    argv += [f"{name}={value}" for name, value in given.items() if value is not None]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 @store_command(app)
