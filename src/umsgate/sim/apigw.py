@@ -39,6 +39,7 @@ from umsgate.domain.results import ResultCode
 from umsgate.protocols._http.server import Served, run_foreground
 from umsgate.protocols.apigw.codes import MESSAGES, Code
 from umsgate.protocols.sandbox.facesim import Asgi
+from umsgate.protocols.simoptions import SimOptions, check_http_url
 
 #: Requests kept in `ApiGatewaySimulator.received` (oldest dropped first).
 MAX_RECORDED = 100_000
@@ -344,76 +345,59 @@ def _truncated(held: list[Message]) -> list[Message]:
 # ---------------------------------------------------------------- the CLI command
 
 
+_option = SimOptions("APIGW")
+
+
 def command(
-    host: Annotated[
-        str,
-        typer.Option(envvar="UMSGATE_SIM_APIGW_HOST", help="Address to listen on."),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_APIGW_PORT", help="Port (0: any free).")
-    ] = 18400,
+    host: Annotated[str, _option.host()] = "127.0.0.1",
+    port: Annotated[int, _option.port()] = 18400,
     client: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_CLIENT",
+        _option(
+            "CLIENT",
             help="ID:SECRET:KEY of a client account; repeat for more. "
             "Default sandbox:sandbox:sandbox.",
         ),
     ] = None,
     report_url: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_REPORT_URL",
-            help="The clients' report URL (reports are pushed there).",
+        _option(
+            "REPORT_URL", help="The clients' report URL (reports are pushed there)."
         ),
     ] = "",
     delay: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_DELAY", help="Seconds from send to report."
-        ),
+        float, _option("DELAY", help="Seconds from send to report.")
     ] = 0.5,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_MIX",
+        _option(
+            "MIX",
             help="Unified codes CODE=SHARE,... (e.g. 2001=0.05,3000=0.01); "
             "DELIVERED gets the rest.",
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_APIGW_SEED", help="Seed of the mix.")
-    ] = 0,
+    seed: Annotated[int, _option.seed()] = 0,
     token_ttl: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_TOKEN_TTL", help="Seconds a token lives."
-        ),
+        float, _option("TOKEN_TTL", help="Seconds a token lives.")
     ] = 86400.0,
-    tps: Annotated[
-        int,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_TPS", help="Each client's SMS and MMS TPS."
-        ),
-    ] = 100,
+    tps: Annotated[int, _option("TPS", help="Each client's SMS and MMS TPS.")] = 100,
     report_check_interval: Annotated[
         float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_REPORT_CHECK_INTERVAL",
-            help="Seconds between a client's report checks.",
+        _option(
+            "REPORT_CHECK_INTERVAL", help="Seconds between a client's report checks."
         ),
     ] = 30.0,
     webhook_retry_interval: Annotated[
         float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_WEBHOOK_RETRY_INTERVAL",
+        _option(
+            "WEBHOOK_RETRY_INTERVAL",
             help="Seconds between attempts of a report webhook.",
         ),
     ] = 90.0,
     data_dir: Annotated[
         Path | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_DATA_DIR",
+        _option(
+            "DATA_DIR",
             help="Where its store lives, kept across restarts (default: a temporary "
             "directory, removed at the end).",
         ),
@@ -428,10 +412,7 @@ def command(
         shares = parse_mix(mix)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mix") from None
-    if report_url and not report_url.startswith(("http://", "https://")):
-        raise typer.BadParameter(
-            "must be an http:// or https:// URL", param_hint="--report-url"
-        )
+    check_http_url(report_url or None, "--report-url")
     if delay < 0 or token_ttl <= 0 or tps < 1:
         raise typer.BadParameter("--delay ≥ 0, --token-ttl > 0 and --tps ≥ 1")
     simulator = ApiGatewaySimulator(
