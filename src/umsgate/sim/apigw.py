@@ -131,6 +131,8 @@ class ApiGatewaySimulator(SimulatorBase[Received]):
             `close`).
     """
 
+    name = "apigw"
+
     faults: Faults
 
     def __init__(
@@ -179,14 +181,6 @@ class ApiGatewaySimulator(SimulatorBase[Received]):
         self.faults = Faults()
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """The base URL (``http://host:port``)."""
-        return self.served.url
-
-    def listening(self) -> str:
-        return f"apigw={self.served.address}"
 
     async def start(self) -> None:
         # The app's lifespan is not run by `Served`; the gateway is started here. It

@@ -11,7 +11,7 @@ import asyncio
 import collections
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 import httpx
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +48,9 @@ class SimulatorBase(Generic[R]):
         push: how callbacks are pushed; None for a provider without callbacks.
     """
 
+    #: Its name in the ``listening`` line (the protocol's).
+    name: ClassVar[str]
+
     def __init__(
         self, app: ASGIApp, *, host: str, port: int, push: PushPolicy | None = None
     ) -> None:
@@ -64,6 +67,14 @@ class SimulatorBase(Generic[R]):
     @property
     def port(self) -> int:
         return self.served.port
+
+    @property
+    def url(self) -> str:
+        """Base URL (``http://host:port``)."""
+        return self.served.url
+
+    def listening(self) -> str:
+        return f"{self.name}={self.served.address}"
 
     async def _hold(self) -> None:
         """Hold an answer while the stall fault says (released on the way down)."""

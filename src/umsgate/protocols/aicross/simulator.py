@@ -149,6 +149,8 @@ class AiCrossSimulator(SimulatorBase[Received]):
             is then not used.
     """
 
+    name = "aicross"
+
     def __init__(
         self,
         *,
@@ -185,14 +187,6 @@ class AiCrossSimulator(SimulatorBase[Received]):
         )
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """Base URL (``http://host:port``)."""
-        return self.served.url
-
-    def listening(self) -> str:
-        return f"aicross={self.served.address}"
 
     @property
     def final_after(self) -> float:

@@ -208,6 +208,8 @@ class ImsSimulator(FaceSimulator[Received]):
         host, port: where to listen (port 0: a free one).
     """
 
+    name = "imsms"
+
     def __init__(
         self,
         *,
@@ -229,14 +231,6 @@ class ImsSimulator(FaceSimulator[Received]):
         super().__init__(routes, served, host=host, port=port)
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """Base URL (``http://host:port``)."""
-        return self.served.url
-
-    def listening(self) -> str:
-        return f"imsms={self.served.address}"
 
     @property
     def taken(self) -> dict[str, Taken]:

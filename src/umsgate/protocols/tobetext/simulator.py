@@ -134,6 +134,8 @@ class ToBeTextSimulator(FaceSimulator[Received]):
             ``MsgId``.
     """
 
+    name = "tobetext"
+
     def __init__(
         self,
         *,
@@ -172,9 +174,6 @@ class ToBeTextSimulator(FaceSimulator[Received]):
     def url(self) -> str:
         """The send URL (``http://host:port/sms``)."""
         return f"{self.served.url}{PATH}"
-
-    def listening(self) -> str:
-        return f"tobetext={self.served.address}"
 
     @property
     def accepted(self) -> int:
