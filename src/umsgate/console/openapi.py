@@ -7,6 +7,10 @@ import copy
 from collections.abc import Mapping
 from typing import TypeVar
 
+from umsgate.oas import json_answer
+from umsgate.oas import path_param as _path
+from umsgate.oas import query_param as _query
+
 _ERROR = {"$ref": "#/components/schemas/AdminError"}
 _OBJ: dict[str, object] = {"type": "object", "additionalProperties": True}
 SECURITY: list[dict[str, list[str]]] = [
@@ -22,10 +26,7 @@ _C = TypeVar("_C", dict[str, object], list[object])
 def _json(
     description: str, schema: Mapping[str, object] | None = None
 ) -> dict[str, object]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": dict(schema or _OBJ)}},
-    }
+    return json_answer(dict(schema or _OBJ), description)
 
 
 def _op(
@@ -66,26 +67,6 @@ def _op(
             "content": {"application/json": {"schema": dict(body)}},
         }
     return out
-
-
-def _path(name: str, description: str) -> dict[str, object]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-def _query(name: str, description: str, kind: str = "string") -> dict[str, object]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": kind},
-    }
 
 
 _TPS = {
@@ -184,10 +165,10 @@ PATHS: dict[str, object] = {
                 _query("receiver", "the receiver number as stored"),
                 _query("status", "ACCEPTED, QUEUED, SENDING, SENT, DELIVERED, …"),
                 _query("channel", "SMS, LMS, MMS, RCS or KKO"),
-                _query("since", "created at or after (epoch seconds)", "number"),
-                _query("until", "created before (epoch seconds)", "number"),
+                _query("since", "created at or after (epoch seconds)", type="number"),
+                _query("until", "created before (epoch seconds)", type="number"),
                 _query("before", "cursor: the `next` of the previous page"),
-                _query("limit", "page size, 1..200 (default 50)", "integer"),
+                _query("limit", "page size, 1..200 (default 50)", type="integer"),
             ],
         )
     },

@@ -9,6 +9,7 @@ refused, never replaced.
 
 from __future__ import annotations
 
+from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.errors import ValidationError
 
@@ -68,6 +69,19 @@ def byte_length(text: str, codec: str, *, field: str) -> int:
             f"cannot be encoded in {codec}",
             field=field,
         ) from None
+
+
+def sms_or_lms(body: str) -> tuple[Channel, str]:
+    """(channel, charset) of a text without attachment, for a face whose provider
+    does not say which: SMS when it fits `SMS_MAX_BYTES` of CP949, else LMS; counted
+    in UTF-8 when CP949 cannot hold it."""
+    charset = "cp949"
+    try:
+        size = byte_length(body, charset, field="body")
+    except ValidationError:
+        charset = "utf-8"
+        size = len(body.encode(charset))
+    return (Channel.SMS if size <= SMS_MAX_BYTES else Channel.LMS), charset
 
 
 def check_length(text: str, codec: str, limit: int, *, field: str) -> int:

@@ -321,14 +321,7 @@ def expire(state: MessageState, *, now: float) -> Step:
     if status not in _EXPIRE_FROM:
         step.refused = ((status, _EXPIRED),)
         return step
-    _finish(
-        step,
-        state,
-        ResultCode.EXPIRED,
-        now,
-        raw=None,
-        detail="expired before it was sent",
-    )
+    _expire(step, state, now, "expired before it was sent")
     return step
 
 
@@ -340,15 +333,7 @@ def expire_unreported(state: MessageState, *, sent_before: float, now: float) ->
         state["status"] in _REPORT_TIMEOUT_FROM
         and (state["sent_at"] or 0.0) <= sent_before
     ):
-        _finish(
-            step,
-            state,
-            ResultCode.EXPIRED,
-            now,
-            raw=None,
-            detail="no report from the provider in time",
-            fallback=False,
-        )
+        _expire(step, state, now, "no report from the provider in time", fallback=False)
     return step
 
 
@@ -666,14 +651,7 @@ def _requeue(
         # has until its expiry, and ends EXPIRED then, not earlier.
         due = expires_at - LAST_TRY_MARGIN
         if due <= now:
-            _finish(
-                step,
-                state,
-                ResultCode.EXPIRED,
-                now,
-                raw=None,
-                detail=f"no time left to retry: {detail}",
-            )
+            _expire(step, state, now, f"no time left to retry: {detail}")
             return
     if _move(step, state, _QUEUED, now, code.value if code else None, detail):
         changes = step.changes
@@ -711,6 +689,21 @@ def _finish(
     step.final = code
     step.from_carrier = from_carrier
     step.fallback = status != _DELIVERED and fallback
+
+
+def _expire(
+    step: Step, state: MessageState, now: float, detail: str, *, fallback: bool = True
+) -> None:
+    """`_finish` EXPIRED for a reason of the gateway's own (no provider code)."""
+    _finish(
+        step,
+        state,
+        ResultCode.EXPIRED,
+        now,
+        raw=None,
+        detail=detail,
+        fallback=fallback,
+    )
 
 
 def _with_raw(raw: str | None, detail: str) -> str:

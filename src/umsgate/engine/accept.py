@@ -46,6 +46,7 @@ from umsgate.domain.message import Message
 from umsgate.domain.results import Invalid
 from umsgate.domain.submission import Accepted as Accepted
 from umsgate.domain.submission import Submission as Submission
+from umsgate.engine.batching import BatchWriter, fail_callers
 from umsgate.errors import ValidationError
 from umsgate.store import messages as message_store
 from umsgate.store.database import Database
@@ -87,7 +88,9 @@ Screen = Callable[
 ]
 
 
-class Acceptor:
+class Acceptor(BatchWriter):
+    task_name = "acceptor"
+
     def __init__(
         self,
         db: Database,
@@ -105,6 +108,7 @@ class Acceptor:
         fast_lane: takes the new messages due at once straight after their commit
             (see the module docstring).
         """
+        super().__init__()
         self._db = db
         self._screen = screen
         self._ids = ids
@@ -113,24 +117,12 @@ class Acceptor:
         self._on_committed = on_committed
         self._lane = fast_lane
         self._pending: list[tuple[Submission, asyncio.Future[Accepted]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         self._parallel = 1 if db.is_sqlite else PG_PARALLEL
         self._writing: set[asyncio.Task[None]] = set()
         #: SQLite: COMMITs written batches wait for.
         self._unsettled: set[asyncio.Future[None]] = set()
         #: Size of each committed batch (for metrics).
         self.last_batch = 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="acceptor")
-
-    async def stop(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
 
     async def accept(self, submission: Submission) -> Accepted:
         """Store one message; returns once it is committed.
@@ -218,9 +210,7 @@ class Acceptor:
             exc_info=exc,
             extra={"event": "accept_error"},
         )
-        for _, fut in batch:
-            if not fut.done():
-                fut.set_exception(exc)
+        fail_callers(batch, exc)
 
     def _answer(
         self,

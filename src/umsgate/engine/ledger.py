@@ -56,6 +56,7 @@ from umsgate.domain.records import FallbackRow, ReportRow
 from umsgate.domain.results import ResultCode
 from umsgate.domain.transitions import EventRow, MessageState, PartResult, PartState
 from umsgate.engine import retry
+from umsgate.engine.batching import BatchWriter, fail_callers
 from umsgate.reports import faces as report_faces
 from umsgate.reports import format as report_format
 from umsgate.store import messages as message_store
@@ -169,8 +170,10 @@ class _Journal:
     )
 
 
-class Ledger:
+class Ledger(BatchWriter):
     """Applies ops in batches; `apply` returns when the op is committed."""
+
+    task_name = "ledger"
 
     def __init__(
         self,
@@ -195,6 +198,7 @@ class Ledger:
         faces: the compatible faces by name; their messages' reports are in
             their format (`umsgate.reports.faces`).
         """
+        super().__init__()
         self._db = db
         self._ids = ids
         self._node_id = node_id
@@ -210,9 +214,6 @@ class Ledger:
         self._faces = dict(faces or {})
         #: Groups of ops, each with the future its caller awaits.
         self._queue: list[tuple[Sequence[Op], asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closing = False
         #: Batches written and waiting for their COMMIT, and an event set as each
         #: is settled.
         self._unsettled = 0
@@ -249,15 +250,6 @@ class Ledger:
         self._queue.append((ops, fut))
         self._wake.set()
         return fut
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ledger")
-
-    async def stop(self) -> None:
-        self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
 
     # -- the loop -------------------------------------------------------------------
 
@@ -396,9 +388,7 @@ class Ledger:
             exc_info=exc,
             extra={"event": "ledger_error"},
         )
-        for _, fut in batch:
-            if not fut.done():
-                fut.set_exception(exc)
+        fail_callers(batch, exc)
 
     def _take(self) -> list[tuple[Sequence[Op], asyncio.Future[None]]]:
         """Whole groups from the queue, up to ``max_batch`` ops (at least one group)."""

@@ -13,21 +13,20 @@ JPEG uploads and their 41000, the report check's 30 s rule.
 Fault switches (`Faults`) for tests, on the send calls (``/v1/message/…``) only:
 answer 500 (``50000``) or 429 (``42900``) without taking the request; stall (take
 it, answer late); answer truncated JSON (take it, garble the answer); and
-`ApiGatewaySimulator.go_down` / `come_back`.
+`ApiGatewaySimulator.go_down` / `come_back` (while down, messages taken still end
+and their reports are still pushed). Serving, going down, the stall and the
+garbling are the HTTP simulators' own (`umsgate.protocols._http.simbase`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 import dataclasses
 import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 import typer
@@ -36,12 +35,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from umsgate import clients, config
 from umsgate.app import Gateway, create_app
 from umsgate.domain.results import ResultCode
-from umsgate.protocols._http.server import Served, run_foreground
+from umsgate.protocols._http import simbase
+from umsgate.protocols._http.server import run_foreground
+from umsgate.protocols._http.simbase import (
+    Asgi,
+    SimulatorBase,
+    held_answer,
+    respond,
+)
 from umsgate.protocols.apigw.codes import MESSAGES, Code
-from umsgate.protocols.sandbox.facesim import Asgi
+from umsgate.protocols.simoptions import SimOptions, check_http_url
 
-#: Requests kept in `ApiGatewaySimulator.received` (oldest dropped first).
-MAX_RECORDED = 100_000
 SEND_PREFIX = "/v1/message/"
 
 
@@ -78,17 +82,12 @@ class Received:
 
 
 @dataclasses.dataclass(slots=True)
-class Faults:
-    """Switches a test flips; all off by default. They touch the send calls only."""
+class Faults(simbase.Faults):
+    """The HTTP simulators' switches (500 is ``50000``), and one more; all off by
+    default. They touch the send calls only."""
 
-    #: Answer HTTP 500 (``50000``) without taking the request.
-    status_500: bool = False
     #: Answer HTTP 429 (``42900``) without taking the request.
     throttle: bool = False
-    #: Take the request, then hold the answer this many seconds.
-    stall: float = 0.0
-    #: Take the request, then answer a truncated JSON document.
-    malformed: bool = False
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -114,7 +113,7 @@ def parse_mix(text: str) -> dict[str, float]:
     return mix
 
 
-class ApiGatewaySimulator:
+class ApiGatewaySimulator(SimulatorBase[Received]):
     """The simulator; `start` it, read `url`, flip `faults`, `close` it.
 
     Args:
@@ -131,6 +130,10 @@ class ApiGatewaySimulator:
         data_dir: where the store lives (default: a temporary directory, removed on
             `close`).
     """
+
+    name = "apigw"
+
+    faults: Faults
 
     def __init__(
         self,
@@ -151,10 +154,6 @@ class ApiGatewaySimulator:
         self.accounts = list(accounts)
         self.report_url = report_url
         self.tps = tps
-        self.faults = Faults()
-        self.received: collections.deque[Received] = collections.deque(
-            maxlen=MAX_RECORDED
-        )
         self._own_dir = data_dir is None
         self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="umsgate-sim-apigw-"))
         self.settings = config.load(
@@ -174,32 +173,20 @@ class ApiGatewaySimulator:
                 },
             },
         )
-        self._app: ASGIApp | None = None
+        self._face: ASGIApp | None = None
         #: The gateway behind the face (built by `start`).
         self.gateway: Gateway | None = None
-        self._release = asyncio.Event()
-        self.served = Served(Asgi(self._faulty), host=host, port=port)
         self._started = False
+        super().__init__(Asgi(self._faulty), host=host, port=port)
+        self.faults = Faults()
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """The base URL (``http://host:port``)."""
-        return self.served.url
-
-    @property
-    def port(self) -> int:
-        return self.served.port
-
-    def listening(self) -> str:
-        return f"apigw={self.served.address}"
 
     async def start(self) -> None:
         # The app's lifespan is not run by `Served`; the gateway is started here. It
         # has no connectors of its own, so no callback routes are added.
         app = create_app(self.settings)
-        self._app, self.gateway = app, app.gateway
+        self._face, self.gateway = app, app.gateway
         await app.gateway.start()
         self._started = True
         for account in self.accounts:
@@ -213,27 +200,15 @@ class ApiGatewaySimulator:
                 tps={"SMS": self.tps, "MMS": self.tps},
                 report_url=self.report_url,
             )
-        self._release.clear()
-        await self.served.start()
+        await super().start()
 
     async def close(self) -> None:
-        self._release.set()
-        await self.served.stop()
+        await super().close()
         if self._started and self.gateway is not None:
             self._started = False
             await self.gateway.stop()
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    async def go_down(self) -> None:
-        """Stop listening (connections are refused) until `come_back`; messages
-        taken still end and their reports are still pushed."""
-        self._release.set()
-        await self.served.stop()
-
-    async def come_back(self) -> None:
-        self._release.clear()
-        await self.served.start()
 
     def count(self, path: str, status: int | None = None) -> int:
         """Requests received on ``path`` (answered ``status``, when given)."""
@@ -246,7 +221,7 @@ class ApiGatewaySimulator:
     # ------------------------------------------------------------ faults
 
     async def _faulty(self, scope: Scope, receive: Receive, send: Send) -> None:
-        app = self._app
+        app = self._face
         assert app is not None, "started before serving"
         if scope["type"] != "http":
             await app(scope, receive, send)
@@ -268,21 +243,9 @@ class ApiGatewaySimulator:
             status = await _forward(app, scope, receive, send)
             self._record(scope, status)
             return
-        held: list[Message] = []
-
-        async def hold(message: Message) -> None:
-            held.append(message)
-
-        await app(scope, receive, hold)
-        if faults.stall > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(faults.stall):
-                    await self._release.wait()
-        if faults.malformed:
-            held = _truncated(held)
-        for message in held:
-            await send(message)
-        self._record(scope, held[0]["status"] if held else 500)
+        start, body = await held_answer(app, scope, receive)
+        await self._answer_held(send, start, body)
+        self._record(scope, start["status"])
 
     def _record(self, scope: Scope, status: int) -> None:
         self.received.append(
@@ -297,17 +260,9 @@ class ApiGatewaySimulator:
 
 async def _answer(send: Send, code: Code) -> None:
     body = orjson.dumps({"resultCode": code.value, "resultMessage": MESSAGES[code]})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": code.http_status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    await respond(
+        send, code.http_status, [(b"content-type", b"application/json")], body
     )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _forward(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> int:
@@ -323,97 +278,62 @@ async def _forward(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> 
     return status
 
 
-def _truncated(held: list[Message]) -> list[Message]:
-    """The same answer with its body cut in half."""
-    body = b"".join(
-        m.get("body", b"") for m in held if m["type"] == "http.response.body"
-    )
-    cut = body[: len(body) // 2]
-    out: list[Message] = []
-    for message in held:
-        if message["type"] == "http.response.start":
-            headers: list[Any] = [
-                (k, v) for k, v in message["headers"] if k.lower() != b"content-length"
-            ]
-            headers.append((b"content-length", str(len(cut)).encode()))
-            out.append({**message, "headers": headers})
-    out.append({"type": "http.response.body", "body": cut})
-    return out
-
-
 # ---------------------------------------------------------------- the CLI command
 
 
+_option = SimOptions("APIGW")
+
+
 def command(
-    host: Annotated[
-        str,
-        typer.Option(envvar="UMSGATE_SIM_APIGW_HOST", help="Address to listen on."),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_APIGW_PORT", help="Port (0: any free).")
-    ] = 18400,
+    host: Annotated[str, _option.host()] = "127.0.0.1",
+    port: Annotated[int, _option.port()] = 18400,
     client: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_CLIENT",
+        _option(
+            "CLIENT",
             help="ID:SECRET:KEY of a client account; repeat for more. "
             "Default sandbox:sandbox:sandbox.",
         ),
     ] = None,
     report_url: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_REPORT_URL",
-            help="The clients' report URL (reports are pushed there).",
+        _option(
+            "REPORT_URL", help="The clients' report URL (reports are pushed there)."
         ),
     ] = "",
     delay: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_DELAY", help="Seconds from send to report."
-        ),
+        float, _option("DELAY", help="Seconds from send to report.")
     ] = 0.5,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_MIX",
+        _option(
+            "MIX",
             help="Unified codes CODE=SHARE,... (e.g. 2001=0.05,3000=0.01); "
             "DELIVERED gets the rest.",
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_APIGW_SEED", help="Seed of the mix.")
-    ] = 0,
+    seed: Annotated[int, _option.seed()] = 0,
     token_ttl: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_TOKEN_TTL", help="Seconds a token lives."
-        ),
+        float, _option("TOKEN_TTL", help="Seconds a token lives.")
     ] = 86400.0,
-    tps: Annotated[
-        int,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_TPS", help="Each client's SMS and MMS TPS."
-        ),
-    ] = 100,
+    tps: Annotated[int, _option("TPS", help="Each client's SMS and MMS TPS.")] = 100,
     report_check_interval: Annotated[
         float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_REPORT_CHECK_INTERVAL",
-            help="Seconds between a client's report checks.",
+        _option(
+            "REPORT_CHECK_INTERVAL", help="Seconds between a client's report checks."
         ),
     ] = 30.0,
     webhook_retry_interval: Annotated[
         float,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_WEBHOOK_RETRY_INTERVAL",
+        _option(
+            "WEBHOOK_RETRY_INTERVAL",
             help="Seconds between attempts of a report webhook.",
         ),
     ] = 90.0,
     data_dir: Annotated[
         Path | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_APIGW_DATA_DIR",
+        _option(
+            "DATA_DIR",
             help="Where its store lives, kept across restarts (default: a temporary "
             "directory, removed at the end).",
         ),
@@ -428,10 +348,7 @@ def command(
         shares = parse_mix(mix)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--mix") from None
-    if report_url and not report_url.startswith(("http://", "https://")):
-        raise typer.BadParameter(
-            "must be an http:// or https:// URL", param_hint="--report-url"
-        )
+    check_http_url(report_url or None, "--report-url")
     if delay < 0 or token_ttl <= 0 or tps < 1:
         raise typer.BadParameter("--delay ≥ 0, --token-ttl > 0 and --tps ≥ 1")
     simulator = ApiGatewaySimulator(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event, literal, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from umsgate.config import Settings
@@ -475,24 +475,10 @@ def open_database(settings: Settings) -> Database:
         if url.database and url.database != ":memory:":
             private_files(Path(url.database))
         url = url.set(drivername="sqlite+aiosqlite")
-        engine = create_async_engine(
-            url,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout=60,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        )
-        _sqlite_events(engine, begin="BEGIN IMMEDIATE")
+        engine = _sqlite_engine(url, pool_size=1, begin="BEGIN IMMEDIATE")
         reader = None
         if url.database and url.database != ":memory:":
-            reader = create_async_engine(
-                url,
-                pool_size=2,
-                max_overflow=0,
-                pool_timeout=60,
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-            )
-            _sqlite_events(reader, begin="BEGIN")
+            reader = _sqlite_engine(url, pool_size=2, begin="BEGIN")
         return Database(engine, sqlite_path=url.database or ":memory:", reader=reader)
     if backend in ("postgresql", "postgres"):
         url = url.set(drivername="postgresql+asyncpg")
@@ -549,7 +535,17 @@ def private_files(path: Path) -> None:
             )
 
 
-def _sqlite_events(engine: AsyncEngine, *, begin: str) -> None:
+def _sqlite_engine(url: URL, *, pool_size: int, begin: str) -> AsyncEngine:
+    """An engine of ``pool_size`` connections to the SQLite database at ``url``, each
+    set up with the pragmas, whose transactions start with ``begin``."""
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue ``begin`` (BEGIN IMMEDIATE for a
@@ -563,6 +559,8 @@ def _sqlite_events(engine: AsyncEngine, *, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(begin)
+
+    return engine
 
 
 async def ensure_schema(db: Database) -> None:

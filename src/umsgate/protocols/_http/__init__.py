@@ -17,7 +17,9 @@ every HTTP connector and simulator does the same way:
   polling of a message's state shared by the connectors that poll.
 * `server`: a simulator's HTTP server that can go down and come back on its port,
   and the foreground loop of ``umsgate sim``; `simbase`: a simulator's lifecycle,
-  fault switches and the requests it received.
+  fault switches and the requests it received, and the late or garbled answer of
+  an app it serves behind them (the compatible faces on
+  `umsgate.protocols.sandbox.facesim`, the API-Gateway's gateway in `umsgate.sim`).
 * Request bodies are read by `umsgate.request_body` (limit and deadline).
 * `pusher`: a simulator's callbacks to a customer URL, retried on a schedule.
 """

@@ -3,8 +3,9 @@ do the same way: one `Poll` per message awaited, asked again on the configured
 schedule until its state is final, expired once its deadline has passed, and asked
 again when its report could not be recorded.
 
-A connector says what it asks (`PollingConnector._ask`), whether it still awaits a
-message (`_awaits`) and how a report is handed on (`_deliver`).
+The messages a connector awaits are kept here by the provider's name of each
+(`PollingConnector._awaiting`); a connector says what it asks (`_ask`) and how a
+report is handed on (`_deliver`).
 """
 
 from __future__ import annotations
@@ -63,9 +64,22 @@ class PollingConnector(HttpConnector[P]):
         self._poller: Agenda[Poll] = self._agenda(
             self._poll, concurrency=config.poll_concurrency, what="poller"
         )
+        #: The provider's name (clientTag, imsId) → message id of every message
+        #: whose final state is awaited.
+        self._awaiting: dict[str, int] = {}
+
+    @property
+    def awaited(self) -> int:
+        """Messages whose final state is awaited."""
+        return len(self._awaiting)
 
     def _awaits(self, key: str) -> bool:
-        raise NotImplementedError
+        return key in self._awaiting
+
+    def _give_up_at(self, since: dt.datetime) -> dt.datetime:
+        """When a message awaited since ``since`` is given up (``poll_give_up``
+        later)."""
+        return since + dt.timedelta(seconds=self.config.poll_give_up)
 
     async def _ask(self, item: Poll) -> ProviderReport | None:
         """One state request; a report when the state is final, else None."""

@@ -63,8 +63,6 @@ class AiCrossConnector(PollingConnector[Config]):
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
-        #: clientTag → message id, for every message awaiting its result.
-        self._pending: dict[str, int] = {}
         self._reported: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._reporting: set[str] = set()
         self._base = config.url.rstrip("/")
@@ -73,16 +71,11 @@ class AiCrossConnector(PollingConnector[Config]):
 
     # ------------------------------------------------------------ lifecycle
 
-    @property
-    def awaited(self) -> int:
-        """Messages whose final result is awaited."""
-        return len(self._pending)
-
     async def resume(self, messages: Sequence[Message]) -> None:
         """Await the results of SENT messages of a previous run again (DLR or poll);
         they expire ``poll_give_up`` after their due time."""
         for message in messages:
-            deadline = message.due_at + dt.timedelta(seconds=self.config.poll_give_up)
+            deadline = self._give_up_at(message.due_at)
             self._track(message.id, str(message.id), deadline, delay=0.0)
 
     # ------------------------------------------------------------ sending
@@ -151,9 +144,7 @@ class AiCrossConnector(PollingConnector[Config]):
         tag = str(message.id)
         duplicate = answer.error_code in self.config.duplicate_codes
         if answer.kind is codec.AnswerKind.ACCEPTED or duplicate:
-            deadline = self._context.clock.now() + dt.timedelta(
-                seconds=self.config.poll_give_up
-            )
+            deadline = self._give_up_at(self._context.clock.now())
             self._track(message.id, tag, deadline, delay=self.config.poll_schedule[0])
             return SubmitResult(
                 message_id=message.id,
@@ -179,9 +170,9 @@ class AiCrossConnector(PollingConnector[Config]):
     def _track(
         self, message_id: int, tag: str, deadline: dt.datetime, *, delay: float
     ) -> None:
-        if tag in self._pending or tag in self._reported:
+        if tag in self._awaiting or tag in self._reported:
             return
-        self._pending[tag] = message_id
+        self._awaiting[tag] = message_id
         if self.config.poll:
             self._schedule_poll(message_id, tag, deadline, delay=delay)
 
@@ -230,7 +221,7 @@ class AiCrossConnector(PollingConnector[Config]):
         finally:
             self._reporting.discard(tag)
         remember(self._reported, tag, MAX_REMEMBERED)
-        self._pending.pop(tag, None)
+        self._awaiting.pop(tag, None)
         return True
 
     async def dlr(self, request: Request) -> Response:
@@ -247,7 +238,7 @@ class AiCrossConnector(PollingConnector[Config]):
         tag = result.client_tag or ""
         if not result.state.final:
             return PlainTextResponse("OK")
-        message_id = self._pending.get(tag)
+        message_id = self._awaiting.get(tag)
         if message_id is None:
             if tag in self._reported:
                 return PlainTextResponse("OK")
@@ -266,9 +257,6 @@ class AiCrossConnector(PollingConnector[Config]):
             # A repeat while the first copy is recorded: nothing is refused.
             return PlainTextResponse("being recorded", status_code=503)
         return PlainTextResponse("OK")
-
-    def _awaits(self, key: str) -> bool:
-        return key in self._pending
 
     async def _ask(self, item: Poll) -> ProviderReport | None:
         """One result request; a report when the result is final, else None."""

@@ -45,6 +45,7 @@ from umsgate.protocols._http.simbase import SimulatorBase
 from umsgate.protocols.aicross import codec
 from umsgate.protocols.aicross.codes import HTTP_STATUS, MESSAGES, ErrorCode, Status
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.protocols.simoptions import SimOptions, check_http_url
 from umsgate.request_body import read_body
 
 JSON_TYPE = "application/json; charset=UTF-8"
@@ -148,6 +149,8 @@ class AiCrossSimulator(SimulatorBase[Received]):
             is then not used.
     """
 
+    name = "aicross"
+
     def __init__(
         self,
         *,
@@ -184,14 +187,6 @@ class AiCrossSimulator(SimulatorBase[Received]):
         )
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """Base URL (``http://host:port``)."""
-        return self.served.url
-
-    def listening(self) -> str:
-        return f"aicross={self.served.address}"
 
     @property
     def final_after(self) -> float:
@@ -341,66 +336,45 @@ class AiCrossSimulator(SimulatorBase[Received]):
 # ---------------------------------------------------------------- the CLI command
 
 
+_option = SimOptions("AICROSS")
+
+
 def command(
-    host: Annotated[
-        str,
-        typer.Option(envvar="UMSGATE_SIM_AICROSS_HOST", help="Address to listen on."),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_AICROSS_PORT", help="Port (0: any free).")
-    ] = 18300,
+    host: Annotated[str, _option.host()] = "127.0.0.1",
+    port: Annotated[int, _option.port()] = 18300,
     token: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_TOKEN",
+        _option(
+            "TOKEN",
             help="An accepted authentication token; repeatable. Default: sandbox.",
         ),
     ] = None,
     dlr_url: Annotated[
         str | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_DLR_URL",
-            help="The account's registered DLR URL (none: no DLRs).",
-        ),
+        _option("DLR_URL", help="The account's registered DLR URL (none: no DLRs)."),
     ] = None,
     delay: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_DELAY",
-            help="Seconds a message stays 'delivering'.",
-        ),
+        float, _option("DELAY", help="Seconds a message stays 'delivering'.")
     ] = 1.0,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_MIX",
+        _option(
+            "MIX",
             help="Failures CODE=SHARE,... (60001, 60002, 60003); delivered the rest.",
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_AICROSS_SEED", help="Seed of the mix.")
-    ] = 0,
+    seed: Annotated[int, _option.seed()] = 0,
     max_text: Annotated[
-        int,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_MAX_TEXT", help="Longest text in characters."
-        ),
+        int, _option("MAX_TEXT", help="Longest text in characters.")
     ] = codec.DEFAULT_MAX_TEXT_CHARS,
-    dlr_attempts: Annotated[
-        int,
-        typer.Option(envvar="UMSGATE_SIM_AICROSS_DLR_ATTEMPTS", help="DLR attempts."),
-    ] = 5,
+    dlr_attempts: Annotated[int, _option("DLR_ATTEMPTS", help="DLR attempts.")] = 5,
     dlr_interval: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_DLR_INTERVAL",
-            help="Seconds between DLR attempts.",
-        ),
+        float, _option("DLR_INTERVAL", help="Seconds between DLR attempts.")
     ] = 60.0,
     report_first: Annotated[
         bool,
-        typer.Option(
-            envvar="UMSGATE_SIM_AICROSS_REPORT_FIRST",
+        _option(
+            "REPORT_FIRST",
             help="End each message at once and POST its DLR, waiting for the "
             "answer, before answering the send (--delay is not used).",
         ),
@@ -412,10 +386,7 @@ def command(
         policy = PushPolicy(attempts=dlr_attempts, interval=dlr_interval)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if dlr_url is not None and not dlr_url.startswith(("http://", "https://")):
-        raise typer.BadParameter(
-            "must be an http:// or https:// URL", param_hint="--dlr-url"
-        )
+    check_http_url(dlr_url, "--dlr-url")
     simulator = AiCrossSimulator(
         tokens=token or ["sandbox"],
         mix=outcome_mix,

@@ -13,9 +13,9 @@ with schemathesis.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from umsgate import __version__
+from umsgate.oas import json_answer as _json
+from umsgate.oas import path_param
 from umsgate.protocols.apigw import openapi_lookup
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -79,13 +79,6 @@ def _header(name: str, max_length: int) -> dict[str, object]:
 
 
 _HEADER_LIMITS = {"originCode": 9, "billCode": 5, "agencyId": 100, "agencyKey": 100}
-
-
-def _json(schema: Mapping[str, object], description: str) -> dict[str, object]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-    }
 
 
 _UNAUTHORIZED = _json(_ERROR, "token missing, invalid, expired or superseded (40100)")
@@ -577,14 +570,7 @@ _DOCUMENT = {
             "get": {
                 "summary": "Check a file",
                 "security": [{"bearer": []}],
-                "parameters": [
-                    {
-                        "name": "fileId",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                "parameters": [path_param("fileId")],
                 "responses": {
                     "200": _json(_FILE_DATA, "fileData (exist false for unknown ids)"),
                     "401": _UNAUTHORIZED,
@@ -614,15 +600,7 @@ _DOCUMENT = {
                 "summary": "Report check: up to 1000 umsMsgIds, once per 30 s",
                 "security": [{"bearer": []}],
                 "parameters": [
-                    {
-                        "name": "channel",
-                        "in": "path",
-                        "required": True,
-                        "schema": {
-                            "type": "string",
-                            "enum": ["sms", "mms", "rcs", "kko"],
-                        },
-                    }
+                    path_param("channel", enum=["sms", "mms", "rcs", "kko"])
                 ],
                 "requestBody": {
                     "required": True,

@@ -3,22 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel
+from umsgate.oas import json_answer as _json
+from umsgate.oas import path_param
+from umsgate.oas import query_param as _query
 from umsgate.store import lookup
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _TEXT = {"type": ["string", "null"]}
-
-
-def _json(schema: Mapping[str, object], description: str) -> dict[str, object]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": schema}},
-    }
 
 
 SCHEMAS: dict[str, object] = {
@@ -109,29 +103,12 @@ SCHEMAS: dict[str, object] = {
 }
 
 
-def _query(name: str, description: str, **schema: object) -> dict[str, object]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
 PATHS: dict[str, object] = {
     "/v1/messages/{umsMsgId}": {
         "get": {
             "summary": "A message and its whole timeline",
             "security": [{"bearer": []}],
-            "parameters": [
-                {
-                    "name": "umsMsgId",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            ],
+            "parameters": [path_param("umsMsgId")],
             "responses": {
                 "200": _json(
                     {"$ref": "#/components/schemas/MessageDetail"}, "the message"
@@ -160,17 +137,13 @@ PATHS: dict[str, object] = {
                     "yyyyMMddHHmm[ss] KST).",
                 ),
                 _query("to", "Accepted before (same forms as from)."),
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "required": False,
-                    "description": f"Page size (default {lookup.DEFAULT_LIMIT}).",
-                    "schema": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": lookup.MAX_LIMIT,
-                    },
-                },
+                _query(
+                    "limit",
+                    f"Page size (default {lookup.DEFAULT_LIMIT}).",
+                    type="integer",
+                    minimum=1,
+                    maximum=lookup.MAX_LIMIT,
+                ),
                 _query("cursor", "nextCursor of the previous page."),
             ],
             "responses": {

@@ -92,25 +92,16 @@ class ImsConnector(PollingConnector[Config]):
 
     def __init__(self, name: str, config: Config, context: ConnectorContext) -> None:
         super().__init__(name, config, context)
-        #: imsId → message id of every message being polled.
-        self._polling: dict[str, int] = {}
         self._base = config.url.rstrip("/")
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def awaited(self) -> int:
-        """Messages whose final state is awaited (polled)."""
-        return len(self._polling)
 
     async def resume(self, messages: Sequence[Message]) -> None:
         """Poll again for SENT messages of a previous run (by ``provider_msg_id``);
         they expire ``poll_give_up`` after their due time."""
         for message in messages:
             if message.provider_msg_id:
-                deadline = message.due_at + dt.timedelta(
-                    seconds=self.config.poll_give_up
-                )
+                deadline = self._give_up_at(message.due_at)
                 self._watch(message.id, message.provider_msg_id, deadline, delay=0.0)
 
     # ------------------------------------------------------------ sending
@@ -228,9 +219,7 @@ class ImsConnector(PollingConnector[Config]):
                 detail=answer.result_msg,
             )
         assert answer.ims_id is not None  # parse_send_answer guarantees it
-        deadline = self._context.clock.now() + dt.timedelta(
-            seconds=self.config.poll_give_up
-        )
+        deadline = self._give_up_at(self._context.clock.now())
         self._watch(
             message.id, answer.ims_id, deadline, delay=self.config.poll_schedule[0]
         )
@@ -246,18 +235,15 @@ class ImsConnector(PollingConnector[Config]):
     def _watch(
         self, message_id: int, ims_id: str, deadline: dt.datetime, *, delay: float
     ) -> None:
-        if ims_id in self._polling:
+        if ims_id in self._awaiting:
             return
         if self._schedule_poll(message_id, ims_id, deadline, delay=delay):
-            self._polling[ims_id] = message_id
-
-    def _awaits(self, key: str) -> bool:
-        return key in self._polling
+            self._awaiting[ims_id] = message_id
 
     async def _deliver(self, item: Poll, report: ProviderReport) -> bool:
         assert self._sink is not None
         await self._sink.report(report)
-        del self._polling[item.key]
+        del self._awaiting[item.key]
         return True
 
     async def _ask(self, item: Poll) -> ProviderReport | None:

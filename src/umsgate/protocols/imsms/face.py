@@ -194,18 +194,6 @@ async def _client(gw: ImsHost, request: Request) -> ClientInfo | None:
         return None
 
 
-def _content(message: str) -> tuple[Channel, str]:
-    """(channel, charset) of a text without attachment: SMS when it fits 90 bytes of
-    CP949, else LMS; counted in UTF-8 when CP949 cannot hold it."""
-    charset = "cp949"
-    try:
-        size = text.byte_length(message, charset, field="message")
-    except ValidationError:
-        charset = "utf-8"
-        size = len(message.encode(charset))
-    return (Channel.SMS if size <= text.SMS_MAX_BYTES else Channel.LMS), charset
-
-
 async def send(request: Request) -> Response:
     """``POST /api/imsms/send`` (spec §3, §4, §6)."""
     gw: ImsHost = request.app.state.gateway
@@ -246,7 +234,7 @@ async def _take(
     Raises:
         RemoteProtocolError: 903 for an attachment that cannot be an MMS image.
     """
-    channel, charset = _content(req.message)
+    channel, charset = text.sms_or_lms(req.message)
     if req.attachment is not None:
         channel = Channel.MMS
     if not gw.throttles.allow(

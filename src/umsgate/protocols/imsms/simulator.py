@@ -68,6 +68,7 @@ from umsgate.protocols.sandbox.facesim import (
     Taken,
 )
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.protocols.simoptions import SimOptions
 
 SEND_PATH = face.SEND_PATH
 INFO_PATH = face.INFO_PATH
@@ -207,6 +208,8 @@ class ImsSimulator(FaceSimulator[Received]):
         host, port: where to listen (port 0: a free one).
     """
 
+    name = "imsms"
+
     def __init__(
         self,
         *,
@@ -228,14 +231,6 @@ class ImsSimulator(FaceSimulator[Received]):
         super().__init__(routes, served, host=host, port=port)
 
     # ------------------------------------------------------------ lifecycle
-
-    @property
-    def url(self) -> str:
-        """Base URL (``http://host:port``)."""
-        return self.served.url
-
-    def listening(self) -> str:
-        return f"imsms={self.served.address}"
 
     @property
     def taken(self) -> dict[str, Taken]:
@@ -352,44 +347,34 @@ class ImsSimulator(FaceSimulator[Received]):
 # ---------------------------------------------------------------- the CLI command
 
 
+_option = SimOptions("IMSMS")
+
+
 def command(
-    host: Annotated[
-        str, typer.Option(envvar="UMSGATE_SIM_IMSMS_HOST", help="Address to listen on.")
-    ] = "127.0.0.1",
-    port: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_IMSMS_PORT", help="Port (0: any free).")
-    ] = 18200,
+    host: Annotated[str, _option.host()] = "127.0.0.1",
+    port: Annotated[int, _option.port()] = 18200,
     api_key: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_IMSMS_API_KEY",
+        _option(
+            "API_KEY",
             help="An accepted X-API-KEY; repeatable. Default: the seed's sample key.",
         ),
     ] = None,
     agent: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_IMSMS_AGENT",
-            help="An allowed imsAgentId; repeat for more. Default: any.",
-        ),
+        _option("AGENT", help="An allowed imsAgentId; repeat for more. Default: any."),
     ] = None,
     delay: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_IMSMS_DELAY",
-            help="Seconds from send to the final state.",
-        ),
+        float, _option("DELAY", help="Seconds from send to the final state.")
     ] = 1.0,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_IMSMS_MIX",
+        _option(
+            "MIX",
             help="Outcomes undelivered=SHARE,E<n>=SHARE,130=SHARE; delivered the rest.",
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_IMSMS_SEED", help="Seed of the mix.")
-    ] = 0,
+    seed: Annotated[int, _option.seed()] = 0,
 ) -> None:
     """Run a fake IMS SMS provider until Ctrl-C."""
     try:

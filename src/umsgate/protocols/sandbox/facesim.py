@@ -33,7 +33,12 @@ from umsgate.domain.results import Invalid
 from umsgate.domain.submission import Accepted, Submission
 from umsgate.errors import ValidationError
 from umsgate.protocols._http.pusher import PushPolicy
-from umsgate.protocols._http.simbase import SimulatorBase
+from umsgate.protocols._http.simbase import (
+    Asgi,
+    SimulatorBase,
+    held_answer,
+    respond,
+)
 
 #: Messages kept (oldest forgotten first).
 MAX_KEPT = 1_000_000
@@ -183,12 +188,11 @@ class FaceSimulator(SimulatorBase[R]):
         if self.faults.status_500:
             status, content_type, body = self.internal_error()
             self._keep(Exchange(scope=scope, body=b"", status=status, answer=body))
-            await _respond(
+            await respond(
                 send, status, [(b"content-type", content_type.encode())], body
             )
             return
         read: list[bytes] = []
-        held: list[Message] = []
 
         async def tee() -> Message:
             message = await receive()
@@ -196,43 +200,15 @@ class FaceSimulator(SimulatorBase[R]):
                 read.append(message.get("body", b""))
             return message
 
-        async def hold(message: Message) -> None:
-            held.append(message)
-
-        await self._face(scope, tee, hold)
-        start = held[0]
-        body = b"".join(m.get("body", b"") for m in held[1:])
+        start, body = await held_answer(self._face, scope, tee)
         self._keep(
             Exchange(
                 scope=scope, body=b"".join(read), status=start["status"], answer=body
             )
         )
-        await self._hold()
-        headers = [
-            (k, v) for k, v in start["headers"] if k.lower() != b"content-length"
-        ]
-        await _respond(send, start["status"], headers, self._garbled(body))
+        await self._answer_held(send, start, body)
 
     def _keep(self, exchange: Exchange) -> None:
         kept = self.record(exchange)
         if kept is not None:
             self.received.append(kept)
-
-
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-) -> None:
-    headers = [*headers, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class Asgi:
-    """An ASGI 3 app around a coroutine function (uvicorn takes a bound method for
-    an ASGI 2 app)."""
-
-    def __init__(self, handle: Callable[[Scope, Receive, Send], Awaitable[None]]):
-        self._handle = handle
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._handle(scope, receive, send)

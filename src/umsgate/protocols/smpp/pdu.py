@@ -139,12 +139,9 @@ class BindResp(Response):
     def _body(self) -> bytes:
         # §4.1.2: "The body portion of the SMPP bind_transmitter_resp PDU is not
         # returned if the command_status field contains a non-zero value."
-        if self.status != CommandStatus.ROK and not self.system_id:
-            if self.tlvs is NO_TLVS:
-                return b""
-        return _cstr(
-            self.system_id, MAX_SYSTEM_ID, "system_id", _S.RINVSYSID
-        ) + tlv.encode(self.tlvs)
+        return _id_and_tlvs(
+            self, self.system_id, MAX_SYSTEM_ID, "system_id", _S.RINVSYSID, self.tlvs
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -296,16 +293,15 @@ class MessageIdResp(Response):
     def _body(self) -> bytes:
         # §4.4.2: "The submit_sm_resp PDU Body is not returned if the command_status
         # field contains a non-zero value."
-        if (
-            self._bare_on_error
-            and self.status != CommandStatus.ROK
-            and not self.message_id
-            and self.tlvs is NO_TLVS
-        ):
-            return b""
-        return _cstr(
-            self.message_id, MAX_MESSAGE_ID, "message_id", _S.RINVMSGID
-        ) + tlv.encode(self.tlvs)
+        return _id_and_tlvs(
+            self,
+            self.message_id,
+            MAX_MESSAGE_ID,
+            "message_id",
+            _S.RINVMSGID,
+            self.tlvs,
+            bare_on_error=self._bare_on_error,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -442,6 +438,28 @@ def error_reply(error: InvalidPdu) -> Response:
 
 
 # ------------------------------------------------------------------ encoding
+
+
+def _id_and_tlvs(
+    resp: Response,
+    value: str,
+    size: int,
+    name: str,
+    status: int,
+    tlvs: Tlvs,
+    *,
+    bare_on_error: bool = True,
+) -> bytes:
+    """The body of a response of one C-Octet String (an id) and TLVs: none at all
+    for an error answer with neither, when ``bare_on_error``."""
+    if (
+        bare_on_error
+        and resp.status != CommandStatus.ROK
+        and not value
+        and tlvs is NO_TLVS
+    ):
+        return b""
+    return _cstr(value, size, name, status) + tlv.encode(tlvs)
 
 
 def _cstr(value: str, size: int, name: str, status: int) -> bytes:

@@ -150,7 +150,7 @@ _option = SimOptions("SMPP")
 
 
 def command(
-    host: Annotated[str, _option("HOST", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[str, _option.host()] = "127.0.0.1",
     port: Annotated[
         int, _option("PORT", help="Port to listen on (0: any free port).")
     ] = 2775,

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from umsgate import targets
 from umsgate.clients import AuthError, ClientInfo
 from umsgate.domain import phone, text
-from umsgate.domain.message import Channel
 from umsgate.domain.results import Invalid
 from umsgate.domain.submission import Accepted, Submission
 from umsgate.errors import (
@@ -143,18 +142,6 @@ def _sender(send_num: str) -> str:
     raise codec.refusal(AckCode.SEND_NUM, "not a valid number")
 
 
-def _channel(body: str) -> tuple[Channel, str]:
-    """(channel, charset) of a Body: SMS when it fits 90 bytes of CP949, else LMS;
-    counted in UTF-8 when CP949 cannot hold it."""
-    charset = "cp949"
-    try:
-        size = text.byte_length(body, charset, field="Body")
-    except ValidationError:
-        charset = "utf-8"
-        size = len(body.encode(charset))
-    return (Channel.SMS if size <= text.SMS_MAX_BYTES else Channel.LMS), charset
-
-
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Prepared:
     """A valid request of an authenticated client, as the message it becomes."""
@@ -190,7 +177,7 @@ def prepare(fields: Mapping[str, str], *, allow_private_targets: bool) -> Prepar
     recv_digits = req.recv_num.lstrip("+")
     send_echo = req.send_num.lstrip("+")
     sender = _sender(req.send_num)
-    channel, charset = _channel(req.body)
+    channel, charset = text.sms_or_lms(req.body)
     extra: dict[str, Any] = {
         FACE_KEY: NAME,
         "ckey": req.ckey,

@@ -50,6 +50,7 @@ from umsgate.protocols.sandbox.facesim import (
     Taken,
 )
 from umsgate.protocols.sandbox.mix import OutcomeMix
+from umsgate.protocols.simoptions import SimOptions
 from umsgate.protocols.tobetext import codec, codes
 from umsgate.protocols.tobetext.face import PUSH, ToBeTextReports, routes
 from umsgate.protocols.tobetext.send import PATH, msg_id
@@ -133,6 +134,8 @@ class ToBeTextSimulator(FaceSimulator[Received]):
             ``MsgId``.
     """
 
+    name = "tobetext"
+
     def __init__(
         self,
         *,
@@ -171,9 +174,6 @@ class ToBeTextSimulator(FaceSimulator[Received]):
     def url(self) -> str:
         """The send URL (``http://host:port/sms``)."""
         return f"{self.served.url}{PATH}"
-
-    def listening(self) -> str:
-        return f"tobetext={self.served.address}"
 
     @property
     def accepted(self) -> int:
@@ -252,71 +252,56 @@ def _accounts(values: list[str]) -> dict[str, str]:
     return accounts
 
 
+_option = SimOptions("TOBETEXT")
+
+
 def command(
-    host: Annotated[
-        str,
-        typer.Option(envvar="UMSGATE_SIM_TOBETEXT_HOST", help="Address to listen on."),
-    ] = "127.0.0.1",
-    port: Annotated[
-        int,
-        typer.Option(envvar="UMSGATE_SIM_TOBETEXT_PORT", help="Port (0: any free)."),
-    ] = 18100,
+    host: Annotated[str, _option.host()] = "127.0.0.1",
+    port: Annotated[int, _option.port()] = 18100,
     account: Annotated[
         list[str] | None,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_ACCOUNT",
+        _option(
+            "ACCOUNT",
             help="CID:TOKEN of an account; repeat for more. Default sandbox:sandbox.",
         ),
     ] = None,
     delay: Annotated[
-        float,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_DELAY", help="Seconds from send to callback."
-        ),
+        float, _option("DELAY", help="Seconds from send to callback.")
     ] = 1.0,
     realistic: Annotated[
         bool,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_REALISTIC",
+        _option(
+            "REALISTIC",
             help="Call back 3 to 30 minutes after sending, as ToBeText does.",
         ),
     ] = False,
     mix: Annotated[
         str,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_MIX",
+        _option(
+            "MIX",
             help="Callback failures CODE=SHARE,... (400, 411, 412); 200 gets the rest.",
         ),
     ] = "",
-    seed: Annotated[
-        int, typer.Option(envvar="UMSGATE_SIM_TOBETEXT_SEED", help="Seed of the mix.")
-    ] = 0,
+    seed: Annotated[int, _option.seed()] = 0,
     callback_attempts: Annotated[
-        int,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_CALLBACK_ATTEMPTS",
-            help="Callback attempts in all.",
-        ),
+        int, _option("CALLBACK_ATTEMPTS", help="Callback attempts in all.")
     ] = 4,
     callback_interval: Annotated[
         float,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_CALLBACK_INTERVAL",
-            help="Seconds between callback attempts.",
-        ),
+        _option("CALLBACK_INTERVAL", help="Seconds between callback attempts."),
     ] = 60.0,
     report_first: Annotated[
         bool,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_REPORT_FIRST",
+        _option(
+            "REPORT_FIRST",
             help="Call back, and wait for the answer, before acknowledging the send "
             "(--delay is not used).",
         ),
     ] = False,
     callback_ckey: Annotated[
         bool,
-        typer.Option(
-            envvar="UMSGATE_SIM_TOBETEXT_CALLBACK_CKEY",
+        _option(
+            "CALLBACK_CKEY",
             help="Name the message by CKey in callbacks (--no-callback-ckey: by "
             "MsgId only).",
         ),

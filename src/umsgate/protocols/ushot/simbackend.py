@@ -135,10 +135,7 @@ class Faults:
         self._drop_on_results[port] += count
 
     def take_drop_on_results(self, port: Port) -> bool:
-        if self._drop_on_results[port] > 0:
-            self._drop_on_results[port] -= 1
-            return True
-        return False
+        return _take_one(self._drop_on_results, port)
 
     def error_next(
         self,
@@ -160,13 +157,18 @@ class Faults:
         self._corrupt[port] += count
 
     def take_corrupt(self, port: Port) -> bool:
-        if self._corrupt[port] > 0:
-            self._corrupt[port] -= 1
-            return True
-        return False
+        return _take_one(self._corrupt, port)
 
     def refuse_logins(self, seconds: float, now: float) -> None:
         self.refuse_logins_until = now + seconds
+
+
+def _take_one(armed: collections.Counter[Port], port: Port) -> bool:
+    """Whether a fault is still armed on ``port``, taking it when it is."""
+    if armed[port] > 0:
+        armed[port] -= 1
+        return True
+    return False
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -553,7 +553,7 @@ def _parse_versions(text: str) -> frozenset[Version]:
 
 
 def command(
-    host: Annotated[str, _option("HOST", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[str, _option.host()] = "127.0.0.1",
     base_port: Annotated[
         int,
         _option(
