@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from umsgate.config import Settings
 
 #: The commands served here.
 COMMANDS = frozenset({"gateway", "front", "connector-process"})
@@ -70,22 +74,21 @@ def _store_and_tls(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def _gateway(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace, **server: object) -> Settings | None:
+    """The settings named by ``args`` (the file, the store, the TLS files) with
+    ``server`` over them; None, said on stderr, when they are wrong."""
     from pathlib import Path
 
     from umsgate import config
     from umsgate.errors import UmsgateError
-    from umsgate.serving import run
 
     try:
-        settings = config.load(
+        return config.load(
             Path(args.config) if args.config else None,
             overrides={
                 "store": {"data_dir": args.data_dir, "url": args.db},
                 "server": {
-                    "host": args.host,
-                    "port": args.port,
-                    "workers": args.workers,
+                    **server,
                     "tls_cert": args.tls_cert,
                     "tls_key": args.tls_key,
                 },
@@ -95,33 +98,23 @@ def _gateway(args: argparse.Namespace) -> int:
         import sys
 
         print(f"configuration error: {exc}", file=sys.stderr)
+        return None
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from umsgate.serving import run
+
+    settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
+    if settings is None:
         return 2
     return run(settings, passed=_store_and_tls(args))
 
 
 def _front(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from umsgate import config
-    from umsgate.errors import UmsgateError
     from umsgate.front.app import run_front
 
-    try:
-        settings = config.load(
-            Path(args.config) if args.config else None,
-            overrides={
-                "store": {"data_dir": args.data_dir, "url": args.db},
-                "server": {
-                    "host": args.host,
-                    "tls_cert": args.tls_cert,
-                    "tls_key": args.tls_key,
-                },
-            },
-        )
-    except UmsgateError as exc:
-        import sys
-
-        print(f"configuration error: {exc}", file=sys.stderr)
+    settings = _settings(args, host=args.host)
+    if settings is None:
         return 2
     return run_front(
         settings, intake=args.intake, gateway_http=args.gateway_http, port=args.port
