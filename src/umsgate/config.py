@@ -260,9 +260,10 @@ class WebhookSettings:
 
     def __post_init__(self) -> None:
         if not 1 <= self.reports_per_post <= MAX_REPORTS_PER_POST:
-            raise ValueError(
+            raise BadValue(
+                "reports_per_post",
                 f"reports_per_post must be 1 to {MAX_REPORTS_PER_POST}, "
-                f"not {self.reports_per_post}"
+                f"not {self.reports_per_post}",
             )
 
 
@@ -407,17 +408,16 @@ class BreakerSettings:
 
     def __post_init__(self) -> None:
         if self.threshold < 1:
-            raise ValueError("threshold must be at least 1")
+            raise BadValue("threshold", "threshold must be at least 1")
         if not 0.0 < self.ratio <= 1.0:
-            raise ValueError("ratio must be in (0, 1]")
-        if self.window <= 0 or self.cooldown <= 0:
-            raise ValueError("window and cooldown must be positive")
+            raise BadValue("ratio", "ratio must be in (0, 1]")
+        for name in ("window", "cooldown", "probe_timeout"):
+            if getattr(self, name) <= 0:
+                raise BadValue(name, f"{name} must be positive")
         if self.cooldown_max < self.cooldown:
-            raise ValueError("cooldown_max must be at least cooldown")
+            raise BadValue("cooldown_max", "cooldown_max must be at least cooldown")
         if self.probes < 1:
-            raise ValueError("probes must be at least 1")
-        if self.probe_timeout <= 0:
-            raise ValueError("probe_timeout must be positive")
+            raise BadValue("probes", "probes must be at least 1")
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

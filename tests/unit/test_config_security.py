@@ -49,6 +49,14 @@ def test_env_twins() -> None:
         ("auth", "lockout_max_seconds", 0.5),
         ("auth", "lockout_keys", 0),
         ("security", "webhook_key_grace", -1.0),
+        ("webhook", "reports_per_post", 5000),
+        ("breaker", "threshold", 0),
+        ("breaker", "ratio", 1.5),
+        ("breaker", "window", 0),
+        ("breaker", "cooldown", -1),
+        ("breaker", "cooldown_max", 0.1),
+        ("breaker", "probes", 0),
+        ("breaker", "probe_timeout", 0),
     ],
 )
 def test_values_out_of_range_are_refused(
