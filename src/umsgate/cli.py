@@ -828,7 +828,7 @@ def send(
     """Send one message through a running gateway and print its answer."""
     import secrets as _secrets
 
-    import httpx  # here: `serve` runs in this process and needs none of it
+    import httpx  # here: no other command needs it
 
     body: dict[str, object] = {
         "srcMsgId": src_msg_id or _secrets.token_hex(8),

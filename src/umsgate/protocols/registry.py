@@ -164,4 +164,6 @@ class NoHttp:
     any use of it is a bug, said at once."""
 
     def __getattr__(self, name: str) -> NoReturn:
-        raise RuntimeError(f"a connector process has no HTTP client (.{name})")
+        raise RuntimeError(
+            f"no HTTP client here: no protocol configured makes HTTP requests (.{name})"
+        )
