@@ -271,7 +271,7 @@ BAD: list[tuple[str, str, int, list[str]]] = [
     ("unknown engine key", replace("batch_size = 100", "batch = 100"), 2, ["'batch'"]),
     ("unknown section", "[weird]\nx = 1\n", 1, ["[weird]"]),
     ("routes not tables", 'routes = "all"\n', 1, ["[[routes]]"]),
-    ("bad breaker", "\n[breaker]\nratio = 2.0\n", 2, ["[breaker]", "ratio"]),
+    ("bad breaker", "\n[breaker]\nratio = 2.0\n", 3, ["[breaker]", "ratio"]),
 ]
 
 
