@@ -64,14 +64,21 @@ def main(argv: Sequence[str]) -> int:
     return _front(args)
 
 
+def options(**values: object) -> list[str]:
+    """The command-line options ``--name=value`` of the ``values`` given (not
+    None), for a process run through here (``data_dir`` is ``--data-dir``)."""
+    return [
+        f"--{name.replace('_', '-')}={value}"
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
 def _store_and_tls(args: argparse.Namespace) -> list[str]:
     """The options that name the settings file, the store and the TLS files, as
     given: a front process gets them too."""
-    return [
-        f"--{name.replace('_', '-')}={value}"
-        for name in ("config", "data_dir", "db", "tls_cert", "tls_key")
-        if (value := getattr(args, name)) is not None
-    ]
+    names = ("config", "data_dir", "db", "tls_cert", "tls_key")
+    return options(**{name: getattr(args, name) for name in names})
 
 
 def _settings(args: argparse.Namespace, **server: object) -> Settings | None:

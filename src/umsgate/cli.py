@@ -313,18 +313,14 @@ def serve(
         raise typer.Exit(2) from None
     # Checked: this process becomes the gateway process (`umsgate.serving`, through
     # `umsgate.children`), which leaves the command line's modules behind.
-    given = {
-        "--host": host,
-        "--port": None if port is None else str(port),
-        "--workers": workers,
-        "--config": None if config_path is None else str(config_path),
-        "--data-dir": data_dir,
-        "--db": db,
-        "--tls-cert": tls_cert,
-        "--tls-key": tls_key,
-    }
-    argv = [sys.executable, "-m", "umsgate", "gateway", *logs.current.args()]
-    argv += [f"{name}={value}" for name, value in given.items() if value is not None]
+    argv = [
+        sys.executable, "-m", "umsgate", "gateway",
+        *logs.current.args(),
+        *children.options(
+            host=host, port=port, workers=workers, config=config_path,
+            data_dir=data_dir, db=db, tls_cert=tls_cert, tls_key=tls_key,
+        ),
+    ]  # fmt: skip
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import dataclasses
 import gc
+import os
 from typing import TYPE_CHECKING, TypedDict
 
 if TYPE_CHECKING:
@@ -75,8 +76,6 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Cap glibc's malloc arenas of this process at ``arenas`` (before it starts
     its threads); whether it could (False on a C library other than glibc, or when
     ``MALLOC_ARENA_MAX`` in the environment already says)."""
-    import os
-
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
     name = ctypes.util.find_library("c")

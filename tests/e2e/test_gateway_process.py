@@ -1,0 +1,44 @@
+"""``umsgate serve`` checks its options, then becomes the gateway process with
+``exec``: the same process id (which a service manager signals) runs ``python -m
+umsgate gateway …`` and has not loaded the command line's libraries (Typer checks
+options with pydantic, whose compiled core would be mapped into the process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Store
+from tests.e2e.conftest import server
+
+
+def _argv(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+def _proc(pid: int, name: str) -> str:
+    return Path(f"/proc/{pid}/{name}").read_text()
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["one-process", "with-a-front"])
+async def test_serve_becomes_a_lean_gateway_process(
+    sqlite_store: Store, tmp_path: Path, workers: int
+) -> None:
+    async with server(sqlite_store, tmp_path, workers=workers) as srv:
+        assert srv.proc is not None
+        pid = srv.proc.pid
+        argv = _argv(pid)
+        assert argv[1:4] == ["-m", "umsgate", "gateway"], argv
+        assert f"--port={srv.port}" in argv
+        assert "pydantic_core" not in _proc(pid, "maps")
+        children = _proc(pid, f"task/{pid}/children").split()
+        kinds = [_argv(int(child))[3] for child in children]
+        assert kinds.count("front") == workers
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(srv.url + "/healthz")).status_code == 200
+    # srv.stop() sent SIGTERM to that pid: the gateway process ended in order
+    # (uvicorn raises the signal again once it has shut down).
+    assert srv.proc.returncode == -15
+    assert "gateway stopped" in srv.log.read_text()
