@@ -159,3 +159,21 @@ async def test_the_file_operations(store: Store) -> None:
         assert await stored.file_meta(db, ["F1"]) == {}
     finally:
         await db.close()
+
+
+async def test_a_snapshot_sees_one_commit_and_leaves_writers_free(store: Store) -> None:
+    """Reads in a snapshot agree with each other while a writer commits between
+    them, and the writer does not wait for the snapshot to end."""
+    db = await _opened(store)
+    try:
+        await clients.add_client(db, "first")
+        driver = db.driver
+        async with driver.snapshot() as snap:
+            before = await snap.fetch("SELECT count(*) FROM clients")
+            async with asyncio.timeout(10):
+                await clients.add_client(db, "second")
+            during = await snap.fetch("SELECT count(*) FROM clients")
+        after = await driver.fetch("SELECT count(*) FROM clients")
+        assert (before[0][0], during[0][0], after[0][0]) == (1, 1, 2)
+    finally:
+        await db.close()

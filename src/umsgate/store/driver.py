@@ -76,6 +76,11 @@ class Driver(Protocol):
     def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
         """A transaction, committed on normal exit and rolled back on error."""
 
+    def snapshot(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        """A read-only transaction: its queries see one commit, and it never
+        waits for the write lock (for reads of several statements that must
+        agree, such as a message and its events)."""
+
     async def close(self) -> None: ...
 
 
@@ -189,6 +194,17 @@ class SqliteDriver:
                 raise
             await writer.run(writer.execute_now, "COMMIT", ())
 
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Tx]:
+        reader = self._reader
+        async with reader.lock:
+            # Deferred: a read transaction in WAL mode, which takes no lock.
+            await reader.run(reader.execute_now, "BEGIN", ())
+            try:
+                yield _SqliteTx(reader)
+            finally:
+                await reader.run(reader.execute_now, "COMMIT", ())
+
     async def close(self) -> None:
         await self._reader.close()
         await self._writer.close()
@@ -265,6 +281,15 @@ class PgDriver:
     async def transaction(self) -> AsyncIterator[Tx]:
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
+            yield _PgTx(conn)
+
+    @contextlib.asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Tx]:
+        pool = await self._get_pool()
+        async with (
+            pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
             yield _PgTx(conn)
 
     async def close(self) -> None:
