@@ -386,3 +386,19 @@ async def trickle(writer: asyncio.StreamWriter, data: bytes) -> None:
         except ConnectionError:
             return
         await asyncio.sleep(1.0)
+
+
+async def status_counts(gateway: Gateway) -> dict[str, int]:
+    """How many of the gateway's messages are in each status."""
+    rows = await gateway.db.driver.fetch(
+        "SELECT status, count(*) FROM messages GROUP BY status"
+    )
+    return {str(status): int(n or 0) for status, n in rows}
+
+
+async def webhook_states(gateway: Gateway) -> dict[str, int]:
+    """How many of the gateway's reports are in each webhook state."""
+    rows = await gateway.db.driver.fetch(
+        "SELECT webhook_state, count(*) FROM reports GROUP BY webhook_state"
+    )
+    return {str(state): int(n or 0) for state, n in rows}

@@ -311,6 +311,7 @@ def serve(
     except UmsgateError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
+    _upgrade_before_serving(settings)
     # Checked: this process becomes the gateway process (`umsgate.serving`, through
     # `umsgate.children`), which leaves the command line's modules behind.
     argv = [
@@ -324,6 +325,29 @@ def serve(
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
+
+
+def _upgrade_before_serving(settings: config.Settings) -> None:
+    """Bring the store's schema up to date in this process, which `serve` replaces
+    with the gateway process: the gateway then finds it current and never loads
+    Alembic and SQLAlchemy (about 30 MiB of a long-lived process)."""
+
+    async def run() -> None:
+        db = open_database(settings)
+        try:
+            await store_migrate.upgrade(db)
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as exc:  # the store's driver's own errors, as well as ours
+        typer.echo(
+            f"error: cannot bring the store at {store_migrate.location(settings)} "
+            f"up to date: {exc}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
 
 
 @store_command(app)

@@ -1,7 +1,10 @@
 """``umsgate serve`` checks its options, then becomes the gateway process with
 ``exec``: the same process id (which a service manager signals) runs ``python -m
 umsgate gateway …`` and has not loaded the command line's libraries (Typer checks
-options with pydantic, whose compiled core would be mapped into the process)."""
+options with pydantic, whose compiled core would be mapped into the process). It
+brings the store's schema up to date before it becomes the gateway, which then
+serves, looks messages up and answers its readiness check without loading
+SQLAlchemy (its compiled modules, and greenlet's, stay unmapped)."""
 
 from __future__ import annotations
 
@@ -38,6 +41,10 @@ async def test_serve_becomes_a_lean_gateway_process(
         assert kinds.count("front") == workers
         async with httpx.AsyncClient() as http:
             assert (await http.get(srv.url + "/healthz")).status_code == 200
+            assert (await http.get(srv.url + "/readyz")).status_code == 200
+        maps = _proc(pid, "maps")
+        assert "/sqlalchemy/" not in maps
+        assert "/greenlet/" not in maps
     # srv.stop() sent SIGTERM to that pid: the gateway process ended in order
     # (uvicorn raises the signal again once it has shut down).
     assert srv.proc.returncode == -15

@@ -6,6 +6,12 @@ cheap. All work goes through one connection, whose transactions start with ``BEG
 IMMEDIATE`` so that another process on the same file (the CLI editing clients) waits
 for the write lock instead of failing half-way. PostgreSQL gets a pool; each test run
 or tenant can use its own schema (``store.schema``).
+
+The store's operations run on the driver (the hot path's connection here, the
+others' in `umsgate.store.driver`). SQLAlchemy's engines are made on first use only:
+the migrations (`umsgate.store.migrate`) and the schema (`umsgate.store.tables`) are
+SQLAlchemy's, and a gateway process that finds its store up to date never loads it
+(about 24 MiB of the process).
 """
 
 from __future__ import annotations
@@ -19,11 +25,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlalchemy import event, literal, select, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from umsgate.config import Settings
 from umsgate.errors import ConfigError
@@ -32,8 +34,14 @@ from umsgate.store.driver import (
     PgDriver,
     SqliteDriver,
     create_pg_pool,
+    pg_dsn,
+    sqlite_path,
 )
 from umsgate.store.driver import SQLITE_PRAGMAS as _SQLITE_PRAGMAS
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 _T = TypeVar("_T")
 log = logging.getLogger("umsgate.store")
@@ -349,32 +357,39 @@ class SqliteWriter:
 
 
 class Database:
-    """The engine and how to get a transaction from it."""
+    """The store at one URL: its drivers, and SQLAlchemy's engines when asked."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        *,
-        schema: str = "",
-        sqlite_path: str = "",
-        reader: AsyncEngine | None = None,
-        pg_dsn: str = "",
-    ) -> None:
+    def __init__(self, url: str, *, schema: str = "") -> None:
         """Args:
-        reader: the engine of `read` (default ``engine``).
-        pg_dsn: PostgreSQL: the server the hot path's pool connects to.
+        url: the store's URL, SQLite or PostgreSQL (see `open_database`).
+        schema: PostgreSQL: the schema the connections use ("" for the default).
         """
-        self.engine = engine
-        self.reader = reader or engine
-        self.dialect = engine.dialect.name
+        self.url = url
+        path = sqlite_path(url)
+        self.dialect = "sqlite" if path is not None else "postgresql"
         self.schema = schema
-        self._sqlite_path = sqlite_path
+        self._sqlite_path = path or ""
+        self._pg_dsn = pg_dsn(url) or ""
+        self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
         self._writer: SqliteWriter | None = None
         self._writer_lock = asyncio.Lock()
-        self._pg_dsn = pg_dsn
         self._pg_pool: Any = None
         self._pg_lock = asyncio.Lock()
         self._driver: SqliteDriver | PgDriver | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """SQLAlchemy's engine (made, and SQLAlchemy loaded, on first use)."""
+        if self._engine is None:
+            self._engine, self._reader = _engines(self.url, self.schema)
+        return self._engine
+
+    @property
+    def reader(self) -> AsyncEngine:
+        """The engine of `read`: on SQLite a pool of its own."""
+        engine = self.engine
+        return self._reader or engine
 
     @property
     def driver(self) -> SqliteDriver | PgDriver:
@@ -412,8 +427,7 @@ class Database:
 
     async def ping(self) -> None:
         """A round trip to the database (``/readyz``)."""
-        async with self.read() as conn:
-            await conn.execute(select(literal(1)))
+        await self.driver.fetch("SELECT 1")
 
     @contextlib.asynccontextmanager
     async def sqlite_writer(self) -> AsyncIterator[SqliteWriter]:
@@ -457,46 +471,60 @@ class Database:
             async with self._writer_lock:
                 await self._writer.close()
                 self._writer = None
-        await self.engine.dispose()
-        if self.reader is not self.engine:
-            await self.reader.dispose()
+        engine, reader = self._engine, self._reader
+        self._engine = self._reader = None
+        if engine is not None:
+            await engine.dispose()
+        if reader is not None:
+            await reader.dispose()
 
 
 def open_database(settings: Settings) -> Database:
-    """Create the engine for ``settings`` (no connection is made yet). (The HTTP
-    fronts open no engine: their reads run on `umsgate.store.driver`.)
+    """The `Database` of ``settings`` (no connection is made yet), its SQLite file
+    and directory created private to the gateway's user if missing.
 
     Raises:
         ConfigError: an unsupported URL.
     """
-    url = make_url(settings.database_url())
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        if url.database and url.database != ":memory:":
-            private_files(Path(url.database))
-        url = url.set(drivername="sqlite+aiosqlite")
-        engine = _sqlite_engine(url, pool_size=1, begin="BEGIN IMMEDIATE")
-        reader = None
-        if url.database and url.database != ":memory:":
-            reader = _sqlite_engine(url, pool_size=2, begin="BEGIN")
-        return Database(engine, sqlite_path=url.database or ":memory:", reader=reader)
-    if backend in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+asyncpg")
-        connect_args: dict[str, Any] = {}
-        if settings.store.schema:
-            connect_args["server_settings"] = {"search_path": settings.store.schema}
-        engine = create_async_engine(
-            url,
-            pool_size=10,
-            max_overflow=10,
-            pool_pre_ping=True,
-            connect_args=connect_args,
-        )
-        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return Database(engine, schema=settings.store.schema, pg_dsn=dsn)
+    url = settings.database_url()
+    path = sqlite_path(url)
+    if path is not None:
+        if path != ":memory:":
+            private_files(Path(path))
+        return Database(url)
+    if pg_dsn(url) is not None:
+        return Database(url, schema=settings.store.schema)
     raise ConfigError(
-        f"store.url: {backend!r} databases are not supported (sqlite, postgresql)"
+        f"store.url: {url.split(':', 1)[0]!r} databases are not supported"
+        " (sqlite, postgresql)"
     )
+
+
+def _engines(url: str, schema: str) -> tuple[AsyncEngine, AsyncEngine | None]:
+    """SQLAlchemy's engines of the store at ``url``: the engine, and on SQLite the
+    reader's of `Database.read` (None: the engine reads too)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+        engine = _sqlite_engine(parsed, pool_size=1, begin="BEGIN IMMEDIATE")
+        reader = None
+        if parsed.database and parsed.database != ":memory:":
+            reader = _sqlite_engine(parsed, pool_size=2, begin="BEGIN")
+        return engine, reader
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["server_settings"] = {"search_path": schema}
+    engine = create_async_engine(
+        parsed.set(drivername="postgresql+asyncpg"),
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args=connect_args,
+    )
+    return engine, None
 
 
 #: Modes of what the store creates: the data directory and the database (SQLite
@@ -538,6 +566,9 @@ def private_files(path: Path) -> None:
 def _sqlite_engine(url: URL, *, pool_size: int, begin: str) -> AsyncEngine:
     """An engine of ``pool_size`` connections to the SQLite database at ``url``, each
     set up with the pragmas, whose transactions start with ``begin``."""
+    from sqlalchemy import event
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -566,6 +597,5 @@ def _sqlite_engine(url: URL, *, pool_size: int, begin: str) -> AsyncEngine:
 async def ensure_schema(db: Database) -> None:
     """Create the PostgreSQL schema named in the settings if it does not exist."""
     if db.schema and not db.is_sqlite:
-        async with db.engine.connect() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"'))
-            await conn.commit()
+        async with db.driver.transaction() as tx:
+            await tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{db.schema}"')

@@ -3,8 +3,8 @@ state, their parts and their timelines.
 
 The operations of the hot path (accept, claim, lock, apply changes) run on the
 driver inside a `umsgate.store.transactions.transaction`; the others (sweeps,
-look-ups, counts) on SQLAlchemy Core: those the engine calls open their own
-connection (``db``), those of the faces and the console take one.
+look-ups, counts) on the driver's own connections (`umsgate.store.driver`), which
+read without waiting for the hot path's write lock.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Row, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from umsgate.domain.lifecycle import Status
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.records import FallbackRow, StoredMessage
 from umsgate.domain.transitions import MessageState, PartResult, PartState
 from umsgate.store.database import Database
-from umsgate.store.tables import events, messages, send_guards
+from umsgate.store.driver import Source, fetch
 from umsgate.store.transactions import (
     Cell,
     Transaction,
@@ -34,7 +32,43 @@ from umsgate.store.transactions import (
     marks,
 )
 
-MESSAGE_COLUMNS = tuple(c.name for c in messages.columns)
+#: The columns of ``messages`` in the order of the schema (`umsgate.store.tables`,
+#: which a test compares): that module is SQLAlchemy's, and the gateway process
+#: loads SQLAlchemy only to migrate.
+MESSAGE_COLUMNS = (
+    "id",
+    "client_id",
+    "src_msg_id",
+    "kind",
+    "parent_id",
+    "cmp_msg_id",
+    "channel",
+    "status",
+    "sender",
+    "receiver",
+    "subject",
+    "content",
+    "charset",
+    "file_ids",
+    "extra",
+    "fallback",
+    "content_hash",
+    "created_at",
+    "due_at",
+    "expires_at",
+    "attempts",
+    "connector",
+    "provider_msg_id",
+    "owner",
+    "claimed_at",
+    "sent_at",
+    "done_at",
+    "result_code",
+    "raw_code",
+    "result_message",
+    "carrier",
+    "segments",
+)
 
 #: What the ledger reads to decide a transition and write a report (no bodies).
 STATE_COLUMNS = tuple(
@@ -43,7 +77,8 @@ STATE_COLUMNS = tuple(
     if c not in ("content", "subject", "file_ids", "content_hash")
 )
 
-EVENT_COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+#: The columns of ``events`` but its id (also compared with the schema by a test).
+EVENT_COLUMNS = ("message_id", "at", "status", "code", "detail")
 
 #: The columns a status change may write.
 MUTABLE = (
@@ -107,15 +142,25 @@ async def insert_fallbacks(tx: Transaction, rows: Sequence[FallbackRow]) -> None
     )
 
 
+#: PostgreSQL's types of the columns of ``messages`` that are not text (compared
+#: with the schema by a test), for the arrays of `_PG_ACCEPT`.
+_PG_TYPES = {
+    "id": "bigint",
+    "kind": "integer",
+    "parent_id": "bigint",
+    "created_at": "float8",
+    "due_at": "float8",
+    "expires_at": "float8",
+    "attempts": "integer",
+    "claimed_at": "float8",
+    "sent_at": "float8",
+    "done_at": "float8",
+    "segments": "integer",
+}
+
+
 def _pg_array_type(column: str) -> str:
-    name = type(messages.c[column].type).__name__.upper()
-    if name in ("BIGINTEGER", "BIGINT"):
-        return "bigint"
-    if name in ("INTEGER", "SMALLINTEGER"):
-        return "integer"
-    if name in ("FLOAT", "DOUBLE", "DOUBLE_PRECISION", "NUMERIC"):
-        return "float8"
-    return "text"
+    return _PG_TYPES.get(column, "text")
 
 
 #: PostgreSQL: one statement that inserts a group commit's messages (skipping keys
@@ -243,13 +288,10 @@ async def delete_messages(tx: Transaction, ids: Sequence[int]) -> None:
     await tx.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
 
 
-async def delete_expired_send_guards(db: Database, now: float) -> int:
+async def delete_expired_send_guards(db: Source, now: float) -> int:
     """Forget duplicate-send guards whose window has passed."""
-    async with db.transaction() as conn:
-        result = await conn.execute(
-            delete(send_guards).where(send_guards.c.expires_at < now)
-        )
-    return int(result.rowcount or 0)
+    async with db.driver.transaction() as tx:
+        return await tx.execute("DELETE FROM send_guards WHERE expires_at < ?", (now,))
 
 
 # -- claiming and applying changes -----------------------------------------------------
@@ -410,13 +452,12 @@ async def update_parts(tx: Transaction, rows: Sequence[PartResult]) -> None:
 # -- sweeps of the engine --------------------------------------------------------------
 
 
-async def next_due_at(db: Database) -> float | None:
+async def next_due_at(db: Source) -> float | None:
     """When the next QUEUED message is due (None: none is queued)."""
-    stmt = select(func.min(messages.c.due_at)).where(
-        messages.c.status == Status.QUEUED.value
+    rows = await fetch(
+        db, "SELECT min(due_at) FROM messages WHERE status = ?", (Status.QUEUED.value,)
     )
-    async with db.read() as conn:
-        value = (await conn.execute(stmt)).scalar()
+    value = rows[0][0] if rows else None
     return None if value is None else float(value)
 
 
@@ -424,84 +465,70 @@ async def stalled_claims(
     db: Database, dead_owners: Sequence[str], limit: int
 ) -> tuple[list[Message], list[Message]]:
     """Messages owned by dead nodes: (those SENDING, those SENT), at most ``limit``
-    of each (locked on PostgreSQL)."""
+    of each (on PostgreSQL, rows another node holds locked are skipped)."""
     if not dead_owners:
         return [], []
+    owners = list(dead_owners)
+    reading = db.driver.snapshot() if db.is_sqlite else db.driver.transaction()
+    lock = "" if db.is_sqlite else " FOR UPDATE SKIP LOCKED"
     found: list[list[Message]] = []
-    async with db.read() as conn:
+    async with reading as tx:
         for status in (Status.SENDING, Status.SENT):
-            stmt = (
-                select(messages)
-                .where(
-                    messages.c.status == status.value,
-                    messages.c.owner.in_(list(dead_owners)),
-                )
-                .limit(limit)
+            rows = await tx.fetch(
+                f"SELECT {','.join(MESSAGE_COLUMNS)} FROM messages"
+                f" WHERE status = ? AND owner IN ({marks(len(owners))})"
+                f" LIMIT ?{lock}",
+                (status.value, *owners, limit),
             )
-            if not db.is_sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = (await conn.execute(stmt)).all()
-            found.append([message_from_row(dict(r._mapping)) for r in rows])
+            found.append(
+                [
+                    message_from_row(dict(zip(MESSAGE_COLUMNS, r, strict=True)))
+                    for r in rows
+                ]
+            )
     return found[0], found[1]
 
 
-async def sent_before(db: Database, cutoff: float, limit: int) -> list[int]:
+async def sent_before(db: Source, cutoff: float, limit: int) -> list[int]:
     """Ids of SENT messages submitted at or before ``cutoff`` (oldest first)."""
-    stmt = (
-        select(messages.c.id)
-        .where(messages.c.status == Status.SENT.value, messages.c.sent_at <= cutoff)
-        .order_by(messages.c.sent_at)
-        .limit(limit)
+    rows = await fetch(
+        db,
+        "SELECT id FROM messages WHERE status = ? AND sent_at <= ?"
+        " ORDER BY sent_at LIMIT ?",
+        (Status.SENT.value, cutoff, limit),
     )
-    async with db.read() as conn:
-        return [int(r[0]) for r in (await conn.execute(stmt)).all()]
+    return [int(r[0] or 0) for r in rows]
 
 
-async def owners_in(db: Database, statuses: Sequence[Status]) -> list[str]:
+async def owners_in(db: Source, statuses: Sequence[Status]) -> list[str]:
     """The nodes that own messages in ``statuses``."""
-    stmt = (
-        select(messages.c.owner)
-        .where(
-            messages.c.status.in_([s.value for s in statuses]),
-            messages.c.owner.is_not(None),
-        )
-        .distinct()
+    rows = await fetch(
+        db,
+        f"SELECT DISTINCT owner FROM messages WHERE status IN ({marks(len(statuses))})"
+        " AND owner IS NOT NULL",
+        [s.value for s in statuses],
     )
-    async with db.read() as conn:
-        return [r[0] for r in (await conn.execute(stmt)).all()]
+    return [str(r[0]) for r in rows]
 
 
 # -- look-ups and counts --------------------------------------------------------------
 
+_BY_SRC = (
+    f"SELECT {','.join(STATE_COLUMNS)}, content FROM messages"
+    " WHERE client_id = ? AND src_msg_id = ? AND kind = 0"
+)
+
 
 async def message_by_src(
-    db: Database, client_id: str, src_msg_id: str
+    db: Source, client_id: str, src_msg_id: str
 ) -> StoredMessage | None:
     """A client's own message (not a fallback) by its client-side id."""
-    stmt = select(
-        *(messages.c[name] for name in STATE_COLUMNS), messages.c.content
-    ).where(
-        messages.c.client_id == client_id,
-        messages.c.src_msg_id == src_msg_id,
-        messages.c.kind == 0,
-    )
-    async with db.read() as conn:
-        row = (await conn.execute(stmt)).first()
-    if row is None:
+    rows = await fetch(db, _BY_SRC, (client_id, src_msg_id))
+    if not rows:
         return None
-    values = row._mapping
-    state = cast(MessageState, {name: values[name] for name in STATE_COLUMNS})
-    return StoredMessage(state=state, content=values["content"])
-
-
-async def message_events(conn: AsyncConnection, message_id: int) -> list[Row[Any]]:
-    stmt = select(events).where(events.c.message_id == message_id).order_by(events.c.id)
-    return list((await conn.execute(stmt)).all())
-
-
-async def status_counts(conn: AsyncConnection) -> dict[str, int]:
-    stmt = select(messages.c.status, func.count()).group_by(messages.c.status)
-    return {status: int(n) for status, n in (await conn.execute(stmt)).all()}
+    *values, content = rows[0]
+    state = cast(MessageState, dict(zip(STATE_COLUMNS, values, strict=True)))
+    return StoredMessage(state=state, content=str(content))
 
 
 #: The statuses of a message that is not final yet (its backlog).
@@ -517,17 +544,16 @@ class BacklogCount:
     count: int
 
 
-async def backlog(db: Database) -> list[BacklogCount]:
+async def backlog(db: Source) -> list[BacklogCount]:
     """The messages not final yet, by status and channel: a range of the
     (status, due_at) index, so the final ones, most of the table, are not read."""
-    stmt = (
-        select(messages.c.status, messages.c.channel, func.count())
-        .where(messages.c.status.in_(BACKLOG_STATUSES))
-        .group_by(messages.c.status, messages.c.channel)
+    rows = await fetch(
+        db,
+        "SELECT status, channel, count(*) FROM messages"
+        f" WHERE status IN ({marks(len(BACKLOG_STATUSES))}) GROUP BY status, channel",
+        BACKLOG_STATUSES,
     )
-    async with db.read() as conn:
-        rows = (await conn.execute(stmt)).all()
-    return [BacklogCount(st, ch, int(n)) for st, ch, n in rows]
+    return [BacklogCount(str(st), str(ch), int(n or 0)) for st, ch, n in rows]
 
 
 _CHANNELS = {c.value: c for c in Channel}

@@ -7,8 +7,8 @@ Alembic (with Mako) is about 11 MiB of every gateway process that imports it, an
 ``serve`` upgrades at every start, which almost always finds nothing to do. So the
 store's revision is read with one query and compared with the newest revision of
 `MIGRATIONS`, read from the revision files' own ``revision``/``down_revision``
-lines; Alembic is imported only when there is an upgrade to run (a test checks that
-both ways agree on the head).
+lines, on the driver; Alembic, and SQLAlchemy with it, are imported only when there
+is an upgrade to run (a test checks that both ways agree on the head).
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, inspect, text
-from sqlalchemy.engine import make_url
-
 from umsgate.config import Settings
 from umsgate.store.database import Database, ensure_schema, open_database
+from umsgate.store.driver import fetch, sqlite_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Connection
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: Alembic's own table (its default name), one row: the store's revision.
@@ -71,20 +70,27 @@ def head() -> str:
     return heads.pop()
 
 
-def _current(connection: Connection) -> str | None:
+async def current(db: Database) -> str | None:
     """The store's revision; None before the first migration."""
-    if not inspect(connection).has_table(VERSION_TABLE):
+    if db.is_sqlite:
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    else:
+        # In the connection's schema (its search_path), as Alembic looks for it.
+        exists = (
+            "SELECT 1 FROM information_schema.tables"
+            " WHERE table_schema = current_schema() AND table_name = ?"
+        )
+    if not await fetch(db, exists, (VERSION_TABLE,)):
         return None
-    return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    rows = await fetch(db, f"SELECT version_num FROM {VERSION_TABLE}")
+    return str(rows[0][0]) if rows else None
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to ``revision``."""
     await ensure_schema(db)
-    if revision == "head":
-        async with db.read() as conn:
-            if await conn.run_sync(_current) == head():
-                return
+    if revision == "head" and await current(db) == head():
+        return
 
     def run(connection: Connection) -> None:
         from alembic import command
@@ -97,6 +103,8 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
 def location(settings: Settings) -> str:
     """Where the store of ``settings`` is, in words (no password)."""
+    from sqlalchemy.engine import make_url
+
     url = make_url(settings.database_url())
     if url.get_backend_name() == "sqlite":
         return str(url.database or ":memory:")
@@ -109,14 +117,13 @@ def location(settings: Settings) -> str:
 async def created(settings: Settings) -> bool:
     """Whether the store of ``settings`` exists: an SQLite file that is there (not
     made by asking), or a PostgreSQL schema that has been migrated."""
-    url = make_url(settings.database_url())
-    if url.get_backend_name() == "sqlite":
-        if not url.database or url.database == ":memory:":
+    path = sqlite_path(settings.database_url())
+    if path is not None:
+        if path == ":memory:":
             return True
-        return await asyncio.to_thread(Path(url.database).is_file)
+        return await asyncio.to_thread(Path(path).is_file)
     db = open_database(settings)
     try:
-        async with db.read() as conn:
-            return await conn.run_sync(_current) is not None
+        return await current(db) is not None
     finally:
         await db.close()

@@ -2,8 +2,8 @@
 deliveries, and the provider reports parked until their message is known.
 
 The ledger and the notifier write these on the driver inside a
-`umsgate.store.transactions.transaction`; the counts and the report check use
-SQLAlchemy Core.
+`umsgate.store.transactions.transaction`; the counts and the report check read
+on the driver's own connection (`umsgate.store.driver`).
 """
 
 from __future__ import annotations
@@ -12,17 +12,29 @@ import dataclasses
 import operator
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from umsgate.domain.records import ReportRow
 from umsgate.domain.transitions import EventRow
-from umsgate.store.database import Database
+from umsgate.store.driver import Source, fetch
 from umsgate.store.messages import EVENT_COLUMNS
-from umsgate.store.tables import reports
-from umsgate.store.transactions import Transaction, chunks, insert_sql
+from umsgate.store.transactions import Transaction, chunks, insert_sql, marks
 
-REPORT_COLUMNS = tuple(c.name for c in reports.columns if c.name != "id")
+#: The columns of ``reports`` but its id, in the schema's order (a test compares
+#: them with `umsgate.store.tables`, SQLAlchemy's, which is loaded only to migrate).
+REPORT_COLUMNS = (
+    "message_id",
+    "client_id",
+    "ums_msg_id",
+    "channel",
+    "origin_channel",
+    "body",
+    "created_at",
+    "webhook_state",
+    "attempts",
+    "next_at",
+    "last_error",
+    "face",
+    "target_url",
+)
 
 _INSERT_REPORT = insert_sql("reports", REPORT_COLUMNS)
 #: A `ReportRow`'s values in the order of `REPORT_COLUMNS` (its fields are named
@@ -108,21 +120,13 @@ async def webhook_results(tx: Transaction, rows: Sequence[WebhookResult]) -> Non
         await tx.executemany(_INSERT_EVENT, tries)
 
 
-async def next_webhook_at(db: Database) -> float | None:
+async def next_webhook_at(db: Source) -> float | None:
     """When the next webhook delivery is due (None: none is pending)."""
-    stmt = select(func.min(reports.c.next_at)).where(
-        reports.c.webhook_state == "pending"
+    rows = await fetch(
+        db, "SELECT min(next_at) FROM reports WHERE webhook_state = 'pending'"
     )
-    async with db.read() as conn:
-        value = (await conn.execute(stmt)).scalar()
+    value = rows[0][0] if rows else None
     return None if value is None else float(value)
-
-
-async def webhook_counts(conn: AsyncConnection) -> dict[str, int]:
-    stmt = select(reports.c.webhook_state, func.count()).group_by(
-        reports.c.webhook_state
-    )
-    return {state: int(n) for state, n in (await conn.execute(stmt)).all()}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -134,19 +138,19 @@ class WebhookBacklog:
     oldest: float | None
 
 
-async def webhook_backlog(db: Database) -> WebhookBacklog:
+async def webhook_backlog(db: Source) -> WebhookBacklog:
     """The reports waiting for their webhook: a range of the (webhook_state,
     next_at) index."""
-    stmt = select(func.count(), func.min(reports.c.created_at)).where(
-        reports.c.webhook_state == "pending"
+    rows = await fetch(
+        db,
+        "SELECT count(*), min(created_at) FROM reports WHERE webhook_state = 'pending'",
     )
-    async with db.read() as conn:
-        count, oldest = (await conn.execute(stmt)).one()
-    return WebhookBacklog(int(count), None if oldest is None else float(oldest))
+    count, oldest = rows[0]
+    return WebhookBacklog(int(count or 0), None if oldest is None else float(oldest))
 
 
 async def reports_for_check(
-    db: Database,
+    db: Source,
     client_id: str,
     ums_ids: Sequence[int],
     channels: Sequence[str],
@@ -155,23 +159,26 @@ async def reports_for_check(
     """Bodies of the client's native reports for ``ums_ids`` whose channel, or whose
     original message's channel, is one of those given (reports of messages that came
     in by a compatible face are in that face's format, and are not among them)."""
+    either = [
+        f"{column} IN ({marks(len(values))})"
+        for column, values in (
+            ("channel", channels),
+            ("origin_channel", origin_channels),
+        )
+        if values
+    ]
+    if not either:
+        return []
     out: list[str] = []
-    async with db.read() as conn:
+    async with db.driver.snapshot() as snap:
         for chunk in chunks(list(ums_ids)):
-            cond: ColumnElement[bool] = reports.c.channel.in_(list(channels))
-            if origin_channels:
-                cond = cond | reports.c.origin_channel.in_(list(origin_channels))
-            stmt = (
-                select(reports.c.body)
-                .where(
-                    reports.c.client_id == client_id,
-                    reports.c.ums_msg_id.in_(list(chunk)),
-                    reports.c.face == "",
-                    cond,
-                )
-                .order_by(reports.c.id)
+            rows = await snap.fetch(
+                "SELECT body FROM reports WHERE client_id = ?"
+                f" AND ums_msg_id IN ({marks(len(chunk))}) AND face = ''"
+                f" AND ({' OR '.join(either)}) ORDER BY id",
+                (client_id, *chunk, *channels, *origin_channels),
             )
-            out.extend(r[0] for r in (await conn.execute(stmt)).all())
+            out.extend(str(r[0]) for r in rows)
     return out
 
 

@@ -21,12 +21,12 @@ from tests.conftest import (
     new_account,
     running_gateway,
     sms_body,
+    status_counts,
 )
 from umsgate.config import ConnectorSettings, RouteSettings, SandboxSettings, Settings
 from umsgate.domain.message import Message
 from umsgate.engine.pacing import HORIZON
 from umsgate.protocols.sandbox.carrier import SandboxCarrier
-from umsgate.store import messages as message_store
 from umsgate.testing import wait_for
 from umsgate.types import SubmitResult
 
@@ -92,8 +92,7 @@ async def send_burst(running: Running, count: int, prefix: str) -> list[str]:
 
 
 async def delivered(running: Running) -> int:
-    async with running.gateway.db.transaction() as conn:
-        return (await message_store.status_counts(conn)).get("DELIVERED", 0)
+    return (await status_counts(running.gateway)).get("DELIVERED", 0)
 
 
 async def all_delivered(running: Running, total: int) -> bool:
@@ -101,8 +100,7 @@ async def all_delivered(running: Running, total: int) -> bool:
 
 
 async def sending(running: Running) -> int:
-    async with running.gateway.db.transaction() as conn:
-        return (await message_store.status_counts(conn)).get("SENDING", 0)
+    return (await status_counts(running.gateway)).get("SENDING", 0)
 
 
 def steady_rate(times: Sequence[float]) -> float:

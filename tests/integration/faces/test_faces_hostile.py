@@ -12,7 +12,13 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from tests.conftest import Running, Store, make_settings, running_gateway
+from tests.conftest import (
+    Running,
+    Store,
+    make_settings,
+    running_gateway,
+    status_counts,
+)
 from tests.integration.faces.conftest import (
     CID,
     FORM,
@@ -27,7 +33,6 @@ from tests.integration.faces.conftest import (
 from umsgate.protocols.imsms import codec as ims_codec
 from umsgate.protocols.tobetext import codec
 from umsgate.protocols.tobetext.send import src_msg_id
-from umsgate.store import messages as message_store
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -55,8 +60,7 @@ async def chunks(data: bytes, size: int = 4096) -> AsyncIterator[bytes]:
 
 
 async def nothing_stored(running: Running) -> bool:
-    async with running.gateway.db.transaction() as conn:
-        return not await message_store.status_counts(conn)
+    return not await status_counts(running.gateway)
 
 
 async def test_tobetext_face_refuses_hostile_input(store: Store) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Running, Store, make_settings, running_gateway
+from tests.conftest import Running, Store, make_settings, running_gateway, status_counts
 from tests.integration.faces.conftest import (
     AGENT,
     IMS_KEY,
@@ -28,7 +28,6 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.imsms import codec, codes, connector
 from umsgate.protocols.imsms.face import SRC_PREFIX
-from umsgate.store import messages as message_store
 from umsgate.testing import connector_gateway, wait_for
 from umsgate.types import Outcome
 
@@ -103,8 +102,7 @@ async def test_state_follows_the_message_to_the_sandbox_outcome(store: Store) ->
         assert not early.ims_data.message_sent
 
         async def all_finished() -> bool:
-            async with gw.gateway.db.transaction() as conn:
-                counts = await message_store.status_counts(conn)
+            counts = await status_counts(gw.gateway)
             return set(counts) <= {"DELIVERED", "FAILED", "EXPIRED"}
 
         await wait_for(all_finished, timeout=20, what="every message finished")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Running, Store, make_settings
+from tests.conftest import Store, make_settings, webhook_states
 from tests.integration.faces.conftest import (
     CID,
     TOKEN,
@@ -21,14 +21,8 @@ from umsgate.config import ConnectorSettings
 from umsgate.domain.message import Channel, Message
 from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext import connector
-from umsgate.store import reports as report_store
 from umsgate.testing import connector_gateway, wait_for
 from umsgate.types import Outcome
-
-
-async def webhook_states(running: Running) -> dict[str, int]:
-    async with running.gateway.db.transaction() as conn:
-        return await report_store.webhook_counts(conn)
 
 
 async def test_callbacks_follow_the_retry_rule(
@@ -56,7 +50,7 @@ async def test_callbacks_follow_the_retry_rule(
         assert [a.error_code for a in answers] == [200, 200, 200]
 
         async def settled() -> bool:
-            return await webhook_states(gw) == {"done": 1, "failed": 2}
+            return await webhook_states(gw.gateway) == {"done": 1, "failed": 2}
 
         await wait_for(settled, what="one callback received, two given up")
         paths = [path for path, _ in callbacks.requests]

@@ -11,7 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Running, Store, make_settings, running_gateway
+from tests.conftest import (
+    Running,
+    Store,
+    make_settings,
+    running_gateway,
+    status_counts,
+    webhook_states,
+)
 from tests.integration.faces.conftest import (
     CID,
     FORM,
@@ -28,8 +35,6 @@ from umsgate.domain.results import ResultCode
 from umsgate.protocols.tobetext.codes import CallbackCode
 from umsgate.protocols.tobetext.face import callback_code
 from umsgate.protocols.tobetext.send import src_msg_id
-from umsgate.store import messages as message_store
-from umsgate.store import reports as report_store
 from umsgate.testing import wait_for
 
 #: The sandbox's outcomes: invalid number, provider auth failure, expiry, the rest
@@ -45,8 +50,7 @@ def expected_code(running: Running, ums_msg_id: int) -> ResultCode:
 
 
 async def stored_count(running: Running) -> int:
-    async with running.gateway.db.transaction() as conn:
-        return sum((await message_store.status_counts(conn)).values())
+    return sum((await status_counts(running.gateway)).values())
 
 
 async def test_seed_samples_reach_their_callbacks(
@@ -300,8 +304,7 @@ async def test_no_callback_url_pushes_nothing(store: Store, shape: str) -> None:
         assert ack(r).error_code == 200
 
         async def reported() -> bool:
-            async with gw.gateway.db.transaction() as conn:
-                return (await report_store.webhook_counts(conn)) == {"none": 1}
+            return (await webhook_states(gw.gateway)) == {"none": 1}
 
         await wait_for(reported, what="a report with nothing to push")
 

@@ -67,22 +67,22 @@ async def test_not_ready_while_the_only_routes_smsc_is_stopped(store: Store) -> 
 async def test_not_ready_when_the_store_does_not_answer(sqlite_store: Store) -> None:
     async with running_gateway(make_settings(sqlite_store)) as gw:
         assert (await gw.http.get("/readyz")).status_code == 200
-        # A store that is gone: the reads' engine swapped for one whose database
-        # file cannot be opened (its directory is a file). The gateway's own file
-        # stays as it was, for the ready answer after.
+        # A store that is gone: the driver of the reads swapped for one whose
+        # database file cannot be opened (its directory is a file). The gateway's
+        # own file stays as it was, for the ready answer after.
         db = gw.gateway.db
-        reader = db.reader
+        driver = db.driver
         gone = sqlite_store.data_dir / "gone"
         other = open_database(
             make_settings(dataclasses.replace(sqlite_store, data_dir=gone))
         )
         shutil.rmtree(gone)
         gone.write_text("not a directory")
-        db.reader = other.engine
+        db._driver = other.driver
         try:
             r = await gw.http.get("/readyz")
         finally:
-            db.reader = reader
+            db._driver = driver
             await other.close()
         assert r.status_code == 503, r.text
         assert r.json()["reasons"][0]["check"] == "store"
