@@ -98,19 +98,16 @@ async def _filled(store: Store, count: int = 3000, bulk: int = 0) -> Database:
 
 
 async def _plan(db: Database, query: lookup.Search) -> str:
-    stmt = lookup.search_statement(query)
-    async with db.read() as conn:
-        sql = str(
-            stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        )
+    sql, params = lookup.search_statement(query)
+    async with db.driver.snapshot() as snap:
         if db.is_sqlite:
-            result = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
-            return "\n".join(str(r[-1]) for r in result)
+            rows = await snap.fetch("EXPLAIN QUERY PLAN " + sql, params)
+            return "\n".join(str(r[-1]) for r in rows)
         # On a small table the planner may prefer reading it all: forbid that, so
         # that a plan without a usable index shows as a sequential scan.
-        await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        result = await conn.exec_driver_sql("EXPLAIN " + sql)
-        return "\n".join(str(r[0]) for r in result)
+        await snap.execute("SET LOCAL enable_seqscan = off")
+        rows = await snap.fetch("EXPLAIN " + sql, params)
+        return "\n".join(str(r[0]) for r in rows)
 
 
 #: The index a search of one client must use (by dialect), where only one will do.
