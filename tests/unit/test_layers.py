@@ -251,6 +251,55 @@ def test_the_database_check_sees_imports() -> None:
     assert "sqlite3" in imported_packages(SRC / "store" / "driver.py")
 
 
+#: The store's modules on the driver alone (`umsgate.store.driver`): the gateway
+#: process runs them without SQLAlchemy.
+ON_THE_DRIVER = ("accounts", "files", "lookup", "console")
+
+
+def source_of(module: str) -> Path | None:
+    """The file of a umsgate module (None: not a module of umsgate's own)."""
+    base = SRC.parent / module.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def umsgate_imports(path: Path) -> set[str]:
+    """The umsgate modules ``path`` imports, a module named in ``from package
+    import module`` too."""
+    names = imported(path)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(
+                f"{node.module}.{alias.name}"
+                for alias in node.names
+                if source_of(f"{node.module}.{alias.name}") is not None
+            )
+    return {n for n in names if source_of(n) is not None}
+
+
+@pytest.mark.parametrize("name", ON_THE_DRIVER)
+def test_the_stores_on_the_driver_need_no_sqlalchemy(name: str) -> None:
+    """Neither the module nor any umsgate module it imports, at any depth."""
+    seen: set[str] = set()
+    todo = [f"umsgate.store.{name}"]
+    while todo:
+        module = todo.pop()
+        path = source_of(module)
+        if module in seen or path is None:
+            continue
+        seen.add(module)
+        assert "sqlalchemy" not in imported_packages(path), module
+        todo.extend(umsgate_imports(path))
+    assert "umsgate.store.driver" in seen
+
+
+def test_the_driver_check_follows_imports() -> None:
+    assert "umsgate.store.lookup" in umsgate_imports(SRC / "store" / "console.py")
+    assert "umsgate.store.tables" in umsgate_imports(SRC / "store" / "messages.py")
+
+
 # -- transactions stay in the store ---------------------------------------------------
 
 #: The names a `Database` goes by where it is used (``db``, ``self._db``, ``gw.db``,

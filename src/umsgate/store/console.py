@@ -3,32 +3,22 @@
 dashboard's figures, the webhook backlog and its troubled reports, and a message's
 whole story.
 
-Each operation opens its own read or transaction. Every figure comes from an index
-range: the last hour of messages by ``created_at`` and ``done_at``, the backlog by
-``(status, due_at)``, the webhook backlog by ``(webhook_state, next_at)``; none
-counts the whole table.
+The queries run on the database driver (`umsgate.store.driver`) in SQL that SQLite
+and PostgreSQL both accept. Each operation opens its own read or transaction; the
+figures of one page are read in one snapshot, so they agree. Every figure comes
+from an index range: the last hour of messages by ``created_at`` and ``done_at``,
+the backlog by ``(status, due_at)``, the webhook backlog by ``(webhook_state,
+next_at)``; none counts the whole table.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
-from sqlalchemy import (
-    ColumnElement,
-    Integer,
-    RowMapping,
-    and_,
-    cast,
-    func,
-    select,
-    update,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Sequence
 
 from umsgate.domain.lifecycle import Status
 from umsgate.store import lookup
-from umsgate.store.database import Database
-from umsgate.store.tables import messages, reports
+from umsgate.store.driver import Source, Tx, Value
 
 #: Statuses of messages still on their way (the backlog).
 OPEN_STATUSES = tuple(s.value for s in Status if not s.final)
@@ -42,8 +32,10 @@ BACKLOG_CAP = 100_000
 # -- the dashboard --------------------------------------------------------------------
 
 
-def _minute(column: ColumnElement[float]) -> ColumnElement[int]:
-    return cast(func.floor(column / 60), Integer)
+def _minute(column: str) -> str:
+    """The minute since the epoch of a time column, as an integer. ``floor`` first:
+    PostgreSQL rounds a float it casts to an integer, SQLite truncates it."""
+    return f"CAST(floor({column} / 60.0) AS INTEGER)"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,15 +49,15 @@ class Dashboard:
     webhooks: WebhookBacklog
 
 
-async def dashboard(db: Database, since: float, failed_since: float) -> Dashboard:
+async def dashboard(db: Source, since: float, failed_since: float) -> Dashboard:
     """Messages created and ended since ``since``, the backlog, and the webhook
     backlog with the reports given up since ``failed_since``, in one read."""
-    async with db.read() as conn:
+    async with db.driver.snapshot() as snap:
         return Dashboard(
-            accepted=await _accepted_per_minute(conn, since),
-            finished=await _finals_per_minute(conn, since),
-            backlog=await _backlog_by_status(conn),
-            webhooks=await _webhook_backlog(conn, failed_since),
+            accepted=await _accepted_per_minute(snap, since),
+            finished=await _finals_per_minute(snap, since),
+            backlog=await _backlog_by_status(snap),
+            webhooks=await _webhook_backlog(snap, failed_since),
         )
 
 
@@ -79,20 +71,18 @@ class Accepted:
     count: int
 
 
-async def _accepted_per_minute(
-    conn: AsyncConnection, since: float
-) -> tuple[Accepted, ...]:
+async def _accepted_per_minute(snap: Tx, since: float) -> tuple[Accepted, ...]:
     """The messages created since ``since`` (clients' own and fallbacks), by the
     ``created_at`` index."""
-    minute = _minute(messages.c.created_at).label("minute")
-    stmt = (
-        select(minute, messages.c.channel, func.count())
-        .where(messages.c.created_at >= since)
-        .group_by(minute, messages.c.channel)
+    minute = _minute("created_at")
+    rows = await snap.fetch(
+        f"SELECT {minute}, channel, count(*) FROM messages WHERE created_at >= ?"
+        f" GROUP BY {minute}, channel",
+        (since,),
     )
     return tuple(
-        Accepted(minute=int(m), channel=str(c), count=int(n))
-        for m, c, n in (await conn.execute(stmt)).all()
+        Accepted(minute=int(m or 0), channel=str(c), count=int(n or 0))
+        for m, c, n in rows
     )
 
 
@@ -108,22 +98,28 @@ class Finished:
     count: int
 
 
-async def _finals_per_minute(
-    conn: AsyncConnection, since: float
-) -> tuple[Finished, ...]:
+async def _finals_per_minute(snap: Tx, since: float) -> tuple[Finished, ...]:
     """The messages that ended since ``since``, by the partial ``done_at`` index."""
-    minute = _minute(messages.c.done_at).label("minute")
-    connector = func.coalesce(messages.c.connector, "").label("connector")
-    stmt = (
-        select(minute, messages.c.status, messages.c.channel, connector, func.count())
-        .where(messages.c.done_at.is_not(None), messages.c.done_at >= since)
-        .group_by(minute, messages.c.status, messages.c.channel, connector)
+    minute = _minute("done_at")
+    # Grouped by the expressions, not their names: both databases read a name in
+    # GROUP BY as the table's column first, and ``connector`` is one (NULL and ""
+    # would stay apart).
+    connector = "coalesce(connector, '')"
+    rows = await snap.fetch(
+        f"SELECT {minute}, status, channel, {connector}, count(*) FROM messages"
+        " WHERE done_at IS NOT NULL AND done_at >= ?"
+        f" GROUP BY {minute}, status, channel, {connector}",
+        (since,),
     )
     return tuple(
         Finished(
-            minute=int(m), status=str(s), channel=str(c), connector=str(k), count=int(n)
+            minute=int(m or 0),
+            status=str(s),
+            channel=str(c),
+            connector=str(k),
+            count=int(n or 0),
         )
-        for m, s, c, k, n in (await conn.execute(stmt)).all()
+        for m, s, c, k, n in rows
     )
 
 
@@ -133,14 +129,15 @@ class StatusCount:
     count: int
 
 
-async def _backlog_by_status(conn: AsyncConnection) -> tuple[StatusCount, ...]:
+async def _backlog_by_status(snap: Tx) -> tuple[StatusCount, ...]:
     """Messages on their way by status (the ``(status, due_at)`` index; counts the
     backlog only)."""
     out = []
     for status in OPEN_STATUSES:
-        stmt = select(func.count()).where(messages.c.status == status)
-        count = int((await conn.execute(stmt)).scalar() or 0)
-        out.append(StatusCount(status=status, count=count))
+        rows = await snap.fetch(
+            "SELECT count(*) FROM messages WHERE status = ?", (status,)
+        )
+        out.append(StatusCount(status=status, count=int(rows[0][0] or 0)))
     return tuple(out)
 
 
@@ -163,31 +160,44 @@ class ReportState:
     created_at: float
 
 
+#: The columns of ``reports`` a `ReportState` is made of, in its order.
 _REPORT_COLUMNS = (
-    reports.c.id,
-    reports.c.client_id,
-    reports.c.ums_msg_id,
-    reports.c.channel,
-    reports.c.webhook_state,
-    reports.c.attempts,
-    reports.c.next_at,
-    reports.c.last_error,
-    reports.c.created_at,
+    "id",
+    "client_id",
+    "ums_msg_id",
+    "channel",
+    "webhook_state",
+    "attempts",
+    "next_at",
+    "last_error",
+    "created_at",
 )
+_SELECT_REPORT = f"SELECT {', '.join(_REPORT_COLUMNS)} FROM reports"
 
 
-def _report_state(row: RowMapping) -> ReportState:
+def _report_state(row: Sequence[Value]) -> ReportState:
     """The state of a row of `_REPORT_COLUMNS`."""
+    (
+        id_,
+        client_id,
+        ums_msg_id,
+        channel,
+        state,
+        attempts,
+        next_at,
+        last_error,
+        created_at,
+    ) = row
     return ReportState(
-        id=int(row["id"]),
-        client_id=str(row["client_id"]),
-        ums_msg_id=int(row["ums_msg_id"]),
-        channel=str(row["channel"]),
-        state=str(row["webhook_state"]),
-        attempts=int(row["attempts"]),
-        next_at=float(row["next_at"]),
-        last_error=str(row["last_error"]),
-        created_at=float(row["created_at"]),
+        id=int(id_ or 0),
+        client_id=str(client_id),
+        ums_msg_id=int(ums_msg_id or 0),
+        channel=str(channel),
+        state=str(state),
+        attempts=int(attempts or 0),
+        next_at=float(next_at or 0.0),
+        last_error=str(last_error),
+        created_at=float(created_at or 0.0),
     )
 
 
@@ -211,7 +221,7 @@ class WebhookBacklog:
 
 
 async def _webhook_backlog(
-    conn: AsyncConnection, failed_since: float, cap: int = BACKLOG_CAP
+    snap: Tx, failed_since: float, cap: int = BACKLOG_CAP
 ) -> WebhookBacklog:
     """Reports waiting for their webhook and given up since ``failed_since``, per
     client, with the oldest pending report's creation time; at most ``cap`` of each
@@ -221,36 +231,32 @@ async def _webhook_backlog(
     subquery: grouped directly, a planner that knows the column has three values
     prefers to walk the whole table in client order.
     """
-    pending = (
-        select(reports.c.client_id, reports.c.attempts, reports.c.created_at)
-        .where(reports.c.webhook_state == "pending")
-        .order_by(reports.c.next_at)
-        .limit(cap)
-        .subquery()
+    pending = await snap.fetch(
+        "SELECT client_id, count(*),"
+        " sum(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), min(created_at)"
+        " FROM (SELECT client_id, attempts, created_at FROM reports"
+        " WHERE webhook_state = 'pending' ORDER BY next_at LIMIT ?) AS pending"
+        " GROUP BY client_id",
+        (cap,),
     )
-    failing = func.sum(cast(pending.c.attempts > 0, Integer))
-    pending_stmt = select(
-        pending.c.client_id, func.count(), failing, func.min(pending.c.created_at)
-    ).group_by(pending.c.client_id)
-    failed = (
-        select(reports.c.client_id)
-        .where(reports.c.webhook_state == "failed", reports.c.next_at >= failed_since)
-        .order_by(reports.c.next_at)
-        .limit(cap)
-        .subquery()
+    failed = await snap.fetch(
+        "SELECT client_id, count(*)"
+        " FROM (SELECT client_id FROM reports"
+        " WHERE webhook_state = 'failed' AND next_at >= ? ORDER BY next_at LIMIT ?)"
+        " AS failed GROUP BY client_id",
+        (failed_since, cap),
     )
-    failed_stmt = select(failed.c.client_id, func.count()).group_by(failed.c.client_id)
     per_client: dict[str, ClientWebhooks] = {}
     oldest: float | None = None
-    for client_id, n, n_failing, first in (await conn.execute(pending_stmt)).all():
+    for client_id, n, n_failing, first in pending:
         per_client[str(client_id)] = ClientWebhooks(
-            client_id=str(client_id), pending=int(n), failing=int(n_failing or 0)
+            client_id=str(client_id), pending=int(n or 0), failing=int(n_failing or 0)
         )
-        if first is not None and (oldest is None or first < oldest):
+        if first is not None and (oldest is None or float(first) < oldest):
             oldest = float(first)
-    for client_id, n in (await conn.execute(failed_stmt)).all():
+    for client_id, n in failed:
         entry = per_client.get(str(client_id), ClientWebhooks(client_id=str(client_id)))
-        per_client[str(client_id)] = dataclasses.replace(entry, failed=int(n))
+        per_client[str(client_id)] = dataclasses.replace(entry, failed=int(n or 0))
     return WebhookBacklog(
         clients=tuple(per_client[c] for c in sorted(per_client)),
         oldest_pending=oldest,
@@ -265,7 +271,7 @@ class Webhooks:
 
 
 async def webhooks(
-    db: Database,
+    db: Source,
     *,
     failed_since: float,
     client_id: str | None = None,
@@ -274,42 +280,36 @@ async def webhooks(
     """The webhook backlog, and the reports whose webhook failed at least once:
     pending again (oldest next try first) and given up since ``failed_since``
     (latest first), of every client or one."""
-    own = [] if client_id is None else [reports.c.client_id == client_id]
+    own = "" if client_id is None else " AND client_id = ?"
+    owner: tuple[Value, ...] = () if client_id is None else (client_id,)
     retrying = (
-        select(*_REPORT_COLUMNS)
-        .where(reports.c.webhook_state == "pending", reports.c.attempts > 0, *own)
-        .order_by(reports.c.next_at)
-        .limit(limit)
+        f"{_SELECT_REPORT} WHERE webhook_state = 'pending' AND attempts > 0{own}"
+        " ORDER BY next_at LIMIT ?",
+        (*owner, limit),
     )
     failed = (
-        select(*_REPORT_COLUMNS)
-        .where(
-            reports.c.webhook_state == "failed",
-            reports.c.next_at >= failed_since,
-            *own,
-        )
-        .order_by(reports.c.next_at.desc())
-        .limit(limit)
+        f"{_SELECT_REPORT} WHERE webhook_state = 'failed' AND next_at >= ?{own}"
+        " ORDER BY next_at DESC LIMIT ?",
+        (failed_since, *owner, limit),
     )
     troubled: list[ReportState] = []
-    async with db.read() as conn:
-        backlog = await _webhook_backlog(conn, failed_since)
-        for stmt in (retrying, failed):
-            result = await conn.execute(stmt)
-            troubled.extend(_report_state(r) for r in result.mappings())
+    async with db.driver.snapshot() as snap:
+        backlog = await _webhook_backlog(snap, failed_since)
+        for sql, params in (retrying, failed):
+            troubled.extend(_report_state(r) for r in await snap.fetch(sql, params))
     return Webhooks(backlog=backlog, troubled=tuple(troubled))
 
 
-async def resend_report(db: Database, report_id: int, now: float) -> bool:
+async def resend_report(db: Source, report_id: int, now: float) -> bool:
     """Put a report's webhook back in the queue, due now (delivered ones too: the
     client may have lost it). False: no such report with a webhook."""
-    async with db.transaction() as conn:
-        result = await conn.execute(
-            update(reports)
-            .where(reports.c.id == report_id, reports.c.webhook_state != "none")
-            .values(webhook_state="pending", next_at=now, last_error="")
+    async with db.driver.transaction() as tx:
+        changed = await tx.execute(
+            "UPDATE reports SET webhook_state = 'pending', next_at = ?,"
+            " last_error = '' WHERE id = ? AND webhook_state <> 'none'",
+            (now, report_id),
         )
-    return bool(result.rowcount)
+    return bool(changed)
 
 
 # -- a message -----------------------------------------------------------------------
@@ -326,44 +326,31 @@ class Story:
     fallbacks: tuple[int, ...]
 
 
-async def story(db: Database, message_id: int) -> Story | None:
+async def story(db: Source, message_id: int) -> Story | None:
     """A message of any client by its umsMsgId, with its events, its webhook
     reports (those of the umsMsgId its client knows: its own, or its parent's for a
     fallback, by the ``(client_id, ums_msg_id)`` index) and the fallbacks made from
     it (the partial parent index); None if there is no such message."""
-    async with db.read() as conn:
-        row = (
-            (
-                await conn.execute(
-                    select(*lookup.VIEW_COLUMNS).where(messages.c.id == message_id)
-                )
-            )
-            .mappings()
-            .first()
-        )
-        if row is None:
+    async with db.driver.snapshot() as snap:
+        rows = await snap.fetch(f"{lookup.SELECT_VIEW} WHERE id = ?", (message_id,))
+        if not rows:
             return None
-        message = lookup.view(row)
-        events = await lookup.timeline(conn, message_id)
+        message = lookup.view(rows[0])
+        events = await lookup.timeline(snap, message_id)
         known_as = message_id
         if message.is_fallback and message.fallback_of is not None:
             known_as = message.fallback_of
-        report_rows = await conn.execute(
-            select(*_REPORT_COLUMNS)
-            .where(
-                and_(
-                    reports.c.client_id == message.client_id,
-                    reports.c.ums_msg_id == known_as,
-                )
-            )
-            .order_by(reports.c.id)
+        report_rows = await snap.fetch(
+            f"{_SELECT_REPORT} WHERE client_id = ? AND ums_msg_id = ? ORDER BY id",
+            (message.client_id, known_as),
         )
-        fallbacks = await conn.execute(
-            select(messages.c.id).where(messages.c.parent_id == message_id).limit(10)
+        fallbacks = await snap.fetch(
+            "SELECT id FROM messages WHERE parent_id = ? ORDER BY id LIMIT 10",
+            (message_id,),
         )
-        return Story(
-            message=message,
-            events=events,
-            reports=tuple(_report_state(r) for r in report_rows.mappings()),
-            fallbacks=tuple(int(f[0]) for f in fallbacks),
-        )
+    return Story(
+        message=message,
+        events=events,
+        reports=tuple(_report_state(r) for r in report_rows),
+        fallbacks=tuple(int(f or 0) for (f,) in fallbacks),
+    )

@@ -1,6 +1,8 @@
 """Looking messages up: one message with its timeline, and searches with keyset
 pages, for the native API (one client's messages), the command line and operators
-(any client's).
+(any client's). The queries run on the database driver (`umsgate.store.driver`) in
+SQL that SQLite and PostgreSQL both accept; a message, its timeline and its report
+are read in one snapshot, so they agree.
 
 Every query here is served by an index, whatever the size of the store:
 
@@ -29,14 +31,11 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-
-from sqlalchemy import ColumnElement, RowMapping, Select, and_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from collections.abc import Sequence
 
 from umsgate.domain import ids
 from umsgate.errors import UmsgateError
-from umsgate.store.database import Database
-from umsgate.store.tables import clients, events, messages, reports
+from umsgate.store.driver import Source, Tx, Value, fetch
 
 #: Page size when none is asked for, and the largest one served.
 DEFAULT_LIMIT = 50
@@ -188,187 +187,227 @@ def id_floor(epoch: float) -> int:
     return ids.OFFSET + (ms << (ids.SLOT_BITS + ids.SEQ_BITS))
 
 
+#: The columns of ``messages`` a `MessageView` is made of, in the order `view`
+#: reads them.
 VIEW_COLUMNS = (
-    messages.c.id,
-    messages.c.client_id,
-    messages.c.src_msg_id,
-    messages.c.channel,
-    messages.c.status,
-    messages.c.sender,
-    messages.c.receiver,
-    messages.c.result_code,
-    messages.c.raw_code,
-    messages.c.result_message,
-    messages.c.connector,
-    messages.c.provider_msg_id,
-    messages.c.carrier,
-    messages.c.attempts,
-    messages.c.segments,
-    messages.c.created_at,
-    messages.c.expires_at,
-    messages.c.sent_at,
-    messages.c.done_at,
-    messages.c.parent_id,
-    messages.c.kind,
+    "id",
+    "client_id",
+    "src_msg_id",
+    "channel",
+    "status",
+    "sender",
+    "receiver",
+    "result_code",
+    "raw_code",
+    "result_message",
+    "connector",
+    "provider_msg_id",
+    "carrier",
+    "attempts",
+    "segments",
+    "created_at",
+    "expires_at",
+    "sent_at",
+    "done_at",
+    "parent_id",
+    "kind",
 )
+#: The query of `VIEW_COLUMNS` (a WHERE clause follows).
+SELECT_VIEW = f"SELECT {', '.join(VIEW_COLUMNS)} FROM messages"
+_EVENT_COLUMNS = ("id", "at", "status", "code", "detail")
+_WEBHOOK_COLUMNS = ("webhook_state", "attempts", "last_error", "face")
 
 
-def view(row: RowMapping, fallback_to: int | None = None) -> MessageView:
+def _text(value: Value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Value) -> float | None:
+    return None if value is None else float(value)
+
+
+def view(row: Sequence[Value], fallback_to: int | None = None) -> MessageView:
     """The view of a row of `VIEW_COLUMNS`."""
+    (
+        id_,
+        client_id,
+        src_msg_id,
+        channel,
+        status,
+        sender,
+        receiver,
+        result_code,
+        raw_code,
+        result_message,
+        connector,
+        provider_msg_id,
+        carrier,
+        attempts,
+        segments,
+        created_at,
+        expires_at,
+        sent_at,
+        done_at,
+        parent_id,
+        kind,
+    ) = row
     return MessageView(
-        id=int(row["id"]),
-        client_id=row["client_id"],
-        src_msg_id=row["src_msg_id"],
-        channel=row["channel"],
-        status=row["status"],
-        sender=row["sender"],
-        receiver=row["receiver"],
-        result_code=row["result_code"],
-        raw_code=row["raw_code"],
-        result_message=row["result_message"],
-        connector=row["connector"],
-        provider_msg_id=row["provider_msg_id"],
-        carrier=row["carrier"],
-        attempts=int(row["attempts"]),
-        segments=int(row["segments"]),
-        created_at=float(row["created_at"]),
-        expires_at=float(row["expires_at"]),
-        sent_at=None if row["sent_at"] is None else float(row["sent_at"]),
-        done_at=None if row["done_at"] is None else float(row["done_at"]),
-        fallback_of=None if row["parent_id"] is None else int(row["parent_id"]),
+        id=int(id_ or 0),
+        client_id=str(client_id),
+        src_msg_id=str(src_msg_id),
+        channel=str(channel),
+        status=str(status),
+        sender=str(sender),
+        receiver=str(receiver),
+        result_code=_text(result_code),
+        raw_code=_text(raw_code),
+        result_message=_text(result_message),
+        connector=_text(connector),
+        provider_msg_id=_text(provider_msg_id),
+        carrier=str(carrier),
+        attempts=int(attempts or 0),
+        segments=int(segments or 0),
+        created_at=float(created_at or 0.0),
+        expires_at=float(expires_at or 0.0),
+        sent_at=_number(sent_at),
+        done_at=_number(done_at),
+        fallback_of=None if parent_id is None else int(parent_id),
         fallback_to=fallback_to,
-        is_fallback=bool(row["kind"]),
+        is_fallback=bool(kind),
     )
 
 
-async def timeline(conn: AsyncConnection, message_id: int) -> tuple[EventView, ...]:
+async def timeline(q: Source | Tx, message_id: int) -> tuple[EventView, ...]:
     """The events of a message, in order (the ``events(message_id)`` index)."""
-    columns = (
-        events.c.id,
-        events.c.at,
-        events.c.status,
-        events.c.code,
-        events.c.detail,
+    rows = await fetch(
+        q,
+        f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE message_id = ?"
+        " ORDER BY id",
+        (message_id,),
     )
-    stmt = select(*columns).where(events.c.message_id == message_id)
-    result = await conn.execute(stmt.order_by(events.c.id))
     return tuple(
-        EventView(id=int(i), at=float(at), status=status, code=code, detail=detail)
-        for i, at, status, code, detail in result.all()
+        EventView(
+            id=int(i or 0),
+            at=float(at or 0.0),
+            status=str(status),
+            code=_text(code),
+            detail=str(detail),
+        )
+        for i, at, status, code, detail in rows
     )
 
 
 async def message(
-    db: Database, message_id: int, *, client_id: str | None = None
+    db: Source, message_id: int, *, client_id: str | None = None
 ) -> MessageDetail | None:
     """One message with its timeline; None when there is none with this id, or it
     is not ``client_id``'s (when given)."""
-    async with db.read() as conn:
-        return await _message(conn, message_id, client_id)
+    async with db.driver.snapshot() as snap:
+        return await _message(snap, message_id, client_id)
 
 
 async def _message(
-    conn: AsyncConnection, message_id: int, client_id: str | None
+    snap: Tx, message_id: int, client_id: str | None
 ) -> MessageDetail | None:
-    cond: ColumnElement[bool] = messages.c.id == message_id
+    where = ["id = ?"]
+    params: list[Value] = [message_id]
     if client_id is not None:
-        cond = and_(cond, messages.c.client_id == client_id)
-    row = (await conn.execute(select(*VIEW_COLUMNS).where(cond))).mappings().first()
-    if row is None:
+        where.append("client_id = ?")
+        params.append(client_id)
+    rows = await snap.fetch(f"{SELECT_VIEW} WHERE {' AND '.join(where)}", params)
+    if not rows:
         return None
-    child = (
-        await conn.execute(
-            select(messages.c.id)
-            .where(messages.c.parent_id == message_id)
-            .order_by(messages.c.id)
-            .limit(1)
-        )
-    ).scalar()
-    steps = await timeline(conn, message_id)
+    found = view(rows[0])
+    children = await snap.fetch(
+        "SELECT id FROM messages WHERE parent_id = ? ORDER BY id LIMIT 1",
+        (message_id,),
+    )
+    steps = await timeline(snap, message_id)
     # A fallback's report carries its parent's umsMsgId; the index leads with it.
-    known_as = [message_id] + ([int(row["parent_id"])] if row["parent_id"] else [])
-    report = (
-        (
-            await conn.execute(
-                select(
-                    reports.c.webhook_state,
-                    reports.c.attempts,
-                    reports.c.last_error,
-                    reports.c.face,
-                )
-                .where(
-                    reports.c.client_id == row["client_id"],
-                    reports.c.ums_msg_id.in_(known_as),
-                    reports.c.message_id == message_id,
-                )
-                .order_by(reports.c.id.desc())
-                .limit(1)
-            )
+    known_as: tuple[Value, ...] = (message_id,)
+    if found.fallback_of:
+        known_as += (found.fallback_of,)
+    marks = ", ".join("?" * len(known_as))
+    reports = await snap.fetch(
+        f"SELECT {', '.join(_WEBHOOK_COLUMNS)} FROM reports"
+        f" WHERE client_id = ? AND ums_msg_id IN ({marks}) AND message_id = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (found.client_id, *known_as, message_id),
+    )
+    webhook = None
+    if reports:
+        state, attempts, last_error, face = reports[0]
+        webhook = WebhookView(
+            state=str(state),
+            attempts=int(attempts or 0),
+            last_error=str(last_error),
+            face=str(face),
         )
-        .mappings()
-        .first()
-    )
+    child = children[0][0] if children else None
     return MessageDetail(
-        message=view(row, None if child is None else int(child)),
-        events=steps,
-        webhook=None
-        if report is None
-        else WebhookView(
-            state=report["webhook_state"],
-            attempts=int(report["attempts"]),
-            last_error=report["last_error"],
-            face=report["face"],
+        message=dataclasses.replace(
+            found, fallback_to=None if child is None else int(child)
         ),
+        events=steps,
+        webhook=webhook,
     )
 
 
-def search_statement(query: Search) -> Select[tuple[object, ...]]:
-    """The statement of `search` (one row more than a page: whether more follow)."""
-    conds: list[ColumnElement[bool]] = []
+def search_statement(query: Search) -> tuple[str, tuple[Value, ...]]:
+    """The statement of `search` and its parameters (one row more than a page:
+    whether more follow).
+
+    Raises:
+        BadCursor: ``query.after`` is not a cursor of this gateway.
+    """
+    where: list[str] = []
+    params: list[Value] = []
+
+    def cond(sql: str, value: Value) -> None:
+        where.append(sql)
+        params.append(value)
+
     if query.client_id is not None:
-        conds.append(messages.c.client_id == query.client_id)
+        cond("client_id = ?", query.client_id)
     elif query.receiver is not None or query.src_msg_id is not None:
         # Probe the client-led indexes once per client rather than scan them all.
-        conds.append(messages.c.client_id.in_(select(clients.c.id).scalar_subquery()))
+        where.append("client_id IN (SELECT id FROM clients)")
     if query.src_msg_id is not None:
-        conds.append(messages.c.src_msg_id == query.src_msg_id)
+        cond("src_msg_id = ?", query.src_msg_id)
     if query.receiver is not None:
-        conds.append(messages.c.receiver == query.receiver)
+        cond("receiver = ?", query.receiver)
     if query.status is not None:
-        conds.append(messages.c.status == query.status)
+        cond("status = ?", query.status)
     if query.channel is not None:
-        conds.append(messages.c.channel == query.channel)
+        cond("channel = ?", query.channel)
     if query.since is not None:
-        conds.append(messages.c.id >= id_floor(query.since))
+        cond("id >= ?", id_floor(query.since))
     if query.until is not None:
-        conds.append(messages.c.id < id_floor(query.until))
+        cond("id < ?", id_floor(query.until))
     if query.after is not None:
-        conds.append(messages.c.id < decode_cursor(query.after))
+        cond("id < ?", decode_cursor(query.after))
     if query.before is not None:
-        conds.append(messages.c.id < query.before)
-    order: ColumnElement[int] = messages.c.id
-    if query.src_msg_id is not None:
-        # At most two rows (a message and its fallback): SQLite, left to itself,
-        # would walk the client's id index to skip this sort instead of using the
-        # unique key; an expression is no index's order.
-        order = messages.c.id + 0
-    return (
-        select(*VIEW_COLUMNS)
-        .where(*conds)
-        .order_by(order.desc())
-        .limit(query.limit + 1)
-    )
+        cond("id < ?", query.before)
+    # At most two rows (a message and its fallback): SQLite, left to itself, would
+    # walk the client's id index to skip this sort instead of using the unique key;
+    # an expression is no index's order.
+    order = "id + 0" if query.src_msg_id is not None else "id"
+    sql = SELECT_VIEW
+    if where:
+        sql += f" WHERE {' AND '.join(where)}"
+    sql += f" ORDER BY {order} DESC LIMIT ?"
+    params.append(query.limit + 1)
+    return sql, tuple(params)
 
 
-async def search(db: Database, query: Search) -> Page:
+async def search(db: Source, query: Search) -> Page:
     """One page of the messages that match ``query``, newest first.
 
     Raises:
         BadCursor: ``query.after`` is not a cursor of this gateway.
     """
-    statement = search_statement(query)
-    async with db.read() as conn:
-        rows = (await conn.execute(statement)).mappings().all()
+    sql, params = search_statement(query)
+    rows = await fetch(db, sql, params)
     more = len(rows) > query.limit
     views = tuple(view(r) for r in rows[: query.limit])
     return Page(

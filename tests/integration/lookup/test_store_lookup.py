@@ -13,7 +13,7 @@ from tests.conftest import Store, make_settings
 from umsgate.domain.ids import IdGenerator
 from umsgate.store import lookup, migrate
 from umsgate.store.database import Database, open_database
-from umsgate.store.tables import clients, messages
+from umsgate.store.tables import clients, events, messages, reports
 
 SEARCHES = {
     "client": lookup.Search(client_id="acme"),
@@ -98,19 +98,16 @@ async def _filled(store: Store, count: int = 3000, bulk: int = 0) -> Database:
 
 
 async def _plan(db: Database, query: lookup.Search) -> str:
-    stmt = lookup.search_statement(query)
-    async with db.read() as conn:
-        sql = str(
-            stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-        )
+    sql, params = lookup.search_statement(query)
+    async with db.driver.snapshot() as snap:
         if db.is_sqlite:
-            result = await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)
-            return "\n".join(str(r[-1]) for r in result)
+            rows = await snap.fetch("EXPLAIN QUERY PLAN " + sql, params)
+            return "\n".join(str(r[-1]) for r in rows)
         # On a small table the planner may prefer reading it all: forbid that, so
         # that a plan without a usable index shows as a sequential scan.
-        await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        result = await conn.exec_driver_sql("EXPLAIN " + sql)
-        return "\n".join(str(r[0]) for r in result)
+        await snap.execute("SET LOCAL enable_seqscan = off")
+        rows = await snap.fetch("EXPLAIN " + sql, params)
+        return "\n".join(str(r[0]) for r in rows)
 
 
 #: The index a search of one client must use (by dialect), where only one will do.
@@ -192,3 +189,195 @@ def test_a_cursor_that_was_not_given_out_is_refused() -> None:
             lookup.decode_cursor(bad)
     with pytest.raises(ValueError, match="limit"):
         lookup.Search(limit=lookup.MAX_LIMIT + 1)
+
+
+#: When the messages of `_few` were made (a whole minute: 30,000,000 × 60).
+T = 1_800_000_000.0
+R1, R2 = "+821011110001", "+821022220002"
+EVENT_COLUMNS = ("message_id", "at", "status", "code", "detail")
+
+
+def _at(second: float) -> int:
+    """The id of a message made ``second`` seconds after `T`."""
+    return lookup.id_floor(T + second)
+
+
+async def _few(store: Store) -> Database:
+    """Five messages of two clients, a fallback among them, with events and
+    reports (see the test below for what each is)."""
+    db = open_database(make_settings(store))
+    await migrate.upgrade(db)
+    m1, m2, m3, m4, m5 = (_at(s) for s in range(1, 6))
+    rows = [
+        _row(m1, "acme", "a", R1, "DELIVERED")
+        | {"connector": "c1", "sent_at": T + 1.5, "done_at": T + 9, "attempts": 1},
+        _row(m2, "acme", "b", R2, "FAILED") | {"result_code": "2010"},
+        _row(m3, "acme", "b", R2, "SENT")
+        | {"channel": "LMS", "kind": 1, "parent_id": m2, "connector": "c2"},
+        _row(m4, "beta", "a", R1, "DELIVERED"),
+        _row(m5, "acme", "c", R1, "FAILED") | {"channel": "LMS"},
+    ]
+    report = {
+        "client_id": "acme",
+        "channel": "SMS",
+        "origin_channel": "SMS",
+        "body": "{}",
+        "created_at": T,
+        "next_at": T,
+    }
+    async with db.transaction() as conn:
+        for cid in ("acme", "beta"):
+            await conn.execute(
+                insert(clients).values(
+                    id=cid,
+                    secret_hash="x",
+                    key_hash="x",
+                    signing_key="00",
+                    tps="{}",
+                    created_at=0.0,
+                    updated_at=0.0,
+                )
+            )
+        for row in rows:
+            await conn.execute(insert(messages).values(row))
+        # Out of time order on purpose: a timeline is in the order of the events'
+        # ids (the order they were written).
+        for at, status, code in ((T + 3, "ACCEPTED", None), (T + 2, "FAILED", "2010")):
+            await conn.execute(
+                insert(events).values(message_id=m2, at=at, status=status, code=code)
+            )
+        webhook = lookup.webhook_event(m2, T + 4, 1, "HTTP 500")
+        await conn.execute(
+            insert(events).values(dict(zip(EVENT_COLUMNS, webhook, strict=True)))
+        )
+        # m2's own report, then two of its fallback m3 (carrying m2's umsMsgId):
+        # the newest is the one shown.
+        for message_id, state, attempts in (
+            (m2, "done", 1),
+            (m3, "failed", 3),
+            (m3, "pending", 4),
+        ):
+            await conn.execute(
+                insert(reports).values(
+                    {
+                        **report,
+                        "message_id": message_id,
+                        "ums_msg_id": m2,
+                        "webhook_state": state,
+                        "attempts": attempts,
+                        "last_error": f"{state} {attempts}",
+                    }
+                )
+            )
+    return db
+
+
+def _ids(page: lookup.Page) -> list[int]:
+    return [m.id for m in page.messages]
+
+
+async def test_each_filter_of_a_search(store: Store) -> None:
+    m1, m2, m3, m4, m5 = (_at(s) for s in range(1, 6))
+    searches = {
+        lookup.Search(client_id="acme"): [m5, m3, m2, m1],
+        lookup.Search(client_id="acme", status="FAILED"): [m5, m2],
+        lookup.Search(client_id="acme", channel="LMS"): [m5, m3],
+        lookup.Search(client_id="acme", status="FAILED", channel="SMS"): [m2],
+        lookup.Search(client_id="acme", receiver=R2, status="SENT"): [m3],
+        lookup.Search(client_id="acme", since=T + 2, until=T + 5): [m3, m2],
+        lookup.Search(client_id="acme", before=m3): [m2, m1],
+        lookup.Search(client_id="acme", after=lookup.encode_cursor(m2)): [m1],
+        lookup.Search(client_id="acme", src_msg_id="b"): [m3, m2],
+        lookup.Search(client_id="beta", src_msg_id="b"): [],
+        lookup.Search(client_id="acme", src_msg_id="B"): [],
+        lookup.Search(src_msg_id="a"): [m4, m1],
+        lookup.Search(receiver=R1): [m5, m4, m1],
+        lookup.Search(receiver=R1, since=T + 2): [m5, m4],
+        lookup.Search(until=T + 2): [m1],
+        lookup.Search(): [m5, m4, m3, m2, m1],
+    }
+    db = await _few(store)
+    try:
+        for query, expected in searches.items():
+            assert _ids(await lookup.search(db, query)) == expected, query
+        pages: list[list[int]] = []
+        cursor = None
+        while True:
+            page = await lookup.search(db, lookup.Search(limit=2, after=cursor))
+            pages.append(_ids(page))
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        # A full last page has no next one: the row past the page decides.
+        exact = await lookup.search(db, lookup.Search(client_id="acme", limit=4))
+        (fallback,) = (
+            await lookup.search(db, lookup.Search(client_id="acme", channel="LMS"))
+        ).messages[1:]
+    finally:
+        await db.close()
+    assert pages == [[m5, m4], [m3, m2], [m1]]
+    assert exact.next_cursor is None and len(exact.messages) == 4
+    assert fallback.id == m3
+    assert (fallback.is_fallback, fallback.fallback_of) == (True, m2)
+    # A search shows no fallback made from a message (only `message` looks).
+    assert fallback.fallback_to is None
+
+
+async def test_a_message_with_its_timeline_fallback_and_report(store: Store) -> None:
+    m1, m2, m3 = (_at(s) for s in range(1, 4))
+    db = await _few(store)
+    try:
+        parent = await lookup.message(db, m2)
+        child = await lookup.message(db, m3, client_id="acme")
+        sent = await lookup.message(db, m1)
+        others = await lookup.message(db, m2, client_id="beta")
+        missing = await lookup.message(db, _at(99))
+    finally:
+        await db.close()
+    assert others is None and missing is None
+    assert parent is not None and child is not None and sent is not None
+    assert parent.message == lookup.MessageView(
+        id=m2,
+        client_id="acme",
+        src_msg_id="b",
+        channel="SMS",
+        status="FAILED",
+        sender="+8221234567",
+        receiver=R2,
+        result_code="2010",
+        raw_code=None,
+        result_message=None,
+        connector=None,
+        provider_msg_id=None,
+        carrier="",
+        attempts=0,
+        segments=1,
+        created_at=parent.message.created_at,
+        expires_at=parent.message.expires_at,
+        sent_at=None,
+        done_at=None,
+        fallback_of=None,
+        fallback_to=m3,
+        is_fallback=False,
+    )
+    assert [(e.status, e.code, e.at) for e in parent.events] == [
+        ("ACCEPTED", None, T + 3),
+        ("FAILED", "2010", T + 2),
+        (lookup.WEBHOOK, None, T + 4),
+    ]
+    assert [e.is_webhook for e in parent.events] == [False, False, True]
+    assert parent.events[0].id < parent.events[1].id < parent.events[2].id
+    assert parent.webhook == lookup.WebhookView(
+        state="done", attempts=1, last_error="done 1", face=""
+    )
+    assert child.message.is_fallback is True
+    assert (child.message.fallback_of, child.message.fallback_to) == (m2, None)
+    assert child.events == ()
+    # The fallback's report carries its parent's umsMsgId; the newest is shown.
+    assert child.webhook == lookup.WebhookView(
+        state="pending", attempts=4, last_error="pending 4", face=""
+    )
+    assert sent.webhook is None
+    assert (sent.message.sent_at, sent.message.done_at) == (T + 1.5, T + 9)
+    assert (sent.message.connector, sent.message.attempts) == ("c1", 1)
+    assert sent.message.is_fallback is False and sent.message.fallback_to is None
