@@ -198,8 +198,14 @@ async def get_token(source: Source, digest: str) -> TokenRecord | None:
 async def add_token(source: Source, token: TokenRecord) -> bool:
     """Store a token of an existing operator. False: no such operator."""
     async with source.driver.transaction() as tx:
-        if not await tx.fetch(
-            "SELECT 1 FROM operators WHERE username = ?", (token.username,)
+        # The check writes the operator's row (changing nothing) rather than reading
+        # it: SQLite's write lock already orders it with a removal or a new
+        # password, and on PostgreSQL so does the row lock, which a plain read does
+        # not take. Else a token issued while the operator is removed could be
+        # inserted after the removal ended its tokens, and go on working.
+        if not await tx.execute(
+            "UPDATE operators SET updated_at = updated_at WHERE username = ?",
+            (token.username,),
         ):
             return False
         await tx.execute(
