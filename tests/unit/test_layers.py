@@ -355,7 +355,7 @@ def test_only_the_store_opens_transactions(path: Path) -> None:
 
 
 def test_the_transaction_check_sees_them(tmp_path: Path) -> None:
-    assert connection_uses(SRC / "store" / "operators.py")
+    assert connection_uses(SRC / "store" / "migrate.py")
     path = tmp_path / "m.py"
     path.write_text(
         "from x import AsyncConnection as C\n"

@@ -1,21 +1,18 @@
 """Operators of the console and the admin API, their console sessions and their
-bearer tokens.
+bearer tokens, on the driver (`umsgate.store.driver`): the gateway process and the
+CLI keep them without SQLAlchemy.
 
-Each operation opens its own read or transaction; those that change several rows
-(adding an operator that must not exist yet, removing one with its sessions and
-tokens, …) do so in one transaction.
+Each operation takes a `Source` and opens its own read or transaction; those that
+change several rows (removing an operator with its sessions and tokens, …) or check
+a row before they write one do so in one transaction.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TypeVar
+from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Select, Table, delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from umsgate.store.database import Database
-from umsgate.store.tables import operator_sessions, operator_tokens, operators
+from umsgate.store.driver import Source, Tx, Value, fetch
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,161 +49,180 @@ class TokenRecord:
     expires_at: float
 
 
-_TABLES: dict[type, Table] = {
-    OperatorRecord: operators,
-    SessionRecord: operator_sessions,
-    TokenRecord: operator_tokens,
-}
-_Record = TypeVar("_Record", OperatorRecord, SessionRecord, TokenRecord)
+#: The columns of ``operators``, in the order `OperatorRecord` reads them.
+OPERATOR_COLUMNS = ("username", "password_hash", "created_at", "updated_at")
+#: The columns of ``operator_sessions``, in the order `SessionRecord` reads them.
+SESSION_COLUMNS = ("hash", "username", "csrf", "created_at", "last_seen", "expires_at")
+#: The columns of ``operator_tokens``, in the order `TokenRecord` reads them.
+TOKEN_COLUMNS = ("hash", "username", "created_at", "expires_at")
+
+_SELECT_OPERATOR = f"SELECT {', '.join(OPERATOR_COLUMNS)} FROM operators"
+_SELECT_SESSION = f"SELECT {', '.join(SESSION_COLUMNS)} FROM operator_sessions"
+_SELECT_TOKEN = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM operator_tokens"
 
 
-async def _records(
-    db: Database, stmt: Select[tuple[object, ...]], record: type[_Record]
-) -> list[_Record]:
-    """The rows of a whole-table ``stmt`` as records (their fields are the
-    table's columns)."""
-    async with db.read() as conn:
-        rows = (await conn.execute(stmt)).mappings().all()
-    return [record(**{str(k): v for k, v in row.items()}) for row in rows]
+def _insert(table: str, columns: Sequence[str]) -> str:
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
-async def _first(
-    db: Database, record: type[_Record], where: ColumnElement[bool]
-) -> _Record | None:
-    """The record of ``record``'s table that ``where`` finds, if any."""
-    rows = await _records(db, select(_TABLES[record]).where(where), record)
-    return rows[0] if rows else None
+def _operator(row: Sequence[Value]) -> OperatorRecord:
+    username, password_hash, created_at, updated_at = row
+    return OperatorRecord(
+        username=str(username),
+        password_hash=str(password_hash),
+        created_at=float(created_at or 0.0),
+        updated_at=float(updated_at or 0.0),
+    )
+
+
+def _session(row: Sequence[Value]) -> SessionRecord:
+    digest, username, csrf, created_at, last_seen, expires_at = row
+    return SessionRecord(
+        hash=str(digest),
+        username=str(username),
+        csrf=str(csrf),
+        created_at=float(created_at or 0.0),
+        last_seen=float(last_seen or 0.0),
+        expires_at=float(expires_at or 0.0),
+    )
+
+
+def _token(row: Sequence[Value]) -> TokenRecord:
+    digest, username, created_at, expires_at = row
+    return TokenRecord(
+        hash=str(digest),
+        username=str(username),
+        created_at=float(created_at or 0.0),
+        expires_at=float(expires_at or 0.0),
+    )
 
 
 # -- operators ----------------------------------------------------------------------
 
 
-async def _insert(
-    db: Database,
-    table: Table,
-    record: OperatorRecord | TokenRecord,
-    *,
-    if_operator: bool,
-) -> bool:
-    """Insert ``record`` in one transaction with the check that its operator
-    exists (``if_operator``) or does not yet. False: the check failed."""
-    stmt = select(operators.c.username).where(operators.c.username == record.username)
-    async with db.transaction() as conn:
-        exists = (await conn.execute(stmt)).first() is not None
-        if exists != if_operator:
-            return False
-        await conn.execute(insert(table).values(**dataclasses.asdict(record)))
-    return True
-
-
-async def _end_credentials(conn: AsyncConnection, username: str) -> None:
+async def _end_credentials(tx: Tx, username: str) -> None:
     """End every session and token of an operator."""
-    await conn.execute(
-        delete(operator_sessions).where(operator_sessions.c.username == username)
-    )
-    await conn.execute(
-        delete(operator_tokens).where(operator_tokens.c.username == username)
-    )
+    await tx.execute("DELETE FROM operator_sessions WHERE username = ?", (username,))
+    await tx.execute("DELETE FROM operator_tokens WHERE username = ?", (username,))
 
 
-async def add_operator(db: Database, record: OperatorRecord) -> bool:
+async def add_operator(source: Source, record: OperatorRecord) -> bool:
     """Store a new operator. False: one of that name exists already."""
-    return await _insert(db, operators, record, if_operator=False)
+    async with source.driver.transaction() as tx:
+        # One statement, so that two adds of the same name at once cannot both
+        # pass a check and the second fail on the primary key.
+        added = await tx.execute(
+            f"{_insert('operators', OPERATOR_COLUMNS)}"
+            " ON CONFLICT (username) DO NOTHING",
+            dataclasses.astuple(record),
+        )
+    return bool(added)
 
 
-async def get_operator(db: Database, username: str) -> OperatorRecord | None:
-    return await _first(db, OperatorRecord, operators.c.username == username)
+async def get_operator(source: Source, username: str) -> OperatorRecord | None:
+    rows = await fetch(source, f"{_SELECT_OPERATOR} WHERE username = ?", (username,))
+    return _operator(rows[0]) if rows else None
 
 
 #: Most operators `list_operators` returns.
 LIST_LIMIT = 1000
 
 
-async def list_operators(db: Database) -> list[OperatorRecord]:
+async def list_operators(source: Source) -> list[OperatorRecord]:
     """Every operator (at most `LIST_LIMIT`), by name."""
-    stmt = select(operators).order_by(operators.c.username).limit(LIST_LIMIT)
-    return await _records(db, stmt, OperatorRecord)
+    rows = await fetch(
+        source, f"{_SELECT_OPERATOR} ORDER BY username LIMIT ?", (LIST_LIMIT,)
+    )
+    return [_operator(r) for r in rows]
 
 
-async def remove_operator(db: Database, username: str) -> bool:
+async def remove_operator(source: Source, username: str) -> bool:
     """Remove an operator with its sessions and tokens. False: no such operator."""
-    async with db.transaction() as conn:
-        result = await conn.execute(
-            delete(operators).where(operators.c.username == username)
-        )
-        if not result.rowcount:
+    async with source.driver.transaction() as tx:
+        if not await tx.execute(
+            "DELETE FROM operators WHERE username = ?", (username,)
+        ):
             return False
-        await _end_credentials(conn, username)
+        await _end_credentials(tx, username)
     return True
 
 
 async def set_password(
-    db: Database, username: str, password_hash: str, now: float
+    source: Source, username: str, password_hash: str, now: float
 ) -> bool:
     """Change an operator's password; its sessions and tokens end. False: no such
     operator."""
-    async with db.transaction() as conn:
-        result = await conn.execute(
-            update(operators)
-            .where(operators.c.username == username)
-            .values(password_hash=password_hash, updated_at=now)
-        )
-        if not result.rowcount:
+    async with source.driver.transaction() as tx:
+        if not await tx.execute(
+            "UPDATE operators SET password_hash = ?, updated_at = ? WHERE username = ?",
+            (password_hash, now, username),
+        ):
             return False
-        await _end_credentials(conn, username)
+        await _end_credentials(tx, username)
     return True
 
 
 # -- sessions and tokens ------------------------------------------------------------
 
 
-async def add_session(db: Database, session: SessionRecord) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            insert(operator_sessions).values(**dataclasses.asdict(session))
+async def add_session(source: Source, session: SessionRecord) -> None:
+    async with source.driver.transaction() as tx:
+        await tx.execute(
+            _insert("operator_sessions", SESSION_COLUMNS), dataclasses.astuple(session)
         )
 
 
-async def get_session(db: Database, digest: str) -> SessionRecord | None:
-    return await _first(db, SessionRecord, operator_sessions.c.hash == digest)
+async def get_session(source: Source, digest: str) -> SessionRecord | None:
+    rows = await fetch(source, f"{_SELECT_SESSION} WHERE hash = ?", (digest,))
+    return _session(rows[0]) if rows else None
 
 
-async def touch_session(db: Database, digest: str, now: float) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            update(operator_sessions)
-            .where(operator_sessions.c.hash == digest)
-            .values(last_seen=now)
+async def touch_session(source: Source, digest: str, now: float) -> None:
+    async with source.driver.transaction() as tx:
+        await tx.execute(
+            "UPDATE operator_sessions SET last_seen = ? WHERE hash = ?", (now, digest)
         )
 
 
-async def delete_session(db: Database, digest: str) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(
-            delete(operator_sessions).where(operator_sessions.c.hash == digest)
-        )
+async def delete_session(source: Source, digest: str) -> None:
+    async with source.driver.transaction() as tx:
+        await tx.execute("DELETE FROM operator_sessions WHERE hash = ?", (digest,))
 
 
-async def get_token(db: Database, digest: str) -> TokenRecord | None:
-    return await _first(db, TokenRecord, operator_tokens.c.hash == digest)
+async def get_token(source: Source, digest: str) -> TokenRecord | None:
+    rows = await fetch(source, f"{_SELECT_TOKEN} WHERE hash = ?", (digest,))
+    return _token(rows[0]) if rows else None
 
 
-async def add_token(db: Database, token: TokenRecord) -> bool:
+async def add_token(source: Source, token: TokenRecord) -> bool:
     """Store a token of an existing operator. False: no such operator."""
-    return await _insert(db, operator_tokens, token, if_operator=True)
+    async with source.driver.transaction() as tx:
+        # The check writes the operator's row (changing nothing) rather than reading
+        # it: SQLite's write lock already orders it with a removal or a new
+        # password, and on PostgreSQL so does the row lock, which a plain read does
+        # not take. Else a token issued while the operator is removed could be
+        # inserted after the removal ended its tokens, and go on working.
+        if not await tx.execute(
+            "UPDATE operators SET updated_at = updated_at WHERE username = ?",
+            (token.username,),
+        ):
+            return False
+        await tx.execute(
+            _insert("operator_tokens", TOKEN_COLUMNS), dataclasses.astuple(token)
+        )
+    return True
 
 
-async def delete_expired(db: Database, now: float, idle: float) -> int:
+async def delete_expired(source: Source, now: float, idle: float) -> int:
     """Drop sessions past their end or idle for ``idle`` seconds, and expired
     tokens; how many went."""
-    async with db.transaction() as conn:
-        gone = await conn.execute(
-            delete(operator_sessions).where(
-                (operator_sessions.c.expires_at <= now)
-                | (operator_sessions.c.last_seen <= now - idle)
-            )
+    async with source.driver.transaction() as tx:
+        sessions = await tx.execute(
+            "DELETE FROM operator_sessions WHERE expires_at <= ? OR last_seen <= ?",
+            (now, now - idle),
         )
-        tokens = await conn.execute(
-            delete(operator_tokens).where(operator_tokens.c.expires_at <= now)
+        tokens = await tx.execute(
+            "DELETE FROM operator_tokens WHERE expires_at <= ?", (now,)
         )
-    return int(gone.rowcount or 0) + int(tokens.rowcount or 0)
+    return sessions + tokens

@@ -3,6 +3,8 @@ login backoff, on real SQLite and PostgreSQL stores."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import Store, make_settings
@@ -106,6 +108,30 @@ async def test_tokens_expire_and_are_stored_hashed(sqlite_store: Store) -> None:
         with pytest.raises(operators.OperatorError, match="90 days"):
             await operators.issue_token(db, "ops", 91 * 86400)
     finally:
+        await db.close()
+
+
+async def test_no_token_outlives_its_operator_removed_meanwhile(store: Store) -> None:
+    """Issuing a token while another process removes its operator fails on
+    PostgreSQL as on SQLite: the issue waits for the removal to commit and then
+    finds no operator, instead of leaving a token that goes on working."""
+    db = await _db(store)
+    other = open_database(make_settings(store))
+    try:
+        await operators.add_operator(db, "ops", "long enough pw")
+        async with other.driver.transaction() as tx:
+            # remove_operator's statements, in a transaction not committed yet.
+            await tx.execute("DELETE FROM operators WHERE username = ?", ("ops",))
+            await tx.execute("DELETE FROM operator_tokens WHERE username = ?", ("ops",))
+            issue = asyncio.create_task(operators.issue_token(db, "ops", 3600))
+            done, _ = await asyncio.wait({issue}, timeout=1.0)
+            assert not done, "the token was issued before the removal committed"
+        with pytest.raises(operators.OperatorError, match="no operator"):
+            await issue
+        rows = await other.driver.fetch("SELECT hash FROM operator_tokens")
+        assert rows == []
+    finally:
+        await other.close()
         await db.close()
 
 
