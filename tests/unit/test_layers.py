@@ -253,7 +253,7 @@ def test_the_database_check_sees_imports() -> None:
 
 #: The store's modules on the driver alone (`umsgate.store.driver`): the gateway
 #: process runs them without SQLAlchemy.
-ON_THE_DRIVER = ("accounts", "files", "lookup", "console")
+ON_THE_DRIVER = ("accounts", "files", "lookup", "console", "operators")
 
 
 def source_of(module: str) -> Path | None:
