@@ -8,6 +8,8 @@ SQLAlchemy (its compiled modules, and greenlet's, stay unmapped)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import httpx
@@ -49,3 +51,25 @@ async def test_serve_becomes_a_lean_gateway_process(
     # (uvicorn raises the signal again once it has shut down).
     assert srv.proc.returncode == -15
     assert "gateway stopped" in srv.log.read_text()
+
+
+async def test_serve_ends_with_the_reason_when_the_store_cannot_be_reached(
+    tmp_path: Path,
+) -> None:
+    """No server listens on the store's port: ``serve`` says so and exits 1 before
+    it becomes the gateway process (no traceback, no half-started gateway)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "umsgate", "serve", "--port", "0",
+        "--db", "postgresql://postgres@127.0.0.1:9/none",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    message = err.decode()
+    assert (
+        "error: cannot bring the store at postgresql://postgres@127.0.0.1:9/none"
+        in message
+    )
+    assert "Traceback" not in message

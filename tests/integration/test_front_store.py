@@ -177,3 +177,21 @@ async def test_a_snapshot_sees_one_commit_and_leaves_writers_free(store: Store) 
         assert (before[0][0], during[0][0], after[0][0]) == (1, 1, 2)
     finally:
         await db.close()
+
+
+async def test_a_read_beside_a_snapshot_sees_the_newest_commit(store: Store) -> None:
+    """A plain read while another task's snapshot is open is not a part of that
+    snapshot: it sees what was committed after the snapshot began."""
+    db = await _opened(store)
+    try:
+        await clients.add_client(db, "first")
+        driver = db.driver
+        async with driver.snapshot() as snap:
+            await snap.fetch("SELECT count(*) FROM clients")
+            await clients.add_client(db, "second")
+            beside = asyncio.create_task(driver.fetch("SELECT count(*) FROM clients"))
+            await asyncio.sleep(0.05)
+        rows = await asyncio.wait_for(beside, 10)
+        assert rows[0][0] == 2
+    finally:
+        await db.close()

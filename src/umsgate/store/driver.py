@@ -179,8 +179,12 @@ class SqliteDriver:
 
     async def fetch(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         # In autocommit mode each query is its own deferred transaction: it sees
-        # the last commit and never takes the write lock.
-        return await self._reader.run(self._reader.fetch_now, sql, params)
+        # the last commit and never takes the write lock. It waits for a snapshot
+        # on the connection to end, which it would otherwise join (and see that
+        # snapshot's older commit).
+        reader = self._reader
+        async with reader.lock:
+            return await reader.run(reader.fetch_now, sql, params)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Tx]:
