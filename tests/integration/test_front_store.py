@@ -195,3 +195,29 @@ async def test_a_read_beside_a_snapshot_sees_the_newest_commit(store: Store) -> 
         assert rows[0][0] == 2
     finally:
         await db.close()
+
+
+@pytest.mark.postgres
+async def test_a_released_connection_keeps_its_schema_and_no_open_transaction(
+    pg_store: Store,
+) -> None:
+    """The hot path's pool leaves a released session as it is (no reset query at
+    every release), which must still mean: a transaction left open is rolled back,
+    and the next user is in the store's schema."""
+    db = await _opened(pg_store)
+    try:
+        pool = await db.pg_pool()
+        async with pool.acquire() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute(
+                "INSERT INTO nodes (slot, node_id, heartbeat, started_at)"
+                " VALUES (7, 'left-open', 0, 0)"
+            )
+        # Every connection of the pool in turn (it has at least two).
+        for _ in range(3):
+            async with pool.acquire() as conn:
+                assert not conn.is_in_transaction()
+                assert await conn.fetchval("SELECT current_schema()") == pg_store.schema
+                assert await conn.fetchval("SELECT count(*) FROM nodes") == 0
+    finally:
+        await db.close()

@@ -242,8 +242,21 @@ async def create_pg_pool(
 
     settings = {"search_path": schema} if schema else {}
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, server_settings=settings
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings=settings,
+        reset=_keep_session,
     )
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """A released connection's session is left as it is. The store's statements
+    change nothing in a session (no SET, LISTEN, advisory lock or cursor), and
+    asyncpg still rolls back a transaction left open before it calls this; its
+    default reset (``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET
+    ALL``) is a round trip to the server at every release, and the hot path
+    releases a connection for every part it writes."""
 
 
 class PgDriver:
