@@ -341,6 +341,9 @@ def _upgrade_before_serving(settings: config.Settings) -> None:
 
     try:
         asyncio.run(run())
+    except ConfigError as exc:  # an unsupported store URL
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except Exception as exc:  # the store's driver's own errors, as well as ours
         typer.echo(
             f"error: cannot bring the store at {store_migrate.location(settings)} "

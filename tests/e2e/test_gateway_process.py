@@ -73,3 +73,19 @@ async def test_serve_ends_with_the_reason_when_the_store_cannot_be_reached(
         in message
     )
     assert "Traceback" not in message
+
+
+async def test_serve_refuses_a_store_url_it_does_not_support(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "umsgate", "serve", "--port", "0",
+        "--db", "mysql://root@127.0.0.1/test",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert err.decode().strip() == (
+        "configuration error: store.url: 'mysql' databases are not supported"
+        " (sqlite, postgresql)"
+    )

@@ -393,8 +393,8 @@ class Database:
 
     @property
     def driver(self) -> SqliteDriver | PgDriver:
-        """The store on the driver alone (`umsgate.store.driver`): the account,
-        file and operator operations run on it."""
+        """The store on the driver alone (`umsgate.store.driver`): every
+        operation outside the hot path runs on it."""
         if self._driver is None:
             if self.is_sqlite:
                 self._driver = SqliteDriver(self._sqlite_path)
