@@ -432,8 +432,9 @@ class Database:
     @contextlib.asynccontextmanager
     async def sqlite_writer(self) -> AsyncIterator[SqliteWriter]:
         """The SQLite connection of the hot path (`SqliteWriter`), one user at a
-        time. It has the same settings as the pool's; the two wait for each other
-        through SQLite's own lock (``BEGIN IMMEDIATE`` and the busy timeout)."""
+        time. It has the same settings as the driver's writer (`driver`); the two
+        wait for each other through SQLite's own lock (``BEGIN IMMEDIATE`` and the
+        busy timeout)."""
         async with self._writer_lock:
             if self._writer is None:
                 writer = SqliteWriter(self._sqlite_path)
