@@ -53,39 +53,34 @@ async def test_serve_becomes_a_lean_gateway_process(
     assert "gateway stopped" in srv.log.read_text()
 
 
+async def _serve_on(store: str, cwd: Path) -> tuple[int | None, str]:
+    """``serve`` with ``--db store``, which ends at once: its status and stderr."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "umsgate", "serve", "--port", "0", "--db", store,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, err.decode()
+
+
 async def test_serve_ends_with_the_reason_when_the_store_cannot_be_reached(
     tmp_path: Path,
 ) -> None:
     """No server listens on the store's port: ``serve`` says so and exits 1 before
     it becomes the gateway process (no traceback, no half-started gateway)."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "umsgate", "serve", "--port", "0",
-        "--db", "postgresql://postgres@127.0.0.1:9/none",
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1
-    message = err.decode()
-    assert (
-        "error: cannot bring the store at postgresql://postgres@127.0.0.1:9/none"
-        in message
-    )
+    store = "postgresql://postgres@127.0.0.1:9/none"
+    status, message = await _serve_on(store, tmp_path)
+    assert status == 1
+    assert f"error: cannot bring the store at {store} up to date" in message
     assert "Traceback" not in message
 
 
 async def test_serve_refuses_a_store_url_it_does_not_support(tmp_path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "umsgate", "serve", "--port", "0",
-        "--db", "mysql://root@127.0.0.1/test",
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    _out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 2
-    assert err.decode().strip() == (
+    status, message = await _serve_on("mysql://root@127.0.0.1/test", tmp_path)
+    assert status == 2
+    assert message.strip() == (
         "configuration error: store.url: 'mysql' databases are not supported"
         " (sqlite, postgresql)"
     )
