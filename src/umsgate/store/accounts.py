@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from umsgate.store.driver import Source, Tx, Value, fetch
+from umsgate.store.driver import Source, Tx, Value, fetch, insert_sql
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,9 +152,8 @@ def _client_values(record: ClientRecord) -> tuple[Value, ...]:
 
 
 async def insert_client(tx: Tx, record: ClientRecord) -> None:
-    marks = ", ".join("?" * len(CLIENT_COLUMNS))
     await tx.execute(
-        f"INSERT INTO clients ({', '.join(CLIENT_COLUMNS)}) VALUES ({marks})",
+        insert_sql("clients", CLIENT_COLUMNS),
         _client_values(record),
     )
 

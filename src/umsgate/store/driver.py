@@ -46,6 +46,16 @@ _QMARK = re.compile(r"\?")
 _T = TypeVar("_T")
 
 
+def marks(n: int) -> str:
+    """``?,?,…``: the placeholders of ``n`` values."""
+    return ",".join("?" * n)
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> str:
+    """``INSERT INTO table (columns) VALUES (?,…)``."""
+    return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks(len(columns))})"
+
+
 def numbered(sql: str) -> str:
     """``?`` placeholders as asyncpg's ``$1, $2, …``."""
     counter = iter(range(1, 100_000))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from umsgate.store.driver import Source, Value
+from umsgate.store.driver import Source, Value, marks
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,10 +83,9 @@ async def file_meta(source: Source, file_ids: Sequence[str]) -> dict[str, FileMe
     ids = list(file_ids)
     for start in range(0, len(ids), IN_CHUNK):
         chunk: tuple[Value, ...] = tuple(ids[start : start + IN_CHUNK])
-        marks = ", ".join("?" * len(chunk))
         rows = await source.driver.fetch(
             "SELECT id, client_id, name, md5, size, expires_at FROM files"
-            f" WHERE id IN ({marks})",
+            f" WHERE id IN ({marks(len(chunk))})",
             chunk,
         )
         for file_id, client_id, name, md5, size, expires_at in rows:

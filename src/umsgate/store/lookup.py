@@ -35,7 +35,7 @@ from collections.abc import Sequence
 
 from umsgate.domain import ids
 from umsgate.errors import UmsgateError
-from umsgate.store.driver import Source, Tx, Value, fetch
+from umsgate.store.driver import Source, Tx, Value, fetch, marks
 
 #: Page size when none is asked for, and the largest one served.
 DEFAULT_LIMIT = 50
@@ -327,10 +327,10 @@ async def _message(
     known_as: tuple[Value, ...] = (message_id,)
     if found.fallback_of:
         known_as += (found.fallback_of,)
-    marks = ", ".join("?" * len(known_as))
     reports = await snap.fetch(
         f"SELECT {', '.join(_WEBHOOK_COLUMNS)} FROM reports"
-        f" WHERE client_id = ? AND ums_msg_id IN ({marks}) AND message_id = ?"
+        f" WHERE client_id = ? AND ums_msg_id IN ({marks(len(known_as))})"
+        " AND message_id = ?"
         " ORDER BY id DESC LIMIT 1",
         (found.client_id, *known_as, message_id),
     )

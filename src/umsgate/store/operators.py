@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from umsgate.store.driver import Source, Tx, Value, fetch
+from umsgate.store.driver import Source, Tx, Value, fetch, insert_sql
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,11 +59,6 @@ TOKEN_COLUMNS = ("hash", "username", "created_at", "expires_at")
 _SELECT_OPERATOR = f"SELECT {', '.join(OPERATOR_COLUMNS)} FROM operators"
 _SELECT_SESSION = f"SELECT {', '.join(SESSION_COLUMNS)} FROM operator_sessions"
 _SELECT_TOKEN = f"SELECT {', '.join(TOKEN_COLUMNS)} FROM operator_tokens"
-
-
-def _insert(table: str, columns: Sequence[str]) -> str:
-    marks = ", ".join("?" * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 def _operator(row: Sequence[Value]) -> OperatorRecord:
@@ -113,7 +108,7 @@ async def add_operator(source: Source, record: OperatorRecord) -> bool:
         # One statement, so that two adds of the same name at once cannot both
         # pass a check and the second fail on the primary key.
         added = await tx.execute(
-            f"{_insert('operators', OPERATOR_COLUMNS)}"
+            f"{insert_sql('operators', OPERATOR_COLUMNS)}"
             " ON CONFLICT (username) DO NOTHING",
             dataclasses.astuple(record),
         )
@@ -169,7 +164,8 @@ async def set_password(
 async def add_session(source: Source, session: SessionRecord) -> None:
     async with source.driver.transaction() as tx:
         await tx.execute(
-            _insert("operator_sessions", SESSION_COLUMNS), dataclasses.astuple(session)
+            insert_sql("operator_sessions", SESSION_COLUMNS),
+            dataclasses.astuple(session),
         )
 
 
@@ -209,7 +205,7 @@ async def add_token(source: Source, token: TokenRecord) -> bool:
         ):
             return False
         await tx.execute(
-            _insert("operator_tokens", TOKEN_COLUMNS), dataclasses.astuple(token)
+            insert_sql("operator_tokens", TOKEN_COLUMNS), dataclasses.astuple(token)
         )
     return True
 

@@ -34,15 +34,6 @@ Cell = Any
 _T = TypeVar("_T")
 
 
-def marks(n: int) -> str:
-    """``?,?,…``: the placeholders of ``n`` values."""
-    return ",".join("?" * n)
-
-
-def insert_sql(table: str, columns: Sequence[str]) -> str:
-    return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks(len(columns))})"
-
-
 def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterable[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
