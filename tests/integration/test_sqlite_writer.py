@@ -4,7 +4,10 @@ holds (off the loop, which keeps serving), and never leaves a transaction open."
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,8 +17,9 @@ import pytest
 from sqlalchemy import text
 
 from umsgate import config
+from umsgate.store import database
 from umsgate.store import migrate as store_migrate
-from umsgate.store.database import Database, open_database
+from umsgate.store.database import Database, SqliteWriter, open_database
 from umsgate.store.transactions import transaction
 
 
@@ -260,3 +264,81 @@ async def test_a_read_does_not_wait_for_the_write_lock(
         assert await asyncio.wait_for(writing, 10) == 1
     finally:
         other.close()
+
+
+async def _writer(db: Database) -> SqliteWriter:
+    async with db.sqlite_writer() as writer:
+        return writer
+
+
+async def test_callers_hear_of_their_commit_after_the_wal_is_synced(
+    db: Database, tmp_path: Path
+) -> None:
+    # The COMMIT does not wait for the disk, its callers do: while the fsync of one
+    # transaction runs, the next is written and committed, and neither caller goes
+    # on before an fsync that began after its COMMIT has ended.
+    await _pad_table(db)
+    writer = await _writer(db)
+    statements = await _traced(db)
+    entered = threading.Event()
+    release = threading.Event()
+    synced: list[int] = []
+    real_sync = writer.sync
+
+    def slow_sync() -> None:
+        entered.set()
+        assert release.wait(10)
+        real_sync()
+        synced.append(len(_stored(tmp_path / "umsgate.db")))
+
+    writer.sync = slow_sync  # type: ignore[method-assign]
+    first = asyncio.create_task(_insert(db, 1))
+    await asyncio.to_thread(entered.wait, 10)
+    second = asyncio.create_task(_insert(db, 2))
+    deadline = time.monotonic() + 10
+    while statements.count("COMMIT") < 2:  # the second commits during the fsync
+        assert time.monotonic() < deadline, statements
+        await asyncio.sleep(0.01)
+    assert _stored(tmp_path / "umsgate.db") == [1, 2]
+    assert not first.done() and not second.done()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 10)
+    # Two fsyncs: the one running at the second COMMIT did not cover it.
+    assert synced == [2, 2]
+
+
+async def test_a_failed_fsync_fails_its_callers_and_every_write_after_it(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    await _pad_table(db)
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(database.os, "fdatasync", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        await _insert(db, 1)
+    assert any(
+        r.levelname == "CRITICAL" and "could not be synced" in r.getMessage()
+        for r in caplog.records
+    )
+    monkeypatch.undo()  # the disk answers again: proves nothing about the pages lost
+    with pytest.raises(OSError, match="Input/output"):
+        await _insert(db, 2)
+    writer = await _writer(db)
+    assert not writer.conn.in_transaction
+
+
+async def test_the_fsync_follows_the_wal_at_its_path(
+    db: Database, tmp_path: Path
+) -> None:
+    await _pad_table(db)
+    writer = await _writer(db)
+    # A descriptor of another file, as if the WAL had been replaced: the writer
+    # syncs the file at the WAL's path instead.
+    writer._wal_fd = os.open(tmp_path / "stray", os.O_RDWR | os.O_CREAT)
+    await _insert(db, 1)
+    fd = writer._wal_fd
+    assert fd is not None
+    assert os.fstat(fd).st_ino == (tmp_path / "umsgate.db-wal").stat().st_ino
+    assert (tmp_path / "stray").stat().st_ino != os.fstat(fd).st_ino

@@ -1,11 +1,13 @@
 """Opening the database: one `Database` for SQLite and PostgreSQL.
 
-SQLite (the embedded default) runs in WAL mode with ``synchronous=FULL``: a commit is on
-disk before the API answers, and group commit (see ``engine/accept.py``) keeps that
-cheap. All work goes through one connection, whose transactions start with ``BEGIN
-IMMEDIATE`` so that another process on the same file (the CLI editing clients) waits
-for the write lock instead of failing half-way. PostgreSQL gets a pool; each test run
-or tenant can use its own schema (``store.schema``).
+SQLite (the embedded default) runs in WAL mode, and a commit is on disk before the
+API answers: ``synchronous=FULL`` on every connection but the hot path's writer,
+which syncs the WAL itself after its COMMITs (`SqliteWriter`); group commit (see
+``engine/accept.py``) keeps that cheap. All work goes through one connection, whose
+transactions start with ``BEGIN IMMEDIATE`` so that another process on the same file
+(the CLI editing clients) waits for the write lock instead of failing half-way.
+PostgreSQL gets a pool; each test run or tenant can use its own schema
+(``store.schema``).
 
 The store's operations run on the driver (the hot path's connection here, the
 others' in `umsgate.store.driver`). SQLAlchemy's engines are made on first use only:
@@ -71,14 +73,25 @@ class SqliteWriter:
     milliseconds waiting). What can wait long leaves the loop, for the writer's
     threads:
 
-    * the COMMIT, on the writer's thread. It appends the transaction to the WAL and
-      fsyncs it, SQLite releasing the GIL meanwhile: 0.2-0.4 ms on a quiet disk,
-      but p50 1.6 ms, p90 5 ms and up to 25 ms under the load of `bench/e2e.py`,
-      where the COMMITs on the loop had kept it from everything else (HTTP answers,
-      frames, receipts) a quarter of the time. Nobody waits for a COMMIT to write
-      the next part (the stages leave its future behind, `transactions.Pending`), and a
-      part that comes while a COMMIT runs waits for it, then begins the next
-      transaction;
+    * the fsync of the WAL (`sync`). The connection runs with
+      ``synchronous=NORMAL``: its COMMIT appends the transaction to the WAL
+      without waiting for the disk (0.1 ms on the loop), and the transaction's
+      callers are told "committed" only once a ``fdatasync`` of the WAL that
+      began after that COMMIT has returned, on the sync thread. Meanwhile the next
+      transaction is written and committed: the disk's wait no longer stands
+      between one group commit and the next (with ``synchronous=FULL`` the COMMIT
+      held the write lock through its fsync, p50 1.4 ms and p99 5 ms under the
+      load of `bench/e2e.py`, and nearly every next transaction waited for it).
+      One fsync covers every COMMIT before it, so the syncs group themselves too.
+      What a caller is told is what ``synchronous=FULL`` tells it: its rows are
+      on disk, and after a power cut SQLite's WAL recovery keeps them (WAL mode
+      with ``NORMAL`` never corrupts the database; it only leaves the last
+      commits to the next fsync, which here the callers wait for). Other
+      connections may read a transaction before its fsync ends, about a
+      millisecond: nobody has been told about it yet, and the gateway acts on a
+      change only through the callers' futures. An fsync that fails leaves the
+      WAL's pages in an unknown state, so every later commit fails too, with the
+      same error (logged) until the process restarts;
     * ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
       connection's busy timeout is 0: a BEGIN on the loop takes the lock at once or
       fails, and is then repeated on the thread with the real timeout (SQLite
@@ -86,7 +99,8 @@ class SqliteWriter:
     * WAL checkpoints, on a thread and a connection of their own. The writer's
       automatic checkpoint is off (it would copy up to a thousand pages into the
       database inside some COMMIT); a PASSIVE checkpoint runs at most every
-      `CHECKPOINT_EVERY` seconds after a commit, and never blocks a writer.
+      `CHECKPOINT_EVERY` seconds after a commit, and never blocks a writer. It
+      syncs the WAL before it copies pages into the database.
 
     Its transactions are shared. The acceptor, the dispatcher's claims, the ledger
     and the notifier each commit their own batches: on `bench/e2e.py` they made
@@ -94,10 +108,10 @@ class SqliteWriter:
     the one open transaction (`join`: a SAVEPOINT, after a BEGIN IMMEDIATE if none
     is open), and the transaction commits `COMMIT_HOPS` loop turns after its first
     part was kept, with every part written meanwhile (1,300 COMMITs on the same
-    run). A part's caller goes on only after that COMMIT, so "committed" still
-    means on disk. A part that fails is rolled back to its savepoint alone; a
-    COMMIT that fails fails every part in it, and so does an error after which
-    SQLite itself ended the transaction.
+    run). A part's caller goes on only after that COMMIT and its fsync, so
+    "committed" still means on disk. A part that fails is rolled back to its
+    savepoint alone; a COMMIT that fails fails every part in it, and so does an
+    error after which SQLite itself ended the transaction.
     """
 
     def __init__(self, path: str) -> None:
@@ -110,8 +124,16 @@ class SqliteWriter:
         self._checkpoint_thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="sqlite-checkpoint"
         )
-        #: The COMMIT running on the writer's thread.
-        self._committing: asyncio.Future[None] | None = None
+        self._sync_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="sqlite-sync"
+        )
+        #: The WAL, opened for its fsync (see `sync`).
+        self._wal_fd: int | None = None
+        #: Committed transactions waiting for an fsync to begin, and the fsync
+        #: running (with the transactions it covers); the first fsync error.
+        self._unsynced: list[asyncio.Future[None]] = []
+        self._syncing: asyncio.Future[None] | None = None
+        self._sync_error: OSError | None = None
         self._begin_off_loop: asyncio.Future[None] | None = None
         self._last_checkpoint = time.monotonic()
         self._checkpoint: asyncio.Future[None] | None = None
@@ -150,6 +172,8 @@ class SqliteWriter:
             writer = self._connect()
             writer.execute("PRAGMA busy_timeout=0")
             writer.execute("PRAGMA wal_autocheckpoint=0")
+            # The COMMIT does not wait for the disk; its callers do (`sync`).
+            writer.execute("PRAGMA synchronous=NORMAL")
             return writer, self._connect()
 
         self._conn, self._checkpointer = await self._off_loop(connect)
@@ -180,15 +204,12 @@ class SqliteWriter:
     # -- the shared transaction -----------------------------------------------------
 
     async def join(self) -> None:
-        """Start a part: join the open transaction, or begin one (after the COMMIT
-        that runs, if any), and mark the part with a savepoint. The caller holds the
-        writer (`Database.sqlite_writer`)."""
+        """Start a part: join the open transaction, or begin one, and mark the
+        part with a savepoint. The caller holds the writer
+        (`Database.sqlite_writer`)."""
+        if self._sync_error is not None:
+            raise self._sync_error
         if self._shared is None:
-            committing = self._committing
-            if committing is not None:
-                # Its outcome is its parts' to hear; this part only needs it over.
-                with contextlib.suppress(BaseException):
-                    await asyncio.shield(committing)
             await self.begin()
             self._shared = asyncio.get_running_loop().create_future()
         self.conn.execute("SAVEPOINT part")
@@ -240,8 +261,9 @@ class SqliteWriter:
     def _commit_soon(self, hops: int) -> None:
         """Commit the shared transaction, ``hops`` loop turns after its first part
         was kept: the parts that other tasks write meanwhile ride on the same
-        COMMIT (one fsync). A part whose body is running is waited for. The COMMIT
-        runs on the writer's thread; its parts are told when it ends."""
+        COMMIT. A part whose body is running is waited for. The COMMIT runs here,
+        on the loop (it does not wait for the disk); its parts are told once the
+        fsync after it ends (`sync`)."""
         if hops > 1 or self._in_part:
             self._commit_at = asyncio.get_running_loop().call_soon(
                 self._commit_soon, max(1, hops - 1)
@@ -252,24 +274,61 @@ class SqliteWriter:
         self._kept = 0
         if shared is None:
             return
+        try:
+            self.commit()
+        except BaseException as exc:
+            _settle([shared], exc)
+            return
+        self._unsynced.append(shared)
+        if self._syncing is None:
+            self._sync_next()
+
+    def _sync_next(self) -> None:
+        """Begin an fsync of the WAL for every transaction committed so far."""
+        covered, self._unsynced = self._unsynced, []
         loop = asyncio.get_running_loop()
-        committing = loop.run_in_executor(self._thread, self.commit)
-        self._committing = committing
+        syncing = loop.run_in_executor(self._sync_thread, self.sync)
+        self._syncing = syncing
 
         def done(fut: asyncio.Future[None]) -> None:
-            if self._committing is fut:
-                self._committing = None
+            self._syncing = None
             exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
-            if not shared.done():
-                if exc is None:
-                    shared.set_result(None)
-                else:
-                    shared.set_exception(exc)
-                    shared.exception()  # retrieved: a part with no waiter is no error
+            _settle(covered, exc)
             if exc is None:
                 self._checkpoint_soon()
+            if self._unsynced:
+                self._sync_next()
 
-        committing.add_done_callback(done)
+        syncing.add_done_callback(done)
+
+    def sync(self) -> None:
+        """fdatasync the WAL (on the sync thread): every transaction committed
+        before it began is then on disk. The first error stays: after a failed
+        fsync the kernel may have dropped the pages it could not write, so a later
+        fsync that succeeds proves nothing."""
+        if self._sync_error is not None:
+            raise self._sync_error
+        try:
+            wal = f"{self._path}-wal"
+            fd = self._wal_fd
+            # SQLite keeps the WAL while a connection is open, but the file could
+            # be replaced meanwhile (another process in another journal mode):
+            # sync the one at the path.
+            if fd is None or os.fstat(fd).st_ino != os.stat(wal).st_ino:
+                if fd is not None:
+                    os.close(fd)
+                    self._wal_fd = None
+                self._wal_fd = fd = os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
+            os.fdatasync(fd)
+        except OSError as exc:
+            self._sync_error = exc
+            log.critical(
+                "the store's WAL could not be synced to disk (%s): every write "
+                "fails until the gateway restarts",
+                exc,
+                extra={"event": "store_error"},
+            )
+            raise
 
     def _end_shared(self, exc: BaseException | None) -> None:
         fut, self._shared = self._shared, None
@@ -285,8 +344,8 @@ class SqliteWriter:
                 fut.exception()  # retrieved: a part with no waiter left is no error
 
     def commit(self) -> None:
-        """COMMIT (on the writer's thread), or ROLLBACK what is left of a
-        transaction whose COMMIT failed."""
+        """COMMIT, or ROLLBACK what is left of a transaction whose COMMIT
+        failed."""
         conn = self.conn
         try:
             conn.execute("COMMIT")
@@ -333,10 +392,12 @@ class SqliteWriter:
 
     async def close(self) -> None:
         if self._shared is not None and not self._in_part:
+            if self._commit_at is not None:
+                self._commit_at.cancel()
             self._commit_soon(1)
-        if self._committing is not None:
+        while self._syncing is not None:
             with contextlib.suppress(BaseException):
-                await asyncio.shield(self._committing)
+                await asyncio.shield(self._syncing)
         if self._checkpoint is not None:
             with contextlib.suppress(BaseException):
                 await self._checkpoint
@@ -350,10 +411,26 @@ class SqliteWriter:
                         checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     checkpointer.close()
                 conn.close()
+                if self._wal_fd is not None:
+                    os.close(self._wal_fd)
+                    self._wal_fd = None
 
             await self._off_loop(shut)
         self._thread.shutdown(wait=True)
         self._checkpoint_thread.shutdown(wait=True)
+        self._sync_thread.shutdown(wait=True)
+
+
+def _settle(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> None:
+    """Tell the parts of transactions that their COMMIT (and fsync) ended."""
+    for fut in waiters:
+        if fut.done():
+            continue
+        if exc is None:
+            fut.set_result(None)
+        else:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: a part with no waiter is no error
 
 
 class Database:
