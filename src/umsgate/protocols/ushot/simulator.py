@@ -105,6 +105,11 @@ def _corrupt(data: bytes) -> bytes:
     return data[:-1] + b"X"
 
 
+def _extra(event: str, port: Port) -> dict[str, str]:
+    """The ``extra`` of a log record about a session on ``port``."""
+    return {"event": event, "port": port.value}
+
+
 @dataclasses.dataclass(slots=True, kw_only=True, eq=False)
 class _Conn:
     port: Port
@@ -282,7 +287,7 @@ class UShotSimulator:
                 "ushot sim: dropping the %s session (fault: %s)",
                 port.value,
                 exc,
-                extra={"event": "ushot_sim_fault_drop", "port": port.value},
+                extra=_extra("ushot_sim_fault_drop", port),
             )
         except ProtocolError as exc:
             log.warning(
@@ -290,7 +295,7 @@ class UShotSimulator:
                 port.value,
                 stream.peer,
                 exc,
-                extra={"event": "ushot_sim_protocol_error", "port": port.value},
+                extra=_extra("ushot_sim_protocol_error", port),
             )
         except (OSError, TimeoutError) as exc:
             log.info(
@@ -298,7 +303,7 @@ class UShotSimulator:
                 port.value,
                 stream.peer,
                 exc,
-                extra={"event": "ushot_sim_connection_lost", "port": port.value},
+                extra=_extra("ushot_sim_connection_lost", port),
             )
         except Exception:
             # A fault of the simulator itself: end this session, keep serving others.
@@ -306,7 +311,7 @@ class UShotSimulator:
                 "ushot sim %s session from %s failed",
                 port.value,
                 stream.peer,
-                extra={"event": "ushot_sim_bug", "port": port.value},
+                extra=_extra("ushot_sim_bug", port),
             )
         finally:
             self._conns.discard(conn)
@@ -336,7 +341,7 @@ class UShotSimulator:
                     conn.port.value,
                     stream.peer,
                     event.reason,
-                    extra={"event": "ushot_sim_session_end", "port": conn.port.value},
+                    extra=_extra("ushot_sim_session_end", conn.port),
                 )
                 return
             if isinstance(event, VersionMismatch):
