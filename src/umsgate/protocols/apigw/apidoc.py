@@ -9,7 +9,7 @@ schemas, each property with its type and limits. References link to their schema
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 _METHODS = ("get", "post", "put", "patch", "delete")
 #: Where the references this page links to point (each has a section).
@@ -101,6 +101,28 @@ def _limits(schema: Mapping[str, object]) -> str:
     return "; ".join(out)
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _notes(item: Mapping[str, object], schema: Mapping[str, object]) -> str:
+    """The description of ``item`` and the limits of its ``schema``."""
+    return f"{_e(item.get('description', ''))} {_limits(schema)}"
+
+
+def _table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A table headed by ``columns``, each row headed by its first cell (a name, in
+    code); cells are HTML."""
+    head = "".join(f'<th scope="col">{column}</th>' for column in columns)
+    body = "".join(
+        f'<tr><th scope="row"><code>{row[0]}</code></th>'
+        + "".join(f"<td>{cell}</td>" for cell in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _properties(schema: Mapping[str, object]) -> str:
     parts = [p for p in _maps(schema.get("allOf")) if "$ref" in p]
     if parts:
@@ -115,17 +137,11 @@ def _properties(schema: Mapping[str, object]) -> str:
         required.update(_list(part.get("required")))
     if not props:
         return head + f"<p>{_type(schema)}</p>"
-    rows = "".join(
-        f'<tr><th scope="row"><code>{_e(name)}</code></th><td>{_type(prop)}</td>'
-        f"<td>{'yes' if name in required else 'no'}</td>"
-        f"<td>{_e(prop.get('description', ''))} {_limits(prop)}</td></tr>"
+    rows = (
+        (_e(name), _type(prop), _yes(name in required), _notes(prop, prop))
         for name, prop in props.items()
     )
-    return (
-        head + '<table><thead><tr><th scope="col">property</th><th scope="col">type'
-        '</th><th scope="col">required</th><th scope="col">notes</th></tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
-    )
+    return head + _table(("property", "type", "required", "notes"), rows)
 
 
 def _operation(path: str, method: str, op: Mapping[str, object]) -> str:
@@ -142,20 +158,18 @@ def _operation(path: str, method: str, op: Mapping[str, object]) -> str:
         )
     params = _maps(op.get("parameters"))
     if params:
-        rows = "".join(
-            f'<tr><th scope="row"><code>{_e(p["name"])}</code></th><td>{_e(p["in"])}'
-            f"</td><td>{'yes' if p.get('required') else 'no'}</td>"
-            f"<td>{_type(_map(p.get('schema')))}</td>"
-            f"<td>{_e(p.get('description', ''))} {_limits(_map(p.get('schema')))}</td>"
-            "</tr>"
+        rows = (
+            (
+                _e(p["name"]),
+                _e(p["in"]),
+                _yes(bool(p.get("required"))),
+                _type(_map(p.get("schema"))),
+                _notes(p, _map(p.get("schema"))),
+            )
             for p in params
         )
-        out.append(
-            '<h3>Parameters</h3><table><thead><tr><th scope="col">name</th>'
-            '<th scope="col">in</th><th scope="col">required</th>'
-            '<th scope="col">type</th><th scope="col">notes</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>"
-        )
+        columns = ("name", "in", "required", "type", "notes")
+        out.append("<h3>Parameters</h3>" + _table(columns, rows))
     body = _map(op.get("requestBody"))
     if body:
         kinds = "".join(

@@ -195,6 +195,32 @@ _fallback_when_used = {
     "then": {"required": ["fallback"]},
 }
 
+
+def _required_when(field: str, value: str, then: str) -> dict[str, object]:
+    """``then`` is required when ``field`` is ``value``."""
+    return {
+        "if": {"required": [field], "properties": {field: {"const": value}}},
+        "then": {"required": [then]},
+    }
+
+
+def _with_fallback(
+    required: list[str], properties: dict[str, object], rule: dict[str, object]
+) -> dict[str, object]:
+    """A request of a channel that can fall back to another: ``usedFallback`` is
+    required, and ``fallback`` when it is true; ``rule`` is the channel's own."""
+    return {
+        "type": "object",
+        "required": [*required, "usedFallback"],
+        "properties": {
+            **properties,
+            "usedFallback": {"type": "boolean"},
+            "fallback": _fallback,
+        },
+        "allOf": [_fallback_when_used, rule],
+    }
+
+
 _TOKEN_ANSWER = {
     "type": "object",
     "required": ["accessToken", "tokenType", "expiresIn", "reportUrl", "service"],
@@ -324,9 +350,8 @@ _DOCUMENT = {
                     },
                 ],
             },
-            "Rcs": {
-                "type": "object",
-                "required": [
+            "Rcs": _with_fallback(
+                [
                     "srcMsgId",
                     "chatbotId",
                     "brandKey",
@@ -336,9 +361,8 @@ _DOCUMENT = {
                     "templateId",
                     "templateParam",
                     "copyAllowed",
-                    "usedFallback",
                 ],
-                "properties": {
+                {
                     **_common,
                     "type": {"type": "string", "enum": ["INFO", "ETC"]},
                     "chatbotId": {
@@ -369,23 +393,11 @@ _DOCUMENT = {
                         "description": "at most 4000 bytes as JSON",
                     },
                     "copyAllowed": {"type": "boolean"},
-                    "usedFallback": {"type": "boolean"},
-                    "fallback": _fallback,
                 },
-                "allOf": [
-                    _fallback_when_used,
-                    {
-                        "if": {
-                            "required": ["header"],
-                            "properties": {"header": {"const": "1"}},
-                        },
-                        "then": {"required": ["footer"]},
-                    },
-                ],
-            },
-            "Kko": {
-                "type": "object",
-                "required": [
+                _required_when("header", "1", "footer"),
+            ),
+            "Kko": _with_fallback(
+                [
                     "srcMsgId",
                     "msgType",
                     "callback",
@@ -393,9 +405,8 @@ _DOCUMENT = {
                     "content",
                     "profileKey",
                     "adFlag",
-                    "usedFallback",
                 ],
-                "properties": {
+                {
                     **_common,
                     **_numbers,
                     "msgType": {"type": "string", "enum": ["AT", "FT"]},
@@ -433,20 +444,9 @@ _DOCUMENT = {
                         "description": "buttons under the sample's name",
                     },
                     "adFlag": {"type": "boolean"},
-                    "usedFallback": {"type": "boolean"},
-                    "fallback": _fallback,
                 },
-                "allOf": [
-                    _fallback_when_used,
-                    {
-                        "if": {
-                            "required": ["msgType"],
-                            "properties": {"msgType": {"const": "AT"}},
-                        },
-                        "then": {"required": ["templateCode"]},
-                    },
-                ],
-            },
+                _required_when("msgType", "AT", "templateCode"),
+            ),
             "Report": {
                 "type": "object",
                 "required": [
