@@ -145,12 +145,17 @@ class SmsSend:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class FixedSend:
-    """1024 발송요청 (LMS,MMS), fixed-length records; no file names = LMS (§6.4)."""
+class _FileSend:
+    """The fields of a send whose LMS or MMS records share the attached file names."""
 
     records: tuple[LmsRecord, ...] = ()
     file_names: tuple[str, ...] = ()
     legacy: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class FixedSend(_FileSend):
+    """1024 발송요청 (LMS,MMS), fixed-length records; no file names = LMS (§6.4)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -162,12 +167,8 @@ class LmsSend:
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class MmsSend:
+class MmsSend(_FileSend):
     """1045 발송요청 (MMS 가변길이), variable-length records sharing the file names."""
-
-    records: tuple[LmsRecord, ...] = ()
-    file_names: tuple[str, ...] = ()
-    legacy: bool = False
 
 
 #: Any send request.
