@@ -42,6 +42,27 @@ class BadValue(ConfigError, ValueError):
         self.key = key
 
 
+def _check_count(key: str, value: int, most: int | None = None) -> None:
+    """Refuse a count below 1, or above ``most`` when given."""
+    if most is None:
+        if value < 1:
+            raise BadValue(key, f"{key} must be 1 or more, not {value!r}")
+    elif not 1 <= value <= most:
+        raise BadValue(key, f"{key} must be 1 to {most}, not {value!r}")
+
+
+def _check_seconds(
+    key: str, value: float, least: float, most: float, *, above: bool = False
+) -> None:
+    """Refuse seconds outside [``least``, ``most``]; with ``above``, ``least``
+    itself too."""
+    if not (least < value if above else least <= value) or not value <= most:
+        low = "(" if above else "["
+        raise BadValue(
+            key, f"{key} must be seconds in {low}{least:g}, {most:g}], not {value!r}"
+        )
+
+
 #: Longest of the fronts' deadlines: an hour (a longer one is no deadline).
 MAX_SERVER_TIMEOUT = 3600.0
 #: Longest grace period of a rotated webhook key: 30 days.
@@ -91,19 +112,12 @@ class ServerSettings:
             missing = "tls_key" if self.tls_cert else "tls_cert"
             raise BadValue(missing, "give tls_cert and tls_key together")
         for name in ("header_timeout", "body_timeout", "keepalive_timeout"):
-            value = getattr(self, name)
-            if not 0 < value <= MAX_SERVER_TIMEOUT:
-                raise BadValue(
-                    name,
-                    f"{name} must be seconds in (0, {MAX_SERVER_TIMEOUT:g}], "
-                    f"not {value!r}",
-                )
-        if not 1 <= self.max_connections_per_client <= MAX_CONNECTIONS_PER_CLIENT:
-            raise BadValue(
-                "max_connections_per_client",
-                f"max_connections_per_client must be 1 to {MAX_CONNECTIONS_PER_CLIENT}"
-                f", not {self.max_connections_per_client!r}",
-            )
+            _check_seconds(name, getattr(self, name), 0, MAX_SERVER_TIMEOUT, above=True)
+        _check_count(
+            "max_connections_per_client",
+            self.max_connections_per_client,
+            MAX_CONNECTIONS_PER_CLIENT,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,28 +158,11 @@ class AuthSettings:
     lockout_keys: int = 10_000
 
     def __post_init__(self) -> None:
-        if not 1 <= self.hash_workers <= MAX_HASH_WORKERS:
-            raise BadValue(
-                "hash_workers",
-                f"hash_workers must be 1 to {MAX_HASH_WORKERS}, "
-                f"not {self.hash_workers!r}",
-            )
+        _check_count("hash_workers", self.hash_workers, MAX_HASH_WORKERS)
         for name in ("failures_before_lockout", "address_failures_before_lockout"):
-            if getattr(self, name) < 1:
-                raise BadValue(
-                    name, f"{name} must be 1 or more, not {getattr(self, name)!r}"
-                )
-        if not 1.0 <= self.lockout_max_seconds <= MAX_LOCKOUT:
-            raise BadValue(
-                "lockout_max_seconds",
-                f"lockout_max_seconds must be seconds in [1, {MAX_LOCKOUT:g}], "
-                f"not {self.lockout_max_seconds!r}",
-            )
-        if self.lockout_keys < 1:
-            raise BadValue(
-                "lockout_keys",
-                f"lockout_keys must be 1 or more, not {self.lockout_keys!r}",
-            )
+            _check_count(name, getattr(self, name))
+        _check_seconds("lockout_max_seconds", self.lockout_max_seconds, 1, MAX_LOCKOUT)
+        _check_count("lockout_keys", self.lockout_keys)
 
 
 #: The environment variable that holds the key sealing secrets at rest.
@@ -186,12 +183,7 @@ class SecuritySettings:
     secret_key: str = dataclasses.field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.webhook_key_grace <= MAX_KEY_GRACE:
-            raise BadValue(
-                "webhook_key_grace",
-                f"webhook_key_grace must be seconds in [0, {MAX_KEY_GRACE:g}], "
-                f"not {self.webhook_key_grace!r}",
-            )
+        _check_seconds("webhook_key_grace", self.webhook_key_grace, 0, MAX_KEY_GRACE)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,12 +251,7 @@ class WebhookSettings:
     allow_private_targets: bool = False
 
     def __post_init__(self) -> None:
-        if not 1 <= self.reports_per_post <= MAX_REPORTS_PER_POST:
-            raise BadValue(
-                "reports_per_post",
-                f"reports_per_post must be 1 to {MAX_REPORTS_PER_POST}, "
-                f"not {self.reports_per_post}",
-            )
+        _check_count("reports_per_post", self.reports_per_post, MAX_REPORTS_PER_POST)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

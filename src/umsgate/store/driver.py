@@ -150,6 +150,19 @@ class _SqliteConnection:
     def run(self, fn: Callable[..., _T], *args: object) -> Awaitable[_T]:
         return asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self, begin: str, *, undo: str) -> AsyncIterator[Tx]:
+        """A transaction opened by ``begin``, committed on normal exit and ended by
+        ``undo`` on error, one at a time on this connection."""
+        async with self.lock:
+            await self.run(self.execute_now, begin, ())
+            try:
+                yield _SqliteTx(self)
+            except BaseException:
+                await self.run(self.execute_now, undo, ())
+                raise
+            await self.run(self.execute_now, "COMMIT", ())
+
     def close_now(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
@@ -196,28 +209,13 @@ class SqliteDriver:
         async with reader.lock:
             return await reader.run(reader.fetch_now, sql, params)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
-        writer = self._writer
-        async with writer.lock:
-            await writer.run(writer.execute_now, "BEGIN IMMEDIATE", ())
-            try:
-                yield _SqliteTx(writer)
-            except BaseException:
-                await writer.run(writer.execute_now, "ROLLBACK", ())
-                raise
-            await writer.run(writer.execute_now, "COMMIT", ())
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        return self._writer.transaction("BEGIN IMMEDIATE", undo="ROLLBACK")
 
-    @contextlib.asynccontextmanager
-    async def snapshot(self) -> AsyncIterator[Tx]:
-        reader = self._reader
-        async with reader.lock:
-            # Deferred: a read transaction in WAL mode, which takes no lock.
-            await reader.run(reader.execute_now, "BEGIN", ())
-            try:
-                yield _SqliteTx(reader)
-            finally:
-                await reader.run(reader.execute_now, "COMMIT", ())
+    def snapshot(self) -> contextlib.AbstractAsyncContextManager[Tx]:
+        # Deferred: a read transaction in WAL mode, which takes no lock. It wrote
+        # nothing, so it ends by COMMIT whether its reads succeeded or not.
+        return self._reader.transaction("BEGIN", undo="COMMIT")
 
     async def close(self) -> None:
         await self._reader.close()

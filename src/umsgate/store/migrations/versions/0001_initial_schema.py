@@ -11,14 +11,29 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from umsgate.store.migrations import _ddl
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
+#: The tables in the order they are made, and the indexes of each.
+_INDEXES: dict[str, list[_ddl.Index]] = {
+    "clients": [],
+    "events": [["message_id"]],
+    "files": [["client_id", "md5"], ["expires_at"]],
+    "message_parts": [["message_id"]],
+    "messages": [["connector", "provider_msg_id"], ["parent_id"], ["status", "due_at"]],
+    "nodes": [],
+    "pending_reports": [],
+    "reports": [["client_id", "ums_msg_id"], ["webhook_state", "next_at"]],
+    "tokens": [["expires_at"]],
+}
+
 
 def upgrade() -> None:
-    op.create_table(
+    _ddl.create_table(
         "clients",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("secret_hash", sa.String(length=200), nullable=False),
@@ -32,29 +47,21 @@ def upgrade() -> None:
         sa.Column("last_report_check", sa.Float(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_clients")),
+        key=["id"],
+        indexes=_INDEXES["clients"],
     )
-    op.create_table(
+    _ddl.create_table(
         "events",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _ddl.serial_id(),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("code", sa.String(length=8), nullable=True),
         sa.Column("detail", sa.Text(), server_default="", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        key=["id"],
+        indexes=_INDEXES["events"],
     )
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_events_message_id"), ["message_id"], unique=False
-        )
-
-    op.create_table(
+    _ddl.create_table(
         "files",
         sa.Column("id", sa.String(length=20), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -64,17 +71,10 @@ def upgrade() -> None:
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
+        key=["id"],
+        indexes=_INDEXES["files"],
     )
-    with op.batch_alter_table("files", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_files_client_id_md5"), ["client_id", "md5"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_files_expires_at"), ["expires_at"], unique=False
-        )
-
-    op.create_table(
+    _ddl.create_table(
         "message_parts",
         sa.Column("connector", sa.String(length=64), nullable=False),
         sa.Column("provider_msg_id", sa.String(length=100), nullable=False),
@@ -82,16 +82,10 @@ def upgrade() -> None:
         sa.Column("part", sa.Integer(), nullable=False),
         sa.Column("result_code", sa.String(length=8), nullable=True),
         sa.Column("raw_code", sa.String(length=60), nullable=True),
-        sa.PrimaryKeyConstraint(
-            "connector", "provider_msg_id", name=op.f("pk_message_parts")
-        ),
+        key=["connector", "provider_msg_id"],
+        indexes=_INDEXES["message_parts"],
     )
-    with op.batch_alter_table("message_parts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_message_parts_message_id"), ["message_id"], unique=False
-        )
-
-    op.create_table(
+    _ddl.create_table(
         "messages",
         sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
@@ -127,57 +121,37 @@ def upgrade() -> None:
         sa.Column("result_message", sa.Text(), nullable=True),
         sa.Column("carrier", sa.String(length=8), server_default="", nullable=False),
         sa.Column("segments", sa.Integer(), server_default="1", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
         sa.UniqueConstraint(
             "client_id",
             "src_msg_id",
             "kind",
             name=op.f("uq_messages_client_id_src_msg_id_kind"),
         ),
+        key=["id"],
+        indexes=_INDEXES["messages"],
     )
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_messages_connector_provider_msg_id"),
-            ["connector", "provider_msg_id"],
-            unique=False,
-        )
-        batch_op.create_index(
-            batch_op.f("ix_messages_parent_id"), ["parent_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_messages_status_due_at"), ["status", "due_at"], unique=False
-        )
-
-    op.create_table(
+    _ddl.create_table(
         "nodes",
         sa.Column("slot", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("node_id", sa.String(length=40), nullable=False),
         sa.Column("heartbeat", sa.Float(), nullable=False),
         sa.Column("started_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("slot", name=op.f("pk_nodes")),
+        key=["slot"],
+        indexes=_INDEXES["nodes"],
     )
-    op.create_table(
+    _ddl.create_table(
         "pending_reports",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _ddl.serial_id(),
         sa.Column("connector", sa.String(length=64), nullable=False),
         sa.Column("provider_msg_id", sa.String(length=100), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_reports")),
+        key=["id"],
+        indexes=_INDEXES["pending_reports"],
     )
-    op.create_table(
+    _ddl.create_table(
         "reports",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
+        _ddl.serial_id(),
         sa.Column("message_id", sa.BigInteger(), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("ums_msg_id", sa.BigInteger(), nullable=False),
@@ -189,64 +163,21 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_at", sa.Float(), nullable=False),
         sa.Column("last_error", sa.Text(), server_default="", nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
+        key=["id"],
+        indexes=_INDEXES["reports"],
     )
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_reports_client_id_ums_msg_id"),
-            ["client_id", "ums_msg_id"],
-            unique=False,
-        )
-        batch_op.create_index(
-            batch_op.f("ix_reports_webhook_state_next_at"),
-            ["webhook_state", "next_at"],
-            unique=False,
-        )
-
-    op.create_table(
+    _ddl.create_table(
         "tokens",
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("hash", name=op.f("pk_tokens")),
+        key=["hash"],
+        indexes=_INDEXES["tokens"],
     )
-    with op.batch_alter_table("tokens", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_tokens_expires_at"), ["expires_at"], unique=False
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tokens", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tokens_expires_at"))
-
-    op.drop_table("tokens")
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_reports_webhook_state_next_at"))
-        batch_op.drop_index(batch_op.f("ix_reports_client_id_ums_msg_id"))
-
-    op.drop_table("reports")
-    op.drop_table("pending_reports")
-    op.drop_table("nodes")
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_messages_status_due_at"))
-        batch_op.drop_index(batch_op.f("ix_messages_parent_id"))
-        batch_op.drop_index(batch_op.f("ix_messages_connector_provider_msg_id"))
-
-    op.drop_table("messages")
-    with op.batch_alter_table("message_parts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_message_parts_message_id"))
-
-    op.drop_table("message_parts")
-    with op.batch_alter_table("files", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_files_expires_at"))
-        batch_op.drop_index(batch_op.f("ix_files_client_id_md5"))
-
-    op.drop_table("files")
-    with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_events_message_id"))
-
-    op.drop_table("events")
-    op.drop_table("clients")
+    for table, indexes in reversed(_INDEXES.items()):
+        _ddl.drop_table(table, indexes)

@@ -12,7 +12,8 @@ neither reads nor writes them (a report it writes gets face "", the native API's
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from umsgate.store.migrations import _ddl
 
 revision = "0002"
 down_revision = "0001"
@@ -21,41 +22,33 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "tobetext_token_hash",
-                sa.String(length=200),
-                server_default="",
-                nullable=False,
-            )
-        )
-        batch_op.add_column(
-            sa.Column("imsms_key_hash", sa.String(length=64), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column("imsms_agents", sa.Text(), server_default="{}", nullable=False)
-        )
-        batch_op.create_index(
-            batch_op.f("ix_clients_imsms_key_hash"), ["imsms_key_hash"], unique=True
-        )
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("face", sa.String(length=16), server_default="", nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column(
-                "target_url", sa.String(length=2000), server_default="", nullable=False
-            )
-        )
+    _ddl.add_columns(
+        "clients",
+        sa.Column(
+            "tobetext_token_hash",
+            sa.String(length=200),
+            server_default="",
+            nullable=False,
+        ),
+        sa.Column("imsms_key_hash", sa.String(length=64), nullable=True),
+        sa.Column("imsms_agents", sa.Text(), server_default="{}", nullable=False),
+        unique_index=["imsms_key_hash"],
+    )
+    _ddl.add_columns(
+        "reports",
+        sa.Column("face", sa.String(length=16), server_default="", nullable=False),
+        sa.Column(
+            "target_url", sa.String(length=2000), server_default="", nullable=False
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("reports", schema=None) as batch_op:
-        batch_op.drop_column("target_url")
-        batch_op.drop_column("face")
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_clients_imsms_key_hash"))
-        batch_op.drop_column("imsms_agents")
-        batch_op.drop_column("imsms_key_hash")
-        batch_op.drop_column("tobetext_token_hash")
+    _ddl.drop_columns("reports", "target_url", "face")
+    _ddl.drop_columns(
+        "clients",
+        "imsms_agents",
+        "imsms_key_hash",
+        "tobetext_token_hash",
+        unique_index=["imsms_key_hash"],
+    )

@@ -11,7 +11,8 @@ Additive only: a new table, written only by code that paces connectors.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from umsgate.store.migrations import _ddl
 
 revision = "0003"
 down_revision = "0002"
@@ -20,13 +21,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    _ddl.create_table(
         "connector_pace",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("tat", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("name", name=op.f("pk_connector_pace")),
+        key=["name"],
     )
 
 
 def downgrade() -> None:
-    op.drop_table("connector_pace")
+    _ddl.drop_table("connector_pace")

@@ -12,7 +12,8 @@ does) and a new table that only the new code reads and writes.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from umsgate.store.migrations import _ddl
 
 revision = "0004"
 down_revision = "0003"
@@ -20,12 +21,15 @@ branch_labels = None
 depends_on = None
 
 
+_INDEXES = [["expires_at"]]
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("dup_window", sa.Float(), server_default="0", nullable=False)
-        )
-    op.create_table(
+    _ddl.add_columns(
+        "clients",
+        sa.Column("dup_window", sa.Float(), server_default="0", nullable=False),
+    )
+    _ddl.create_table(
         "send_guards",
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("receiver", sa.String(length=20), nullable=False),
@@ -33,19 +37,11 @@ def upgrade() -> None:
         sa.Column("src_msg_id", sa.String(length=40), nullable=False),
         sa.Column("at", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "client_id", "receiver", "digest", name=op.f("pk_send_guards")
-        ),
+        key=["client_id", "receiver", "digest"],
+        indexes=_INDEXES,
     )
-    with op.batch_alter_table("send_guards", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_send_guards_expires_at"), ["expires_at"], unique=False
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("send_guards", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_send_guards_expires_at"))
-    op.drop_table("send_guards")
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.drop_column("dup_window")
+    _ddl.drop_table("send_guards", _INDEXES)
+    _ddl.drop_columns("clients", "dup_window")

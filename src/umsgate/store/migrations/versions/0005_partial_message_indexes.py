@@ -13,36 +13,23 @@ while they run: on a large table, apply it in a quiet hour.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import op
+from umsgate.store.migrations import _ddl
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_INDEXES = (
-    ("ix_messages_connector_provider_msg_id", ["connector", "provider_msg_id"]),
-    ("ix_messages_parent_id", ["parent_id"]),
-)
-
-
-def _where(column: str) -> dict[str, sa.TextClause]:
-    clause = sa.text(f"{column} IS NOT NULL")
-    return {"sqlite_where": clause, "postgresql_where": clause}
+_INDEXES = (["connector", "provider_msg_id"], ["parent_id"])
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        for name, columns in _INDEXES:
-            batch_op.drop_index(batch_op.f(name))
-            batch_op.create_index(
-                batch_op.f(name), columns, unique=False, **_where(columns[-1])
-            )
+    for columns in _INDEXES:
+        _ddl.drop_indexes("messages", columns)
+        _ddl.create_indexes("messages", columns, where=f"{columns[-1]} IS NOT NULL")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        for name, columns in _INDEXES:
-            batch_op.drop_index(batch_op.f(name))
-            batch_op.create_index(batch_op.f(name), columns, unique=False)
+    for columns in _INDEXES:
+        _ddl.drop_indexes("messages", columns)
+        _ddl.create_indexes("messages", columns)

@@ -12,23 +12,19 @@ revision runs unchanged with it.
 
 from __future__ import annotations
 
-from alembic import op
+from umsgate.store.migrations import _ddl
 
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_NAME = "ix_pending_reports_connector_provider_msg_id"
+_INDEX = ["connector", "provider_msg_id"]
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("pending_reports", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f(_NAME), ["connector", "provider_msg_id"], unique=False
-        )
+    _ddl.create_indexes("pending_reports", _INDEX)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("pending_reports", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f(_NAME))
+    _ddl.drop_indexes("pending_reports", _INDEX)

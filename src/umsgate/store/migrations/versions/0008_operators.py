@@ -15,24 +15,31 @@ is the one the message lookup of the native API uses, under the same name.)
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from umsgate.store.migrations import _ddl
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
+#: The indexes of the two tables of operators' credentials.
+_CREDENTIAL_INDEXES = [["username"], ["expires_at"]]
+#: The dashboard's time indexes and the receiver search's, on ``messages``.
+_MESSAGE_INDEXES = [["created_at"], ["client_id", "receiver", "id"]]
+_DONE_INDEX = ["done_at"]
+
 
 def upgrade() -> None:
-    op.create_table(
+    _ddl.create_table(
         "operators",
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("username", name=op.f("pk_operators")),
+        key=["username"],
     )
-    op.create_table(
+    _ddl.create_table(
         "operator_sessions",
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("username", sa.String(64), nullable=False),
@@ -40,47 +47,30 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("last_seen", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("hash", name=op.f("pk_operator_sessions")),
+        key=["hash"],
     )
-    op.create_table(
+    _ddl.create_table(
         "operator_tokens",
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("username", sa.String(64), nullable=False),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("expires_at", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("hash", name=op.f("pk_operator_tokens")),
+        key=["hash"],
     )
     for table in ("operator_sessions", "operator_tokens"):
-        for column in ("username", "expires_at"):
-            op.create_index(op.f(f"ix_{table}_{column}"), table, [column])
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled", sa.Integer(), server_default="0", nullable=False)
-        )
-    done = sa.text("done_at IS NOT NULL")
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_messages_created_at"), ["created_at"])
-        batch_op.create_index(
-            batch_op.f("ix_messages_client_id_receiver_id"),
-            ["client_id", "receiver", "id"],
-        )
-        batch_op.create_index(
-            batch_op.f("ix_messages_done_at"),
-            ["done_at"],
-            sqlite_where=done,
-            postgresql_where=done,
-        )
+        _ddl.create_indexes(table, *_CREDENTIAL_INDEXES)
+    _ddl.add_columns(
+        "clients",
+        sa.Column("disabled", sa.Integer(), server_default="0", nullable=False),
+    )
+    _ddl.create_indexes("messages", *_MESSAGE_INDEXES)
+    _ddl.create_indexes("messages", _DONE_INDEX, where="done_at IS NOT NULL")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_messages_done_at"))
-        batch_op.drop_index(batch_op.f("ix_messages_client_id_receiver_id"))
-        batch_op.drop_index(batch_op.f("ix_messages_created_at"))
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.drop_column("disabled")
+    _ddl.drop_indexes("messages", _DONE_INDEX)
+    _ddl.drop_indexes("messages", *_MESSAGE_INDEXES)
+    _ddl.drop_columns("clients", "disabled")
     for table in ("operator_tokens", "operator_sessions"):
-        for column in ("expires_at", "username"):
-            op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
-        op.drop_table(table)
-    op.drop_table("operators")
+        _ddl.drop_table(table, _CREDENTIAL_INDEXES)
+    _ddl.drop_table("operators")

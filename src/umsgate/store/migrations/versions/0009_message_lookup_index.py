@@ -14,21 +14,19 @@ revision runs unchanged with it. On PostgreSQL the index build locks writes to
 
 from __future__ import annotations
 
-from alembic import op
+from umsgate.store.migrations import _ddl
 
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-_NAME = "ix_messages_client_id_id"
+_INDEX = ["client_id", "id"]
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f(_NAME), ["client_id", "id"], unique=False)
+    _ddl.create_indexes("messages", _INDEX)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f(_NAME))
+    _ddl.drop_indexes("messages", _INDEX)
