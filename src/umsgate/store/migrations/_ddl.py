@@ -1,7 +1,11 @@
 """The schema changes the revisions share, under the names the schema's naming
 convention gives (`umsgate.store.tables.metadata`): ``pk_<table>`` and
 ``ix_<table>_<columns>``. Indexes and columns are changed in a batch, which on
-SQLite rebuilds the table when it has to."""
+SQLite rebuilds the table when it has to.
+
+Released revisions call these, and a revision must do tomorrow what it did the day
+it was released: never change what a function here does; add a new one instead.
+`tests/integration/test_migrations.py` compares the migrated schema with `tables`."""
 
 from __future__ import annotations
 
