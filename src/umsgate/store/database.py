@@ -208,7 +208,7 @@ class SqliteWriter:
         part with a savepoint. The caller holds the writer
         (`Database.sqlite_writer`)."""
         if self._sync_error is not None:
-            raise self._sync_error
+            raise self._sync_failed()
         if self._shared is None:
             await self.begin()
             self._shared = asyncio.get_running_loop().create_future()
@@ -307,7 +307,7 @@ class SqliteWriter:
         fsync the kernel may have dropped the pages it could not write, so a later
         fsync that succeeds proves nothing."""
         if self._sync_error is not None:
-            raise self._sync_error
+            raise self._sync_failed()
         try:
             wal = f"{self._path}-wal"
             fd = self._wal_fd
@@ -329,6 +329,15 @@ class SqliteWriter:
                 extra={"event": "store_error"},
             )
             raise
+
+    def _sync_failed(self) -> OSError:
+        """The error of every write after a failed fsync: a new one each time (one
+        raised again and again would keep every traceback it went through)."""
+        first = self._sync_error
+        assert first is not None
+        return OSError(
+            first.errno, f"an earlier fsync of the store's WAL failed: {first.strerror}"
+        )
 
     def _end_shared(self, exc: BaseException | None) -> None:
         fut, self._shared = self._shared, None
