@@ -344,3 +344,25 @@ async def test_the_fsync_follows_the_wal_at_its_path(
     assert fd is not None
     assert os.fstat(fd).st_ino == (tmp_path / "umsgate.db-wal").stat().st_ino
     assert (tmp_path / "stray").stat().st_ino != os.fstat(fd).st_ino
+
+
+async def test_a_database_behind_a_symbolic_link_syncs_its_wal(tmp_path: Path) -> None:
+    # SQLite keeps the WAL beside the file the link points to.
+    real = tmp_path / "disk"
+    real.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (real / "store.db").touch()
+    (data / "umsgate.db").symlink_to(real / "store.db")
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(data)}))
+    try:
+        await store_migrate.upgrade(db)
+        await _pad_table(db)
+        await _insert(db, 1)
+        writer = await _writer(db)
+        fd = writer._wal_fd
+        assert fd is not None
+        assert os.fstat(fd).st_ino == (real / "store.db-wal").stat().st_ino
+    finally:
+        await db.close()
+    assert _stored(real / "store.db") == [1]

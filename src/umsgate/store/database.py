@@ -127,7 +127,9 @@ class SqliteWriter:
         self._sync_thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="sqlite-sync"
         )
-        #: The WAL, opened for its fsync (see `sync`).
+        #: The WAL, opened for its fsync (see `sync`), where SQLite keeps it: beside
+        #: the database file a symbolic link points to, not beside the link.
+        self._wal = os.path.realpath(path) + "-wal"
         self._wal_fd: int | None = None
         #: Committed transactions waiting for an fsync to begin, and the fsync
         #: running (with the transactions it covers); the first fsync error.
@@ -309,7 +311,7 @@ class SqliteWriter:
         if self._sync_error is not None:
             raise self._sync_failed()
         try:
-            wal = f"{self._path}-wal"
+            wal = self._wal
             fd = self._wal_fd
             # SQLite keeps the WAL while a connection is open, but the file could
             # be replaced meanwhile (another process in another journal mode):
