@@ -366,3 +366,29 @@ async def test_a_database_behind_a_symbolic_link_syncs_its_wal(tmp_path: Path) -
     finally:
         await db.close()
     assert _stored(real / "store.db") == [1]
+
+
+async def test_a_database_not_in_wal_mode_commits_with_its_own_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    # A file system that refuses WAL leaves SQLite in a rollback journal: the
+    # writer then keeps synchronous=FULL and says so, and its writes still work.
+    monkeypatch.setattr(
+        database,
+        "_SQLITE_PRAGMAS",
+        tuple(
+            p.replace("journal_mode=WAL", "journal_mode=DELETE")
+            for p in database._SQLITE_PRAGMAS
+        ),
+    )
+    db = open_database(config.load(env={"UMSGATE_STORE_DATA_DIR": str(tmp_path)}))
+    try:
+        await _pad_table(db)
+        await asyncio.gather(*(_insert(db, x) for x in range(3)))
+        writer = await _writer(db)
+        assert writer.conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+        assert not (tmp_path / "umsgate.db-wal").exists()
+    finally:
+        await db.close()
+    assert _stored(tmp_path / "umsgate.db") == [0, 1, 2]
+    assert any("not WAL" in r.getMessage() for r in caplog.records)

@@ -91,7 +91,9 @@ class SqliteWriter:
       millisecond: nobody has been told about it yet, and the gateway acts on a
       change only through the callers' futures. An fsync that fails leaves the
       WAL's pages in an unknown state, so every later commit fails too, with the
-      same error (logged) until the process restarts;
+      same error (logged) until the process restarts. A database its file system
+      keeps out of WAL mode (a rollback journal) keeps ``synchronous=FULL``: its
+      COMMIT is its sync, on the loop, and a warning says so at start;
     * ``BEGIN IMMEDIATE`` when another connection holds the write lock. The
       connection's busy timeout is 0: a BEGIN on the loop takes the lock at once or
       fails, and is then repeated on the thread with the real timeout (SQLite
@@ -129,7 +131,8 @@ class SqliteWriter:
         )
         #: The WAL, opened for its fsync (see `sync`), where SQLite keeps it: beside
         #: the database file a symbolic link points to, not beside the link.
-        self._wal = os.path.realpath(path) + "-wal"
+        #: None when the database is not in WAL mode: its COMMIT then syncs.
+        self._wal: str | None = os.path.realpath(path) + "-wal"
         self._wal_fd: int | None = None
         #: Committed transactions waiting for an fsync to begin, and the fsync
         #: running (with the transactions it covers); the first fsync error.
@@ -174,8 +177,19 @@ class SqliteWriter:
             writer = self._connect()
             writer.execute("PRAGMA busy_timeout=0")
             writer.execute("PRAGMA wal_autocheckpoint=0")
-            # The COMMIT does not wait for the disk; its callers do (`sync`).
-            writer.execute("PRAGMA synchronous=NORMAL")
+            (mode,) = writer.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() == "wal":
+                # The COMMIT does not wait for the disk; its callers do (`sync`).
+                writer.execute("PRAGMA synchronous=NORMAL")
+            else:
+                self._wal = None
+                log.warning(
+                    "the store at %s is in %s journal mode, not WAL (its file system "
+                    "may not allow it): every COMMIT waits for the disk",
+                    self._path,
+                    mode,
+                    extra={"event": "store_journal"},
+                )
             return writer, self._connect()
 
         self._conn, self._checkpointer = await self._off_loop(connect)
@@ -281,6 +295,9 @@ class SqliteWriter:
         except BaseException as exc:
             _settle([shared], exc)
             return
+        if self._wal is None:  # synchronous=FULL: the COMMIT was the sync
+            _settle([shared], None)
+            return
         self._unsynced.append(shared)
         if self._syncing is None:
             self._sync_next()
@@ -310,8 +327,10 @@ class SqliteWriter:
         fsync that succeeds proves nothing."""
         if self._sync_error is not None:
             raise self._sync_failed()
+        wal = self._wal
+        if wal is None:
+            return
         try:
-            wal = self._wal
             fd = self._wal_fd
             # SQLite keeps the WAL while a connection is open, but the file could
             # be replaced meanwhile (another process in another journal mode):
