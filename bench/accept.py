@@ -38,7 +38,14 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import cpu_seconds, free_port, tree_cpu_seconds, umsgate
+from _procs import (
+    bench_schema,
+    cpu_seconds,
+    drop_schema,
+    free_port,
+    tree_cpu_seconds,
+    umsgate,
+)
 
 
 def wait_ready(url: str, workers: int = 0, timeout: float = 30.0) -> None:
@@ -81,7 +88,7 @@ def main() -> None:
     store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
     env = dict(os.environ, UMSGATE_SANDBOX_DELAY="0.5")
     if args.db:
-        env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
+        env["UMSGATE_STORE_SCHEMA"] = bench_schema()
     creds = json.loads(
         umsgate(
             "client",
@@ -184,6 +191,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        if args.db:
+            drop_schema(args.db, bench_schema())
     ok = result.statuses.get(200, 0)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "

@@ -44,7 +44,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
-from _procs import free_port, send_headers, serve, umsgate
+from _procs import bench_schema, drop_schema, free_port, send_headers, serve, umsgate
 
 from e2e import metrics, start_listening, wait_ready
 
@@ -84,14 +84,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--db", default="", help="database URL (default: SQLite)")
     parser.add_argument("--sim-tps", type=float, default=0.0)
-    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the data directory (and the PostgreSQL schema of --db)",
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="umsgate-drain-"))
     store = ["--db", args.db] if args.db else ["--data-dir", str(tmp)]
     env = dict(os.environ, UMSGATE_LOG_LEVEL="WARNING")
     if args.db:
-        env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
+        env["UMSGATE_STORE_SCHEMA"] = bench_schema()
     record = tmp / "sim.record.jsonl"
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -165,6 +169,8 @@ def main() -> None:
                 proc.wait()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            if args.db:
+                drop_schema(args.db, bench_schema())
 
     times = sorted(float(str(r["at"])) for r in submitted)
     span = times[-1] - times[0] if len(times) > 1 else 0.0

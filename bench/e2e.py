@@ -79,9 +79,11 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 import _load
 from _procs import (
+    bench_schema,
     children_cpu_seconds,
     cpu_seconds,
     descendants,
+    drop_schema,
     free_port,
     peak_rss_by_kind,
     peak_rss_kib,
@@ -404,7 +406,11 @@ def main() -> None:
         action="store_true",
         help="leave --workers and own_process to serve's defaults (auto)",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the data directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the data directory (and the PostgreSQL schema of --db)",
+    )
     parser.add_argument(
         "--no-webhook", action="store_true", help="the client has no report URL"
     )
@@ -431,7 +437,7 @@ def main() -> None:
         UMSGATE_WEBHOOK_ALLOW_PRIVATE_TARGETS="1",
     )
     if args.db:
-        env["UMSGATE_STORE_SCHEMA"] = f"bench_{os.getpid()}"
+        env["UMSGATE_STORE_SCHEMA"] = bench_schema()
     procs: list[subprocess.Popen[bytes]] = []
     receipt_waits = ""
     try:
@@ -571,6 +577,8 @@ def main() -> None:
             receipt_waits = procs[0].stdout.read().decode().strip()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+            if args.db:
+                drop_schema(args.db, bench_schema())
 
     ok = result.statuses.get(200, 0)
     acked = {
