@@ -59,6 +59,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU time of this machine's PostgreSQL server: its live processes, and the
+    backends that have ended (the postmaster's reaped children). None when no
+    server runs here, or its processes cannot be read."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    found = False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found = True
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        parent = Path(f"/proc/{fields[1]}/comm")
+        try:
+            is_postmaster = parent.read_text().strip() != "postgres"
+        except OSError:
+            is_postmaster = True
+        if is_postmaster:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / tick if found else None
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a live process and of its live children (``serve --workers``'s
     fronts, connector processes)."""

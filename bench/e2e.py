@@ -16,7 +16,8 @@ messages and SMPP submits are the same count. Prints:
 * webhook reports/s: reports the receiver counted, from its first to its last;
 * end to end: from the first request to the last report, and messages/s over it;
 * losses: umsMsgIds that got a 200 and no report (must be 0);
-* CPU seconds of each process and per message;
+* CPU seconds of each process and per message (with ``--db``, the PostgreSQL
+  server's too when it runs on this machine);
 * peak RSS of the gateway: the ``VmHWM`` of the serve process and of every process
   under it (fronts, connector processes), summed, read at the end of the run;
 * what became of the simulator's receipts (sent, answered, refused, lost), how long
@@ -87,6 +88,7 @@ from _procs import (
     free_port,
     peak_rss_by_kind,
     peak_rss_kib,
+    postgres_cpu_seconds,
     send_headers,
     serve,
     tree_cpu_seconds,
@@ -507,6 +509,7 @@ def main() -> None:
             return _load.post(host, "/v1/message/sms", body, headers)
 
         cpu_before = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
+        pg_before = postgres_cpu_seconds() if args.db else None
         owner_before = cpu_seconds(server.pid)
         children_before = children_cpu_seconds(server.pid)
         self_before = time.process_time()
@@ -547,6 +550,7 @@ def main() -> None:
             with _load.runner() as load_runner:
                 result, start = load_runner.run(run())
         cpu_after = {p.pid: tree_cpu_seconds(p.pid) for p in procs}
+        pg_after = postgres_cpu_seconds() if args.db else None
         owner_cpu = cpu_seconds(server.pid) - owner_before
         children_after = children_cpu_seconds(server.pid)
         children_cpu = {
@@ -648,6 +652,9 @@ def main() -> None:
         for name, p in zip(names, procs, strict=True)
     }
     cpu["load generator"] = self_cpu
+    if pg_before is not None and pg_after is not None:
+        # A server on this machine shares the cores: its CPU over the run.
+        cpu["PostgreSQL server"] = pg_after - pg_before
     print(
         "CPU: "
         + ", ".join(
