@@ -23,10 +23,14 @@ def drop_schema(url: str, schema: str) -> None:
 
     import asyncpg
 
+    from umsgate.store.driver import pg_dsn
+
+    dsn = pg_dsn(url)
+    if dsn is None:
+        raise ValueError(f"not a PostgreSQL URL: {url}")
+
     async def drop() -> None:
-        conn = await asyncpg.connect(
-            url.replace("postgresql+asyncpg://", "postgresql://")
-        )
+        conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
@@ -53,17 +57,27 @@ def umsgate(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
+def _stat(proc: Path) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command's name (which may hold
+    spaces and parentheses): [0] state, [1] parent, [11] utime, [12] stime,
+    [13] cutime, [14] cstime."""
+    return (proc / "stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _seconds(ticks: int) -> float:
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = _stat(Path(f"/proc/{pid}"))
+    return _seconds(int(fields[11]) + int(fields[12]))
 
 
 def postgres_cpu_seconds() -> float | None:
     """CPU time of this machine's PostgreSQL server: its live processes, and the
     backends that have ended (the postmaster's reaped children). None when no
     server runs here, or its processes cannot be read."""
-    tick = os.sysconf("SC_CLK_TCK")
     total = 0
     found = False
     for entry in Path("/proc").iterdir():
@@ -72,7 +86,7 @@ def postgres_cpu_seconds() -> float | None:
         try:
             if (entry / "comm").read_text().strip() != "postgres":
                 continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry)
         except OSError:
             continue
         found = True
@@ -84,7 +98,7 @@ def postgres_cpu_seconds() -> float | None:
             is_postmaster = True
         if is_postmaster:
             total += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return total / tick if found else None
+    return _seconds(total) if found else None
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -101,7 +115,7 @@ def children_cpu_seconds(pid: int) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat(entry)
             if int(fields[1]) != pid:
                 continue
             argv = (entry / "cmdline").read_bytes().split(b"\0")
@@ -110,7 +124,7 @@ def children_cpu_seconds(pid: int) -> dict[str, float]:
         kind = "other"
         if b"umsgate" in argv and argv.index(b"umsgate") + 1 < len(argv):
             kind = argv[argv.index(b"umsgate") + 1].decode()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        cpu = _seconds(int(fields[11]) + int(fields[12]))
         out[kind] = out.get(kind, 0.0) + cpu
     return out
 
@@ -122,7 +136,7 @@ def descendants(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            ppid = int(_stat(entry)[1])
         except (OSError, IndexError, ValueError):
             continue
         parents.setdefault(ppid, []).append(int(entry.name))

@@ -119,11 +119,16 @@ async def _insert(db: Database, x: int, table: str = "pad") -> None:
         await raw.executemany(f"INSERT INTO {table} VALUES (?)", [(x,)])
 
 
+async def _writer(db: Database) -> SqliteWriter:
+    """The hot path's writer (opened if it is not yet)."""
+    async with db.sqlite_writer() as writer:
+        return writer
+
+
 async def _traced(db: Database) -> list[str]:
     """Every statement the writer's connection runs from now on."""
     statements: list[str] = []
-    async with db.sqlite_writer() as writer:
-        writer.conn.set_trace_callback(statements.append)
+    (await _writer(db)).conn.set_trace_callback(statements.append)
     return statements
 
 
@@ -264,11 +269,6 @@ async def test_a_read_does_not_wait_for_the_write_lock(
         assert await asyncio.wait_for(writing, 10) == 1
     finally:
         other.close()
-
-
-async def _writer(db: Database) -> SqliteWriter:
-    async with db.sqlite_writer() as writer:
-        return writer
 
 
 async def test_callers_hear_of_their_commit_after_the_wal_is_synced(

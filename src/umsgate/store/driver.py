@@ -20,7 +20,7 @@ import concurrent.futures
 import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -44,6 +44,16 @@ FRONT_PG_CONNECTIONS = 2
 
 _QMARK = re.compile(r"\?")
 _T = TypeVar("_T")
+
+
+#: Largest IN list in one statement (SQLite allows 32,766 parameters).
+IN_CHUNK = 5000
+
+
+def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterable[Sequence[_T]]:
+    """``items`` in slices of at most ``size``: one IN list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def marks(n: int) -> str:

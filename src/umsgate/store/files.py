@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from umsgate.store.driver import Source, Value, marks
+from umsgate.store.driver import Source, chunks, marks
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,10 +37,6 @@ class Kept:
     id: str
     expires_at: float
     duplicate: bool
-
-
-#: Largest number of ids in one ``IN`` list (SQLite allows 32,766 parameters).
-IN_CHUNK = 5000
 
 
 async def store_file(
@@ -80,13 +76,11 @@ async def store_file(
 async def file_meta(source: Source, file_ids: Sequence[str]) -> dict[str, FileMeta]:
     """The files of ``file_ids`` that exist, by id."""
     found: dict[str, FileMeta] = {}
-    ids = list(file_ids)
-    for start in range(0, len(ids), IN_CHUNK):
-        chunk: tuple[Value, ...] = tuple(ids[start : start + IN_CHUNK])
+    for chunk in chunks(list(file_ids)):
         rows = await source.driver.fetch(
             "SELECT id, client_id, name, md5, size, expires_at FROM files"
             f" WHERE id IN ({marks(len(chunk))})",
-            chunk,
+            tuple(chunk),
         )
         for file_id, client_id, name, md5, size, expires_at in rows:
             found[str(file_id)] = FileMeta(

@@ -23,8 +23,8 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.records import FallbackRow, StoredMessage
 from umsgate.domain.transitions import MessageState, PartResult, PartState
 from umsgate.store.database import Database
-from umsgate.store.driver import Source, fetch, insert_sql, marks
-from umsgate.store.transactions import Cell, Transaction, chunks
+from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks
+from umsgate.store.transactions import Cell, Transaction
 
 #: The columns of ``messages`` in the order of the schema (`umsgate.store.tables`,
 #: which a test compares): that module is SQLAlchemy's, and the gateway process

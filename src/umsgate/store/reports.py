@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from umsgate.domain.records import ReportRow
 from umsgate.domain.transitions import EventRow
-from umsgate.store.driver import Source, fetch, insert_sql, marks
+from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks
 from umsgate.store.messages import EVENT_COLUMNS
-from umsgate.store.transactions import Transaction, chunks
+from umsgate.store.transactions import Transaction
 
 #: The columns of ``reports`` but its id, in the schema's order (a test compares
 #: them with `umsgate.store.tables`, SQLAlchemy's, which is loaded only to migrate).

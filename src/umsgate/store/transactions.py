@@ -19,24 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
 
 from umsgate.store.database import Database
 from umsgate.store.driver import numbered
 
-#: Largest IN list in one statement (SQLite allows 32,766 parameters).
-IN_CHUNK = 5000
-
 #: A value in a row as the driver returns it (int, float, str or None).
 Cell = Any
-
-_T = TypeVar("_T")
-
-
-def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterable[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class PgConnection(Protocol):
