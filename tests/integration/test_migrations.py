@@ -1,5 +1,6 @@
 """Upgrading an empty database gives exactly the schema that ``store/tables.py``
-declares, on SQLite and on PostgreSQL."""
+declares, on SQLite and on PostgreSQL, and each downgrade gives back the schema of
+the revision before it."""
 
 from __future__ import annotations
 
@@ -133,3 +134,89 @@ def test_alembic_is_imported_only_when_there_is_an_upgrade_to_run(
     assert first == {"alembic": True, "created": True}
     again = _upgrade_in_a_new_process(store)
     assert again == {"alembic": False, "created": True}
+
+
+async def test_every_downgrade_undoes_its_upgrade(store: Store) -> None:
+    # Up one revision at a time, the schema after each; then down one at a time,
+    # each downgrade must give back the schema of the revision before it (the
+    # revisions build and drop through shared steps, `migrations/_ddl.py`).
+    db = open_database(make_settings(store))
+
+    def alembic(connection: Connection, verb: str, revision: str) -> None:
+        from alembic import command
+
+        getattr(command, verb)(migrate.alembic_config(connection), revision)
+
+    async def step(verb: str, revision: str) -> dict[str, Any]:
+        async with db.transaction() as conn:
+            await conn.run_sync(alembic, verb, revision)
+            return await conn.run_sync(_schema)
+
+    try:
+        await migrate.upgrade(db, "base")  # the store's schema, no tables yet
+        after: dict[str, dict[str, Any]] = {"base": await step("upgrade", "base")}
+        order = _revisions()
+        for revision in order:
+            after[revision] = await step("upgrade", revision)
+        assert after[order[-1]] != after["base"]
+        for index in range(len(order) - 1, -1, -1):
+            below = order[index - 1] if index else "base"
+            assert await step("downgrade", below) == after[below], (
+                f"downgrade of {order[index]}"
+            )
+    finally:
+        await db.close()
+
+
+def _revisions() -> list[str]:
+    """The revisions from the first to the head."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
+def _schema(conn: Connection) -> dict[str, Any]:
+    """Every table but Alembic's, as reflected: columns, key, indexes and unique
+    constraints (with a partial index's condition)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    out: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        if table == migrate.VERSION_TABLE:
+            continue
+        out[table] = {
+            "columns": sorted(
+                (
+                    c["name"],
+                    str(c["type"]),
+                    c["nullable"],
+                    str(c.get("default") or "").strip("()'\""),
+                )
+                for c in inspector.get_columns(table)
+            ),
+            "key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted(
+                (
+                    i["name"],
+                    tuple(i["column_names"]),
+                    bool(i["unique"]),
+                    _where(i.get("dialect_options", {})),
+                )
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                tuple(u["column_names"])
+                for u in inspector.get_unique_constraints(table)
+            ),
+        }
+    return out
+
+
+def _where(options: dict[str, Any]) -> str:
+    """A partial index's condition as text ("" for a whole index)."""
+    for key in ("sqlite_where", "postgresql_where"):
+        if options.get(key) is not None:
+            return str(options[key])
+    return ""
