@@ -157,12 +157,22 @@ def _pg_array_type(column: str) -> str:
     return _PG_TYPES.get(column, "text")
 
 
-#: PostgreSQL: one statement that inserts a group commit's messages (skipping keys
-#: that exist), the events of those it inserted, and returns their ids and the
-#: messages that were there before under the other keys. In autocommit it is one
-#: round trip, COMMIT included, where a transaction of separate statements was
-#: six, each a wait of the event loop and of the server under load (BEGIN alone
-#: p50 4 ms on `bench/e2e.py`).
+#: PostgreSQL: one statement that inserts a group commit's messages, the events of
+#: those it inserted, and returns every message under the keys it was given: the
+#: new ones, and those that were there before (their own id, hash and time). In
+#: autocommit it is one round trip, COMMIT included, where a transaction of
+#: separate statements was six, each a wait of the event loop and of the server
+#: under load (BEGIN alone p50 4 ms on `bench/e2e.py`).
+#:
+#: A key that exists is found by the insert itself, through the unique index it
+#: conflicts on (the update sets the key to itself: it only makes RETURNING give
+#: the stored row), not by a look-up the server plans: asyncpg prepares the
+#: statement, the server soon keeps one plan for every call, and a plan made while
+#: the table was empty finds nothing to tell its indexes apart and read every
+#: message of the client per key with the (client_id, id) index (100 ms a call at
+#: 10,000 messages; the end-to-end rate fell from about 2,300 to 500 msg/s over a
+#: run). A key may appear once in the statement (the update may not touch a row
+#: twice).
 _PG_ACCEPT = (
     "WITH new AS (INSERT INTO messages ("
     + ",".join(MESSAGE_COLUMNS)
@@ -170,7 +180,9 @@ _PG_ACCEPT = (
     + ",".join(
         f"${i + 1}::{_pg_array_type(c)}[]" for i, c in enumerate(MESSAGE_COLUMNS)
     )
-    + ") ON CONFLICT (client_id, src_msg_id, kind) DO NOTHING RETURNING id), "
+    + ") ON CONFLICT (client_id, src_msg_id, kind) DO UPDATE "
+    + "SET client_id = excluded.client_id "
+    + "RETURNING id, client_id, src_msg_id, content_hash, created_at), "
     + "ev AS (INSERT INTO events ("
     + ",".join(EVENT_COLUMNS)
     + ") SELECT e.* FROM unnest("
@@ -180,10 +192,7 @@ _PG_ACCEPT = (
     )
     + ") AS e(message_id, at, status, code, detail) "
     + "WHERE e.message_id IN (SELECT id FROM new)) "
-    + "SELECT true, id, '', '', '', 0.0 FROM new UNION ALL "
-    + "SELECT false, m.id, m.client_id, m.src_msg_id, m.content_hash, m.created_at "
-    + "FROM messages m JOIN unnest($2::text[], $3::text[]) AS k(client_id, src_msg_id) "
-    + "ON m.client_id = k.client_id AND m.src_msg_id = k.src_msg_id AND m.kind = 0"
+    + "SELECT id, client_id, src_msg_id, content_hash, created_at FROM new"
 )
 
 
@@ -194,19 +203,24 @@ async def accept_at_once(
 ) -> tuple[set[int], dict[tuple[str, str], Stored]]:
     """PostgreSQL, one statement in its own transaction: insert ``rows`` (skipping
     keys that exist) and the ``events`` of those inserted; (the ids inserted, the
-    (client, srcMsgId) → `Stored` of the others that existed before). A key in
-    neither was inserted meanwhile by a transaction this one waited for (the same
-    request twice at once): read it with `message_keys`."""
+    (client, srcMsgId) → `Stored` of the others that existed before). A key given
+    twice is written once, by its first row: the later ones are in neither (read
+    them with `message_keys`)."""
+    firsts: dict[tuple[object, object], Mapping[str, object]] = {}
+    for row in rows:
+        firsts.setdefault((row["client_id"], row["src_msg_id"]), row)
+    once = list(firsts.values())
     # Column-wise, for unnest (rows and events are never empty-width).
-    columns = [[r.get(c) for r in rows] for c in MESSAGE_COLUMNS]
+    columns = [[r.get(c) for r in once] for c in MESSAGE_COLUMNS]
     event_columns = [[e[i] for e in events] for i in range(5)]
+    given = {r["id"] for r in once}
     pool = await db.pg_pool()
     async with pool.acquire() as pg:
         found = await pg.fetch(_PG_ACCEPT, *columns, *event_columns)
     inserted: set[int] = set()
     existing: dict[tuple[str, str], Stored] = {}
-    for is_new, mid, client, src, digest, created in found:
-        if is_new:
+    for mid, client, src, digest, created in found:
+        if mid in given:
             inserted.add(int(mid))
         else:
             existing[(client, src)] = Stored(

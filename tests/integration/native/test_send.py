@@ -124,6 +124,27 @@ async def test_every_channel_is_delivered(store: Store, receiver: Receiver) -> N
         assert await count_messages(gw, acct.client_id) == 5 + 6
 
 
+async def test_a_new_request_sent_several_times_at_once(
+    store: Store, receiver: Receiver
+) -> None:
+    """Copies of a request whose srcMsgId is new land in one group commit: one
+    message is stored and every copy gets its umsMsgId."""
+    async with running_gateway(make_settings(store)) as gw:
+        acct = await new_account(gw, report_url=receiver.url)
+        bodies = [sms_body("burst-1")] * 6 + [sms_body(f"burst-{i}") for i in (2, 3)]
+        answers = await asyncio.gather(
+            *(
+                gw.http.post("/v1/message/sms", json=b, headers=acct.headers())
+                for b in bodies
+            )
+        )
+        assert [a.status_code for a in answers] == [200] * 8
+        ids = [a.json()["umsMsgId"] for a in answers]
+        assert len(set(ids[:6])) == 1
+        assert len(set(ids)) == 3
+        assert await count_messages(gw, acct.client_id) == 3
+
+
 async def test_the_same_request_twice(store: Store, receiver: Receiver) -> None:
     async with running_gateway(make_settings(store)) as gw:
         acct = await new_account(gw, report_url=receiver.url)
