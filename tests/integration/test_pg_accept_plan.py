@@ -1,6 +1,6 @@
 """PostgreSQL keeps one plan of a prepared statement for every later call once it
-has planned it a few times, and a plan made while ``messages`` was empty must not
-read the whole table at every accept once it is full."""
+has planned it a few times, and a plan made while a table was empty must not read
+the whole table at every call once it is full."""
 
 from __future__ import annotations
 
@@ -62,25 +62,48 @@ def _group(first: int, n: int, ids: int | None = None) -> list[Any]:
     return [*columns, *events]
 
 
-async def test_accept_plan_made_on_an_empty_table_reads_only_its_keys(
-    pg_store: Store,
-) -> None:
+async def _connect(store: Store) -> asyncpg.Connection:
+    """A connection to a migrated schema of ``store`` that keeps the plan of its
+    prepared statements' first call (as the server does after a few calls of
+    asyncpg's), and no ANALYZE meanwhile (it would make the server plan again)."""
     settings = config.load(
-        env={}, overrides={"store": {"url": PG_URL, "schema": pg_store.schema}}
+        env={}, overrides={"store": {"url": PG_URL, "schema": store.schema}}
     )
     db = open_database(settings)
     try:
         await store_migrate.upgrade(db)
     finally:
         await db.close()
-    conn = await asyncpg.connect(
-        PG_URL, server_settings={"search_path": pg_store.schema}
+    conn = await asyncpg.connect(PG_URL, server_settings={"search_path": store.schema})
+    for table in ("messages", "events"):
+        await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    return conn
+
+
+async def _read(
+    conn: asyncpg.Connection,
+    statement: asyncpg.prepared_stmt.PreparedStatement,
+    table: str,
+    params: list[Any],
+) -> tuple[int, list[Any]]:
+    """(rows of ``table`` the statement read by scans and through indexes, its
+    answer), in a transaction of its own."""
+    counted = (
+        "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
+        f"FROM pg_stat_xact_user_tables WHERE relid = '{table}'::regclass"
     )
+    async with conn.transaction():
+        before = await conn.fetchval(counted)
+        found = await statement.fetch(*params)
+        return await conn.fetchval(counted) - before, found
+
+
+async def test_accept_plan_made_on_an_empty_table_reads_only_its_keys(
+    pg_store: Store,
+) -> None:
+    conn = await _connect(pg_store)
     try:
-        # No ANALYZE meanwhile (it would make the server plan again), and the one
-        # plan kept from the first call, as after a few calls of asyncpg's.
-        await conn.execute("ALTER TABLE messages SET (autovacuum_enabled = off)")
-        await conn.execute("SET plan_cache_mode = force_generic_plan")
         accept = await conn.prepare(message_store._PG_ACCEPT)
         await accept.fetch(*_group(1, 10))  # planned on an empty table
         for first in range(11, 3011, 500):
@@ -88,16 +111,7 @@ async def test_accept_plan_made_on_an_empty_table_reads_only_its_keys(
         assert await conn.fetchval("SELECT count(*) FROM messages") == 3010
 
         async def read(params: list[Any]) -> tuple[int, list[Any]]:
-            """(rows of ``messages`` the statement read by scans and by index,
-            its answer)."""
-            counted = (
-                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-                "FROM pg_stat_xact_user_tables WHERE relid = 'messages'::regclass"
-            )
-            async with conn.transaction():
-                before = await conn.fetchval(counted)
-                found = await accept.fetch(*params)
-                return await conn.fetchval(counted) - before, found
+            return await _read(conn, accept, "messages", params)
 
         # Fourteen new keys: none skipped, so none is looked up.
         reads, found = await read(_group(10_000, 14))
