@@ -66,6 +66,17 @@ def insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks(len(columns))})"
 
 
+def unnest(types: Sequence[str], first: int = 1) -> str:
+    """``unnest($first::type[], …)``: PostgreSQL's rows of one array parameter per
+    column. A statement over a batch of rows written with it is one execution on
+    the server, where asyncpg's ``executemany`` is one per row (a portal, an
+    executor and a plan each). A statement that joins it to a table is planned
+    at each call (`umsgate.store.transactions.transaction`)."""
+    return (
+        "unnest(" + ",".join(f"${first + i}::{t}[]" for i, t in enumerate(types)) + ")"
+    )
+
+
 def numbered(sql: str) -> str:
     """``?`` placeholders as asyncpg's ``$1, $2, …``."""
     counter = iter(range(1, 100_000))

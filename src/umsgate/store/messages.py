@@ -23,7 +23,7 @@ from umsgate.domain.message import Channel, Message
 from umsgate.domain.records import FallbackRow, StoredMessage
 from umsgate.domain.transitions import MessageState, PartResult, PartState
 from umsgate.store.database import Database
-from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks
+from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks, unnest
 from umsgate.store.transactions import Cell, Transaction
 
 #: The columns of ``messages`` in the order of the schema (`umsgate.store.tables`,
@@ -157,6 +157,16 @@ def _pg_array_type(column: str) -> str:
     return _PG_TYPES.get(column, "text")
 
 
+#: PostgreSQL's types of `EVENT_COLUMNS`.
+EVENT_PG_TYPES = ("bigint", "float8", "text", "text", "text")
+
+#: PostgreSQL: a batch of events in one statement.
+_PG_INSERT_EVENTS = (
+    f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) "
+    f"SELECT * FROM {unnest(EVENT_PG_TYPES)}"
+)
+
+
 #: PostgreSQL: one statement that inserts a group commit's messages, the events of
 #: those it inserted, and returns every message under the keys it was given: the
 #: new ones, and those that were there before (their own id, hash and time). In
@@ -176,21 +186,16 @@ def _pg_array_type(column: str) -> str:
 _PG_ACCEPT = (
     "WITH new AS (INSERT INTO messages ("
     + ",".join(MESSAGE_COLUMNS)
-    + ") SELECT * FROM unnest("
-    + ",".join(
-        f"${i + 1}::{_pg_array_type(c)}[]" for i, c in enumerate(MESSAGE_COLUMNS)
-    )
-    + ") ON CONFLICT (client_id, src_msg_id, kind) DO UPDATE "
+    + ") SELECT * FROM "
+    + unnest([_pg_array_type(c) for c in MESSAGE_COLUMNS])
+    + " ON CONFLICT (client_id, src_msg_id, kind) DO UPDATE "
     + "SET client_id = excluded.client_id "
     + "RETURNING id, client_id, src_msg_id, content_hash, created_at), "
     + "ev AS (INSERT INTO events ("
     + ",".join(EVENT_COLUMNS)
-    + ") SELECT e.* FROM unnest("
-    + ",".join(
-        f"${len(MESSAGE_COLUMNS) + i + 1}::{t}[]"
-        for i, t in enumerate(("bigint", "float8", "text", "text", "text"))
-    )
-    + ") AS e(message_id, at, status, code, detail) "
+    + ") SELECT e.* FROM "
+    + unnest(EVENT_PG_TYPES, len(MESSAGE_COLUMNS) + 1)
+    + " AS e(message_id, at, status, code, detail) "
     + "WHERE e.message_id IN (SELECT id FROM new)) "
     + "SELECT id, client_id, src_msg_id, content_hash, created_at FROM new"
 )
@@ -256,7 +261,7 @@ async def insert_events(
     tx: Transaction, rows: Sequence[tuple[int, float, str, str | None, str]]
 ) -> None:
     """Events as (message_id, at, status, code, detail)."""
-    await tx.executemany(_INSERT_EVENT, rows)
+    await tx.write_rows(_INSERT_EVENT, _PG_INSERT_EVENTS, rows)
 
 
 # -- duplicate sends -------------------------------------------------------------------
@@ -353,6 +358,18 @@ def _update_sql(columns: tuple[int, ...]) -> str:
     return f"UPDATE messages SET {sets} WHERE id = ?"
 
 
+@functools.cache
+def _pg_update_sql(columns: tuple[int, ...]) -> str:
+    """PostgreSQL: `_update_sql` over a batch of rows, in one statement."""
+    names = [MUTABLE[i] for i in columns]
+    sets = ", ".join(f"{name} = v.{name}" for name in names)
+    types = [*map(_pg_array_type, names), "bigint"]
+    return (
+        f"UPDATE messages AS m SET {sets} FROM {unnest(types)} "
+        f"AS v({','.join(names)}, id) WHERE m.id = v.id"
+    )
+
+
 async def update_messages(
     tx: Transaction,
     rows: Sequence[MessageState],
@@ -374,7 +391,7 @@ async def update_messages(
                 (*(now[i] for i in changed), row["id"])
             )
     for columns, params in groups.items():
-        await tx.executemany(_update_sql(columns), params)
+        await tx.write_rows(_update_sql(columns), _pg_update_sql(columns), params)
 
 
 # -- parts of multi-part messages -----------------------------------------------------

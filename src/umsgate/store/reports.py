@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from umsgate.domain.records import ReportRow
 from umsgate.domain.transitions import EventRow
-from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks
-from umsgate.store.messages import EVENT_COLUMNS
+from umsgate.store.driver import Source, chunks, fetch, insert_sql, marks, unnest
+from umsgate.store.messages import insert_events
 from umsgate.store.transactions import Transaction
 
 #: The columns of ``reports`` but its id, in the schema's order (a test compares
@@ -36,16 +36,37 @@ REPORT_COLUMNS = (
     "target_url",
 )
 
+#: PostgreSQL's types of `REPORT_COLUMNS` (compared with the schema by a test).
+REPORT_PG_TYPES = (
+    "bigint",
+    "text",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "float8",
+    "text",
+    "integer",
+    "float8",
+    "text",
+    "text",
+    "text",
+)
+
 _INSERT_REPORT = insert_sql("reports", REPORT_COLUMNS)
+_PG_INSERT_REPORTS = (
+    f"INSERT INTO reports ({','.join(REPORT_COLUMNS)}) "
+    f"SELECT * FROM {unnest(REPORT_PG_TYPES)}"
+)
 #: A `ReportRow`'s values in the order of `REPORT_COLUMNS` (its fields are named
 #: after them).
 _report_values = operator.attrgetter(*REPORT_COLUMNS)
 
-_INSERT_EVENT = insert_sql("events", EVENT_COLUMNS)
-
 
 async def insert_reports(tx: Transaction, rows: Sequence[ReportRow]) -> None:
-    await tx.executemany(_INSERT_REPORT, [_report_values(r) for r in rows])
+    await tx.write_rows(
+        _INSERT_REPORT, _PG_INSERT_REPORTS, [_report_values(r) for r in rows]
+    )
 
 
 # -- webhooks --------------------------------------------------------------------------
@@ -110,14 +131,22 @@ async def claim_webhooks(
 async def webhook_results(tx: Transaction, rows: Sequence[WebhookResult]) -> None:
     """Record webhook results, and their tries as events of their messages'
     timelines (see `umsgate.store.lookup.webhook_event`)."""
-    await tx.executemany(
+    await tx.write_rows(
         "UPDATE reports "
         "SET webhook_state = ?, attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
+        _PG_WEBHOOK_RESULTS,
         [(r.state, r.attempts, r.next_at, r.error, r.id) for r in rows],
     )
-    tries = [r.attempt for r in rows if r.attempt is not None]
-    if tries:
-        await tx.executemany(_INSERT_EVENT, tries)
+    await insert_events(tx, [r.attempt for r in rows if r.attempt is not None])
+
+
+#: PostgreSQL: webhook results in one statement.
+_PG_WEBHOOK_RESULTS = (
+    "UPDATE reports AS r SET webhook_state = v.state, attempts = v.attempts, "
+    "next_at = v.next_at, last_error = v.error FROM "
+    + unnest(("text", "integer", "float8", "text", "bigint"))
+    + " AS v(state, attempts, next_at, error, id) WHERE r.id = v.id"
+)
 
 
 async def next_webhook_at(db: Source) -> float | None:
