@@ -366,12 +366,8 @@ class SqliteWriter:
         if self._commit_at is not None:
             self._commit_at.cancel()
             self._commit_at = None
-        if fut is not None and not fut.done():
-            if exc is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(exc)
-                fut.exception()  # retrieved: a part with no waiter left is no error
+        if fut is not None:
+            _settle([fut], exc)
 
     def commit(self) -> None:
         """COMMIT, or ROLLBACK what is left of a transaction whose COMMIT

@@ -100,10 +100,6 @@ class Transaction:
         writes, self._writes = self._writes, []
         if not writes or self._pg is None:
             return
-        if len(writes) == 1:
-            sql, params = writes[0]
-            await self._pg.execute(sql, *params)
-            return
         parts: list[str] = []
         every: list[list[object]] = []
         for i, (sql, params) in enumerate(writes):
