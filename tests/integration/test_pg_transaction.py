@@ -131,3 +131,42 @@ async def test_a_batch_update_reads_only_its_rows_after_the_table_grew(
         await _count(db, "SELECT count(*) FROM messages WHERE status = 'DELIVERED'")
         == 14
     )
+
+
+async def test_a_lookup_is_one_prepared_statement_whatever_its_count(
+    db: Database,
+) -> None:
+    # asyncpg prepares each new statement text in a round trip of its own: the
+    # lookups of the hot path keep one text for any count of values.
+    await _insert(db, range(1, 41))
+    async with transaction(db) as tx:
+        await tx.executemany(
+            "UPDATE messages SET connector = 'smsc', provider_msg_id = ? WHERE id = ?",
+            [(f"p{i}", i) for i in range(1, 41)],
+        )
+        await tx.executemany(
+            "INSERT INTO message_parts (connector, provider_msg_id, message_id, "
+            "part) VALUES ('smsc', ?, ?, 1)",
+            [(f"q{i}", i) for i in range(1, 41)],
+        )
+    async with transaction(db) as tx:
+        for n in range(1, 9):
+            ids = list(range(1, n + 1))
+            assert sorted(await message_store.lock_messages(tx, ids)) == ids
+            found = await message_store.ids_by_provider(
+                tx, [("smsc", f"p{i}") for i in ids] + [("smsc", f"q{n}")]
+            )
+            assert found[("smsc", f"p{n}")] == (n, None)
+            assert found[("smsc", f"q{n}")] == (n, 1)
+            assert sorted(await message_store.parts_of(tx, ids)) == ids
+            keys = await message_store.message_keys(tx, [("c", f"s{i}") for i in ids])
+            assert keys[("c", f"s{n}")].id == n
+        prepared = await tx.fetch(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE ? "
+            "OR statement LIKE ?",
+            ["%FROM messages WHERE%", "%FROM message_parts WHERE%"],
+        )
+    texts = [str(r[0]) for r in prepared]
+    # The lookups of messages by id, by provider id and by key, of parts by
+    # provider id and by message: five texts (forty with an IN list each count).
+    assert len(texts) == 5, texts

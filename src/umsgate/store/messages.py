@@ -244,11 +244,11 @@ async def message_keys(
         by_client.setdefault(client, []).append(src)
     for client, srcs in by_client.items():
         for chunk in chunks(srcs):
+            among, params = tx.among("src_msg_id", chunk, "text")
             rows = await tx.fetch(
                 "SELECT src_msg_id, id, content_hash, created_at FROM messages "
-                "WHERE client_id = ? AND kind = 0 "
-                f"AND src_msg_id IN ({marks(len(chunk))})",
-                [client, *chunk],
+                f"WHERE client_id = ? AND kind = 0 AND {among}",
+                [client, *params],
             )
             for src, mid, digest, created in rows:
                 found[(client, src)] = Stored(
@@ -333,10 +333,10 @@ async def lock_messages(tx: Transaction, ids: Sequence[int]) -> dict[int, Messag
     found: dict[int, MessageState] = {}
     lock = " FOR UPDATE" if tx.postgres else ""
     for chunk in chunks(list(ids)):
+        among, params = tx.among("id", chunk, "bigint")
         rows = await tx.fetch(
-            f"SELECT {','.join(STATE_COLUMNS)} FROM messages "
-            f"WHERE id IN ({marks(len(chunk))}){lock}",
-            list(chunk),
+            f"SELECT {','.join(STATE_COLUMNS)} FROM messages WHERE {among}{lock}",
+            params,
         )
         for r in rows:
             row = cast(MessageState, dict(zip(STATE_COLUMNS, r, strict=True)))
@@ -408,20 +408,21 @@ async def ids_by_provider(
         by_connector.setdefault(connector, []).append(pid)
     for connector, pids in by_connector.items():
         for chunk in chunks(pids):
-            in_list = marks(len(chunk))
+            among, params = tx.among("provider_msg_id", chunk, "text")
             for pid, mid, part in await tx.fetch(
                 "SELECT provider_msg_id, message_id, part FROM message_parts "
-                f"WHERE connector = ? AND provider_msg_id IN ({in_list})",
-                [connector, *chunk],
+                f"WHERE connector = ? AND {among}",
+                [connector, *params],
             ):
                 found[(connector, pid)] = (int(mid), int(part))
             rest = [p for p in chunk if (connector, p) not in found]
             if not rest:
                 continue
+            among, params = tx.among("provider_msg_id", rest, "text")
             for pid, mid in await tx.fetch(
                 "SELECT provider_msg_id, id FROM messages "
-                f"WHERE connector = ? AND provider_msg_id IN ({marks(len(rest))})",
-                [connector, *rest],
+                f"WHERE connector = ? AND {among}",
+                [connector, *params],
             ):
                 found[(connector, pid)] = (int(mid), None)
     return found
@@ -441,10 +442,9 @@ async def parts_of(
         "raw_code",
     )
     for chunk in chunks(list(message_ids)):
+        among, params = tx.among("message_id", chunk, "bigint")
         for r in await tx.fetch(
-            f"SELECT {','.join(cols)} FROM message_parts "
-            f"WHERE message_id IN ({marks(len(chunk))})",
-            list(chunk),
+            f"SELECT {','.join(cols)} FROM message_parts WHERE {among}", params
         ):
             part = cast(PartState, dict(zip(cols, r, strict=True)))
             out.setdefault(int(part["message_id"]), []).append(part)
