@@ -85,6 +85,8 @@ PENDING_GRACE = 2.0
 #: Most provider ids of parked reports kept in memory; beyond it, parked reports
 #: wait for the timed retry.
 PARKED_INDEX_MAX = 100_000
+#: PostgreSQL: batches written at once (see `Ledger._start`).
+OVERLAP = 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,7 +162,8 @@ class _Batch:
 @dataclasses.dataclass(slots=True)
 class _Journal:
     """What a batch changed in the index of parked reports, to be undone if its
-    transaction fails."""
+    transaction fails; on PostgreSQL, the provider ids it records, and the future
+    told once its rows are locked (see `Ledger._start`)."""
 
     taken: list[tuple[tuple[str, str], list[ProviderReport]]] = dataclasses.field(
         default_factory=list
@@ -168,6 +171,13 @@ class _Journal:
     parked: list[tuple[tuple[str, str], ProviderReport]] = dataclasses.field(
         default_factory=list
     )
+    recording: dict[transitions.ProviderKey, transitions.Target] = dataclasses.field(
+        default_factory=dict
+    )
+    #: Resolved once the batch's rows are locked; ``alone`` then says that the
+    #: next batch must wait for its end (it parks reports).
+    locked: asyncio.Future[None] | None = None
+    alone: bool = False
 
 
 class Ledger(BatchWriter):
@@ -227,6 +237,12 @@ class Ledger(BatchWriter):
         self._parked: dict[tuple[str, str], list[ProviderReport]] | None = None
         #: Where the timed retry of parked reports goes on (their row id).
         self._pending_cursor = 0
+        #: PostgreSQL (set as the loop starts): the batches being written (at most
+        #: `OVERLAP`), and the provider ids they record, by which a later batch
+        #: matches its reports before they are committed (see `_start`).
+        self._overlap = False
+        self._writing: set[asyncio.Task[None]] = set()
+        self._recording: dict[transitions.ProviderKey, transitions.Target] = {}
 
     @property
     def parked(self) -> int:
@@ -254,6 +270,7 @@ class Ledger(BatchWriter):
     # -- the loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        self._overlap = not self._db.is_sqlite
         try:
             await self._load_parked()
         except Exception as exc:  # the timed retry finds them anyway
@@ -266,6 +283,9 @@ class Ledger(BatchWriter):
         while True:
             if not self._queue:
                 if self._closing:
+                    if self._writing:
+                        await asyncio.wait(set(self._writing))
+                        continue
                     if self._unsettled:
                         self._settled.clear()
                         await self._settled.wait()
@@ -279,7 +299,10 @@ class Ledger(BatchWriter):
                         await self._wake.wait()
             batch = self._take()
             if batch:
-                await self._write(batch)
+                if self._overlap:
+                    await self._start(batch)
+                else:
+                    await self._write(batch, _Journal())
             if self._time() - self._last_pending >= 1.0:
                 self._last_pending = self._time()
                 pending = Pending()
@@ -299,21 +322,62 @@ class Ledger(BatchWriter):
                 parked.setdefault(key, []).append(rep)
         self._parked = parked
 
-    async def _write(
+    async def _start(
         self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]]
     ) -> None:
+        """PostgreSQL: write ``batch`` in a task of its own, beside the one before
+        it; return once its rows are locked (or it ended).
+
+        A batch's round trips (BEGIN, the rows read and locked, the writes, the
+        COMMIT) are most of its time, and a receipt that comes in meanwhile waited
+        for all of them before its own batch began: with 0-ms receipts the
+        ledger trailed the sends by seconds, each receipt holding a slot of the
+        SMSC's window. Now the next batch begins once this one holds the locks of
+        its rows. The order of the ops of one message holds: the next batch's
+        ``FOR UPDATE`` of a row this one changes waits for this one's COMMIT, and
+        then reads the row as it left it (as two nodes' ledgers do). A report of
+        a provider id this one records finds its message in `_recording`, not in
+        the store, which shows the id only after the COMMIT. A batch that parks
+        reports is written alone: the next one must see its rows of
+        ``pending_reports`` before it takes them from the index. The timed retry
+        of parked reports may run beside a batch: it matches them against the
+        committed store only, so one whose id that batch records waits for the
+        next round (or the batch takes it from the index)."""
+        while len(self._writing) >= OVERLAP:
+            await asyncio.wait(set(self._writing), return_when=asyncio.FIRST_COMPLETED)
+        journal = _Journal(locked=asyncio.get_running_loop().create_future())
+        assert journal.locked is not None
+        task = asyncio.create_task(self._write(batch, journal))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+        await asyncio.wait({journal.locked, task}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and journal.alone:
+            await task
+
+    async def _write(
+        self, batch: list[tuple[Sequence[Op], asyncio.Future[None]]], journal: _Journal
+    ) -> None:
         pending = Pending()
-        journal = _Journal()
         try:
             outcome = await self._commit(
                 [op for ops, _ in batch for op in ops], pending, journal
             )
         except Exception as exc:  # the store failed: fail the callers, keep running
+            self._forget(journal)
             self._undo(journal)
             self._failed(batch, exc)
             await asyncio.sleep(0.5)
             return
+        self._forget(journal)
         self._after(pending, batch, outcome, journal)
+
+    def _forget(self, journal: _Journal) -> None:
+        """The batch of ``journal`` is committed or undone: the store shows the ids
+        it recorded, or never will."""
+        recording = self._recording
+        for key, target in journal.recording.items():
+            if recording.get(key) == target:
+                del recording[key]
 
     def _undo(self, journal: _Journal) -> None:
         """The transaction of ``journal``'s batch failed: its parked reports were
@@ -507,8 +571,19 @@ class Ledger(BatchWriter):
             and op.report.provider_msg_id
         ]
         lookup = [k for k in lookup if k not in in_batch]
+        recording = self._recording
+        if recording and lookup:
+            # Recorded by the batch being written beside this one (PostgreSQL).
+            early = {k: recording[k] for k in lookup if k in recording}
+            lookup = [k for k in lookup if k not in early]
+        else:
+            early = {}
         found = await message_store.ids_by_provider(tx, lookup) if lookup else {}
+        found.update(early)
         found.update(in_batch)
+        if self._overlap and in_batch:
+            journal.recording.update(in_batch)
+            recording.update(in_batch)
         resolved: list[tuple[Op, int, int | None]] = []
         # Reports of ids that this batch records are replayed after every other op:
         # a receipt can overtake its submit answer and land in the same batch ahead
@@ -549,6 +624,9 @@ class Ledger(BatchWriter):
         if part_mids:
             for mid, plist in (await message_store.parts_of(tx, part_mids)).items():
                 batch.parts[mid] = {p["provider_msg_id"]: p for p in plist}
+        if journal.locked is not None and not journal.locked.done():
+            journal.alone = bool(parked)
+            journal.locked.set_result(None)
         for op, mid, part in resolved:
             row = rows.get(mid)
             if row is None:
