@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import signal
@@ -11,15 +12,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 
 from tests.conftest import Store
 from umsgate import config as config_module
+from umsgate.store.driver import numbered
 
 #: Timings that keep end-to-end tests short.
 FAST_ENV = {
@@ -46,9 +49,26 @@ def free_port() -> int:
 
 
 def db_rows(store: Store, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Rows of ``sql`` on a SQLite store's database (read while or after it runs)."""
+    """Rows of ``sql`` (``?`` placeholders) on a store's database, read while or
+    after it runs."""
+    if store.backend == "postgres":
+        # From a thread of its own: the caller may be a coroutine on this one's loop.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, _pg_rows(store, sql, args)).result()
     with contextlib.closing(sqlite3.connect(store.data_dir / "umsgate.db")) as db:
         return list(db.execute(sql, args).fetchall())
+
+
+async def _pg_rows(
+    store: Store, sql: str, args: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(
+        store.url, server_settings={"search_path": store.schema}, timeout=10
+    )
+    try:
+        return [tuple(r) for r in await conn.fetch(numbered(sql), *args)]
+    finally:
+        await conn.close()
 
 
 def status_counts(store: Store) -> dict[str, int]:

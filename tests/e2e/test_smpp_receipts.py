@@ -152,3 +152,20 @@ async def test_ten_thousand_receipts_at_wire_speed_none_lost(
         mode=mode,
         own_process=own_process,
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("mode", list(MODES))
+async def test_receipts_at_wire_speed_none_lost_on_postgresql(
+    pg_store: Store,
+    receiver: Receiver,
+    tmp_path: Path,
+    mode: str,
+) -> None:
+    """On PostgreSQL the ledger writes a batch beside the one before it: receipts
+    of the ids that batch records, and receipts ahead of their resps, in the
+    batches that overlap it."""
+    await run_receipts(
+        tmp_path, pg_store, receiver, total=2_000, mode=mode, own_process=True
+    )
