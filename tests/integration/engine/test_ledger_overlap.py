@@ -6,16 +6,18 @@ without being parked, and is applied after the submit answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from tests.conftest import PG_URL, Store, new_account, running_gateway
+from tests.conftest import PG_URL, Running, Store, new_account, running_gateway
 from tests.integration.engine.test_ledger_batch_order import Holding
 from tests.integration.engine.test_outcomes import events, row, send, settings_for
 from umsgate.domain.results import ResultCode
-from umsgate.engine.ledger import Op, Reported, Submitted
+from umsgate.engine.ledger import Reported, Submitted
 from umsgate.testing import wait_for
 from umsgate.types import Outcome, ProviderReport, SubmitResult
 
@@ -23,6 +25,63 @@ pytestmark = pytest.mark.postgres
 
 #: Longest wait for the server to show the ledger's transactions waiting.
 WAIT = 10.0
+
+
+@dataclasses.dataclass
+class Scene:
+    """A gateway on PostgreSQL whose messages wait SENDING (`Holding`), the first
+    one's submit answer in a ledger batch held at its writes by another session's
+    lock of ``events``, and a session to look at the server with."""
+
+    gw: Running
+    provider: Holding
+    ids: list[int]
+    probe: asyncpg.Connection
+    holder: asyncpg.Connection
+    #: The held batch's callers' future.
+    answered: asyncio.Future[None]
+
+    async def waiting(self) -> list[str]:
+        """The statements of other sessions waiting for a lock."""
+        rows = await self.probe.fetch(
+            "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [str(r["query"]) for r in rows]
+
+    async def wait_until(self, count: int, statement: str, what: str) -> None:
+        """Until ``count`` sessions wait, one of them in ``statement``."""
+
+        async def seen() -> bool:
+            waiting = await self.waiting()
+            return len(waiting) == count and any(statement in q for q in waiting)
+
+        await wait_for(seen, timeout=WAIT, what=what)
+
+
+@contextlib.asynccontextmanager
+async def held_batch(store: Store, *sources: str) -> AsyncIterator[Scene]:
+    provider = Holding()
+    async with running_gateway(settings_for(store), {"scripted": provider}) as gw:
+        acct = await new_account(gw)
+        ids = [await send(gw, acct, src) for src in sources]
+        await wait_for(lambda: len(provider.submits) == len(ids), what="the submits")
+        settings = {"search_path": store.schema}
+        probe = await asyncpg.connect(PG_URL, server_settings=settings)
+        holder = await asyncpg.connect(PG_URL, server_settings=settings)
+        try:
+            # The batch locks its message, then waits to write its events.
+            await holder.execute("BEGIN; LOCK TABLE events IN SHARE MODE")
+            answered = gw.gateway.ledger.queue_many(
+                [_answer(ids[0], provider.name, "p-1")]
+            )
+            scene = Scene(gw, provider, ids, probe, holder, answered)
+            await scene.wait_until(1, "WITH w0", "the first batch")
+            yield scene
+        finally:
+            await holder.close()
+            await probe.close()
+            provider.release.set()
 
 
 def _answer(mid: int, connector: str, pid: str) -> Submitted:
@@ -35,68 +94,35 @@ def _answer(mid: int, connector: str, pid: str) -> Submitted:
     )
 
 
-async def _waiting(probe: asyncpg.Connection) -> list[str]:
-    """The statements of other sessions waiting for a lock."""
-    rows = await probe.fetch(
-        "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND pid <> pg_backend_pid()"
+def _receipt(connector: str, pid: str) -> Reported:
+    return Reported(
+        report=ProviderReport(
+            connector=connector,
+            provider_msg_id=pid,
+            code=ResultCode.DELIVERED,
+            raw_code="DELIVRD/000",
+        )
     )
-    return [str(r["query"]) for r in rows]
 
 
 async def test_a_receipt_of_an_uncommitted_submit_answer_is_matched_not_parked(
     pg_store: Store,
 ) -> None:
-    provider = Holding()
-    async with running_gateway(settings_for(pg_store), {"scripted": provider}) as gw:
-        acct = await new_account(gw)
-        first = await send(gw, acct, "overlap-1")
-        second = await send(gw, acct, "overlap-2")
-        await wait_for(lambda: len(provider.submits) == 2, what="the submits")
-        ledger = gw.gateway.ledger
-        probe = await asyncpg.connect(
-            PG_URL, server_settings={"search_path": pg_store.schema}
+    async with held_batch(pg_store, "overlap-1", "overlap-2") as scene:
+        first, second = scene.ids
+        name = scene.provider.name
+        reported = scene.gw.gateway.ledger.queue_many(
+            [_receipt(name, "p-1"), _answer(second, name, "p-2")]
         )
-        holder = await asyncpg.connect(
-            PG_URL, server_settings={"search_path": pg_store.schema}
-        )
-        try:
-            # The first batch locks its message, then waits to write its events.
-            await holder.execute("BEGIN; LOCK TABLE events IN SHARE MODE")
-            answered = ledger.queue_many([_answer(first, provider.name, "p-1")])
-
-            async def first_waits() -> bool:
-                return any("WITH w0" in q for q in await _waiting(probe))
-
-            await wait_for(first_waits, timeout=WAIT, what="the first batch")
-            receipt = Reported(
-                report=ProviderReport(
-                    connector=provider.name,
-                    provider_msg_id="p-1",
-                    code=ResultCode.DELIVERED,
-                    raw_code="DELIVRD/000",
-                )
-            )
-            ops: Sequence[Op] = [receipt, _answer(second, provider.name, "p-2")]
-            reported = ledger.queue_many(ops)
-
-            async def both_wait() -> bool:
-                waiting = await _waiting(probe)
-                return len(waiting) == 2 and any("FOR UPDATE" in q for q in waiting)
-
-            # The second batch is under way beside the first: it waits for the
-            # first's lock of the message its receipt names.
-            await wait_for(both_wait, timeout=WAIT, what="the second batch")
-            await holder.execute("ROLLBACK")
-            await asyncio.wait_for(asyncio.gather(answered, reported), WAIT)
-            parked = await probe.fetchval("SELECT count(*) FROM pending_reports")
-        finally:
-            await holder.close()
-            await probe.close()
-        done = await row(gw, first)
-        timeline = await events(gw, first)
-        other = await row(gw, second)
-        provider.release.set()
+        # The second batch is under way beside the first: it waits for the first's
+        # lock of the message its receipt names.
+        await scene.wait_until(2, "FOR UPDATE", "the second batch")
+        await scene.holder.execute("ROLLBACK")
+        await asyncio.wait_for(asyncio.gather(scene.answered, reported), WAIT)
+        parked = await scene.probe.fetchval("SELECT count(*) FROM pending_reports")
+        done = await row(scene.gw, first)
+        timeline = await events(scene.gw, first)
+        other = await row(scene.gw, second)
     assert parked == 0
     assert done["status"] == "DELIVERED" and done["provider_msg_id"] == "p-1"
     assert timeline[-2:] == ["SENT", "DELIVERED"]
@@ -106,61 +132,27 @@ async def test_a_receipt_of_an_uncommitted_submit_answer_is_matched_not_parked(
 async def test_the_later_batch_stands_when_the_earlier_one_fails(
     pg_store: Store,
 ) -> None:
-    provider = Holding()
-    async with running_gateway(settings_for(pg_store), {"scripted": provider}) as gw:
-        acct = await new_account(gw)
-        mid = await send(gw, acct, "overlap-fails")
-        await wait_for(lambda: len(provider.submits) == 1, what="the submit")
-        ledger = gw.gateway.ledger
-        probe = await asyncpg.connect(
-            PG_URL, server_settings={"search_path": pg_store.schema}
+    async with held_batch(pg_store, "overlap-fails") as scene:
+        ledger = scene.gw.gateway.ledger
+        reported = ledger.queue_many([_receipt(scene.provider.name, "p-1")])
+        await scene.wait_until(2, "FOR UPDATE", "the second batch")
+        # The server ends the first batch's session: its transaction is undone.
+        await scene.probe.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND query LIKE 'WITH w0%'"
         )
-        holder = await asyncpg.connect(
-            PG_URL, server_settings={"search_path": pg_store.schema}
-        )
-        try:
-            await holder.execute("BEGIN; LOCK TABLE events IN SHARE MODE")
-            answered = ledger.queue_many([_answer(mid, provider.name, "p-9")])
-
-            async def first_waits() -> bool:
-                return any("WITH w0" in q for q in await _waiting(probe))
-
-            await wait_for(first_waits, timeout=WAIT, what="the first batch")
-            receipt = Reported(
-                report=ProviderReport(
-                    connector=provider.name,
-                    provider_msg_id="p-9",
-                    code=ResultCode.DELIVERED,
-                    raw_code="DELIVRD/000",
-                )
-            )
-            reported = ledger.queue_many([receipt])
-
-            async def both_wait() -> bool:
-                return len(await _waiting(probe)) == 2
-
-            await wait_for(both_wait, timeout=WAIT, what="the second batch")
-            # The server ends the first batch's session: its transaction is undone.
-            await probe.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND query LIKE 'WITH w0%'"
-            )
-            with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
-                await asyncio.wait_for(answered, WAIT)
-            await holder.execute("ROLLBACK")
-            await asyncio.wait_for(reported, WAIT)
-            parked = await probe.fetchval("SELECT count(*) FROM pending_reports")
-        finally:
-            await holder.close()
-            await probe.close()
-        done = await row(gw, mid)
-        timeline = await events(gw, mid)
-        provider.release.set()
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+            await asyncio.wait_for(scene.answered, WAIT)
+        await scene.holder.execute("ROLLBACK")
+        await asyncio.wait_for(reported, WAIT)
+        parked = await scene.probe.fetchval("SELECT count(*) FROM pending_reports")
+        done = await row(scene.gw, scene.ids[0])
+        timeline = await events(scene.gw, scene.ids[0])
     # The receipt found its message through the failed batch's provider id: it is
     # applied to the message as that batch left it (SENDING), which goes to SENT
     # with the receipt's id and ends.
     assert parked == 0
-    assert done["status"] == "DELIVERED" and done["provider_msg_id"] == "p-9"
+    assert done["status"] == "DELIVERED" and done["provider_msg_id"] == "p-1"
     assert timeline[-2:] == ["SENT", "DELIVERED"]
     # Nothing is left of the failed batch's provider ids.
     assert not ledger._recording
