@@ -141,7 +141,7 @@ def address_key(address: str) -> str:
 
 class Guard:
     """The per-client-id and per-address limits of one credential check (the
-    native token endpoint)."""
+    native token endpoint; the console's logins, by username)."""
 
     def __init__(
         self,
@@ -153,8 +153,12 @@ class Guard:
         on_failure: Callable[[], None] = _nothing,
         on_refused: Callable[[str], None] = _nothing,
         on_lockout: Callable[[str], None] = _nothing,
+        checked: str = "token requests",
+        key_name: str = "client id",
     ) -> None:
         """Args:
+        checked: what is checked, for the lockout's log line.
+        key_name: what the client id is, for the same line.
         on_failure: called for every failed check.
         on_refused: called with the kind of lockout that refused a request.
         on_lockout: called with the kind of each lockout that starts.
@@ -166,6 +170,8 @@ class Guard:
         self._on_failure = on_failure
         self._on_refused = on_refused
         self._on_lockout = on_lockout
+        self._checked = checked
+        self._key_name = key_name
 
     def admit(self, client_id: str, address: str, now: float) -> Refusal | None:
         """None when a request of ``client_id`` from ``address`` may be checked
@@ -224,11 +230,13 @@ class Guard:
         failures = limiter.failures(key)
         # The client id is what the request said (any printable text): repr, cut.
         log.warning(
-            "token requests locked out for %g s by %s after %d failures in a row "
-            "(client id %s, address %s)",
+            "%s locked out for %g s by %s after %d failures in a row (%s %s, "
+            "address %s)",
+            self._checked,
             length,
             kind,
             failures,
+            self._key_name,
             repr(client_id[:64]),
             address or "?",
             extra={"event": "auth_lockout", "kind": kind, "seconds": length},

@@ -176,23 +176,29 @@ class Sessions:
         Raises:
             TooManyFailures: the username or address must wait before trying again.
         """
-        self.limiter.check(username, address)
-        row = await store.get_operator(self._db, username)
-        # An unknown username is checked against a dummy hash, so that it takes
-        # as long as a wrong password.
-        stored = hashing.DUMMY_HASH if row is None else row.password_hash
-        if self._hashes is None:
-            ok = await asyncio.to_thread(hashing.verify_secret, password, stored)
-        else:
-            try:
-                async with self._hashes.turn():
-                    ok = await self._hashes.verify(password, stored)
-            except hashing.PoolBusy:
-                raise TooManyFailures(1.0) from None
-        if row is None or not ok:
-            self.limiter.failed(username, address)
-            return None
-        self.limiter.succeeded(username, address)
+        limiter = self.limiter
+        limiter.admit(username, address)
+        try:
+            row = await store.get_operator(self._db, username)
+            # An unknown username is checked against a dummy hash, so that it
+            # takes as long as a wrong password.
+            stored = hashing.DUMMY_HASH if row is None else row.password_hash
+            if self._hashes is None:
+                ok = await asyncio.to_thread(hashing.verify_secret, password, stored)
+            else:
+                try:
+                    async with self._hashes.turn():
+                        # A lockout may have begun while this waited its turn.
+                        limiter.check(username, address)
+                        ok = await self._hashes.verify(password, stored)
+                except hashing.PoolBusy:
+                    raise TooManyFailures(1.0) from None
+            if row is None or not ok:
+                limiter.failed(username, address)
+                return None
+        finally:
+            limiter.finished(username)
+        limiter.succeeded(username, address)
         now = self._time()
         new = NewSession(
             id=secrets.token_urlsafe(32),
@@ -260,31 +266,47 @@ class LoginLimiter:
     /64), with the lockouts of `umsgate.lockout`: after ``free`` failures in a
     row each further try waits 1 s, doubled per failure, at most ``most`` seconds.
     A success clears the username. An unknown address ("") counts for nothing, so
-    that requests passed on by the front processes do not share one. Kept per
-    process, in memory."""
+    that requests passed on by the front processes do not share one. Checks under
+    way count as failures to come (`lockout.Guard`): sixteen logins at once with
+    wrong passwords cost ``free`` password checks, not sixteen, and the others are
+    refused at once. Kept per process, in memory."""
 
     def __init__(
         self, *, free: int, most: float, clock: Callable[[], float] = time.time
     ) -> None:
         self._time = clock
-        self.usernames = lockout.Limiter(free=free, max_seconds=most, keys=LIMITER_SIZE)
-        self.addresses = lockout.Limiter(free=free, max_seconds=most, keys=LIMITER_SIZE)
+        self.guard = lockout.Guard(
+            client_free=free,
+            address_free=free,
+            max_seconds=most,
+            keys=LIMITER_SIZE,
+            checked="console logins",
+            key_name="username",
+        )
+
+    def admit(self, username: str, address: str) -> None:
+        """Let a check of ``username``'s password begin (call `finished` after it).
+
+        Raises:
+            TooManyFailures: the username or address is locked out, or as many
+                checks of the username are under way as it has failures left.
+        """
+        _refuse(self.guard.admit(username, address, self._time()))
 
     def check(self, username: str, address: str) -> None:
-        now = self._time()
-        wait = self.usernames.retry_after(username, now)
-        if address:
-            wait = max(
-                wait, self.addresses.retry_after(lockout.address_key(address), now)
-            )
-        if wait > 0:
-            raise TooManyFailures(max(1.0, wait))
+        """Raises `TooManyFailures` while the username or address is locked out."""
+        _refuse(self.guard.check(username, address, self._time()))
+
+    def finished(self, username: str) -> None:
+        self.guard.finished(username)
 
     def failed(self, username: str, address: str) -> None:
-        now = self._time()
-        self.usernames.failed(username, now)
-        if address:
-            self.addresses.failed(lockout.address_key(address), now)
+        self.guard.failed(username, address, self._time())
 
     def succeeded(self, username: str, address: str) -> None:
-        self.usernames.succeeded(username)
+        self.guard.succeeded(username)
+
+
+def _refuse(refusal: lockout.Refusal | None) -> None:
+    if refusal is not None:
+        raise TooManyFailures(max(1.0, refusal.retry_after))

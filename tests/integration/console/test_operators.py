@@ -171,3 +171,38 @@ def test_login_backoff_per_username_and_address() -> None:
     for user in ("a", "b", "c", "d"):
         limiter.failed(user, "")
     limiter.check("e", "")
+
+
+async def test_logins_at_once_with_wrong_passwords_cost_free_checks(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Sixteen wrong passwords for one username at the same time: the checks under
+    # way count as failures to come, so only `login_free_failures` passwords are
+    # checked and the others are refused at once; then the username is locked
+    # out, the right password too.
+    db = await _db(sqlite_store)
+    try:
+        await operators.add_operator(db, "ops", "long enough pw")
+        sessions = Sessions(db, ConsoleSettings(login_free_failures=3))
+        outcomes = await asyncio.gather(
+            *(
+                sessions.login("ops", f"wrong password {i}", f"10.0.0.{i}")
+                for i in range(16)
+            ),
+            return_exceptions=True,
+        )
+        refused = [o for o in outcomes if isinstance(o, TooManyFailures)]
+        assert outcomes.count(None) == 3 and len(refused) == 13, outcomes
+        assert sessions.limiter.guard.clients.failures("ops") == 3
+        with pytest.raises(TooManyFailures):
+            await sessions.login("ops", "long enough pw", "10.0.1.1")
+    finally:
+        await db.close()
+    # The lockout is logged once, with what was locked out.
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if getattr(r, "event", "") == "auth_lockout"
+    ]
+    assert len(lines) == 1 and "console logins" in lines[0], lines
+    assert "username 'ops'" in lines[0], lines
