@@ -345,12 +345,12 @@ class Ledger(BatchWriter):
         next round (or the batch takes it from the index)."""
         while len(self._writing) >= OVERLAP:
             await asyncio.wait(set(self._writing), return_when=asyncio.FIRST_COMPLETED)
-        journal = _Journal(locked=asyncio.get_running_loop().create_future())
-        assert journal.locked is not None
+        locked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        journal = _Journal(locked=locked)
         task = asyncio.create_task(self._write(batch, journal))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
-        await asyncio.wait({journal.locked, task}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({locked, task}, return_when=asyncio.FIRST_COMPLETED)
         if not task.done() and journal.alone:
             await task
 
@@ -363,17 +363,18 @@ class Ledger(BatchWriter):
                 [op for ops, _ in batch for op in ops], pending, journal
             )
         except Exception as exc:  # the store failed: fail the callers, keep running
-            self._forget(journal)
             self._undo(journal)
             self._failed(batch, exc)
             await asyncio.sleep(0.5)
             return
-        self._forget(journal)
+        finally:
+            # Committed, undone or cancelled: the store shows the ids the batch
+            # recorded, or never will.
+            self._forget(journal)
         self._after(pending, batch, outcome, journal)
 
     def _forget(self, journal: _Journal) -> None:
-        """The batch of ``journal`` is committed or undone: the store shows the ids
-        it recorded, or never will."""
+        """Take the provider ids of ``journal``'s batch out of `_recording`."""
         recording = self._recording
         for key, target in journal.recording.items():
             if recording.get(key) == target:
@@ -571,13 +572,11 @@ class Ledger(BatchWriter):
             and op.report.provider_msg_id
         ]
         lookup = [k for k in lookup if k not in in_batch]
+        # Recorded by the batch being written beside this one (PostgreSQL).
         recording = self._recording
-        if recording and lookup:
-            # Recorded by the batch being written beside this one (PostgreSQL).
-            early = {k: recording[k] for k in lookup if k in recording}
+        early = {k: recording[k] for k in lookup if k in recording}
+        if early:
             lookup = [k for k in lookup if k not in early]
-        else:
-            early = {}
         found = await message_store.ids_by_provider(tx, lookup) if lookup else {}
         found.update(early)
         found.update(in_batch)
